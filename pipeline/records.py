@@ -1,0 +1,318 @@
+"""The document record, the decision record, reason codes and the Arrow schemas of OUT.
+
+Records flow through Beam as plain dicts (Beam's fast primitive coder handles them) grouped in
+lists ("batches") so per-element framework overhead is paid once per batch, not per document.
+
+Public fields of a document record are the `documents` columns of SPEC.md. Fields whose name starts
+with an underscore are internal (provenance signals, per-stage notes) and never written as columns.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pyarrow as pa
+
+# --- actions -------------------------------------------------------------------------------
+KEEP = "keep"
+DROP = "drop"
+QUARANTINE = "quarantine"
+ACTIONS = (KEEP, DROP, QUARANTINE)
+
+
+class Reason:
+    """Stable reason codes. A stage may add its own; these are the shared ones."""
+
+    KEPT = "kept"
+    # ingest
+    PARSE_ERROR = "parse_error"
+    NOT_AN_OBJECT = "not_an_object"
+    MISSING_TEXT = "missing_text"
+    TEXT_NOT_STRING = "text_not_string"
+    INVALID_UTF8 = "invalid_utf8"
+    RECORD_TOO_LARGE = "record_too_large"
+    UNREADABLE_FILE = "unreadable_file"
+    EMPTY = "empty"
+    # any stage whose core raised on a record: the run goes on, the record is quarantined
+    STAGE_ERROR = "stage_error"
+    # compliance
+    COPYRIGHT_NOTICE = "copyright_notice"
+    LICENSE_DENIED = "license_denied"
+    LICENSE_REVIEW = "license_review"
+    OPT_OUT = "opt_out"
+    # langid
+    LANG_NOT_ALLOWED = "lang_not_allowed"
+    LANG_LOW_CONFIDENCE = "lang_low_confidence"
+    # dedup
+    EXACT_DUPLICATE = "exact_duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    # trajectories
+    ANSWER_MISMATCH = "answer_mismatch"
+
+
+# Internal record keys (never written as document columns).
+K_NOTES = "_notes"  # {stage: detail-dict} accumulated from keep verdicts carrying detail
+K_FLAGS = "_flags"  # [flag, ...] e.g. "license_review" for keep-and-flag
+K_HTTP_HEADERS = "_http_headers"  # {lower-cased header: value} from WARC responses
+K_HTML_META = "_html_meta"  # {lower-cased meta name/http-equiv: content} from HTML
+K_DECLARED_LICENSE = "_declared_license"  # the `license` field as given on input
+K_SOURCE = "_source"  # the input's `source` field (per-source policy overrides)
+K_META = "_meta"  # the input's `meta` field, kept for provenance
+
+
+def make_doc_id(source_uri: str, record_index: int) -> str:
+    """Stable id: the same file and record position give the same id on every rerun."""
+    h = hashlib.blake2b(f"{source_uri}\x00{record_index}".encode("utf-8"), digest_size=16)
+    return h.hexdigest()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_record(
+    *,
+    source_uri: str,
+    record_index: int,
+    text: str,
+    source_id: str | None = None,
+    url: str | None = None,
+    license: str | None = None,
+    source: str | None = None,
+    meta: Any = None,
+    http_headers: dict | None = None,
+    html_meta: dict | None = None,
+) -> dict:
+    """A document record as ingest produces it; later stages fill lang, license, pii_counts, …"""
+    return {
+        "doc_id": make_doc_id(source_uri, record_index),
+        "source_id": source_id,
+        "source_uri": source_uri,
+        "record_index": record_index,
+        "url": url,
+        "text": text,
+        "lang": None,
+        "lang_score": None,
+        "license": None,
+        "copyright": [],
+        "pii_counts": {},
+        "dup_cluster": None,
+        K_DECLARED_LICENSE: license,
+        K_SOURCE: source,
+        K_META: meta,
+        K_HTTP_HEADERS: http_headers or {},
+        K_HTML_META: html_meta or {},
+        K_NOTES: {},
+        K_FLAGS: [],
+    }
+
+
+def _json(detail: Any) -> str | None:
+    if detail is None:
+        return None
+    return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def decision_row(
+    record: dict,
+    *,
+    action: str,
+    stage: str,
+    reason: str,
+    run_id: str,
+    detail: dict | None = None,
+    dup_of: str | None = None,
+) -> dict:
+    """One decisions row. Never copies text: raw PII must not reach decisions."""
+    pii = record.get("pii_counts") or {}
+    return {
+        "doc_id": record["doc_id"],
+        "source_id": record.get("source_id"),
+        "source_uri": record.get("source_uri"),
+        "record_index": record.get("record_index"),
+        "action": action,
+        "stage": stage,
+        "reason": reason,
+        "detail": _json(detail),
+        "lang": record.get("lang"),
+        "lang_score": record.get("lang_score"),
+        "license": record.get("license"),
+        "dup_of": dup_of,
+        "pii_counts": list(pii.items()),
+        "run_id": run_id,
+    }
+
+
+def final_keep_row(record: dict, run_id: str) -> dict:
+    """The decisions row of a document that every stage kept."""
+    flags = record.get(K_FLAGS) or []
+    notes = record.get(K_NOTES) or {}
+    return decision_row(
+        record,
+        action=KEEP,
+        stage="output",
+        reason=flags[0] if flags else Reason.KEPT,
+        detail=({"flags": flags, **notes} if flags else notes) or None,
+        run_id=run_id,
+    )
+
+
+def document_row(record: dict, run_id: str) -> dict:
+    text = record["text"]
+    pii = record.get("pii_counts") or {}
+    return {
+        "doc_id": record["doc_id"],
+        "source_id": record.get("source_id"),
+        "source_uri": record["source_uri"],
+        "record_index": record["record_index"],
+        "url": record.get("url"),
+        "text": text,
+        "content_hash": content_hash(text),
+        "lang": record.get("lang"),
+        "lang_score": record.get("lang_score"),
+        "license": record.get("license"),
+        "copyright": list(record.get("copyright") or []),
+        "pii_counts": list(pii.items()),
+        "dup_cluster": record.get("dup_cluster"),
+        "run_id": run_id,
+    }
+
+
+def quarantine_row(
+    *,
+    source_uri: str,
+    record_index: int | None,
+    offset: int | None,
+    reason: str,
+    error: str,
+    raw: bytes | None,
+    raw_limit: int,
+    run_id: str,
+) -> dict:
+    raw = raw or b""
+    return {
+        "doc_id": make_doc_id(source_uri, record_index if record_index is not None else -1),
+        "source_uri": source_uri,
+        "record_index": record_index,
+        "offset": offset,
+        "reason": reason,
+        "error": error,
+        "raw": raw[:raw_limit],
+        "raw_truncated": len(raw) > raw_limit,
+        "raw_bytes": len(raw),
+        "run_id": run_id,
+    }
+
+
+def quarantine_decision(qrow: dict, *, stage: str = "ingest") -> dict:
+    """The decisions row matching a quarantine row (same doc_id)."""
+    return {
+        "doc_id": qrow["doc_id"],
+        "source_id": None,
+        "source_uri": qrow["source_uri"],
+        "record_index": qrow["record_index"],
+        "action": QUARANTINE,
+        "stage": stage,
+        "reason": qrow["reason"],
+        "detail": _json({"error": qrow["error"], "offset": qrow["offset"]}),
+        "lang": None,
+        "lang_score": None,
+        "license": None,
+        "dup_of": None,
+        "pii_counts": [],
+        "run_id": qrow["run_id"],
+    }
+
+
+# --- Arrow schemas of OUT -------------------------------------------------------------------
+PII_COUNTS = pa.map_(pa.string(), pa.int32())
+
+DOCUMENTS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_id", pa.string()),
+        ("source_uri", pa.string()),
+        ("record_index", pa.int64()),
+        ("url", pa.string()),
+        ("text", pa.string()),
+        ("content_hash", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
+        ("license", pa.string()),
+        ("copyright", pa.list_(pa.string())),
+        ("pii_counts", PII_COUNTS),
+        ("dup_cluster", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+DECISIONS_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_id", pa.string()),
+        ("source_uri", pa.string()),
+        ("record_index", pa.int64()),
+        ("action", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
+        ("license", pa.string()),
+        ("dup_of", pa.string()),
+        ("pii_counts", PII_COUNTS),
+        ("run_id", pa.string()),
+    ]
+)
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_uri", pa.string()),
+        ("record_index", pa.int64()),
+        ("offset", pa.int64()),
+        ("reason", pa.string()),
+        ("error", pa.string()),
+        ("raw", pa.binary()),
+        ("raw_truncated", pa.bool_()),
+        ("raw_bytes", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+TRAJECTORIES_SCHEMA = pa.schema(
+    [
+        ("sample_id", pa.string()),
+        ("source_doc_ids", pa.list_(pa.string())),
+        ("prompt", pa.string()),
+        ("thinking", pa.string()),
+        ("answer", pa.string()),
+        ("reference_answer", pa.string()),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("lang", pa.string()),
+        ("teacher", pa.string()),
+        ("template_id", pa.string()),
+        ("checks", pa.map_(pa.string(), pa.bool_())),
+        ("run_id", pa.string()),
+    ]
+)
+
+# Filled by the dedup stage; the schema lives here so a later run can read it back.
+SIGNATURES_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("exact_hash", pa.string()),
+        ("minhash", pa.list_(pa.uint32())),
+        ("lang", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+TABLE_SCHEMAS: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS_SCHEMA,
+    "decisions": DECISIONS_SCHEMA,
+    "quarantine": QUARANTINE_SCHEMA,
+    "trajectories": TRAJECTORIES_SCHEMA,
+    "signatures": SIGNATURES_SCHEMA,
+}

@@ -1,0 +1,110 @@
+"""The one mechanism that turns every stage's verdicts into kept batches and decisions rows.
+
+``RecordStage`` wraps any :class:`~pipeline.stages.base.StageCore` in a composite PTransform:
+the main output carries batches (lists) of kept records on to the next stage; the ``decisions``
+output carries one decisions row per record the stage dropped or quarantined. A core that raises on
+one record quarantines that record (reason ``stage_error``) instead of failing the run. Stage
+counts are derived from the decisions themselves, so every number traces back to rows.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Callable
+
+import apache_beam as beam
+from apache_beam import pvalue
+
+from pipeline.records import K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
+from pipeline.stages.base import StageCore, Verdict
+
+DECISIONS = "decisions"
+KEPT = "kept"
+
+_LOG = logging.getLogger(__name__)
+
+
+def apply_verdicts(
+    core_name: str, records: list[dict], verdicts: list[Verdict], run_id: str
+) -> tuple[list[dict], list[dict]]:
+    """Split a batch by its verdicts into (kept records, decisions rows). Pure; tests call it."""
+    if len(verdicts) != len(records):
+        raise RuntimeError(f"stage {core_name} returned {len(verdicts)} verdicts for {len(records)} records")
+    kept: list[dict] = []
+    rows: list[dict] = []
+    for record, verdict in zip(records, verdicts):
+        if verdict.action == KEEP:
+            if verdict.detail:
+                record[K_NOTES][core_name] = verdict.detail
+            if verdict.reason:
+                record[K_FLAGS].append(verdict.reason)
+            kept.append(record)
+        else:
+            rows.append(
+                decision_row(
+                    record,
+                    action=verdict.action,
+                    stage=core_name,
+                    reason=verdict.reason or "unspecified",
+                    detail=verdict.detail,
+                    dup_of=verdict.dup_of,
+                    run_id=run_id,
+                )
+            )
+    return kept, rows
+
+
+def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
+    """Run a core on a batch; if the batch call fails, isolate the failing record(s)."""
+    try:
+        verdicts = core.process_batch(records)
+    except Exception:  # noqa: BLE001 - isolate per record below
+        verdicts = []
+        for record in records:
+            try:
+                verdicts.append(core.process(record))
+            except Exception as exc:  # noqa: BLE001 - one bad record must not fail the run
+                # Only the exception type: messages may quote the text (and so raw PII).
+                _LOG.warning("stage %s failed on doc %s: %s", core.name, record.get("doc_id"), type(exc).__name__)
+                verdicts.append(Verdict(QUARANTINE, Reason.STAGE_ERROR, {"error": type(exc).__name__}))
+    return apply_verdicts(core.name, records, verdicts, run_id)
+
+
+class StageDoFn(beam.DoFn):
+    def __init__(self, core_factory: Callable[[], StageCore], run_id: str) -> None:
+        self._core_factory = core_factory
+        self._run_id = run_id
+        self._core: StageCore | None = None
+
+    def setup(self) -> None:
+        self._core = self._core_factory()
+        self._core.setup()
+
+    def process(self, batch: list[dict]):
+        kept, rows = run_core_on_batch(self._core, batch, self._run_id)
+        for row in rows:
+            yield pvalue.TaggedOutput(DECISIONS, row)
+        if kept:
+            yield kept
+
+
+class RecordStage(beam.PTransform):
+    """A per-record stage: batches in; ``kept`` batches and ``decisions`` rows out.
+
+    Subclasses set ``core_class``. Usage::
+
+        out = batches | "license" >> LicenseStage(config, run_id)
+        out.kept, out.decisions
+    """
+
+    core_class: type[StageCore]
+
+    def __init__(self, config, run_id: str) -> None:
+        super().__init__()
+        self._config = config
+        self._run_id = run_id
+
+    def expand(self, batches):
+        # A partial of the class and config, not a bound method: the DoFn must pickle small.
+        factory = functools.partial(self.core_class, self._config)
+        return batches | beam.ParDo(StageDoFn(factory, self._run_id)).with_outputs(DECISIONS, main=KEPT)

@@ -1,0 +1,32 @@
+# curation-pipeline — `make demo`, `make test`, `make bench`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip wheel
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Curate the sample corpus with the embedded defaults and print the run summary.
+demo: $(STAMP)
+	$(BIN)/curate run --input examples/corpus --output out/demo --overwrite
+	$(BIN)/curate verify out/demo
+	$(BIN)/curate audit out/demo --query drop_reasons
+
+## The whole test suite (unit, end-to-end on real runners, DAGs).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf out build dist *.egg-info

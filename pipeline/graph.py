@@ -87,8 +87,27 @@ def _write_jsonl(pcoll, staging: str, name: str):
     )
 
 
-def _count_key(row: dict) -> str:
-    return json.dumps([row["stage"], row["action"], row["reason"]])
+class CountDecisions(beam.CombineFn):
+    """(stage, action, reason) → count over decisions rows or batches of rows; combiner-lifted."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, acc, element):
+        for row in element if isinstance(element, list) else (element,):
+            key = (row["stage"], row["action"], row["reason"])
+            acc[key] = acc.get(key, 0) + 1
+        return acc
+
+    def merge_accumulators(self, accs):
+        merged = {}
+        for acc in accs:
+            for key, n in acc.items():
+                merged[key] = merged.get(key, 0) + n
+        return merged
+
+    def extract_output(self, acc):
+        return acc
 
 
 @dataclass
@@ -122,7 +141,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         signatures = out.signatures
 
     final = records | "output" >> beam.ParDo(_DocumentsAndKeepDecisions(run_id)).with_outputs("decisions", main="documents")
-    decisions.append(final.decisions | "output:flatten" >> beam.FlatMap(lambda rows: rows))
+    decisions.append(final.decisions)  # batches (lists) of rows; writers and counters take both
 
     shard_infos = [
         final.documents | "write:documents" >> WriteShards("documents", staging, run, run_id, sort_key="doc_id"),
@@ -141,9 +160,8 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
 
     counts = (
         all_decisions
-        | "counts:key" >> beam.Map(_count_key)
-        | "counts:count" >> beam.combiners.Count.PerElement()
-        | "counts:row" >> beam.MapTuple(lambda key, n: dict(zip(("stage", "action", "reason"), json.loads(key)), n=n))
+        | "counts:combine" >> beam.CombineGlobally(CountDecisions())
+        | "counts:rows" >> beam.FlatMap(lambda acc: [dict(stage=k[0], action=k[1], reason=k[2], n=n) for k, n in sorted(acc.items())])
     )
     _write_jsonl(counts, staging, "counts")
     _write_jsonl(ingest.inputs, staging, "inputs")

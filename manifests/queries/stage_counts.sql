@@ -1,4 +1,8 @@
--- Records in and out of each stage, as the manifest recorded them.
-SELECT s.key AS stage, s.value->>'in' AS records_in, s.value->>'out' AS records_out,
-       s.value->'dropped' AS dropped, s.value->'quarantined' AS quarantined
-FROM (SELECT unnest(json_each(to_json(stage_counts))) AS s FROM manifest);
+-- Records in and out of each stage, as the manifest recorded them (derived from decisions rows).
+SELECT j.key AS stage,
+       CAST(j.value->>'in' AS BIGINT) AS records_in,
+       CAST(j.value->>'out' AS BIGINT) AS records_out,
+       j.value->'dropped' AS dropped,
+       j.value->'quarantined' AS quarantined
+FROM manifest, json_each(to_json(manifest.stage_counts)) AS j
+ORDER BY coalesce(list_position(['ingest', 'license', 'langid', 'quality', 'pii', 'dedup', 'output'], j.key), 99), j.key;

@@ -83,7 +83,8 @@ class DedupConfig:
     shingle_chars: int = 5  # character n-gram size for ko/ja/zh
     char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
     verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
-    max_iterations: int = 64  # connected-components rounds before the run fails loudly
+    max_iterations: int = 32  # connected-components rounds (large+small star) before the run fails loudly
+    against: list[str] = field(default_factory=list)  # earlier OUT/signatures folders or globs to dedup against
 
 
 @dataclass

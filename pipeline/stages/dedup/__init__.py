@@ -1,0 +1,254 @@
+"""Stage ``dedup``: exact and MinHash near-duplicate removal, the pipeline's first shuffle.
+
+What it decides and why: a training corpus with many copies of one text over-weights it and leaks
+evaluation data across splits. Two passes, both deterministic (the same survivors on every runner,
+whatever the arrival order):
+
+* **exact** (``dedup.exact``): the hash of the normalised text (NFKC, casefold, whitespace
+  collapsed); the smallest doc_id of a group survives, the others are dropped
+  ``exact_duplicate`` with ``dup_of`` = the survivor.
+* **near** (``dedup.near``): datasketch-equal MinHash signatures (scheme
+  :data:`pipeline.minhash.SCHEME`) of word 5-grams, or character 5-grams for ko/ja/zh/th
+  (``dedup.char_shingle_langs``); LSH banding; candidate pairs verified by estimated Jaccard
+  (``dedup.verify_jaccard``) ≥ ``dedup.threshold``; clusters are the connected components of the
+  verified pairs (:mod:`.components`). The representative of a cluster is its smallest doc_id; the
+  other members are dropped ``near_duplicate`` with ``dup_of`` = the representative.
+
+Kept documents in a cluster of size > 1 (exact or near) get ``dup_cluster`` = the representative's
+doc_id (the representative included); others get ``None``. The signatures and exact hashes of kept
+documents come out on ``.signatures`` (rows of :data:`pipeline.records.SIGNATURES_SCHEMA`), so a
+later run can dedup against this release: ``dedup.against`` lists earlier ``OUT/signatures``
+folders or Parquet globs; a new document that duplicates a document of such a release is dropped
+with ``dup_of`` = that document's doc_id and ``detail.prior_release = true``.
+
+Only light tuples (id, signature, band keys) are grouped by the dedup steps; each record is
+shuffled once, at the end, to meet its verdict (a CoGroupByKey on doc_id).
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindows
+
+from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
+from pipeline.records import DROP, Reason, decision_row
+from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
+from pipeline.stages.dedup.near import NearDedup
+
+STAGE = "dedup"
+PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
+_K = "_dedup"  # internal record key: (exact_key, signature bytes or None)
+
+__all__ = ["DedupStage", "STAGE"]
+
+
+def _dedup_section(config):
+    return getattr(config, "dedup", config)
+
+
+class _Prepare(beam.DoFn):
+    """Batch → ``(doc_id, record)`` on the main output and ``(exact_key, light)`` on ``light``."""
+
+    def __init__(self, dedup_config) -> None:
+        self._cfg = dedup_config
+        self._hasher = None
+        self._bands = None
+
+    def setup(self) -> None:
+        from pipeline.runtime import tune_gc
+
+        tune_gc()
+        if self._cfg.near:
+            self._hasher = MinHasher.from_config(self._cfg)
+            self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm)
+
+    def process(self, batch):
+        texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in batch]
+        sigs = keys = empty = None
+        if self._hasher is not None:
+            sigs = self._hasher.signatures(texts, [r.get("lang") for r in batch])
+            keys = band_keys(sigs, *self._bands)
+            empty = (sigs == self._hasher.empty_value).all(axis=1)
+        for i, (record, text) in enumerate(zip(batch, texts)):
+            key = exact_key(text)
+            sig = bands = None
+            if sigs is not None:
+                sig = sigs[i].tobytes()
+                bands = None if empty[i] else tuple(keys[i].tolist())
+            record[_K] = (key, sig)
+            yield pvalue.TaggedOutput("light", (key, (record["doc_id"], sig, bands)))
+            yield record["doc_id"], record
+
+
+class _PriorSignatures(beam.DoFn):
+    """Rows of an earlier release's signatures → ``(exact_key, light)`` with a ``PRIOR`` node id."""
+
+    def __init__(self, dedup_config) -> None:
+        self._cfg = dedup_config
+        self._bands = None
+        self._dtype = None
+
+    def setup(self) -> None:
+        hasher = MinHasher.from_config(self._cfg)
+        self._dtype = hasher.dtype
+        self._empty = hasher.empty_value
+        self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm) if self._cfg.near else None
+
+    def process(self, row):
+        sig = bands = None
+        values = row.get("minhash")
+        if self._bands is not None and values is not None:
+            if len(values) != self._cfg.num_perm:
+                raise ValueError(
+                    f"dedup.against: a signature has {len(values)} values but dedup.num_perm is "
+                    f"{self._cfg.num_perm}; compare releases made with the same MinHash settings"
+                )
+            arr = np.asarray(values, dtype=self._dtype)
+            sig = arr.tobytes()
+            if not (arr == self._empty).all():
+                bands = tuple(band_keys(arr[None, :], *self._bands)[0].tolist())
+        yield row["exact_hash"], (PRIOR + row["doc_id"], sig, bands)
+
+
+class _Apply(beam.DoFn):
+    """(doc_id, {records, verdicts}) → kept records, decisions rows, signature rows."""
+
+    def __init__(self, run_id: str, threshold: float, dtype: str) -> None:
+        self._run_id = run_id
+        self._threshold = threshold
+        self._dtype = dtype
+
+    def process(self, kv):
+        doc_id, grouped = kv
+        records = grouped["records"]
+        exact_drop = near = None
+        group = False
+        for kind, other in grouped["verdicts"]:
+            if kind == V_EXACT_DROP:
+                exact_drop = other
+            elif kind == V_NEAR:
+                near = other
+            elif kind == V_GROUP:
+                group = True
+        for record in records:
+            key, sig = record.pop(_K)
+            if exact_drop is not None:
+                yield pvalue.TaggedOutput("decisions", self._drop(record, Reason.EXACT_DUPLICATE, exact_drop, None))
+            elif near is not None and near != doc_id:
+                yield pvalue.TaggedOutput(
+                    "decisions", self._drop(record, Reason.NEAR_DUPLICATE, near, {"threshold": self._threshold})
+                )
+            else:
+                record["dup_cluster"] = near if near is not None else (doc_id if group else None)
+                yield record
+                yield pvalue.TaggedOutput(
+                    "signatures",
+                    {
+                        "doc_id": doc_id,
+                        "exact_hash": key,
+                        "minhash": None if sig is None else np.frombuffer(sig, dtype=self._dtype).tolist(),
+                        "lang": record.get("lang"),
+                        "run_id": self._run_id,
+                    },
+                )
+
+    def _drop(self, record, reason, other, detail):
+        if other.startswith(PRIOR):
+            other = other[len(PRIOR) :]
+            detail = {**(detail or {}), "prior_release": True}
+        return decision_row(record, action=DROP, stage=STAGE, reason=reason, detail=detail, dup_of=other, run_id=self._run_id)
+
+
+class _Rebatch(beam.DoFn):
+    """Records → lists of at most ``size`` records (flushed at the end of each bundle)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._buf: list = []
+
+    def start_bundle(self):
+        self._buf = []
+
+    def process(self, record):
+        self._buf.append(record)
+        if len(self._buf) >= self._size:
+            batch, self._buf = self._buf, []
+            yield batch
+
+    def finish_bundle(self):
+        if self._buf:
+            batch, self._buf = self._buf, []
+            yield GlobalWindows.windowed_value(batch)
+
+
+def _against_paths(paths: list[str]) -> list[str]:
+    out = []
+    for path in paths:
+        if any(ch in path for ch in "*?[") or path.endswith(".parquet"):
+            out.append(path)
+        else:
+            out.append(path.rstrip("/") + "/*.parquet")
+    return out
+
+
+class DedupStage(beam.PTransform):
+    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out."""
+
+    def __init__(self, config, run_id: str) -> None:
+        super().__init__()
+        self._config = config
+        self._run_id = run_id
+
+    def expand(self, batches):
+        cfg = _dedup_section(self._config)
+        run = getattr(self._config, "run", None)
+        batch_size = getattr(run, "batch_size", 512)
+        dtype = np.dtype(MinHasher.from_config(cfg).dtype).str
+
+        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg)).with_outputs("light", main="records")
+        light = prepared.light
+        against = list(getattr(cfg, "against", None) or [])
+        if against:
+            priors = [
+                batches.pipeline
+                | f"against{i}:read" >> beam.io.ReadFromParquet(pattern, columns=["doc_id", "exact_hash", "minhash"])
+                | f"against{i}:light" >> beam.ParDo(_PriorSignatures(cfg))
+                for i, pattern in enumerate(_against_paths(against))
+            ]
+            light = [light, *priors] | "against:flatten" >> beam.Flatten()
+
+        verdicts = []
+        if cfg.exact:
+            exact = light | "exact" >> ExactDedup()
+            survivors = exact.survivors
+            verdicts.append(exact[EXACT_VERDICTS])
+        else:
+            survivors = light | "no-exact" >> beam.Values()
+        if cfg.near:
+            labels = survivors | "near" >> NearDedup(cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype)
+            verdicts.append(labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1]))))
+        if verdicts:
+            all_verdicts = verdicts | "verdicts" >> beam.Flatten()
+        else:
+            all_verdicts = batches.pipeline | "no-verdicts" >> beam.Create([])
+
+        out = (
+            {"records": prepared.records, "verdicts": all_verdicts}
+            | "join" >> beam.CoGroupByKey()
+            | "apply" >> beam.ParDo(_Apply(self._run_id, cfg.threshold, dtype)).with_outputs(
+                "decisions", "signatures", main="kept"
+            )
+        )
+        kept = out.kept | "rebatch" >> beam.ParDo(_Rebatch(batch_size))
+        return _Outputs(kept=kept, decisions=out.decisions, signatures=out.signatures)
+
+
+class _Outputs(dict):
+    """Dict-like with attribute access: ``out.kept``, ``out.decisions``, ``out.signatures``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None

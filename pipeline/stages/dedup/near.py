@@ -1,0 +1,98 @@
+"""Near duplicates: MinHash LSH buckets grouped with Beam, candidate pairs verified, clusters joined.
+
+Every exact-survivor with at least one shingle is put in ``bands`` buckets keyed
+``(band_index, band_hash)`` — (bands, rows) chosen for the threshold as datasketch does
+(:func:`pipeline.minhash.optimal_bands`). Its signature travels with it, so a bucket holds
+everything needed to verify its candidate pairs: with ``verify_jaccard`` a pair is an edge only
+if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``;
+without it, every pair sharing a bucket is an edge. A bucket emits a spanning forest of its
+verified pairs (each member attached to the smallest member of its local component), which keeps
+the components of all verified pairs and O(bucket) edges. Buckets larger than
+``_ALL_PAIRS_MAX`` members (rare: exact duplicates are already gone) compare each member with
+the current local cluster leaders only, in doc-id order — deterministic, and O(members × leaders).
+
+The edges go to :class:`~pipeline.stages.dedup.components.ConnectedComponents`; every node of a
+component is labelled with the component's smallest node id, its representative.
+"""
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+
+_ALL_PAIRS_MAX = 2000
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) -> list[tuple[str, str]]:
+    """Verified edges of one bucket as a spanning forest: (member, smallest member of its cluster).
+
+    ``members`` are ``(node, sig_bytes)``. Pure and deterministic (sorted by node).
+    """
+    members = sorted(members, key=lambda m: m[0])
+    k = len(members)
+    if k < 2:
+        return []
+    nodes = [m[0] for m in members]
+    if not verify:
+        return [(nodes[i], nodes[0]) for i in range(1, k)]
+    sigs = np.frombuffer(b"".join(m[1] for m in members), dtype=dtype).reshape(k, -1)
+    need = int(np.ceil(threshold * sigs.shape[1] - 1e-9))  # equal values needed for Jaccard >= threshold
+    parent = list(range(k))
+    if k <= _ALL_PAIRS_MAX:
+        for i in range(k - 1):
+            equal = np.count_nonzero(sigs[i + 1 :] == sigs[i], axis=1)
+            for j in np.flatnonzero(equal >= need):
+                a, b = _find(parent, i), _find(parent, i + 1 + int(j))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    else:
+        leaders: list[int] = []
+        for i in range(k):
+            if leaders:
+                equal = np.count_nonzero(sigs[leaders] == sigs[i], axis=1)
+                hits = [leaders[int(j)] for j in np.flatnonzero(equal >= need)]
+                if hits:
+                    for h in hits:
+                        a, b = _find(parent, h), _find(parent, i)
+                        if a != b:
+                            parent[max(a, b)] = min(a, b)
+                    continue
+            leaders.append(i)
+    return [(nodes[i], nodes[_find(parent, i)]) for i in range(k) if _find(parent, i) != i]
+
+
+def _to_buckets(light):
+    node, sig, bands = light
+    if bands is None:  # no shingles: nothing to compare
+        return
+    for i, key in enumerate(bands):
+        yield (i, key), (node, sig)
+
+
+class NearDedup(beam.PTransform):
+    """Survivor light tuples ``(node, sig_bytes, band_keys)`` → ``(node, representative)`` labels."""
+
+    def __init__(self, threshold: float, verify: bool, rounds: int, dtype) -> None:
+        super().__init__()
+        self._threshold = threshold
+        self._verify = verify
+        self._rounds = rounds
+        self._dtype = np.dtype(dtype).str
+
+    def expand(self, survivors):
+        from pipeline.stages.dedup.components import ConnectedComponents
+
+        threshold, verify, dtype = self._threshold, self._verify, np.dtype(self._dtype)
+        edges = (
+            survivors
+            | "buckets" >> beam.FlatMap(_to_buckets)
+            | "group" >> beam.GroupByKey()
+            | "verify" >> beam.FlatMap(lambda kv: bucket_edges(list(kv[1]), threshold, verify, dtype))
+        )
+        return edges | "components" >> ConnectedComponents(self._rounds)

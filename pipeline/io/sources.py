@@ -1,0 +1,959 @@
+"""Ingest: input URIs → batches of records, quarantine rows, ingest decisions and per-file stats.
+
+Driver side, :func:`expand_inputs` turns ``--input`` values (local paths, directories, globs, or any
+Beam filesystem URI such as ``gs://`` / ``s3://``) into a sorted list of files with their format and
+compression, from metadata only.
+
+Worker side, :class:`ReadInputs` plans splits (large uncompressed JSONL files become newline-aligned
+byte ranges; every other file is one split), reshuffles them so splits are read in parallel, and
+streams each split: nothing is ever loaded whole. Every input record yields exactly one of
+
+* a record (``records.new_record`` fields) in a batch on the main output ``records``;
+* a quarantine row (``quarantine``) and its decisions row (``decisions``), reason one of
+  ``parse_error``, ``not_an_object``, ``missing_text``, ``text_not_string``, ``invalid_utf8``,
+  ``record_too_large``, ``unreadable_file``;
+* an ``ingest``/``empty`` drop decision (``decisions``) for empty or whitespace-only text.
+
+A file that fails part-way (a truncated ``.gz``, a corrupt Parquet footer, a WARC cut short) keeps
+what was read before the failure and then yields ONE ``unreadable_file`` quarantine row at the next
+record index; the run goes on. The ``inputs`` output carries per-split stats
+``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as stored) are set on
+exactly one row per file.
+
+JSONL ``record_index`` is the 0-based line number (blank lines counted, but a blank line is not a
+record); Parquet's is the row number; WARC's is the WARC record's position in the file (every WARC
+record counted: warcinfo, request, response, ...); ``.txt`` files are one record (index 0).
+``doc_id`` is a hash of (uri, record_index), so it is identical whether or not a file was split.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from typing import Any, Callable, Iterator
+
+import apache_beam as beam
+import orjson
+from apache_beam import pvalue
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.config import ConfigError, RunConfig
+from pipeline.records import (
+    DROP,
+    Reason,
+    decision_row,
+    new_record,
+    quarantine_decision,
+    quarantine_row,
+)
+
+_LOG = logging.getLogger("pipeline.ingest")
+
+RECORDS = "records"
+QUARANTINE = "quarantine"
+DECISIONS = "decisions"
+INPUTS = "inputs"
+STAGE = "ingest"
+
+FORMAT_EXTS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".txt": "txt", ".parquet": "parquet", ".warc": "warc"}
+COMPRESSION_EXTS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+_GLOB_CHARS = set("*?[")
+_READ_BLOCK = 1 << 20  # bytes per read() of a JSONL stream
+_HASH_BLOCK = 8 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+class InputError(ConfigError):
+    """An ``--input`` that matches nothing or names an unsupported file (a usage error, exit 2)."""
+
+
+# --- driver side: inputs → files ---------------------------------------------------------------
+def detect_format(name: str) -> tuple[str, str | None] | None:
+    """``(format, compression)`` from a file name, or None when unsupported.
+
+    ``.gz``/``.zst`` are stripped first, so ``x.jsonl.zst`` is zstd JSONL and ``x.warc.gz`` is a
+    gzip WARC (warcio reads its per-record gzip members itself).
+    """
+    base = name.rsplit("/", 1)[-1].lower()
+    stem, ext = os.path.splitext(base)
+    compression = COMPRESSION_EXTS.get(ext)
+    if compression:
+        stem, ext = os.path.splitext(stem)
+    fmt = FORMAT_EXTS.get(ext)
+    if fmt is None:
+        return None
+    return fmt, compression
+
+
+def _has_glob(uri: str) -> bool:
+    return any(c in _GLOB_CHARS for c in uri)
+
+
+def _local_files(uri: str) -> tuple[list[tuple[str, int]], bool] | None:
+    """Local matches as ``[(abs path, size)]`` and whether the file was named explicitly."""
+    path = os.path.abspath(os.path.expanduser(uri[7:] if uri.startswith("file://") else uri))
+    if os.path.isfile(path):
+        return [(path, os.path.getsize(path))], True
+    if os.path.isdir(path):
+        roots = [path]
+    elif _has_glob(path):
+        roots = sorted(glob.glob(path, recursive=True))
+    else:
+        return None
+    found = []
+    for root in roots:
+        if os.path.isfile(root):
+            found.append((os.path.abspath(root), os.path.getsize(root)))
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                if os.path.isfile(full):
+                    found.append((os.path.abspath(full), os.path.getsize(full)))
+    return found, False
+
+
+def _remote_files(uri: str) -> tuple[list[tuple[str, int]], bool]:
+    """Matches through Beam's FileSystems (gs://, s3://, ...): a file, a glob, or a prefix/folder."""
+    try:
+        if _has_glob(uri):
+            result = FileSystems.match([uri])[0]
+            return [(m.path, m.size_in_bytes) for m in result.metadata_list], False
+        result = FileSystems.match([uri])[0]
+        exact = [(m.path, m.size_in_bytes) for m in result.metadata_list if m.path == uri]
+        if exact:
+            return exact, True
+        result = FileSystems.match([uri.rstrip("/") + "/**"])[0]
+        return [(m.path, m.size_in_bytes) for m in result.metadata_list if not m.path.endswith("/")], False
+    except Exception as exc:  # noqa: BLE001 - a filesystem error names the input, never a traceback
+        raise InputError(f"--input {uri}: cannot list ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def expand_inputs(uris: list[str]) -> list[dict]:
+    """``--input`` values → sorted, de-duplicated ``[{"uri", "size", "format", "compression"}]``.
+
+    Local paths become absolute (so ``doc_id`` does not depend on the working directory).
+    Directories are walked recursively; files with unsupported extensions inside a directory or a
+    glob are skipped with one warning listing them; an explicitly named unsupported file, or an
+    input that matches no supported file, raises :class:`InputError`.
+    """
+    files: dict[str, dict] = {}
+    for uri in uris:
+        if FileSystems.get_scheme(uri) not in (None, "file"):
+            matched, explicit = _remote_files(uri)
+        else:
+            local = _local_files(uri)
+            if local is None:
+                raise InputError(f"--input {uri}: no such file, directory or matching glob")
+            matched, explicit = local
+        supported, skipped = [], []
+        for path, size in matched:
+            kind = detect_format(path)
+            if kind is None:
+                skipped.append(path)
+            else:
+                supported.append({"uri": path, "size": int(size), "format": kind[0], "compression": kind[1]})
+        if explicit and skipped:
+            raise InputError(
+                f"--input {uri}: unsupported file type (supported: .jsonl, .json, .txt, .parquet, .warc, "
+                "optionally with .gz or .zst)"
+            )
+        if skipped:
+            shown = ", ".join(skipped[:20]) + (f" and {len(skipped) - 20} more" if len(skipped) > 20 else "")
+            _LOG.warning("--input %s: skipping %d file(s) of unsupported type: %s", uri, len(skipped), shown)
+        if not supported:
+            raise InputError(f"--input {uri}: matches no supported input file")
+        for f in supported:
+            files[f["uri"]] = f
+    return [files[k] for k in sorted(files)]
+
+
+# --- streams -----------------------------------------------------------------------------------
+class _CountingReader:
+    """Wraps a raw (as stored) stream: counts bytes read and, optionally, hashes them."""
+
+    def __init__(self, raw, hashing: bool = True, limit: int | None = None):
+        self._raw = raw
+        self._sha = hashlib.sha256() if hashing else None
+        self._left = limit
+        self.bytes = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._left is not None:
+            if self._left <= 0:
+                return b""
+            n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._raw.read(n)
+        if data:
+            self.bytes += len(data)
+            if self._sha is not None:
+                self._sha.update(data)
+            if self._left is not None:
+                self._left -= len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        """Read the rest so the hash and byte count cover the whole file."""
+        while self.read(_HASH_BLOCK):
+            pass
+
+    def sha256(self) -> str | None:
+        return self._sha.hexdigest() if self._sha is not None else None
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+class _ZstdReader:
+    """Incremental zstd decompression across frames that, unlike ``stream_reader``, raises on a
+    stream cut inside a frame (a truncated ``.zst`` must be reported, not silently shortened)."""
+
+    _IN = 256 << 10  # compressed bytes fed at a time: bounds the output of one step
+
+    def __init__(self, src):
+        import zstandard
+
+        self._src = src
+        self._dctx = zstandard.ZstdDecompressor()
+        self._error = zstandard.ZstdError
+        self._obj = None
+        self._buf = bytearray()
+        self._eof = False
+
+    def _fill(self) -> None:
+        chunk = self._src.read(self._IN)
+        if not chunk:
+            self._eof = True
+            if self._obj is not None and not self._obj.eof:
+                raise self._error("truncated zstd stream: the last frame is incomplete")
+            return
+        data = chunk
+        while data:
+            if self._obj is None:
+                self._obj = self._dctx.decompressobj()
+            self._buf += self._obj.decompress(data)
+            if self._obj.eof:
+                data = self._obj.unused_data
+                self._obj = None
+            else:
+                data = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while not self._eof and (n is None or n < 0 or len(self._buf) < n):
+            self._fill()
+        if n is None or n < 0 or n >= len(self._buf):
+            out = bytes(self._buf)
+            self._buf.clear()
+        else:
+            out = bytes(self._buf[:n])
+            del self._buf[:n]
+        return out
+
+    def readable(self) -> bool:
+        return True
+
+
+def _open_raw(uri: str):
+    return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _decompressed(counting: _CountingReader, compression: str | None):
+    """A readable byte stream over the decompressed content (incremental, never whole)."""
+    if compression is None:
+        return counting
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=counting, mode="rb")
+    if compression == "zstd":
+        return _ZstdReader(counting)
+    raise ValueError(f"unknown compression {compression}")
+
+
+def _error_text(exc: BaseException) -> str:
+    msg = str(exc).replace("\n", " ")[:200]
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+
+
+def _stringify(value: Any) -> Any:
+    """Optional string fields: strings stay, None stays, anything else becomes its JSON text."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    try:
+        return orjson.dumps(value, default=str).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        return str(value)
+
+
+# --- per-split context -------------------------------------------------------------------------
+class _Split:
+    """State of one split being read: the record factory, side rows, counters and progress."""
+
+    def __init__(self, item: dict, cfg: RunConfig, run_id: str):
+        self.uri: str = item["uri"]
+        self.item = item
+        self.cfg = cfg
+        self.run_id = run_id
+        self.seen = 0  # input records seen (kept + dropped + quarantined)
+        self.side: list[tuple[str, dict]] = []  # (tag, row) waiting to be emitted
+        self.make = record_factory(self.uri)
+        self._started = self._last_log = time.monotonic()
+        self._where = self.uri if item.get("end") is None else f"{self.uri} [bytes {item['start']}-{item['end']}]"
+
+    # -- outcomes other than a kept record ------------------------------------------------------
+    def quarantine(self, index: int | None, offset: int | None, reason: str, error: str, raw: bytes | None) -> None:
+        q = quarantine_row(
+            source_uri=self.uri,
+            record_index=index,
+            offset=offset,
+            reason=reason,
+            error=error,
+            raw=raw,
+            raw_limit=self.cfg.quarantine_raw_bytes,
+            run_id=self.run_id,
+        )
+        self.side.append((QUARANTINE, q))
+        self.side.append((DECISIONS, quarantine_decision(q, stage=STAGE)))
+
+    def empty(self, record: dict) -> None:
+        self.side.append((DECISIONS, decision_row(record, action=DROP, stage=STAGE, reason=Reason.EMPTY, run_id=self.run_id)))
+
+    def flush_side(self) -> Iterator[tuple[str, Any]]:
+        if self.side:
+            rows, self.side = self.side, []
+            yield from rows
+
+    def progress(self, nbytes: int, total: int | None = None) -> None:
+        now = time.monotonic()
+        if now - self._last_log < self.cfg.progress_seconds:
+            return
+        self._last_log = now
+        mb = nbytes / 1e6
+        rate = mb / max(now - self._started, 1e-9)
+        of = f" of {total / 1e6:.1f} MB ({100.0 * nbytes / total:.0f}%)" if total else " MB"
+        _LOG.info("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
+
+    def stats(self, nbytes: int | None, sha256: str | None) -> dict:
+        return {"uri": self.uri, "records": self.seen, "bytes": nbytes, "sha256": sha256}
+
+
+def record_factory(uri: str) -> Callable[..., dict]:
+    """A fast equivalent of ``new_record(source_uri=uri, ...)`` for one file.
+
+    The blake2b state of the ``uri`` prefix of ``make_doc_id`` is computed once and copied per
+    record, and the record starts as a copy of a ``new_record`` template (fresh containers for its
+    mutable fields), so the result is equal to ``new_record``'s — a unit test holds it to that.
+    """
+    template = new_record(source_uri=uri, record_index=0, text="")
+    fresh = tuple((k, type(v)) for k, v in template.items() if isinstance(v, (dict, list)))
+    prefix = hashlib.blake2b(f"{uri}\x00".encode("utf-8"), digest_size=16)
+    copy_prefix = prefix.copy
+
+    def make(
+        index: int,
+        text: str,
+        source_id: str | None = None,
+        url: str | None = None,
+        license: str | None = None,
+        source: str | None = None,
+        meta: Any = None,
+        http_headers: dict | None = None,
+        html_meta: dict | None = None,
+    ) -> dict:
+        h = copy_prefix()
+        h.update(b"%d" % index)
+        r = template.copy()
+        r["doc_id"] = h.hexdigest()
+        r["record_index"] = index
+        r["text"] = text
+        r["source_id"] = source_id
+        r["url"] = url
+        r["_declared_license"] = license
+        r["_source"] = source
+        r["_meta"] = meta
+        for k, t in fresh:
+            r[k] = t()
+        if http_headers:
+            r["_http_headers"] = http_headers
+        if html_meta:
+            r["_html_meta"] = html_meta
+        return r
+
+    return make
+
+
+# --- JSONL -------------------------------------------------------------------------------------
+def _object_outcome(sp: _Split, index: int, offset: int, line: bytes, obj: Any) -> dict | None:
+    """The slow path of a parsed line: a record, or None after recording its other outcome."""
+    if type(obj) is not dict:
+        sp.quarantine(index, offset, Reason.NOT_AN_OBJECT, f"line holds a JSON {type(obj).__name__}, not an object", line)
+        return None
+    text = obj.get("text")
+    if text is None:
+        sp.quarantine(index, offset, Reason.MISSING_TEXT, "no 'text' field", line)
+        return None
+    if type(text) is not str:
+        sp.quarantine(index, offset, Reason.TEXT_NOT_STRING, f"'text' is a JSON {type(text).__name__}", line)
+        return None
+    g = obj.get
+    record = sp.make(index, text, _stringify(g("id")), _stringify(g("url")), _stringify(g("license")), _stringify(g("source")), g("meta"))
+    if not text or text.isspace():
+        sp.empty(record)
+        return None
+    return record
+
+
+def _bad_line(sp: _Split, index: int, offset: int, line: bytes, exc: Exception) -> None:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as ue:
+        sp.quarantine(index, offset, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of the line", line)
+        return
+    sp.quarantine(index, offset, Reason.PARSE_ERROR, f"invalid JSON: {getattr(exc, 'msg', None) or exc}", line)
+
+
+def _too_large(sp: _Split, index: int, offset: int, head: bytes, size: int) -> None:
+    sp.quarantine(index, offset, Reason.RECORD_TOO_LARGE, f"line of {size} bytes exceeds run.max_record_bytes={sp.cfg.max_record_bytes}", head)
+    # the row reports the real size, not the excerpt's
+    sp.side[-2][1]["raw_bytes"] = size
+    sp.side[-2][1]["raw_truncated"] = size > len(head[: sp.cfg.quarantine_raw_bytes])
+
+
+def read_jsonl(sp: _Split, read: Callable[[int], bytes], index: int, offset: int, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+    """Stream JSON lines from ``read`` (decompressed bytes starting at a line start).
+
+    ``index``/``offset`` are the line number and byte offset (in the decompressed stream) of the
+    first line. Memory is bounded by one read block plus ``max_record_bytes``: a longer line is
+    skipped as it streams, keeping only its first ``quarantine_raw_bytes``.
+    """
+    cfg = sp.cfg
+    maxb = cfg.max_record_bytes
+    qraw = cfg.quarantine_raw_bytes
+    bs = cfg.batch_size
+    loads = orjson.loads
+    JSONDecodeError = orjson.JSONDecodeError
+    make = sp.make
+    batch: list[dict] = []
+    parts: list[bytes] = []  # pieces of the current, still incomplete line
+    plen = 0
+    skipping = False  # inside a line longer than max_record_bytes
+    skip_head = b""
+    skip_len = 0
+    seen = 0
+    first = offset == 0
+    try:
+        while True:
+            block = read(_READ_BLOCK)
+            if not block:
+                break
+            if first:
+                first = False
+                if block.startswith(_BOM):
+                    block = block[3:]
+                    offset += 3
+            nl = block.find(b"\n")
+            if nl < 0:
+                if skipping:
+                    skip_len += len(block)
+                else:
+                    parts.append(block)
+                    plen += len(block)
+                    if plen > maxb:
+                        skip_head = b"".join(parts)[:qraw]
+                        skip_len, parts, plen, skipping = plen, [], 0, True
+                continue
+            if skipping:
+                skip_len += nl
+                seen += 1
+                _too_large(sp, index, offset, skip_head, skip_len)
+                offset += skip_len + 1
+                index += 1
+                skipping, skip_head, skip_len = False, b"", 0
+                data = block[nl + 1 :]
+            elif parts:
+                parts.append(block)
+                data = b"".join(parts)
+                parts, plen = [], 0
+            else:
+                data = block
+            lines = data.split(b"\n")
+            last = lines.pop()
+            for line in lines:
+                n = len(line)
+                if n and not line.isspace():
+                    seen += 1
+                    if n > maxb:
+                        _too_large(sp, index, offset, line[:qraw], n)
+                    else:
+                        try:
+                            obj = loads(line)
+                        except JSONDecodeError as exc:
+                            _bad_line(sp, index, offset, line, exc)
+                        else:
+                            text = obj.get("text") if type(obj) is dict else None
+                            if type(text) is str and text and not text.isspace():
+                                g = obj.get
+                                sid, url, lic, src = g("id"), g("url"), g("license"), g("source")
+                                if (sid is None or type(sid) is str) and (url is None or type(url) is str) and (
+                                    lic is None or type(lic) is str
+                                ) and (src is None or type(src) is str):
+                                    batch.append(make(index, text, sid, url, lic, src, g("meta")))
+                                else:
+                                    batch.append(make(index, text, _stringify(sid), _stringify(url), _stringify(lic), _stringify(src), g("meta")))
+                                if len(batch) >= bs:
+                                    yield RECORDS, batch
+                                    batch = []
+                            else:
+                                record = _object_outcome(sp, index, offset, line, obj)
+                                if record is not None:  # pragma: no cover - the fast path took it
+                                    batch.append(record)
+                index += 1
+                offset += n + 1
+            if last:
+                parts, plen = [last], len(last)
+                if plen > maxb:
+                    skip_head, skip_len, parts, plen, skipping = last[:qraw], plen, [], 0, True
+            sp.seen = seen
+            if sp.side:
+                yield from sp.flush_side()
+            sp.progress(counter.bytes, sp.item.get("size") if sp.item.get("end") is None else None)
+    except Exception as exc:  # noqa: BLE001 - a file that fails mid-way: keep what was read, then one row
+        if batch:
+            yield RECORDS, batch
+            batch = []
+        seen += 1
+        raw = skip_head if skipping else b"".join(parts)[:qraw]
+        sp.seen = seen
+        sp.quarantine(index, offset, Reason.UNREADABLE_FILE, _error_text(exc), raw)
+        yield from sp.flush_side()
+        return
+    # end of stream: a last line without a newline is still a record
+    if skipping:
+        seen += 1
+        _too_large(sp, index, offset, skip_head, skip_len)
+    elif parts:
+        line = b"".join(parts)
+        if not line.isspace():
+            seen += 1
+            try:
+                obj = loads(line)
+            except JSONDecodeError as exc:
+                _bad_line(sp, index, offset, line, exc)
+            else:
+                record = _object_outcome(sp, index, offset, line, obj)
+                if record is not None:
+                    batch.append(record)
+    sp.seen = seen
+    if batch:
+        yield RECORDS, batch
+    yield from sp.flush_side()
+
+
+# --- .txt --------------------------------------------------------------------------------------
+def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+    maxb = sp.cfg.max_record_bytes
+    chunks, size = [], 0
+    try:
+        while True:
+            block = stream.read(_READ_BLOCK)
+            if not block:
+                break
+            size += len(block)
+            if size > maxb:
+                if not chunks or len(chunks[0]) < sp.cfg.quarantine_raw_bytes:
+                    chunks.append(block)
+                while True:  # count the rest without keeping it
+                    more = stream.read(_READ_BLOCK)
+                    if not more:
+                        break
+                    size += len(more)
+                break
+            chunks.append(block)
+    except Exception as exc:  # noqa: BLE001
+        sp.seen = 1
+        sp.quarantine(0, 0, Reason.UNREADABLE_FILE, _error_text(exc), b"".join(chunks))
+        return
+    sp.seen = 1
+    data = b"".join(chunks)
+    if size > maxb:
+        _too_large(sp, 0, 0, data[: sp.cfg.quarantine_raw_bytes], size)
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as ue:
+        sp.quarantine(0, 0, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start}", data)
+        return
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    record = sp.make(0, text)
+    if not text or text.isspace():
+        sp.empty(record)
+    else:
+        yield RECORDS, [record]
+
+
+# --- Parquet -----------------------------------------------------------------------------------
+PARQUET_FIELDS = ("text", "id", "url", "source", "license", "meta")
+
+
+def _row_raw(row: dict) -> bytes:
+    return orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cfg = sp.cfg
+    maxb = cfg.max_record_bytes
+    index = 0
+    batch: list[dict] = []
+    make = sp.make
+    try:
+        pf = pq.ParquetFile(source)
+        names = pf.schema_arrow.names
+        if "text" not in names:
+            sp.seen = 1
+            sp.quarantine(
+                0, None, Reason.MISSING_TEXT,
+                f"parquet file has no 'text' column (columns: {', '.join(names[:20])}); its {pf.metadata.num_rows} rows were not read",
+                None,
+            )
+            yield from sp.flush_side()
+            return
+        cols = [c for c in PARQUET_FIELDS if c in names]
+        text_type = pf.schema_arrow.field("text").type
+        text_is_binary = pa.types.is_binary(text_type) or pa.types.is_large_binary(text_type)
+        decoded = 0  # Arrow bytes decoded so far (progress)
+        for rb in pf.iter_batches(batch_size=cfg.batch_size, columns=cols):
+            n = rb.num_rows
+            columns = {c: rb.column(c).to_pylist() for c in cols}
+            none = [None] * n
+            texts = columns["text"]
+            ids = columns.get("id", none)
+            urls = columns.get("url", none)
+            sources = columns.get("source", none)
+            licenses = columns.get("license", none)
+            metas = columns.get("meta", none)
+            for i in range(n):
+                text = texts[i]
+                idx = index + i
+                sp.seen += 1
+                if text is None:
+                    sp.quarantine(idx, None, Reason.MISSING_TEXT, "'text' is null", _row_raw({c: columns[c][i] for c in cols}))
+                    continue
+                if text_is_binary and type(text) is bytes:
+                    if len(text) > maxb:
+                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes], len(text))
+                        continue
+                    try:
+                        text = text.decode("utf-8")
+                    except UnicodeDecodeError as ue:
+                        sp.quarantine(idx, None, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of 'text'", text)
+                        continue
+                elif type(text) is not str:
+                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {text_type}", _row_raw({c: columns[c][i] for c in cols}))
+                    continue
+                if len(text) * 4 > maxb:
+                    size = len(text.encode("utf-8"))
+                    if size > maxb:
+                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes].encode("utf-8"), size)
+                        continue
+                record = make(idx, text, _stringify(ids[i]), _stringify(urls[i]), _stringify(licenses[i]), _stringify(sources[i]), metas[i])
+                if not text or text.isspace():
+                    sp.empty(record)
+                    continue
+                batch.append(record)
+                if len(batch) >= cfg.batch_size:
+                    yield RECORDS, batch
+                    batch = []
+            index += n
+            yield from sp.flush_side()
+            decoded += rb.nbytes
+            sp.progress(decoded, None)
+    except Exception as exc:  # noqa: BLE001 - corrupt or unreadable: keep what was read, then one row
+        if batch:
+            yield RECORDS, batch
+            batch = []
+        sp.seen += 1
+        sp.quarantine(index, None, Reason.UNREADABLE_FILE, _error_text(exc), None)
+    if batch:
+        yield RECORDS, batch
+    yield from sp.flush_side()
+
+
+def _spool(stream):
+    """A compressed Parquet file decompressed to a temporary file (Parquet needs random access)."""
+    tmp = tempfile.TemporaryFile(prefix="curate-ingest-")
+    while True:
+        block = stream.read(_HASH_BLOCK)
+        if not block:
+            break
+        tmp.write(block)
+    tmp.seek(0)
+    return tmp
+
+
+def _hash_file(uri: str) -> tuple[int | None, str | None]:
+    try:
+        with _open_raw(uri) as fh:
+            counter = _CountingReader(fh)
+            counter.drain()
+            return counter.bytes, counter.sha256()
+    except Exception as exc:  # noqa: BLE001
+        _LOG.warning("ingest %s: cannot hash file: %s", uri, _error_text(exc))
+        return None, None
+
+
+# --- WARC --------------------------------------------------------------------------------------
+def _header_dict(pairs) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.strip().lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    from pipeline.io import html as html_mod
+
+    cfg = sp.cfg
+    maxb = cfg.max_record_bytes
+    position = 0  # WARC record position in the file
+    skipped = 0
+    batch: list[dict] = []
+    try:
+        it = ArchiveIterator(counter)
+        for rec in it:
+            index = position
+            position += 1
+            if rec.rec_type != "response" or rec.http_headers is None:
+                skipped += 1
+                continue
+            status = rec.http_headers.get_statuscode() or ""
+            if not status.startswith("2"):
+                skipped += 1
+                continue
+            offset = it.get_record_offset()
+            ctype = rec.http_headers.get_header("Content-Type")
+            body = rec.content_stream().read(maxb + 1)
+            if not (html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)):
+                skipped += 1
+                continue
+            sp.seen += 1
+            if len(body) > maxb:
+                _too_large(sp, index, offset, body[: cfg.quarantine_raw_bytes], len(body))
+                continue
+            url = rec.rec_headers.get_header("WARC-Target-URI")
+            headers = _header_dict(rec.http_headers.headers)
+            try:
+                text, meta = html_mod.extract(body, url)
+            except Exception as exc:  # noqa: BLE001 - one page the extractor cannot handle
+                sp.quarantine(index, offset, Reason.PARSE_ERROR, f"HTML extraction failed: {type(exc).__name__}", body)
+                continue
+            record = sp.make(
+                index, text, rec.rec_headers.get_header("WARC-Record-ID"), url, http_headers=headers, html_meta=meta
+            )
+            if not text or text.isspace():
+                sp.empty(record)
+                continue
+            batch.append(record)
+            if len(batch) >= cfg.batch_size:
+                yield RECORDS, batch
+                batch = []
+            yield from sp.flush_side()
+            sp.progress(counter.bytes, sp.item.get("size"))
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt WARC: keep what was read, then one row
+        if batch:
+            yield RECORDS, batch
+            batch = []
+        sp.seen += 1
+        sp.quarantine(position, None, Reason.UNREADABLE_FILE, _error_text(exc), None)
+    if skipped:
+        _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", sp.uri, skipped)
+    if batch:
+        yield RECORDS, batch
+    yield from sp.flush_side()
+
+
+# --- splits ------------------------------------------------------------------------------------
+def plan_splits(f: dict, cfg: RunConfig) -> Iterator[dict]:
+    """Work items for one file. An uncompressed JSONL file larger than ``split_bytes`` is scanned
+    once (newline counts per block, and its sha256) into newline-aligned byte ranges, each with the
+    line number at its start; everything else is one item read from the start."""
+    whole = {**f, "start": 0, "end": None, "first_index": 0, "sha256": None, "bytes": None}
+    if not (f["format"] == "jsonl" and f["compression"] is None and f["size"] > cfg.split_bytes):
+        yield whole
+        return
+    try:
+        starts = [(0, 0)]  # (byte offset, line number) of each chunk start
+        sha = hashlib.sha256()
+        pos = 0  # absolute offset of the current block
+        lines_before = 0  # newlines before the current block
+        target = cfg.split_bytes
+        with _open_raw(f["uri"]) as fh:
+            while True:
+                block = fh.read(_HASH_BLOCK)
+                if not block:
+                    break
+                sha.update(block)
+                end = pos + len(block)
+                while target - 1 < end:
+                    nl = block.find(b"\n", max(target - 1 - pos, 0))
+                    if nl < 0:
+                        break  # the boundary's newline is in a later block
+                    start = pos + nl + 1
+                    starts.append((start, lines_before + block.count(b"\n", 0, nl + 1)))
+                    target = start + cfg.split_bytes
+                lines_before += block.count(b"\n")
+                pos = end
+        size = pos
+    except Exception as exc:  # noqa: BLE001 - the reader will report the file as unreadable
+        _LOG.warning("ingest %s: cannot plan splits (%s); reading it whole", f["uri"], _error_text(exc))
+        yield whole
+        return
+    starts = [s for s in starts if s[0] < size] or [(0, 0)]
+    for i, (start, line) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else size
+        yield {
+            **f,
+            "start": start,
+            "end": end,
+            "first_index": line,
+            "sha256": sha.hexdigest() if i == 0 else None,
+            "bytes": size if i == 0 else None,
+        }
+
+
+def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, Any]]:
+    """Read one work item; yields ``(tag, value)``: record batches and single side rows.
+
+    The last thing yielded is the split's ``inputs`` stats row. Never raises on bad input.
+    """
+    sp = _Split(item, cfg, run_id)
+    fmt = item["format"]
+    counter: _CountingReader | None = None
+    nbytes, sha = item.get("bytes"), item.get("sha256")
+    try:
+        raw = _open_raw(item["uri"])
+    except Exception as exc:  # noqa: BLE001
+        sp.seen = 1
+        sp.quarantine(item.get("first_index", 0), item.get("start", 0), Reason.UNREADABLE_FILE, _error_text(exc), None)
+        yield from sp.flush_side()
+        yield INPUTS, sp.stats(None, None)
+        return
+    try:
+        if item.get("end") is not None:  # a byte range of an uncompressed JSONL file
+            raw.seek(item["start"])
+            counter = _CountingReader(raw, hashing=False, limit=item["end"] - item["start"])
+            yield from read_jsonl(sp, counter.read, item["first_index"], item["start"], counter)
+        elif fmt == "parquet":
+            counter = None
+            if item["compression"]:
+                raw_counter = _CountingReader(raw)
+                try:
+                    source = _spool(_decompressed(raw_counter, item["compression"]))
+                except Exception as exc:  # noqa: BLE001
+                    sp.seen = 1
+                    sp.quarantine(0, None, Reason.UNREADABLE_FILE, _error_text(exc), None)
+                    yield from sp.flush_side()
+                    source = None
+                if source is not None:
+                    with source:
+                        yield from _read_parquet(sp, source)
+            else:
+                yield from _read_parquet(sp, raw)
+            nbytes, sha = _hash_file(item["uri"])
+        elif fmt == "warc":
+            counter = _CountingReader(raw)
+            yield from _read_warc(sp, counter)
+        else:
+            counter = _CountingReader(raw)
+            try:
+                stream = _decompressed(counter, item["compression"])
+            except Exception as exc:  # noqa: BLE001
+                sp.seen = 1
+                sp.quarantine(0, 0, Reason.UNREADABLE_FILE, _error_text(exc), None)
+                yield from sp.flush_side()
+                stream = None
+            if stream is not None:
+                if fmt == "txt":
+                    yield from _read_txt(sp, stream, counter)
+                else:
+                    yield from read_jsonl(sp, stream.read, 0, 0, counter)
+        if counter is not None and item.get("end") is None:
+            try:
+                counter.drain()
+                nbytes, sha = counter.bytes, counter.sha256()
+            except Exception as exc:  # noqa: BLE001
+                _LOG.warning("ingest %s: cannot finish reading for the hash: %s", item["uri"], _error_text(exc))
+                nbytes, sha = None, None
+    finally:
+        try:
+            raw.close()
+        except Exception:  # noqa: BLE001
+            pass
+    elapsed = time.monotonic() - sp._started
+    if elapsed >= cfg.progress_seconds:
+        _LOG.info("ingest %s: done, %d records in %.1fs", sp._where, sp.seen, elapsed)
+    yield INPUTS, sp.stats(nbytes, sha)
+
+
+# --- Beam --------------------------------------------------------------------------------------
+class _PlanSplits(beam.DoFn):
+    def __init__(self, cfg: RunConfig):
+        self._cfg = cfg
+
+    def process(self, f):
+        yield from plan_splits(f, self._cfg)
+
+
+class _ReadSplit(beam.DoFn):
+    def __init__(self, cfg: RunConfig, run_id: str):
+        self._cfg = cfg
+        self._run_id = run_id
+
+    def setup(self):
+        from pipeline.runtime import tune_gc
+
+        tune_gc()
+
+    def process(self, item):
+        for tag, value in read_split(item, self._cfg, self._run_id):
+            if tag == RECORDS:
+                yield value
+            else:
+                yield pvalue.TaggedOutput(tag, value)
+
+
+class ReadInputs(beam.PTransform):
+    """files (from :func:`expand_inputs`) → outputs ``records`` (main: batches of records),
+    ``quarantine`` (rows), ``decisions`` (rows) and ``inputs`` (per-split stats)."""
+
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str):
+        super().__init__()
+        self._files = list(files)
+        self._cfg = run_config
+        self._run_id = run_id
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "files" >> beam.Create(self._files, reshuffle=False)
+            | "plan" >> beam.ParDo(_PlanSplits(self._cfg))
+            | "distribute" >> beam.Reshuffle()
+            | "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id)).with_outputs(
+                QUARANTINE, DECISIONS, INPUTS, main=RECORDS
+            )
+        )

@@ -1,0 +1,106 @@
+"""Connected components with Beam (large-star / small-star) equal union-find; non-convergence fails."""
+from __future__ import annotations
+
+import random
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.minhash import MinHasher
+from pipeline.runners import local_pipeline
+from pipeline.stages.dedup.components import ConnectedComponents, NotConverged
+from pipeline.stages.dedup.near import bucket_edges
+
+
+def union_find_labels(edges):
+    parent = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for u, v in edges:
+        a, b = find(u), find(v)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {x: find(x) for x in list(parent)}
+
+
+def _graphs():
+    rng = random.Random(11)
+    edges = []
+    # random sparse graphs (many components, cycles, duplicate and reversed edges, self loops)
+    for g in range(5):
+        nodes = [f"r{g}-{rng.getrandbits(40):010x}" for _ in range(300)]
+        for _ in range(260):
+            u, v = rng.choice(nodes), rng.choice(nodes)
+            edges.append((u, v))
+        edges.append(edges[-1][::-1])
+    # a long chain A~B~…: 1,000 nodes, ids in random order along the chain
+    chain = [f"c-{rng.getrandbits(48):012x}" for _ in range(1000)]
+    edges += list(zip(chain, chain[1:]))
+    # a chain whose ids decrease along it (the slow case for label propagation)
+    desc = [f"d-{i:05d}" for i in range(999, -1, -1)]
+    edges += list(zip(desc, desc[1:]))
+    # large stars: centre is the minimum, and centre is the maximum
+    edges += [("s-00000", f"s-{i:05d}") for i in range(1, 2000)]
+    edges += [("t-99999", f"t-{i:05d}") for i in range(2000)]
+    # two stars joined leaf-to-leaf
+    edges += [("u-500", f"u-{i:03d}") for i in range(501, 600)] + [("u-100", f"u-{i:03d}") for i in range(101, 200)]
+    edges.append(("u-550", "u-150"))
+    return edges
+
+
+def test_components_equal_union_find():
+    edges = _graphs()
+    expected = union_find_labels([(u, v) for u, v in edges if u != v])
+    assert len(set(expected.values())) > 50  # many components, some large
+    with local_pipeline() as p:
+        labels = p | beam.Create(edges) | ConnectedComponents(14)
+        assert_that(labels, equal_to(sorted(expected.items())))
+
+
+def test_not_converged_fails_loudly():
+    chain = [f"n{i:04d}" for i in range(1000)]
+    with pytest.raises(Exception, match="did not converge in 3 rounds"):
+        with local_pipeline() as p:
+            _ = p | beam.Create(list(zip(chain, chain[1:]))) | ConnectedComponents(3)
+
+
+def _members(texts):
+    hasher = MinHasher()
+    sigs = hasher.signatures(texts, ["en"] * len(texts))
+    return [(f"id{i:03d}", sigs[i].tobytes()) for i in range(len(texts))], sigs.dtype
+
+
+BASE = " ".join(f"word{i}" for i in range(120))
+
+
+def test_bucket_edges_verify_and_span():
+    texts = [BASE, BASE + " tail", "totally unrelated " * 30, BASE.replace("word60", "changed")]
+    members, dtype = _members(texts)
+    shuffled = list(reversed(members))
+    edges = bucket_edges(shuffled, 0.8, True, dtype)
+    assert sorted(edges) == [("id001", "id000"), ("id003", "id000")]
+    # without verification every member joins the smallest
+    assert sorted(bucket_edges(shuffled, 0.8, False, dtype)) == [("id001", "id000"), ("id002", "id000"), ("id003", "id000")]
+    assert bucket_edges(members[:1], 0.8, True, dtype) == []
+
+
+def test_bucket_edges_large_bucket_uses_leaders(monkeypatch):
+    import pipeline.stages.dedup.near as near
+
+    other = " ".join(f"term{i}" for i in range(120))
+    texts = [BASE + f" v{i}" for i in range(6)] + [other + f" x{i}" for i in range(4)]
+    members, dtype = _members(texts)
+    full = bucket_edges(members, 0.8, True, dtype)
+    monkeypatch.setattr(near, "_ALL_PAIRS_MAX", 3)
+    leader = bucket_edges(list(reversed(members)), 0.8, True, dtype)
+    assert union_find_labels(full) == union_find_labels(leader)
+    assert len(set(union_find_labels(full).values())) == 2
+    assert np.dtype(dtype) == np.uint32

@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--output", required=True, metavar="OUT", help="output folder (must be empty unless --overwrite)")
     run.add_argument("--config", metavar="FILE.yaml", help="YAML config; omitted: the embedded defaults")
     run.add_argument("--runner", metavar="NAME", help="Beam runner (default DirectRunner, offline)")
+    run.add_argument("--profile", metavar="NAME|FILE.yaml", help="runner profile: a named set of Beam options (pipeline/profiles/); command-line options win")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
     run.add_argument("--quiet", action="store_true", help="no progress logging")
 
@@ -61,6 +62,10 @@ def cmd_run(args, beam_args: list[str]) -> int:
     cfg = load_config(args.config)
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]
+    if args.profile:
+        from pipeline import profiles
+
+        beam_args = profiles.apply(args.profile, beam_args)
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:

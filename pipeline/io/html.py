@@ -17,6 +17,12 @@ import logging
 
 _LOG = logging.getLogger("pipeline.ingest")
 
+# trafilatura logs an ERROR for every page lxml cannot parse (empty bodies, binary junk); over a
+# crawl that is noise, and the pipeline already records such pages (``empty`` drops). Quieten it
+# unless the user configured that logger themselves.
+if logging.getLogger("trafilatura").level == logging.NOTSET:
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
+
 # Checked by the compliance stage; listed here so a reader of this module knows they matter.
 OPT_OUT_META = ("robots", "tdm-reservation", "tdm-policy")
 
@@ -55,6 +61,8 @@ def html_meta(html: bytes | str) -> dict[str, str]:
     """Only the meta tags of a document (lower-cased name → content)."""
     from trafilatura.utils import load_html
 
+    if not html or not html.strip():
+        return {}
     tree = load_html(html)
     return {} if tree is None else _meta_from_tree(tree)
 
@@ -67,6 +75,8 @@ def extract(html: bytes | str, url: str | None = None) -> tuple[str, dict[str, s
     import trafilatura
     from trafilatura.utils import load_html
 
+    if not html or not html.strip():
+        return "", {}
     tree = load_html(html)
     if tree is None:
         return "", {}

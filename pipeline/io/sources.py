@@ -213,33 +213,49 @@ class _CountingReader:
         self._raw.close()
 
 
-class _ZstdReader:
-    """Incremental zstd decompression across frames that, unlike ``stream_reader``, raises on a
-    stream cut inside a frame (a truncated ``.zst`` must be reported, not silently shortened)."""
+class _Inflater:
+    """Incremental decompression that delivers everything decodable before an error.
 
-    _IN = 256 << 10  # compressed bytes fed at a time: bounds the output of one step
+    Subclasses feed compressed chunks (at most ``_IN`` bytes at a time, which bounds the output of
+    one step) through a codec object, member after member (gzip members, zstd frames). A stream
+    that ends inside a member raises — unlike ``zstandard``'s ``stream_reader``, which would
+    silently shorten a truncated ``.zst`` — and an error is raised only once the bytes decoded
+    before it have been read, so the records before a cut are kept.
+    """
+
+    _IN = 256 << 10
 
     def __init__(self, src):
-        import zstandard
-
         self._src = src
-        self._dctx = zstandard.ZstdDecompressor()
-        self._error = zstandard.ZstdError
-        self._obj = None
+        self._obj = None  # the codec object of the current member
+        self._started = False  # any input fed to the current member
         self._buf = bytearray()
         self._eof = False
+        self._error: BaseException | None = None
+
+    def _new(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_member_start(self, data: bytes) -> bool:
+        """False when ``data`` is ignorable padding; raise when it is not a member."""
+        return True
+
+    def _truncated(self) -> BaseException:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _fill(self) -> None:
         chunk = self._src.read(self._IN)
         if not chunk:
             self._eof = True
-            if self._obj is not None and not self._obj.eof:
-                raise self._error("truncated zstd stream: the last frame is incomplete")
+            if self._obj is not None:
+                raise self._truncated()
             return
         data = chunk
         while data:
             if self._obj is None:
-                self._obj = self._dctx.decompressobj()
+                if not self._check_member_start(data):
+                    return
+                self._obj = self._new()
             self._buf += self._obj.decompress(data)
             if self._obj.eof:
                 data = self._obj.unused_data
@@ -248,9 +264,17 @@ class _ZstdReader:
                 data = b""
 
     def read(self, n: int = -1) -> bytes:
-        while not self._eof and (n is None or n < 0 or len(self._buf) < n):
-            self._fill()
-        if n is None or n < 0 or n >= len(self._buf):
+        want_all = n is None or n < 0
+        while self._error is None and not self._eof and (want_all or len(self._buf) < n):
+            try:
+                self._fill()
+            except Exception as exc:  # noqa: BLE001 - raised after the buffered bytes are read
+                self._error = exc
+        if not self._buf and self._error is not None:
+            exc, self._error = self._error, None
+            self._eof = True
+            raise exc
+        if want_all or n >= len(self._buf):
             out = bytes(self._buf)
             self._buf.clear()
         else:
@@ -262,6 +286,42 @@ class _ZstdReader:
         return True
 
 
+class _GzipReader(_Inflater):
+    def __init__(self, src):
+        import zlib
+
+        super().__init__(src)
+        self._zlib = zlib
+
+    def _new(self):
+        return self._zlib.decompressobj(wbits=31)
+
+    def _check_member_start(self, data: bytes) -> bool:
+        if data.startswith(b"\x1f\x8b") or (len(data) < 2 and data == b"\x1f"):
+            return True
+        if not data.strip(b"\x00"):
+            return False  # zero padding after the last member
+        raise gzip.BadGzipFile(f"Not a gzipped file ({data[:2]!r})")
+
+    def _truncated(self) -> BaseException:
+        return EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+
+class _ZstdReader(_Inflater):
+    def __init__(self, src):
+        import zstandard
+
+        super().__init__(src)
+        self._dctx = zstandard.ZstdDecompressor()
+        self._zstd_error = zstandard.ZstdError
+
+    def _new(self):
+        return self._dctx.decompressobj()
+
+    def _truncated(self) -> BaseException:
+        return self._zstd_error("truncated zstd stream: the last frame is incomplete")
+
+
 def _open_raw(uri: str):
     return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
 
@@ -271,7 +331,7 @@ def _decompressed(counting: _CountingReader, compression: str | None):
     if compression is None:
         return counting
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=counting, mode="rb")
+        return _GzipReader(counting)
     if compression == "zstd":
         return _ZstdReader(counting)
     raise ValueError(f"unknown compression {compression}")
@@ -731,24 +791,31 @@ def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]
     cfg = sp.cfg
     maxb = cfg.max_record_bytes
     position = 0  # WARC record position in the file
+    end = 0  # offset just after the last complete record
     skipped = 0
     batch: list[dict] = []
     try:
         it = ArchiveIterator(counter)
         for rec in it:
+            if sp.side:
+                yield from sp.flush_side()
+            sp.progress(counter.bytes, sp.item.get("size"))
             index = position
             position += 1
-            if rec.rec_type != "response" or rec.http_headers is None:
-                skipped += 1
-                continue
-            status = rec.http_headers.get_statuscode() or ""
-            if not status.startswith("2"):
-                skipped += 1
-                continue
-            offset = it.get_record_offset()
-            ctype = rec.http_headers.get_header("Content-Type")
-            body = rec.content_stream().read(maxb + 1)
-            if not (html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)):
+            http = rec.http_headers
+            page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
+            body = b""
+            if page:
+                ctype = http.get_header("Content-Type")
+                body = rec.content_stream().read(maxb + 1)
+                page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
+            offset = it.get_record_offset()  # reads the record to its end: only after the body
+            end = offset + it.get_record_length()
+            missing = getattr(rec.raw_stream, "limit", 0)
+            if missing:  # warcio ends a cut record quietly; a short record means a truncated file
+                position = index
+                raise EOFError(f"WARC record ends {missing} bytes before its Content-Length")
+            if not page:
                 skipped += 1
                 continue
             sp.seen += 1
@@ -772,8 +839,12 @@ def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]
             if len(batch) >= cfg.batch_size:
                 yield RECORDS, batch
                 batch = []
-            yield from sp.flush_side()
-            sp.progress(counter.bytes, sp.item.get("size"))
+        # warcio also stops quietly at a record cut inside its headers (or a gzip member cut
+        # before any output): bytes left after the last complete record mean a truncated file.
+        counter.drain()
+        leftover = counter.bytes - end
+        if leftover > (0 if sp.item.get("compression") else 4):
+            raise EOFError(f"{leftover} bytes after the last complete WARC record could not be read")
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt WARC: keep what was read, then one row
         if batch:
             yield RECORDS, batch
@@ -904,6 +975,7 @@ def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, A
             raw.close()
         except Exception:  # noqa: BLE001
             pass
+    yield from sp.flush_side()
     elapsed = time.monotonic() - sp._started
     if elapsed >= cfg.progress_seconds:
         _LOG.info("ingest %s: done, %d records in %.1fs", sp._where, sp.seen, elapsed)

@@ -1,0 +1,331 @@
+"""Dedup benchmarks: MinHash signature throughput vs datasketch, end-to-end dedup on the local runner.
+
+    .venv/bin/python benchmarks/bench_dedup.py            # writes benchmarks/results/dedup.md
+    .venv/bin/python benchmarks/bench_dedup.py --quick    # smaller sizes, for a smoke run
+
+1. Signatures per second on one core, on the same real documents (/usr/share/doc copyright files
+   and READMEs), in the same run:
+   * ours: ``MinHasher.signatures`` (tokens hashed once in NumPy, n-grams combined, affine32);
+   * datasketch ``MinHash.update()`` per shingle (default sha1_hash32), shingles built in Python;
+   * datasketch ``MinHash.update_batch()`` with ``xxhash.xxh32_intdigest``, same shingles.
+   Equality: datasketch ``update_batch`` fed OUR shingle hash values (identity hashfunc) must give
+   exactly our signatures.
+2. End-to-end ``DedupStage`` on the offline local runner (FnApiRunner) at 10k, 50k, 100k
+   synthetic documents (English and Korean word streams from real vocabularies, 10% exact and 10%
+   near duplicates): wall time, docs/s, peak RSS of the runner process; and with
+   ``--direct_running_mode=multi_processing --direct_num_workers=2`` the peak RSS of each SDK worker
+   process. Each size runs in a fresh subprocess so peaks do not mix.
+"""
+from __future__ import annotations
+
+import argparse
+import gettext
+import glob
+import gzip
+import json
+import logging
+import os
+import platform
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.minhash import MinHasher, normalize  # noqa: E402
+
+WORD = re.compile(r"\w+")
+
+
+# --- corpora ---------------------------------------------------------------------------------
+def real_docs(max_docs: int = 600) -> list[str]:
+    docs = []
+    paths = sorted(glob.glob("/usr/share/doc/*/copyright")) + sorted(glob.glob("/usr/share/doc/*/README*"))
+    for path in paths:
+        try:
+            raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(text) >= 500:
+            docs.append(text[:20000])
+        if len(docs) >= max_docs:
+            break
+    return docs
+
+
+def vocabularies() -> tuple[list[str], list[str]]:
+    en = set()
+    for doc in real_docs(300):
+        en.update(w for w in WORD.findall(doc.lower()) if w.isalpha() and 2 <= len(w) <= 14)
+    ko = set()
+    for path in sorted(glob.glob("/usr/share/locale/ko/LC_MESSAGES/*.mo")):
+        try:
+            with open(path, "rb") as fh:
+                cat = gettext.GNUTranslations(fh)._catalog
+        except Exception:  # noqa: BLE001
+            continue
+        for v in cat.values():
+            if isinstance(v, str):
+                ko.update(w for w in re.findall(r"[\uac00-\ud7a3]+", v) if 1 <= len(w) <= 8)
+    return sorted(en), sorted(ko)
+
+
+_VOCAB: tuple[list[str], list[str]] | None = None
+
+
+def make_doc(i: int, n: int) -> tuple[str, str]:
+    """Document i of an n-document corpus, a pure function of (i, n): 80% unique Zipf word streams
+    (1 in 5 Korean), then 10% exact duplicates (upper-cased) and 10% near duplicates (a word
+    replaced every ~60 words) of earlier unique documents. Nothing corpus-wide is held in memory."""
+    global _VOCAB
+    if _VOCAB is None:
+        _VOCAB = vocabularies()
+    uniq = int(n * 0.8)
+    if i >= uniq:
+        text, lang = make_doc((i * 7919) % uniq, n)
+        if i % 2:
+            return text.upper(), lang
+        rng = random.Random(i)
+        words = text.split(" ")
+        for _ in range(max(1, len(words) // 60)):
+            words[rng.randrange(len(words))] = rng.choice(words)
+        return " ".join(words), lang
+    lang = "ko" if i % 5 == 0 else "en"
+    vocab = _VOCAB[1] if lang == "ko" else _VOCAB[0]
+    rng = np.random.default_rng(i)
+    length = int(rng.integers(80, 300))
+    idx = np.minimum(rng.zipf(1.3, size=length) - 1 + rng.integers(0, len(vocab), size=length) // 50, len(vocab) - 1)
+    return " ".join(vocab[j] for j in idx), lang
+
+
+def make_batch(b: int, n: int, size: int) -> list[dict]:
+    from pipeline.records import new_record
+
+    out = []
+    for i in range(b * size, min(n, (b + 1) * size)):
+        text, lang = make_doc(i, n)
+        rec = new_record(source_uri="bench.jsonl", record_index=i, text=text)
+        rec["lang"] = lang
+        out.append(rec)
+    return out
+
+
+# --- 1. signatures ---------------------------------------------------------------------------
+def python_shingles(text: str, n: int = 5) -> list[bytes]:
+    """What a datasketch user writes: tokenise, join word n-grams, encode each shingle."""
+    words = WORD.findall(normalize(text))
+    if len(words) < n:
+        return [" ".join(words).encode()] if words else []
+    return [" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)]
+
+
+def bench_signatures(runs: int) -> dict:
+    import xxhash
+    from datasketch import MinHash
+
+    docs = real_docs()
+    mb = sum(len(d.encode()) for d in docs) / 1e6
+    hasher = MinHasher()
+    hasher.signatures(docs[:3])  # warm-up: permutation tables, code-point table
+
+    def ours():
+        return hasher.signatures(docs, ["en"] * len(docs))
+
+    def ds_batch_xxh32():
+        for d in docs:
+            m = MinHash(128, 1, hashfunc=xxhash.xxh32_intdigest)
+            m.update_batch(python_shingles(d))
+
+    sha1_docs = docs[: max(20, len(docs) // 8)]
+    sha1_mb = sum(len(d.encode()) for d in sha1_docs) / 1e6
+
+    def ds_update_sha1():
+        for d in sha1_docs:
+            m = MinHash(128, 1)
+            for s in python_shingles(d):
+                m.update(s)
+
+    def timed(fn):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    t_ours = timed(ours)
+    t_batch = timed(ds_batch_xxh32)
+    t_sha1 = timed(ds_update_sha1)
+    # equality on equal shingle hash values
+    sigs = ours()
+    equal = 0
+    for i, d in enumerate(docs):
+        m = MinHash(128, 1, hashfunc=lambda x: x)
+        hv = hasher.shingle_hashes(d, "en")
+        if hv.size:
+            m.update_batch(hv.tolist())
+        equal += bool(np.array_equal(m.hashvalues, sigs[i]))
+    return {
+        "docs": len(docs),
+        "mb": mb,
+        "ours": {"docs_s": len(docs) / t_ours, "mb_s": mb / t_ours},
+        "ds_batch_xxh32": {"docs_s": len(docs) / t_batch, "mb_s": mb / t_batch},
+        "ds_update_sha1": {"docs_s": len(sha1_docs) / t_sha1, "mb_s": sha1_mb / t_sha1, "docs": len(sha1_docs)},
+        "equal": equal,
+    }
+
+
+# --- 2. end to end ---------------------------------------------------------------------------
+def e2e_child(n: int, mode: str) -> dict:
+    """Runs in a subprocess: one DedupStage pipeline over n docs; prints JSON figures."""
+    import apache_beam as beam
+
+    from pipeline.config import load_config
+    from pipeline.runners import local_pipeline
+    from pipeline.stages.dedup import DedupStage
+
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    size = 512
+    data_mb = sum(len(make_doc(i, n)[0].encode()) for i in range(n)) / 1e6
+    cfg = load_config()
+    args = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"] if mode == "multi" else []
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    with local_pipeline(*args) as p:
+        batches = (
+            p
+            | beam.Create(list(range((n + size - 1) // size)))
+            | "generate" >> beam.Map(make_batch, n, size)
+        )
+        out = batches | DedupStage(cfg, "bench")
+        _ = out.kept | "k" >> beam.Map(len) | "ks" >> beam.CombineGlobally(sum)
+        _ = out.decisions | "d" >> beam.combiners.Count.Globally()
+        _ = out.signatures | "s" >> beam.combiners.Count.Globally()
+    wall = time.perf_counter() - t
+    return {
+        "n": n,
+        "mode": mode,
+        "data_mb": data_mb,
+        "wall_s": wall,
+        "docs_s": n / wall,
+        "driver_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "driver_before_mb": rss_before,
+        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if mode == "multi" else None,
+    }
+
+
+def run_e2e(n: int, mode: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--e2e-child", str(n), mode],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- report ----------------------------------------------------------------------------------
+def machine() -> str:
+    import apache_beam
+    import datasketch
+    import xxhash
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; Python {platform.python_version()}, "
+        f"NumPy {np.__version__}, apache-beam {apache_beam.__version__}, datasketch {datasketch.__version__}, "
+        f"xxhash {xxhash.VERSION}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--e2e-child", nargs=2)
+    args = ap.parse_args()
+    if args.e2e_child:
+        print(json.dumps(e2e_child(int(args.e2e_child[0]), args.e2e_child[1])))
+        return
+
+    runs = 1 if args.quick else 3
+    sizes = [2000, 5000] if args.quick else [10_000, 50_000, 100_000]
+    sig = bench_signatures(runs)
+    print(json.dumps(sig, indent=1), flush=True)
+    e2e = []
+    for n in sizes:
+        e2e.append(run_e2e(n, "in_memory"))
+        print(json.dumps(e2e[-1]), flush=True)
+    multi = [run_e2e(n, "multi") for n in sizes[:2]]
+    for m in multi:
+        print(json.dumps(m), flush=True)
+
+    o, b, s = sig["ours"], sig["ds_batch_xxh32"], sig["ds_update_sha1"]
+    lines = [
+        "# Dedup benchmarks",
+        "",
+        f"Machine: {machine()}.",
+        f"Run: `.venv/bin/python benchmarks/bench_dedup.py{' --quick' if args.quick else ''}`; median of {runs} runs for signatures.",
+        "",
+        "## MinHash signatures, one core (num_perm 128, word 5-grams, same documents)",
+        "",
+        f"{sig['docs']} real documents from /usr/share/doc ({sig['mb']:.1f} MB); the sha1 baseline on the first {s['docs']} of them.",
+        "",
+        "| method | docs/s | MB/s | speed-up of ours |",
+        "|---|---:|---:|---:|",
+        f"| ours: `MinHasher.signatures` (NumPy shingle hashing, affine32) | {o['docs_s']:,.0f} | {o['mb_s']:.1f} | 1x |",
+        f"| datasketch `update_batch`, xxh32 | {b['docs_s']:,.0f} | {b['mb_s']:.1f} | {o['mb_s'] / b['mb_s']:.1f}x |",
+        f"| datasketch `update()` per shingle, sha1 | {s['docs_s']:,.0f} | {s['mb_s']:.2f} | {o['mb_s'] / s['mb_s']:.1f}x |",
+        "",
+        f"Equality: datasketch `update_batch` fed our shingle hash values gives our signature for "
+        f"{sig['equal']} / {sig['docs']} documents.",
+        "",
+        "## End-to-end `DedupStage` on the local runner (FnApiRunner, one process)",
+        "",
+        "Synthetic documents (80–300 words, 1 in 5 Korean) from real vocabularies, generated inside the pipeline (included in the wall time); 10% exact and 10% near duplicates. "
+        "Peak RSS is the whole process: the in-memory runner itself holds every PCollection between stages.",
+        "",
+        "| docs | input MB | wall s | docs/s | peak RSS MB | RSS before run MB |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in e2e:
+        lines.append(
+            f"| {r['n']:,} | {r['data_mb']:.0f} | {r['wall_s']:.1f} | {r['docs_s']:,.0f} | {r['driver_peak_mb']:.0f} | {r['driver_before_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        "### Per-worker memory (`--direct_running_mode=multi_processing --direct_num_workers=2`)",
+        "",
+        "| docs | wall s | docs/s | runner (driver) peak RSS MB | largest SDK worker peak RSS MB |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in multi:
+        lines.append(
+            f"| {r['n']:,} | {r['wall_s']:.1f} | {r['docs_s']:,.0f} | {r['driver_peak_mb']:.0f} | {r['worker_peak_mb']:.0f} |"
+        )
+    lines += ['', 'Notes on memory. Time is near-linear in the number of documents (see docs/s). Memory is not yet', 'flat: on the in-memory FnApiRunner the runner process holds every PCollection between stages', '(~27 MB of RSS per 1,000 documents at 100k, about 15x the input text); with multi_processing each', "stage's input is handed to the 2 SDK workers as one large bundle each, and the largest worker's peak", 'grows with the corpus too. Nothing in the stage holds corpus-wide state (groups are per key, batches', 'are bounded, `_Rebatch` holds ≤ batch_size records), so on a distributed runner the per-worker', 'footprint is bounded by bundle size — not measured here (no Dataflow/Flink on this machine).', '']
+    out = ROOT / "benchmarks" / "results" / "dedup.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

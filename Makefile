@@ -4,15 +4,27 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install airflow demo test bench clean
+
+# Airflow lives in its own venv (dags/ tests run under it); rebuilt only when its requirements change.
+AIRFLOW_VENV  ?= .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,gcp]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(AIRFLOW_STAMP): dags/requirements-airflow.txt
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install -q --upgrade pip wheel
+	$(AIRFLOW_VENV)/bin/python -m pip install -q -r dags/requirements-airflow.txt
+	touch $(AIRFLOW_STAMP)
+
+airflow: $(AIRFLOW_STAMP)
 
 ## Curate the sample corpus with the embedded defaults and print the run summary.
 demo: $(STAMP)
@@ -21,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/curate audit out/demo --query drop_reasons
 
 ## The whole test suite (unit, end-to-end on real runners, DAGs).
-test: $(STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

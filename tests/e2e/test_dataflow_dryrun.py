@@ -101,3 +101,20 @@ def test_profile_options_resolve_and_command_line_wins():
     with pytest.raises(Exception, match=r"--project needs \$\{GCP_PROJECT\}"):
         profiles.apply("dataflow", [], env={})
     assert profiles.apply("dataflow", ["--project=p", "--temp_location=gs://b/t", "--staging_location=gs://b/s"], env={})
+
+
+def test_container_image_matches_the_launching_environment():
+    """Dataflow/Spark/Flink refuse (or silently mis-run) an SDK container whose Beam or Python differs."""
+    import re
+    import sys
+
+    repo = package_root().parent
+    dockerfile = (repo / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
+    assert args["BEAM_VERSION"] == beam.__version__
+    assert args["PYTHON_VERSION"] == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert f'"apache-beam=={beam.__version__}"' in (repo / "pyproject.toml").read_text(encoding="utf-8")
+    assert "FROM apache/beam_python${PYTHON_VERSION}_sdk:${BEAM_VERSION}" in dockerfile
+    # Every folder the package's data comes from is copied into the build context of the wheel stage.
+    for folder in ("pipeline", "rules", "manifests"):
+        assert re.search(rf"^COPY {folder} \./{folder}$", dockerfile, re.M), folder

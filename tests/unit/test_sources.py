@@ -525,3 +525,14 @@ def test_read_inputs_through_beam_over_a_mixed_directory(tmp_path):
     assert {"parse_error", "not_an_object", "missing_text", "text_not_string", "invalid_utf8",
             "record_too_large", "unreadable_file"} <= reasons
     assert len(got) == sum(by_file.values())
+
+
+def test_compressed_parquet_is_spooled_and_read(tmp_path):
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"text": ["eins", "zwei", "drei"], "id": ["a", "b", "c"]}), buf)
+    path = tmp_path / "rows.parquet.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    assert expand_inputs([str(path)])[0][("format")] == "parquet"
+    res = read_direct(path)
+    assert [(r["record_index"], r["text"], r["source_id"]) for r in res["records"]] == [(0, "eins", "a"), (1, "zwei", "b"), (2, "drei", "c")]
+    assert res["inputs"][0]["sha256"] == sha(path)

@@ -18,7 +18,7 @@ def test_dag_suite_passes_under_the_airflow_venv(tmp_path):
     proc = subprocess.run(
         [str(AIRFLOW_PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--confcutdir", str(REPO / "tests" / "dags"),
          "--rootdir", str(REPO / "tests" / "dags"), str(REPO / "tests" / "dags")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540,
     )
     print(proc.stdout[-6000:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]

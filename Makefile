@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install airflow demo test bench clean
+.PHONY: install airflow demo test bench bench-setup clean
 
 # Airflow lives in its own venv (dags/ tests run under it); rebuilt only when its requirements change.
 AIRFLOW_VENV  ?= .venv-airflow
@@ -36,7 +36,11 @@ demo: $(STAMP)
 test: $(STAMP) $(AIRFLOW_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+## Benchmark prerequisites: Debian documentation packages (the corpus text) and .venv-datatrove.
+bench-setup:
+	PYTHON=$(PYTHON) sh benchmarks/setup_bench.sh
+
+bench: $(STAMP) bench-setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/run_all.py
 

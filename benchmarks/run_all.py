@@ -181,7 +181,48 @@ def profile(size: int) -> str:
     shutil.rmtree(WORK / "out-profile", ignore_errors=True)
     text = prof.output_text(unicode=False, color=False, show_all=False)
     (BENCH / "profile_e2e.txt").write_text(text, encoding="utf-8")
-    return text
+    return text, hot_functions(prof.last_session)
+
+
+def _area(path: str) -> str:
+    path = path or ""
+    for key, name in (("/pipeline/", "ours (pipeline/)"), ("apache_beam", "Beam runner/SDK"), ("pyarrow", "pyarrow"),
+                      ("numpy", "numpy"), ("presidio", "presidio"), ("spacy", "spaCy"), ("fasttext", "fasttext"),
+                      ("orjson", "orjson"), ("<built-in>", "built-ins (C)")):
+        if key in path:
+            return name
+    return "other"
+
+
+def hot_functions(session, top: int = 15) -> dict:
+    """Self time per function and per area (ours / Beam / pyarrow …) from a pyinstrument session."""
+    root = session.root_frame()
+    by_fn: dict = {}
+    stack = [(root, None)]
+    while stack:
+        frame, parent_area = stack.pop()
+        area = _area(frame.file_path) if frame.file_path else parent_area or "other"
+        if frame.file_path and "<built-in>" in (frame.file_path or "") and parent_area:
+            area = parent_area  # a C call counts for the code that made it
+        key = (frame.function, frame.file_path_short or "", area)
+        self_time = frame.total_self_time if not frame.children else sum(
+            c.time for c in frame.children if c.is_synthetic_leaf)
+        if not frame.children:
+            self_time = frame.time
+        by_fn[key] = by_fn.get(key, 0.0) + self_time
+        for c in frame.children:
+            if not c.is_synthetic_leaf:
+                stack.append((c, area))
+    total = root.time or 1.0
+    areas: dict = {}
+    for (_fn, _f, area), t in by_fn.items():
+        areas[area] = areas.get(area, 0.0) + t
+    fns = sorted(by_fn.items(), key=lambda kv: -kv[1])[:top]
+    return {
+        "total": total,
+        "areas": sorted(([a, t] for a, t in areas.items()), key=lambda x: -x[1]),
+        "functions": [[fn, f, area, t] for (fn, f, area), t in fns],
+    }
 
 
 # --- analysis -----------------------------------------------------------------------------------
@@ -269,6 +310,59 @@ def dt_step_seconds(run: dict) -> dict:
 
 
 # --- report -------------------------------------------------------------------------------------
+def auto_notes(results: dict, sizes: list[int], missing: list[str]) -> list[str]:
+    out = []
+    smallest, largest = sizes[0], sizes[-1]
+    R = results["sizes"][str(smallest)]["runs"]
+    off = med(R.get("ours_off_1w"))
+    dtd = [dt_step_seconds(r) for r in R.get("dt_default_1w", [])]
+    dtf = [dt_step_seconds(r) for r in R.get("dt_fast_1w", [])]
+    if off and dtd:
+        for st in e2e.STAGES:
+            a = med(R.get(f"ours_{st}_alone_1w"))
+            if not a or st not in dtd[0]:
+                continue
+            cost = max(a[0] - off[0], 1e-3)
+            for label, runs in (("default", dtd), ("fastest", dtf)):
+                if not runs:
+                    continue
+                d = statistics.median(x[st] for x in runs)
+                if cost > d:
+                    out.append(f"**{st}** at {smallest:,} docs, one worker: ours costs {cost:.2f} s, datatrove's {label} setting {d:.2f} s "
+                               f"({cost / d:.1f}x). Our figure is wall time of a whole Beam stage (its shuffle, its worker setup and its "
+                               f"decisions rows included); datatrove's is its step timer inside one process.")
+        io = statistics.median(x["io"] for x in dtd)
+        if off[0] > io:
+            out.append(f"**read/write and the run around it** at {smallest:,} docs: ours with every stage off takes {off[0]:.2f} s "
+                       f"(process start, Beam pipeline construction and runner start, ingest, decisions, documents, manifest); "
+                       f"datatrove's reader+writer steps take {io:.2f} s of step time (its executor start-up not counted there).")
+    for s in sizes:
+        Rs = results["sizes"][str(s)]["runs"]
+        o1, o2 = med(Rs.get("ours_default_1w")), med(Rs.get("ours_default_2w"))
+        if o1 and o2 and o2[0] > o1[0]:
+            out.append(f"At {s:,} docs our 2-worker multi_processing run ({o2[0]:.1f} s, peak {med(Rs['ours_default_2w'], 'peak_rss_mb')[0]:.0f} MB) "
+                       f"is slower than one in-memory worker ({o1[0]:.1f} s): the FnApiRunner's multi_processing mode starts SDK worker "
+                       f"processes and moves every PCollection between them and the runner over gRPC; it pays only on long runs.")
+    for s in sizes:
+        Rs = results["sizes"][str(s)]["runs"]
+        off, fs = med(Rs.get("ours_off_1w")), med(Rs.get("floor_st"))
+        if off and fs and off[0] / fs[0] > 3:
+            inner = statistics.median(r["inner_wall"] for r in Rs["ours_off_1w"])
+            out.append(f"Stages off at {s:,} docs: {off[0] / fs[0]:.1f}x the 1-thread pyarrow floor ({off[0]:.2f} s vs {fs[0]:.2f} s); "
+                       f"{off[0] - inner:.2f} s of ours is interpreter start and imports (Beam alone imports in ~1 s), "
+                       f"the floor's whole process is {fs[0]:.2f} s.")
+    hot = results.get("profile_hot")
+    if hot:
+        shares = ", ".join(f"{a} {t / hot['total']:.0%}" for a, t in hot["areas"][:5])
+        out.append(f"Profile ({smallest:,} docs, default config, one worker): self time by area — {shares}.")
+    if missing:
+        out.append(f"Missing stages ({', '.join(missing)}) are not measured on our side yet; datatrove's language filter and PII "
+                   f"formatter are. The end-to-end ratios are therefore optimistic for us until those stages land.")
+    if not out:
+        out.append("Nowhere: every comparison above meets its target.")
+    return out
+
+
 def chart(results: dict) -> None:
     import matplotlib
 
@@ -457,11 +551,27 @@ def report(results: dict) -> str:
                 w(f"| {s:,} | {sys_name} | {cell('exact')} | {cell('words')} | {cell('space_case')} | {cell('boilerplate')} | {r['unplanted_pairs']:,} |")
         w("")
 
+    w("## Where we lose (computed from the figures above)\n")
+    for line in auto_notes(results, sizes, missing):
+        w(f"- {line}")
+    w("")
     if results.get("notes"):
-        w("## Where we stand, and where we lose\n")
         w(results["notes"].strip() + "\n")
     if results.get("profile_top"):
         w(f"## Profile of our run ({smallest:,} docs, default config, one worker; pyinstrument)\n")
+        hot = results.get("profile_hot")
+        if hot:
+            w(f"Self time by area (a C call counts for the Python code that made it), of {hot['total']:.1f} s sampled:\n")
+            w("| area | self s | share |")
+            w("|---|---:|---:|")
+            for a, t in hot["areas"]:
+                w(f"| {a} | {t:.2f} | {t / hot['total']:.0%} |")
+            w("\nHottest functions (self time):\n")
+            w("| function | file | area | self s |")
+            w("|---|---|---|---:|")
+            for fn, f, a, t in hot["functions"]:
+                w(f"| `{fn}` | {f} | {a} | {t:.2f} |")
+            w("")
         w("Full text: `benchmarks/profile_e2e.txt`. Top of the call tree:\n")
         w("```\n" + results["profile_top"].rstrip() + "\n```\n")
 
@@ -483,6 +593,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-datatrove", action="store_true")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--profile-only", action="store_true", help="redo only the profile, then re-render the report")
     ap.add_argument("--notes", help="markdown file with the analysis paragraph to include")
     args = ap.parse_args(argv)
     if args.quick:
@@ -492,8 +603,13 @@ def main(argv=None) -> int:
     reps += [reps[-1]] * (len(sizes) - len(reps))
     WORK.mkdir(parents=True, exist_ok=True)
 
-    if args.report_only:
+    if args.report_only or args.profile_only:
         results = json.loads(RESULTS_JSON.read_text())
+        if args.profile_only:
+            text, hot = profile(min(int(x) for x in results["sizes"]))
+            results["profile_top"] = "\n".join(text.splitlines()[:70])
+            results["profile_hot"] = hot
+            RESULTS_JSON.write_text(json.dumps(results))
     else:
         with_dt = not args.no_datatrove
         if with_dt and not DT_PY.exists():
@@ -506,8 +622,9 @@ def main(argv=None) -> int:
         for s in sizes:
             results["sizes"][str(s)]["agreement"] = agreement(s, results["sizes"][str(s)])
         if not args.no_profile:
-            text = profile(min(sizes))
+            text, hot = profile(min(sizes))
             results["profile_top"] = "\n".join(text.splitlines()[:70])
+            results["profile_hot"] = hot
         results["bench_seconds"] = time.time() - t0
         save()
         print(f"run_all: measured in {results['bench_seconds'] / 60:.1f} min", flush=True)

@@ -1,0 +1,343 @@
+"""The PII engine shared by the `pii` stage, quarantine excerpts and the trajectory checks.
+
+Built once per worker from the config and ``rules/pii/`` (presidio's own YAML formats):
+
+* an ``AnalyzerEngine`` made by presidio's ``AnalyzerEngineProvider`` from ``analyzer.yaml`` and
+  ``recognizers.yaml``, over blank offline spaCy pipelines (:mod:`pipeline.pii.nlp`);
+* one combined prefilter per language (:mod:`pipeline.pii.prefilter`): only windows that could hold
+  a finding go to presidio, many windows per presidio call, with findings identical to presidio on
+  the whole text;
+* presidio-anonymizer operators: ``replace`` with ``<ENTITY_TYPE>`` placeholders, or ``custom``
+  keyed pseudonyms ``<ENTITY_TYPE:hmac8>``.
+
+Nothing here logs or raises with input text: presidio's loggers are silenced (one of them logs
+raw IBAN candidates) and analysis errors are re-raised as :class:`PiiError` naming only the type.
+"""
+from __future__ import annotations
+
+import bisect
+import hashlib
+import hmac
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.config import ConfigError
+
+ANALYZER_FILE = "pii/analyzer.yaml"
+RECOGNIZERS_FILE = "pii/recognizers.yaml"
+FALLBACK_LANG = "xx"
+MAX_CALL_CHARS = 100_000  # characters of joined windows per presidio call
+
+_LOG = logging.getLogger(__name__)
+_CACHE: dict[tuple, "PiiEngine"] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class PiiError(RuntimeError):
+    """Analysis failed; the message never quotes the text."""
+
+
+def _silence_presidio() -> None:
+    # presidio logs matched text (e.g. "Failed to validate text <IBAN>") — never let it through.
+    for name in ("presidio-analyzer", "presidio-anonymizer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def pseudonym_key(config) -> bytes | None:
+    """The HMAC key for ``pii.operator: pseudonym`` (ConfigError naming the variable if unset)."""
+    pii = config.pii
+    if pii.operator != "pseudonym":
+        return None
+    secret = os.environ.get(pii.secret_env)
+    if not secret:
+        raise ConfigError(
+            f"config key 'pii.operator' is 'pseudonym' but environment variable {pii.secret_env} "
+            f"(pii.secret_env) is not set"
+        )
+    return secret.encode("utf-8")
+
+
+def normalize_lang(lang: str | None, languages: tuple[str, ...]) -> str:
+    """Record language → analysis language (``zh-cn`` → ``zh``; unknown/None → fallback)."""
+    if not lang:
+        return FALLBACK_LANG
+    base = str(lang).replace("_", "-").split("-")[0].lower()
+    return base if base in languages else FALLBACK_LANG
+
+
+@dataclass
+class _Window:
+    doc: int
+    doc_start: int
+    joined_start: int
+    length: int
+
+
+class PiiEngine:
+    """Detect and replace PII. Build with :meth:`from_config` (cached per process)."""
+
+    def __init__(self, config, *, use_prefilter: bool = True) -> None:
+        _silence_presidio()
+        from presidio_analyzer import AnalyzerEngineProvider, RecognizerRegistry
+        from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
+        from presidio_anonymizer import AnonymizerEngine
+
+        from pipeline.pii import recognizers as custom  # noqa: F401 - registers our recognizer classes
+        from pipeline.pii.nlp import PreloadedSpacyNlpEngine, blank_pipeline, load_ner_model
+        from pipeline.pii.prefilter import BARRIER_WORD, Prefilter
+
+        pii = config.pii
+        self.config = config
+        self._key = pseudonym_key(config)
+        analyzer_file = config.rule_file(ANALYZER_FILE)
+        registry_file = config.rule_file(RECOGNIZERS_FILE)
+        self.rule_files = [analyzer_file, registry_file]
+        try:
+            analyzer_conf = yaml.safe_load(analyzer_file.read_text(encoding="utf-8")) or {}
+            registry_conf = yaml.safe_load(registry_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            raise ConfigError(f"rules file {analyzer_file.parent}: invalid YAML") from None
+        yaml_langs = list(analyzer_conf.get("supported_languages") or [])
+        wanted = [normalize_lang(l, tuple(yaml_langs)) for l in pii.languages]
+        languages = [l for l in yaml_langs if l in wanted and l != FALLBACK_LANG] + [FALLBACK_LANG]
+        self.languages = tuple(languages)
+
+        # NLP: blank pipelines, or an installed NER model for its language
+        pipelines = {lang: blank_pipeline(lang) for lang in languages}
+        ner_langs: set[str] = set()
+        if pii.spacy_model:
+            try:
+                ner = load_ner_model(pii.spacy_model)
+            except LookupError:
+                raise ConfigError(
+                    f"config key 'pii.spacy_model': spaCy model {pii.spacy_model!r} is not installed "
+                    "(models are never downloaded)"
+                ) from None
+            if "lemmatizer" not in ner.pipe_names:
+                from pipeline.pii.nlp import LEMMA_COMPONENT
+
+                ner.add_pipe(LEMMA_COMPONENT)
+            pipelines[ner.lang if ner.lang in pipelines else FALLBACK_LANG] = ner
+            ner_langs.add(ner.lang if ner.lang in pipelines else FALLBACK_LANG)
+        nlp_engine = PreloadedSpacyNlpEngine(pipelines)
+
+        registry_conf = dict(registry_conf, supported_languages=languages)
+        recs = []
+        for rec in registry_conf.get("recognizers") or []:
+            if isinstance(rec, dict) and (rec.get("class_name") or rec.get("name")) == "SpacyRecognizer":
+                rec = dict(rec, enabled=bool(ner_langs), supported_languages=sorted(ner_langs) or None)
+            recs.append(rec)
+        registry_conf["recognizers"] = recs
+        analyzer_conf = dict(analyzer_conf, supported_languages=languages,
+                             default_score_threshold=pii.score_threshold)
+
+        class _Provider(AnalyzerEngineProvider):
+            def get_configuration(self, conf_file):  # noqa: D102 - our dict, validated by presidio
+                from presidio_analyzer.input_validation import ConfigurationValidator
+
+                return ConfigurationValidator.validate_analyzer_configuration(analyzer_conf)
+
+            def _load_nlp_engine(self):
+                return nlp_engine
+
+            def _load_recognizer_registry(self, supported_languages, nlp_engine):
+                provider = RecognizerRegistryProvider(registry_configuration=registry_conf, nlp_engine=nlp_engine)
+                return provider.create_recognizer_registry()
+
+        try:
+            self.analyzer = _Provider().create_engine()
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"rules file {registry_file}: {str(exc).splitlines()[0]}") from None
+        registry: RecognizerRegistry = self.analyzer.registry
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+        registry.recognizers = [
+            r for r in registry.recognizers
+            if not isinstance(r, SpacyRecognizer) or r.supported_language in ner_langs
+        ]
+        if pii.entities is not None:
+            known = {e for r in registry.recognizers for e in r.supported_entities}
+            unknown = sorted(set(pii.entities) - known)
+            if unknown:
+                raise ConfigError(f"config key 'pii.entities': unknown entity type(s) {unknown}; known: {sorted(known)}")
+            registry.recognizers = [r for r in registry.recognizers if set(r.supported_entities) & set(pii.entities)]
+        self.entities = sorted({e for r in registry.recognizers for e in r.supported_entities})
+
+        # one prefilter per language, from the same recognizers
+        enhancer = self.analyzer.context_aware_enhancer
+        before = int(getattr(enhancer, "context_prefix_count", 5)) + 1
+        suffix = int(getattr(enhancer, "context_suffix_count", 0))
+        after = suffix + 1 if suffix else 0
+        flags = registry.global_regex_flags or 0
+        self.prefilters: dict[str, Prefilter | None] = {}
+        context_words: set[str] = set()
+        for lang in languages:
+            rs = [r for r in registry.recognizers if r.supported_language == lang]
+            context_words |= {w.lower() for r in rs for w in (r.context or [])}
+            patterns: list[str] | None = []
+            for r in rs:
+                p = custom.prefilter_for(r)
+                if p is None:
+                    patterns = None  # a recognizer without a known condition (NER): analyse everything
+                    break
+                patterns.extend(p)
+            if not use_prefilter or patterns is None or lang in ner_langs:
+                self.prefilters[lang] = None
+            else:
+                nlp = pipelines[lang]
+                self.prefilters[lang] = Prefilter.build(
+                    patterns or ["(?!)"], flags, before, after,
+                    nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
+                )
+        if any(w in BARRIER_WORD for w in context_words):
+            raise ConfigError(f"rules file {registry_file}: a context word occurs in the barrier word {BARRIER_WORD!r}")
+        self._barrier = "\n" + " ".join([BARRIER_WORD] * max(before, after, 1)) + "\n"
+        self.anonymizer = AnonymizerEngine()
+        self._operators: dict[str, object] = {}
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config) -> "PiiEngine":
+        """The engine for this config, built once per process (worker) and shared."""
+        key = (config.sha256(), hashlib.sha256(pseudonym_key(config) or b"").hexdigest())
+        with _CACHE_LOCK:
+            engine = _CACHE.get(key)
+            if engine is None:
+                engine = _CACHE[key] = cls(config)
+        return engine
+
+    # -- analysis ----------------------------------------------------------------------------
+    def analyze_plain(self, text: str, lang: str | None = None) -> list:
+        """presidio's AnalyzerEngine on the whole text: the reference the fast path must equal."""
+        if not text:
+            return []
+        return self.analyzer.analyze(text=text, language=normalize_lang(lang, self.languages))
+
+    def analyze_batch(self, texts: list[str], langs: list[str | None]) -> list[list]:
+        """Findings per text (presidio RecognizerResults, offsets into each text)."""
+        try:
+            return self._analyze_batch(texts, langs)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape
+            raise PiiError(f"PII analysis failed ({type(exc).__name__})") from None
+
+    def _analyze_batch(self, texts, langs):
+        from presidio_analyzer import RecognizerResult
+
+        out: list[list] = [[] for _ in texts]
+        by_lang: dict[str, list[int]] = {}
+        for i, (text, lang) in enumerate(zip(texts, langs)):
+            if text:
+                by_lang.setdefault(normalize_lang(lang, self.languages), []).append(i)
+        for lang, idxs in by_lang.items():
+            pre = self.prefilters.get(lang)
+            if pre is None:
+                for i in idxs:
+                    out[i] = self.analyzer.analyze(text=texts[i], language=lang)
+                continue
+            parts: list[str] = []
+            windows: list[_Window] = []
+            size = 0
+
+            def flush():
+                nonlocal parts, windows, size
+                if not windows:
+                    return
+                joined = "".join(parts)
+                starts = [w.joined_start for w in windows]
+                for r in self.analyzer.analyze(text=joined, language=lang):
+                    w = windows[bisect.bisect_right(starts, r.start) - 1]
+                    shift = w.doc_start - w.joined_start
+                    out[w.doc].append(
+                        RecognizerResult(r.entity_type, r.start + shift, r.end + shift, r.score,
+                                         recognition_metadata=r.recognition_metadata)
+                    )
+                parts, windows, size = [], [], 0
+
+            for i in idxs:
+                text = texts[i]
+                for s, e in pre.windows(text):
+                    parts.append(self._barrier)
+                    size += len(self._barrier)
+                    windows.append(_Window(i, s, size, e - s))
+                    parts.append(text[s:e])
+                    size += e - s
+                    if size >= MAX_CALL_CHARS:
+                        flush()
+            flush()
+        for res in out:
+            res.sort(key=lambda r: (r.start, r.end, r.entity_type))
+        return out
+
+    # -- replacement -------------------------------------------------------------------------
+    @staticmethod
+    def resolve(results: list) -> list:
+        """Non-overlapping findings: higher score, then longer span, then earlier, wins."""
+        chosen: list = []
+        for r in sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start, r.entity_type)):
+            if all(r.end <= c.start or r.start >= c.end for c in chosen):
+                chosen.append(r)
+        return sorted(chosen, key=lambda r: r.start)
+
+    def _operator(self, entity: str):
+        op = self._operators.get(entity)
+        if op is None:
+            from presidio_anonymizer.entities import OperatorConfig
+
+            if self._key is None:
+                op = OperatorConfig("replace", {"new_value": f"<{entity}>"})
+            else:
+                key = self._key
+
+                def pseudonym(value: str, _entity=entity) -> str:
+                    digest = hmac.new(key, f"{_entity}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+                    return f"<{_entity}:{digest[:8]}>"
+
+                op = OperatorConfig("custom", {"lambda": pseudonym})
+            self._operators[entity] = op
+        return op
+
+    def _replace(self, text: str, results: list) -> tuple[str, dict[str, int]]:
+        if not results:
+            return text, {}
+        from presidio_anonymizer.entities import RecognizerResult as AnonResult
+
+        chosen = self.resolve(results)
+        counts: dict[str, int] = {}
+        for r in chosen:
+            counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
+        try:
+            done = self.anonymizer.anonymize(
+                text=text,
+                analyzer_results=[AnonResult(r.entity_type, r.start, r.end, r.score) for r in chosen],
+                operators={e: self._operator(e) for e in counts},
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise PiiError(f"PII replacement failed ({type(exc).__name__})") from None
+        return done.text, dict(sorted(counts.items()))
+
+    # -- public API --------------------------------------------------------------------------
+    def scrub_batch(self, texts: list[str], langs: list[str | None]) -> list[tuple[str, dict[str, int]]]:
+        """Each text with its findings replaced, and the replacements counted by entity type."""
+        found = self.analyze_batch(texts, langs)
+        return [self._replace(t, r) if t else (t, {}) for t, r in zip(texts, found)]
+
+    def scrub(self, text: str, lang: str | None = None) -> tuple[str, dict[str, int]]:
+        return self.scrub_batch([text], [lang])[0]
+
+    def find(self, text: str, lang: str | None = None) -> dict[str, int]:
+        """Counts by entity type of what :meth:`scrub` would replace (nothing is replaced)."""
+        counts: dict[str, int] = {}
+        for r in self.resolve(self.analyze_batch([text], [lang])[0]):
+            counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def rules_paths(config) -> list[Path]:
+    return [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]

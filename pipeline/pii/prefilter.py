@@ -1,0 +1,135 @@
+"""One combined prefilter: find the few stretches of text any recognizer could match.
+
+presidio runs every recognizer (a dozen regexes, plus one python-phonenumbers pass per region)
+and a spaCy tokenizer over the whole text, while PII sits in a tiny fraction of it. The prefilter
+is ONE compiled regex: the union of each recognizer's *necessary condition* (``PREFILTER`` on our
+classes, :data:`~pipeline.pii.recognizers.BUILTIN_PREFILTERS` for presidio's, a custom YAML
+recognizer's own patterns). Every match a recognizer can return contains a hit of that union.
+
+Findings stay identical to presidio run on the whole text because of how windows are cut:
+
+* Text is split into *segments* at cut points: any whitespace gap holding a line break, and any
+  whitespace gap between two *inert* words (no digit, and 5+ characters or CJK). No recognizer
+  match spans a cut point — phone numbers, cards, IBANs, SSNs … only span spaces next to digit
+  groups or short groups (phonenumbers allows ≤ 4 punctuation characters between digit blocks).
+* A segment is *active* when a prefilter hit touches it. A segment without a hit holds no match:
+  the match's necessary condition would have been a hit.
+* Each active segment is analysed with at least ``context_prefix_count + 1`` sure keywords before
+  it (whole words that are not stop words), so presidio's context enhancer, which walks back that
+  many keywords from a match, sees exactly the words it sees in the full text.
+* Windows are joined with a barrier line of filler keywords that no recognizer or context word
+  matches, so one presidio call serves many windows without changing any result.
+
+The recognizers' regexes use lookarounds like ``(?<!\\d)`` and ``\\b`` that read a line break, a
+space or the start of text alike, which is what makes a window start equivalent to the full text.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import regex
+
+# A gap that is always a cut point: it holds a line break.
+_LINEBREAK = regex.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_CHUNK = regex.compile(r"\S+")
+_DIGIT = regex.compile(r"\d")
+_CJK = regex.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_ALNUM = regex.compile(r"[^\W_]+")
+
+BARRIER_WORD = "qqqqq"
+
+
+def _inert(chunk: str) -> bool:
+    """A word no recognizer match spans a space next to: no digit, and long or CJK."""
+    return not _DIGIT.search(chunk) and (len(chunk) >= 5 or bool(_CJK.search(chunk)))
+
+
+@dataclass
+class Prefilter:
+    """``windows(text)`` → sorted, disjoint ``(start, end)`` spans that hold every finding."""
+
+    pattern: "regex.Pattern"
+    words_before: int  # sure keywords needed before an active segment (context_prefix_count + 1)
+    words_after: int  # and after it (context_suffix_count + 1, or 0 when no suffix context)
+    stop_words: frozenset
+    special_cases: frozenset  # tokenizer exceptions ("cannot" → "can" "not")
+
+    @classmethod
+    def build(cls, patterns: list[str], flags: int, words_before: int, words_after: int, stop_words,
+              special_cases) -> "Prefilter":
+        union = "|".join(f"(?:{p})" for p in dict.fromkeys(patterns))
+        return cls(regex.compile(union, flags), words_before, words_after, frozenset(stop_words),
+                   frozenset(special_cases))
+
+    def sure_keyword(self, chunk: str) -> bool:
+        """A word spaCy keeps as one (or more) keyword tokens for presidio's context walk."""
+        low = chunk.lower()
+        return (
+            _ALNUM.fullmatch(chunk) is not None
+            and low not in self.stop_words
+            and low != "be"
+            and chunk not in self.special_cases
+            and low not in self.special_cases
+        )
+
+    def hits(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self.pattern.finditer(text)]
+
+    def windows(self, text: str) -> list[tuple[int, int]]:
+        hits = self.hits(text)
+        if not hits:
+            return []
+        spans = [m.span() for m in _CHUNK.finditer(text)]
+        starts = [s for s, _ in spans]
+        n = len(spans)
+        inert_cache: dict[int, bool] = {}
+
+        def inert(i: int) -> bool:
+            v = inert_cache.get(i)
+            if v is None:
+                s, e = spans[i]
+                v = inert_cache[i] = _inert(text[s:e])
+            return v
+
+        def cut_after(i: int) -> bool:
+            """Is the gap between chunk i and chunk i+1 a cut point?"""
+            if _LINEBREAK.search(text, spans[i][1], spans[i + 1][0]):
+                return True
+            return inert(i) and inert(i + 1)
+
+        def chunk_at_or_before(pos: int) -> int:
+            return max(0, bisect.bisect_right(starts, pos) - 1)
+
+        out: list[tuple[int, int]] = []
+        seg_last = -1  # last chunk of the previous active segment
+        for hs, he in hits:
+            first = chunk_at_or_before(hs)
+            last = chunk_at_or_before(max(hs, he - 1))
+            if last <= seg_last:
+                continue  # inside the segment already taken
+            if first <= seg_last:
+                first = seg_last + 1  # the previous segment ended at a cut point
+            # grow to the segment: back to the previous cut point, forward to the next one
+            while first > seg_last + 1 and not cut_after(first - 1):
+                first -= 1
+            while last < n - 1 and not cut_after(last):
+                last += 1
+            seg_last = last
+            # context: enough sure keywords before (and after) the segment
+            i, need = first, self.words_before
+            while need > 0 and i > 0:
+                i -= 1
+                if self.sure_keyword(text[spans[i][0] : spans[i][1]]):
+                    need -= 1
+            j, need = last, self.words_after
+            while need > 0 and j < n - 1:
+                j += 1
+                if self.sure_keyword(text[spans[j][0] : spans[j][1]]):
+                    need -= 1
+            start, end = spans[i][0], spans[j][1]
+            if out and start <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], end))
+            else:
+                out.append((start, end))
+        return out

@@ -1,0 +1,281 @@
+"""Recognizers that need code (checksums, offline validation), referenced by class name from
+``rules/pii/recognizers.yaml`` (``type: predefined``, ``class_name: ...``).
+
+presidio resolves ``type: predefined`` entries by looking the class name up among the loaded
+subclasses of ``EntityRecognizer``; importing this module (the engine does) makes these classes
+visible to that lookup. Presidio's YAML validator drops unknown keys of predefined recognizers, so
+the tunables of these classes (regions, scores, cut-over dates) are class attributes here; context
+words, languages and score thresholds stay in the YAML.
+
+Every class carries ``PREFILTER``: a regex that occurs inside every match the recognizer can
+return (a *necessary* condition, never a sufficient one). :mod:`pipeline.pii.prefilter` ORs them
+into one pattern to skip text where no recognizer could fire.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import List, Optional
+
+from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    EmailRecognizer,
+    KrBrnRecognizer,
+    KrDriverLicenseRecognizer,
+    KrFrnRecognizer,
+    KrRrnRecognizer,
+    PhoneRecognizer,
+)
+
+_TLD = None
+
+
+def offline_tldextract():
+    """tldextract over its bundled public-suffix snapshot: no HTTP fetch, no cache writes."""
+    global _TLD
+    if _TLD is None:
+        import tldextract
+
+        _TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+    return _TLD
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """presidio's EmailRecognizer, but the domain check uses the bundled suffix list.
+
+    The stock class calls ``tldextract.extract`` whose default extractor downloads the public
+    suffix list on first use; a curation run must never touch the network.
+    """
+
+    PREFILTER = r"@"
+
+    def validate_result(self, pattern_text: str):  # noqa: D102
+        return offline_tldextract()(pattern_text).fqdn != ""
+
+
+def _isbn_like(text: str) -> bool:
+    """A hyphenated ISBN-10/13 with a valid check digit (looks like a phone number to phonenumbers)."""
+    groups = text.split("-")
+    digits = "".join(groups).upper()
+    if len(groups) not in (4, 5):
+        return False
+    if len(digits) == 10 and digits[:9].isdigit() and (digits[9].isdigit() or digits[9] == "X"):
+        total = sum((10 - i) * int(d) for i, d in enumerate(digits[:9]))
+        total += 10 if digits[9] == "X" else int(digits[9])
+        return total % 11 == 0
+    if len(digits) == 13 and digits.isdigit() and digits[:3] in ("978", "979"):
+        total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits[:12]))
+        return (10 - total % 10) % 10 == int(digits[12])
+    return False
+
+
+class RegionalPhoneRecognizer(PhoneRecognizer):
+    """presidio's PhoneRecognizer (python-phonenumbers, leniency VALID) with Korean regions.
+
+    Numbers written with a ``+`` country code are found from any region; ``REGIONS`` decides which
+    *national* formats are recognised (``010-1234-5678``, ``02-123-4567`` need ``KR``). Each region
+    is one phonenumbers pass, so the list is kept short. A hyphenated string that is a valid ISBN
+    is not a phone number.
+    """
+
+    REGIONS = ("KR", "US", "GB", "JP", "CN")
+
+    def __init__(self, context=None, supported_language="en", supported_entity="PHONE_NUMBER", name=None):
+        super().__init__(
+            context=context,
+            supported_language=supported_language,
+            supported_entity=supported_entity,
+            supported_regions=self.REGIONS,
+            leniency=1,
+            name=name,
+        )
+
+    def analyze(self, text: str, entities: List[str], nlp_artifacts: NlpArtifacts = None) -> List[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts)
+        return [r for r in results if not _isbn_like(text[r.start : r.end])]
+
+    @classmethod
+    def min_digits(cls, regions=None) -> int:
+        """The fewest digits any number valid under ``regions`` (or any ``+CC`` number) has."""
+        from phonenumbers import PhoneMetadata
+        from phonenumbers.phonenumberutil import SUPPORTED_REGIONS, country_code_for_region
+
+        def shortest(region: str) -> int | None:
+            md = PhoneMetadata.metadata_for_region(region)
+            lengths = [n for n in (md.general_desc.possible_length if md else ()) if n > 0]
+            return min(lengths) if lengths else None
+
+        national = [shortest(r) for r in (regions or cls.REGIONS)]
+        international = [
+            len(str(country_code_for_region(r))) + n for r in SUPPORTED_REGIONS if (n := shortest(r)) is not None
+        ]
+        return max(1, min([n for n in national if n] + international))
+
+    @classmethod
+    def prefilter(cls) -> str:
+        """Digit runs that phonenumbers' matcher could take for a number: ≥ min_digits digits,
+        blocks separated by at most 4 of its punctuation characters (its own limit)."""
+        from phonenumbers.phonenumberutil import _VALID_PUNCTUATION
+
+        n = cls.min_digits()
+        return rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{n - 1}}}"
+
+
+def _kr_birth_date(digits: str, century: int) -> _dt.date | None:
+    try:
+        return _dt.date(century + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
+    except ValueError:
+        return None
+
+
+class _KrRegistrationMixin:
+    """Shared RRN/FRN logic: a real birth date, the gender/century digit, and the check digit.
+
+    Numbers issued before October 2020 end in a check digit; since then the last six digits are
+    random. A number whose birth date is on/after ``CHECK_DIGIT_DROPPED`` can only be a new-style
+    number, so its check digit is not required (score = pattern score). An older birth date with
+    a wrong check digit is either a re-issued number or not an RRN at all: it keeps only
+    ``UNCHECKED_SCORE``, which is below the default threshold, so it is replaced only when a
+    context word (주민등록번호, 외국인등록번호, …) lifts it. A valid check digit gives 1.0.
+    """
+
+    CENTURY: dict = {}
+    CHECK_DIGIT_DROPPED = _dt.date(2020, 10, 1)
+    UNCHECKED_SCORE = 0.3
+
+    def _classify(self, pattern_text: str) -> str:
+        digits = pattern_text.replace("-", "")
+        if len(digits) != 13 or not digits.isdigit() or digits[6] not in self.CENTURY:
+            return "invalid"
+        born = _kr_birth_date(digits, self.CENTURY[digits[6]])
+        if born is None or born > _dt.date.today():
+            return "invalid"
+        if self._validate_region_code(int(digits[7:9])) and self._validate_checksum(digits):
+            return "valid"
+        return "new_style" if born >= self.CHECK_DIGIT_DROPPED else "unchecked"
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        kind = self._classify(pattern_text)
+        return True if kind == "valid" else False if kind == "invalid" else None
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            if self._classify(text[r.start : r.end]) == "unchecked":
+                r.score = self.UNCHECKED_SCORE
+        return results
+
+
+class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
+    """Korean resident registration number (주민등록번호) YYMMDD-GNNNNNC.
+
+    G: 1/2 born 1900s, 3/4 born 2000s, 9/0 born 1800s (5-8 are foreigners: KR_FRN).
+    """
+
+    CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "9": 1800, "0": 1800}
+    PATTERNS = [
+        Pattern(
+            "RRN",
+            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[012349]\d{6}(?![\d-])",
+            0.5,
+        )
+    ]
+    PREFILTER = r"\d{6}-?\d{7}"
+
+    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_RRN",
+                 replacement_pairs=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+
+
+class KrFrnChecksumRecognizer(_KrRegistrationMixin, KrFrnRecognizer):
+    """Korean foreigner registration number (외국인등록번호): G is 5/6 (1900s) or 7/8 (2000s)."""
+
+    CENTURY = {"5": 1900, "6": 1900, "7": 2000, "8": 2000}
+    PATTERNS = [
+        Pattern(
+            "FRN",
+            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[5-8]\d{6}(?![\d-])",
+            0.5,
+        )
+    ]
+    PREFILTER = r"\d{6}-?\d{7}"
+
+    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_FRN",
+                 replacement_pairs=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+
+
+class KrBrnChecksumRecognizer(KrBrnRecognizer):
+    """Korean business registration number (사업자등록번호) NNN-NN-NNNNC, check digit validated.
+
+    presidio's class scores every checksum-valid 10-digit number 1.0 — one random number in ten.
+    Here a valid checksum keeps the pattern score (below the threshold), so a context word is
+    required; a wrong checksum rejects.
+    """
+
+    PATTERNS = [
+        Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.4),
+        Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.2),
+    ]
+    PREFILTER = r"\d{3}-\d{2}-\d{5}|\d{10}"
+
+    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_BRN",
+                 replacement_pairs=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        return None if super().validate_result(pattern_text) else False
+
+
+class KrDriverLicenseContextRecognizer(KrDriverLicenseRecognizer):
+    """Korean driver's licence number RR-YY-NNNNNN-CC (RR: issuing region code).
+
+    presidio's class returns 1.0 for every 12-digit number starting with a region code; here the
+    region check only rejects, and a context word (운전면허, 면허번호, …) is required.
+    """
+
+    PREFILTER = r"\d{2}[- ]?\d{2}[- ]?\d{6}"
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        return None if super().validate_result(pattern_text) else False
+
+
+# Necessary conditions for presidio's own recognizer classes used unchanged from the YAML.
+BUILTIN_PREFILTERS = {
+    # \b(?!1\d{12})(4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?(\d{3,4})[- ]?…
+    "CreditCardRecognizer": r"\d{4}[- ]?\d{3}",
+    # [A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,6}… (matched case-insensitively)
+    "IbanRecognizer": r"[a-z]{2}[0-9]{2}[ -]?[a-z0-9]{4}[ -]?[a-z0-9]{4}",
+    # every IPv4 form has a dotted quad; every IPv6 form has '::' or seven 'h:' groups
+    "IpRecognizer": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::|(?:[0-9a-f]{1,4}:){7}",
+    "UsSsnRecognizer": r"\d{5}-\d{4}|\d{3}-\d{6}|\d{9}|\d{3}[- .]\d{2}[- .]\d{4}",
+    # (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}
+    "CryptoRecognizer": r"(?:bc1|[13])[a-z0-9]{25}",
+    # [MSROD]\d{3}[A-Z]\d{4} | [MSROD]\d{8}
+    "KrPassportRecognizer": r"[msrod]\d{3}[a-z0-9]\d{4}",
+    "KrDriverLicenseRecognizer": r"\d{2}[- ]?\d{2}[- ]?\d{6}",
+}
+
+
+def prefilter_for(recognizer: EntityRecognizer) -> list[str] | None:
+    """The necessary-condition regexes of a recognizer, or None when none is known.
+
+    Code classes declare ``PREFILTER`` (or ``prefilter()``); presidio's own classes are looked up in
+    :data:`BUILTIN_PREFILTERS`; a YAML pattern recognizer's own patterns are exactly necessary.
+    """
+    cls = type(recognizer)
+    if callable(getattr(cls, "prefilter", None)):
+        return [cls.prefilter()]
+    if getattr(cls, "PREFILTER", None):
+        return [cls.PREFILTER]
+    for klass in cls.__mro__:
+        if klass.__name__ in BUILTIN_PREFILTERS and klass.__module__.startswith("presidio_analyzer"):
+            return [BUILTIN_PREFILTERS[klass.__name__]]
+    from presidio_analyzer import PatternRecognizer
+
+    if type(recognizer) is PatternRecognizer and recognizer.patterns:
+        return [p.regex for p in recognizer.patterns]
+    return None

@@ -53,8 +53,13 @@ STAGE_MODULES = {
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 
 
+FROZEN: list[str] | None = None  # run_all freezes the stage list at start, so one run measures one set
+
+
 def available_stages() -> list[str]:
     """Stages whose module exists in this checkout (the others have not landed yet)."""
+    if FROZEN is not None:
+        return list(FROZEN)
     out = []
     for name in STAGES:
         try:

@@ -616,7 +616,8 @@ def main(argv=None) -> int:
             print("run_all: .venv-datatrove missing; run `make bench-setup` first", file=sys.stderr)
             return 2
         t0 = time.time()
-        results = {"machine": machine(), "sizes": {}}
+        e2e.FROZEN = e2e.available_stages()
+        results = {"machine": machine(), "sizes": {}, "available_stages": e2e.FROZEN}
         save = lambda: RESULTS_JSON.write_text(json.dumps(results))  # noqa: E731
         measure_all(sizes, reps, with_dt, results, save)
         for s in sizes:

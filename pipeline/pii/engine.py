@@ -21,6 +21,7 @@ import hmac
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,9 @@ class _Window:
 class PiiEngine:
     """Detect and replace PII. Build with :meth:`from_config` (cached per process)."""
 
-    def __init__(self, config, *, use_prefilter: bool = True) -> None:
+    def __init__(self, config, *, use_prefilter: bool = True, fast_nlp: bool = True) -> None:
         _silence_presidio()
-        from presidio_analyzer import AnalyzerEngineProvider, RecognizerRegistry
+        from presidio_analyzer import AnalyzerEngineProvider, PatternRecognizer, RecognizerRegistry
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
         from presidio_anonymizer import AnonymizerEngine
 
@@ -124,7 +125,7 @@ class PiiEngine:
                 ner.add_pipe(LEMMA_COMPONENT)
             pipelines[ner.lang if ner.lang in pipelines else FALLBACK_LANG] = ner
             ner_langs.add(ner.lang if ner.lang in pipelines else FALLBACK_LANG)
-        nlp_engine = PreloadedSpacyNlpEngine(pipelines)
+        nlp_engine = PreloadedSpacyNlpEngine(pipelines, fast_artifacts=fast_nlp)
 
         registry_conf = dict(registry_conf, supported_languages=languages)
         recs = []
@@ -150,7 +151,9 @@ class PiiEngine:
                 return provider.create_recognizer_registry()
 
         try:
-            self.analyzer = _Provider().create_engine()
+            with warnings.catch_warnings():  # "NLP recognizer … not in the list": disabled on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                self.analyzer = _Provider().create_engine()
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"rules file {registry_file}: {str(exc).splitlines()[0]}") from None
         registry: RecognizerRegistry = self.analyzer.registry
@@ -176,22 +179,33 @@ class PiiEngine:
         flags = registry.global_regex_flags or 0
         self.prefilters: dict[str, Prefilter | None] = {}
         context_words: set[str] = set()
+        yaml_prefilters = {
+            rec.get("name"): rec.get("prefilter")
+            for rec in registry_conf["recognizers"]
+            if isinstance(rec, dict) and rec.get("type", "custom") == "custom"
+        }
         for lang in languages:
             rs = [r for r in registry.recognizers if r.supported_language == lang]
             context_words |= {w.lower() for r in rs for w in (r.context or [])}
-            patterns: list[str] | None = []
+            guarded: list[str] = []
+            unguarded: list[str] = []
+            known = True
             for r in rs:
                 p = custom.prefilter_for(r)
-                if p is None:
-                    patterns = None  # a recognizer without a known condition (NER): analyse everything
-                    break
-                patterns.extend(p)
-            if not use_prefilter or patterns is None or lang in ner_langs:
+                if p is not None:
+                    guarded.extend(p)
+                elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
+                    guarded.append(yaml_prefilters[r.name])  # declared in the YAML
+                elif isinstance(r, PatternRecognizer) and type(r) is PatternRecognizer and r.patterns:
+                    unguarded.extend(pat.regex for pat in r.patterns)  # its own patterns: exactly necessary
+                else:
+                    known = False  # a recognizer without a known condition (NER): analyse everything
+            if not use_prefilter or not known or lang in ner_langs:
                 self.prefilters[lang] = None
             else:
                 nlp = pipelines[lang]
                 self.prefilters[lang] = Prefilter.build(
-                    patterns or ["(?!)"], flags, before, after,
+                    guarded, unguarded, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
                 )
         if any(w in BARRIER_WORD for w in context_words):
@@ -210,6 +224,12 @@ class PiiEngine:
             if engine is None:
                 engine = _CACHE[key] = cls(config)
         return engine
+
+    @classmethod
+    def reference(cls, config) -> "PiiEngine":
+        """presidio's plain AnalyzerEngine with the same recognizers: no prefilter, presidio's own
+        NLP artifacts. What tests and benchmarks compare the fast path with."""
+        return cls(config, use_prefilter=False, fast_nlp=False)
 
     # -- analysis ----------------------------------------------------------------------------
     def analyze_plain(self, text: str, lang: str | None = None) -> list:

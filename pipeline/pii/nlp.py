@@ -19,7 +19,8 @@ from __future__ import annotations
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from spacy.attrs import IDX, LENGTH
 
 LEMMA_COMPONENT = "curate_lower_lemma"
 CJK_LANGS = ("ko", "ja", "zh")
@@ -79,13 +80,55 @@ def load_ner_model(name: str) -> Language:
 class PreloadedSpacyNlpEngine(SpacyNlpEngine):
     """presidio's SpacyNlpEngine over pipelines we built ourselves (its ``load`` would download)."""
 
-    def __init__(self, pipelines: dict[str, Language], ner_model_configuration: NerModelConfiguration | None = None):
+    def __init__(self, pipelines: dict[str, Language], ner_model_configuration: NerModelConfiguration | None = None,
+                 fast_artifacts: bool = True):
         super().__init__(
             models=[{"lang_code": lang, "model_name": f"curate-blank-{lang}"} for lang in pipelines],
             ner_model_configuration=ner_model_configuration,
         )
         self._pipelines = dict(pipelines)
-        self.nlp = dict(pipelines)
+        self.fast_artifacts = fast_artifacts
+        self.load()
 
     def load(self) -> None:
         self.nlp = dict(self._pipelines)
+        self._stop: dict[tuple[str, str], bool] = {}
+        self._punct: dict[tuple[str, str], bool] = {}
+
+    # presidio asks these once per token; the answers depend only on the string, so cache them.
+    def is_stopword(self, word: str, language: str) -> bool:  # noqa: D102
+        key = (word, language)
+        v = self._stop.get(key)
+        if v is None:
+            v = self._stop[key] = bool(self.nlp[language].vocab[word].is_stop)
+            if len(self._stop) > 200_000:
+                self._stop.clear()
+        return v
+
+    def is_punct(self, word: str, language: str) -> bool:  # noqa: D102
+        key = (word, language)
+        v = self._punct.get(key)
+        if v is None:
+            v = self._punct[key] = bool(self.nlp[language].vocab[word].is_punct)
+            if len(self._punct) > 200_000:
+                self._punct.clear()
+        return v
+
+    def _doc_to_nlp_artifact(self, doc: Doc, language: str) -> NlpArtifacts:
+        """As presidio's, with ``tokens`` as a list of strings.
+
+        The context enhancer only iterates tokens and takes ``len(token)``; iterating a spaCy Doc
+        builds a Token object per step, and it does so from the first token for every finding.
+        """
+        if not self.fast_artifacts or doc.has_annotation("ENT_IOB"):
+            return super()._doc_to_nlp_artifact(doc, language)
+        text = doc.text
+        arr = doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []
+        tokens = [text[i : i + n] for i, n in arr]
+        lemmas = [t.lemma_ for t in doc] if self._lemmas_differ(language) else [t.lower() for t in tokens]
+        return NlpArtifacts(entities=[], tokens=tokens, tokens_indices=[i for i, _ in arr], lemmas=lemmas,
+                            nlp_engine=self, language=language, scores=[])
+
+    def _lemmas_differ(self, language: str) -> bool:
+        """True unless the pipeline's lemmas are our lower-cased text (then we skip the Doc walk)."""
+        return self.nlp[language].pipe_names != [LEMMA_COMPONENT]

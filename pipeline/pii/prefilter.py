@@ -38,6 +38,7 @@ _CJK = regex.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
+GUARD = r"[\d@:]"
 
 
 def _inert(chunk: str) -> bool:
@@ -56,9 +57,16 @@ class Prefilter:
     special_cases: frozenset  # tokenizer exceptions ("cannot" → "can" "not")
 
     @classmethod
-    def build(cls, patterns: list[str], flags: int, words_before: int, words_after: int, stop_words,
-              special_cases) -> "Prefilter":
-        union = "|".join(f"(?:{p})" for p in dict.fromkeys(patterns))
+    def build(cls, guarded: list[str], unguarded: list[str], flags: int, words_before: int, words_after: int,
+              stop_words, special_cases) -> "Prefilter":
+        """``guarded`` conditions start at a digit, '@' or ':' (checked once per position by a
+        lookahead, which is what makes the scan fast); ``unguarded`` ones (YAML patterns) may start
+        anywhere."""
+        parts = []
+        if guarded:
+            parts.append("(?=" + GUARD + ")(?:" + "|".join(f"(?:{p})" for p in dict.fromkeys(guarded)) + ")")
+        parts += [f"(?:{p})" for p in dict.fromkeys(unguarded)]
+        union = "|".join(parts) or "(?!)"
         return cls(regex.compile(union, flags), words_before, words_after, frozenset(stop_words),
                    frozenset(special_cases))
 

@@ -244,18 +244,20 @@ class KrDriverLicenseContextRecognizer(KrDriverLicenseRecognizer):
 
 
 # Necessary conditions for presidio's own recognizer classes used unchanged from the YAML.
+# Every code-declared condition starts at a digit, '@' or ':' (the prefilter jumps between those
+# characters): a condition that would start at a letter is written with a lookbehind instead.
 BUILTIN_PREFILTERS = {
     # \b(?!1\d{12})(4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?(\d{3,4})[- ]?…
     "CreditCardRecognizer": r"\d{4}[- ]?\d{3}",
     # [A-Z]{2}[0-9]{2}(?:[ -]?[A-Z0-9]{4}){2,6}… (matched case-insensitively)
-    "IbanRecognizer": r"[a-z]{2}[0-9]{2}[ -]?[a-z0-9]{4}[ -]?[a-z0-9]{4}",
-    # every IPv4 form has a dotted quad; every IPv6 form has '::' or seven 'h:' groups
-    "IpRecognizer": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::|(?:[0-9a-f]{1,4}:){7}",
+    "IbanRecognizer": r"(?<=[a-z]{2})[0-9]{2}[ -]?[a-z0-9]{4}[ -]?[a-z0-9]{4}",
+    # every IPv4 form has a dotted quad; every IPv6 form has '::' or seven 'h:' groups (≥ 6 ':h…:')
+    "IpRecognizer": r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::|:(?:[0-9a-f]{1,4}:){6}",
     "UsSsnRecognizer": r"\d{5}-\d{4}|\d{3}-\d{6}|\d{9}|\d{3}[- .]\d{2}[- .]\d{4}",
-    # (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}
-    "CryptoRecognizer": r"(?:bc1|[13])[a-z0-9]{25}",
+    # (bc1|[13])[a-zA-HJ-NP-Z0-9]{25,59}: the '1' of bc1, or the leading 1/3, then 25 more
+    "CryptoRecognizer": r"[13][a-z0-9]{25}",
     # [MSROD]\d{3}[A-Z]\d{4} | [MSROD]\d{8}
-    "KrPassportRecognizer": r"[msrod]\d{3}[a-z0-9]\d{4}",
+    "KrPassportRecognizer": r"(?<=[msrod])\d{3}[a-z0-9]\d{4}",
     "KrDriverLicenseRecognizer": r"\d{2}[- ]?\d{2}[- ]?\d{6}",
 }
 
@@ -264,7 +266,8 @@ def prefilter_for(recognizer: EntityRecognizer) -> list[str] | None:
     """The necessary-condition regexes of a recognizer, or None when none is known.
 
     Code classes declare ``PREFILTER`` (or ``prefilter()``); presidio's own classes are looked up in
-    :data:`BUILTIN_PREFILTERS`; a YAML pattern recognizer's own patterns are exactly necessary.
+    :data:`BUILTIN_PREFILTERS`. YAML (``type: custom``) recognizers are handled by the engine: their
+    ``prefilter`` key, else their own patterns.
     """
     cls = type(recognizer)
     if callable(getattr(cls, "prefilter", None)):
@@ -274,8 +277,4 @@ def prefilter_for(recognizer: EntityRecognizer) -> list[str] | None:
     for klass in cls.__mro__:
         if klass.__name__ in BUILTIN_PREFILTERS and klass.__module__.startswith("presidio_analyzer"):
             return [BUILTIN_PREFILTERS[klass.__name__]]
-    from presidio_analyzer import PatternRecognizer
-
-    if type(recognizer) is PatternRecognizer and recognizer.patterns:
-        return [p.regex for p in recognizer.patterns]
     return None

@@ -101,7 +101,9 @@ class TeacherConfig:
     concurrency: int = 4
     timeout_seconds: float = 60.0
     max_retries: int = 4
-    cache_dir: str | None = None
+    backoff_seconds: float = 1.0  # first retry delay (doubles, with jitter) unless Retry-After says otherwise
+    max_backoff_seconds: float = 30.0
+    cache_dir: str | None = None  # response cache folder; default $XDG_CACHE_HOME/curation-pipeline/teacher
 
 
 @dataclass
@@ -113,6 +115,8 @@ class TrajectoriesConfig:
     from_documents: bool = True  # derive prompts from curated documents through rules/trajectories templates
     max_prompts_per_doc: int = 1
     contamination_ngram: int = 13
+    tokenizer: str | None = None  # a tokenizer.json for the length check; default: a fast estimate
+    batch_size: int = 64  # prompts per teacher call / candidates per validation call
 
 
 @dataclass

@@ -1,0 +1,92 @@
+"""Seed problems from JSONL files (``trajectories.seeds``) and the line reader shared with replay.
+
+Seed line: ``question`` (or ``prompt``), ``reference_answer`` (or ``answer``), optional ``id``,
+``lang``, ``source_doc_ids``, ``license`` and, for the programmatic teacher, ``expression`` (the
+arithmetic that answers the question, e.g. ``"1200 * 7 - 350"``) and ``unit``.
+
+Bad lines never stop a run: they become ``bad_seed`` / ``bad_replay_line`` decisions rows (no text).
+Files are read through Beam's FileSystems (local, gs://, s3://; .gz/.zst by extension).
+"""
+from __future__ import annotations
+
+import io
+import json
+from typing import Iterator
+
+from pipeline.records import make_doc_id
+from pipeline.trajectories.templates import make_prompt
+
+BAD_SEED = "bad_seed"
+
+
+def open_text_lines(path: str) -> Iterator[str]:
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    if path.endswith(".zst"):
+        import zstandard
+
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            yield from io.TextIOWrapper(reader, encoding="utf-8", errors="replace")
+        return
+    with FileSystems.open(path) as fh:  # AUTO: .gz / .bz2 by extension
+        yield from io.TextIOWrapper(fh, encoding="utf-8", errors="replace")
+
+
+def _ids(value) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def parse_seed(line: str, path: str, index: int) -> tuple[dict | None, str | None]:
+    """(prompt, None) or (None, error) for one line; blank lines give (None, None)."""
+    if not line.strip():
+        return None, None
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None, "invalid JSON"
+    if not isinstance(obj, dict):
+        return None, "not an object"
+    question = obj.get("question", obj.get("prompt"))
+    if not isinstance(question, str) or not question.strip():
+        return None, "missing question"
+    ref = obj.get("reference_answer", obj.get("answer"))
+    if ref is not None and not isinstance(ref, (str, int, float)):
+        return None, "reference_answer must be a string or number"
+    sources = _ids(obj.get("source_doc_ids"))
+    if sources is None:
+        return None, "source_doc_ids must be a list of strings"
+    sid = obj.get("id")
+    task = None
+    if isinstance(obj.get("expression"), str):
+        task = {"kind": "expression", "expression": obj["expression"], "unit": obj.get("unit"), "plan": obj.get("plan")}
+    return (
+        make_prompt(
+            prompt_id=str(sid) if sid is not None else make_doc_id(path, index),
+            prompt=question.strip(),
+            reference_answer=None if ref is None else str(ref),
+            lang=obj.get("lang") if isinstance(obj.get("lang"), str) else None,
+            template_id=str(obj.get("template_id") or "seed"),
+            source_uri=path,
+            record_index=index,
+            source_doc_ids=sources,
+            license=obj.get("license") if isinstance(obj.get("license"), str) else None,
+            task=task,
+            source_id=None if sid is None else str(sid),
+        ),
+        None,
+    )
+
+
+def read_lines(path: str, parser) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line index, parsed, error) for every non-blank line of a file (blank lines counted)."""
+    for index, line in enumerate(open_text_lines(path)):
+        item, error = parser(line, path, index)
+        if item is not None or error is not None:
+            yield index, item, error

@@ -1,0 +1,36 @@
+"""Teachers turn prompts into completions (``<think>…</think>`` + answer).
+
+Every teacher has ``name`` (``backend:model``, the trajectories ``teacher`` column), ``setup()``
+(heavy, once per worker) and ``complete(prompts) -> list[Result]``, one result per prompt in order:
+``Result.completions`` (zero or more raw completions) or ``Result.error`` (a stable reason code and a
+JSON-able detail, never prompt text). The ``replay`` backend has no teacher object: its file already
+holds the completions (see :mod:`pipeline.trajectories.teachers.replay`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Result:
+    completions: list[str] = field(default_factory=list)
+    error: str | None = None  # reason code: teacher_error | no_completion
+    detail: dict | None = None
+
+
+class TeacherError(RuntimeError):
+    """A teacher failure that must stop the run (misconfiguration: 401/403/404, bad base_url)."""
+
+
+def make_teacher(config):
+    """The teacher for ``config.trajectories.teacher.backend`` (None for replay)."""
+    backend = config.trajectories.teacher.backend
+    if backend == "programmatic":
+        from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
+
+        return ProgrammaticTeacher.from_config(config)
+    if backend == "openai":
+        from pipeline.trajectories.teachers.openai import OpenAITeacher
+
+        return OpenAITeacher.from_config(config)
+    return None

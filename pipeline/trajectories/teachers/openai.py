@@ -1,0 +1,294 @@
+"""The ``openai`` teacher: any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, TGI, Ollama).
+
+``POST {base_url}/chat/completions`` with the user prompt, ``model``, ``temperature``, ``top_p``,
+``max_tokens`` and ``n`` from ``trajectories.teacher``. Per worker, at most ``concurrency`` requests
+are in flight (a thread pool over one shared ``httpx.Client``). Each request has a timeout
+(``timeout_seconds``); a timeout, a connection error, 408, 429 or any 5xx is retried up to
+``max_retries`` times with exponential backoff and jitter (``backoff_seconds`` doubling up to
+``max_backoff_seconds``), honouring a ``Retry-After`` header (seconds or HTTP date). Any other 4xx is
+not retried: 401/403/404 mean the endpoint, key or model is wrong and stop the run with a
+:class:`TeacherError` naming the status, the URL and the config key to fix; other 4xx (400, 413, 422
+— e.g. a prompt over the context length) fail only that prompt (``teacher_error``).
+
+Responses are cached on disk, one JSON file per request under ``cache_dir`` (default
+``$XDG_CACHE_HOME/curation-pipeline/teacher``), keyed by the sha256 of (base_url, model, prompt,
+sampling parameters), so a rerun or a resumed run never pays twice for the same request. Files are
+written atomically (temp file + rename), so concurrent workers sharing a folder are safe.
+
+Servers that split reasoning out (vLLM/SGLang ``--reasoning-parser``: ``message.reasoning_content``
+or ``message.reasoning``) get it folded back as ``<think>…</think>`` before the answer.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+from pipeline.trajectories.teachers import Result, TeacherError
+
+_LOG = logging.getLogger(__name__)
+FATAL_STATUSES = {401, 403, 404}
+RETRY_STATUSES = {408, 409, 425, 429}
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int | None, retry_after: float | None, what: str) -> None:
+        super().__init__(what)
+        self.status = status
+        self.retry_after = retry_after
+        self.what = what
+
+
+class _PromptFailed(Exception):
+    def __init__(self, status: int, what: str) -> None:
+        super().__init__(what)
+        self.status = status
+        self.what = what
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "curation-pipeline", "teacher")
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class ResponseCache:
+    """One JSON file per request key; atomic writes; corrupt files are ignored (and re-fetched)."""
+
+    def __init__(self, root: str | None) -> None:
+        self.root = Path(root) if root else None
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> list[str] | None:
+        if self.root is None:
+            return None
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        comps = data.get("completions") if isinstance(data, dict) else None
+        return comps if isinstance(comps, list) and all(isinstance(c, str) for c in comps) else None
+
+    def put(self, key: str, request: dict, completions: list[str]) -> None:
+        if self.root is None:
+            return
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"request": request, "completions": completions}, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+class OpenAITeacher:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        temperature: float = 0.6,
+        top_p: float = 0.95,
+        max_tokens: int = 2048,
+        n: int = 1,
+        concurrency: int = 4,
+        timeout_seconds: float = 60.0,
+        max_retries: int = 4,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 30.0,
+        cache_dir: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+    ) -> None:
+        if not base_url:
+            raise TeacherError("trajectories.teacher.base_url is required for the openai backend")
+        if not model:
+            raise TeacherError("trajectories.teacher.model is required for the openai backend")
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.api_key_env = api_key_env
+        self.params = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens, "n": n}
+        self.n = n
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout_seconds
+        self.max_retries = max_retries
+        self.backoff = backoff_seconds
+        self.max_backoff = max_backoff_seconds
+        self.cache = ResponseCache(cache_dir)
+        self.name = f"openai:{model}"
+        self._client = None
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self.requests_sent = 0  # HTTP requests made by this worker (tests, logs)
+
+    @classmethod
+    def from_config(cls, config) -> "OpenAITeacher":
+        t = config.trajectories.teacher
+        return cls(
+            base_url=t.base_url or "",
+            model=t.model or "",
+            api_key=None,  # read from the environment in setup(), on the worker
+            api_key_env=t.api_key_env,
+            temperature=t.temperature,
+            top_p=t.top_p,
+            max_tokens=t.max_tokens,
+            n=t.n,
+            concurrency=t.concurrency,
+            timeout_seconds=t.timeout_seconds,
+            max_retries=t.max_retries,
+            backoff_seconds=t.backoff_seconds,
+            max_backoff_seconds=t.max_backoff_seconds,
+            cache_dir=t.cache_dir if t.cache_dir is not None else default_cache_dir(),
+        )
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_client"] = None
+        state["_pool"] = None
+        return state
+
+    def setup(self) -> None:
+        import httpx
+
+        if self.api_key is None:
+            self.api_key = os.environ.get(self.api_key_env) or None
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout), limits=limits)
+        self._pool = cf.ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="teacher")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- requests -------------------------------------------------------------------------
+    def request_body(self, prompt: str) -> dict:
+        return {"model": self.model, "messages": [{"role": "user", "content": prompt}], **self.params}
+
+    def cache_key(self, prompt: str) -> str:
+        ident = {"base_url": self.base_url, "model": self.model, "prompt": prompt, "params": self.params}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def complete(self, prompts: list[dict]) -> list[Result]:
+        if self._client is None:
+            self.setup()
+        futures = [self._pool.submit(self._one, p["prompt"]) for p in prompts]
+        results = []
+        fatal: TeacherError | None = None
+        for fut in futures:
+            try:
+                results.append(fut.result())
+            except TeacherError as exc:
+                fatal = fatal or exc
+                results.append(Result(error="teacher_error"))
+        if fatal is not None:
+            raise fatal
+        return results
+
+    def _one(self, prompt: str) -> Result:
+        key = self.cache_key(prompt)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return Result(list(cached), detail={"cached": True})
+        body = self.request_body(prompt)
+        attempt = 0
+        while True:
+            try:
+                completions = self._post(body)
+                break
+            except _Retryable as exc:
+                if attempt >= self.max_retries:
+                    _LOG.warning("teacher %s: giving up after %d attempts (%s)", self.url, attempt + 1, exc.what)
+                    return Result(error="teacher_error", detail={"status": exc.status, "error": exc.what, "attempts": attempt + 1})
+                delay = exc.retry_after
+                if delay is None:
+                    delay = self.backoff * (2**attempt) * (0.5 + random.random() / 2)
+                time.sleep(min(delay, self.max_backoff))
+                attempt += 1
+            except _PromptFailed as exc:
+                return Result(error="teacher_error", detail={"status": exc.status, "error": exc.what})
+        if not completions:
+            return Result(error="no_completion", detail={"teacher": self.name})
+        self.cache.put(key, {"model": self.model, "params": self.params}, completions)
+        return Result(completions)
+
+    def _post(self, body: dict) -> list[str]:
+        import httpx
+
+        self.requests_sent += 1
+        try:
+            resp = self._client.post(self.url, json=body)
+        except httpx.TimeoutException:
+            raise _Retryable(None, None, f"timeout after {self.timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(None, None, f"connection error: {type(exc).__name__}") from None
+        status = resp.status_code
+        if status == 200:
+            try:
+                data = resp.json()
+            except ValueError:
+                raise _Retryable(status, None, "response is not JSON") from None
+            return self._completions(data)
+        message = _error_message(resp)
+        if status in RETRY_STATUSES or status >= 500:
+            raise _Retryable(status, parse_retry_after(resp.headers.get("retry-after")), f"HTTP {status}: {message}")
+        if status in FATAL_STATUSES:
+            hint = {401: "check the API key (trajectories.teacher.api_key_env)", 403: "check the API key's permissions", 404: "check trajectories.teacher.base_url and trajectories.teacher.model"}[status]
+            raise TeacherError(f"teacher endpoint {self.url} returned HTTP {status} ({message}); {hint}")
+        raise _PromptFailed(status, f"HTTP {status}: {message}")
+
+    @staticmethod
+    def _completions(data: dict) -> list[str]:
+        out = []
+        for choice in (data or {}).get("choices") or []:
+            msg = choice.get("message") or {}
+            content = msg.get("content") or ""
+            reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+            if reasoning and "<think>" not in content:
+                content = f"<think>\n{reasoning.strip()}\n</think>\n\n{content.strip()}"
+            if content:
+                out.append(content)
+        return out
+
+
+def _error_message(resp) -> str:
+    """The server's error message, short (never the request body)."""
+    try:
+        data = resp.json()
+        err = data.get("error") if isinstance(data, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else data.get("detail") or data.get("message"))
+        text = str(msg) if msg else resp.reason_phrase
+    except ValueError:
+        text = resp.reason_phrase or resp.text
+    text = " ".join(str(text).split())
+    return text[:200]

@@ -32,7 +32,7 @@ from pipeline.config import ConfigError
 ANALYZER_FILE = "pii/analyzer.yaml"
 RECOGNIZERS_FILE = "pii/recognizers.yaml"
 FALLBACK_LANG = "xx"
-MAX_CALL_CHARS = 100_000  # characters of joined windows per presidio call
+MAX_CALL_CHARS = 16_000  # characters of joined windows per presidio call (its context lookup is O(tokens) per finding)
 
 _LOG = logging.getLogger(__name__)
 _CACHE: dict[tuple, "PiiEngine"] = {}
@@ -109,7 +109,7 @@ class PiiEngine:
         self.languages = tuple(languages)
 
         # NLP: blank pipelines, or an installed NER model for its language
-        pipelines = {lang: blank_pipeline(lang) for lang in languages}
+        pipelines = {lang: blank_pipeline(lang, lemmas=not fast_nlp) for lang in languages}
         ner_langs: set[str] = set()
         if pii.spacy_model:
             try:

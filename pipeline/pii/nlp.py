@@ -44,8 +44,12 @@ def lower_lemma(doc: Doc) -> Doc:
     return doc
 
 
-def blank_pipeline(lang: str) -> Language:
-    """A blank, offline spaCy pipeline for ``lang`` with lower-cased lemmas."""
+def blank_pipeline(lang: str, lemmas: bool = True) -> Language:
+    """A blank, offline spaCy pipeline for ``lang`` with lower-cased lemmas.
+
+    ``lemmas=False`` leaves the component out: :class:`PreloadedSpacyNlpEngine` with
+    ``fast_artifacts`` derives the same lemmas from the token text without walking the Doc.
+    """
     import spacy
 
     if lang in CJK_LANGS:
@@ -63,7 +67,8 @@ def blank_pipeline(lang: str) -> Language:
         nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
         prefixes = list(nlp.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]
         nlp.tokenizer.prefix_search = spacy.util.compile_prefix_regex(prefixes).search
-    nlp.add_pipe(LEMMA_COMPONENT)
+    if lemmas:
+        nlp.add_pipe(LEMMA_COMPONENT)
     return nlp
 
 
@@ -131,4 +136,4 @@ class PreloadedSpacyNlpEngine(SpacyNlpEngine):
 
     def _lemmas_differ(self, language: str) -> bool:
         """True unless the pipeline's lemmas are our lower-cased text (then we skip the Doc walk)."""
-        return self.nlp[language].pipe_names != [LEMMA_COMPONENT]
+        return self.nlp[language].pipe_names not in ([], [LEMMA_COMPONENT])

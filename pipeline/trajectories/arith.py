@@ -174,7 +174,7 @@ def find_claims(text: str, units: Iterable[str] = (), rel_tol: float = 1e-9, app
         line_start = s.rfind("\n", 0, m.start()) + 1
         prefix = s[line_start : m.start()]
         # ", " separates list items; thousands separators never have a space after them.
-        pieces = re.split(r",\s+", run)
+        pieces = re.split(r"[,.]\s+", run)
         for k, piece in enumerate(pieces):
             if "=" not in piece and "≈" not in piece:
                 continue
@@ -193,7 +193,10 @@ def _leading(piece: str, prefix: str) -> str | None:
     "- 12 × 7 = 84" at the start of a line is a bullet; "total - 5 × 2 = 69" continues a worded
     expression (not checkable); "Step 2 = ..." labels, so a bare leading number after a word is dropped.
     """
-    body = piece.lstrip()
+    lead = re.match(r"^[\s.,]*", piece).group(0)  # a sentence end before the claim: "합니다. 3 × 4 = 12"
+    if "." in lead or "," in lead:
+        prefix = prefix + lead
+    body = piece[len(lead) :]
     spaced = piece[:1].isspace() or prefix.endswith((" ", "\t"))
     before = prefix.rstrip()
     after_word = bool(before) and (before[-1].isalnum() or before[-1] == "_")

@@ -108,7 +108,7 @@ class OverlapIndex:
     def _h(tokens) -> int:
         import xxhash
 
-        return xxhash.xxh64_intdigest("\x1f".join(tokens))
+        return xxhash.xxh64_intdigest("\x1f".join(tokens).encode("utf-8"))
 
     def _tokens(self, text: str) -> tuple[list[str], int, str]:
         norm = normalize_for_overlap(text)

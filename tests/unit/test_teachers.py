@@ -1,0 +1,249 @@
+"""Teachers: the programmatic generator (real, checkable samples) and the OpenAI-compatible client
+against a local HTTP server this test starts (slow, failing, rate-limiting and refusing responses)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pipeline.config import load_config
+from pipeline.trajectories.checks import Validator
+from pipeline.trajectories.teachers import TeacherError
+from pipeline.trajectories.teachers.openai import OpenAITeacher, parse_retry_after
+from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
+from pipeline.trajectories.templates import DocumentTemplates, generate_word_problems, load_templates
+
+
+# --- programmatic ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+@pytest.fixture(scope="module")
+def validator(cfg):
+    v = Validator(cfg, order=["format", "answer", "steps", "repetition", "length"])
+    v.setup()
+    return v
+
+
+def test_programmatic_word_problems_pass_every_check(cfg, validator):
+    teacher = ProgrammaticTeacher.from_config(cfg)
+    data = load_templates(cfg.rule_file("trajectories/templates.yaml"))
+    problems = list(generate_word_problems(data, 60, seed=5))
+    assert {p["lang"] for p in problems} == {"en", "ko"}
+    results = teacher.complete(problems)
+    for p, res in zip(problems, results):
+        assert len(res.completions) == 1
+        out = validator.validate({**p, "completion": res.completions[0]})
+        assert out.accepted, (p["template_id"], out.failed, out.details)
+        assert out.details["steps"]["claims"] >= 1  # real step-by-step arithmetic, recomputed
+
+
+def test_programmatic_solution_is_step_by_step_in_the_prompt_language(cfg):
+    teacher = ProgrammaticTeacher.from_config(cfg)
+    ko = teacher.solve({"prompt": "다음을 계산하세요: (12 − 20) × 3", "lang": "ko"})
+    assert ko == "<think>\n구해야 하는 값은 (12 − 20) × 3입니다.\n먼저 12 − 20 = -8입니다.\n마지막으로 (-8) × 3 = -24입니다.\n따라서 답은 -24입니다.\n</think>\n\n정답: -24"
+    en = teacher.solve({"prompt": "x", "lang": "en", "task": {"kind": "expression", "expression": "3/4 + 1/8", "unit": "cups"}})
+    assert "First, 3 ÷ 4 = 0.75." in en and en.endswith("Answer: 0.875 cups")
+    assert teacher.complete([{"prompt": "Write a poem about spring.", "lang": "en"}])[0].error == "no_completion"
+
+
+def test_document_prompts_are_grounded_and_answerable(cfg, validator):
+    data = load_templates(cfg.rule_file("trajectories/templates.yaml"))
+    templates = DocumentTemplates(data, max_per_doc=3)
+    teacher = ProgrammaticTeacher.from_config(cfg)
+    docs = [
+        {"doc_id": "d-ko", "lang": "ko", "license": "CC-BY-4.0", "text": "서울시는 2023년에 공원 14곳을 새로 열었다. 예산은 1,250억 원이었고 첫 달에 시민 35,000명이 방문했다."},
+        {"doc_id": "d-en", "lang": "en", "license": None, "text": "The museum holds 1,200 paintings and 350 sculptures. Last year 48,000 people visited its three floors."},
+        {"doc_id": "d-none", "lang": "en", "text": "A passage without any figures in it cannot support a calculation question at all."},
+    ]
+    prompts = [p for d in docs for p in templates.prompts(d)]
+    assert {p["lang"] for p in prompts} == {"en", "ko"}
+    assert not [p for p in prompts if p["source_doc_ids"] == ["d-none"]]
+    for p in prompts:
+        doc = next(d for d in docs if d["doc_id"] == p["source_doc_ids"][0])
+        assert doc["text"][:40] in p["prompt"] and p["license"] == doc.get("license")
+        out = validator.validate({**p, "completion": teacher.solve(p)})
+        assert out.accepted, (p["template_id"], out.failed)
+
+
+# --- openai-compatible server ----------------------------------------------------------------
+class FakeServer:
+    """Behaviour chosen by a word in the prompt: ok, slow, flaky, ratelimit, down, bad, auth, think."""
+
+    def __init__(self):
+        self.hits: dict[str, int] = {}
+        self.bodies: list[dict] = []
+        self.inflight = 0
+        self.max_inflight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt = body["messages"][0]["content"]
+                word = prompt.split()[0]
+                with server.lock:
+                    server.bodies.append(body)
+                    n = server.hits[prompt] = server.hits.get(prompt, 0) + 1
+                    server.inflight += 1
+                    server.max_inflight = max(server.max_inflight, server.inflight)
+                try:
+                    self.respond(word, n, body)
+                finally:
+                    with server.lock:
+                        server.inflight -= 1
+
+            def send(self, status, payload, headers=None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def ok(self, body, message=None):
+                message = message or {"role": "assistant", "content": f"<think>\n{body['messages'][0]['content']}\n</think>\n\nAnswer: 1"}
+                self.send(200, {"choices": [{"index": i, "message": message} for i in range(body.get("n", 1))]})
+
+            def respond(self, word, n, body):
+                if word == "slow" and n == 1:
+                    time.sleep(1.0)
+                if word == "busy":
+                    time.sleep(0.2)
+                if word == "flaky" and n <= 2:
+                    return self.send(500, {"error": {"message": "internal error"}})
+                if word == "ratelimit" and n == 1:
+                    return self.send(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+                if word == "down":
+                    return self.send(503, {"error": {"message": "overloaded"}})
+                if word == "bad":
+                    return self.send(400, {"error": {"message": "prompt is longer than the context window"}})
+                if word == "auth":
+                    return self.send(401, {"error": {"message": "invalid api key"}})
+                if word == "think":
+                    return self.ok(body, {"role": "assistant", "content": "Answer: 2", "reasoning_content": "1 + 1 = 2"})
+                return self.ok(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = FakeServer()
+    yield s
+    s.close()
+
+
+def make_teacher(server, tmp_path, **kw):
+    args = dict(
+        base_url=server.base_url, model="tiny-teacher", timeout_seconds=0.5, max_retries=3,
+        backoff_seconds=0.01, max_backoff_seconds=5.0, concurrency=2, cache_dir=str(tmp_path / "cache"),
+    )
+    args.update(kw)
+    t = OpenAITeacher(**args)
+    t.setup()
+    return t
+
+
+def prompts(*texts):
+    return [{"prompt": t} for t in texts]
+
+
+def test_request_shape_and_completion(server, tmp_path):
+    t = make_teacher(server, tmp_path, temperature=0.3, top_p=0.9, max_tokens=128, n=2)
+    res = t.complete(prompts("ok hello"))[0]
+    assert res.completions == ["<think>\nok hello\n</think>\n\nAnswer: 1"] * 2
+    body = server.bodies[0]
+    assert body == {"model": "tiny-teacher", "messages": [{"role": "user", "content": "ok hello"}], "temperature": 0.3, "top_p": 0.9, "max_tokens": 128, "n": 2}
+    assert t.name == "openai:tiny-teacher"
+
+
+def test_slow_response_times_out_and_is_retried(server, tmp_path):
+    res = make_teacher(server, tmp_path).complete(prompts("slow one"))[0]
+    assert res.completions and server.hits["slow one"] == 2
+
+
+def test_5xx_retried_with_backoff_then_succeeds(server, tmp_path):
+    res = make_teacher(server, tmp_path).complete(prompts("flaky one"))[0]
+    assert res.completions and server.hits["flaky one"] == 3
+
+
+def test_429_honours_retry_after(server, tmp_path):
+    start = time.monotonic()
+    res = make_teacher(server, tmp_path).complete(prompts("ratelimit one"))[0]
+    assert res.completions and server.hits["ratelimit one"] == 2
+    assert time.monotonic() - start >= 0.95  # waited Retry-After: 1, not the 0.01 s backoff
+
+
+def test_persistent_5xx_gives_up_per_prompt(server, tmp_path):
+    t = make_teacher(server, tmp_path)
+    down, ok = t.complete(prompts("down one", "ok two"))
+    assert down.error == "teacher_error" and down.detail["status"] == 503 and down.detail["attempts"] == 4
+    assert server.hits["down one"] == 4 and ok.completions
+
+
+def test_4xx_is_not_retried_and_fails_only_that_prompt(server, tmp_path):
+    bad, ok = make_teacher(server, tmp_path).complete(prompts("bad one", "ok two"))
+    assert bad.error == "teacher_error" and bad.detail == {"status": 400, "error": "HTTP 400: prompt is longer than the context window"}
+    assert server.hits["bad one"] == 1 and ok.completions
+
+
+def test_401_stops_the_run_with_a_clear_error(server, tmp_path):
+    with pytest.raises(TeacherError) as err:
+        make_teacher(server, tmp_path).complete(prompts("auth one"))
+    msg = str(err.value)
+    assert "HTTP 401" in msg and server.base_url in msg and "api_key_env" in msg and "invalid api key" in msg
+
+
+def test_cache_means_a_rerun_does_not_pay_twice(server, tmp_path):
+    first = make_teacher(server, tmp_path).complete(prompts("ok cached", "ok other"))
+    assert server.hits == {"ok cached": 1, "ok other": 1}
+    again = make_teacher(server, tmp_path).complete(prompts("ok cached", "ok other"))  # a new worker, same folder
+    assert [r.completions for r in again] == [r.completions for r in first]
+    assert server.hits == {"ok cached": 1, "ok other": 1}
+    make_teacher(server, tmp_path, temperature=0.9).complete(prompts("ok cached"))  # other parameters: other key
+    assert server.hits["ok cached"] == 2
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 3
+
+
+def test_concurrency_is_bounded_per_worker(server, tmp_path):
+    t = make_teacher(server, tmp_path, concurrency=2)
+    results = t.complete(prompts(*[f"busy {i}" for i in range(6)]))
+    assert all(r.completions for r in results)
+    assert server.max_inflight == 2
+
+
+def test_reasoning_field_is_folded_into_think_tags(server, tmp_path):
+    res = make_teacher(server, tmp_path).complete(prompts("think one"))[0]
+    assert res.completions == ["<think>\n1 + 1 = 2\n</think>\n\nAnswer: 2"]
+
+
+def test_unreachable_server_is_a_teacher_error(tmp_path):
+    t = OpenAITeacher(base_url="http://127.0.0.1:9/v1", model="m", timeout_seconds=0.2, max_retries=1, backoff_seconds=0.01, cache_dir=str(tmp_path))
+    t.setup()
+    res = t.complete(prompts("ok"))[0]
+    assert res.error == "teacher_error" and res.detail["error"].startswith("connection error")
+
+
+def test_retry_after_parsing():
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("soon") is None

@@ -322,22 +322,24 @@ class Validator:
         return lang.split("-")[0].split("_")[0].lower() if lang else None
 
     def _chunks(self, text: str, min_letters: int, max_chars: int) -> list[str]:
+        """Sentences/lines with math removed; each long enough one alone (so a switched sentence is
+        judged on its own), short ones pooled until they are long enough together."""
         out: list[str] = []
-        cur = ""
+        pool = ""
         for piece in re.split(r"\n+|(?<=[.!?。])\s+", text):
             piece = " ".join(_MATH.sub(" ", piece).split())
             if not piece:
                 continue
-            cur = f"{cur} {piece}".strip()
-            if sum(ch.isalpha() for ch in cur) >= min_letters or len(cur) >= max_chars:
-                out.append(cur[:max_chars])
-                cur = ""
-        if cur:
-            if out and sum(ch.isalpha() for ch in cur) < min_letters:
-                out[-1] = f"{out[-1]} {cur}"[: max_chars * 2]
-            else:
-                out.append(cur)
-        return [c for c in out if sum(ch.isalpha() for ch in c) >= min_letters]
+            if sum(ch.isalpha() for ch in piece) >= min_letters:
+                out.append(piece[:max_chars])
+                continue
+            pool = f"{pool} {piece}".strip()
+            if sum(ch.isalpha() for ch in pool) >= min_letters:
+                out.append(pool[:max_chars])
+                pool = ""
+        if pool and not out and sum(ch.isalpha() for ch in pool) >= min_letters // 2:
+            out.append(pool[:max_chars])  # a short reply is still judged, as one chunk
+        return out
 
     def check_language(self, ctx) -> tuple[bool, dict | None]:
         cfg = self.rules.get("language", {})

@@ -10,7 +10,7 @@ import apache_beam as beam
 
 from pipeline.config import load_config
 from pipeline.io.shards import table_for
-from pipeline.records import DECISIONS_SCHEMA, new_record
+from pipeline.records import DECISIONS_SCHEMA, TRAJECTORIES_SCHEMA, new_record
 from pipeline.runners import local_pipeline
 from pipeline.trajectories.stage import TrajectoryStage
 
@@ -103,7 +103,9 @@ def test_programmatic_seeds_documents_join_and_near_duplicates(tmp_path):
     assert s["teacher"] == "programmatic:v1" and dict(s["checks"]) == {c: True for c in dict(s["checks"])}
     assert {"format", "answer", "steps", "language", "pii"} <= set(dict(s["checks"]))
     # rows fit the OUT schemas
-    assert table_for("trajectories", samples, "run-t").num_rows == len(samples)
+    as_written = [dict(x, checks=[tuple(kv) for kv in x["checks"]]) for x in samples]  # JSON turned tuples to lists
+    table = table_for("trajectories", as_written, "run-t")
+    assert table.num_rows == len(samples) and table.column("checks").type == TRAJECTORIES_SCHEMA.field("checks").type
     assert table_for("decisions", decisions, "run-t").schema.equals(DECISIONS_SCHEMA.with_metadata({"run_id": "run-t", "table": "decisions"}))
 
 

@@ -53,7 +53,7 @@ def prepare(text: str, max_chars: int = 4000) -> str:
         return ""
     head = text[: max_chars * 3] if max_chars > 0 else text
     cleaned = " ".join(_NOISE.sub(" ", head).split())
-    return cleaned[:max_chars] if max_chars > 0 else cleaned
+    return cleaned[:max_chars].rstrip() if max_chars > 0 else cleaned
 
 
 def split_paragraphs(text: str) -> list[str]:

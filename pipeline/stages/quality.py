@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.text import WORD_RE, guess_lang_from_script
+from pipeline.text import CJK_RE, WORD_RE, guess_lang_from_script
 from pipeline.verdicts import RecordStage
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -102,9 +102,12 @@ def m_word_count(s: DocStats, p: dict) -> float:
     return len(s.words)
 
 
-def m_mean_word_length(s: DocStats, p: dict) -> float:
-    n = len(s.words)
-    return float(s.word_lengths.sum()) / n if n else 0.0
+def m_mean_word_length(s: DocStats, p: dict) -> float | None:
+    """Mean length of space-separated words; Han/Kana characters (one-character words) are left
+    out, so an English page quoting Japanese is not "short-worded". None: no such words."""
+    n_cjk = len(CJK_RE.findall(s.text))
+    n = len(s.words) - n_cjk
+    return (float(s.word_lengths.sum()) - n_cjk) / n if n > 0 else None
 
 
 def m_symbol_word_ratio(s: DocStats, p: dict) -> float:

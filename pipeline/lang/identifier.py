@@ -41,7 +41,8 @@ _NOISE = re.compile(
 _PARAGRAPHS = re.compile(r"\n[ \t\r\f\v]*\n")
 
 PARAGRAPH_MIN_CHARS = 30  # shorter paragraphs (headings, code lines) are left out of paragraph shares
-MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document
+MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document …
+PARAGRAPH_BUDGET = 4  # … and at most this many times langid.max_chars characters of them
 
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -154,12 +155,18 @@ class LanguageIdentifier:
 
     # -- mixed-language documents --------------------------------------------------------------
     def paragraph_units(self, text: str) -> list[str]:
-        """Prepared paragraphs long enough to judge (at most MAX_PARAGRAPHS)."""
+        """Prepared paragraphs long enough to judge: at most MAX_PARAGRAPHS of them and
+        PARAGRAPH_BUDGET × max_chars characters in all, so a huge document costs a bounded amount."""
         units = []
+        budget = PARAGRAPH_BUDGET * self.max_chars if self.max_chars > 0 else None
         for para in split_paragraphs(text):
             prepared = self.prepare(para)
             if len(prepared) >= PARAGRAPH_MIN_CHARS:
                 units.append(prepared)
+                if budget is not None:
+                    budget -= len(prepared)
+                    if budget <= 0:
+                        break
                 if len(units) >= MAX_PARAGRAPHS:
                     break
         return units

@@ -10,7 +10,8 @@ model's probability). A record is dropped with
 Mixed-language documents: for a document with two or more paragraphs long enough to judge, the
 paragraphs are labelled too; when the document's language holds less than ``langid.mixed_share`` of
 the paragraph characters the keep verdict carries ``{"mixed": true, "main_share": …, "shares": {…}}``
-(top three languages). Monolingual documents carry no detail, so decisions stay small. The
+(top three languages); ``mixed_share: 0`` turns paragraph labelling off (it costs about as much again
+as the whole-text prediction). Monolingual documents carry no detail, so decisions stay small. The
 document's ``lang`` stays the whole-text prediction: shares count characters, and a Han/Kana
 character carries two to three times the content of a Latin one, so "most characters" would label
 a Japanese manual with English code blocks as English.
@@ -64,7 +65,7 @@ class LanguageFilter(StageCore):
         # paragraphs of multi-paragraph documents ride in the same model call
         spans: list[tuple[int, int] | None] = []
         for text in texts:
-            units = ident.paragraph_units(text) if "\n" in text else []
+            units = ident.paragraph_units(text) if self._mixed_share > 0 and "\n" in text else []
             if len(units) >= 2:
                 spans.append((len(lines), len(lines) + len(units)))
                 lines.extend(units)
@@ -113,6 +114,6 @@ class LanguageStage(RecordStage):
 
         if config.langid.model and not Path(config.langid.model).is_file():
             raise ConfigError(f"config key 'langid.model': fasttext model file not found: {config.langid.model}")
-        if not 0.0 < config.langid.mixed_share <= 1.0:
-            raise ConfigError("config key 'langid.mixed_share' must be in (0, 1]")
+        if not 0.0 <= config.langid.mixed_share <= 1.0:
+            raise ConfigError("config key 'langid.mixed_share' must be in [0, 1]")
         super().__init__(config, run_id)

@@ -222,6 +222,13 @@ def test_stage_makes_one_model_call_per_batch(monkeypatch):
     c.process_batch(recs)
     assert calls == [4 + 8]  # 4 documents + their 8 paragraphs, one call
 
+    off = core(mixed_share=0.0)  # paragraph labelling off: documents only
+    calls.clear()
+    real_off = off._ident.predict_many
+    monkeypatch.setattr(off._ident, "predict_many", lambda lines: calls.append(len(lines)) or real_off(lines))
+    assert all(v.detail is None for v in off.process_batch([record("\n\n".join(by_lang("en")[:2] + by_lang("ja")[:2]))]))
+    assert calls == [1]
+
 
 def test_stage_in_beam_routes_drops_to_decisions():
     cfg = load_config(overrides={"langid": {"allowed": ["ko", "ja"], "min_score": 0.3}})

@@ -42,6 +42,7 @@ class LicenseConfig:
     enabled: bool = True
     review_action: Literal["quarantine", "keep"] = "quarantine"  # license_review verdicts
     check_declared: bool = True  # compare a declared `license` field with the text
+    opt_out: bool = True  # drop records carrying an opt-out signal (rules/optout.yaml)
 
 
 @dataclass

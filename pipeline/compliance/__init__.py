@@ -1,0 +1,1 @@
+"""Compliance helpers of stage ``license``: SPDX matching, copyright notices, opt-out signals."""

@@ -1,0 +1,139 @@
+"""Generate ``rules/license_refs.json.zst`` from the ScanCode LicenseDB (PyPI ``licensedcode-data``).
+
+The reference texts the license matcher compares documents against are not hand-typed: this script
+reads the maintained ScanCode license database as packaged on PyPI (``licensedcode-data``; full
+license texts in ``licenses/*.LICENSE`` and tens of thousands of curated notice/header variants in
+``rules/*.RULE``, each tagged with a ScanCode license expression) and keeps, for the licenses the
+pipeline covers (``rules/licenses.yaml`` → ``reference_keys``), the full texts and the license
+notices/headers. ScanCode keys are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
+
+Usage (a maintainer's step, not a run-time one; the run never needs the network or this package)::
+
+    pip download --no-deps -d /tmp/lcd licensedcode-data==32.1.0
+    .venv/bin/python -m pipeline.compliance.build_refs /tmp/lcd/licensedcode_data-32.1.0-py3-none-any.whl
+
+Output: zstd-compressed JSON ``{"source": {...}, "refs": [{"expr", "kind", "text"}], "aliases": {...}}``
+where ``text`` is the reference's normalised token string (lower-case ASCII words joined by spaces:
+exactly what the matcher tokenises documents into, and much smaller than the raw text).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import re
+import sys
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+import zstandard
+
+from pipeline.compliance.spdx import alias_key, tokenize
+
+_FM = re.compile(r"\A---\n(.*?)\n---\n?(.*)\Z", re.S)
+_OPS = re.compile(r"\s+(?:and|or|with)\s+|[()]", re.I)
+
+
+def _parse(raw: str) -> tuple[dict, str]:
+    m = _FM.match(raw.replace("\r\n", "\n"))
+    if not m:
+        return {}, raw
+    return (yaml.safe_load(m.group(1)) or {}), m.group(2)
+
+
+def _files(src: Path):
+    """(relative name, text) of every licenses/*.LICENSE and rules/*.RULE in a wheel or folder."""
+    if src.is_file():
+        with zipfile.ZipFile(src) as zf:
+            for name in zf.namelist():
+                if name.endswith((".LICENSE", ".RULE")) and "/data/" in name:
+                    yield name.split("/data/", 1)[1], zf.read(name).decode("utf-8", "replace")
+    else:
+        for p in sorted(src.rglob("*")):
+            if p.suffix in (".LICENSE", ".RULE"):
+                yield f"{p.parent.name}/{p.name}", p.read_text("utf-8", "replace")
+
+
+def build(src: Path, licenses_yaml: Path) -> dict:
+    policy = yaml.safe_load(licenses_yaml.read_text(encoding="utf-8"))
+    keys: set[str] = set(policy["reference_keys"])
+    # Full texts of neighbouring licenses (GPL-1.0 next to GPL-2.0, MPL-1.1 next to MPL-2.0, CC 2.x …)
+    # so a text of theirs is recognised as itself instead of as its nearest covered relative.
+    text_only: set[str] = set(policy.get("reference_text_only_keys", []))
+    min_tokens: int = int(policy.get("reference_min_tokens", 5))
+    min_tokens_for: dict = policy.get("reference_min_tokens_for", {})
+    spdx_of: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
+    for name, raw in _files(src):
+        fm, body = _parse(raw)
+        if name.startswith("licenses/"):
+            key = fm.get("key")
+            if key in keys or key in text_only:
+                spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
+                spdx_of[key] = spdx
+                for alias in [spdx, fm.get("short_name"), fm.get("name"), key, *(fm.get("other_spdx_license_keys") or [])]:
+                    if alias:
+                        if alias_key(str(alias)):
+                            aliases.setdefault(alias_key(str(alias)), spdx)
+                if fm.get("is_deprecated"):
+                    continue
+                texts.append((key, "text", body))
+            continue
+        expr = (fm.get("license_expression") or "").strip()
+        if not expr or fm.get("is_false_positive") or int(fm.get("relevance", 100)) < 90:
+            continue
+        if not (fm.get("is_license_text") or fm.get("is_license_notice")):
+            continue
+        parts = {p for p in _OPS.split(expr) if p and p.strip()}
+        if not parts <= keys:
+            continue
+        texts.append((expr, "text" if fm.get("is_license_text") else "notice", body))
+    refs = []
+    seen: set[tuple[str, str]] = set()
+    for expr, kind, body in texts:
+        toks = tokenize(body)
+        parts = {p for p in _OPS.split(expr) if p and p.strip()}
+        need = max([min_tokens] + [int(min_tokens_for.get(p, 0)) for p in parts])
+        if len(toks) < need:
+            continue
+        norm = " ".join(toks)
+        if (expr, norm) in seen:
+            continue
+        seen.add((expr, norm))
+        spdx_expr = _OPS.sub(lambda m: m.group(0).upper(), expr)
+        spdx_expr = re.sub(r"[a-z0-9.+-]+(?:-[a-z0-9.+-]+)*", lambda m: spdx_of.get(m.group(0), m.group(0)), spdx_expr)
+        refs.append({"expr": spdx_expr, "kind": kind, "text": norm})
+    refs.sort(key=lambda r: (r["expr"], r["kind"], r["text"]))
+    missing = sorted((keys | text_only) - set(spdx_of))
+    if missing:
+        raise SystemExit(f"licensedcode data lacks license keys: {missing}")
+    return {"spdx_of": dict(sorted(spdx_of.items())), "aliases": dict(sorted(aliases.items())), "refs": refs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("source", type=Path, help="licensedcode-data wheel or its unpacked licensedcode/data folder")
+    ap.add_argument("--policy", type=Path, default=Path(__file__).resolve().parents[2] / "rules" / "licenses.yaml")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "rules" / "license_refs.json.zst")
+    args = ap.parse_args(argv)
+    data = build(args.source, args.policy)
+    digest = hashlib.sha256(args.source.read_bytes()).hexdigest() if args.source.is_file() else None
+    data = {
+        "source": {"package": args.source.name, "sha256": digest, "generated_at": datetime.now(timezone.utc).date().isoformat()},
+        **data,
+    }
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    args.out.write_bytes(zstandard.ZstdCompressor(level=19).compress(raw))
+    kinds: dict[str, int] = {}
+    for r in data["refs"]:
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    print(f"wrote {args.out}: {len(data['refs'])} refs {kinds}, {len(raw)} bytes json, {args.out.stat().st_size} bytes zst", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

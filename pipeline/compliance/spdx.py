@@ -1,0 +1,237 @@
+"""SPDX normalisation and license-text matching against ScanCode's reference texts.
+
+* :func:`normalize_expression` turns declared fields and ``SPDX-License-Identifier:`` values into
+  SPDX expressions through ``license-expression`` (ScanCode's license index: ``GPL-2.0+`` →
+  ``GPL-2.0-or-later``), with a name alias table ("Apache License 2.0" → ``Apache-2.0``) generated
+  from the same database.
+* :class:`LicenseMatcher` finds full or partial license texts and standard notices/headers in a
+  document: both are tokenised to lower-case ASCII words, references are fingerprinted once as
+  word 4-grams in one sorted numpy posting array, and a document's 4-grams are looked up with
+  ``searchsorted`` + ``bincount``; a reference matches when enough of its 4-grams occur. Overlapping
+  matches are resolved greedily (the larger match wins, so the "how to apply" notice inside a full
+  GPL text does not count on its own).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import zstandard
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_SPDX_ID_LINE = re.compile(r"SPDX-License-Identifier\s*:\s*([^\n\r*#;\"'<>]+?)\s*(?:\*/|-->|$)", re.I | re.M)
+_EXPR_CHARS = re.compile(r"^[A-Za-z0-9.+\-: ()]+$")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+_ALIAS_TOKEN = re.compile(r"[a-z0-9]+|\+")
+ALIAS_FILLER = frozenset(
+    "the a an license licence licensed version ver v international unported generic public only".split()
+)
+
+
+def alias_tokens(text: str) -> list[str]:
+    return _ALIAS_TOKEN.findall(text.lower())
+
+
+def alias_key(text: str) -> str:
+    """Normalised license name: "GNU General Public License, Version 2.0" -> "gnugeneral20"."""
+    return "".join(t for t in alias_tokens(text) if t not in ALIAS_FILLER)
+
+
+def spdx_identifier_values(text: str) -> list[str]:
+    """The raw values of every ``SPDX-License-Identifier:`` line in ``text``."""
+    return [m.group(1).strip() for m in _SPDX_ID_LINE.finditer(text)]
+
+
+@dataclass(slots=True)
+class Match:
+    expr: str  # SPDX expression of the reference
+    kind: str  # "text" | "notice"
+    start: int  # first matched token position
+    end: int  # one past the last matched token
+    matched: int  # matching 4-grams
+    coverage: float  # matched / reference 4-grams
+    ref: int  # reference index
+
+
+class SpdxNormalizer:
+    """Expression normalisation over license-expression's ScanCode index plus generated aliases."""
+
+    def __init__(self, aliases: dict[str, str]) -> None:
+        from license_expression import get_spdx_licensing
+
+        self._licensing = get_spdx_licensing()
+        self._aliases = aliases
+
+    def normalize(self, value: str | None) -> tuple[str | None, list[str]]:
+        """(SPDX expression or None, unknown symbols). Never raises on bad input."""
+        if value is None:
+            return None, []
+        value = str(value).strip()
+        if not value:
+            return None, []
+        alias = self._aliases.get(alias_key(value))
+        if alias:
+            return alias, []
+        candidate = re.sub(r"\s*/\s*", " OR ", value)  # "MIT/Apache-2.0" (Cargo's old style)
+        if not _EXPR_CHARS.match(candidate):
+            return None, [value[:64]]
+        try:
+            expr = self._licensing.parse(candidate, validate=False)
+        except Exception:  # noqa: BLE001 - license_expression raises several error types
+            return None, [value[:64]]
+        if expr is None:
+            return None, []
+        unknown = [str(s) for s in self._licensing.unknown_license_keys(expr)]
+        return expr.render("{symbol.key}"), unknown
+
+    def keys(self, expression: str) -> list[str]:
+        try:
+            return list(self._licensing.license_keys(self._licensing.parse(expression, validate=False)))
+        except Exception:  # noqa: BLE001
+            return []
+
+    def combine(self, expressions: list[str], op: str) -> str | None:
+        uniq = list(dict.fromkeys(e for e in expressions if e))
+        if not uniq:
+            return None
+        if len(uniq) == 1:
+            return uniq[0]
+        joined = f" {op} ".join(f"({e})" if (" OR " in e or " AND " in e) else e for e in uniq)
+        try:
+            return self._licensing.parse(joined, validate=False).simplify().render("{symbol.key}")
+        except Exception:  # noqa: BLE001
+            return joined
+
+    def parse(self, expression: str):
+        return self._licensing.parse(expression, validate=False)
+
+
+class LicenseMatcher:
+    """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``)."""
+
+    def __init__(self, refs_path: Path, matching: dict) -> None:
+        data = json.loads(zstandard.ZstdDecompressor().decompress(Path(refs_path).read_bytes()))
+        self.source = data.get("source", {})
+        self.aliases: dict[str, str] = data.get("aliases", {})
+        self.n = int(matching.get("ngram", 4))
+        self.notice_cov = float(matching.get("notice_min_coverage", 0.85))
+        self.text_cov = float(matching.get("text_min_coverage", 0.8))
+        self.partial_cov = float(matching.get("partial_text_min_coverage", 0.3))
+        self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
+        self.short = int(matching.get("short_ref_ngrams", 12))
+        refs = data["refs"]
+        self.exprs = [r["expr"] for r in refs]
+        self.kinds = [r["kind"] for r in refs]
+        self.is_text = np.array([k == "text" for k in self.kinds])
+        vocab: dict[str, int] = {}
+        keys: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        sizes = np.zeros(len(refs), dtype=np.int64)
+        for i, r in enumerate(refs):
+            ids = np.array([vocab.setdefault(t, len(vocab) + 1) for t in r["text"].split()], dtype=np.uint64)
+            grams = np.unique(self._grams(ids))
+            sizes[i] = len(grams)
+            keys.append(grams)
+            owners.append(np.full(len(grams), i, dtype=np.int32))
+        self.vocab = vocab
+        all_keys = np.concatenate(keys)
+        all_owners = np.concatenate(owners)
+        order = np.argsort(all_keys, kind="stable")
+        self.post_keys = all_keys[order]
+        self.post_refs = all_owners[order]
+        self.ref_sizes = sizes
+        # minimum matched 4-grams per reference
+        cov = np.where(self.is_text, self.text_cov, self.notice_cov)
+        need = np.ceil(sizes * cov).astype(np.int64)
+        need = np.where(sizes < self.short, sizes, need)
+        self.need = np.maximum(need, 1)
+
+    def _grams(self, ids: np.ndarray) -> np.ndarray:
+        n = self.n
+        if len(ids) < n:
+            return np.zeros(0, dtype=np.uint64)
+        h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+        mult = np.uint64(0x9E3779B97F4A7C15)
+        for k in range(n):
+            h = h * mult + ids[k : len(ids) - n + 1 + k]
+        return h
+
+    def match(self, text: str) -> list[Match]:
+        toks = tokenize(text)
+        if len(toks) < self.n:
+            return []
+        get = self.vocab.get
+        ids = np.fromiter((get(t, 0) for t in toks), dtype=np.uint64, count=len(toks))
+        grams = self._grams(ids)
+        zero = ids == 0
+        if zero.any():  # a 4-gram containing a word no reference has matches nothing
+            bad = np.convolve(zero.astype(np.int8), np.ones(self.n, dtype=np.int8), "valid") > 0
+            positions = np.nonzero(~bad)[0]
+            grams = grams[positions]
+        else:
+            positions = np.arange(len(grams))
+        if not len(grams):
+            return []
+        uniq, first = np.unique(grams, return_index=True)
+        first_pos = positions[first]
+        lo = np.searchsorted(self.post_keys, uniq, "left")
+        hi = np.searchsorted(self.post_keys, uniq, "right")
+        lens = hi - lo
+        total = int(lens.sum())
+        if not total:
+            return []
+        # every (document 4-gram, reference) posting pair
+        idx = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(total)
+        pair_ref = self.post_refs[idx]
+        counts = np.bincount(pair_ref, minlength=len(self.ref_sizes))
+        ok = counts >= self.need
+        ok |= self.is_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
+        if not ok.any():
+            return []
+        sel = ok[pair_ref]
+        pair_ref = pair_ref[sel]
+        pair_pos = np.repeat(first_pos, lens)[sel]
+        order = np.lexsort((pair_pos, pair_ref))
+        pair_ref, pair_pos = pair_ref[order], pair_pos[order]
+        cuts = np.nonzero(np.diff(pair_ref))[0] + 1
+        matches: list[Match] = []
+        for ref_pos in np.split(np.arange(len(pair_ref)), cuts):
+            ref = int(pair_ref[ref_pos[0]])
+            size = int(self.ref_sizes[ref])
+            start, end = self._densest_span(pair_pos[ref_pos], size)
+            matched = int(counts[ref])
+            matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref))
+        return _resolve(matches)
+
+    @staticmethod
+    def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:
+        """Start/end positions of the matched run, ignoring far-away stray hits."""
+        if len(pos) == 1:
+            return int(pos[0]), int(pos[0])
+        gap = max(8, size // 4)
+        breaks = np.nonzero(np.diff(pos) > gap)[0]
+        bounds = np.r_[0, breaks + 1, len(pos)]
+        sizes = np.diff(bounds)
+        best = int(np.argmax(sizes))
+        return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def _resolve(matches: list[Match]) -> list[Match]:
+    """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one."""
+    matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
+    kept: list[Match] = []
+    for m in matches:
+        span = max(1, m.end - m.start)
+        if any(min(m.end, k.end) - max(m.start, k.start) > 0.5 * span for k in kept):
+            continue
+        kept.append(m)
+    kept.sort(key=lambda m: m.start)
+    return kept

@@ -59,6 +59,7 @@ class Match:
     matched: int  # matching 4-grams
     coverage: float  # matched / reference 4-grams
     ref: int  # reference index
+    repeated: float = 0.0  # share of its matched 4-grams that occur more than once in the document
 
 
 class SpdxNormalizer:
@@ -180,7 +181,7 @@ class LicenseMatcher:
             positions = np.arange(len(grams))
         if not len(grams):
             return []
-        uniq, first = np.unique(grams, return_index=True)
+        uniq, first, mult = np.unique(grams, return_index=True, return_counts=True)
         first_pos = positions[first]
         lo = np.searchsorted(self.post_keys, uniq, "left")
         hi = np.searchsorted(self.post_keys, uniq, "right")
@@ -199,8 +200,9 @@ class LicenseMatcher:
         sel = ok[pair_ref]
         pair_ref = pair_ref[sel]
         pair_pos = np.repeat(first_pos, lens)[sel]
+        pair_rep = np.repeat(mult > 1, lens)[sel]
         order = np.lexsort((pair_pos, pair_ref))
-        pair_ref, pair_pos = pair_ref[order], pair_pos[order]
+        pair_ref, pair_pos, pair_rep = pair_ref[order], pair_pos[order], pair_rep[order]
         cuts = np.nonzero(np.diff(pair_ref))[0] + 1
         matches: list[Match] = []
         for ref_pos in np.split(np.arange(len(pair_ref)), cuts):
@@ -208,7 +210,8 @@ class LicenseMatcher:
             size = int(self.ref_sizes[ref])
             start, end = self._densest_span(pair_pos[ref_pos], size)
             matched = int(counts[ref])
-            matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref))
+            matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
+                                 float(pair_rep[ref_pos].mean())))
         return _resolve(matches)
 
     @staticmethod
@@ -230,7 +233,10 @@ def _resolve(matches: list[Match]) -> list[Match]:
     kept: list[Match] = []
     for m in matches:
         span = max(1, m.end - m.start)
-        if any(min(m.end, k.end) - max(m.start, k.start) > 0.5 * span for k in kept):
+        inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
+        # a notice that also stands outside the full text it is part of (a GPL "or later" header
+        # above the GPL text, whose appendix holds the same words) still counts on its own
+        if inside and not (m.kind == "notice" and m.repeated >= 0.8 and all(k.kind == "text" for k in inside)):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

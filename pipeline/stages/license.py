@@ -141,7 +141,9 @@ class LicenseDetector(StageCore):
         names = self._names_in(span)
         if not names:
             return None
-        op = "OR" if len(names) > 1 and _OR_WORDS.search(span) else "AND"
+        window = m.string[max(0, m.start() - 24) : m.end()]
+        choice = _OR_WORDS.search(span) or (self.dual is not None and self.dual.search(window))
+        op = "OR" if len(names) > 1 and choice else "AND"
         return self.normalizer.combine(names, op)
 
     def _names_in(self, span: str) -> list[str]:

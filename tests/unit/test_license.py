@@ -1,0 +1,352 @@
+"""Stage `license`: real license texts (Debian common-licenses, package copyright files), news
+footers in ko/ja/zh, dual-license headers, opt-out signals, policy, and near-misses."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+import yaml
+import zstandard
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.config import load_config
+from pipeline.records import new_record
+from pipeline.runners import local_pipeline
+from pipeline.stages.license import LicenseDetector, LicenseStage
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "license"
+COMMON = Path("/usr/share/common-licenses")
+REPO = Path(__file__).resolve().parents[2]
+
+MIT_HEADER = (
+    "Copyright (c) 2021 Jane Doe\n\n"
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and "
+    'associated documentation files (the "Software"), to deal in the Software without restriction, including '
+    "without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell "
+    "copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the "
+    "following conditions:\n\nThe above copyright notice and this permission notice shall be included in all "
+    "copies or substantial portions of the Software.\n"
+)
+GPL2_PLUS_NOTICE = (
+    "This program is free software; you can redistribute it and/or modify it under the terms of the GNU "
+    "General Public License as published by the Free Software Foundation; either version 2 of the License, or "
+    "(at your option) any later version."
+)
+
+
+def _jsonl(name):
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _common(name: str) -> str:
+    path = COMMON / name
+    assert path.is_file(), (
+        f"{path} is missing: these tests use Debian's real license texts (package base-files); "
+        "run them on the project's Debian image"
+    )
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def core():
+    c = LicenseDetector(load_config())
+    c.setup()
+    return c
+
+
+def _core(overrides=None, rules_dir=None):
+    data = dict(overrides or {})
+    if rules_dir:
+        data["rules_dir"] = str(rules_dir)
+    c = LicenseDetector(load_config(overrides=data))
+    c.setup()
+    return c
+
+
+def rec(text, **kw):
+    return new_record(source_uri="mem://t.jsonl", record_index=kw.pop("index", 0), text=text, **kw)
+
+
+# --- license texts -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, spdx",
+    [
+        ("Apache-2.0", "Apache-2.0"),
+        ("GPL-2", "GPL-2.0-only"),
+        ("GPL-3", "GPL-3.0-only"),
+        ("LGPL-2.1", "LGPL-2.1-only"),
+        ("LGPL-3", "LGPL-3.0-only"),
+        ("MPL-2.0", "MPL-2.0"),
+        ("CC0-1.0", "CC0-1.0"),
+        ("BSD", "BSD-3-Clause"),
+        # neighbours must not be mistaken for their covered relatives
+        ("GPL-1", "GPL-1.0-only"),
+        ("MPL-1.1", "MPL-1.1"),
+    ],
+)
+def test_debian_common_license_texts(core, name, spdx):
+    found = core.analyse(_common(name))
+    assert found.expression == spdx
+    assert "text" in found.via
+
+
+def test_partial_license_text_is_recognised(core):
+    text = _common("GPL-3")
+    part = text[: len(text) // 3]  # the preamble and first sections only
+    assert core.analyse(part).expression == "GPL-3.0-only"
+
+
+def test_full_gpl2_text_with_or_later_notice_is_or_later(core):
+    text = "foo.c - a tool\n" + GPL2_PLUS_NOTICE + "\n\n" + _common("GPL-2")
+    assert core.analyse(text).expression == "GPL-2.0-or-later"
+
+
+def test_standard_headers(core):
+    apache = (
+        'Licensed under the Apache License, Version 2.0 (the "License");\nyou may not use this file except in '
+        "compliance with the License.\nYou may obtain a copy of the License at\n\n    "
+        "http://www.apache.org/licenses/LICENSE-2.0\n"
+    )
+    assert core.analyse(apache).expression == "Apache-2.0"
+    assert core.analyse(GPL2_PLUS_NOTICE).expression == "GPL-2.0-or-later"
+    gpl3_only = GPL2_PLUS_NOTICE.replace("either version 2 of the License, or (at your option) any later version", "version 3 of the License")
+    assert core.analyse(gpl3_only).expression == "GPL-3.0-only"
+
+
+@pytest.mark.parametrize(
+    "line, spdx",
+    [
+        ("// SPDX-License-Identifier: GPL-2.0+", "GPL-2.0-or-later"),
+        ("# SPDX-License-Identifier: MIT OR Apache-2.0", "MIT OR Apache-2.0"),
+        ("/* SPDX-License-Identifier: LGPL-2.1-or-later */", "LGPL-2.1-or-later"),
+        ("<!-- SPDX-License-Identifier: CC-BY-SA-4.0 -->", "CC-BY-SA-4.0"),
+    ],
+)
+def test_spdx_identifier_lines_are_normalised(core, line, spdx):
+    assert core.analyse(line + "\nint x = 1;\n").expression == spdx
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("Licensed under either of Apache License, Version 2.0 or MIT license at your option.", "Apache-2.0 OR MIT"),
+        ("This project is dual licensed under the MIT License and the Apache License 2.0.", "Apache-2.0 OR MIT"),
+        ("This work is licensed under a Creative Commons Attribution-NonCommercial 4.0 International License.", "CC-BY-NC-4.0"),
+        ("Text is available under the Creative Commons Attribution-ShareAlike 3.0 License.", "CC-BY-SA-3.0"),
+        ("See https://creativecommons.org/licenses/by-nd/4.0/ for the terms.", "CC-BY-ND-4.0"),
+        ("This is free and unencumbered software released into the public domain.", "LicenseRef-scancode-public-domain"),
+        ("License: CC BY-NC-SA 4.0", "CC-BY-NC-SA-4.0"),
+    ],
+)
+def test_declarations_and_dual_licensing(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+def test_two_license_texts_without_a_choice_are_and(core):
+    text = _common("Apache-2.0") + "\n\n" + MIT_HEADER
+    assert core.analyse(text).expression == "Apache-2.0 AND MIT"
+
+
+# --- real Debian package copyright files ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "package, must_contain",
+    [
+        ("libexpat1", {"MIT"}),
+        ("zlib1g", {"Zlib"}),
+        ("grep", {"GPL-3.0-or-later"}),
+        ("libbz2-1.0", {"BSD-3-Clause"}),
+        ("libssl3", {"Apache-2.0"}),
+    ],
+)
+def test_debian_package_copyright_files(core, package, must_contain):
+    path = Path("/usr/share/doc") / package / "copyright"
+    assert path.is_file(), f"{path} missing: tests use real Debian copyright files of the project image"
+    found = core.analyse(path.read_text(encoding="utf-8", errors="replace"))
+    keys = set(core.normalizer.keys(found.expression))
+    assert must_contain <= keys
+    assert any(n.holder for n in found.notices), "copyright holders are extracted"
+
+
+# --- copyright notices and policy ------------------------------------------------------------------
+def test_mit_header_with_copyright_is_kept_with_holder(core):
+    r = rec(MIT_HEADER)
+    v = core.process(r)
+    assert v.kept
+    assert r["license"] == "MIT"
+    assert r["copyright"] == ["Copyright (c) 2021 Jane Doe"]
+    assert v.detail["status"] == "allowed"
+
+
+def test_all_rights_reserved_without_license_is_dropped(core):
+    r = rec("Annual report 2023.\nCopyright 2023 ACME Corp. All rights reserved.")
+    v = core.process(r)
+    assert (v.action, v.reason) == ("drop", "copyright_notice")
+    assert v.detail["patterns"] == ["all_rights_reserved"]
+    assert "ACME" not in json.dumps(v.detail), "no holder or text in decisions detail"
+
+
+def test_plain_copyright_notice_is_kept(core):
+    r = rec("Some blog post about gardening.\n© 2024 Jane's Garden Blog")
+    v = core.process(r)
+    assert v.kept and r["copyright"] == ["© 2024 Jane's Garden Blog"]
+
+
+@pytest.mark.parametrize("case", _jsonl("news_footers.jsonl"), ids=lambda c: f"{c['lang']}-{c['pattern']}")
+def test_news_footers_are_dropped(core, case):
+    r = rec(case["text"])
+    v = core.process(r)
+    assert (v.action, v.reason) == ("drop", "copyright_notice")
+    assert case["pattern"] in v.detail["patterns"]
+    assert r["copyright"], "the notice is recorded"
+    if case["holder"]:
+        assert any(case["holder"] in s for s in r["copyright"])
+
+
+def test_korean_holder_only_notice_is_kept(core):
+    r = rec("기사 본문입니다.\nⓒ 연합뉴스")
+    assert core.process(r).kept
+    assert r["copyright"] == ["ⓒ 연합뉴스"]
+
+
+def test_news_source_override_keeps_licensed_news(core):
+    case = _jsonl("news_footers.jsonl")[0]
+    r = rec(case["text"], source="licensed-news-2024")
+    v = core.process(r)
+    assert v.kept and v.detail["policy"] == "override_0"
+
+
+@pytest.mark.parametrize("case", _jsonl("near_misses.jsonl"), ids=lambda c: c["case"])
+def test_near_misses_do_not_fire(core, case):
+    r = rec(case["text"])
+    v = core.process(r)
+    assert v == core.process(rec(case["text"])) and v.kept and v.detail is None
+    assert r["license"] is None and r["copyright"] == []
+
+
+# --- license policy ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("spdx", ["CC-BY-NC-4.0", "CC-BY-ND-3.0", "CC-BY-NC-SA-4.0", "CC-BY-NC-ND-3.0"])
+def test_denied_licenses_are_dropped(core, spdx):
+    v = core.process(rec(f"SPDX-License-Identifier: {spdx}\nsome text"))
+    assert (v.action, v.reason) == ("drop", "license_denied")
+    assert v.detail["found"] == spdx
+
+
+def test_review_licenses_quarantine_or_keep_and_flag(core):
+    v = core.process(rec(GPL2_PLUS_NOTICE))
+    assert (v.action, v.reason) == ("quarantine", "license_review")
+    flagged = _core({"license": {"review_action": "keep"}})
+    v = flagged.process(rec(GPL2_PLUS_NOTICE))
+    assert (v.action, v.reason) == ("keep", "license_review")
+
+
+def test_or_takes_the_best_alternative(core):
+    v = core.process(rec("SPDX-License-Identifier: GPL-3.0-only OR MIT"))
+    assert v.kept and v.detail["status"] == "allowed"
+    v = core.process(rec("SPDX-License-Identifier: GPL-3.0-only AND MIT"))
+    assert v.action == "quarantine"
+
+
+def test_declared_license_is_normalised_and_checked(core):
+    r = rec("a plain paragraph with no license text at all", license="GPL-2.0+")
+    v = core.process(r)
+    assert r["license"] == "GPL-2.0-or-later" and v.reason == "license_review"
+    r = rec(MIT_HEADER, license="Apache 2.0")
+    v = core.process(r)
+    assert v.kept and v.detail["contradiction"] is True
+    assert v.detail["declared"] == "Apache-2.0" and v.detail["found"] == "MIT"
+    r = rec(MIT_HEADER, license="MIT")
+    assert "contradiction" not in core.process(r).detail
+    v = core.process(rec("plain text", license="cc-by-nc-4.0"))
+    assert v.reason == "license_denied"
+
+
+# --- opt-out ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kw, signal",
+    [
+        ({"html_meta": {"robots": "index, follow, noai"}}, "meta:robots"),
+        ({"html_meta": {"robots": "noimageai"}}, "meta:robots"),
+        ({"http_headers": {"x-robots-tag": "googlebot: noai"}}, "header:x-robots-tag"),
+        ({"http_headers": {"tdm-reservation": "1"}}, "header:tdm-reservation"),
+        ({"html_meta": {"tdm-reservation": "1"}}, "meta:tdm-reservation"),
+        ({"meta": {"TDM-Reservation": "1"}}, "record_meta:tdm-reservation"),
+    ],
+)
+def test_opt_out_signals(core, kw, signal):
+    v = core.process(rec(MIT_HEADER, **kw))
+    assert (v.action, v.reason) == ("drop", "opt_out") and v.detail["signal"] == signal
+
+
+def test_no_opt_out_when_reservation_is_zero(core):
+    assert core.process(rec("hello", http_headers={"tdm-reservation": "0"}, html_meta={"robots": "noindex"})).kept
+
+
+def test_block_list_is_a_rule_change_only(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    spec = yaml.safe_load((rules / "optout.yaml").read_text(encoding="utf-8"))
+    spec["block_domains"] = ["blocked.example"]
+    spec["block_url_patterns"] = [r"/members/"]
+    (rules / "optout.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    c = _core(rules_dir=rules)
+    assert c.process(rec("x", url="https://news.blocked.example/a")).detail == {"signal": "block_domain", "value": "blocked.example"}
+    assert c.process(rec("x", url="https://ok.example/members/1")).reason == "opt_out"
+    assert c.process(rec("x", url="https://notblocked.example/a")).kept
+    off = _core({"license": {"opt_out": False}}, rules_dir=rules)
+    assert off.process(rec("x", url="https://news.blocked.example/a")).kept
+
+
+# --- speed path, data provenance, Beam ----------------------------------------------------------------
+def test_prefilter_skips_matching_on_plain_text(core, monkeypatch):
+    def boom(_text):
+        raise AssertionError("matcher ran on text without any license signal")
+
+    monkeypatch.setattr(core.matcher, "match", boom)
+    r = rec("The weather in Seoul is sunny today. 오늘 서울은 맑습니다. 東京は晴れ。")
+    assert core.process(r).kept and r["license"] is None
+
+
+def test_reference_data_is_generated_from_scancode():
+    data = json.loads(zstandard.ZstdDecompressor().decompress((REPO / "rules" / "license_refs.json.zst").read_bytes()))
+    assert data["source"]["package"].startswith("licensedcode_data-")
+    policy = yaml.safe_load((REPO / "rules" / "licenses.yaml").read_text(encoding="utf-8"))
+    covered = {data["spdx_of"][k] for k in policy["reference_keys"]}
+    with_text = {r["expr"] for r in data["refs"] if r["kind"] == "text"}
+    assert covered <= with_text | {"LicenseRef-scancode-public-domain"}
+
+
+def test_bad_input_gets_a_verdict(core):
+    r = rec("")
+    r["text"] = None
+    assert core.process(r).kept
+    assert core.process(rec("x", license="%%% not a license")).detail == {"declared_unrecognised": True}
+
+
+def test_beam_stage_routes_verdicts():
+    cfg = load_config()
+    records = [
+        rec(MIT_HEADER, index=0),
+        rec("Copyright 2020 X Corp. All rights reserved.", index=1),
+        rec("plain text", index=2, html_meta={"robots": "noai"}),
+        rec("SPDX-License-Identifier: CC-BY-NC-4.0", index=3),
+        rec(GPL2_PLUS_NOTICE, index=4),
+        rec("just a plain sentence", index=5),
+    ]
+    with local_pipeline() as p:
+        out = p | beam.Create([records]) | LicenseStage(cfg, "run1")
+        kept = out.kept | beam.FlatMap(lambda batch: [(r["record_index"], r["license"]) for r in batch])
+        reasons = out.decisions | beam.Map(lambda row: (row["record_index"], row["action"], row["reason"], row["stage"]))
+        assert_that(kept, equal_to([(0, "MIT"), (5, None)]), label="kept")
+        assert_that(
+            reasons,
+            equal_to([
+                (1, "drop", "copyright_notice", "license"),
+                (2, "drop", "opt_out", "license"),
+                (3, "drop", "license_denied", "license"),
+                (4, "quarantine", "license_review", "license"),
+            ]),
+            label="decisions",
+        )

@@ -30,17 +30,40 @@ RUNNERS = {
     "multi_processing_2": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
 }
 
+_RIVER = ("The river council approved a plan on Tuesday to restore the wetlands near the old mill. "
+          "Members said the marsh would hold back spring floods, shelter nesting birds and filter the water "
+          "that runs past the school. Work starts in April, when volunteers will clear the drainage ditches, "
+          "plant reeds along the banks and build a wooden walkway so that families can visit without "
+          "trampling the new growth. The council will report on the results every autumn.")
+_BAKERS = ("Bakers in the valley start long before dawn, shaping sourdough loaves that rise slowly in cool "
+           "stone cellars. Each family keeps its own starter, and some of them are older than the village "
+           "church. By six o'clock the first trays come out of the wood-fired ovens, and the smell of crust "
+           "drifts down the main street. Visitors often ask for the recipe, but the bakers only smile and "
+           "tell them to come back tomorrow, a little earlier than today.")
 DOCS = [
-    ("en1", "The river council approved a plan to restore the wetlands near the old mill, citing flood protection and birds."),
-    ("en2", "Bakers in the valley start before dawn, shaping sourdough loaves that rise slowly in cool stone cellars."),
-    ("en3", "Contact the organiser at jane.doe@example.com or call +1 415 555 0132 before Friday to reserve a table."),
-    ("en1dup", "The river council approved a plan to restore the wetlands near the old mill, citing flood protection and birds."),
-    ("en2near", "Bakers in the valley start before dawn, shaping sourdough loaves that rise slowly in cool stone cellars!"),
-    ("ko1", "서울시는 올해 여름부터 한강 공원에 새로운 자전거 도로를 개설하고 시민들의 의견을 듣기로 했다고 밝혔다."),
-    ("ja1", "東京の小さな書店では、毎週土曜日に子ども向けの読み聞かせ会が開かれ、近所の家族でにぎわっている。"),
-    ("zh1", "这座城市的图书馆延长了开放时间，方便学生在考试期间晚上也能安静地学习和查阅资料。"),
+    ("en1", _RIVER),
+    ("en2", _BAKERS),
+    ("en3", "The spring dinner of the allotment society will be held in the village hall on the first Saturday "
+            "of May. Members may bring one guest each, and every table is asked to share a dish made from "
+            "something grown on the plots this year. Contact the organiser at jane.doe@example.com or call "
+            "+1 415 555 0132 before Friday to reserve a table, and tell her about any allergies so that the "
+            "kitchen can plan the menu and the seating in good time."),
+    ("en1dup", _RIVER),
+    ("en2near", _BAKERS.replace("tomorrow, a little earlier than today.", "tomorrow, a little earlier than today!")),
+    ("ko1", "서울시는 올해 여름부터 한강 공원에 새로운 자전거 도로를 개설하고 시민들의 의견을 듣기로 했다고 밝혔다. "
+            "시는 이번 사업을 통해 출퇴근 시간의 교통 혼잡을 줄이고 시민들이 더 안전하게 자전거를 탈 수 있도록 "
+            "하겠다고 설명했다. 새 도로는 여의도에서 잠실까지 이어지며, 곳곳에 쉼터와 자전거 수리 시설도 설치된다. "
+            "시 관계자는 공사 기간 동안 일부 산책로가 통제될 수 있다며 시민들의 양해를 부탁했다."),
+    ("ja1", "東京の小さな書店では、毎週土曜日に子ども向けの読み聞かせ会が開かれ、近所の家族でにぎわっている。"
+            "店主は十年前にこの会を始め、今では常連の子どもたちが自分で選んだ本を友だちに紹介するようになった。"
+            "会の後には絵本の交換会もあり、読み終えた本が次の家庭へと受け継がれていく。"
+            "店主は、本を通じて地域の人々がつながる場所であり続けたいと話している。"),
+    ("zh1", "这座城市的图书馆延长了开放时间，方便学生在考试期间晚上也能安静地学习和查阅资料。"
+            "图书馆负责人表示，新的开放时间将持续到本学期结束，并会根据读者的反馈决定是否长期实行。"
+            "馆内还增加了自习座位和电源插座，并在入口处设置了热水供应点。"
+            "许多学生认为，这些变化让他们在紧张的复习阶段有了一个舒适而安静的去处。"),
     ("empty", "   "),
-    ("en4", "A short guide to pruning fruit trees: cut in late winter, remove crossing branches, and keep the centre open."),
+    ("short", "Buy now!!!"),
 ]
 
 
@@ -49,7 +72,13 @@ def write_corpus(root: Path) -> None:
     lines = [json.dumps({"id": i, "text": t, "url": f"https://example.org/{i}"}, ensure_ascii=False) for i, t in DOCS]
     lines.insert(4, "{this is not json")
     (root / "mixed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (root / "note.txt").write_text("Notes from the allotment: the beans came up early this year, and the slugs found them.\n", encoding="utf-8")
+    (root / "note.txt").write_text(
+        "Notes from the allotment: the beans came up early this year, and the slugs found them before we did. "
+        "We tried copper tape around the beds, then beer traps, and in the end simply went out every evening "
+        "with a torch and a bucket. The runner beans recovered by midsummer and climbed to the top of the "
+        "canes, and by August there were more than the three of us could eat, so we gave bags of them away.\n",
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture
@@ -99,6 +128,14 @@ def test_portable_and_multiprocessing_runs_equal_in_process_run(tmp_path, offlin
     # The corpus exercises the stages: something is kept, something dropped, one line quarantined.
     assert kept and {r["doc_id"] for r in base_docs} == kept
     assert {r["action"] for r in base_decisions} == {"keep", "drop", "quarantine"}
+    reasons = {r["source_id"]: r["reason"] for r in base_decisions if r["action"] != "keep"}
+    assert reasons["empty"] == "empty" and reasons["short"] == "word_count"
+    # One of each duplicate pair survives; which one is deterministic, not arrival order.
+    assert sorted(reasons.get(i, "") for i in ("en1", "en1dup")) == ["", "exact_duplicate"]
+    assert sorted(reasons.get(i, "") for i in ("en2", "en2near")) == ["", "near_duplicate"]
+    assert {"ko1", "ja1", "zh1", "en3"} <= {r["source_id"] for r in base_docs}
+    scrubbed = next(r["text"] for r in base_docs if r["source_id"] == "en3")
+    assert "jane.doe@example.com" not in scrubbed and "<EMAIL_ADDRESS>" in scrubbed
     assert len({r["doc_id"] for r in base_decisions}) == len(base_decisions) == len(DOCS) + 2
     assert results["in_process"].manifest["runner"] == "DirectRunner"
     assert results["portable_loopback"].manifest["runner"] == "PortableRunner"

@@ -294,6 +294,9 @@ TRAJECTORIES_SCHEMA = pa.schema(
         ("teacher", pa.string()),
         ("template_id", pa.string()),
         ("checks", pa.map_(pa.string(), pa.bool_())),
+        # Inherited from the source documents (several -> "A AND B"), so a sample carries the
+        # license verdict of what it was grounded in; null for seed problems without a license.
+        ("license", pa.string()),
         ("run_id", pa.string()),
     ]
 )

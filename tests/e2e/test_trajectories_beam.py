@@ -106,6 +106,9 @@ def test_programmatic_seeds_documents_join_and_near_duplicates(tmp_path):
     as_written = [dict(x, checks=[tuple(kv) for kv in x["checks"]]) for x in samples]  # JSON turned tuples to lists
     table = table_for("trajectories", as_written, "run-t")
     assert table.num_rows == len(samples) and table.column("checks").type == TRAJECTORIES_SCHEMA.field("checks").type
+    # the inherited license survives into the written table (a reviewer filters samples on it)
+    written = dict(zip(table.column("sample_id").to_pylist(), table.column("license").to_pylist()))
+    assert written["grounded-0"] == "CC-BY-4.0"
     assert table_for("decisions", decisions, "run-t").schema.equals(DECISIONS_SCHEMA.with_metadata({"run_id": "run-t", "table": "decisions"}))
 
 

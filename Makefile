@@ -31,6 +31,9 @@ demo: $(STAMP)
 	$(BIN)/curate run --input examples/corpus --output out/demo --overwrite
 	$(BIN)/curate verify out/demo
 	$(BIN)/curate audit out/demo --query drop_reasons
+	@echo "--- the same corpus with thinking-trajectory synthesis (programmatic teacher, examples/trajectories.yaml)"
+	$(BIN)/curate run --input examples/corpus --output out/demo-trajectories --overwrite --quiet --config examples/trajectories.yaml
+	$(BIN)/curate audit out/demo-trajectories "SELECT template_id, lang, count(*) AS samples FROM trajectories GROUP BY ALL ORDER BY samples DESC"
 
 ## The whole test suite (unit, end-to-end on real runners, DAGs).
 test: $(STAMP) $(AIRFLOW_STAMP)

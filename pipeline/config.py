@@ -140,9 +140,21 @@ class Config:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     def rules_path(self) -> Path:
+        """The active rules folder, on whichever machine this runs.
+
+        A custom ``rules_dir`` exists on the submitting machine only; remote workers (Dataflow,
+        Spark, Flink) get the copy taken by :func:`load_config`, which travels inside the pickled
+        config and is written to a local temp folder once per worker process.
+        """
         from pipeline.resources import rules_dir
 
-        return Path(self.rules_dir) if self.rules_dir else rules_dir()
+        if not self.rules_dir:
+            return rules_dir()
+        path = Path(self.rules_dir)
+        snapshot = self.__dict__.get("_rules_snapshot")
+        if path.is_dir() or not snapshot:
+            return path
+        return _materialise_rules(snapshot)
 
     def rule_file(self, name: str) -> Path:
         """A file under the active rules folder, e.g. ``rule_file("licenses.yaml")``."""
@@ -259,9 +271,60 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
     if overrides:
         data = _merge(data, overrides)
     cfg = _build(Config, data)
-    if cfg.rules_dir is not None and not Path(cfg.rules_dir).is_dir():
-        raise ConfigError(f"config key 'rules_dir': folder not found: {cfg.rules_dir}")
+    if cfg.rules_dir is not None:
+        if not Path(cfg.rules_dir).is_dir():
+            raise ConfigError(f"config key 'rules_dir': folder not found: {cfg.rules_dir}")
+        # Not a dataclass field: it stays out of the resolved config and its sha256 (the manifest
+        # hashes every rules file separately) but is pickled with the config to every worker.
+        cfg.__dict__["_rules_snapshot"] = snapshot_rules(Path(cfg.rules_dir))
     return cfg
+
+
+MAX_RULES_SNAPSHOT_BYTES = 64 * 1024 * 1024
+
+
+def snapshot_rules(folder: Path) -> dict[str, bytes]:
+    """Every file under a rules folder, by relative POSIX path (what a remote worker needs)."""
+    files, total = {}, 0
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            data = path.read_bytes()
+            total += len(data)
+            if total > MAX_RULES_SNAPSHOT_BYTES:
+                raise ConfigError(f"config key 'rules_dir': {folder} holds more than {MAX_RULES_SNAPSHOT_BYTES >> 20} MB")
+            files[path.relative_to(folder).as_posix()] = data
+    return files
+
+
+_MATERIALISED: dict[str, Path] = {}
+
+
+def _materialise_rules(snapshot: dict[str, bytes]) -> Path:
+    """Write a rules snapshot to a temp folder named by its content hash (once per process)."""
+    import tempfile
+    import threading
+
+    digest = hashlib.sha256()
+    for name in sorted(snapshot):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(snapshot[name]).digest())
+    key = digest.hexdigest()[:16]
+    if key in _MATERIALISED:
+        return _MATERIALISED[key]
+    target = Path(tempfile.gettempdir()) / f"curate-rules-{key}"
+    if not target.is_dir():
+        staging = Path(tempfile.mkdtemp(prefix=f"curate-rules-{key}-", suffix=f".{os.getpid()}.{threading.get_ident()}"))
+        for name, data in snapshot.items():
+            dest = staging / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        try:
+            staging.rename(target)  # atomic: concurrent workers on one machine race harmlessly
+        except OSError:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    _MATERIALISED[key] = target
+    return target
 
 
 def _merge(base: dict, extra: dict) -> dict:

@@ -64,3 +64,26 @@ def test_rules_ship_with_the_package():
     cfg = load_config()
     rules = cfg.rules_path()
     assert rules.is_dir() and any(rules.iterdir())
+
+
+def test_custom_rules_dir_travels_with_the_config_to_workers(tmp_path):
+    """A worker that never saw the submitting machine's rules_dir still reads the same rules."""
+    import pickle
+    import shutil
+
+    from pipeline.resources import rules_dir
+
+    custom = tmp_path / "my-rules"
+    shutil.copytree(rules_dir(), custom)
+    (custom / "quality.yaml").write_text((custom / "quality.yaml").read_text(encoding="utf-8") + "\n# reviewed 2026-11\n", encoding="utf-8")
+    cfg = load_config(write(tmp_path, f"rules_dir: {custom}\n"))
+    assert cfg.rule_file("quality.yaml") == custom / "quality.yaml"
+    assert "_rules_snapshot" not in cfg.to_dict() and cfg.sha256() == load_config(write(tmp_path, f"rules_dir: {custom}\n")).sha256()
+
+    shipped = pickle.dumps(cfg)  # what Beam does to the stage objects holding the config
+    shutil.rmtree(custom)  # the worker's machine has no such folder
+    on_worker = pickle.loads(shipped)
+    path = on_worker.rule_file("quality.yaml")
+    assert path != custom / "quality.yaml" and path.read_text(encoding="utf-8").endswith("# reviewed 2026-11\n")
+    assert on_worker.rule_file("pii/recognizers.yaml").is_file()
+    assert pickle.loads(shipped).rules_path() == on_worker.rules_path()  # written once per process

@@ -58,35 +58,18 @@ class LanguageFilter(StageCore):
     def process_batch(self, records: list[dict]) -> list[Verdict]:
         if self._ident is None:
             self.setup()
-        ident = self._ident
         texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in records]
-        lines = [ident.prepare(t) for t in texts]
-        n_docs = len(lines)
-        # paragraphs of multi-paragraph documents ride in the same model call
-        spans: list[tuple[int, int] | None] = []
-        for text in texts:
-            units = ident.paragraph_units(text) if self._mixed_share > 0 and "\n" in text else []
-            if len(units) >= 2:
-                spans.append((len(lines), len(lines) + len(units)))
-                lines.extend(units)
-            else:
-                spans.append(None)
-        preds = ident.predict_many(lines)
+        labels = self._ident.label_documents(texts, shares=self._mixed_share > 0, min_score=self._need)
 
         verdicts: list[Verdict] = []
-        for i, record in enumerate(records):
-            lang, score = preds[i]
-            shares = None
-            if spans[i] is not None:
-                lo, hi = spans[i]
-                shares = ident.shares_of(lines[lo:hi], preds[lo:hi])
+        for record, (lang, score, shares, _whole) in zip(records, labels):
             score = round(score, 6)
             record["lang"] = lang
             record["lang_score"] = score
             if self._allowed is not None and lang not in self._allowed:
                 verdicts.append(drop(Reason.LANG_NOT_ALLOWED, {"lang": lang, "score": round(score, 4)}))
                 continue
-            need = self._min_scores.get(lang, self._min_score)
+            need = self._need(lang)
             if score < need:
                 verdicts.append(drop(Reason.LANG_LOW_CONFIDENCE, {"lang": lang, "score": round(score, 4), "min_score": need}))
                 continue
@@ -99,8 +82,11 @@ class LanguageFilter(StageCore):
                 verdicts.append(keep(detail={"mixed": True, "main_share": main, "shares": top}))
             else:
                 verdicts.append(keep())
-        assert len(verdicts) == n_docs
+        assert len(verdicts) == len(records)
         return verdicts
+
+    def _need(self, lang: str) -> float:
+        return self._min_scores.get(lang, self._min_score)
 
 
 class LanguageStage(RecordStage):

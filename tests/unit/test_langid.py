@@ -12,7 +12,7 @@ import yaml
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import ConfigError, load_config
-from pipeline.lang.identifier import LanguageIdentifier, prepare, split_paragraphs
+from pipeline.lang.identifier import _NOISE, PARAGRAPH_PREDICT_CHARS, _clean, LanguageIdentifier, prepare, split_paragraphs
 from pipeline.lang.labels import LabelNormalizer
 from pipeline.records import new_record
 from pipeline.resources import langid_model_path, rules_dir
@@ -213,21 +213,85 @@ def test_stage_marks_mixed_documents_only():
     assert mixed["lang"] in shares and v_mixed.detail["main_share"] == shares[mixed["lang"]] < 0.9
 
 
-def test_stage_makes_one_model_call_per_batch(monkeypatch):
-    c = core()
-    calls = []
+def _counting(monkeypatch, c):
+    calls: list[list[str]] = []
     real = c._ident.predict_many
-    monkeypatch.setattr(c._ident, "predict_many", lambda lines: calls.append(len(lines)) or real(lines))
-    recs = [record("\n\n".join(by_lang(l)[:2]), i) for i, l in enumerate(["en", "ko", "zh", "es"])]
-    c.process_batch(recs)
-    assert calls == [4 + 8]  # 4 documents + their 8 paragraphs, one call
+    monkeypatch.setattr(c._ident, "predict_many", lambda lines: calls.append(list(lines)) or real(lines))
+    return calls
 
-    off = core(mixed_share=0.0)  # paragraph labelling off: documents only
-    calls.clear()
-    real_off = off._ident.predict_many
-    monkeypatch.setattr(off._ident, "predict_many", lambda lines: calls.append(len(lines)) or real_off(lines))
+
+def test_stage_predicts_each_character_about_once(monkeypatch):
+    c = core()
+    calls = _counting(monkeypatch, c)
+    recs = [record("\n\n".join(by_lang(l)[:2]), i) for i, l in enumerate(["en", "ko", "zh", "es"])]
+    verdicts = c.process_batch(recs)
+    # monolingual documents: only their 8 paragraphs go to the model (each cut to ~200 characters);
+    # the document label comes from the agreeing paragraphs
+    assert [len(x) for x in calls] == [8]
+    assert all(len(line) <= PARAGRAPH_PREDICT_CHARS for line in calls[0])
+    assert [r["lang"] for r in recs] == ["en", "ko", "zh", "es"] and all(v.kept and v.detail is None for v in verdicts)
+    sent = sum(len(line) for line in calls[0])
+    assert sent <= sum(len(prepare(r["text"])) for r in recs)  # the old scheme sent both (≈ 2x this)
+
+    calls.clear()  # a mixed document: paragraphs disagree → its whole text too, in a second call
+    mixed = record("\n\n".join(by_lang("en")[4:6] + by_lang("ja")[4:5]))
+    c.process_batch([mixed, record(by_lang("de")[0], 1)])
+    assert [len(x) for x in calls] == [3 + 1, 1] and calls[1] == [prepare(mixed["text"])]
+
+    off = core(mixed_share=0.0)  # paragraph labelling off: documents only, one call
+    calls = _counting(monkeypatch, off)
     assert all(v.detail is None for v in off.process_batch([record("\n\n".join(by_lang("en")[:2] + by_lang("ja")[:2]))]))
-    assert calls == [1]
+    assert [len(x) for x in calls] == [1]
+
+
+def test_document_label_from_agreeing_paragraphs_matches_the_whole_text(ident):
+    """Documents of three paragraphs in one language, every fixture language: the label derived from
+    the paragraphs is the whole-text label (and the truth); its score is a mean of real probabilities."""
+    docs, truth = [], []
+    for lang in sorted({r["lang"] for r in ROWS}):
+        paras = by_lang(lang)
+        for k in range(0, min(len(paras) - 2, 15), 3):
+            docs.append("\n\n".join(paras[k : k + 3]))
+            truth.append(lang)
+    got = ident.label_documents(docs)
+    whole = ident.predict_batch(docs)
+    derived = [g for g in got if not g.whole_text]
+    assert len(derived) >= 0.95 * len(docs)
+    assert [g.lang for g in got] == truth == [w[0] for w in whole]
+    for g, (_, w_score) in zip(got, whole):
+        assert 0.3 < g.score <= 1.0 and g.shares and g.shares[g.lang] >= 0.95
+        if g.whole_text:
+            assert g.score == w_score
+
+
+def test_score_under_the_minimum_falls_back_to_the_whole_text(monkeypatch):
+    """A derived score below the language's minimum is never trusted: the whole text decides, so the
+    keep/drop verdict is the whole-text prediction's."""
+    text = "\n\n".join(by_lang("da")[:3])
+    strict = core(min_scores={"da": 0.9999})
+    calls = _counting(monkeypatch, strict)
+    rec = record(text)
+    strict.process_batch([rec])
+    assert [len(x) for x in calls] == [3, 1]
+    assert rec["lang_score"] == round(strict._ident.predict(text)[1], 6)
+
+
+def test_prepare_parts_equals_prepare_of_the_text_and_of_each_paragraph(ident):
+    """Paragraphs are cleaned once; the whole text's preparation is assembled from them — it must be
+    exactly prepare(text), and the units prepare(paragraph), with every kind of noise around."""
+    noise = ["http://x.org/a_b?c=1 ", "jane.doe@ex.org", "<b>", "&amp;", "1<b>2", "*_foo@bar.com", " www.a.b ",
+             "\r\n", "\n \n", "\n\n\n", "<a\nb>", "日本語の文", "123", "x+_y@z.de"]
+    texts = []
+    for i, row in enumerate(ROWS[:120]):
+        t = row["text"]
+        pieces = [t[k : k + 37] + noise[(i + k) % len(noise)] for k in range(0, len(t), 37)]
+        texts.append("".join(pieces) * (1 + i % 4) * (1 + 5 * (i % 7 == 0)))
+    for t in texts + ["", "x", "a\nb", "\n\nabc\n\n", "word " * 5000]:
+        assert _clean(t) == " ".join(_NOISE.sub(" ", t).split())  # the per-text regex variant changes nothing
+        doc, units, _ = ident.prepare_parts(t)
+        assert doc == prepare(t)
+        expect = [u for u in (prepare(p) for p in split_paragraphs(t)) if len(u) >= 30]
+        assert units == expect[: len(units)] and (len(units) == len(expect) or sum(map(len, units)) >= 16000)
 
 
 def test_stage_in_beam_routes_drops_to_decisions():

@@ -174,10 +174,11 @@ class PiiEngine:
         # one prefilter per language, from the same recognizers
         enhancer = self.analyzer.context_aware_enhancer
         before = int(getattr(enhancer, "context_prefix_count", 5)) + 1
-        suffix = int(getattr(enhancer, "context_suffix_count", 0))
-        after = suffix + 1 if suffix else 0
+        # the enhancer walks forward to context_suffix_count + 1 keywords, even when that is 0
+        after = int(getattr(enhancer, "context_suffix_count", 0)) + 1
         flags = registry.global_regex_flags or 0
         self.prefilters: dict[str, Prefilter | None] = {}
+        anchors: dict[str, dict] = {}
         context_words: set[str] = set()
         yaml_prefilters = {
             rec.get("name"): rec.get("prefilter")
@@ -189,17 +190,21 @@ class PiiEngine:
             context_words |= {w.lower() for r in rs for w in (r.context or [])}
             guarded: list[str] = []
             unguarded: list[str] = []
+            own: dict[str, tuple[list[str], list[str]]] = {}  # recognizer id → its own condition
             known = True
             for r in rs:
                 p = custom.prefilter_for(r)
                 if p is not None:
-                    guarded.extend(p)
+                    own[r.id] = (p, [])
                 elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
-                    guarded.append(yaml_prefilters[r.name])  # declared in the YAML
+                    own[r.id] = ([yaml_prefilters[r.name]], [])  # declared in the YAML
                 elif isinstance(r, PatternRecognizer) and type(r) is PatternRecognizer and r.patterns:
-                    unguarded.extend(pat.regex for pat in r.patterns)  # its own patterns: exactly necessary
+                    own[r.id] = ([], [pat.regex for pat in r.patterns])  # its own patterns: exactly necessary
                 else:
                     known = False  # a recognizer without a known condition (NER): analyse everything
+                    continue
+                guarded.extend(own[r.id][0])
+                unguarded.extend(own[r.id][1])
             if not use_prefilter or not known or lang in ner_langs:
                 self.prefilters[lang] = None
             else:
@@ -208,9 +213,18 @@ class PiiEngine:
                     guarded, unguarded, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
                 )
+                anchors[lang] = {rid: Prefilter.union(g, u, flags) for rid, (g, u) in own.items()}
+        # presidio's analyze step by step, where every step is one we reproduce (pipeline.pii.fast)
+        from pipeline.pii.fast import FastAnalyzer
+
         if any(w in BARRIER_WORD for w in context_words):
             raise ConfigError(f"rules file {registry_file}: a context word occurs in the barrier word {BARRIER_WORD!r}")
         self._barrier = "\n" + " ".join([BARRIER_WORD] * max(before, after, 1)) + "\n"
+        self.fast: dict[str, FastAnalyzer] = {
+            lang: FastAnalyzer(self.analyzer, lang, pre, anchors[lang], self._barrier)
+            for lang, pre in self.prefilters.items()
+            if pre is not None and FastAnalyzer.supports(self.analyzer, lang)
+        }
         self.anonymizer = AnonymizerEngine()
         self._operators: dict[str, object] = {}
 
@@ -264,6 +278,7 @@ class PiiEngine:
             parts: list[str] = []
             windows: list[_Window] = []
             size = 0
+            fast = self.fast.get(lang)
 
             def flush():
                 nonlocal parts, windows, size
@@ -271,7 +286,11 @@ class PiiEngine:
                     return
                 joined = "".join(parts)
                 starts = [w.joined_start for w in windows]
-                for r in self.analyzer.analyze(text=joined, language=lang):
+                if fast is not None:
+                    found = fast.analyze(joined, windows, texts)
+                else:
+                    found = self.analyzer.analyze(text=joined, language=lang)
+                for r in found:
                     w = windows[bisect.bisect_right(starts, r.start) - 1]
                     shift = w.doc_start - w.joined_start
                     out[w.doc].append(

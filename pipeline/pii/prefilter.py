@@ -62,13 +62,17 @@ class Prefilter:
         """``guarded`` conditions start at a digit, '@' or ':' (checked once per position by a
         lookahead, which is what makes the scan fast); ``unguarded`` ones (YAML patterns) may start
         anywhere."""
+        return cls(cls.union(guarded, unguarded, flags), words_before, words_after, frozenset(stop_words),
+                   frozenset(special_cases))
+
+    @staticmethod
+    def union(guarded: list[str], unguarded: list[str], flags: int) -> "regex.Pattern":
+        """One compiled regex matching wherever any of the conditions does."""
         parts = []
         if guarded:
             parts.append("(?=" + GUARD + ")(?:" + "|".join(f"(?:{p})" for p in dict.fromkeys(guarded)) + ")")
         parts += [f"(?:{p})" for p in dict.fromkeys(unguarded)]
-        union = "|".join(parts) or "(?!)"
-        return cls(regex.compile(union, flags), words_before, words_after, frozenset(stop_words),
-                   frozenset(special_cases))
+        return regex.compile("|".join(parts) or "(?!)", flags)
 
     def sure_keyword(self, chunk: str) -> bool:
         """A word spaCy keeps as one (or more) keyword tokens for presidio's context walk."""
@@ -141,3 +145,40 @@ class Prefilter:
             else:
                 out.append((start, end))
         return out
+
+    def context_span(self, text: str, lo: int, first: int, last: int) -> tuple[int, int]:
+        """The part of ``text`` presidio's context enhancer reads for matches starting from
+        ``first`` to ``last``: from ``words_before`` sure keywords before the word at ``first``
+        (not before ``lo``, a window start that has them) to ``words_after`` sure keywords after
+        the word at ``last`` (or the end of the text). Whole words, so spaCy tokenizes them as in
+        the whole text."""
+        spans: list[tuple[int, int]] = []
+        f = l = -1
+        it = _CHUNK.finditer(text, lo)
+        for m in it:
+            spans.append(m.span())
+            if f < 0 and m.end() > first:
+                f = len(spans) - 1
+            if m.end() > last:
+                l = len(spans) - 1
+                break
+        if f < 0:
+            return lo, len(text)
+        start = lo
+        i, need = f, self.words_before
+        while need > 0 and i > 0:
+            i -= 1
+            if self.sure_keyword(text[spans[i][0] : spans[i][1]]):
+                need -= 1
+        if need == 0:
+            start = spans[i][0]
+        if l < 0:
+            return start, len(text)
+        end, need = spans[l][1], self.words_after
+        for m in it:
+            if need <= 0:
+                break
+            end = m.end()
+            if self.sure_keyword(m.group()):
+                need -= 1
+        return start, (end if need <= 0 else len(text))

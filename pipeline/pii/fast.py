@@ -1,0 +1,214 @@
+"""presidio's ``AnalyzerEngine.analyze``, step by step, over the prefilter windows of a batch.
+
+:class:`PiiEngine` joins the windows of many documents into one text (:mod:`pipeline.pii.prefilter`).
+presidio's ``analyze`` on that text spends most of its time on work whose result is thrown away:
+a spaCy tokenization of the whole text (only the few words before each match are ever read), a
+linear search through all tokens per match, and one python-phonenumbers pass per region that
+parses every digit group again. :class:`FastAnalyzer` runs the same steps, in the same order,
+with presidio's own code for each, except:
+
+* recognizers run as in presidio, but ``RegionalPhoneRecognizer`` runs ``analyze_fast`` (shared
+  candidate scan, no parse of a digit group too short to be a number: same matches);
+* the NLP artifacts for context enhancement are built per window from a spaCy tokenization of the
+  *stretch* the enhancer reads: from ``context_prefix_count + 1`` sure keywords before the first
+  match of the window to the word of its last match (plus ``context_suffix_count + 1`` sure
+  keywords after it). spaCy tokenizes each whitespace-separated chunk on its own, so these
+  tokens are the document's tokens;
+* the document-wide keyword list presidio checks context lemmas against is reproduced per
+  *document*: a stretch's own keywords plus the parts of the document's colon-joined keywords
+  (presidio splits ``a:b`` into ``a`` and ``b``, which makes ``b`` a keyword wherever it occurs,
+  even a stop word).
+
+Then presidio's own ``LemmaContextAwareEnhancer``, score thresholds and duplicate removal.
+:meth:`FastAnalyzer.supports` lists what this relies on; an engine that does not qualify (a
+recognizer class of unknown behaviour, another enhancer) keeps presidio's ``analyze``.
+"""
+from __future__ import annotations
+
+import bisect
+
+import regex
+from spacy.attrs import IDX, LENGTH
+
+_CHUNK = regex.compile(r"\S+")
+_COLON_CHUNK = regex.compile(r"\S*:\S*")
+
+
+class FastAnalyzer:
+    """The analysis of one language's joined windows, identical to ``AnalyzerEngine.analyze``."""
+
+    def __init__(self, analyzer, language: str, prefilter, anchors: dict, barrier: str) -> None:
+        from presidio_analyzer import AnalyzerEngine
+
+        self.analyzer = analyzer
+        self.language = language
+        self.prefilter = prefilter
+        self.anchors = anchors  # recognizer id → compiled necessary condition of its matches
+        self.barrier = barrier
+        self.recognizers = analyzer.registry.get_recognizers(language=language, all_fields=True)
+        self.entities = analyzer.get_supported_entities(language=language)
+        self.enhancer = analyzer.context_aware_enhancer
+        self.nlp_engine = analyzer.nlp_engine
+        self.tokenizer = analyzer.nlp_engine.nlp[language].tokenizer
+        self.with_context = {r.id for r in self.recognizers if r.context}
+        self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
+        self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
+        self._remove_decision = getattr(AnalyzerEngine, "_AnalyzerEngine__remove_decision_process")
+
+    @staticmethod
+    def supports(analyzer, language: str) -> bool:
+        """True when every step of ``analyze`` for ``language`` is one this class reproduces: the
+        Lemma enhancer, blank pipelines (lemma = lower-cased word), no recognizer-level context
+        logic, and recognizers whose ``analyze`` never reads the NLP artifacts."""
+        from presidio_analyzer import EntityRecognizer
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+        from pipeline.pii.nlp import LEMMA_COMPONENT, PreloadedSpacyNlpEngine
+
+        engine = analyzer.nlp_engine
+        if type(analyzer.context_aware_enhancer) is not LemmaContextAwareEnhancer:
+            return False
+        if not isinstance(engine, PreloadedSpacyNlpEngine) or language not in engine.nlp:
+            return False
+        if engine.nlp[language].pipe_names not in ([], [LEMMA_COMPONENT]):
+            return False  # lemmas other than the lower-cased words
+        safe = _analyze_ignores_nlp()
+        for rec in analyzer.registry.get_recognizers(language=language, all_fields=True):
+            if type(rec).enhance_using_context is not EntityRecognizer.enhance_using_context:
+                return False
+            for klass in type(rec).__mro__:
+                if klass is EntityRecognizer:
+                    break
+                if "analyze" in vars(klass) and klass not in safe:
+                    return False
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    def analyze(self, joined: str, windows: list, texts: list[str]) -> list:
+        """Findings in ``joined`` (offsets into it). ``windows`` are sorted and say where each
+        window sits: ``joined[w.joined_start : w.joined_start + w.length]`` is
+        ``texts[w.doc][w.doc_start : w.doc_start + w.length]``."""
+        from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+        starts = [w.joined_start for w in windows]
+        results = []
+        for rec in self.recognizers:
+            if not rec.is_loaded:
+                rec.load()
+                rec.is_loaded = True
+            text, back = self._own_windows(rec, joined, windows, starts)
+            if not text:
+                continue
+            run = getattr(rec, "analyze_fast", rec.analyze)
+            found = run(text=text, entities=self.entities, nlp_artifacts=None)
+            if found:
+                if back is not None:
+                    sub_starts, shifts = back
+                    for r in found:
+                        d = shifts[bisect.bisect_right(sub_starts, r.start) - 1]
+                        r.start += d
+                        r.end += d
+                self._add_ids(found, rec)
+                results.extend(found)
+
+        # context: per window, presidio's enhancer over the tokens of the stretch it reads
+        by_window: dict[int, list] = {}
+        enhanced = []
+        for r in results:
+            if r.recognition_metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY) in self.with_context:
+                by_window.setdefault(bisect.bisect_right(starts, r.start) - 1, []).append(r)
+            else:
+                enhanced.append(r)  # presidio's enhancer passes it through unchanged
+        extras: dict[int, list[str]] = {}
+        for k, rs in by_window.items():
+            w = windows[k]
+            if w.doc not in extras:
+                extras[w.doc] = self._colon_keywords(texts[w.doc])
+            enhanced.extend(self._enhance(texts[w.doc], w.doc_start, w.doc_start - w.joined_start, rs,
+                                          extras[w.doc]))
+
+        results = self._remove_low_scores(enhanced, None, self.recognizers)
+        results = EntityRecognizer.remove_duplicates(results)
+        return self._remove_decision(results)
+
+    def _own_windows(self, rec, joined: str, windows: list, starts: list[int]):
+        """The text to run ``rec`` on: the joined windows, or only those where its own condition
+        matched (joined again with barriers) when they are a small part. Returns ``(text, back)``,
+        ``back`` mapping offsets in a sub-text to the joined text (None: the joined text itself)."""
+        anchor = self.anchors.get(rec.id)
+        if anchor is None:
+            return joined, None
+        hit = sorted({bisect.bisect_right(starts, m.start()) - 1 for m in anchor.finditer(joined)})
+        if not hit:
+            return "", None
+        if sum(windows[k].length for k in hit) > 0.6 * len(joined):
+            return joined, None
+        parts, sub_starts, shifts, size = [], [], [], 0
+        for k in hit:
+            w = windows[k]
+            parts.append(self.barrier)
+            size += len(self.barrier)
+            sub_starts.append(size)
+            shifts.append(w.joined_start - size)
+            parts.append(joined[w.joined_start : w.joined_start + w.length])
+            size += w.length
+        return "".join(parts), (sub_starts, shifts)
+
+    def _enhance(self, text: str, lo: int, shift: int, results: list, extra_keywords: list[str]) -> list:
+        """presidio's enhancer on ``results`` (offsets into the joined text; ``+ shift`` maps them
+        into the document ``text``, whose window starts at ``lo``)."""
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+
+        start, end = self.prefilter.context_span(text, lo, min(r.start for r in results) + shift,
+                                                 max(r.start for r in results) + shift)
+        stretch = text[start:end]
+        doc = self.tokenizer(stretch)
+        arr = doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []
+        tokens = [stretch[i : i + n] for i, n in arr]
+        artifacts = NlpArtifacts(entities=[], tokens=tokens, tokens_indices=[i for i, _ in arr],
+                                 lemmas=[t.lower() for t in tokens], nlp_engine=self.nlp_engine,
+                                 language=self.language, scores=[])
+        artifacts.keywords.extend(extra_keywords)
+        delta = shift - start
+        for r in results:
+            r.start += delta
+            r.end += delta
+        out = self.enhancer.enhance_using_context(text=stretch, raw_results=results, nlp_artifacts=artifacts,
+                                                  recognizers=self.recognizers, context=None)
+        for r in out:
+            r.start -= delta
+            r.end -= delta
+        return out
+
+    def _colon_keywords(self, text: str) -> list[str]:
+        """The parts of the document's keywords that contain ':' (presidio's keyword list holds
+        them split). Tokens are the tokenizer's for each whitespace-separated chunk."""
+        if ":" not in text:
+            return []
+        engine, lang = self.nlp_engine, self.language
+        parts: list[str] = []
+        seen: set[str] = set()
+        for m in _COLON_CHUNK.finditer(text):
+            chunk = m.group()
+            if chunk in seen:
+                continue
+            seen.add(chunk)
+            for token in self.tokenizer(chunk):
+                lemma = token.text.lower()
+                if ":" not in lemma:
+                    continue
+                if engine.is_stopword(lemma, lang) or engine.is_punct(lemma, lang):
+                    continue  # (presidio also drops "be" and "-PRON-": neither holds a colon)
+                parts.extend(lemma.split(":"))
+        return parts
+
+
+def _analyze_ignores_nlp() -> tuple:
+    """Classes whose own ``analyze`` never reads ``nlp_artifacts`` (checked by reading them)."""
+    from presidio_analyzer import PatternRecognizer
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer, PhoneRecognizer
+
+    from pipeline.pii import recognizers as ours
+
+    return (PatternRecognizer, IbanRecognizer, PhoneRecognizer, ours.RegionalPhoneRecognizer,
+            ours._KrRegistrationMixin)

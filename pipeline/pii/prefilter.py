@@ -33,6 +33,9 @@ import regex
 # A gap that is always a cut point: it holds a line break.
 _LINEBREAK = regex.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _CHUNK = regex.compile(r"\S+")
+_CHUNK_BEFORE = regex.compile(r"(?r)\S+")  # searched backwards from endpos: the last word before it
+_SPACE = regex.compile(r"\s")
+_SPACE_BEFORE = regex.compile(r"(?r)\s")
 _DIGIT = regex.compile(r"\d")
 _CJK = regex.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _ALNUM = regex.compile(r"[^\W_]+")
@@ -92,54 +95,72 @@ class Prefilter:
         hits = self.hits(text)
         if not hits:
             return []
-        spans = [m.span() for m in _CHUNK.finditer(text)]
-        starts = [s for s, _ in spans]
-        n = len(spans)
-        inert_cache: dict[int, bool] = {}
+        # Words are found around the hits only (a document is mostly far from any hit):
+        # a word is its (start, end) span; the previous / next one by a (reverse) regex search.
+        n_text = len(text)
 
-        def inert(i: int) -> bool:
-            v = inert_cache.get(i)
-            if v is None:
-                s, e = spans[i]
-                v = inert_cache[i] = _inert(text[s:e])
-            return v
+        def word_at_or_before(pos: int) -> tuple[int, int]:
+            """The word holding ``pos``, else the last word before it, else the first word."""
+            if not _SPACE.match(text, pos):
+                m = _SPACE_BEFORE.search(text, 0, pos)
+                m2 = _SPACE.search(text, pos)
+                return (m.end() if m else 0, m2.start() if m2 else n_text)
+            m = _CHUNK_BEFORE.search(text, 0, pos) or _CHUNK.search(text, pos)
+            return m.span() if m else (0, n_text)  # (a text of white space only)
 
-        def cut_after(i: int) -> bool:
-            """Is the gap between chunk i and chunk i+1 a cut point?"""
-            if _LINEBREAK.search(text, spans[i][1], spans[i + 1][0]):
+        def before(w):
+            m = _CHUNK_BEFORE.search(text, 0, w[0])
+            return m.span() if m else None
+
+        def after(w):
+            m = _CHUNK.search(text, w[1])
+            return m.span() if m else None
+
+        def cut(a, b) -> bool:
+            """Is the gap between the words a and b (b right after a) a cut point?"""
+            if _LINEBREAK.search(text, a[1], b[0]):
                 return True
-            return inert(i) and inert(i + 1)
-
-        def chunk_at_or_before(pos: int) -> int:
-            return max(0, bisect.bisect_right(starts, pos) - 1)
+            return _inert(text[a[0] : a[1]]) and _inert(text[b[0] : b[1]])
 
         out: list[tuple[int, int]] = []
-        seg_last = -1  # last chunk of the previous active segment
+        seg_end = -1  # end of the last word of the previous active segment
         for hs, he in hits:
-            first = chunk_at_or_before(hs)
-            last = chunk_at_or_before(max(hs, he - 1))
-            if last <= seg_last:
+            last = word_at_or_before(max(hs, he - 1))
+            if last[1] <= seg_end:
                 continue  # inside the segment already taken
-            if first <= seg_last:
-                first = seg_last + 1  # the previous segment ended at a cut point
+            first = word_at_or_before(hs)
+            if first[1] <= seg_end:
+                first = after((seg_end, seg_end))  # the previous segment ended at a cut point
             # grow to the segment: back to the previous cut point, forward to the next one
-            while first > seg_last + 1 and not cut_after(first - 1):
-                first -= 1
-            while last < n - 1 and not cut_after(last):
-                last += 1
-            seg_last = last
+            while True:
+                w = before(first)
+                if w is None or w[1] <= seg_end or cut(w, first):
+                    break
+                first = w
+            while True:
+                w = after(last)
+                if w is None or cut(last, w):
+                    break
+                last = w
+            seg_end = last[1]
             # context: enough sure keywords before (and after) the segment
             i, need = first, self.words_before
-            while need > 0 and i > 0:
-                i -= 1
-                if self.sure_keyword(text[spans[i][0] : spans[i][1]]):
+            while need > 0:
+                w = before(i)
+                if w is None:
+                    break
+                i = w
+                if self.sure_keyword(text[i[0] : i[1]]):
                     need -= 1
             j, need = last, self.words_after
-            while need > 0 and j < n - 1:
-                j += 1
-                if self.sure_keyword(text[spans[j][0] : spans[j][1]]):
+            while need > 0:
+                w = after(j)
+                if w is None:
+                    break
+                j = w
+                if self.sure_keyword(text[j[0] : j[1]]):
                     need -= 1
-            start, end = spans[i][0], spans[j][1]
+            start, end = i[0], j[1]
             if out and start <= out[-1][1]:
                 out[-1] = (out[-1][0], max(out[-1][1], end))
             else:

@@ -18,6 +18,7 @@ import re
 from typing import List, Optional
 
 from phonenumbers.phonenumbermatcher import _PATTERN, _SECOND_NUMBER_START_PATTERN, PhoneNumberMatcher
+from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
 from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -73,6 +74,8 @@ def _isbn_like(text: str) -> bool:
 
 _ND = re.compile(r"\d")  # what phonenumbers reads as a digit (Unicode Nd)
 _LETTER = re.compile(r"[^\W\d_]")  # letters: vanity numbers and extensions ("ext", "x") take the slow path
+_PLUS = re.compile(f"[{_PLUS_CHARS}]")
+_EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without letters (phonenumbers' _EXTN_PATTERNS)
 
 
 class _SharedCandidateMatcher(PhoneNumberMatcher):
@@ -87,10 +90,11 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     the 65,535-try limit is reached later than upstream (never on realistic text).
     """
 
-    def __init__(self, text, region, leniency, shared: dict, min_digits: int):
+    def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None):
         super().__init__(text, region, leniency=leniency)
         self._shared = shared
         self._min_digits = min_digits
+        self._national = national  # (fewest, most digits, IDD regex) of a national number of the region
 
     def _find(self, index):
         shared, text = self._shared, self.text
@@ -118,9 +122,22 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         return None
 
     def _parse_and_verify(self, candidate, offset):
-        # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
-        if len(_ND.findall(candidate)) < self._min_digits and not _LETTER.search(candidate):
-            return None
+        if not _LETTER.search(candidate):
+            digits = _ND.findall(candidate)
+            n = len(digits)
+            # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
+            if n < self._min_digits:
+                return None
+            # A candidate without '+' or the region's international prefix is parsed as a national
+            # number of the region: its digits are [country code] [national prefix]* national
+            # number [extension], and a valid national number has one of the region's lengths.
+            if self._national is not None:
+                fewest, most, idd = self._national
+                if (n < fewest or (n > most and not _EXTENSION_MARK.search(candidate))) \
+                        and not _PLUS.search(candidate):
+                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
+                    if not idd.match(number):
+                        return None
         return super()._parse_and_verify(candidate, offset)
 
 
@@ -165,7 +182,8 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         min_digits = self._min_digits_cached()
         results = []
         for region in self.supported_regions:
-            for match in _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits):
+            national = self.national_bounds(region)
+            for match in _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits, national):
                 try:
                     parsed_number = phonenumbers.parse(text[match.start : match.end])
                     region = phonenumbers.region_code_for_number(parsed_number)
@@ -174,6 +192,42 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                     results += [self._get_recognizer_result(match, text, region, nlp_artifacts)]
         results = EntityRecognizer.remove_duplicates(results)
         return [r for r in results if not _isbn_like(text[r.start : r.end])]
+
+    _NATIONAL: dict = {}
+
+    @classmethod
+    def national_bounds(cls, region: str):
+        """``(fewest, most, idd)``: the digit counts a candidate parsed as a *national* number of
+        ``region`` can have and still be valid, and the region's international-prefix regex (a
+        candidate starting with it is parsed as international). ``None`` when unsure (a national
+        prefix transformation that adds digits).
+
+        Valid means a national significant number of one of the lengths listed for the regions
+        sharing the country code; the candidate's digits are those plus at most the country code
+        and two national-prefix strips (phonenumbers strips once after the default country code
+        and once more in ``parse``), plus an extension (marked by a letter or ``;,#~``)."""
+        if region in cls._NATIONAL:
+            return cls._NATIONAL[region]
+        from re import _parser as sre_parse
+
+        from phonenumbers import PhoneMetadata
+        from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, country_code_for_region
+
+        md = PhoneMetadata.metadata_for_region(region)
+        bounds = None
+        rule = md.national_prefix_transform_rule if md else None
+        if md is not None and md.international_prefix and (rule is None or re.fullmatch(r"(?:\\\d)*", rule)):
+            cc = country_code_for_region(region)
+            lengths = []
+            for other in COUNTRY_CODE_TO_REGION_CODE.get(cc, (region,)):
+                omd = PhoneMetadata.metadata_for_region(other)
+                own = [n for n in (omd.general_desc.possible_length if omd else ()) if n > 0]
+                lengths += own or [2, 17]  # unlisted: phonenumbers' own limits
+            prefix = md.national_prefix_for_parsing or md.national_prefix or ""
+            widest = sre_parse.parse(prefix).getwidth()[1] if prefix else 0
+            bounds = (min(lengths), max(lengths) + len(str(cc)) + 2 * widest, re.compile(md.international_prefix))
+        cls._NATIONAL[region] = bounds
+        return bounds
 
     def _min_digits_cached(self) -> int:
         n = getattr(self, "_min_digits", None)

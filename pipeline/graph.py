@@ -5,8 +5,10 @@
     every stage's drops/quarantines ──────────────→ decisions
 
 Per-record stages are fused ParDos over batches of records and all run before the first shuffle;
-PII is scrubbed before any text is shuffled or written (quarantine excerpts included). Small run
-metadata (shard infos, input stats, decision counts) is written as JSON lines next to the staged
+PII is scrubbed before any text is shuffled or written (quarantine excerpts included). Kept records
+leave the graph as Arrow record batches (documents and their final `keep` decisions, built column by
+column) straight into the shard writers. Small run metadata (decision counts, input stats, shard
+infos) is gathered by one combiner-lifted CombineGlobally into one JSON file next to the staged
 shards and read back by the driver to commit the run.
 """
 from __future__ import annotations
@@ -16,12 +18,13 @@ import json
 from dataclasses import dataclass
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import Config
 from pipeline.io.shards import WriteShards
-from pipeline.records import document_row, final_keep_row
+from pipeline.records import output_batches
 
 # Per-record stages in SPEC.md order: (config section, "module:PTransform").
 RECORD_STAGES = [
@@ -34,6 +37,7 @@ DEDUP_STAGE = "pipeline.stages.dedup:DedupStage"
 TRAJECTORY_STAGE = "pipeline.trajectories.stage:TrajectoryStage"
 TABLES = ["documents", "decisions", "quarantine", "signatures", "trajectories"]
 META_DIR = "_meta"
+META_FILE = "run.json"
 
 
 def load_transform(path: str):
@@ -51,15 +55,18 @@ def enabled_stages(cfg: Config) -> list[str]:
 
 
 class _DocumentsAndKeepDecisions(beam.DoFn):
-    """Kept records → document rows (main) and their final `keep` decisions rows."""
+    """A batch of kept records → a documents record batch (main) and its final `keep` decisions
+    record batch (``records.output_batches``: column by column, sharing the common columns)."""
 
     def __init__(self, run_id: str):
         self._run_id = run_id
 
     def process(self, batch):
-        docs = [document_row(r, self._run_id) for r in batch]
+        if not batch:
+            return
+        docs, decisions = output_batches(batch, self._run_id)
         yield docs
-        yield pvalue.TaggedOutput("decisions", [final_keep_row(r, self._run_id) for r in batch])
+        yield pvalue.TaggedOutput("decisions", decisions)
 
 
 class _ScrubQuarantine(beam.DoFn):
@@ -81,23 +88,25 @@ class _ScrubQuarantine(beam.DoFn):
         yield row
 
 
-def _write_jsonl(pcoll, staging: str, name: str):
-    return pcoll | f"{name}:json" >> beam.Map(lambda r: json.dumps(r, sort_keys=True, default=str)) | (
-        f"{name}:write" >> beam.io.WriteToText(FileSystems.join(staging, META_DIR, name), file_name_suffix=".jsonl")
-    )
+def _count_decisions(acc: dict, element) -> dict:
+    """Add (stage, action, reason) counts of a decisions row, list of rows or record batch."""
+    if isinstance(element, pa.RecordBatch):
+        keys = zip(*(element.column(c).to_pylist() for c in ("stage", "action", "reason")))
+    else:
+        keys = ((row["stage"], row["action"], row["reason"]) for row in (element if isinstance(element, list) else (element,)))
+    for key in keys:
+        acc[key] = acc.get(key, 0) + 1
+    return acc
 
 
 class CountDecisions(beam.CombineFn):
-    """(stage, action, reason) → count over decisions rows or batches of rows; combiner-lifted."""
+    """(stage, action, reason) → count over decisions rows, lists of rows or record batches."""
 
     def create_accumulator(self):
         return {}
 
     def add_input(self, acc, element):
-        for row in element if isinstance(element, list) else (element,):
-            key = (row["stage"], row["action"], row["reason"])
-            acc[key] = acc.get(key, 0) + 1
-        return acc
+        return _count_decisions(acc, element)
 
     def merge_accumulators(self, accs):
         merged = {}
@@ -110,16 +119,65 @@ class CountDecisions(beam.CombineFn):
         return acc
 
 
+_INPUTS, _SHARDS = "inputs", "shards"
+
+
+class _RunMeta(beam.CombineFn):
+    """Everything the driver needs to commit a run, in one combiner-lifted pass: decision counts,
+    per-split input stats and shard infos. Elements: decisions (rows, lists, record batches) and
+    ``(kind, row)`` tuples for the other two."""
+
+    def create_accumulator(self):
+        return ({}, [], [])
+
+    def add_input(self, acc, element):
+        if type(element) is tuple:
+            kind, row = element
+            (acc[1] if kind == _INPUTS else acc[2]).append(row)
+        else:
+            _count_decisions(acc[0], element)
+        return acc
+
+    def merge_accumulators(self, accs):
+        counts, inputs, shards = {}, [], []
+        for c, i, s in accs:
+            for key, n in c.items():
+                counts[key] = counts.get(key, 0) + n
+            inputs.extend(i)
+            shards.extend(s)
+        return counts, inputs, shards
+
+    def extract_output(self, acc):
+        counts, inputs, shards = acc
+        return {
+            "counts": [dict(stage=k[0], action=k[1], reason=k[2], n=n) for k, n in sorted(counts.items())],
+            _INPUTS: sorted(inputs, key=lambda r: json.dumps(r, sort_keys=True, default=str)),
+            _SHARDS: sorted(shards, key=lambda r: (r["table"], r["path"])),
+        }
+
+
+class _WriteMeta(beam.DoFn):
+    """Writes the one run-metadata element to a fixed name (a retried bundle rewrites the same file)."""
+
+    def __init__(self, staging: str):
+        self._staging = staging
+
+    def process(self, meta):
+        with FileSystems.create(FileSystems.join(self._staging, META_DIR, META_FILE)) as fh:
+            fh.write(json.dumps(meta, sort_keys=True, default=str).encode("utf-8"))
+
+
 @dataclass
 class GraphHandles:
     staging: str
 
 
-def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id: str) -> GraphHandles:
+def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id: str, parallel: bool = True) -> GraphHandles:
+    """Wire the run. ``parallel=False`` (one local worker) reads each input file whole, unsplit."""
     from pipeline.io.sources import ReadInputs
 
     run = cfg.run
-    ingest = p | "ingest" >> ReadInputs(files, run, run_id)
+    ingest = p | "ingest" >> ReadInputs(files, run, run_id, parallel=parallel)
     records = ingest.records
     decisions = [ingest.decisions]
     quarantine = ingest.quarantine
@@ -141,7 +199,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         signatures = out.signatures
 
     final = records | "output" >> beam.ParDo(_DocumentsAndKeepDecisions(run_id)).with_outputs("decisions", main="documents")
-    decisions.append(final.decisions)  # batches (lists) of rows; writers and counters take both
+    decisions.append(final.decisions)  # record batches; writers and counters take rows, lists and batches
 
     shard_infos = [
         final.documents | "write:documents" >> WriteShards("documents", staging, run, run_id, sort_key="doc_id"),
@@ -158,24 +216,21 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
     all_decisions = decisions | "decisions:flatten" >> beam.Flatten()
     shard_infos.append(all_decisions | "write:decisions" >> WriteShards("decisions", staging, run, run_id, sort_key="doc_id"))
 
-    counts = (
-        all_decisions
-        | "counts:combine" >> beam.CombineGlobally(CountDecisions())
-        | "counts:rows" >> beam.FlatMap(lambda acc: [dict(stage=k[0], action=k[1], reason=k[2], n=n) for k, n in sorted(acc.items())])
+    tagged_inputs = ingest.inputs | "meta:inputs" >> beam.Map(lambda row: (_INPUTS, row))
+    tagged_shards = shard_infos | "shards:flatten" >> beam.Flatten() | "meta:shards" >> beam.Map(lambda info: (_SHARDS, info))
+    (
+        [all_decisions, tagged_inputs, tagged_shards]
+        | "meta:flatten" >> beam.Flatten()
+        | "meta:combine" >> beam.CombineGlobally(_RunMeta()).without_defaults()
+        | "meta:write" >> beam.ParDo(_WriteMeta(staging))
     )
-    _write_jsonl(counts, staging, "counts")
-    _write_jsonl(ingest.inputs, staging, "inputs")
-    _write_jsonl(shard_infos | "shards:flatten" >> beam.Flatten(), staging, "shards")
     return GraphHandles(staging=staging)
 
 
 def read_meta(staging: str, name: str) -> list[dict]:
-    rows = []
-    for match in FileSystems.match([FileSystems.join(staging, META_DIR, f"{name}*.jsonl")]):
-        for meta in sorted(match.metadata_list, key=lambda m: m.path):
-            with FileSystems.open(meta.path) as fh:
-                for line in fh.read().decode("utf-8").splitlines():
-                    if line.strip():
-                        rows.append(json.loads(line))
-    return rows
-
+    """One part of the run metadata: ``counts``, ``inputs`` or ``shards``."""
+    path = FileSystems.join(staging, META_DIR, META_FILE)
+    if not FileSystems.exists(path):
+        raise RuntimeError(f"run metadata {path} was not written: the pipeline did not finish")
+    with FileSystems.open(path) as fh:
+        return json.loads(fh.read().decode("utf-8"))[name]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 # --- actions -------------------------------------------------------------------------------
@@ -177,6 +179,105 @@ def document_row(record: dict, run_id: str) -> dict:
         "dup_cluster": record.get("dup_cluster"),
         "run_id": run_id,
     }
+
+
+# --- columnar output: a batch of kept records → Arrow record batches ----------------------
+# The documents batch and the final `keep` decisions batch share their common columns (the same
+# Arrow arrays), and content_hash is computed from the Arrow text buffer (no second UTF-8 encode).
+_OUT_FIELDS = ("doc_id", "source_id", "source_uri", "record_index", "url", "text", "lang", "lang_score",
+               "license", "copyright", "pii_counts", "dup_cluster", K_FLAGS, K_NOTES)
+_out_getter = operator.itemgetter(*_OUT_FIELDS)
+
+
+def _out_columns(records: list[dict]) -> list[tuple]:
+    """The ``_OUT_FIELDS`` of every record as column tuples (one C-level transpose)."""
+    try:
+        return list(zip(*map(_out_getter, records)))
+    except KeyError:  # a record built by hand without every key: the lenient path
+        return [tuple(r.get(k) for r in records) for k in _OUT_FIELDS]
+
+
+def _const(value: str | None, n: int, type_=None) -> pa.Array:
+    if value is None:
+        return pa.nulls(n, type_ or pa.string())
+    return pa.repeat(pa.scalar(value, type_ or pa.string()), n)
+
+
+def _empty_lists(n: int, type_: pa.DataType) -> pa.Array:
+    offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
+    if pa.types.is_map(type_):
+        empty_keys = pa.array([], type_.key_type)
+        empty_items = pa.array([], type_.item_type)
+        return pa.MapArray.from_arrays(offsets, empty_keys, empty_items, type=type_)
+    return pa.ListArray.from_arrays(offsets, pa.array([], type_.value_type), type=type_)
+
+
+def _list_column(values: tuple, type_: pa.DataType, as_items: bool = False) -> pa.Array:
+    """list<string> / map<string,int32> column; None and empty become empty lists (never null)."""
+    if not any(values):
+        return _empty_lists(len(values), type_)
+    if as_items:
+        return pa.array([list(v.items()) if v else [] for v in values], type=type_)
+    return pa.array([list(v) if v else [] for v in values], type=type_)
+
+
+def _string_column(values: tuple) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+def sha256_hex_of_strings(arr: pa.Array) -> list[str]:
+    """sha256 hex of each value of a string array, hashed from Arrow's UTF-8 buffer in place."""
+    n = len(arr)
+    if n == 0:
+        return []
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=n + 1, offset=arr.offset * 4).tolist()
+    data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+    sha = hashlib.sha256
+    return [sha(data[a:b]).hexdigest() for a, b in zip(offsets, offsets[1:])]
+
+
+def _final_reason_detail(flags, notes) -> tuple[str, str | None]:
+    flags = flags or []
+    notes = notes or {}
+    return (flags[0] if flags else Reason.KEPT), _json(({"flags": flags, **notes} if flags else notes) or None)
+
+
+def output_batches(records: list[dict], run_id: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """Kept records → (documents batch, final ``keep`` decisions batch), column by column.
+
+    Row for row equal to ``document_row`` / ``final_keep_row`` (a unit test holds it to that).
+    """
+    n = len(records)
+    (doc_id, source_id, source_uri, record_index, url, text, lang, lang_score, license_, copyright_, pii, dup_cluster,
+     flags, notes) = _out_columns(records) if n else ((),) * len(_OUT_FIELDS)
+    a_doc_id = _string_column(doc_id)
+    a_source_id = _string_column(source_id)
+    a_source_uri = _string_column(source_uri)
+    a_index = pa.array(record_index, pa.int64())
+    a_text = _string_column(text)
+    a_lang = _string_column(lang)
+    a_score = pa.array(lang_score, pa.float32())
+    a_license = _string_column(license_)
+    a_pii = _list_column(pii, PII_COUNTS, as_items=True)
+    a_run = _const(run_id, n)
+    docs = pa.RecordBatch.from_arrays(
+        [a_doc_id, a_source_id, a_source_uri, a_index, _string_column(url), a_text,
+         pa.array(sha256_hex_of_strings(a_text), pa.string()), a_lang, a_score, a_license,
+         _list_column(copyright_, DOCUMENTS_SCHEMA.field("copyright").type), a_pii, _string_column(dup_cluster), a_run],
+        schema=DOCUMENTS_SCHEMA,
+    )
+    if any(flags) or any(notes):
+        reasons, details = zip(*map(_final_reason_detail, flags, notes))
+        a_reason, a_detail = _string_column(reasons), _string_column(details)
+    else:
+        a_reason, a_detail = _const(Reason.KEPT, n), _const(None, n)
+    decisions = pa.RecordBatch.from_arrays(
+        [a_doc_id, a_source_id, a_source_uri, a_index, _const(KEEP, n), _const("output", n), a_reason, a_detail,
+         a_lang, a_score, a_license, _const(None, n), a_pii, a_run],
+        schema=DECISIONS_SCHEMA,
+    )
+    return docs, decisions
 
 
 def quarantine_row(

@@ -92,6 +92,23 @@ def _dedup_info(cfg: Config) -> dict | None:
     return info
 
 
+def parallel_reads(options: PipelineOptions) -> bool:
+    """Whether input splits can be read at the same time. False only for the local runner with one
+    worker (the default in-memory DirectRunner): there, planning splits would cost a pass over
+    each large file and buy nothing."""
+    if runner_name(options) != "DirectRunner":
+        return True
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    direct = options.view_as(DirectOptions)
+    workers = direct.direct_num_workers
+    if workers == 0:
+        import os
+
+        workers = os.cpu_count() or 1
+    return direct.direct_running_mode in ("multi_threading", "multi_processing") and (workers or 1) > 1
+
+
 def summarize(counts: dict, records_in: int, wall: float) -> dict:
     dropped: dict[str, int] = {}
     quarantined: dict[str, int] = {}
@@ -143,7 +160,7 @@ def run(
     _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
 
     p = beam.Pipeline(runner=make_runner(options), options=options)
-    graph.build(p, cfg, files, staging, run_id)
+    graph.build(p, cfg, files, staging, run_id, parallel=parallel_reads(options))
     result = p.run()
     result.wait_until_finish()
 

@@ -1,6 +1,7 @@
 """Bounded, atomically committed zstd Parquet shards.
 
-Workers buffer rows and write each shard in one go under the run's staging folder
+Workers buffer rows as Arrow record batches and write each shard, sorted by its key, in row groups
+of about ``ROW_GROUP_BYTES`` under the run's staging folder
 (``OUT/_staging/<run_id>/<table>/<uuid>.parquet``), hashing the bytes as they are written; each shard
 is described by a small info dict (table, path, rows, bytes, sha256, first_key). After the pipeline
 finishes, :func:`commit_shards` renames the staged files to ``OUT/<table>/part-NNNNN.parquet`` in a
@@ -17,7 +18,9 @@ import operator
 import uuid
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import GlobalWindow
@@ -40,21 +43,65 @@ def write_bytes(path: str, data: bytes) -> None:
         fh.write(data)
 
 
+def rows_to_batch(name: str, rows: list[dict]) -> pa.RecordBatch:
+    """Row dicts → one Arrow record batch of table ``name`` (schema without metadata)."""
+    schema = TABLE_SCHEMAS[name]
+    if not rows:
+        return pa.RecordBatch.from_pylist([], schema=schema)
+    getter = operator.itemgetter(*schema.names)
+    columns = list(zip(*map(getter, rows)))  # row dicts → column tuples in one C-level pass
+    return pa.RecordBatch.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+
+
 def table_for(name: str, rows: list[dict], run_id: str) -> pa.Table:
     schema = TABLE_SCHEMAS[name].with_metadata({"run_id": run_id, "table": name})
     if not rows:
         return schema.empty_table()
-    getter = operator.itemgetter(*schema.names)
-    columns = list(zip(*map(getter, rows)))  # row dicts → column tuples in one C-level pass
-    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+    return pa.Table.from_batches([rows_to_batch(name, rows)]).replace_schema_metadata(schema.metadata)
+
+
+class _HashingSink:
+    """A write-only file object for ``pq.write_table``: forwards to a Beam FileSystems handle and
+    hashes/counts the bytes on the way, so a shard is never held encoded in memory as a whole."""
+
+    closed = False
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        n = memoryview(data).nbytes
+        self._sha.update(data)
+        self._fh.write(data)
+        self.size += n
+        return n
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        pass
+
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
 
 
 # The one large field per table dominates a row's size; the rest is a small constant.
 _SIZE_FIELD = {"documents": "text", "quarantine": "raw", "trajectories": "thinking"}
 _ROW_OVERHEAD = 256
+# A shard is written in row groups of about this many bytes (same accounting as max_bytes).
+ROW_GROUP_BYTES = 32 * 1024 * 1024
 
 
 class _ShardWriterFn(beam.DoFn):
+    """Buffers a bundle's rows as Arrow record batches; writes a shard whenever it reaches
+    ``max_rows`` rows or ``max_bytes`` (the table's large field in bytes + a per-row constant).
+
+    Elements are row dicts, lists of row dicts, or ``pa.RecordBatch``es of the table's schema (what
+    the output step emits); arrival order is kept up to the final stable sort by ``key``."""
+
     def __init__(self, table: str, staging: str, max_rows: int, max_bytes: int, run_id: str, key: str | None):
         self._table = table
         self._staging = staging
@@ -63,48 +110,103 @@ class _ShardWriterFn(beam.DoFn):
         self._run_id = run_id
         self._key = key
 
-    def start_bundle(self):
-        self._rows: list[dict] = []
-        self._bytes = 0
-
     def setup(self):
         from pipeline.runtime import tune_gc
 
         tune_gc()
         self._size_field = _SIZE_FIELD.get(self._table)
+        self._schema = TABLE_SCHEMAS[self._table]
+        self._metadata = {"run_id": self._run_id, "table": self._table}
+
+    def start_bundle(self):
+        self._pending: list[dict] = []  # row dicts not yet converted, after every batch
+        self._batches: list[pa.RecordBatch] = []
+        self._rows = 0
+        self._bytes = 0
 
     def process(self, element):
+        if isinstance(element, pa.RecordBatch):
+            yield from self._add_batch(element)
+            return
         rows = element if isinstance(element, list) else (element,)
         field = self._size_field
         for row in rows:
-            self._rows.append(row)
+            self._pending.append(row)
+            self._rows += 1
             self._bytes += _ROW_OVERHEAD + (len(row.get(field) or "") if field else 0)
-            if len(self._rows) >= self._max_rows or self._bytes >= self._max_bytes:
+            if self._rows >= self._max_rows or self._bytes >= self._max_bytes:
                 yield self._flush()
+
+    def _convert_pending(self) -> None:
+        if self._pending:
+            self._batches.append(rows_to_batch(self._table, self._pending))
+            self._pending = []
+
+    def _add_batch(self, rb: pa.RecordBatch):
+        n = rb.num_rows
+        if not n:
+            return
+        if rb.schema != self._schema:
+            rb = pa.RecordBatch.from_arrays(rb.columns, schema=self._schema)
+        self._convert_pending()
+        if self._size_field:
+            lengths = pc.binary_length(rb.column(self._size_field)).fill_null(0).to_numpy(zero_copy_only=False)
+            cum = np.cumsum(lengths.astype(np.int64) + _ROW_OVERHEAD)
+        else:
+            cum = np.arange(1, n + 1, dtype=np.int64) * _ROW_OVERHEAD
+        pos = 0
+        while pos < n:
+            before = int(cum[pos - 1]) if pos else 0
+            # the same rule as row by row: a shard closes at the first row that reaches a bound
+            cut_rows = self._max_rows - self._rows - 1
+            cut_bytes = int(np.searchsorted(cum[pos:], self._max_bytes - self._bytes + before, side="left"))
+            cut = min(cut_rows, cut_bytes)
+            if cut >= n - pos:
+                self._batches.append(rb.slice(pos) if pos else rb)
+                self._rows += n - pos
+                self._bytes += int(cum[-1]) - before
+                return
+            self._batches.append(rb.slice(pos, cut + 1))
+            self._rows += cut + 1
+            pos += cut + 1
+            yield self._flush()
 
     def finish_bundle(self):
         if self._rows:
             yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
 
     def _flush(self) -> dict:
-        rows, self._rows, self._bytes = self._rows, [], 0
-        if self._key:
-            rows.sort(key=lambda r: r.get(self._key) or "")
-        data = encode_table(table_for(self._table, rows, self._run_id))
+        self._convert_pending()
+        batches, self._batches = self._batches, []
+        size, self._rows, self._bytes = self._bytes, 0, 0
+        table = pa.Table.from_batches(batches, schema=self._schema)
+        n = table.num_rows
+        # Sorted by key (stable: equal keys keep their arrival order; a missing key sorts as ""),
+        # gathered and written one row group at a time, so the shard is never copied whole.
+        order = pc.sort_indices(table.column(self._key).fill_null("")) if self._key else None
+        per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")
-        write_bytes(path, data)
+        first = None
+        with FileSystems.create(path) as fh:
+            sink = _HashingSink(fh)
+            with pq.ParquetWriter(sink, self._schema.with_metadata(self._metadata), compression=PARQUET_COMPRESSION) as writer:
+                for start in range(0, n, per_group):
+                    part = table.slice(start, per_group) if order is None else table.take(order.slice(start, per_group))
+                    if start == 0 and self._key:
+                        first = part.column(self._key)[0].as_py()
+                    writer.write_table(part)
         return {
             "table": self._table,
             "path": path,
-            "rows": len(rows),
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "first_key": (rows[0].get(self._key) or "") if self._key else "",
+            "rows": n,
+            "bytes": sink.size,
+            "sha256": sink.sha256(),
+            "first_key": first or "",
         }
 
 
 class WriteShards(beam.PTransform):
-    """Rows (dicts, or lists of dicts) → staged Parquet shards; emits one info dict per shard."""
+    """Rows (dicts, lists of dicts, or Arrow record batches) → staged Parquet shards; emits one info dict per shard."""
 
     def __init__(self, table: str, staging: str, run_config, run_id: str, sort_key: str | None = None):
         super().__init__()

@@ -863,7 +863,7 @@ def plan_splits(f: dict, cfg: RunConfig) -> Iterator[dict]:
     """Work items for one file. An uncompressed JSONL file larger than ``split_bytes`` is scanned
     once (newline counts per block, and its sha256) into newline-aligned byte ranges, each with the
     line number at its start; everything else is one item read from the start."""
-    whole = {**f, "start": 0, "end": None, "first_index": 0, "sha256": None, "bytes": None}
+    whole = whole_file_item(f)
     if not (f["format"] == "jsonl" and f["compression"] is None and f["size"] > cfg.split_bytes):
         yield whole
         return
@@ -1009,23 +1009,36 @@ class _ReadSplit(beam.DoFn):
                 yield pvalue.TaggedOutput(tag, value)
 
 
+def whole_file_item(f: dict) -> dict:
+    """The work item that reads file ``f`` from its start, in one piece."""
+    return {**f, "start": 0, "end": None, "first_index": 0, "sha256": None, "bytes": None}
+
+
 class ReadInputs(beam.PTransform):
     """files (from :func:`expand_inputs`) → outputs ``records`` (main: batches of records),
-    ``quarantine`` (rows), ``decisions`` (rows) and ``inputs`` (per-split stats)."""
+    ``quarantine`` (rows), ``decisions`` (rows) and ``inputs`` (per-split stats).
 
-    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str):
+    ``parallel=False`` (a runner with one worker, e.g. the default in-memory DirectRunner) reads
+    every file whole, in order, with no split planning and no reshuffle: splitting a file pays only
+    when its ranges are read at the same time, and planning costs a pass over the file. Outputs are
+    identical either way (``doc_id`` and ``record_index`` do not depend on splitting).
+    """
+
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, parallel: bool = True):
         super().__init__()
         self._files = list(files)
         self._cfg = run_config
         self._run_id = run_id
+        self._parallel = parallel
 
     def expand(self, pbegin):
+        read = "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id)).with_outputs(QUARANTINE, DECISIONS, INPUTS, main=RECORDS)
+        if not self._parallel:
+            return pbegin | "files" >> beam.Create([whole_file_item(f) for f in self._files], reshuffle=False) | read
         return (
             pbegin
             | "files" >> beam.Create(self._files, reshuffle=False)
             | "plan" >> beam.ParDo(_PlanSplits(self._cfg))
             | "distribute" >> beam.Reshuffle()
-            | "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id)).with_outputs(
-                QUARANTINE, DECISIONS, INPUTS, main=RECORDS
-            )
+            | read
         )

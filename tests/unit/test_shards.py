@@ -1,0 +1,133 @@
+"""Columnar output (records.output_batches) and the shard writer over record batches."""
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.io.shards import _ShardWriterFn, rows_to_batch, table_for
+from pipeline.records import (
+    DECISIONS_SCHEMA,
+    DOCUMENTS_SCHEMA,
+    K_FLAGS,
+    K_NOTES,
+    document_row,
+    final_keep_row,
+    new_record,
+    output_batches,
+)
+
+
+def _records(n: int, rich: bool = True) -> list[dict]:
+    out = []
+    for i in range(n):
+        text = ("문서 본문 %d " % i) * (1 + i % 7) if i % 3 == 0 else f"document {i} " * (1 + i % 5)
+        r = new_record(source_uri="/data/in.jsonl", record_index=i, text=text, source_id=None if i % 4 == 0 else f"id-{i}",
+                       url=None if i % 2 else f"https://example.org/{i}")
+        if rich:
+            if i % 5 == 0:
+                r["lang"], r["lang_score"] = "ko", 0.75
+            if i % 6 == 0:
+                r["license"] = "CC-BY-4.0"
+                r["copyright"] = ["Copyright 2020 Someone"]
+            if i % 4 == 1:
+                r["pii_counts"] = {"EMAIL_ADDRESS": 2, "PHONE_NUMBER": 1}
+            if i % 7 == 0:
+                r[K_FLAGS].append("license_review")
+            if i % 3 == 1:
+                r[K_NOTES]["quality"] = {"score": 0.5}
+            if i % 9 == 0:
+                r["dup_cluster"] = f"c{i}"
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("rich", [True, False])
+def test_output_batches_equal_row_functions(rich):
+    recs = _records(40, rich)
+    docs, decisions = output_batches(recs, "run-1")
+    assert docs.schema.equals(DOCUMENTS_SCHEMA) and decisions.schema.equals(DECISIONS_SCHEMA)
+    want_docs = table_for("documents", [document_row(r, "run-1") for r in recs], "run-1")
+    want_dec = table_for("decisions", [final_keep_row(r, "run-1") for r in recs], "run-1")
+    assert pa.Table.from_batches([docs]).to_pylist() == want_docs.to_pylist()
+    assert pa.Table.from_batches([decisions]).to_pylist() == want_dec.to_pylist()
+    assert docs.column("content_hash").to_pylist() == [hashlib.sha256(r["text"].encode()).hexdigest() for r in recs]
+
+
+def test_output_batches_empty_and_lenient():
+    docs, decisions = output_batches([], "r")
+    assert docs.num_rows == 0 and decisions.num_rows == 0
+    partial = {"doc_id": "d1", "source_uri": "u", "record_index": 3, "text": "hello"}  # built by hand
+    docs, decisions = output_batches([partial], "r")
+    assert docs.to_pylist()[0] == document_row(partial, "r")
+    assert decisions.to_pylist()[0] == final_keep_row(partial, "r")
+
+
+def _write(tmp_path, table, elements, max_rows, max_bytes, key="doc_id"):
+    fn = _ShardWriterFn(table, str(tmp_path), max_rows, max_bytes, "run-1", key)
+    fn.setup()
+    fn.start_bundle()
+    infos = []
+    for e in elements:
+        infos.extend(fn.process(e))
+    infos.extend(wv.value for wv in fn.finish_bundle())
+    return infos
+
+
+def _read(info):
+    return pq.read_table(info["path"])
+
+
+@pytest.mark.parametrize("max_rows,max_bytes", [(7, 1 << 30), (1000, 3000), (5, 2000), (100_000, 1 << 30)])
+def test_writer_batches_and_rows_give_the_same_shards(tmp_path, max_rows, max_bytes):
+    recs = _records(53)
+    rows = [document_row(r, "run-1") for r in recs]
+    batches = [output_batches(recs[i:i + 8], "run-1")[0] for i in range(0, len(recs), 8)]
+    by_rows = _write(tmp_path / "rows", "documents", [rows[i:i + 8] for i in range(0, len(rows), 8)], max_rows, max_bytes)
+    by_batches = _write(tmp_path / "batches", "documents", batches, max_rows, max_bytes)
+    if max_bytes >= 1 << 30:  # row bound only: the same cuts (the byte bound counts UTF-8 bytes for batches, chars for rows)
+        assert [i["rows"] for i in by_batches] == [i["rows"] for i in by_rows]
+    else:
+        assert len(by_batches) > 1
+    assert sum(i["rows"] for i in by_batches) == len(recs)
+    assert all(i["rows"] <= max_rows for i in by_batches)
+    seen = []
+    for info in by_batches:
+        t = _read(info)
+        assert t.num_rows == info["rows"]
+        ids = t.column("doc_id").to_pylist()
+        assert ids == sorted(ids) and info["first_key"] == ids[0]
+        assert t.schema.metadata == {b"run_id": b"run-1", b"table": b"documents"}
+        data = open(info["path"], "rb").read()
+        assert info["bytes"] == len(data) and info["sha256"] == hashlib.sha256(data).hexdigest()
+        seen.extend(t.to_pylist())
+    assert sorted(seen, key=lambda r: r["doc_id"]) == sorted(rows, key=lambda r: r["doc_id"])
+
+
+def test_writer_mixes_rows_and_batches_in_arrival_order(tmp_path):
+    recs = _records(10)
+    docs, decisions = output_batches(recs[:6], "run-1")
+    extra = [final_keep_row(r, "run-1") for r in recs[6:]]
+    infos = _write(tmp_path, "decisions", [extra[0], decisions, extra[1:]], 100, 1 << 30)
+    assert len(infos) == 1 and infos[0]["rows"] == 10
+    got = _read(infos[0]).to_pylist()
+    assert sorted(r["doc_id"] for r in got) == sorted(r["doc_id"] for r in recs)
+
+
+def test_writer_row_groups_stay_sorted(tmp_path, monkeypatch):
+    import pipeline.io.shards as shards
+
+    monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 4000)
+    recs = _records(60)
+    infos = _write(tmp_path, "documents", [output_batches(recs, "run-1")[0]], 1000, 1 << 30)
+    assert len(infos) == 1
+    f = pq.ParquetFile(infos[0]["path"])
+    assert f.metadata.num_row_groups > 1
+    ids = f.read(columns=["doc_id"]).column("doc_id").to_pylist()
+    assert ids == sorted(ids) and len(ids) == 60
+
+
+def test_rows_to_batch_empty():
+    assert rows_to_batch("quarantine", []).num_rows == 0

@@ -213,7 +213,7 @@ class PiiEngine:
                     guarded, unguarded, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
                 )
-                anchors[lang] = {rid: Prefilter.union(g, u, flags) for rid, (g, u) in own.items()}
+                anchors[lang] = {rid: Prefilter.union(g, u, flags, guard=False) for rid, (g, u) in own.items()}
         # presidio's analyze step by step, where every step is one we reproduce (pipeline.pii.fast)
         from pipeline.pii.fast import FastAnalyzer
 

@@ -136,9 +136,20 @@ class FastAnalyzer:
         matched (joined again with barriers) when they are a small part. Returns ``(text, back)``,
         ``back`` mapping offsets in a sub-text to the joined text (None: the joined text itself)."""
         anchor = self.anchors.get(rec.id)
-        if anchor is None:
-            return joined, None
-        hit = sorted({bisect.bisect_right(starts, m.start()) - 1 for m in anchor.finditer(joined)})
+        if anchor is None or hasattr(rec, "analyze_fast"):
+            return joined, None  # (the phone condition holds in most windows: the scan would not pay)
+        hit: list[int] = []
+        pos, search = 0, anchor.search
+        while True:  # the windows holding a hit: one search per such window
+            m = search(joined, pos)
+            if m is None:
+                break
+            k = bisect.bisect_right(starts, m.start()) - 1
+            if k < 0 or (hit and hit[-1] == k):  # (a hit in a barrier line)
+                pos = max(m.end(), m.start() + 1)
+                continue
+            hit.append(k)
+            pos = max(m.end(), starts[k] + windows[k].length)
         if not hit:
             return "", None
         if sum(windows[k].length for k in hit) > 0.6 * len(joined):
@@ -173,6 +184,7 @@ class FastAnalyzer:
         for r in results:
             r.start += delta
             r.end += delta
+            r.analysis_explanation = _NO_EXPLANATION  # dropped at the end anyway; spares a deep copy
         out = self.enhancer.enhance_using_context(text=stretch, raw_results=results, nlp_artifacts=artifacts,
                                                   recognizers=self.recognizers, context=None)
         for r in out:
@@ -201,6 +213,24 @@ class FastAnalyzer:
                     continue  # (presidio also drops "be" and "-PRON-": neither holds a colon)
                 parts.extend(lemma.split(":"))
         return parts
+
+
+class _NoExplanation:
+    """Stands in for a result's ``AnalysisExplanation`` during context enhancement. The fast path,
+    like ``analyze`` by default, returns no decision process, so nothing needs recording, and
+    the enhancer's deep copy of each result need not copy one."""
+
+    def set_supportive_context_word(self, word: str) -> None:
+        pass
+
+    def set_improved_score(self, score: float) -> None:
+        pass
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+_NO_EXPLANATION = _NoExplanation()
 
 
 def _analyze_ignores_nlp() -> tuple:

@@ -78,16 +78,36 @@ _PLUS = re.compile(f"[{_PLUS_CHARS}]")
 _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without letters (phonenumbers' _EXTN_PATTERNS)
 
 
+class _Digits:
+    """What the region checks need to know about a candidate, computed once for all regions."""
+
+    __slots__ = ("count", "letter", "plus", "_text", "_number")
+
+    def __init__(self, candidate: str):
+        self.count = len(_ND.findall(candidate))
+        self.letter = _LETTER.search(candidate) is not None
+        self.plus = _PLUS.search(candidate) is not None
+        self._text = candidate
+        self._number = None
+
+    @property
+    def number(self) -> str:
+        """The candidate's digits as ASCII (phonenumbers' normalisation)."""
+        if self._number is None:
+            self._number = normalize_digits_only(self._text)
+        return self._number
+
+
 class _SharedCandidateMatcher(PhoneNumberMatcher):
     """``PhoneNumberMatcher`` whose candidate search is shared by the regions of one text.
 
     ``_find`` is upstream's loop with two changes that leave its matches unchanged: the
     candidate found from a search index is looked up in ``shared`` (the same for every region:
-    it depends only on the text and the index), and a candidate with fewer than ``min_digits``
-    digits and no letter is skipped without parsing (it, and every inner part of it, fails
-    validation in every region); ``_parse_and_verify`` rejects such inner parts of longer
-    candidates the same way. A skipped candidate counts as one try, not one per inner part, so
-    the 65,535-try limit is reached later than upstream (never on realistic text).
+    it depends only on the text and the index), and a candidate none of whose parts can be valid
+    (:meth:`_hopeless`) is skipped without parsing; ``_parse_and_verify`` rejects the inner parts
+    of longer candidates by the same digit counts. A skipped candidate counts as one try, not
+    one per inner part, so the 65,535-try limit is reached later than upstream (never on
+    realistic text).
     """
 
     def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None):
@@ -106,20 +126,31 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                     got = None
                 else:
                     candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
-                    hopeless = len(_ND.findall(candidate)) < self._min_digits and not _LETTER.search(candidate)
-                    got = (match.start(), candidate, hopeless)
+                    got = (match.start(), candidate, _Digits(candidate))
                 shared[index] = got
             if got is None:
                 return None
-            start, candidate, hopeless = got
+            start, candidate, digits = got
             if len(candidate) >= self._min_candidate_length:
-                if not hopeless:
+                if not self._hopeless(digits):
                     found = self._extract_match(candidate, start)
                     if found is not None:
                         return found
                 self._max_tries -= 1
             index = start + len(candidate)
         return None
+
+    def _hopeless(self, d: "_Digits") -> bool:
+        """No part of the candidate can be a valid number here: fewer digits than any valid number,
+        or (for this region) fewer than any national number while no part of it is international
+        (no '+', no international prefix anywhere in its digits)."""
+        if d.letter:
+            return False
+        if d.count < self._min_digits:
+            return True
+        if self._national is None or d.plus or d.count >= self._national[0]:
+            return False
+        return self._national[2].search(d.number) is None
 
     def _parse_and_verify(self, candidate, offset):
         if not _LETTER.search(candidate):

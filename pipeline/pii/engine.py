@@ -7,6 +7,8 @@ Built once per worker from the config and ``rules/pii/`` (presidio's own YAML fo
 * one combined prefilter per language (:mod:`pipeline.pii.prefilter`): only windows that could hold
   a finding go to presidio, many windows per presidio call, with findings identical to presidio on
   the whole text;
+* presidio's ``analyze`` steps run over those windows by :mod:`pipeline.pii.fast` (each recognizer
+  on its own windows, phonenumbers without hopeless parses, context from small token stretches);
 * presidio-anonymizer operators: ``replace`` with ``<ENTITY_TYPE>`` placeholders, or ``custom``
   keyed pseudonyms ``<ENTITY_TYPE:hmac8>``.
 

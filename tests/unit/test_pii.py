@@ -132,6 +132,97 @@ def engine_lang(engine, lang):
     return normalize_lang(lang, engine.languages)
 
 
+def test_fast_analyzer_serves_every_prefiltered_language(engine):
+    """The identity tests above exercise pipeline.pii.fast, not a fallback to presidio's analyze."""
+    assert engine.fast and set(engine.fast) == {lang for lang, pre in engine.prefilters.items() if pre is not None}
+
+
+_FILLER = " ".join(["Lorem ipsum dolor sit amet, consectetur adipiscing elit."] * 20)
+
+
+@pytest.mark.parametrize(
+    "lang,text",
+    [
+        # the enhancer walks forward to the next keyword even with context_suffix_count 0: past
+        # the non-keywords "fe80::1" (colon) and "these" (stop word) to "scripts" ("ip" inside)
+        ("en", "The router address fe80::1 these scripts are fine"),
+        ("en", "address fe80::1 about these scripts here"),
+        ("en", "The router address fe80::1 these\nscripts are fine"),
+        # presidio's keyword list is the whole document's, with "a::b" split: a far-away
+        # "fe80::call" makes the stop word "call" a context word for the phone number
+        ("en", "Please call 02-312-4567 now.\n" + _FILLER + "\nsee fe80::call there"),
+        ("en", "Please call 02-312-4567 now.\n" + _FILLER),
+        ("ko", "연락처:010-1234-5678 입니다\n" + _FILLER + "\n계좌:110-123-456789"),
+        ("en", "no context 02-312-4567\n\n" + "x " * 3 + "phone\n02-312-4568 and 02-312-4569"),
+    ],
+)
+def test_fast_path_context_edge_cases(engine, reference, lang, text):
+    assert _key(engine.analyze_batch([text], [lang])[0]) == _key(reference.analyzer.analyze(text=text, language=lang))
+
+
+def test_fast_phone_matcher_identical_to_phonenumbers():
+    """RegionalPhoneRecognizer.analyze_fast (shared candidates, digit-count rejections per region)
+    finds what presidio's PhoneRecognizer.analyze finds, on numbers of every region in every format,
+    mutated, with extensions and international prefixes, amid digit noise."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat
+
+    from pipeline.pii.recognizers import RegionalPhoneRecognizer
+
+    rec = RegionalPhoneRecognizer()
+    rng = random.Random(5)
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    formats = [PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL,
+               PhoneNumberFormat.RFC3966]
+
+    def number():
+        region = rng.choice(regions if rng.random() < 0.5 else list(rec.REGIONS))
+        example = phonenumbers.example_number_for_type(region, rng.randrange(11))
+        if example is None:
+            return "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 14)))
+        s = phonenumbers.format_number(example, rng.choice(formats))
+        if rng.random() < 0.3:
+            i = rng.randrange(len(s))
+            s = s[:i] + (rng.choice("0123456789") if s[i].isdigit() else s[i]) + s[i + 1 :]
+        if s.startswith("+") and rng.random() < 0.2:
+            s = rng.choice(["00", "011", "010", "001"]) + s[1:]
+        if rng.random() < 0.1:
+            s += rng.choice([" ext. 12", " #12", ";3", ", 45", " ~ 7", "~12", "#"])
+        return s
+
+    def noise():
+        return "".join(rng.choice("0123456789 -.()+/~#,;x:" if rng.random() < 0.8 else "0123456789")
+                       for _ in range(rng.randint(1, 25)))
+
+    found = 0
+    for _ in range(500):
+        parts = [rng.choice([number, number, noise, lambda: rng.choice(["tel", "전화", "a", "\n", "１２３４５６７"])])()
+                 for _ in range(rng.randint(1, 8))]
+        text = rng.choice([" ", "  ", "", "\t"]).join(parts)
+        want = sorted((r.start, r.end, r.score) for r in rec.analyze(text, ["PHONE_NUMBER"]))
+        assert sorted((r.start, r.end, r.score) for r in rec.analyze_fast(text, ["PHONE_NUMBER"])) == want
+        found += len(want)
+    assert found > 200
+
+
+def test_phone_digit_bounds_hold_for_short_numbers():
+    """No string of fewer than min_digits digits is a valid number, from any configured region."""
+    import itertools
+
+    from phonenumbers import PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import RegionalPhoneRecognizer
+
+    n = RegionalPhoneRecognizer.min_digits()
+    assert n >= 3
+    for k in range(1, n):
+        for digits in itertools.islice(itertools.product("0123456789", repeat=k), 0, None, 7 if k > 3 else 1):
+            d = "".join(digits)
+            for text in (d, "+" + d, "(" + d[:1] + ")" + d[1:]):
+                for region in RegionalPhoneRecognizer.REGIONS:
+                    assert not list(PhoneNumberMatcher(text, region, leniency=1)), (text, region)
+
+
 def test_prefilter_skips_text_without_candidates(engine):
     pre = engine.prefilters["en"]
     assert pre.windows("Plain prose with a year 2024 and version 1.2.3 has nothing to look at.") == []

@@ -168,3 +168,113 @@ def split_words(text: str) -> list[str]:
 def is_cjk_char_lang(lang: str | None) -> bool:
     """Languages whose words are characters (no spaces between words)."""
     return lang in ("zh", "ja", "yue", "wuu", "lzh")
+
+
+# --- character classes and words, vectorised ------------------------------------------------------
+# Per code point, bit flags, each defined by the regex class it stands for (so the vectorised word
+# statistics equal the regex ones): SPACE \s (= str.isspace), LETTER [^\W\d_], CJK (CJK_CHAR_CLASS),
+# ALNUM [^\W_] (a word character of WORD_RE), DECIMAL \d (= str.isdecimal), JOINER ['’-] (joins two
+# runs of word characters). The BMP table is built once per process from those regexes (< 0.1 s);
+# other planes are looked up per distinct character.
+SPACE, LETTER, CJK, ALNUM, DECIMAL, JOINER = 1, 2, 4, 8, 16, 32
+_FLAG_RES = (
+    (SPACE, re.compile(r"\s")),
+    (LETTER, LETTER_RE),
+    (CJK, CJK_RE),
+    (ALNUM, re.compile(r"[^\W_]")),
+    (DECIMAL, re.compile(r"\d")),
+    (JOINER, re.compile(r"['’\-]")),
+)
+_FLAG_TABLE: np.ndarray | None = None
+_ASTRAL_FLAGS: dict[int, int] = {}
+
+
+def _flags_of(ch: str) -> int:
+    return sum(flag for flag, rx in _FLAG_RES if rx.match(ch))
+
+
+def _flag_table() -> np.ndarray:
+    global _FLAG_TABLE
+    if _FLAG_TABLE is None:
+        every = "".join(map(chr, range(0x10000)))
+        table = np.zeros(0x10000, dtype=np.uint8)
+        for flag, rx in _FLAG_RES:
+            hit = codepoints(rx.sub("\0", every)) == 0  # a 1-for-1 substitution keeps positions
+            hit[0] = bool(rx.match("\0"))
+            table[hit] |= flag
+        _FLAG_TABLE = table
+    return _FLAG_TABLE
+
+
+def flags_of_codepoints(cps: np.ndarray) -> np.ndarray:
+    """Per code point, its SPACE | LETTER | CJK | ALNUM | DECIMAL | JOINER bit flags (uint8)."""
+    table = _flag_table()
+    if not cps.size or int(cps.max()) < 0x10000:
+        return table[cps]
+    out = np.empty(cps.size, dtype=np.uint8)
+    low = cps < 0x10000
+    out[low] = table[cps[low]]
+    high = cps[~low]
+    uniq, inverse = np.unique(high, return_inverse=True)
+    flags = []
+    for cp in uniq.tolist():
+        f = _ASTRAL_FLAGS.get(cp)
+        if f is None:
+            f = _ASTRAL_FLAGS[cp] = _flags_of(chr(cp))
+        flags.append(f)
+    out[~low] = np.asarray(flags, dtype=np.uint8)[inverse]
+    return out
+
+
+def char_flags(text: str) -> np.ndarray:
+    """Per character of ``text``, its bit flags (uint8), with no Python loop over characters."""
+    return flags_of_codepoints(codepoints(text))
+
+
+def word_spans(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the words of a text given its :func:`char_flags` — exactly the spans of
+    ``WORD_RE.finditer`` (:func:`split_words`), without a Python loop: a word is a Han/Kana
+    character, or a maximal run of word characters (not Han/Kana) and of ``' ’ -`` standing
+    between two of them."""
+    cjk = (flags & CJK) != 0
+    body = ((flags & ALNUM) != 0) & ~cjk
+    inword = body.copy()
+    if len(flags) > 2:
+        inword[1:-1] |= ((flags[1:-1] & JOINER) != 0) & body[:-2] & body[2:]
+    first = inword.copy()
+    first[1:] &= ~inword[:-1]
+    last = inword.copy()
+    last[:-1] &= ~inword[1:]
+    return np.flatnonzero(first | cjk), np.flatnonzero(last | cjk) + 1
+
+
+# Polynomial hash of a span of code points, Σ cp[j] × P^(j - start) mod 2^64, computed for all spans
+# at once from one prefix sum of cp × P^j (P odd, so P^-start exists mod 2^64), then mixed with the
+# span length. Only equality matters (n-gram grouping); for two different words of L characters the
+# chance that they collide is below L × 2^-60.
+_P = 0xC2B2AE3D27D4EB4F  # odd (xxHash's PRIME64_2)
+_P_INV = pow(_P, -1, 1 << 64)
+_POW = np.ones(1, dtype=np.uint64)
+_POW_INV = np.ones(1, dtype=np.uint64)
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    global _POW, _POW_INV
+    if len(_POW) < n:  # P^0 … P^(size-1) and the inverses, products wrapping mod 2^64
+        size = max(n, 2 * len(_POW), 4096)
+        _POW = np.concatenate((np.ones(1, dtype=np.uint64), np.cumprod(np.full(size - 1, _P, dtype=np.uint64))))
+        _POW_INV = np.concatenate((np.ones(1, dtype=np.uint64), np.cumprod(np.full(size - 1, _P_INV, dtype=np.uint64))))
+    return _POW, _POW_INV
+
+
+def span_hashes(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hash of each span ``cps[start:end]`` (equal spans, equal hashes)."""
+    if not len(starts):
+        return np.empty(0, dtype=np.uint64)
+    pw, pw_inv = _powers(len(cps))
+    prefix = np.empty(len(cps) + 1, dtype=np.uint64)
+    prefix[0] = 0
+    np.cumsum(cps.astype(np.uint64) * pw[: len(cps)], out=prefix[1:])
+    h = (prefix[ends] - prefix[starts]) * pw_inv[starts]
+    h ^= (ends - starts).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return h

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,8 +17,30 @@ from pipeline.config import ConfigError, load_config
 from pipeline.records import new_record
 from pipeline.resources import rules_dir
 from pipeline.runners import local_pipeline
-from pipeline.stages.quality import DocStats, QualityFilter, QualityRules, QualityStage, dup_ngram_fraction, top_ngram_fraction
-from pipeline.text import dominant_script, guess_lang_from_script, script_counts, split_words
+from pipeline.stages.quality import (
+    DocStats,
+    QualityFilter,
+    QualityRules,
+    QualityStage,
+    dup_ngram_fraction,
+    m_alpha_words,
+    m_mean_word_length,
+    m_stop_words,
+    top_ngram_fraction,
+)
+from pipeline.text import (
+    CJK_RE,
+    LETTER_RE,
+    WORD_RE,
+    char_flags,
+    codepoints,
+    dominant_script,
+    guess_lang_from_script,
+    script_counts,
+    span_hashes,
+    split_words,
+    word_spans,
+)
 
 FIXTURE = Path(__file__).resolve().parent.parent / "data" / "langid" / "paragraphs.jsonl"
 PARAS: dict[str, list[str]] = defaultdict(list)
@@ -241,3 +264,87 @@ def test_stage_in_beam_keeps_prose_and_writes_decisions():
             ]),
             label="decisions",
         )
+
+
+# --- the vectorised statistics equal their plain definitions --------------------------------------
+
+TRICKY = [
+    "don't stop—state-of-the-art, 'quoted' rock’n’roll a--b -x y- _under_score__ x_1 2024年 3.14",
+    "GIMPのレイヤー 東京は晴れ。서울에서 만났다! ＡＢＣ ｶﾀｶﾅ 々〆〇 ・ 𠀋𠀋x 𝐀𝐁 😀 é́ İstanbul ǅ Ⅻ ½ ²",
+    "\u3000full\u3000width\u00a0nbsp\u2028line\u0085x\tq\r\n\x1c\x1d\x1e\x1f end",
+    "- • ... … 12 -- 34 >> 56 || 78 :: a1b2 1a 'a' ’b’ -c- ca’ ça l’été ΣΑΣ ß",
+]
+
+
+def test_word_spans_equal_the_word_regex():
+    texts = TRICKY + [p.lower() for ps in PARAS.values() for p in ps[:5]]
+    rng = random.Random(7)
+    alphabet = "".join(set("".join(TRICKY))) + "aZ09 \n'-’_"
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(400)]
+    for t in texts:
+        starts, ends = word_spans(char_flags(t))
+        assert [t[a:b] for a, b in zip(starts, ends)] == WORD_RE.findall(t), t
+        h = span_hashes(codepoints(t), starts, ends)
+        words = WORD_RE.findall(t)
+        for i in range(len(words)):
+            for j in range(i + 1, len(words)):
+                assert (h[i] == h[j]) == (words[i] == words[j])
+
+
+def test_lower_casing_keeps_spaces_letters_and_cjk_counts_for_every_code_point():
+    """DocStats reads whitespace tokens, letters and Han/Kana counts off the lower-cased text."""
+    space = re.compile(r"\s")
+    for cp in range(0x110000):
+        ch = chr(cp)
+        low = ch.lower()
+        if low == ch:
+            continue
+        assert bool(space.match(ch)) == all(space.match(x) for x in low) == any(space.match(x) for x in low), hex(cp)
+        assert bool(LETTER_RE.match(ch)) == any(LETTER_RE.match(x) for x in low), hex(cp)
+        assert int(bool(CJK_RE.match(ch))) == sum(bool(CJK_RE.match(x)) for x in low), hex(cp)
+
+
+def test_vectorised_measures_equal_their_regex_definitions(rules):
+    non_alpha = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])+(?!\S)")
+    texts = TRICKY + ["\n".join(ps[:3]) for ps in PARAS.values()] + [JUNK["alpha_words"][0], "", "   ", "12 34"]
+    sw = rules.stopwords
+    for t in texts:
+        s = DocStats(t, "en")
+        words = WORD_RE.findall(t.lower())
+        assert s.n_words == len(words) and s.word_lengths.tolist() == [len(w) for w in words]
+        tokens = len(t.split())
+        expect = (tokens - len(non_alpha.findall(t))) / tokens if tokens else 0.0
+        assert m_alpha_words(s, {"unit": "tokens"}) == expect
+        expect_w = 1.0 - sum(map(str.isdecimal, words)) / len(words) if words else 0.0
+        assert m_alpha_words(s, {"unit": "words"}) == expect_w
+        n_cjk = len(CJK_RE.findall(t))
+        n = len(words) - n_cjk
+        assert m_mean_word_length(s, {}) == ((sum(map(len, words)) - n_cjk) / n if n > 0 else None)
+        for lang in ("en", "de", "ko", "ja"):
+            spec = sw[lang]
+            s.lang = lang
+            if spec["mode"] == "words":
+                expect_sw = sum(1 for w in words if w in spec["_words"])
+            elif spec["mode"] == "suffix":
+                expect_sw = sum(1 for w in words if w in spec["_words"] or w[-1] in spec["_suffixes"])
+            else:
+                expect_sw = sum(t.lower().count(c) for c in spec["_chars"])
+            assert m_stop_words(s, {"_stopwords": sw}) == float(expect_sw), (lang, t[:40])
+
+
+def test_top_ngram_bound_never_hides_a_failure(rules):
+    """check() skips sorting n-grams when a bucket bound proves the limit holds; on repetitive
+    random documents it must report exactly the first n whose measured value breaks its limit."""
+    rng = random.Random(11)
+    outcomes = []
+    for trial in range(150):
+        lang = rng.choice(["en", "ja"])
+        vocab = (EN[0].lower().split() if lang == "en" else list(JA[0]))[: rng.randint(3, 40)]
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(60, 400))) if lang == "en" else "".join(rng.choice(vocab) for _ in range(rng.randint(120, 800)))
+        params = next(p for p in rules.for_lang(lang) if p["check"] == "top_ngram")
+        stats = DocStats(text, lang)
+        expect = next(((n, round(top_ngram_fraction(stats, n), 4), lim) for n, lim in params["_table"] if top_ngram_fraction(stats, n) > lim), None)
+        got = dict(rules.check(text, lang, all_failures=True)).get("top_ngram")
+        assert (got and (got["n"], got["value"], got["max"])) == (expect or None), trial
+        outcomes.append(expect and expect[0])
+    assert len(set(outcomes)) >= 3  # passes and failures at several n

@@ -1,18 +1,25 @@
 """Stages-off `curate run` vs the pyarrow floor, interleaved in one run (issue 2's target).
 
     .venv/bin/python benchmarks/bench_stages_off.py --docs 10000 100000 --repeat 3
+    .venv/bin/python benchmarks/bench_stages_off.py --baseline <git ref>   # and an older tree, same run
 
-For each size: the 1-thread floor, the threaded floor and ``curate run`` with every stage off are
-run ``--repeat`` times, interleaved (floor, ours, floor, ours …) so machine noise hits both alike;
-the figure is the median of each, and the ratio is median(ours) / median(1-thread floor). Each is a
-fresh process timed from launch to exit, with the peak RSS of its process tree (bench_e2e.measure).
+For each size: the 1-thread floor, the threaded floor and ``curate run`` with every stage off (and,
+with ``--baseline``, the same run from the ``pipeline/`` package of that git ref, via
+``python -c`` with that tree first on sys.path) are run ``--repeat`` times, interleaved (floor, ours, baseline, floor,
+ours, …) so machine noise hits all alike; the figure is the median of each, and the ratio is
+median(ours) / median(1-thread floor). Each is a fresh process timed from launch to exit, with the
+peak RSS of its process tree (bench_e2e.measure), and its CPU seconds (user + system, children
+included), which the other processes on a shared machine disturb less than wall time.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -21,15 +28,71 @@ import bench_e2e  # noqa: E402
 import corpus  # noqa: E402
 
 
-def measure_size(docs: int, repeat: int, workers: int = 1) -> dict:
+def _cpu_measure(cmd: list[str], env: dict | None = None) -> dict:
+    """bench_e2e.measure plus the CPU seconds of the process tree (from os.wait4 via resource)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = bench_e2e.measure(cmd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return res
+
+
+def export_baseline(ref: str) -> Path:
+    """The ``pipeline/`` package of git ``ref`` in a temporary folder."""
+    dest = Path(tempfile.mkdtemp(prefix="curate-baseline-"))
+    archive = subprocess.run(["git", "-C", str(bench_e2e.ROOT), "archive", ref, "pipeline"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def run_curate(path: Path, work: Path, tag: str, workers: int, baseline: Path | None = None) -> dict:
+    cfg = work / "config-off.yaml"
+    cfg.write_text(bench_e2e.config_yaml([]), encoding="utf-8")
+    out = work / f"out-{tag}"
+    args = ["run", "--input", str(path), "--output", str(out), "--config", str(cfg), "--overwrite", "--quiet"]
+    if workers > 1:
+        args += bench_e2e.MULTI
+    if baseline is None:
+        res = _cpu_measure([str(bench_e2e.BIN / "curate"), *args])
+    else:
+        # sys.path[0] must be the baseline tree: `-m` would put the working directory (this checkout) first
+        boot = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import pipeline, pipeline.cli; "
+                "assert pipeline.__file__.startswith(sys.path[0]), pipeline.__file__; sys.argv[0] = 'curate'; "
+                "sys.exit(pipeline.cli.main())")
+        res = _cpu_measure([str(bench_e2e.BIN / "python"), "-c", boot, str(baseline), *args])
+    if res["rc"] != 0:
+        raise RuntimeError(f"curate run ({tag}) failed: {res['stderr'][-1500:]}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    res["inner_wall"] = manifest["summary"]["wall_seconds"]
+    res["records_in"] = manifest["summary"]["records_in"]
+    shutil.rmtree(out, ignore_errors=True)
+    return res
+
+
+def run_floor(path: Path, work: Path, threads: bool) -> dict:
+    out = work / f"floor-{'mt' if threads else 'st'}.parquet"
+    res = _cpu_measure([str(bench_e2e.BIN / "python"), bench_e2e.__file__, "floor", "--input", str(path), "--out", str(out),
+                        "--threads", "1" if threads else "0"])
+    if res["rc"] != 0:
+        raise RuntimeError(f"floor failed: {res['stderr'][-800:]}")
+    res["inner"] = json.loads(res["stdout"].strip().splitlines()[-1])
+    out.unlink()
+    return res
+
+
+def measure_size(docs: int, repeat: int, workers: int = 1, baseline: Path | None = None) -> dict:
     path = corpus.build(docs)
     work = corpus.WORK / f"stages-off-{docs}"
     work.mkdir(parents=True, exist_ok=True)
-    st, mt, ours = [], [], []
+    st, mt, ours, base = [], [], [], []
     for _ in range(repeat):
-        st.append(bench_e2e.run_floor(path, work, False))
-        mt.append(bench_e2e.run_floor(path, work, True))
-        ours.append(bench_e2e.run_ours(path, work, [], workers, tag="off"))
+        st.append(run_floor(path, work, False))
+        mt.append(run_floor(path, work, True))
+        ours.append(run_curate(path, work, "off", workers))
+        if baseline is not None:
+            base.append(run_curate(path, work, "baseline", workers, baseline))
     med = lambda rs, k="wall": statistics.median(r[k] for r in rs)  # noqa: E731
     res = {
         "docs": docs,
@@ -41,9 +104,20 @@ def measure_size(docs: int, repeat: int, workers: int = 1) -> dict:
         "ours": med(ours),
         "ours_all": [round(r["wall"], 2) for r in ours],
         "ours_inner": med(ours, "inner_wall"),
-        "ours_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
-        "floor_st_peak_rss_mb": max(r["peak_rss_mb"] for r in st),
+        "ours_cpu": med(ours, "cpu"),
+        "floor_st_cpu": med(st, "cpu"),
+        "ours_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in ours),
+        "floor_st_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in st),
     }
+    if base:
+        res.update(
+            baseline=med(base),
+            baseline_all=[round(r["wall"], 2) for r in base],
+            baseline_inner=med(base, "inner_wall"),
+            baseline_cpu=med(base, "cpu"),
+            baseline_peak_rss_mb=statistics.median(r["peak_rss_mb"] for r in base),
+        )
+        res["baseline_ratio_st"] = res["baseline"] / res["floor_st"]
     res["ratio_st"] = res["ours"] / res["floor_st"]
     res["ratio_mt"] = res["ours"] / res["floor_mt"]
     res["ratio_inner_st"] = res["ours_inner"] / res["floor_st_inner"]
@@ -55,16 +129,30 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--baseline", metavar="GIT_REF", help="also run the pipeline/ package of this git ref (before/after)")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
-    rows = [measure_size(d, args.repeat, args.workers) for d in args.docs]
-    print("| docs | MB | floor 1t s | floor mt s | ours s (runs) | ratio vs 1t | vs mt | excl. start-up vs 1t | ours peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    baseline = export_baseline(args.baseline) if args.baseline else None
+    try:
+        rows = [measure_size(d, args.repeat, args.workers, baseline) for d in args.docs]
+    finally:
+        if baseline is not None:
+            shutil.rmtree(baseline, ignore_errors=True)
+    print("| docs | MB | floor 1t s | floor mt s | ours s (runs) | ratio vs 1t | vs mt | excl. start-up vs 1t | ours CPU s | floor 1t CPU s | ours peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['docs']:,} | {r['mb']:.1f} | {r['floor_st']:.2f} | {r['floor_mt']:.2f} | {r['ours']:.2f} ({', '.join(map(str, r['ours_all']))}) "
-            f"| **{r['ratio_st']:.2f}x** | {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_peak_rss_mb']:.0f} |"
+            f"| **{r['ratio_st']:.2f}x** | {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_cpu']:.2f} | {r['floor_st_cpu']:.2f} "
+            f"| {r['ours_peak_rss_mb']:.0f} |"
         )
+    if baseline is not None:
+        print(f"\nbaseline {args.baseline}:")
+        print("| docs | baseline s (runs) | ratio vs 1t | excl. start-up s | CPU s | peak RSS MB |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['docs']:,} | {r['baseline']:.2f} ({', '.join(map(str, r['baseline_all']))}) | **{r['baseline_ratio_st']:.2f}x** "
+                  f"| {r['baseline_inner']:.2f} | {r['baseline_cpu']:.2f} | {r['baseline_peak_rss_mb']:.0f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
     return 0

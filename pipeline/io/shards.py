@@ -176,13 +176,18 @@ class _ShardWriterFn(beam.DoFn):
             yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
 
     def _flush(self) -> dict:
+        """Write the buffered rows as one shard; its info."""
         self._convert_pending()
         batches, self._batches = self._batches, []
         size, self._rows, self._bytes = self._bytes, 0, 0
         table = pa.Table.from_batches(batches, schema=self._schema)
+        del batches
+        if self._key and table.column(0).num_chunks > 1:
+            # take() over many chunks concatenates the whole column on every call: gather once
+            table = table.combine_chunks()
         n = table.num_rows
         # Sorted by key (stable: equal keys keep their arrival order; a missing key sorts as ""),
-        # gathered and written one row group at a time, so the shard is never copied whole.
+        # gathered and written one row group at a time.
         order = pc.sort_indices(table.column(self._key).fill_null("")) if self._key else None
         per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -124,6 +125,75 @@ def measure_size(docs: int, repeat: int, workers: int = 1, baseline: Path | None
     return res
 
 
+def measure_fixed(repeat: int, baseline: Path | None) -> dict:
+    """``curate run`` over a one-document file: interpreter start, imports, graph construction,
+    runner start, commit and exit, with (almost) no data."""
+    work = corpus.WORK / "stages-off-1"
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "one.jsonl"
+    path.write_text(json.dumps({"id": "1", "text": "one short document"}) + "\n", encoding="utf-8")
+    ours, base = [], []
+    for _ in range(repeat):
+        ours.append(run_curate(path, work, "off", 1))
+        if baseline is not None:
+            base.append(run_curate(path, work, "baseline", 1, baseline))
+    out = {"ours": statistics.median(r["wall"] for r in ours), "ours_inner": statistics.median(r["inner_wall"] for r in ours),
+           "ours_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in ours)}
+    if base:
+        out.update(baseline=statistics.median(r["wall"] for r in base), baseline_inner=statistics.median(r["inner_wall"] for r in base))
+    return out
+
+
+def report(rows: list[dict], fixed: dict, args) -> str:
+    import platform
+
+    import pyarrow
+
+    lines = [
+        "### Stages off vs the pyarrow floor (issue 2)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work: wall times are noisy, CPU seconds less so); "
+        f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}.",
+        f"Run: `.venv/bin/python benchmarks/bench_stages_off.py --docs {' '.join(map(str, args.docs))} --repeat {args.repeat}"
+        + (f" --baseline {args.baseline}`" if args.baseline else "`")
+        + f"; every figure is the median of {args.repeat} fresh processes, interleaved with the floors"
+        + (" and the baseline" if args.baseline else "") + ", timed from launch to exit.",
+        "",
+        "Floor = `pyarrow.json.read_json` + `pyarrow.parquet.write_table(compression='zstd')` (1 thread, and pyarrow's "
+        "default threads); ours = `curate run` with every stage `enabled: false` on the default DirectRunner, one worker. "
+        "*excl. start-up* = the run's own wall time (its summary: config → manifest) over the floor's read+write time.",
+        "",
+        "| docs | JSONL MB | floor 1 thread s | floor threads s | ours s | **ours / 1-thread floor** | ours / threaded floor | excl. start-up | ours CPU s | floor CPU s | ours peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['docs']:,} | {r['mb']:.1f} | {r['floor_st']:.2f} | {r['floor_mt']:.2f} | {r['ours']:.2f} | **{r['ratio_st']:.2f}x** "
+            f"| {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_cpu']:.2f} | {r['floor_st_cpu']:.2f} | {r['ours_peak_rss_mb']:.0f} |"
+        )
+    if args.baseline:
+        lines += [
+            "",
+            f"Before (`pipeline/` of git `{args.baseline}`, same runs):",
+            "",
+            "| docs | before s | **before / 1-thread floor** | after s | **after / 1-thread floor** | before CPU s | after CPU s | before peak RSS MB | after peak RSS MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['docs']:,} | {r['baseline']:.2f} | **{r['baseline_ratio_st']:.2f}x** | {r['ours']:.2f} | **{r['ratio_st']:.2f}x** "
+                f"| {r['baseline_cpu']:.2f} | {r['ours_cpu']:.2f} | {r['baseline_peak_rss_mb']:.0f} | {r['ours_peak_rss_mb']:.0f} |"
+            )
+    if fixed:
+        lines += [
+            "",
+            f"Fixed cost (a one-document input): {fixed['ours']:.2f} s launch to exit, of which {fixed['ours_inner']:.2f} s inside the run "
+            f"(graph construction, runner, commit); peak RSS {fixed['ours_peak_rss_mb']:.0f} MB"
+            + (f" (before: {fixed['baseline']:.2f} s, {fixed['baseline_inner']:.2f} s inside)." if "baseline" in fixed else "."),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, nargs="+", default=[10_000, 100_000])
@@ -131,30 +201,22 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--baseline", metavar="GIT_REF", help="also run the pipeline/ package of this git ref (before/after)")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--results", default=str(bench_e2e.ROOT / "benchmarks" / "results" / "stages_off.md"),
+                    help="markdown report (included in RESULTS.md by run_all.py); '' to skip")
     args = ap.parse_args(argv)
     baseline = export_baseline(args.baseline) if args.baseline else None
     try:
         rows = [measure_size(d, args.repeat, args.workers, baseline) for d in args.docs]
+        fixed = measure_fixed(args.repeat, baseline) if args.workers == 1 else {}
     finally:
         if baseline is not None:
             shutil.rmtree(baseline, ignore_errors=True)
-    print("| docs | MB | floor 1t s | floor mt s | ours s (runs) | ratio vs 1t | vs mt | excl. start-up vs 1t | ours CPU s | floor 1t CPU s | ours peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['docs']:,} | {r['mb']:.1f} | {r['floor_st']:.2f} | {r['floor_mt']:.2f} | {r['ours']:.2f} ({', '.join(map(str, r['ours_all']))}) "
-            f"| **{r['ratio_st']:.2f}x** | {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_cpu']:.2f} | {r['floor_st_cpu']:.2f} "
-            f"| {r['ours_peak_rss_mb']:.0f} |"
-        )
-    if baseline is not None:
-        print(f"\nbaseline {args.baseline}:")
-        print("| docs | baseline s (runs) | ratio vs 1t | excl. start-up s | CPU s | peak RSS MB |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            print(f"| {r['docs']:,} | {r['baseline']:.2f} ({', '.join(map(str, r['baseline_all']))}) | **{r['baseline_ratio_st']:.2f}x** "
-                  f"| {r['baseline_inner']:.2f} | {r['baseline_cpu']:.2f} | {r['baseline_peak_rss_mb']:.0f} |")
+    text = report(rows, fixed, args)
+    print(text)
+    if args.results:
+        Path(args.results).write_text(text, encoding="utf-8")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps({"sizes": rows, "fixed": fixed}, indent=2), encoding="utf-8")
     return 0
 
 

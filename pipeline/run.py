@@ -24,7 +24,7 @@ from pipeline.io.manifest import (
 from pipeline.io.shards import commit_shards
 from pipeline.resources import langid_model_path, rules_hashes, sha256_file
 from pipeline.runners import make_runner, runner_name
-from pipeline.runtime import tune_gc
+from pipeline.runtime import tune_process
 
 _LOG = logging.getLogger("pipeline.run")
 STAGING = "_staging"
@@ -146,7 +146,7 @@ def run(
     from pipeline.io.sources import expand_inputs
 
     started = time.monotonic()
-    tune_gc()
+    tune_process()
     if files is None:
         files = expand_inputs(inputs)
     if not FileSystems.get_scheme(out):  # local: absolute, so workers and the manifest agree

@@ -2,18 +2,41 @@
 from __future__ import annotations
 
 import gc
+import os
 
 _TUNED = False
+_ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
 
 
-def tune_gc() -> None:
-    """Raise the GC's generation-0 threshold: a run allocates millions of short-lived, acyclic
-    record dicts, and the default threshold (700) makes the cyclic collector rescan live batches
-    constantly (measured: about a quarter of a stages-off run's wall time)."""
+def tune_process() -> None:
+    """Once per process (driver and every worker DoFn's setup): GC thresholds and Arrow's memory pool.
+
+    * The GC's generation-0 threshold goes up: a run allocates millions of short-lived, acyclic
+      record dicts, and the default threshold (700) makes the cyclic collector rescan live batches
+      constantly (measured: about a quarter of a stages-off run's wall time).
+    * Arrow allocates from its jemalloc pool instead of the mimalloc default: shard buffers (up to
+      ``shard_max_bytes`` of text per open shard) are filled and freed over and over, and mimalloc
+      returns freed pages to the OS within milliseconds, so every shard faults its memory in again.
+      Measured on the 100k-document stages-off run (5 runs each, interleaved): median wall 6.03 s
+      vs 6.14 s, system time 1.0 s vs 1.35 s, peak RSS ~35 MB lower. ``ARROW_DEFAULT_MEMORY_POOL`` set in the environment wins; builds
+      without jemalloc keep their default.
+    """
     global _TUNED
-    if not _TUNED:
-        gc.set_threshold(100_000, 50, 100)
-        _TUNED = True
+    if _TUNED:
+        return
+    _TUNED = True
+    gc.set_threshold(100_000, 50, 100)
+    if not os.environ.get(_ARROW_POOL_ENV):
+        try:
+            import pyarrow as pa
+
+            if "jemalloc" in pa.supported_memory_backends():
+                pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except Exception:  # noqa: BLE001 - tuning only: the default pool works too
+            pass
+
+
+tune_gc = tune_process  # the earlier name, still used by stage DoFns
 
 
 def exit_now(code: int):

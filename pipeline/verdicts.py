@@ -15,7 +15,7 @@ from typing import Callable
 import apache_beam as beam
 from apache_beam import pvalue
 
-from pipeline.runtime import tune_gc
+from pipeline.runtime import tune_process
 from pipeline.records import K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
 from pipeline.stages.base import StageCore, Verdict
 
@@ -78,7 +78,7 @@ class StageDoFn(beam.DoFn):
         self._core: StageCore | None = None
 
     def setup(self) -> None:
-        tune_gc()
+        tune_process()
         self._core = self._core_factory()
         self._core.setup()
 

@@ -111,9 +111,9 @@ class _ShardWriterFn(beam.DoFn):
         self._key = key
 
     def setup(self):
-        from pipeline.runtime import tune_gc
+        from pipeline.runtime import tune_process
 
-        tune_gc()
+        tune_process()
         self._size_field = _SIZE_FIELD.get(self._table)
         self._schema = TABLE_SCHEMAS[self._table]
         self._metadata = {"run_id": self._run_id, "table": self._table}

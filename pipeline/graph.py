@@ -7,9 +7,9 @@
 Per-record stages are fused ParDos over batches of records and all run before the first shuffle;
 PII is scrubbed before any text is shuffled or written (quarantine excerpts included). Kept records
 leave the graph as Arrow record batches (documents and their final `keep` decisions, built column by
-column) straight into the shard writers. Small run metadata (decision counts, input stats, shard
-infos) is gathered by one combiner-lifted CombineGlobally into one JSON file next to the staged
-shards and read back by the driver to commit the run.
+column) straight into shard writers fused with the output step. Small run metadata (input stats and
+shard infos, decision counts included) is gathered by one combiner-lifted CombineGlobally into one
+JSON file next to the staged shards and read back by the driver to commit the run.
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import json
 from dataclasses import dataclass
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
@@ -88,54 +87,26 @@ class _ScrubQuarantine(beam.DoFn):
         yield row
 
 
-def _count_decisions(acc: dict, element) -> dict:
-    """Add (stage, action, reason) counts of a decisions row, list of rows or record batch."""
-    if isinstance(element, pa.RecordBatch):
-        keys = zip(*(element.column(c).to_pylist() for c in ("stage", "action", "reason")))
-    else:
-        keys = ((row["stage"], row["action"], row["reason"]) for row in (element if isinstance(element, list) else (element,)))
-    for key in keys:
-        acc[key] = acc.get(key, 0) + 1
-    return acc
-
-
-class CountDecisions(beam.CombineFn):
-    """(stage, action, reason) → count over decisions rows, lists of rows or record batches."""
-
-    def create_accumulator(self):
-        return {}
-
-    def add_input(self, acc, element):
-        return _count_decisions(acc, element)
-
-    def merge_accumulators(self, accs):
-        merged = {}
-        for acc in accs:
-            for key, n in acc.items():
-                merged[key] = merged.get(key, 0) + n
-        return merged
-
-    def extract_output(self, acc):
-        return acc
-
-
-_INPUTS, _SHARDS = "inputs", "shards"
-
-
 class _RunMeta(beam.CombineFn):
-    """Everything the driver needs to commit a run, in one combiner-lifted pass: decision counts,
-    per-split input stats and shard infos. Elements: decisions (rows, lists, record batches) and
-    ``(kind, row)`` tuples for the other two."""
+    """Everything the driver needs to commit a run, in one combiner-lifted pass over small rows:
+    per-split input stats (rows with ``uri``) and shard infos (rows with ``table``). Decision counts
+    come from the decisions shards' infos: each writer counts the (stage, action, reason) of the
+    rows it wrote, so every number traces back to rows and no decisions row crosses a shuffle
+    just to be counted."""
 
     def create_accumulator(self):
         return ({}, [], [])
 
     def add_input(self, acc, element):
-        if type(element) is tuple:
-            kind, row = element
-            (acc[1] if kind == _INPUTS else acc[2]).append(row)
-        else:
-            _count_decisions(acc[0], element)
+        counts, inputs, shards = acc
+        if "table" not in element:
+            inputs.append(element)
+            return acc
+        info = dict(element)
+        for stage, action, reason, n in info.pop("counts", None) or ():
+            key = (stage, action, reason)
+            counts[key] = counts.get(key, 0) + n
+        shards.append(info)
         return acc
 
     def merge_accumulators(self, accs):
@@ -151,8 +122,8 @@ class _RunMeta(beam.CombineFn):
         counts, inputs, shards = acc
         return {
             "counts": [dict(stage=k[0], action=k[1], reason=k[2], n=n) for k, n in sorted(counts.items())],
-            _INPUTS: sorted(inputs, key=lambda r: json.dumps(r, sort_keys=True, default=str)),
-            _SHARDS: sorted(shards, key=lambda r: (r["table"], r["path"])),
+            "inputs": sorted(inputs, key=lambda r: json.dumps(r, sort_keys=True, default=str)),
+            "shards": sorted(shards, key=lambda r: (r["table"], r["path"])),
         }
 
 
@@ -199,10 +170,14 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         signatures = out.signatures
 
     final = records | "output" >> beam.ParDo(_DocumentsAndKeepDecisions(run_id)).with_outputs("decisions", main="documents")
-    decisions.append(final.decisions)  # record batches; writers and counters take rows, lists and batches
 
+    # Kept documents' decisions (record batches, one row per document) are written right where
+    # they are made; the other decisions rows (drops, quarantines: rows from ingest and stages)
+    # go to a second writer of the same table. No Flatten of the big stream: the local runner
+    # materialises a Flatten whose inputs come from several producers.
     shard_infos = [
         final.documents | "write:documents" >> WriteShards("documents", staging, run, run_id, sort_key="doc_id"),
+        final.decisions | "write:decisions:kept" >> WriteShards("decisions", staging, run, run_id, sort_key="doc_id"),
         quarantine | "write:quarantine" >> WriteShards("quarantine", staging, run, run_id, sort_key="doc_id"),
     ]
     if signatures is not None:
@@ -213,13 +188,11 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         decisions.append(traj.decisions)
         shard_infos.append(traj.samples | "write:trajectories" >> WriteShards("trajectories", staging, run, run_id, sort_key="sample_id"))
 
-    all_decisions = decisions | "decisions:flatten" >> beam.Flatten()
-    shard_infos.append(all_decisions | "write:decisions" >> WriteShards("decisions", staging, run, run_id, sort_key="doc_id"))
+    removed = decisions[0] if len(decisions) == 1 else decisions | "decisions:flatten" >> beam.Flatten()
+    shard_infos.append(removed | "write:decisions" >> WriteShards("decisions", staging, run, run_id, sort_key="doc_id"))
 
-    tagged_inputs = ingest.inputs | "meta:inputs" >> beam.Map(lambda row: (_INPUTS, row))
-    tagged_shards = shard_infos | "shards:flatten" >> beam.Flatten() | "meta:shards" >> beam.Map(lambda info: (_SHARDS, info))
     (
-        [all_decisions, tagged_inputs, tagged_shards]
+        [ingest.inputs, *shard_infos]
         | "meta:flatten" >> beam.Flatten()
         | "meta:combine" >> beam.CombineGlobally(_RunMeta()).without_defaults()
         | "meta:write" >> beam.ParDo(_WriteMeta(staging))

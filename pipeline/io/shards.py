@@ -91,6 +91,22 @@ class _HashingSink:
 # The one large field per table dominates a row's size; the rest is a small constant.
 _SIZE_FIELD = {"documents": "text", "quarantine": "raw", "trajectories": "thinking"}
 _ROW_OVERHEAD = 256
+# Tables whose shards also report row counts by these columns (the manifest's stage_counts).
+_COUNTED = {"decisions": ("stage", "action", "reason")}
+
+
+def count_rows(table: pa.Table, columns: tuple[str, ...]) -> list[list]:
+    """``[[value, ..., n], ...]``: the number of rows for each combination of ``columns``."""
+    if not table.num_rows:
+        return []
+    grouped = table.select(list(columns)).group_by(list(columns), use_threads=False).aggregate(
+        [(columns[0], "count", pc.CountOptions(mode="all"))]
+    )
+    n = grouped.column(f"{columns[0]}_count").to_pylist()
+    keys = [grouped.column(c).to_pylist() for c in columns]
+    return [[*k, c] for *k, c in zip(*keys, n)]
+
+
 # A shard is written in row groups of about this many bytes (same accounting as max_bytes).
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 
@@ -200,7 +216,7 @@ class _ShardWriterFn(beam.DoFn):
                     if start == 0 and self._key:
                         first = part.column(self._key)[0].as_py()
                     writer.write_table(part)
-        return {
+        info = {
             "table": self._table,
             "path": path,
             "rows": n,
@@ -208,6 +224,9 @@ class _ShardWriterFn(beam.DoFn):
             "sha256": sink.sha256(),
             "first_key": first or "",
         }
+        if self._table in _COUNTED:
+            info["counts"] = count_rows(table, _COUNTED[self._table])
+        return info
 
 
 class WriteShards(beam.PTransform):

@@ -131,3 +131,23 @@ def test_writer_row_groups_stay_sorted(tmp_path, monkeypatch):
 
 def test_rows_to_batch_empty():
     assert rows_to_batch("quarantine", []).num_rows == 0
+
+
+def test_decisions_shards_count_their_rows(tmp_path):
+    from collections import Counter
+
+    from pipeline.records import decision_row
+
+    recs = _records(30)
+    _, keeps = output_batches(recs[:20], "run-1")
+    drops = [decision_row(r, action="drop", stage="quality", reason="short" if i % 2 else "dup_ngram", run_id="run-1")
+             for i, r in enumerate(recs[20:])]
+    infos = _write(tmp_path, "decisions", [keeps, drops[:4], drops[4:]], 12, 1 << 30)
+    got = Counter()
+    for info in infos:
+        for stage, action, reason, n in info["counts"]:
+            got[(stage, action, reason)] += n
+    rows = [r for info in infos for r in _read(info).to_pylist()]
+    assert got == Counter((r["stage"], r["action"], r["reason"]) for r in rows)
+    assert sum(got.values()) == 30 and got[("output", "keep", "license_review")] == 3
+    assert "counts" not in _write(tmp_path / "docs", "documents", [output_batches(recs, "run-1")[0]], 100, 1 << 30)[0]

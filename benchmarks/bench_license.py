@@ -33,13 +33,9 @@ from pipeline.stages.license import LicenseDetector  # noqa: E402
 
 
 def corpus_texts(n: int) -> list[str]:
-    path = ROOT / "benchmarks" / "work" / f"corpus-v2-{n}-s7.jsonl"
-    if not path.exists():
-        import corpus  # noqa: PLC0415
+    import corpus  # noqa: PLC0415
 
-        path = corpus.build(n)
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh]
+    return corpus.texts(n)
 
 
 def license_docs(rng: random.Random) -> list[str]:

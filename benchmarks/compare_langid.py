@@ -11,7 +11,6 @@ Reports time, characters sent to fasttext, and agreement: labels, mixed flags, s
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -51,13 +50,11 @@ def main(argv=None) -> int:
     ap.add_argument("--mixed-share", type=float, default=None, help="langid.mixed_share (default: the config's)")
     ap.add_argument("--min-score", type=float, default=None, help="langid.min_score (default: the config's)")
     args = ap.parse_args(argv)
-    path = ROOT / "benchmarks" / "work" / f"corpus-v2-{args.docs}-s7.jsonl"
-    if not path.exists():
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        import corpus  # noqa: PLC0415
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus  # noqa: PLC0415
 
-        corpus.build(args.docs)
-    docs = [json.loads(l)["text"] for l in path.read_text(encoding="utf-8").splitlines()]
+    path = corpus.build(args.docs)
+    docs = corpus.texts(args.docs)
     mb = sum(len(d.encode()) for d in docs) / 1e6
     langid = {k: v for k, v in (("mixed_share", args.mixed_share), ("min_score", args.min_score)) if v is not None}
     cfg = load_config(overrides={"langid": langid} if langid else None)

@@ -10,7 +10,6 @@ interleaved in chunks, CPU seconds, median of --runs. The results must be identi
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -42,13 +41,11 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
-    path = ROOT / "benchmarks" / "work" / f"corpus-v2-{args.docs}-s7.jsonl"
-    if not path.exists():
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        import corpus  # noqa: PLC0415
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus  # noqa: PLC0415
 
-        corpus.build(args.docs)
-    docs = [json.loads(l)["text"] for l in path.read_text(encoding="utf-8").splitlines()]
+    path = corpus.build(args.docs)
+    docs = corpus.texts(args.docs)
     mb = sum(len(d.encode()) for d in docs) / 1e6
     cfg = load_config()
     lid = LanguageFilter(cfg)

@@ -386,6 +386,12 @@ def build(n_docs: int, seed: int = 7, exact_share: float = 0.05, near_share: flo
     return path
 
 
+def texts(n_docs: int) -> list[str]:
+    """The ``text`` of every document of the (built or reused) n-document corpus, in file order."""
+    with open(build(n_docs), encoding="utf-8") as fh:
+        return [json.loads(line)["text"] for line in fh]
+
+
 def stats(path: Path) -> dict:
     return json.loads(path.with_suffix(".truth.json").read_text(encoding="utf-8"))["stats"]
 

@@ -126,6 +126,17 @@ class Prefilter:
                 return True
             return _inert(text[a[0] : a[1]]) and _inert(text[b[0] : b[1]])
 
+        def walk_keywords(w, step, need: int):
+            """From word w, step word by word until ``need`` sure keywords are passed (or the text ends)."""
+            while need > 0:
+                nxt = step(w)
+                if nxt is None:
+                    break
+                w = nxt
+                if self.sure_keyword(text[w[0] : w[1]]):
+                    need -= 1
+            return w
+
         out: list[tuple[int, int]] = []
         seg_end = -1  # end of the last word of the previous active segment
         for hs, he in hits:
@@ -148,23 +159,8 @@ class Prefilter:
                 last = w
             seg_end = last[1]
             # context: enough sure keywords before (and after) the segment
-            i, need = first, self.words_before
-            while need > 0:
-                w = before(i)
-                if w is None:
-                    break
-                i = w
-                if self.sure_keyword(text[i[0] : i[1]]):
-                    need -= 1
-            j, need = last, self.words_after
-            while need > 0:
-                w = after(j)
-                if w is None:
-                    break
-                j = w
-                if self.sure_keyword(text[j[0] : j[1]]):
-                    need -= 1
-            start, end = i[0], j[1]
+            start = walk_keywords(first, before, self.words_before)[0]
+            end = walk_keywords(last, after, self.words_after)[1]
             if out and start <= out[-1][1]:
                 out[-1] = (out[-1][0], max(out[-1][1], end))
             else:

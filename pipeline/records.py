@@ -146,18 +146,18 @@ def decision_row(
     }
 
 
+def keep_reason_detail(flags: list | None, notes: dict | None) -> tuple[str, dict | None]:
+    """Reason and detail of the final ``keep`` row: the first flag (e.g. a kept license review) or
+    ``kept``; detail carries the flags and the stages' notes."""
+    flags = flags or []
+    notes = notes or {}
+    return (flags[0] if flags else Reason.KEPT), (({"flags": flags, **notes} if flags else notes) or None)
+
+
 def final_keep_row(record: dict, run_id: str) -> dict:
     """The decisions row of a document that every stage kept."""
-    flags = record.get(K_FLAGS) or []
-    notes = record.get(K_NOTES) or {}
-    return decision_row(
-        record,
-        action=KEEP,
-        stage="output",
-        reason=flags[0] if flags else Reason.KEPT,
-        detail=({"flags": flags, **notes} if flags else notes) or None,
-        run_id=run_id,
-    )
+    reason, detail = keep_reason_detail(record.get(K_FLAGS), record.get(K_NOTES))
+    return decision_row(record, action=KEEP, stage="output", reason=reason, detail=detail, run_id=run_id)
 
 
 def document_row(record: dict, run_id: str) -> dict:
@@ -238,9 +238,8 @@ def sha256_hex_of_strings(arr: pa.Array) -> list[str]:
 
 
 def _final_reason_detail(flags, notes) -> tuple[str, str | None]:
-    flags = flags or []
-    notes = notes or {}
-    return (flags[0] if flags else Reason.KEPT), _json(({"flags": flags, **notes} if flags else notes) or None)
+    reason, detail = keep_reason_detail(flags, notes)
+    return reason, _json(detail)
 
 
 def output_batches(records: list[dict], run_id: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:

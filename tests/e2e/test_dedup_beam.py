@@ -210,3 +210,29 @@ def test_quality_bar_and_same_result_in_process_and_multiprocessing(tmp_path):
         tmp_path / "multi", [dict(r) for r in records], cfg, "--direct_num_workers=2", "--direct_running_mode=multi_processing"
     )
     assert multi == single
+
+
+def _edited(text: str, edits: int, seed: int) -> str:
+    rng = random.Random(seed)
+    words = text.split()
+    for _ in range(edits):
+        words[rng.randrange(len(words))] = f"zz{rng.randrange(1000)}"
+    return " ".join(words)
+
+
+def test_verify_jaccard_decides_whether_a_shared_bucket_is_an_edge(tmp_path):
+    from pipeline.minhash import MinHasher, band_keys, optimal_bands
+
+    other = _edited(BASE_EN, 6, 129)
+    # precondition: the two share an LSH bucket but their estimated Jaccard is below the threshold
+    cfg = _cfg()
+    sigs = MinHasher.from_config(cfg.dedup).signatures([BASE_EN, other], ["en", "en"])
+    keys = band_keys(sigs, *optimal_bands(cfg.dedup.threshold, cfg.dedup.num_perm))
+    assert (keys[0] == keys[1]).any() and (sigs[0] == sigs[1]).mean() < cfg.dedup.threshold
+
+    records = _records([(BASE_EN, "en"), (other, "en"), (BASE_KO, "ko")])
+    ids = [r["doc_id"] for r in records]
+    _, verified, _ = run_dedup(tmp_path / "v", [dict(r) for r in records], cfg)
+    assert verified == []
+    _, unverified, _ = run_dedup(tmp_path / "u", [dict(r) for r in records], _cfg(verify_jaccard=False))
+    assert [(d["doc_id"], d["reason"], d["dup_of"]) for d in unverified] == [(max(ids[:2]), "near_duplicate", min(ids[:2]))]

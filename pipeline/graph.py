@@ -143,12 +143,14 @@ class GraphHandles:
     staging: str
 
 
-def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id: str, parallel: bool = True) -> GraphHandles:
-    """Wire the run. ``parallel=False`` (one local worker) reads each input file whole, unsplit."""
+def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id: str, read_workers: int = 0) -> GraphHandles:
+    """Wire the run. ``read_workers`` is what :func:`pipeline.run.read_workers` knows of the
+    runner's workers: 1 reads each input file whole, unsplit; N > 1 cuts large JSONL files so each
+    of N local workers reads some; 0 (unknown) splits at ``run.split_bytes``."""
     from pipeline.io.sources import ReadInputs
 
     run = cfg.run
-    ingest = p | "ingest" >> ReadInputs(files, run, run_id, parallel=parallel)
+    ingest = p | "ingest" >> ReadInputs(files, run, run_id, workers=read_workers)
     records = ingest.records
     decisions = [ingest.decisions]
     quarantine = ingest.quarantine

@@ -92,12 +92,12 @@ def _dedup_info(cfg: Config) -> dict | None:
     return info
 
 
-def parallel_reads(options: PipelineOptions) -> bool:
-    """Whether input splits can be read at the same time. False only for the local runner with one
-    worker (the default in-memory DirectRunner): there, planning splits would cost a pass over
-    each large file and buy nothing."""
+def read_workers(options: PipelineOptions) -> int:
+    """How many workers read input splits at the same time: 1 for the local runner with one worker
+    (the default in-memory DirectRunner: planning splits would cost a pass over each large file and
+    buy nothing), N for a local multi-worker run, 0 when the runner decides (distributed runners)."""
     if runner_name(options) != "DirectRunner":
-        return True
+        return 0
     from apache_beam.options.pipeline_options import DirectOptions
 
     direct = options.view_as(DirectOptions)
@@ -106,7 +106,9 @@ def parallel_reads(options: PipelineOptions) -> bool:
         import os
 
         workers = os.cpu_count() or 1
-    return direct.direct_running_mode in ("multi_threading", "multi_processing") and (workers or 1) > 1
+    if direct.direct_running_mode in ("multi_threading", "multi_processing"):
+        return max(workers or 1, 1)
+    return 1
 
 
 def summarize(counts: dict, records_in: int, wall: float) -> dict:
@@ -160,7 +162,7 @@ def run(
     _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
 
     p = beam.Pipeline(runner=make_runner(options), options=options)
-    graph.build(p, cfg, files, staging, run_id, parallel=parallel_reads(options))
+    graph.build(p, cfg, files, staging, run_id, read_workers=read_workers(options))
     result = p.run()
     result.wait_until_finish()
 

@@ -859,12 +859,29 @@ def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]
 
 
 # --- splits ------------------------------------------------------------------------------------
-def plan_splits(f: dict, cfg: RunConfig) -> Iterator[dict]:
-    """Work items for one file. An uncompressed JSONL file larger than ``split_bytes`` is scanned
-    once (newline counts per block, and its sha256) into newline-aligned byte ranges, each with the
-    line number at its start; everything else is one item read from the start."""
+# Below this a split is not worth its own work item (planning, a shuffle element, a reader).
+MIN_SPLIT_BYTES = 4 * 1024 * 1024
+SPLITS_PER_WORKER = 2  # more items than workers, so one slow range does not leave a worker idle
+
+
+def split_size(file_bytes: int, split_bytes: int, workers: int = 0) -> int:
+    """Byte size of one split of a file. ``split_bytes`` caps it; when the number of workers is
+    known (local multi-worker runs) a file is also cut into about ``SPLITS_PER_WORKER`` ranges per
+    worker (not below ``MIN_SPLIT_BYTES``), so a 30 MB file keeps two workers busy instead of one."""
+    if workers <= 1:
+        return split_bytes
+    share = -(-file_bytes // (workers * SPLITS_PER_WORKER))
+    return max(1, min(split_bytes, max(MIN_SPLIT_BYTES, share)))
+
+
+def plan_splits(f: dict, cfg: RunConfig, workers: int = 0) -> Iterator[dict]:
+    """Work items for one file. An uncompressed JSONL file larger than one split (see
+    :func:`split_size`) is scanned once (newline counts per block, and its sha256) into
+    newline-aligned byte ranges, each with the line number at its start; everything else is one
+    item read from the start."""
     whole = whole_file_item(f)
-    if not (f["format"] == "jsonl" and f["compression"] is None and f["size"] > cfg.split_bytes):
+    step = split_size(f["size"], cfg.split_bytes, workers)
+    if not (f["format"] == "jsonl" and f["compression"] is None and f["size"] > step):
         yield whole
         return
     try:
@@ -872,7 +889,7 @@ def plan_splits(f: dict, cfg: RunConfig) -> Iterator[dict]:
         sha = hashlib.sha256()
         pos = 0  # absolute offset of the current block
         lines_before = 0  # newlines before the current block
-        target = cfg.split_bytes
+        target = step
         with _open_raw(f["uri"]) as fh:
             while True:
                 block = fh.read(_HASH_BLOCK)
@@ -886,7 +903,7 @@ def plan_splits(f: dict, cfg: RunConfig) -> Iterator[dict]:
                         break  # the boundary's newline is in a later block
                     start = pos + nl + 1
                     starts.append((start, lines_before + block.count(b"\n", 0, nl + 1)))
-                    target = start + cfg.split_bytes
+                    target = start + step
                 lines_before += block.count(b"\n")
                 pos = end
         size = pos
@@ -984,11 +1001,12 @@ def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, A
 
 # --- Beam --------------------------------------------------------------------------------------
 class _PlanSplits(beam.DoFn):
-    def __init__(self, cfg: RunConfig):
+    def __init__(self, cfg: RunConfig, workers: int):
         self._cfg = cfg
+        self._workers = workers
 
     def process(self, f):
-        yield from plan_splits(f, self._cfg)
+        yield from plan_splits(f, self._cfg, self._workers)
 
 
 class _ReadSplit(beam.DoFn):
@@ -1018,27 +1036,29 @@ class ReadInputs(beam.PTransform):
     """files (from :func:`expand_inputs`) → outputs ``records`` (main: batches of records),
     ``quarantine`` (rows), ``decisions`` (rows) and ``inputs`` (per-split stats).
 
-    ``parallel=False`` (a runner with one worker, e.g. the default in-memory DirectRunner) reads
-    every file whole, in order, with no split planning and no reshuffle: splitting a file pays only
-    when its ranges are read at the same time, and planning costs a pass over the file. Outputs are
-    identical either way (``doc_id`` and ``record_index`` do not depend on splitting).
+    ``workers=1`` (a runner with one worker, e.g. the default in-memory DirectRunner) reads every
+    file whole, in order, with no split planning and no reshuffle: splitting a file pays only when
+    its ranges are read at the same time, and planning costs a pass over the file. ``workers=N``
+    (known, local) sizes splits so each worker gets some; ``workers=0`` (unknown: a distributed
+    runner) splits at ``run.split_bytes``. Outputs are identical either way (``doc_id`` and
+    ``record_index`` do not depend on splitting).
     """
 
-    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, parallel: bool = True):
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0):
         super().__init__()
         self._files = list(files)
         self._cfg = run_config
         self._run_id = run_id
-        self._parallel = parallel
+        self._workers = workers
 
     def expand(self, pbegin):
         read = "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id)).with_outputs(QUARANTINE, DECISIONS, INPUTS, main=RECORDS)
-        if not self._parallel:
+        if self._workers == 1:
             return pbegin | "files" >> beam.Create([whole_file_item(f) for f in self._files], reshuffle=False) | read
         return (
             pbegin
             | "files" >> beam.Create(self._files, reshuffle=False)
-            | "plan" >> beam.ParDo(_PlanSplits(self._cfg))
+            | "plan" >> beam.ParDo(_PlanSplits(self._cfg, self._workers))
             | "distribute" >> beam.Reshuffle()
             | read
         )

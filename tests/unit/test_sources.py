@@ -237,6 +237,35 @@ def test_plan_splits_are_newline_aligned_with_line_numbers(tmp_path, monkeypatch
     assert [i["bytes"] for i in items] == [len(data)] + [None] * (len(items) - 1)
 
 
+def test_local_workers_each_get_splits_of_a_file_below_split_bytes(tmp_path, monkeypatch):
+    # 2 workers, a file far below run.split_bytes: it is still cut so both workers read some,
+    # about two ranges per worker, and never below the minimum split size.
+    monkeypatch.setattr(sources, "MIN_SPLIT_BYTES", 1000)
+    data = b"\n".join(prose_lines(400)) + b"\n"
+    path = tmp_path / "mid.jsonl"
+    path.write_bytes(data)
+    f = expand_inputs([str(path)])[0]
+    cfg = RunConfig()  # split_bytes = 64 MiB, far above this file
+    assert len(list(plan_splits(f, cfg))) == 1  # workers unknown: only split_bytes counts
+    assert len(list(plan_splits(f, cfg, workers=1))) == 1
+    two = list(plan_splits(f, cfg, workers=2))
+    assert len(two) == 2 * sources.SPLITS_PER_WORKER
+    assert two[0]["start"] == 0 and two[-1]["end"] == len(data)
+    monkeypatch.setattr(sources, "MIN_SPLIT_BYTES", len(data))
+    assert len(list(plan_splits(f, cfg, workers=2))) == 1  # too small to be worth splitting
+
+
+def test_read_workers_follows_the_runner_options():
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.run import read_workers
+
+    assert read_workers(PipelineOptions([])) == 1  # in-memory DirectRunner: one worker
+    assert read_workers(PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])) == 2
+    assert read_workers(PipelineOptions(["--direct_num_workers=3", "--direct_running_mode=in_memory"])) == 1
+    assert read_workers(PipelineOptions(["--runner=FlinkRunner"])) == 0  # the runner decides
+
+
 def test_split_and_unsplit_reads_are_identical_through_beam(tmp_path):
     lines = prose_lines(400)
     lines[3] = b""

@@ -2,8 +2,12 @@
 
 ``optimal_bands`` is the grid search of ``datasketch.lsh._optimal_param`` with its default weights
 (0.5, 0.5): the (b, r) with ``b * r <= num_perm`` minimising the integrated false-positive plus
-false-negative probability of the S-curve ``1 - (1 - s**r)**b``. Same integrals (scipy ``quad``),
-same loop order, so the same answer.
+false-negative probability of the S-curve ``1 - (1 - s**r)**b``. Same loop order, so the same
+answer; the integrals differ only in how they are computed: datasketch calls scipy's ``quad``
+per (b, r), here one Gauss-Legendre rule evaluates all of them at once. The integrands are
+polynomials of degree ``b * r <= num_perm``, which a rule of ``num_perm // 2 + 1`` nodes integrates
+exactly (up to rounding), so the choice equals datasketch's (tested) without importing scipy
+(0.4 s per process) or 1,400 ``quad`` calls.
 """
 from __future__ import annotations
 
@@ -17,30 +21,35 @@ _U64 = np.uint64
 _BAND_MUL = _U64(0xD6E8FEB86659FD93)
 
 
-def _false_positive(threshold: float, b: int, r: int) -> float:
-    from scipy.integrate import quad
+def _integrals(threshold: float, num_perm: int) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray]:
+    """Every (b, r) with b * r <= num_perm in datasketch's loop order, with the false-positive
+    area (S-curve over [0, threshold]) and false-negative area (1 - S-curve over [threshold, 1])."""
+    pairs = [(b, r) for b in range(1, num_perm + 1) for r in range(1, int(num_perm / b) + 1)]
+    b = np.array([p[0] for p in pairs], dtype=np.float64)[:, None]
+    r = np.array([p[1] for p in pairs], dtype=np.float64)[:, None]
+    x, w = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
 
-    return quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
+    def area(lo: float, hi: float, curve) -> np.ndarray:
+        s = (hi - lo) / 2 * x + (hi + lo) / 2  # nodes mapped from [-1, 1] to [lo, hi]
+        return curve(s[None, :]) @ w * ((hi - lo) / 2)
 
-
-def _false_negative(threshold: float, b: int, r: int) -> float:
-    from scipy.integrate import quad
-
-    return quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
+    fp = area(0.0, threshold, lambda s: 1 - (1 - s**r) ** b)
+    fn = area(threshold, 1.0, lambda s: (1 - s**r) ** b)
+    return pairs, fp, fn
 
 
 @lru_cache(maxsize=64)
 def optimal_bands(threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)) -> tuple[int, int]:
     """(bands, rows) for ``threshold`` and ``num_perm``, as ``datasketch.MinHashLSH`` picks them."""
     fp_w, fn_w = weights
+    pairs, fp, fn = _integrals(float(threshold), int(num_perm))
+    err = fp * fp_w + fn * fn_w
     best = float("inf")
     opt = (0, 0)
-    for b in range(1, num_perm + 1):
-        for r in range(1, int(num_perm / b) + 1):
-            err = _false_positive(threshold, b, r) * fp_w + _false_negative(threshold, b, r) * fn_w
-            if err < best:
-                best = err
-                opt = (b, r)
+    for pair, e in zip(pairs, err.tolist()):
+        if e < best:  # strictly smaller: the first minimum in loop order, as datasketch
+            best = e
+            opt = pair
     return opt
 
 

@@ -151,9 +151,10 @@ def test_exact_key_normalisation():
     assert len(exact_key(KO)) == 32
 
 
-@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9, 0.95])
-@pytest.mark.parametrize("num_perm", [64, 128])
+@pytest.mark.parametrize("threshold", [0.1, 0.3, 0.5, 0.66, 0.7, 0.8, 0.85, 0.9, 0.95])
+@pytest.mark.parametrize("num_perm", [16, 64, 100, 128, 256])
 def test_optimal_bands_equal_datasketch(threshold, num_perm):
+    # ours integrates with one exact Gauss-Legendre rule, datasketch with scipy quad per (b, r)
     assert optimal_bands(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 

@@ -166,7 +166,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
 
     signatures = None
     if cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near):
-        out = records | "dedup" >> load_transform(DEDUP_STAGE)(cfg, run_id)
+        out = records | "dedup" >> load_transform(DEDUP_STAGE)(cfg, run_id, staging=staging)
         records = out.kept
         decisions.append(out.decisions)
         signatures = out.signatures

@@ -44,11 +44,11 @@ def _batches(records, size=16, seed=None):
     return [records[i : i + size] for i in range(0, len(records), size)]
 
 
-def run_dedup(tmp: Path, records, cfg, *beam_args, seed=None):
+def run_dedup(tmp: Path, records, cfg, *beam_args, seed=None, staging=None):
     """Run DedupStage; → (kept [(doc_id, dup_cluster, n_internal_keys)], decisions, signatures)."""
     tmp.mkdir(parents=True, exist_ok=True)
     with local_pipeline(*beam_args) as p:
-        out = p | beam.Create(_batches(records, seed=seed)) | DedupStage(cfg, "run-test")
+        out = p | beam.Create(_batches(records, seed=seed)) | DedupStage(cfg, "run-test", staging=staging)
         (
             out.kept
             | "kept:flat" >> beam.FlatMap(lambda b: [json.dumps([r["doc_id"], r["dup_cluster"], sorted(k for k in r if k.startswith("_dedup"))]) for r in b])
@@ -82,6 +82,25 @@ BASE_KO = (
     "각 단계는 여러 작업자에서 동시에 실행되며 실행기는 작업을 나누는 방법과 단계 사이에서 데이터를 옮기는 "
     "방법을 결정합니다."
 )
+
+
+def test_records_wait_in_held_files_named_by_their_doc_ids(tmp_path):
+    from pipeline.stages.dedup import HOLD_DIR, hold_name, read_held
+
+    items = [(BASE_EN, "en"), (BASE_EN.upper(), "en"), (BASE_KO, "ko")] * 12
+    records = _records(items)
+    staging = tmp_path / "staging"
+    kept, decisions, _ = run_dedup(tmp_path / "a", records, _cfg(), staging=str(staging))
+    batches = _batches(records)
+    held = sorted(Path(p).name for p in glob.glob(str(staging / HOLD_DIR / "*")))
+    assert held == sorted(hold_name(b) for b in batches)  # one file per batch, named by content
+    for batch in batches:
+        back = read_held(str(staging / HOLD_DIR / hold_name(batch)))
+        assert [r["doc_id"] for r in back] == [r["doc_id"] for r in batch]
+        assert [r["text"] for r in back] == [r["text"] for r in batch]
+    assert len(kept) + len(decisions) == len(records)
+    # the same verdicts with the local temporary folder
+    assert (kept, decisions) == run_dedup(tmp_path / "b", records, _cfg())[:2]
 
 
 def test_exact_and_near_decisions(tmp_path):

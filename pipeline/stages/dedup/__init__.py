@@ -21,15 +21,24 @@ later run can dedup against this release: ``dedup.against`` lists earlier ``OUT/
 folders or Parquet globs; a new document that duplicates a document of such a release is dropped
 with ``dup_of`` = that document's doc_id and ``detail.prior_release = true``.
 
-Only light tuples (id, signature, band keys) are grouped by the dedup steps; each record is
-shuffled once, at the end, to meet its verdict (a CoGroupByKey on doc_id).
+Records never cross a shuffle here. Each batch is held in a file under the run's staging folder
+(``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed) and only light tuples
+are grouped: (id, signature, band keys) by the dedup steps, (doc_id → held file) to route each
+verdict to its file, and the verdicts by file. Each held batch is then read once, its verdicts
+applied, and its kept records leave as one batch. Memory per worker is one batch plus the light
+tuples of the keys it groups, whatever the corpus size; the runner's shuffle carries about 100
+bytes per document plus its signature instead of the whole record.
 """
 from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
 
 import apache_beam as beam
 import numpy as np
 from apache_beam import pvalue
-from apache_beam.transforms.window import GlobalWindows
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
@@ -39,6 +48,41 @@ from pipeline.stages.dedup.near import NearDedup
 STAGE = "dedup"
 PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
 _K = "_dedup"  # internal record key: (exact_key, signature bytes or None)
+HOLD_DIR = "_dedup"  # under the run's staging folder: the held batches
+_HOLD_LEVEL = 1  # zstd level of held batches: fast; they are read once and deleted with the staging folder
+
+
+def _local_staging() -> str:
+    """A temporary folder for held batches when no run staging folder is given, removed when the
+    process that built the pipeline exits."""
+    import atexit
+    import shutil
+
+    path = tempfile.mkdtemp(prefix="curate-dedup-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def hold_name(batch: list[dict]) -> str:
+    """A held batch's file name, from its doc_ids: a retried bundle rewrites the same file."""
+    digest = hashlib.sha1("\n".join(r["doc_id"] for r in batch).encode("utf-8")).hexdigest()
+    return f"{digest}.pkl.zst"
+
+
+def write_held(path: str, batch: list[dict]) -> None:
+    import zstandard
+
+    data = zstandard.ZstdCompressor(level=_HOLD_LEVEL).compress(pickle.dumps(batch, protocol=5))
+    with FileSystems.create(path) as fh:
+        fh.write(data)
+
+
+def read_held(path: str) -> list[dict]:
+    import zstandard
+
+    with FileSystems.open(path) as fh:
+        data = fh.read()
+    return pickle.loads(zstandard.ZstdDecompressor().decompress(data))
 
 __all__ = ["DedupStage", "STAGE"]
 
@@ -48,10 +92,12 @@ def _dedup_section(config):
 
 
 class _Prepare(beam.DoFn):
-    """Batch → ``(doc_id, record)`` on the main output and ``(exact_key, light)`` on ``light``."""
+    """Batch → ``(exact_key, light)`` on the main output; the batch is written to a held file,
+    named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``."""
 
-    def __init__(self, dedup_config) -> None:
+    def __init__(self, dedup_config, hold_dir: str) -> None:
         self._cfg = dedup_config
+        self._hold_dir = hold_dir
         self._hasher = None
         self._bands = None
 
@@ -64,12 +110,15 @@ class _Prepare(beam.DoFn):
             self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm)
 
     def process(self, batch):
+        if not batch:
+            return
         texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in batch]
         sigs = keys = empty = None
         if self._hasher is not None:
             sigs = self._hasher.signatures(texts, [r.get("lang") for r in batch])
             keys = band_keys(sigs, *self._bands)
             empty = (sigs == self._hasher.empty_value).all(axis=1)
+        name = hold_name(batch)
         for i, (record, text) in enumerate(zip(batch, texts)):
             key = exact_key(text)
             sig = bands = None
@@ -77,8 +126,10 @@ class _Prepare(beam.DoFn):
                 sig = sigs[i].tobytes()
                 bands = None if empty[i] else tuple(keys[i].tolist())
             record[_K] = (key, sig)
-            yield pvalue.TaggedOutput("light", (key, (record["doc_id"], sig, bands)))
-            yield record["doc_id"], record
+            yield key, (record["doc_id"], sig, bands)
+            yield pvalue.TaggedOutput("located", (record["doc_id"], name))
+        write_held(FileSystems.join(self._hold_dir, name), batch)
+        yield pvalue.TaggedOutput("held", (name, None))
 
 
 class _PriorSignatures(beam.DoFn):
@@ -111,27 +162,41 @@ class _PriorSignatures(beam.DoFn):
         yield row["exact_hash"], (PRIOR + row["doc_id"], sig, bands)
 
 
-class _Apply(beam.DoFn):
-    """(doc_id, {records, verdicts}) → kept records, decisions rows, signature rows."""
+def _route(kv):
+    """(doc_id, {at: [file], verdicts: [...]}) → (file, (doc_id, verdicts)) for documents with a
+    verdict. Nodes of an earlier release have no file: nothing to apply."""
+    doc_id, grouped = kv
+    verdicts = list(grouped["verdicts"])
+    if verdicts:
+        for name in grouped["at"]:
+            yield name, (doc_id, verdicts)
 
-    def __init__(self, run_id: str, threshold: float, dtype: str) -> None:
+
+class _ApplyHeld(beam.DoFn):
+    """(file, [(doc_id, verdicts) | None, ...]) → the held batch's kept records as one batch,
+    decisions rows for its dropped ones, signature rows for its kept ones."""
+
+    def __init__(self, hold_dir: str, run_id: str, threshold: float, dtype: str) -> None:
+        self._hold_dir = hold_dir
         self._run_id = run_id
         self._threshold = threshold
         self._dtype = dtype
 
     def process(self, kv):
-        doc_id, grouped = kv
-        records = grouped["records"]
-        exact_drop = near = None
-        group = False
-        for kind, other in grouped["verdicts"]:
-            if kind == V_EXACT_DROP:
-                exact_drop = other
-            elif kind == V_NEAR:
-                near = other
-            elif kind == V_GROUP:
-                group = True
-        for record in records:
+        name, values = kv
+        verdicts = {v[0]: v[1] for v in values if v is not None}
+        kept = []
+        for record in read_held(FileSystems.join(self._hold_dir, name)):
+            doc_id = record["doc_id"]
+            exact_drop = near = None
+            group = False
+            for kind, other in verdicts.get(doc_id, ()):
+                if kind == V_EXACT_DROP:
+                    exact_drop = other
+                elif kind == V_NEAR:
+                    near = other
+                elif kind == V_GROUP:
+                    group = True
             key, sig = record.pop(_K)
             if exact_drop is not None:
                 yield pvalue.TaggedOutput("decisions", self._drop(record, Reason.EXACT_DUPLICATE, exact_drop, None))
@@ -141,7 +206,7 @@ class _Apply(beam.DoFn):
                 )
             else:
                 record["dup_cluster"] = near if near is not None else (doc_id if group else None)
-                yield record
+                kept.append(record)
                 yield pvalue.TaggedOutput(
                     "signatures",
                     {
@@ -152,34 +217,14 @@ class _Apply(beam.DoFn):
                         "run_id": self._run_id,
                     },
                 )
+        if kept:
+            yield kept
 
     def _drop(self, record, reason, other, detail):
         if other.startswith(PRIOR):
             other = other[len(PRIOR) :]
             detail = {**(detail or {}), "prior_release": True}
         return decision_row(record, action=DROP, stage=STAGE, reason=reason, detail=detail, dup_of=other, run_id=self._run_id)
-
-
-class _Rebatch(beam.DoFn):
-    """Records → lists of at most ``size`` records (flushed at the end of each bundle)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._buf: list = []
-
-    def start_bundle(self):
-        self._buf = []
-
-    def process(self, record):
-        self._buf.append(record)
-        if len(self._buf) >= self._size:
-            batch, self._buf = self._buf, []
-            yield batch
-
-    def finish_bundle(self):
-        if self._buf:
-            batch, self._buf = self._buf, []
-            yield GlobalWindows.windowed_value(batch)
 
 
 def _against_paths(paths: list[str]) -> list[str]:
@@ -193,20 +238,26 @@ def _against_paths(paths: list[str]) -> list[str]:
 
 
 class DedupStage(beam.PTransform):
-    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out."""
+    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out.
 
-    def __init__(self, config, run_id: str) -> None:
+    ``staging`` is a folder every worker can read and write (the run's staging folder); batches are
+    held under ``staging/_dedup`` until their verdicts are known. Without it (tests, one machine)
+    a local temporary folder is used.
+    """
+
+    def __init__(self, config, run_id: str, staging: str | None = None) -> None:
         super().__init__()
         self._config = config
         self._run_id = run_id
+        self._staging = staging
 
     def expand(self, batches):
         cfg = _dedup_section(self._config)
-        run = getattr(self._config, "run", None)
-        batch_size = getattr(run, "batch_size", 512)
         dtype = np.dtype(MinHasher.from_config(cfg).dtype).str
+        staging = self._staging or _local_staging()
+        hold_dir = FileSystems.join(staging, HOLD_DIR)
 
-        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg)).with_outputs("light", main="records")
+        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir)).with_outputs("located", "held", main="light")
         light = prepared.light
         against = list(getattr(cfg, "against", None) or [])
         if against:
@@ -233,15 +284,20 @@ class DedupStage(beam.PTransform):
         else:
             all_verdicts = batches.pipeline | "no-verdicts" >> beam.Create([])
 
+        routed = (
+            {"at": prepared.located, "verdicts": all_verdicts}
+            | "route" >> beam.CoGroupByKey()
+            | "route:by-file" >> beam.FlatMap(_route)
+        )
         out = (
-            {"records": prepared.records, "verdicts": all_verdicts}
-            | "join" >> beam.CoGroupByKey()
-            | "apply" >> beam.ParDo(_Apply(self._run_id, cfg.threshold, dtype)).with_outputs(
+            (prepared.held, routed)
+            | "by-file" >> beam.Flatten()
+            | "by-file:group" >> beam.GroupByKey()
+            | "apply" >> beam.ParDo(_ApplyHeld(hold_dir, self._run_id, cfg.threshold, dtype)).with_outputs(
                 "decisions", "signatures", main="kept"
             )
         )
-        kept = out.kept | "rebatch" >> beam.ParDo(_Rebatch(batch_size))
-        return _Outputs(kept=kept, decisions=out.decisions, signatures=out.signatures)
+        return _Outputs(kept=out.kept, decisions=out.decisions, signatures=out.signatures)
 
 
 class _Outputs(dict):

@@ -4,7 +4,7 @@ order or on the runner — and every other member is dropped ``exact_duplicate``
 survivor.
 
 Only light tuples are grouped here (node id, exact key, signature bytes, band keys): the records
-themselves are shuffled once, at the end of the stage, to receive their verdict.
+themselves wait in held files until their verdicts are known (see :mod:`pipeline.stages.dedup`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from apache_beam import pvalue
 
 EXACT_VERDICTS = "exact_verdicts"
 
-# verdict kinds carried to the final join
+# verdict kinds carried to the held batches
 V_EXACT_DROP = "x"  # (V_EXACT_DROP, survivor)
 V_GROUP = "g"  # survivor of an exact group of size > 1: (V_GROUP, itself)
 V_NEAR = "n"  # (V_NEAR, representative) for every node of a near-duplicate cluster

@@ -23,7 +23,7 @@ from pipeline.io.manifest import (
 )
 from pipeline.io.shards import commit_shards
 from pipeline.resources import langid_model_path, rules_hashes, sha256_file
-from pipeline.runners import make_runner, runner_name
+from pipeline.runners import make_runner, pipeline_options, runner_name
 from pipeline.runtime import tune_process
 
 _LOG = logging.getLogger("pipeline.run")
@@ -158,7 +158,7 @@ def run(
     prepare_output(out, overwrite)
     run_id = new_run_id()
     staging = FileSystems.join(out, STAGING, run_id)
-    options = PipelineOptions(list(beam_args or []))
+    options = pipeline_options(beam_args)
     _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
 
     p = beam.Pipeline(runner=make_runner(options), options=options)

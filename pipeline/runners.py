@@ -14,6 +14,38 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 LOCAL_RUNNERS = {None, "", "DirectRunner", "direct", "FnApiRunner"}
 
 
+class CachedViewOptions(PipelineOptions):
+    """``PipelineOptions`` whose ``view_as(cls)`` builds each view once.
+
+    Beam calls ``options.view_as(...)`` several times for every transform it applies, and each call
+    re-creates an argparse parser over every registered options class (~0.7 ms): about 600 calls
+    for our graph, a third of its construction time (measured: building the 32 unrolled
+    connected-component rounds 0.41 → 0.17 s). A view holds no state of its own — it reads and
+    writes the shared ``_all_options`` dict — so handing out the same view again is the same as a
+    new one. The cache is not pickled with the options.
+    """
+
+    def view_as(self, cls):
+        cache = self.__dict__.get("_view_cache")
+        if cache is None:
+            cache = self.__dict__["_view_cache"] = {}
+        view = cache.get(cls)
+        if view is None:
+            view = cache[cls] = super().view_as(cls)
+        return view
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_view_cache" in state:
+            state = {k: v for k, v in state.items() if k != "_view_cache"}
+        return state
+
+
+def pipeline_options(beam_args) -> PipelineOptions:
+    """The run's Beam options from its command-line arguments (see :class:`CachedViewOptions`)."""
+    return CachedViewOptions(list(beam_args or []))
+
+
 def make_runner(options: PipelineOptions):
     """A runner object for ``beam.Pipeline(runner=..., options=options)``."""
     name = options.view_as(StandardOptions).runner
@@ -37,5 +69,5 @@ def runner_name(options: PipelineOptions) -> str:
 
 def local_pipeline(*beam_args: str) -> beam.Pipeline:
     """A pipeline on the offline local runner (tests and tools): ``with local_pipeline() as p: ...``."""
-    options = PipelineOptions(list(beam_args))
+    options = pipeline_options(beam_args)
     return beam.Pipeline(runner=make_runner(options), options=options)

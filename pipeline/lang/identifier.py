@@ -129,23 +129,6 @@ _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
-def prepare(text: str, max_chars: int = 4000) -> str:
-    """The text as the model should see it: one line, noise removed, at most ``max_chars`` chars."""
-    if not text:
-        return ""
-    head = text[: max_chars * 3] if max_chars > 0 else text
-    cleaned = " ".join(_NOISE.sub(" ", head).split())
-    return cleaned[:max_chars].rstrip() if max_chars > 0 else cleaned
-
-
-def split_paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs; a text without blank lines is split at its lines."""
-    parts = _PARAGRAPHS.split(text)
-    if len(parts) == 1 and "\n" in text:
-        parts = text.split("\n")
-    return [p for p in parts if p.strip()]
-
-
 def _load_model(path: str):
     with _LOCK:
         model = _MODELS.get(path)

@@ -115,11 +115,60 @@ class SpdxNormalizer:
         return self._licensing.parse(expression, validate=False)
 
 
+_INDEX_VERSION = 1  # bump when _build_index changes what it stores
+
+
+def _index_cache_path(refs: bytes, n: int) -> Path | None:
+    """Where the built reference index is kept between processes: the user cache folder
+    (``$XDG_CACHE_HOME/curation-pipeline/license-index``), named by the reference file's content
+    and the n-gram size, so an edited reference file gets a new index. ``None`` when
+    ``CURATE_NO_INDEX_CACHE`` is set."""
+    import hashlib
+    import os
+
+    if os.environ.get("CURATE_NO_INDEX_CACHE"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    digest = hashlib.sha256(refs + f"|n={n}|v={_INDEX_VERSION}".encode()).hexdigest()[:24]
+    return base / "curation-pipeline" / "license-index" / f"{digest}.npz"
+
+
+def _load_index(path: Path):
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            text = z["words"].tobytes().decode("utf-8")
+            words = text.split("\n") if text else []  # tokens never hold whitespace
+            return words, z["keys"], z["refs"], z["sizes"]
+    except Exception:  # noqa: BLE001 - missing, partial or foreign file: rebuild it
+        return None
+
+
+def _save_index(path: Path, index) -> None:
+    """Written to a temporary name and renamed: concurrent workers never read a partial file."""
+    import os
+    import tempfile
+
+    words, keys, refs, sizes = index
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            words_utf8 = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+            np.savez(fh, words=words_utf8, keys=keys, refs=refs, sizes=sizes)
+        os.replace(tmp, path)
+    except OSError:  # read-only or full cache folder: the index is simply built again next time
+        try:
+            os.unlink(tmp)
+        except (OSError, UnboundLocalError):
+            pass
+
+
 class LicenseMatcher:
     """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``)."""
 
     def __init__(self, refs_path: Path, matching: dict) -> None:
-        data = json.loads(zstandard.ZstdDecompressor().decompress(Path(refs_path).read_bytes()))
+        raw = Path(refs_path).read_bytes()
+        data = json.loads(zstandard.ZstdDecompressor().decompress(raw))
         self.source = data.get("source", {})
         self.aliases: dict[str, str] = data.get("aliases", {})
         self.n = int(matching.get("ngram", 4))
@@ -132,6 +181,23 @@ class LicenseMatcher:
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
+        cache = _index_cache_path(raw, self.n)
+        index = _load_index(cache) if cache is not None else None
+        if index is None:
+            index = self._build_index(refs)
+            if cache is not None:
+                _save_index(cache, index)
+        words, self.post_keys, self.post_refs, sizes = index
+        self.vocab: dict[str, int] = dict(zip(words, range(1, len(words) + 1)))
+        self.ref_sizes = sizes
+        # minimum matched 4-grams per reference
+        cov = np.where(self.is_text, self.text_cov, self.notice_cov)
+        need = np.ceil(sizes * cov).astype(np.int64)
+        need = np.where(sizes < self.short, sizes, need)
+        self.need = np.maximum(need, 1)
+
+    def _build_index(self, refs: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(vocabulary in id order, sorted n-gram keys, their reference, distinct n-grams per reference)."""
         vocab: dict[str, int] = {}
         keys: list[np.ndarray] = []
         owners: list[np.ndarray] = []
@@ -142,18 +208,10 @@ class LicenseMatcher:
             sizes[i] = len(grams)
             keys.append(grams)
             owners.append(np.full(len(grams), i, dtype=np.int32))
-        self.vocab = vocab
         all_keys = np.concatenate(keys)
         all_owners = np.concatenate(owners)
         order = np.argsort(all_keys, kind="stable")
-        self.post_keys = all_keys[order]
-        self.post_refs = all_owners[order]
-        self.ref_sizes = sizes
-        # minimum matched 4-grams per reference
-        cov = np.where(self.is_text, self.text_cov, self.notice_cov)
-        need = np.ceil(sizes * cov).astype(np.int64)
-        need = np.where(sizes < self.short, sizes, need)
-        self.need = np.maximum(need, 1)
+        return list(vocab), all_keys[order], all_owners[order], sizes
 
     def _grams(self, ids: np.ndarray) -> np.ndarray:
         n = self.n

@@ -350,3 +350,63 @@ def test_beam_stage_routes_verdicts():
             ]),
             label="decisions",
         )
+
+
+# -- the reference index cache ------------------------------------------------------------------
+def _matcher(monkeypatch, cache_home, refs_path=None):
+    from pipeline.compliance.spdx import LicenseMatcher
+
+    cfg = load_config()
+    if cache_home is None:
+        monkeypatch.setenv("CURATE_NO_INDEX_CACHE", "1")
+    else:
+        monkeypatch.delenv("CURATE_NO_INDEX_CACHE", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    return LicenseMatcher(refs_path or cfg.rule_file("license_refs.json.zst"), {})
+
+
+def _cached_files(cache_home: Path) -> list[Path]:
+    return sorted((cache_home / "curation-pipeline" / "license-index").glob("*.npz"))
+
+
+def test_reference_index_loaded_from_the_cache_equals_the_built_one(tmp_path, monkeypatch):
+    import numpy as np
+
+    built = _matcher(monkeypatch, None)
+    first = _matcher(monkeypatch, tmp_path)  # builds and writes the cache
+    assert len(_cached_files(tmp_path)) == 1
+    from pipeline.compliance.spdx import LicenseMatcher
+
+    def not_built(*_a):
+        raise AssertionError("the index should come from the cache")
+
+    monkeypatch.setattr(LicenseMatcher, "_build_index", not_built)
+    loaded = _matcher(monkeypatch, tmp_path)  # reads it
+    monkeypatch.undo()
+    for m in (first, loaded):
+        assert m.vocab == built.vocab
+        assert np.array_equal(m.post_keys, built.post_keys) and np.array_equal(m.post_refs, built.post_refs)
+        assert np.array_equal(m.ref_sizes, built.ref_sizes) and np.array_equal(m.need, built.need)
+    gpl = Path("/usr/share/common-licenses/GPL-2").read_text(encoding="utf-8")
+    assert [x.expr for x in loaded.match(gpl)] == [x.expr for x in built.match(gpl)]
+    assert loaded.match(gpl)
+
+
+def test_a_damaged_cache_file_is_rebuilt_and_an_edited_reference_file_gets_its_own(tmp_path, monkeypatch):
+    import numpy as np
+
+    built = _matcher(monkeypatch, None)
+    _matcher(monkeypatch, tmp_path)
+    (cached,) = _cached_files(tmp_path)
+    cached.write_bytes(b"not an npz file")
+    again = _matcher(monkeypatch, tmp_path)
+    assert np.array_equal(again.post_keys, built.post_keys) and again.vocab == built.vocab
+    assert np.load(cached)["keys"].shape == built.post_keys.shape  # rewritten whole
+
+    refs = load_config().rule_file("license_refs.json.zst")
+    data = json.loads(zstandard.ZstdDecompressor().decompress(refs.read_bytes()))
+    data["refs"] = data["refs"][:50]
+    edited = tmp_path / "refs.json.zst"
+    edited.write_bytes(zstandard.ZstdCompressor().compress(json.dumps(data).encode("utf-8")))
+    small = _matcher(monkeypatch, tmp_path, edited)
+    assert len(_cached_files(tmp_path)) == 2 and len(small.ref_sizes) == 50

@@ -23,8 +23,9 @@ with ``dup_of`` = that document's doc_id and ``detail.prior_release = true``.
 
 Records never cross a shuffle here. Each batch is held in a file under the run's staging folder
 (``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed) and only light tuples
-are grouped: (id, signature, band keys) by the dedup steps, (doc_id → held file) to route each
-verdict to its file, and the verdicts by file. Each held batch is then read once, its verdicts
+are grouped: (id, band keys) by exact key and by bucket, (id, signature) once, in the join that
+verifies candidate pairs, (doc_id → held file) to route each verdict to its file, and the verdicts
+by file. Each held batch is then read once, its verdicts
 applied, and its kept records leave as one batch. Our DoFns hold one batch plus the light tuples
 of the keys they group, whatever the corpus size; the runner's shuffle carries about 100 bytes per
 document plus its signature instead of the whole record (what the local runner's processes still
@@ -93,14 +94,19 @@ def _dedup_section(config):
 
 
 class _Prepare(beam.DoFn):
-    """Batch → ``(exact_key, light)`` on the main output; the batch is written to a held file,
-    named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``."""
+    """Batch → ``(exact_key, (doc_id, band_keys))`` on the main output; the batch is written to a
+    held file, named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``; with
+    near dedup verifying pairs, ``(doc_id, signature bytes)`` on ``sigs`` for documents with shingles.
+
+    The signature goes straight to the one join that needs it (near dedup's ``meet``) instead of
+    riding through the exact-duplicate grouping: 512 of a light tuple's ~650 bytes."""
 
     def __init__(self, dedup_config, hold_dir: str) -> None:
         self._cfg = dedup_config
         self._hold_dir = hold_dir
         self._hasher = None
         self._bands = None
+        self._verify = bool(dedup_config.near and dedup_config.verify_jaccard)
 
     def setup(self) -> None:
         from pipeline.runtime import tune_gc
@@ -122,24 +128,30 @@ class _Prepare(beam.DoFn):
         name = hold_name(batch)
         for i, (record, text) in enumerate(zip(batch, texts)):
             key = exact_key(text)
+            doc_id = record["doc_id"]
             sig = bands = None
             if sigs is not None:
                 sig = sigs[i].tobytes()
-                bands = None if empty[i] else tuple(keys[i].tolist())
+                if not empty[i]:
+                    bands = tuple(keys[i].tolist())
+                    if self._verify:
+                        yield pvalue.TaggedOutput("sigs", (doc_id, sig))
             record[_K] = (key, sig)
-            yield key, (record["doc_id"], sig, bands)
-            yield pvalue.TaggedOutput("located", (record["doc_id"], name))
+            yield key, (doc_id, bands)
+            yield pvalue.TaggedOutput("located", (doc_id, name))
         write_held(FileSystems.join(self._hold_dir, name), batch)
         yield pvalue.TaggedOutput("held", (name, None))
 
 
 class _PriorSignatures(beam.DoFn):
-    """Rows of an earlier release's signatures → ``(exact_key, light)`` with a ``PRIOR`` node id."""
+    """Rows of an earlier release's signatures → ``(exact_key, (node, band_keys))`` with a ``PRIOR``
+    node id, and ``(node, signature bytes)`` on ``sigs`` as :class:`_Prepare` emits them."""
 
     def __init__(self, dedup_config) -> None:
         self._cfg = dedup_config
         self._bands = None
         self._dtype = None
+        self._verify = bool(dedup_config.near and dedup_config.verify_jaccard)
 
     def setup(self) -> None:
         hasher = MinHasher.from_config(self._cfg)
@@ -148,7 +160,8 @@ class _PriorSignatures(beam.DoFn):
         self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm) if self._cfg.near else None
 
     def process(self, row):
-        sig = bands = None
+        node = PRIOR + row["doc_id"]
+        bands = None
         values = row.get("minhash")
         if self._bands is not None and values is not None:
             if len(values) != self._cfg.num_perm:
@@ -157,10 +170,11 @@ class _PriorSignatures(beam.DoFn):
                     f"{self._cfg.num_perm}; compare releases made with the same MinHash settings"
                 )
             arr = np.asarray(values, dtype=self._dtype)
-            sig = arr.tobytes()
             if not (arr == self._empty).all():
                 bands = tuple(band_keys(arr[None, :], *self._bands)[0].tolist())
-        yield row["exact_hash"], (PRIOR + row["doc_id"], sig, bands)
+                if self._verify:
+                    yield pvalue.TaggedOutput("sigs", (node, arr.tobytes()))
+        yield row["exact_hash"], (node, bands)
 
 
 def _route(kv):
@@ -258,17 +272,20 @@ class DedupStage(beam.PTransform):
         staging = self._staging or _local_staging()
         hold_dir = FileSystems.join(staging, HOLD_DIR)
 
-        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir)).with_outputs("located", "held", main="light")
-        light = prepared.light
+        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir)).with_outputs(
+            "located", "held", "sigs", main="light"
+        )
+        light, sigs = prepared.light, prepared.sigs
         against = list(getattr(cfg, "against", None) or [])
         if against:
             priors = [
                 batches.pipeline
                 | f"against{i}:read" >> beam.io.ReadFromParquet(pattern, columns=["doc_id", "exact_hash", "minhash"])
-                | f"against{i}:light" >> beam.ParDo(_PriorSignatures(cfg))
+                | f"against{i}:light" >> beam.ParDo(_PriorSignatures(cfg)).with_outputs("sigs", main="light")
                 for i, pattern in enumerate(_against_paths(against))
             ]
-            light = [light, *priors] | "against:flatten" >> beam.Flatten()
+            light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
+            sigs = [sigs, *(p.sigs for p in priors)] | "against:sigs" >> beam.Flatten()
 
         verdicts = []
         if cfg.exact:
@@ -278,7 +295,9 @@ class DedupStage(beam.PTransform):
         else:
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
-            labels = survivors | "near" >> NearDedup(cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype)
+            labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype
+            )
             verdicts.append(labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1]))))
         if verdicts:
             all_verdicts = verdicts | "verdicts" >> beam.Flatten()

@@ -3,7 +3,7 @@ the same. One survivor per group — the smallest node id, so the choice does no
 order or on the runner — and every other member is dropped ``exact_duplicate`` with ``dup_of`` the
 survivor.
 
-Only light tuples are grouped here (node id, exact key, signature bytes, band keys): the records
+Only light tuples are grouped here (node id, exact key, band keys): the records
 themselves wait in held files until their verdicts are known (see :mod:`pipeline.stages.dedup`).
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ V_NEAR = "n"  # (V_NEAR, representative) for every node of a near-duplicate clus
 class ExactGroups(beam.DoFn):
     """(exact_key, [light, ...]) → survivor light on the main output, verdicts on ``exact_verdicts``.
 
-    ``light`` is ``(node, sig_bytes, band_keys)``.
+    ``light`` is ``(node, band_keys)``.
     """
 
     def process(self, kv):

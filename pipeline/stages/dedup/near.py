@@ -71,7 +71,7 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
 
 
 def _memberships(light):
-    node, _sig, bands = light
+    node, bands = light
     if bands is None:  # no shingles: nothing to compare
         return
     for i, key in enumerate(bands):
@@ -85,12 +85,6 @@ def _shared_buckets(kv):
     if len(nodes) > 1:
         for node in nodes:
             yield node, bucket
-
-
-def _signature_of(light):
-    node, sig, bands = light
-    if bands is not None:
-        yield node, sig
 
 
 def _unverified_edges(kv):
@@ -111,7 +105,9 @@ def _signature_into_buckets(kv):
 
 
 class NearDedup(beam.PTransform):
-    """Survivor light tuples ``(node, sig_bytes, band_keys)`` → ``(node, representative)`` labels."""
+    """``{"survivors": (node, band_keys), "signatures": (node, sig_bytes)}`` → ``(node, representative)``
+    labels. ``signatures`` may hold nodes that are not survivors (exact duplicates): nodes without a
+    shared bucket are dropped at the join; it is not read without ``verify``."""
 
     def __init__(self, threshold: float, verify: bool, rounds: int, dtype) -> None:
         super().__init__()
@@ -120,18 +116,18 @@ class NearDedup(beam.PTransform):
         self._rounds = rounds
         self._dtype = np.dtype(dtype).str
 
-    def expand(self, survivors):
+    def expand(self, inputs):
         from pipeline.stages.dedup.components import ConnectedComponents
 
+        survivors = inputs["survivors"]
         threshold, dtype = self._threshold, np.dtype(self._dtype)
         buckets = survivors | "buckets" >> beam.FlatMap(_memberships) | "group" >> beam.GroupByKey()
         if not self._verify:
             edges = buckets | "edges" >> beam.FlatMap(_unverified_edges)
         else:
             shared = buckets | "shared" >> beam.FlatMap(_shared_buckets)
-            signatures = survivors | "signatures" >> beam.FlatMap(_signature_of)
             edges = (
-                {"sig": signatures, "buckets": shared}
+                {"sig": inputs["signatures"], "buckets": shared}
                 | "meet" >> beam.CoGroupByKey()
                 | "regroup:key" >> beam.FlatMap(_signature_into_buckets)
                 | "regroup" >> beam.GroupByKey()

@@ -1,7 +1,8 @@
 """Near duplicates: MinHash LSH buckets grouped with Beam, candidate pairs verified, clusters joined.
 
 Every exact-survivor with at least one shingle is put in ``bands`` buckets keyed
-``(band_index, band_hash)`` — (bands, rows) chosen for the threshold as datasketch does
+``(band_index, band_hash)`` (shuffled under 65,536 coarse keys and split by bucket after the
+grouping, see :func:`_memberships`) — (bands, rows) chosen for the threshold as datasketch does
 (:func:`pipeline.minhash.optimal_bands`). Only doc ids are grouped by bucket: almost every bucket
 has one member, and shipping the signature into each of a document's ``bands`` buckets would
 shuffle it ``bands`` times (9 × 512 bytes at the defaults, 2.6x the text of a 1.75 KB document).
@@ -70,12 +71,34 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
     return [(nodes[i], nodes[_find(parent, i)]) for i in range(k) if _find(parent, i) != i]
 
 
+_BUCKET_GROUPS = 1 << 16  # buckets are shuffled under this many coarse keys (see _memberships)
+
+
 def _memberships(light):
+    """(node, band keys) → (coarse key, (band index, band key, node)) per band.
+
+    Almost every bucket has one member, so grouping by the bucket itself makes one runner-side
+    group per bucket (≈ bands × documents; the local runner keeps each as a dict entry, a key and
+    a list). Buckets are grouped by the low 16 bits of their hash instead and split inside
+    :func:`_split_buckets`: the same values cross the shuffle, in 65,536 groups. At 1e9 documents a
+    group holds ~140k small tuples — still bounded, and plenty of keys to spread over workers."""
     node, bands = light
     if bands is None:  # no shingles: nothing to compare
         return
     for i, key in enumerate(bands):
-        yield (i, key), node
+        yield key & (_BUCKET_GROUPS - 1), (i, key, node)
+
+
+def _split_buckets(kv):
+    """(coarse key, [(band index, band key, node), ...]) → (bucket, [node, ...]) for each bucket
+    with two or more members."""
+    _, members = kv
+    buckets: dict[tuple[int, int], list] = {}
+    for i, key, node in members:
+        buckets.setdefault((i, key), []).append(node)
+    for bucket, nodes in buckets.items():
+        if len(nodes) > 1:
+            yield bucket, nodes
 
 
 def _shared_buckets(kv):
@@ -121,7 +144,12 @@ class NearDedup(beam.PTransform):
 
         survivors = inputs["survivors"]
         threshold, dtype = self._threshold, np.dtype(self._dtype)
-        buckets = survivors | "buckets" >> beam.FlatMap(_memberships) | "group" >> beam.GroupByKey()
+        buckets = (
+            survivors
+            | "buckets" >> beam.FlatMap(_memberships)
+            | "group" >> beam.GroupByKey()
+            | "split" >> beam.FlatMap(_split_buckets)
+        )
         if not self._verify:
             edges = buckets | "edges" >> beam.FlatMap(_unverified_edges)
         else:

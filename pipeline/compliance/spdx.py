@@ -149,6 +149,7 @@ def _save_index(path: Path, index) -> None:
     import tempfile
 
     words, keys, refs, sizes = index
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -157,10 +158,8 @@ def _save_index(path: Path, index) -> None:
             np.savez(fh, words=words_utf8, keys=keys, refs=refs, sizes=sizes)
         os.replace(tmp, path)
     except OSError:  # read-only or full cache folder: the index is simply built again next time
-        try:
-            os.unlink(tmp)
-        except (OSError, UnboundLocalError):
-            pass
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 class LicenseMatcher:

@@ -25,11 +25,10 @@ Records never cross a shuffle here. Each batch is held in a file under the run's
 (``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed) and only light tuples
 are grouped: (id, band keys) by exact key and by bucket, (id, signature) once, in the join that
 verifies candidate pairs, (doc_id → held file) to route each verdict to its file, and the verdicts
-by file. Each held batch is then read once, its verdicts
-applied, and its kept records leave as one batch. Our DoFns hold one batch plus the light tuples
-of the keys they group, whatever the corpus size; the runner's shuffle carries about 100 bytes per
-document plus its signature instead of the whole record (what the local runner's processes still
-grow by is in docs/dedup.md).
+by file. Each held batch is then read once, its verdicts applied, and its kept records leave as
+one batch. Our DoFns hold one batch plus the light tuples of the keys they group, whatever the
+corpus size; the runner's shuffle carries about 100 bytes per document plus its signature instead
+of the whole record (what the local runner's processes still grow by is in docs/dedup.md).
 """
 from __future__ import annotations
 

@@ -102,12 +102,11 @@ def _split_buckets(kv):
 
 
 def _shared_buckets(kv):
-    """(bucket, [node, ...]) → (node, bucket) for every member of a bucket with two or more."""
+    """(bucket, [node, ...]) → (node, bucket) for every member (``_split_buckets`` only emits
+    buckets with two or more members)."""
     bucket, nodes = kv
-    nodes = list(nodes)
-    if len(nodes) > 1:
-        for node in nodes:
-            yield node, bucket
+    for node in nodes:
+        yield node, bucket
 
 
 def _unverified_edges(kv):

@@ -50,6 +50,9 @@ def make_runner(options: PipelineOptions):
     """A runner object for ``beam.Pipeline(runner=..., options=options)``."""
     name = options.view_as(StandardOptions).runner
     if name in LOCAL_RUNNERS:
+        from pipeline.beam_memory import bound_worker_memory
+
+        bound_worker_memory()  # its in-process workers share this process
         from apache_beam.portability.api import beam_provision_api_pb2
         from apache_beam.runners.portability.fn_api_runner import fn_runner
         from apache_beam.runners.portability.portable_runner import JobServiceHandle

@@ -397,7 +397,9 @@ def main() -> None:
             f"| {r['n']:,} | {r['wall_s']:.1f} | {r['docs_s']:,.0f} | {r['driver_peak_mb']:.0f} "
             f"| {r['worker_peak_mb']:.0f} | {as_shipped} |"
         )
-    lines += ["", *memory_notes(e2e, multi, shipped), ""]
+    for paragraph in memory_notes(e2e, multi, shipped):
+        lines += ["", paragraph]
+    lines.append("")
     out = ROOT / "benchmarks" / "results" / "dedup.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -336,11 +336,12 @@ def main() -> None:
         e2e.append(run_e2e(n, "in_memory"))
         print(json.dumps(e2e[-1]), flush=True)
     multi_sizes = [2000, 5000] if args.quick else [10_000, 50_000, 100_000, 200_000, 400_000, 800_000]
+    shipped_sizes = [2000, 5000] if args.quick else [50_000, 200_000]  # Beam as shipped, to compare
     multi, shipped = [], []
     for n in multi_sizes:
         multi.append(run_e2e(n, "multi"))
         print(json.dumps(multi[-1]), flush=True)
-    for n in multi_sizes[1:-1:2] if not args.quick else multi_sizes:  # Beam as shipped, to compare
+    for n in shipped_sizes:
         shipped.append(run_e2e(n, "multi", beam_as_shipped=True))
         print(json.dumps(shipped[-1]), flush=True)
 

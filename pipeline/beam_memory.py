@@ -19,9 +19,10 @@ profiling the dedup stage with memray (``benchmarks/bench_dedup.py``, 2 local SD
   (the Fn API's data channel already bounds its receive queue to 5 messages).
 
 Both are behaviour-preserving: the same elements reach the same bundles in the same order, only
-in more, smaller messages, or with a buffer freed sooner. They are applied by
-:func:`pipeline.runtime.tune_process` (driver and every worker's DoFn setup) and only on the Beam
-version they were written against: another version is left as it is, with a warning, since these
+in more, smaller messages, or with a buffer freed sooner. The first is applied by
+:func:`pipeline.runtime.tune_process` (driver and every worker's DoFn setup), both by
+:func:`pipeline.runners.make_runner` for the local runner, and only on the Beam version they were
+written against: another version is left as it is, with a warning, since these
 internals are not a public API. ``CURATE_NO_BEAM_PATCHES=1`` in the environment (inherited by local
 SDK workers) leaves Beam as shipped.
 """
@@ -144,6 +145,7 @@ def stream_local_runner_inputs() -> bool:
 
 
 def bound_worker_memory() -> None:
-    """Both patches; idempotent. Called from :func:`pipeline.runtime.tune_process`."""
+    """Both patches; idempotent. Called by :func:`pipeline.runners.make_runner` for the local
+    runner, whose in-process workers share the launching process."""
     release_bundle_output_buffers()
     stream_local_runner_inputs()

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install airflow demo test bench bench-setup clean
+.PHONY: install airflow demo test bench bench-setup eval clean
 
 # Airflow lives in its own venv (dags/ tests run under it); rebuilt only when its requirements change.
 AIRFLOW_VENV  ?= .venv-airflow
@@ -46,6 +46,11 @@ bench-setup:
 bench: $(STAMP) bench-setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/run_all.py
+
+## Accuracy against external ground truth (local checkouts; docs/benchmarks.md) → benchmarks/RESULTS.md.
+eval: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python benchmarks/eval/run_eval.py
 
 clean:
 	rm -rf out build dist *.egg-info

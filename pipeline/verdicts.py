@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from pipeline.runtime import tune_process
+from pipeline.saferegex import RuleTimeout
 from pipeline.records import K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
 from pipeline.stages.base import StageCore, Verdict
 
@@ -55,6 +56,18 @@ def apply_verdicts(
     return kept, rows
 
 
+def stage_error_verdict(stage: str, record: dict, exc: BaseException) -> Verdict:
+    """The quarantine verdict for a record a stage failed on. Only the exception type (and, for a
+    rule that timed out, the rule's name) is kept: exception messages may quote the text, and so
+    raw personal data."""
+    detail = {"error": type(exc).__name__}
+    rule = getattr(exc, "rule", None) if isinstance(exc, RuleTimeout) else None
+    if rule:
+        detail["rule"] = rule
+    _LOG.warning("stage %s failed on doc %s: %s%s", stage, record.get("doc_id"), type(exc).__name__, f" (rule {rule})" if rule else "")
+    return Verdict(QUARANTINE, Reason.STAGE_ERROR, detail)
+
+
 def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
     """Run a core on a batch; if the batch call fails, isolate the failing record(s)."""
     try:
@@ -66,8 +79,7 @@ def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tupl
                 verdicts.append(core.process(record))
             except Exception as exc:  # noqa: BLE001 - one bad record must not fail the run
                 # Only the exception type: messages may quote the text (and so raw PII).
-                _LOG.warning("stage %s failed on doc %s: %s", core.name, record.get("doc_id"), type(exc).__name__)
-                verdicts.append(Verdict(QUARANTINE, Reason.STAGE_ERROR, {"error": type(exc).__name__}))
+                verdicts.append(stage_error_verdict(core.name, record, exc))
     return apply_verdicts(core.name, records, verdicts, run_id)
 
 

@@ -1,4 +1,4 @@
-"""Stage `pii`: replace personal data in the text before anything is shuffled or written.
+"""Stage `pii`: replace personal data in every field of a record before anything is shuffled or written.
 
 What it decides: nothing is dropped here. Every record is kept with ``text`` scrubbed in place —
 only the detected spans are replaced, by typed placeholders (``<EMAIL_ADDRESS>``,
@@ -7,32 +7,251 @@ only the detected spans are replaced, by typed placeholders (``<EMAIL_ADDRESS>``
 gives the same token). ``pii_counts`` gets the number of replacements per entity type, and the keep
 verdict carries the same counts as detail. Raw values never reach decisions, logs or errors.
 
+The other fields a record carries are personal-data channels too (docs/pii.md, "Channels"):
+
+* ``copyright`` notices are pieces of the text: each is re-read from the scrubbed text, so it gets
+  exactly the text's replacements (same findings, same context words, same pseudonyms), also when
+  the notice cut a value in half (``…, jane@example`` of ``jane@example.org``);
+* ``source_id`` and ``url`` are scrubbed by the same engine: a URL piece by piece (user info, path
+  segments, query names and values, fragment; percent-decoded first), so scheme, host, path and
+  parameter names stay and only the personal values become the operator's replacement;
+* string values inside stage notes (the final ``keep`` decision's detail) are scrubbed;
+* the raw HTTP headers, HTML meta tags, JSONL ``meta``, ``source`` and declared ``license`` were read
+  by the license stage (opt-out, policy) and nothing after it reads them: they are emptied here, so
+  they never reach the dedup stage's held batches or a shuffle.
+
+Decisions rows written before this stage (ingest, license, langid, quality drops) never pass
+through it: :class:`ScrubDecisionFields` scrubs their ``source_id`` and detail strings the same way
+(wired in :mod:`pipeline.graph` right where those rows are made).
+
 Why this way: detection is presidio (analyzer + anonymizer) configured by ``rules/pii/`` in
 presidio's own YAML, so a reviewer adds a recognizer without code; validation that needs code
 (checksums for cards, IBANs, Korean RRN/FRN/BRN, offline e-mail domains) lives in
 :mod:`pipeline.pii.recognizers`. The record's language (set by langid) picks the context words;
-languages without their own pipeline use the fallback set. The engine is built once per worker
-and analyses a batch at a time, sending presidio only the windows the combined prefilter selects
-(:mod:`pipeline.pii.prefilter`), with findings identical to presidio on the whole text.
+languages without their own pipeline use the fallback set, and so do ids, URLs and notes. The
+engine is built once per worker and analyses a batch at a time, sending presidio only the windows
+the combined prefilter selects (:mod:`pipeline.pii.prefilter`), with findings identical to presidio
+on the whole text.
 """
 from __future__ import annotations
 
+import difflib
+import json
+import re
+from urllib.parse import quote, unquote, unquote_plus
+
+import apache_beam as beam
+
+from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
 from pipeline.verdicts import RecordStage
 
+# Internal fields only the license stage reads (opt-out signals, per-source policy), and the
+# empty value each is given here.
+READ_BEFORE_PII = {K_HTTP_HEADERS: {}, K_HTML_META: {}, K_META: None, K_SOURCE: None, K_DECLARED_LICENSE: None}
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_WS = re.compile(r"\s+")
+# Characters a replaced URL piece keeps literally: placeholders and pseudonyms stay readable.
+_URL_SAFE = "<>:@!$'()*,;=-._~"
+
+
+# --- identifiers and URLs -------------------------------------------------------------------
+def url_pieces(value: str) -> list[tuple[int, int, bool]] | None:
+    """The pieces of a URL that can hold personal data, as ``(start, end, plus_is_space)`` spans:
+    user info, each path segment, each query name and value, the fragment's parts. Scheme, host
+    and port are not pieces. ``None`` when ``value`` is not a URL (no ``scheme:``)."""
+    m = _SCHEME.match(value)
+    if m is None:
+        return None
+    pieces: list[tuple[int, int, bool]] = []
+    n = len(value)
+    pos = m.end()
+    if value.startswith("//", pos):
+        auth_end = min((i for i in (value.find(c, pos + 2) for c in "/?#") if i >= 0), default=n)
+        at = value.rfind("@", pos + 2, auth_end)
+        if at >= 0:
+            pieces.append((pos + 2, at, False))
+        pos = auth_end
+    path_end = min((i for i in (value.find(c, pos) for c in "?#") if i >= 0), default=n)
+    pieces += _split(value, pos, path_end, "/", False)
+    if path_end < n and value[path_end] == "?":
+        frag = value.find("#", path_end)
+        query_end = n if frag < 0 else frag
+        pieces += _query(value, path_end + 1, query_end)
+        path_end = query_end
+    if path_end < n and value[path_end] == "#":
+        start = path_end + 1
+        if "=" in value[start:]:
+            pieces += _query(value, start, n)
+        else:
+            pieces += _split(value, start, n, "/", False)
+    return pieces
+
+
+def _split(value: str, start: int, end: int, sep: str, plus: bool) -> list[tuple[int, int, bool]]:
+    out = []
+    for part in value[start:end].split(sep):
+        if part:
+            out.append((start, start + len(part), plus))
+        start += len(part) + 1
+    return out
+
+
+def _query(value: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    out = []
+    for a, b, _ in _split(value, start, end, "&", True):
+        eq = value.find("=", a, b)
+        if eq < 0:
+            out.append((a, b, True))
+        else:
+            if eq > a:
+                out.append((a, eq, True))
+            if b > eq + 1:
+                out.append((eq + 1, b, True))
+    return out
+
+
+class FieldScrubber:
+    """Scrubs identifier-like values (``source_id``, ``url``, strings in decision details) with a
+    :class:`~pipeline.pii.engine.PiiEngine`, many values per engine call."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def scrub_values(self, values: list) -> list[tuple[object, dict[str, int]]]:
+        """``(value, counts)`` per value: a URL piece by piece (percent-decoded; a replaced piece is
+        re-encoded around the replacement), any other string whole; non-strings unchanged."""
+        plans: list[tuple[str, list] | None] = []
+        texts: list[str] = []
+        for value in values:
+            if not isinstance(value, str) or not value:
+                plans.append(None)
+                continue
+            pieces = url_pieces(value)
+            if pieces is None:
+                plans.append((value, [(0, len(value), False, len(texts))]))
+                texts.append(value)
+                continue
+            plan = []
+            for a, b, plus in pieces:
+                raw = value[a:b]
+                decoded = unquote_plus(raw) if plus else unquote(raw)
+                plan.append((a, b, decoded != raw, len(texts)))
+                texts.append(decoded)
+            plans.append((value, plan))
+        scrubbed = self.engine.scrub_batch(texts, [None] * len(texts)) if texts else []
+        out: list[tuple[object, dict[str, int]]] = []
+        for value, plan in zip(values, plans):
+            if plan is None:
+                out.append((value, {}))
+                continue
+            original, spans = plan
+            counts: dict[str, int] = {}
+            parts, last = [], 0
+            for a, b, encoded, i in spans:
+                text, found = scrubbed[i]
+                if not found:
+                    continue
+                for entity, n in found.items():
+                    counts[entity] = counts.get(entity, 0) + n
+                parts += [original[last:a], quote(text, safe=_URL_SAFE) if encoded else text]
+                last = b
+            if not counts:
+                out.append((original, {}))
+                continue
+            parts.append(original[last:])
+            out.append(("".join(parts), dict(sorted(counts.items()))))
+        return out
+
+    def scrub_detail(self, detail):
+        """A JSON-able detail with every string value (not key) scrubbed; ``(detail, changed)``."""
+        leaves: list[str] = []
+        _collect(detail, leaves)
+        if not leaves:
+            return detail, False
+        done = self.scrub_values(leaves)
+        if not any(c for _, c in done):
+            return detail, False
+        it = iter(v for v, _ in done)
+        return _rebuild(detail, it), True
+
+
+def _collect(value, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect(v, out)
+
+
+def _rebuild(value, it):
+    if isinstance(value, str):
+        return next(it)
+    if isinstance(value, dict):
+        return {k: _rebuild(v, it) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rebuild(v, it) for v in value]
+    return value
+
+
+# --- copyright notices ----------------------------------------------------------------------
+def _locate(text: str, notice: str) -> tuple[int, int] | None:
+    """Where a notice (whitespace collapsed by the extractor) is in the original text."""
+    at = text.find(notice)
+    if at >= 0:
+        return at, at + len(notice)
+    words = notice.split()
+    if not words:
+        return None
+    m = re.search(r"\s+".join(map(re.escape, words)), text)
+    return (m.start(), m.end()) if m else None
+
+
+def notice_from_scrubbed(original: str, scrubbed: str, notice: str) -> str | None:
+    """The notice as the scrubbed text has it: its lines of the original and of the scrubbed text
+    (findings never span a line break) are aligned, and every replacement that touches the notice
+    is taken whole. Built only from pieces of ``scrubbed``. ``None`` when it cannot be located."""
+    at = _locate(original, notice)
+    if at is None or original.count("\n") != scrubbed.count("\n"):
+        return None
+    s, e = at
+    ls = original.rfind("\n", 0, s) + 1
+    le = original.find("\n", e)
+    le = len(original) if le < 0 else le
+    first, last = original.count("\n", 0, ls), original.count("\n", 0, le)
+    lines = scrubbed.split("\n")
+    region = "\n".join(lines[first : last + 1])
+    s, e = s - ls, e - ls
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, original[ls:le], region, autojunk=False).get_opcodes():
+        if tag == "equal":
+            a, b = max(i1, s), min(i2, e)
+            if a < b:
+                out.append(region[j1 + a - i1 : j1 + b - i1])
+        elif (i1 < e and i2 > s) if i1 < i2 else s < i1 < e:
+            out.append(region[j1:j2])
+    return _WS.sub(" ", "".join(out)).strip()
+
+
+# --- the stage ------------------------------------------------------------------------------
 class PiiScrubber(StageCore):
     name = "pii"
-    version = "1"
+    version = "2"
 
     def __init__(self, config) -> None:
         super().__init__(config)
         self._engine = None
+        self._fields: FieldScrubber | None = None
 
     def setup(self) -> None:
         from pipeline.pii.engine import PiiEngine
 
         self._engine = PiiEngine.from_config(self.config)
+        self._fields = FieldScrubber(self._engine)
 
     def process(self, record: dict) -> Verdict:
         return self.process_batch([record])[0]
@@ -40,20 +259,51 @@ class PiiScrubber(StageCore):
     def process_batch(self, records: list[dict]) -> list[Verdict]:
         if self._engine is None:
             self.setup()
+        # Everything is computed before any record is changed: a failure leaves the batch as it was.
         idx = [i for i, r in enumerate(records) if isinstance(r.get("text"), str) and r["text"]]
         scrubbed = self._engine.scrub_batch([records[i]["text"] for i in idx], [records[i].get("lang") for i in idx])
-        verdicts = [keep() for _ in records]
-        for i, (text, counts) in zip(idx, scrubbed):
-            record = records[i]
+        texts: dict[int, tuple[str, dict]] = dict(zip(idx, scrubbed))
+        notices = {i: self._notices(records[i], *texts.get(i, (None, {}))) for i, r in enumerate(records) if r.get("copyright")}
+        ids = self._fields.scrub_values([r.get("source_id") for r in records])
+        urls = self._fields.scrub_values([r.get("url") for r in records])
+        notes = [self._fields.scrub_detail(r.get(K_NOTES) or {}) for r in records]
+
+        verdicts = []
+        for i, record in enumerate(records):
+            text, counts = texts.get(i, (record.get("text"), {}))
             record["text"] = text
             record["pii_counts"] = counts
+            fields = {}
+            for name, (value, found) in (("source_id", ids[i]), ("url", urls[i])):
+                record[name] = value
+                if found:
+                    fields[name] = found
+            if i in notices:
+                record["copyright"] = notices[i]
+            if notes[i][1]:
+                record[K_NOTES] = notes[i][0]
+            for key, empty in READ_BEFORE_PII.items():
+                if record.get(key):
+                    record[key] = dict(empty) if isinstance(empty, dict) else empty
+            detail = {}
             if counts:
-                verdicts[i] = keep(detail={"pii_counts": counts})
-        done = set(idx)
-        for i, record in enumerate(records):
-            if i not in done:
-                record["pii_counts"] = {}
+                detail["pii_counts"] = counts
+            if fields:
+                detail["fields"] = fields
+            verdicts.append(keep(detail=detail) if detail else keep())
         return verdicts
+
+    def _notices(self, record: dict, scrubbed: str | None, counts: dict) -> list[str]:
+        """The record's notices with the text's replacements. A text without findings leaves its
+        notices as they are; a notice that cannot be located in the text is scrubbed on its own."""
+        notices = list(record["copyright"])
+        if not counts or scrubbed is None:
+            return notices
+        out = [notice_from_scrubbed(record["text"], scrubbed, n) for n in notices]
+        alone = [k for k, n in enumerate(out) if n is None]
+        for k, (value, _) in zip(alone, self._fields.scrub_values([notices[k] for k in alone])):
+            out[k] = value
+        return list(dict.fromkeys(n for n in out if n))
 
 
 class PiiStage(RecordStage):
@@ -65,3 +315,39 @@ class PiiStage(RecordStage):
 
         pseudonym_key(config)
         super().__init__(config, run_id)
+
+
+class ScrubDecisionFields(beam.DoFn):
+    """Decisions rows made before the PII stage (ingest, license, langid, quality, and the PII
+    stage's own ``stage_error`` rows) → the same rows with ``source_id`` and every string in
+    ``detail`` scrubbed. A value the engine fails on is written as null."""
+
+    def __init__(self, config) -> None:
+        self._config = config
+        self._fields: FieldScrubber | None = None
+
+    def setup(self) -> None:
+        from pipeline.pii.engine import PiiEngine
+
+        self._fields = FieldScrubber(PiiEngine.from_config(self._config))
+
+    def process(self, row):
+        yield scrub_decision_row(self._fields, row)
+
+
+def scrub_decision_row(fields: FieldScrubber, row: dict) -> dict:
+    from pipeline.pii.engine import PiiError
+
+    row = dict(row)
+    try:
+        row["source_id"] = fields.scrub_values([row.get("source_id")])[0][0]
+    except PiiError:
+        row["source_id"] = None
+    if row.get("detail"):
+        try:
+            detail, changed = fields.scrub_detail(json.loads(row["detail"]))
+            if changed:
+                row["detail"] = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
+        except (PiiError, ValueError):
+            row["detail"] = None
+    return row

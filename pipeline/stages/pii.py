@@ -57,24 +57,29 @@ _URL_SAFE = "<>:@!$'()*,;=-._~"
 
 
 # --- identifiers and URLs -------------------------------------------------------------------
-def url_pieces(value: str) -> list[tuple[int, int, bool]] | None:
-    """The pieces of a URL that can hold personal data, as ``(start, end, plus_is_space)`` spans:
-    user info, each path segment, each query name and value, the fragment's parts. Scheme, host
-    and port are not pieces. ``None`` when ``value`` is not a URL (no ``scheme:``)."""
+USERINFO = "URL_USERINFO"  # the count name of a removed ``user:password@``
+_PATH, _QUERY = "path", "query"
+
+
+def url_pieces(value: str) -> list[tuple[int, int, str]] | None:
+    """The pieces of a URL that can hold personal data, as ``(start, end, kind)`` spans: the user
+    info (kind ``URL_USERINFO``, its ``@`` included), each path segment (``path``), each query name
+    and value and the fragment's parts (``query``: ``+`` is a space). Scheme, host and port are
+    not pieces. ``None`` when ``value`` is not a URL (no ``scheme:``)."""
     m = _SCHEME.match(value)
     if m is None:
         return None
-    pieces: list[tuple[int, int, bool]] = []
+    pieces: list[tuple[int, int, str]] = []
     n = len(value)
     pos = m.end()
     if value.startswith("//", pos):
         auth_end = min((i for i in (value.find(c, pos + 2) for c in "/?#") if i >= 0), default=n)
         at = value.rfind("@", pos + 2, auth_end)
         if at >= 0:
-            pieces.append((pos + 2, at, False))
+            pieces.append((pos + 2, at + 1, USERINFO))
         pos = auth_end
     path_end = min((i for i in (value.find(c, pos) for c in "?#") if i >= 0), default=n)
-    pieces += _split(value, pos, path_end, "/", False)
+    pieces += _split(value, pos, path_end, "/", _PATH)
     if path_end < n and value[path_end] == "?":
         frag = value.find("#", path_end)
         query_end = n if frag < 0 else frag
@@ -85,30 +90,30 @@ def url_pieces(value: str) -> list[tuple[int, int, bool]] | None:
         if "=" in value[start:]:
             pieces += _query(value, start, n)
         else:
-            pieces += _split(value, start, n, "/", False)
+            pieces += _split(value, start, n, "/", _PATH)
     return pieces
 
 
-def _split(value: str, start: int, end: int, sep: str, plus: bool) -> list[tuple[int, int, bool]]:
+def _split(value: str, start: int, end: int, sep: str, kind: str) -> list[tuple[int, int, str]]:
     out = []
     for part in value[start:end].split(sep):
         if part:
-            out.append((start, start + len(part), plus))
+            out.append((start, start + len(part), kind))
         start += len(part) + 1
     return out
 
 
-def _query(value: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+def _query(value: str, start: int, end: int) -> list[tuple[int, int, str]]:
     out = []
-    for a, b, _ in _split(value, start, end, "&", True):
+    for a, b, _ in _split(value, start, end, "&", _QUERY):
         eq = value.find("=", a, b)
         if eq < 0:
-            out.append((a, b, True))
+            out.append((a, b, _QUERY))
         else:
             if eq > a:
-                out.append((a, eq, True))
+                out.append((a, eq, _QUERY))
             if b > eq + 1:
-                out.append((eq + 1, b, True))
+                out.append((eq + 1, b, _QUERY))
     return out
 
 
@@ -121,7 +126,8 @@ class FieldScrubber:
 
     def scrub_values(self, values: list) -> list[tuple[object, dict[str, int]]]:
         """``(value, counts)`` per value: a URL piece by piece (percent-decoded; a replaced piece is
-        re-encoded around the replacement), any other string whole; non-strings unchanged."""
+        re-encoded around the replacement; user info is removed: it names an account, and may hold
+        a password), any other string whole; non-strings unchanged."""
         plans: list[tuple[str, list] | None] = []
         texts: list[str] = []
         for value in values:
@@ -134,9 +140,12 @@ class FieldScrubber:
                 texts.append(value)
                 continue
             plan = []
-            for a, b, plus in pieces:
+            for a, b, kind in pieces:
+                if kind == USERINFO:
+                    plan.append((a, b, False, None))
+                    continue
                 raw = value[a:b]
-                decoded = unquote_plus(raw) if plus else unquote(raw)
+                decoded = unquote_plus(raw) if kind == _QUERY else unquote(raw)
                 plan.append((a, b, decoded != raw, len(texts)))
                 texts.append(decoded)
             plans.append((value, plan))
@@ -150,7 +159,7 @@ class FieldScrubber:
             counts: dict[str, int] = {}
             parts, last = [], 0
             for a, b, encoded, i in spans:
-                text, found = scrubbed[i]
+                text, found = scrubbed[i] if i is not None else ("", {USERINFO: 1})
                 if not found:
                     continue
                 for entity, n in found.items():

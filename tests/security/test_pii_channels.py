@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -273,20 +272,116 @@ def test_pii_off_only_the_documented_channels_carry_personal_data(pii_off_run):
         assert repr(value) not in found
 
 
-def test_batches_held_on_disk_by_dedup_carry_no_planted_value(planted_inputs, tmp_path, monkeypatch, make_config, curate):
-    """The dedup stage writes whole records under OUT/_staging (deleted after the run): what it
-    writes is what crossed the PII stage, every internal field included."""
+@pytest.fixture(scope="module")
+def held_batches(planted_inputs, tmp_path_factory):
+    """Everything the dedup stage writes to its held batches under OUT/_staging (deleted after
+    the run) during an in-process run with PII on: what crossed the PII stage, internal fields
+    included."""
     import pipeline.stages.dedup as dedup
+    from pipeline.config import load_config
+    from pipeline.run import run
 
     held: list[str] = []
     write = dedup.write_held
 
     def spy(path, batch):
-        held.append(repr(pickle.loads(pickle.dumps(batch))))
+        held.append(repr(batch))
         write(path, batch)
 
-    monkeypatch.setattr(dedup, "write_held", spy)
-    curate(make_config(), planted_inputs, out=tmp_path / "out")
-    assert len(held) >= 1
-    leaks = scan_text("held batch", "\n".join(held), ALL)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dedup, "write_held", spy)
+        run(load_config(), [str(p) for p in planted_inputs], str(tmp_path_factory.mktemp("held") / "out"), [])
+    assert held, "the dedup stage held no batch: nothing was checked"
+    return "\n".join(held)
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+def test_batches_held_on_disk_by_dedup_carry_no_planted_value(held_batches, channel):
+    leaks = scan_text("held batch", held_batches, CHANNELS[channel])
     assert leaks == [], leaks
+
+
+# --- the pieces, without Beam -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fields():
+    from pipeline.config import load_config
+    from pipeline.pii.engine import PiiEngine
+    from pipeline.stages.pii import FieldScrubber
+
+    return FieldScrubber(PiiEngine.from_config(load_config()))
+
+
+@pytest.mark.parametrize("value, expected", [
+    # percent-encoded values are decoded before analysis; a replaced piece is re-encoded around it
+    ("https://a.example/u/kay%40example.com/posts?page=2", "https://a.example/u/<EMAIL_ADDRESS>/posts?page=2"),
+    ("https://a.example/s?q=call+010-2222-3333&lang=ko", "https://a.example/s?q=call%20<PHONE_NUMBER>&lang=ko"),
+    # user info names an account and may hold a password: removed; host and port stay
+    ("https://kay:s3cret@a.example:8443/x", "https://a.example:8443/x"),
+    ("mailto:kay@example.com", "mailto:<EMAIL_ADDRESS>"),
+    ("https://a.example/p;id=1#tel=010-2222-3333", "https://a.example/p;id=1#tel=<PHONE_NUMBER>"),
+    # not a URL: the whole value, nothing decoded
+    ("user kay@example.com 50%", "user <EMAIL_ADDRESS> 50%"),
+    ("https://a.example/2024/05/17/news?id=12345", "https://a.example/2024/05/17/news?id=12345"),
+])
+def test_identifier_and_url_scrubbing(fields, value, expected):
+    assert fields.scrub_values([value])[0][0] == expected
+
+
+def test_pseudonyms_are_the_same_token_in_text_url_and_id(make_config, monkeypatch):
+    """With `pii.operator: pseudonym` a value gets one token wherever it is, so joins on it survive."""
+    from pipeline.records import new_record
+    from pipeline.stages.pii import PiiScrubber
+
+    monkeypatch.setenv("CHANNELS_TEST_KEY", "a test secret")
+    core = PiiScrubber(make_config({"pii": {"operator": "pseudonym", "secret_env": "CHANNELS_TEST_KEY"}}))
+    core.setup()
+    record = new_record(source_uri="x.jsonl", record_index=0, text=f"{EN_BODY} Mail kay@example.com.",
+                        source_id="kay@example.com", url="https://a.example/u?m=kay%40example.com")
+    core.process_batch([record])
+    token = record["source_id"]
+    assert token.startswith("<EMAIL_ADDRESS:") and token.endswith(">")
+    assert f"Mail {token}." in record["text"]
+    assert record["url"] == f"https://a.example/u?m={token}"
+
+
+def test_a_notice_cut_inside_a_value_shows_the_whole_replacement():
+    from pipeline.stages.pii import notice_from_scrubbed
+
+    original = "Intro line.\nCopyright 2020 Kay Lee, kay.lee@example.com and friends\nEnd."
+    scrubbed = "Intro line.\nCopyright 2020 Kay Lee, <EMAIL_ADDRESS> and friends\nEnd."
+    assert notice_from_scrubbed(original, scrubbed, "Copyright 2020 Kay Lee, kay") == "Copyright 2020 Kay Lee, <EMAIL_ADDRESS>"
+    # whitespace collapsed by the extractor; a notice that is not in the text is not guessed
+    assert notice_from_scrubbed(original.replace("Kay Lee", "Kay   Lee"), scrubbed.replace("Kay Lee", "Kay   Lee"),
+                                "Copyright 2020 Kay Lee") == "Copyright 2020 Kay Lee"
+    assert notice_from_scrubbed(original, scrubbed, "© Someone else") is None
+
+
+def test_stage_notes_and_fields_read_before_pii(make_config):
+    """A stage note quoting a value is scrubbed; the raw headers, meta tags and JSONL meta are
+    emptied once the license stage has read them."""
+    from pipeline.records import K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, new_record
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(make_config())
+    core.setup()
+    record = new_record(source_uri="x.jsonl", record_index=0, text=EN_BODY, meta={"email": "kay@example.com"},
+                        http_headers={"set-cookie": "u=kay@example.com"}, html_meta={"author": "010-2222-3333"})
+    record[K_NOTES]["some_stage"] = {"quote": "write to kay@example.com", "n": 3}
+    verdict = core.process_batch([record])[0]
+    assert record[K_NOTES]["some_stage"] == {"quote": "write to <EMAIL_ADDRESS>", "n": 3}
+    assert (record[K_META], record[K_HTTP_HEADERS], record[K_HTML_META]) == (None, {}, {})
+    assert verdict.detail is None
+
+
+def test_decision_rows_made_before_the_pii_stage(fields):
+    from pipeline.records import DROP, decision_row, new_record
+    from pipeline.stages.pii import scrub_decision_row
+
+    record = new_record(source_uri="x.jsonl", record_index=3, text="x", source_id="kay@example.com")
+    row = decision_row(record, action=DROP, stage="quality", reason="r", run_id="run",
+                       detail={"value": 0.5, "sample": ["ok", "call 010-2222-3333"]})
+    clean = scrub_decision_row(fields, row)
+    assert clean["source_id"] == "<EMAIL_ADDRESS>"
+    assert json.loads(clean["detail"]) == {"value": 0.5, "sample": ["ok", "call <PHONE_NUMBER>"]}
+    assert {k: v for k, v in clean.items() if k not in ("source_id", "detail")} == {
+        k: v for k, v in row.items() if k not in ("source_id", "detail")}

@@ -36,12 +36,15 @@ on the whole text.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import hmac
 import json
 import re
 from urllib.parse import quote, unquote, unquote_plus
 
 import apache_beam as beam
 
+from pipeline.config import ConfigError
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
 from pipeline.verdicts import RecordStage
@@ -58,25 +61,28 @@ _URL_SAFE = "<>:@!$'()*,;=-._~"
 
 # --- identifiers and URLs -------------------------------------------------------------------
 USERINFO = "URL_USERINFO"  # the count name of a removed ``user:password@``
+URL_PARAMETERS_FILE = "pii/url_parameters.yaml"
 _PATH, _QUERY = "path", "query"
+_NAME_NOISE = re.compile(r"[\s_.\-\[\]]+")
 
 
-def url_pieces(value: str) -> list[tuple[int, int, str]] | None:
-    """The pieces of a URL that can hold personal data, as ``(start, end, kind)`` spans: the user
-    info (kind ``URL_USERINFO``, its ``@`` included), each path segment (``path``), each query name
-    and value and the fragment's parts (``query``: ``+`` is a space). Scheme, host and port are
-    not pieces. ``None`` when ``value`` is not a URL (no ``scheme:``)."""
+def url_pieces(value: str) -> list[tuple[int, int, str, str | None]] | None:
+    """The pieces of a URL that can hold personal data, as ``(start, end, kind, parameter)``: the
+    user info (kind ``URL_USERINFO``, its ``@`` included), each path segment (``path``), each query
+    name and value and the fragment's parts (``query``: ``+`` is a space; a value carries its
+    parameter's name). Scheme, host and port are not pieces. ``None`` when ``value`` is not a URL
+    (no ``scheme:``)."""
     m = _SCHEME.match(value)
     if m is None:
         return None
-    pieces: list[tuple[int, int, str]] = []
+    pieces: list[tuple[int, int, str, str | None]] = []
     n = len(value)
     pos = m.end()
     if value.startswith("//", pos):
         auth_end = min((i for i in (value.find(c, pos + 2) for c in "/?#") if i >= 0), default=n)
         at = value.rfind("@", pos + 2, auth_end)
         if at >= 0:
-            pieces.append((pos + 2, at + 1, USERINFO))
+            pieces.append((pos + 2, at + 1, USERINFO, None))
         pos = auth_end
     path_end = min((i for i in (value.find(c, pos) for c in "?#") if i >= 0), default=n)
     pieces += _split(value, pos, path_end, "/", _PATH)
@@ -85,35 +91,64 @@ def url_pieces(value: str) -> list[tuple[int, int, str]] | None:
         query_end = n if frag < 0 else frag
         pieces += _query(value, path_end + 1, query_end)
         path_end = query_end
-    if path_end < n and value[path_end] == "#":
+    if path_end < n and value[path_end] == "#":  # a fragment: "a=1&b=2", "/route?a=1" or "section"
         start = path_end + 1
-        if "=" in value[start:]:
+        ask = value.find("?", start)
+        if ask >= 0:
+            pieces += _split(value, start, ask, "/", _PATH) + _query(value, ask + 1, n)
+        elif "=" in value[start:]:
             pieces += _query(value, start, n)
         else:
             pieces += _split(value, start, n, "/", _PATH)
     return pieces
 
 
-def _split(value: str, start: int, end: int, sep: str, kind: str) -> list[tuple[int, int, str]]:
+def _split(value: str, start: int, end: int, sep: str, kind: str) -> list[tuple[int, int, str, None]]:
     out = []
     for part in value[start:end].split(sep):
         if part:
-            out.append((start, start + len(part), kind))
+            out.append((start, start + len(part), kind, None))
         start += len(part) + 1
     return out
 
 
-def _query(value: str, start: int, end: int) -> list[tuple[int, int, str]]:
+def _query(value: str, start: int, end: int) -> list[tuple[int, int, str, str | None]]:
     out = []
-    for a, b, _ in _split(value, start, end, "&", _QUERY):
+    for a, b, _, _ in _split(value, start, end, "&", _QUERY):
         eq = value.find("=", a, b)
         if eq < 0:
-            out.append((a, b, _QUERY))
+            out.append((a, b, _QUERY, None))
         else:
             if eq > a:
-                out.append((a, eq, _QUERY))
+                out.append((a, eq, _QUERY, None))
             if b > eq + 1:
-                out.append((eq + 1, b, _QUERY))
+                out.append((eq + 1, b, _QUERY, value[a:eq]))
+    return out
+
+
+def parameter_key(name: str) -> str:
+    """``User_Name``, ``user-name``, ``user[name]`` → ``username``."""
+    return _NAME_NOISE.sub("", unquote_plus(name)).lower()
+
+
+def load_url_parameters(config) -> dict[str, str]:
+    """``rules/pii/url_parameters.yaml`` → {parameter key: entity}."""
+    import yaml
+
+    path = config.rule_file(URL_PARAMETERS_FILE)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise ConfigError(f"rules file {path}: invalid YAML") from None
+    entities = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(entities, dict):
+        raise ConfigError(f"rules file {path}: 'parameters' must map an entity name to a list of parameter names")
+    out: dict[str, str] = {}
+    for entity, names in entities.items():
+        if not isinstance(names, list) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(entity)):
+            raise ConfigError(f"rules file {path}: entity {entity!r} needs an UPPER_CASE name and a list of parameter names")
+        for name in names:
+            out[parameter_key(str(name))] = str(entity)
     return out
 
 
@@ -122,12 +157,25 @@ class FieldScrubber:
     :class:`~pipeline.pii.engine.PiiEngine`, many values per engine call."""
 
     def __init__(self, engine) -> None:
+        from pipeline.pii.engine import pseudonym_key
+
         self.engine = engine
+        self.parameters = load_url_parameters(engine.config)
+        self._key = pseudonym_key(engine.config)
+
+    def _whole(self, entity: str, value: str) -> str:
+        """The operator's replacement of a whole parameter value: ``<ENTITY>``, or with
+        ``pii.operator: pseudonym`` the keyed token the engine gives (``<ENTITY:hmac8>``)."""
+        if self._key is None:
+            return f"<{entity}>"
+        digest = hmac.new(self._key, f"{entity}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"<{entity}:{digest[:8]}>"
 
     def scrub_values(self, values: list) -> list[tuple[object, dict[str, int]]]:
         """``(value, counts)`` per value: a URL piece by piece (percent-decoded; a replaced piece is
         re-encoded around the replacement; user info is removed: it names an account, and may hold
-        a password), any other string whole; non-strings unchanged."""
+        a password; the value of a parameter named in ``rules/pii/url_parameters.yaml`` is replaced
+        whole), any other string whole; non-strings unchanged."""
         plans: list[tuple[str, list] | None] = []
         texts: list[str] = []
         for value in values:
@@ -140,12 +188,16 @@ class FieldScrubber:
                 texts.append(value)
                 continue
             plan = []
-            for a, b, kind in pieces:
+            for a, b, kind, parameter in pieces:
                 if kind == USERINFO:
-                    plan.append((a, b, False, None))
+                    plan.append((a, b, False, ("", {USERINFO: 1})))
                     continue
                 raw = value[a:b]
                 decoded = unquote_plus(raw) if kind == _QUERY else unquote(raw)
+                entity = self.parameters.get(parameter_key(parameter)) if parameter else None
+                if entity is not None:
+                    plan.append((a, b, decoded != raw, (self._whole(entity, decoded), {entity: 1})))
+                    continue
                 plan.append((a, b, decoded != raw, len(texts)))
                 texts.append(decoded)
             plans.append((value, plan))
@@ -158,8 +210,8 @@ class FieldScrubber:
             original, spans = plan
             counts: dict[str, int] = {}
             parts, last = [], 0
-            for a, b, encoded, i in spans:
-                text, found = scrubbed[i] if i is not None else ("", {USERINFO: 1})
+            for a, b, encoded, result in spans:
+                text, found = scrubbed[result] if isinstance(result, int) else result
                 if not found:
                     continue
                 for entity, n in found.items():
@@ -319,10 +371,12 @@ class PiiStage(RecordStage):
     core_class = PiiScrubber
 
     def __init__(self, config, run_id: str) -> None:
-        # Fail on the driver (exit 2) rather than on every worker when the pseudonym key is missing.
+        # Fail on the driver (exit 2) rather than on every worker when the pseudonym key is missing
+        # or a rules file is broken.
         from pipeline.pii.engine import pseudonym_key
 
         pseudonym_key(config)
+        load_url_parameters(config)
         super().__init__(config, run_id)
 
 

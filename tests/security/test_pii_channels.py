@@ -29,7 +29,8 @@ from tests.security.conftest import run_cli, scan_outputs, scan_text
 TEXT = ["mina.text@example.com", "010-2345-6789", "4111 1111 1111 1111", "920704-1123457", "jiwoo.ko@example.kr", "010-8765-4321"]
 NOTICE = ["notice.holder@example.org", "010-3456-7890", "minsu.kim@example.kr"]
 SOURCE_ID = ["id.owner@example.net", "850315-2345615"]
-URL = ["url.query@example.com", "010-4567-8901", "5555555555554444", "770102-2456787", "url.encoded@example.com", "url.pq@example.com"]
+URL = ["url.query@example.com", "010-4567-8901", "5555555555554444", "770102-2456787", "url.encoded@example.com", "url.pq@example.com",
+       "jroe77"]
 WARC_URL = ["warc.target@example.com", "010-1357-2468"]
 HTML_TITLE = ["title.page@example.com"]
 HTML_META = ["meta.author@example.com", "010-5678-9012"]
@@ -86,7 +87,7 @@ def _jsonl_records() -> list[dict]:
     )
     url = (
         "https://shop.example.com/u/5555555555554444/profile"
-        "?email=url.query@example.com&tel=010-4567-8901&alt=url.encoded%40example.com&ref=home"
+        "?email=url.query@example.com&tel=010-4567-8901&alt=url.encoded%40example.com&ref=home&user=jroe77"
         "#rrn=770102-2456787"
     )
     return [
@@ -204,7 +205,7 @@ def test_pii_on_urls_keep_their_structure(pii_on_run):
     jsonl = urls["records.jsonl"]
     # Scheme, host, path and parameter names stay; only the values that were personal data change.
     assert jsonl.startswith("https://shop.example.com/u/<CREDIT_CARD>/profile?email=<EMAIL_ADDRESS>&tel=<PHONE_NUMBER>&alt=")
-    assert jsonl.endswith("&ref=home#rrn=<KR_RRN>")
+    assert jsonl.endswith("&ref=home&user=<USERNAME>#rrn=<KR_RRN>")
     assert "url.encoded" not in unquote(jsonl)
     assert urls["records.parquet"] == "https://news.example.kr/article/1?reporter=<EMAIL_ADDRESS>"
     assert urls["crawl.warc.gz"] == "https://bakery.example.org/news?contact=<EMAIL_ADDRESS>&phone=<PHONE_NUMBER>"
@@ -242,7 +243,7 @@ def test_pii_on_the_keep_decision_counts_what_each_field_lost(pii_on_run):
     # notices are pieces of the text: their replacements are already in pii_counts
     assert fields == {
         "source_id": {"EMAIL_ADDRESS": 1},
-        "url": {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 2, "KR_RRN": 1, "PHONE_NUMBER": 1},
+        "url": {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 2, "KR_RRN": 1, "PHONE_NUMBER": 1, "USERNAME": 1},
     }
 
 
@@ -322,6 +323,9 @@ def fields():
     # not a URL: the whole value, nothing decoded
     ("user kay@example.com 50%", "user <EMAIL_ADDRESS> 50%"),
     ("https://a.example/2024/05/17/news?id=12345", "https://a.example/2024/05/17/news?id=12345"),
+    # parameters named in rules/pii/url_parameters.yaml: the value is replaced whole, whatever it is
+    ("https://a.example/p?User_Name=kay%20lee&page=2&tel=0", "https://a.example/p?User_Name=<USERNAME>&page=2&tel=<PHONE_NUMBER>"),
+    ("https://a.example/#/profile?name=kay&tab=1", "https://a.example/#/profile?name=<PERSON>&tab=1"),
 ])
 def test_identifier_and_url_scrubbing(fields, value, expected):
     assert fields.scrub_values([value])[0][0] == expected
@@ -336,12 +340,13 @@ def test_pseudonyms_are_the_same_token_in_text_url_and_id(make_config, monkeypat
     core = PiiScrubber(make_config({"pii": {"operator": "pseudonym", "secret_env": "CHANNELS_TEST_KEY"}}))
     core.setup()
     record = new_record(source_uri="x.jsonl", record_index=0, text=f"{EN_BODY} Mail kay@example.com.",
-                        source_id="kay@example.com", url="https://a.example/u?m=kay%40example.com")
+                        source_id="kay@example.com", url="https://a.example/u?m=kay%40example.com&email=kay%40example.com")
     core.process_batch([record])
     token = record["source_id"]
     assert token.startswith("<EMAIL_ADDRESS:") and token.endswith(">")
     assert f"Mail {token}." in record["text"]
-    assert record["url"] == f"https://a.example/u?m={token}"
+    # found by the recognizer (m=) or replaced as a named parameter (email=): the same token
+    assert record["url"] == f"https://a.example/u?m={token}&email={token}"
 
 
 def test_a_notice_cut_inside_a_value_shows_the_whole_replacement():
@@ -385,3 +390,20 @@ def test_decision_rows_made_before_the_pii_stage(fields):
     assert json.loads(clean["detail"]) == {"value": 0.5, "sample": ["ok", "call <PHONE_NUMBER>"]}
     assert {k: v for k, v in clean.items() if k not in ("source_id", "detail")} == {
         k: v for k, v in row.items() if k not in ("source_id", "detail")}
+
+
+def test_a_broken_url_parameters_rule_file_is_a_usage_error(tmp_path):
+    import shutil
+
+    from pipeline.resources import rules_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(rules_dir(), rules)
+    (rules / "pii" / "url_parameters.yaml").write_text("parameters: [user]\n", encoding="utf-8")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(json.dumps({"rules_dir": str(rules)}), encoding="utf-8")
+    data = tmp_path / "in.jsonl"
+    data.write_text(json.dumps({"text": EN_BODY}) + "\n", encoding="utf-8")
+    result = run_cli("run", "--input", data, "--output", tmp_path / "out", "--config", cfg)
+    assert result.code == 2, result.stderr[-500:]
+    assert "url_parameters.yaml" in result.stderr and "Traceback" not in result.stderr

@@ -9,9 +9,10 @@ verdict carries the same counts as detail. Raw values never reach decisions, log
 
 The other fields a record carries are personal-data channels too (docs/pii.md, "Channels"):
 
-* ``copyright`` notices are pieces of the text: each is re-read from the scrubbed text, so it gets
-  exactly the text's replacements (same findings, same context words, same pseudonyms), also when
-  the notice cut a value in half (``…, jane@example`` of ``jane@example.org``);
+* ``copyright`` notices are pieces of the text: each is analysed with the words around it in the
+  text (same engine, language, context words and pseudonyms as the text), and a replacement that
+  touches the notice is taken whole, also when the notice cut a value in half (``…, jane@example``
+  of ``jane@example.org``);
 * ``source_id`` and ``url`` are scrubbed by the same engine: a URL piece by piece (user info, path
   segments, query names and values, fragment; percent-decoded first), so scheme, host, path and
   parameter names stay and only the personal values become the operator's replacement;
@@ -53,7 +54,8 @@ from pipeline.verdicts import RecordStage
 # empty value each is given here.
 READ_BEFORE_PII = {K_HTTP_HEADERS: {}, K_HTML_META: {}, K_META: None, K_SOURCE: None, K_DECLARED_LICENSE: None}
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# A URL: "scheme://…", or one of the schemes without an authority that carry a person's address.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://|(?i:mailto|tel|sms|callto|xmpp|sip):")
 _WS = re.compile(r"\s+")
 # Characters a replaced URL piece keeps literally: placeholders and pseudonyms stay readable.
 _URL_SAFE = "<>:@!$'()*,;=-._~"
@@ -78,11 +80,11 @@ def url_pieces(value: str) -> list[tuple[int, int, str, str | None]] | None:
     pieces: list[tuple[int, int, str, str | None]] = []
     n = len(value)
     pos = m.end()
-    if value.startswith("//", pos):
-        auth_end = min((i for i in (value.find(c, pos + 2) for c in "/?#") if i >= 0), default=n)
-        at = value.rfind("@", pos + 2, auth_end)
+    if value.endswith("//", 0, pos):  # an authority: [user info@]host[:port]
+        auth_end = min((i for i in (value.find(c, pos) for c in "/?#") if i >= 0), default=n)
+        at = value.rfind("@", pos, auth_end)
         if at >= 0:
-            pieces.append((pos + 2, at + 1, USERINFO, None))
+            pieces.append((pos, at + 1, USERINFO, None))
         pos = auth_end
     path_end = min((i for i in (value.find(c, pos) for c in "?#") if i >= 0), default=n)
     pieces += _split(value, pos, path_end, "/", _PATH)
@@ -260,41 +262,51 @@ def _rebuild(value, it):
 
 
 # --- copyright notices ----------------------------------------------------------------------
-def _locate(text: str, notice: str) -> tuple[int, int] | None:
-    """Where a notice (whitespace collapsed by the extractor) is in the original text."""
+NOTICE_MARGIN = 100  # characters of text on each side analysed with a notice: its context words
+_SPACE = re.compile(r"\s")
+
+
+def notice_window(text: str, notice: str) -> tuple[int, int, int, int] | None:
+    """``(window start, window end, notice start, notice end)`` in ``text``: the notice (found
+    again, whitespace as the extractor collapsed it) with about ``NOTICE_MARGIN`` characters on each
+    side, cut at whitespace, and never ending inside a word — so a value the extractor cut
+    (``jane@example`` of ``jane@example.org``) is whole in it. ``None`` when the notice is not there."""
     at = text.find(notice)
     if at >= 0:
-        return at, at + len(notice)
-    words = notice.split()
-    if not words:
-        return None
-    m = re.search(r"\s+".join(map(re.escape, words)), text)
-    return (m.start(), m.end()) if m else None
+        s, e = at, at + len(notice)
+    else:
+        words = notice.split()
+        m = re.search(r"\s+".join(map(re.escape, words)), text) if words else None
+        if m is None:
+            return None
+        s, e = m.span()
+    ws = max(0, s - NOTICE_MARGIN)
+    if ws > 0:
+        m = _SPACE.search(text, ws, s)
+        ws = m.end() if m else s
+    m = _SPACE.search(text, e, e + NOTICE_MARGIN)  # the end of the word the notice ends in
+    word_end = m.start() if m else min(len(text), e + NOTICE_MARGIN)
+    we = min(len(text), word_end + NOTICE_MARGIN)
+    if we < len(text):
+        cut = max(text.rfind(" ", word_end, we), text.rfind("\n", word_end, we))
+        we = cut if cut >= word_end else word_end
+    return ws, we, s, e
 
 
-def notice_from_scrubbed(original: str, scrubbed: str, notice: str) -> str | None:
-    """The notice as the scrubbed text has it: its lines of the original and of the scrubbed text
-    (findings never span a line break) are aligned, and every replacement that touches the notice
-    is taken whole. Built only from pieces of ``scrubbed``. ``None`` when it cannot be located."""
-    at = _locate(original, notice)
-    if at is None or original.count("\n") != scrubbed.count("\n"):
-        return None
-    s, e = at
-    ls = original.rfind("\n", 0, s) + 1
-    le = original.find("\n", e)
-    le = len(original) if le < 0 else le
-    first, last = original.count("\n", 0, ls), original.count("\n", 0, le)
-    lines = scrubbed.split("\n")
-    region = "\n".join(lines[first : last + 1])
-    s, e = s - ls, e - ls
+def notice_from_scrubbed(window: str, scrubbed: str, s: int, e: int) -> str:
+    """The notice at ``[s, e)`` of ``window`` as ``scrubbed`` (the window scrubbed) has it: the two
+    are aligned and every replacement that touches the notice is taken whole. Built only from
+    pieces of ``scrubbed``."""
+    if window == scrubbed:
+        return _WS.sub(" ", window[s:e]).strip()
     out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, original[ls:le], region, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, window, scrubbed, autojunk=False).get_opcodes():
         if tag == "equal":
             a, b = max(i1, s), min(i2, e)
             if a < b:
-                out.append(region[j1 + a - i1 : j1 + b - i1])
+                out.append(scrubbed[j1 + a - i1 : j1 + b - i1])
         elif (i1 < e and i2 > s) if i1 < i2 else s < i1 < e:
-            out.append(region[j1:j2])
+            out.append(scrubbed[j1:j2])
     return _WS.sub(" ", "".join(out)).strip()
 
 
@@ -324,7 +336,7 @@ class PiiScrubber(StageCore):
         idx = [i for i, r in enumerate(records) if isinstance(r.get("text"), str) and r["text"]]
         scrubbed = self._engine.scrub_batch([records[i]["text"] for i in idx], [records[i].get("lang") for i in idx])
         texts: dict[int, tuple[str, dict]] = dict(zip(idx, scrubbed))
-        notices = {i: self._notices(records[i], *texts.get(i, (None, {}))) for i, r in enumerate(records) if r.get("copyright")}
+        notices = self._notices(records, texts)
         ids = self._fields.scrub_values([r.get("source_id") for r in records])
         urls = self._fields.scrub_values([r.get("url") for r in records])
         notes = [self._fields.scrub_detail(r.get(K_NOTES) or {}) for r in records]
@@ -354,17 +366,30 @@ class PiiScrubber(StageCore):
             verdicts.append(keep(detail=detail) if detail else keep())
         return verdicts
 
-    def _notices(self, record: dict, scrubbed: str | None, counts: dict) -> list[str]:
-        """The record's notices with the text's replacements. A text without findings leaves its
-        notices as they are; a notice that cannot be located in the text is scrubbed on its own."""
-        notices = list(record["copyright"])
-        if not counts or scrubbed is None:
-            return notices
-        out = [notice_from_scrubbed(record["text"], scrubbed, n) for n in notices]
-        alone = [k for k, n in enumerate(out) if n is None]
-        for k, (value, _) in zip(alone, self._fields.scrub_values([notices[k] for k in alone])):
-            out[k] = value
-        return list(dict.fromkeys(n for n in out if n))
+    def _notices(self, records: list[dict], texts: dict[int, tuple[str, dict]]) -> dict[int, list[str]]:
+        """Each record's notices with the same engine's replacements: each notice is analysed with
+        the words around it in the text (its window), in one engine call for the batch. A record
+        whose text had no findings keeps its notices; a notice not found in the text is analysed
+        on its own."""
+        out: dict[int, list[str]] = {}
+        jobs: list[tuple[int, int, int, int]] = []  # (record, notice position, start, end) in the analysed string
+        strings: list[str] = []
+        langs: list[str | None] = []
+        for i, record in enumerate(records):
+            notices = list(record.get("copyright") or ())
+            if not notices or not texts.get(i, (None, {}))[1]:
+                continue
+            out[i] = notices
+            text = record["text"]
+            for k, notice in enumerate(notices):
+                at = notice_window(text, notice)
+                ws, we, s, e = at if at is not None else (0, 0, 0, len(notice))
+                jobs.append((i, k, s - ws, e - ws))
+                strings.append(text[ws:we] if at is not None else notice)
+                langs.append(record.get("lang"))
+        for (i, k, s, e), window, (scrubbed, _) in zip(jobs, strings, self._engine.scrub_batch(strings, langs)):
+            out[i][k] = notice_from_scrubbed(window, scrubbed, s, e)
+        return {i: list(dict.fromkeys(n for n in notices if n)) for i, notices in out.items()}
 
 
 class PiiStage(RecordStage):

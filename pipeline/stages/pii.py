@@ -264,6 +264,7 @@ def _rebuild(value, it):
 # --- copyright notices ----------------------------------------------------------------------
 NOTICE_MARGIN = 100  # characters of text on each side analysed with a notice: its context words
 _SPACE = re.compile(r"\s")
+_WORDS = re.compile(r"\s+|\S+")
 
 
 def notice_window(text: str, notice: str) -> tuple[int, int, int, int] | None:
@@ -294,20 +295,33 @@ def notice_window(text: str, notice: str) -> tuple[int, int, int, int] | None:
 
 
 def notice_from_scrubbed(window: str, scrubbed: str, s: int, e: int) -> str:
-    """The notice at ``[s, e)`` of ``window`` as ``scrubbed`` (the window scrubbed) has it: the two
-    are aligned and every replacement that touches the notice is taken whole. Built only from
+    """The notice at ``[s, e)`` of ``window`` as ``scrubbed`` (the window scrubbed) has it.
+
+    The two are aligned word by word (whitespace runs and the words between them), so a
+    replacement — a placeholder or a pseudonym's hex digits — never lines up with pieces of the
+    value it replaced; every changed word that touches the notice is taken whole. Built only from
     pieces of ``scrubbed``."""
     if window == scrubbed:
         return _WS.sub(" ", window[s:e]).strip()
+    words, new_words = _WORDS.findall(window), _WORDS.findall(scrubbed)
+    at, new_at = _offsets(words), _offsets(new_words)
     out = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, window, scrubbed, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, words, new_words, autojunk=False).get_opcodes():
+        lo, hi = at[i1], at[i2]
         if tag == "equal":
-            a, b = max(i1, s), min(i2, e)
+            a, b = max(lo, s), min(hi, e)
             if a < b:
-                out.append(scrubbed[j1 + a - i1 : j1 + b - i1])
-        elif (i1 < e and i2 > s) if i1 < i2 else s < i1 < e:
-            out.append(scrubbed[j1:j2])
-    return _WS.sub(" ", "".join(out)).strip()
+                out.append(scrubbed[new_at[j1] + a - lo : new_at[j1] + b - lo])
+        elif (lo < e and hi > s) if lo < hi else s < lo < e:
+            out.append(scrubbed[new_at[j1] : new_at[j2]])
+    return _WS.sub(" ", "".join(out)).strip().rstrip(",;")
+
+
+def _offsets(words: list[str]) -> list[int]:
+    out = [0]
+    for w in words:
+        out.append(out[-1] + len(w))
+    return out
 
 
 # --- the stage ------------------------------------------------------------------------------

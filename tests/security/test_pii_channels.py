@@ -339,12 +339,15 @@ def test_pseudonyms_are_the_same_token_in_text_url_and_id(make_config, monkeypat
     monkeypatch.setenv("CHANNELS_TEST_KEY", "a test secret")
     core = PiiScrubber(make_config({"pii": {"operator": "pseudonym", "secret_env": "CHANNELS_TEST_KEY"}}))
     core.setup()
-    record = new_record(source_uri="x.jsonl", record_index=0, text=f"{EN_BODY} Mail kay@example.com.",
+    record = new_record(source_uri="x.jsonl", record_index=0, text=f"{EN_BODY} Mail kay@example.com.\n(c) 2020 Kay Lee, kay@example.com\n",
                         source_id="kay@example.com", url="https://a.example/u?m=kay%40example.com&email=kay%40example.com")
+    record["copyright"] = ["(c) 2020 Kay Lee, kay"]  # cut inside the address, as the extractor may
     core.process_batch([record])
     token = record["source_id"]
     assert token.startswith("<EMAIL_ADDRESS:") and token.endswith(">")
     assert f"Mail {token}." in record["text"]
+    # the token's hex digits must not be aligned with letters of the address: the whole token
+    assert record["copyright"] == [f"(c) 2020 Kay Lee, {token}"]
     # found by the recognizer (m=) or replaced as a named parameter (email=): the same token
     assert record["url"] == f"https://a.example/u?m={token}&email={token}"
 

@@ -5,7 +5,8 @@
     every stage's drops/quarantines ──────────────→ decisions
 
 Per-record stages are fused ParDos over batches of records and all run before the first shuffle;
-PII is scrubbed before any text is shuffled or written (quarantine excerpts included). Kept records
+PII is scrubbed before any text is shuffled or written (quarantine excerpts, ids, URLs, copyright
+notices and the decisions rows of records dropped before the PII stage included). Kept records
 leave the graph as Arrow record batches (documents and their final `keep` decisions, built column by
 column) straight into shard writers fused with the output step. Small run metadata (input stats and
 shard infos, decision counts included) is gathered by one combiner-lifted CombineGlobally into one
@@ -163,6 +164,12 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         out = records | name >> load_transform(path)(cfg, run_id)
         records = out.kept
         decisions.append(out.decisions)
+    if cfg.pii.enabled:
+        # Rows made before (or by) the PII stage carry the input's id and details unscrubbed; each
+        # stream is scrubbed where it is made (fused with its producer, no Flatten).
+        from pipeline.stages.pii import ScrubDecisionFields
+
+        decisions = [rows | f"decisions:pii:{i}" >> beam.ParDo(ScrubDecisionFields(cfg)) for i, rows in enumerate(decisions)]
 
     signatures = None
     if cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near):

@@ -35,6 +35,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from pipeline.saferegex import compile_rule
+
 _LOG = logging.getLogger(__name__)
 
 # English markers matter only for values Math-Verify cannot read bare ("Answer: x^2 - 1"): its own
@@ -139,12 +141,13 @@ class AnswerMatcher:
         max_whole_chars: int = 80,
         gold_cache_size: int = 4096,
     ) -> None:
-        self.markers = [re.compile(m) for m in markers]
+        # Markers and units come from rules/ YAML: compiled as user patterns under a time limit.
+        self.markers = [compile_rule(f"trajectories.answer.markers[{i}]", m) for i, m in enumerate(markers)]
         self.units = sorted(set(units), key=len, reverse=True)
         alt = "|".join(re.escape(u) for u in self.units) or "(?!)"
         # A unit right after a number (one optional space), not the start of a longer word: "12 cm",
         # "3개입니다", "45km" — but never the "m" of "m2" or the "g" of "go".
-        self._unit_after = re.compile(rf"(?<=\d)\s?(?:{alt})[²³]?(?![A-Za-z0-9])")
+        self._unit_after = compile_rule("trajectories.answer.units", rf"(?<=\d)\s?(?:{alt})[²³]?(?![A-Za-z0-9])")
         self.verify_options = {"float_rounding": float_rounding, "strict": strict, "allow_set_relation_comp": allow_set_relation_comp}
         unknown = set(prediction_targets) - {"latex", "expr"}
         if unknown or not prediction_targets:
@@ -205,6 +208,8 @@ class AnswerMatcher:
                 # Math-Verify has no anchor for a CJK marker: its extraction runs on the marked
                 # sentence only, so a number elsewhere in the reply cannot be taken for the answer.
                 return Extraction(value, "marker", value)
+            if value:  # English prose after the marker: Math-Verify's own "answer" anchors read it
+                return Extraction(text, "marker", value)
         short = text if len(text) <= self.max_whole_chars else None
         return Extraction(text, "text", short)
 

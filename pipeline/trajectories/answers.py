@@ -118,6 +118,28 @@ def _light(text: str) -> str:
     return _HANGUL_DIGIT.sub(" ", text)
 
 
+_MATH_SPAN = re.compile(rf"\$[^$]*\$|\\\(.*?\\\)|(?P<cjk>[{_CJK}])")
+_NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _leading_math(s: str) -> str | None:
+    """The math a sentence starts with, up to its first CJK character outside ``$…$``; else None."""
+    s = s.lstrip(" *")
+    if not s or not re.match(r"[-+\d$\\(\[{.]", s):
+        return None
+    for m in _MATH_SPAN.finditer(s):
+        if m.group("cjk"):
+            return s[: m.start()]
+    return s
+
+
+def _math_chunks(s: str) -> int:
+    """LaTeX spans plus the numbers outside them."""
+    spans = [m for m in _MATH_SPAN.finditer(s) if not m.group("cjk")]
+    outside = _MATH_SPAN.sub(lambda m: m.group(0) if m.group("cjk") else " ", s)
+    return len(spans) + len(_NUMBER_TOKEN.findall(outside))
+
+
 def _is_wordy(s: str) -> bool:
     """Words rather than math: a Latin word of 3+ letters outside LaTeX commands, or any CJK."""
     s = re.sub(r"\\(?:text|mathrm|textbf|mbox|operatorname|begin|end)\s*\{[^{}]*\}", " ", s)
@@ -201,13 +223,22 @@ class AnswerMatcher:
         if best is not None:
             rest = text[best.end() :].lstrip(" \t*:：")
             end = _SENTENCE_END.search(rest)
-            value = self._clean_value(rest[: end.start()] if end else rest)
+            sentence = rest[: end.start()] if end else rest
+            cjk_marker = not best.group(0).isascii()
+            if cjk_marker:
+                # "정답은 12개이고 검산하면 12 × 2 = 24입니다": the answer is the math right after the
+                # marker, up to the first CJK character outside $…$.
+                sentence = _leading_math(sentence) or sentence
+            value = self._clean_value(sentence)
             if value and not _is_wordy(value):
                 return Extraction(self._as_math(value), "marker", value)
-            if value and not best.group(0).isascii():
-                # Math-Verify has no anchor for a CJK marker: its extraction runs on the marked
-                # sentence only, so a number elsewhere in the reply cannot be taken for the answer.
-                return Extraction(value, "marker", value)
+            if value and cjk_marker:
+                # Math-Verify has no anchor for a CJK marker. Words around one number or formula: that
+                # is the answer; around several ("사과 3개와 배 12개"), which one is meant is a guess,
+                # so the answer counts as not found.
+                if _math_chunks(value) == 1:
+                    return Extraction(value, "marker", value)
+                return Extraction(None, "none", value)
             if value:  # English prose after the marker: Math-Verify's own "answer" anchors read it
                 return Extraction(text, "marker", value)
         short = text if len(text) <= self.max_whole_chars else None

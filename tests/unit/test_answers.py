@@ -67,6 +67,7 @@ def test_brackets_matter(validator):
             ("Answer: [2,8)", "(2,8)", False),
             ("Answer: (2,8)", "(2,8)", True),
             ("정답: [2,8)", "[2,8)", True),
+            ("정답은 (2,8)입니다", "[2,8)", False),
         ],
     )
 
@@ -79,6 +80,7 @@ def test_no_wrong_accepts_of_a_number_inside_an_expression(validator):
             ("Answer: x^2 - 4", "4", False),
             ("Answer: 2\\sqrt{5}", "2", False),
             ("정답: 3x + 1", "1", False),
+            ("답: 2\\sqrt{5}이다", "2", False),
             ("Answer: x^2 - 4", "(x-2)(x+2)", True),
         ],
     )
@@ -97,6 +99,11 @@ def test_korean_markers_particles_and_copulas(validator):
             # the marked sentence is the answer: later numbers (a check) do not replace it
             ("정답: 17개. 검산하면 17 × 3 = 51입니다.", "17", True),
             ("정답: 17개. 검산하면 17 × 3 = 51입니다.", "51", False),
+            ("정답은 17개이고 검산하면 17 × 3 = 51입니다", "17", True),
+            ("정답은 17개이고 검산하면 17 × 3 = 51입니다", "51", False),
+            # words around several numbers: which one is the answer is a guess, so none is accepted
+            ("정답은 사과 3개와 배 17개입니다", "17", False),
+            ("정답은 모두 17개입니다", "17", True),
         ],
     )
 
@@ -122,6 +129,7 @@ def test_units(validator):
             ("정답은 23명입니다.", "23명", True),
             ("답: 45km", "45", True),
             ("정답: 9개", "8개", False),
+            ("정답: 7 cm²", "7", True),
         ],
     )
 
@@ -135,6 +143,7 @@ def test_thousands_separators_make_one_number_not_a_tuple(validator):
             ("The total is 4,321 won.", "4321", True),
             ("Answer: 4,321", "4.321", False),
             ("Answer: (4, 321)", "4,321", False),
+            ("정답은 4,321입니다", "(4,321)", False),
             ("정답: 1,000,500원", "1000500", True),
         ],
     )

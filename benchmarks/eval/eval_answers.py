@@ -170,7 +170,7 @@ def evaluate(data: Path) -> str:
     out = [
         f"Pairs: {n} parametrized cases from {len(by_source)} test modules "
         f"({sum(1 for p in pairs if p['expected'])} expected equal, {sum(1 for p in pairs if not p['expected'])} expected different); "
-        f"{sum(1 for p in pairs if p["options"])} whose test sets extraction targets or verify options, passed through.\n",
+        f"{sum(1 for p in pairs if p['options'])} whose test sets extraction targets or verify options, passed through.\n",
         f"**Agreement with Math-Verify's expected results: {pct(agree, n)}**; "
         f"wrong accepts {len(wa)}/{sum(1 for p in pairs if not p['expected'])} expected-different; "
         f"wrong rejects {len(wr)}/{sum(1 for p in pairs if p['expected'])} expected-equal.\n",

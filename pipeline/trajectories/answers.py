@@ -58,6 +58,7 @@ _LATEX_ENV = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\(?:boxed|fbox)\b")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _CJK = r"가-힣\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _CJK_TAIL = re.compile(rf"[\s*]*[{_CJK}][{_CJK}\s]*[\s.。!！?？,*]*$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
 # One number as Math-Verify's ExprExtractionConfig reads it: thousands separated by "," or " ",
@@ -233,10 +234,10 @@ class AnswerMatcher:
             if value and not _is_wordy(value):
                 return Extraction(self._as_math(value), "marker", value)
             if value and cjk_marker:
-                # Math-Verify has no anchor for a CJK marker. Words around one number or formula: that
-                # is the answer; around several ("사과 3개와 배 12개"), which one is meant is a guess,
-                # so the answer counts as not found.
-                if _math_chunks(value) == 1:
+                # Math-Verify has no anchor for a CJK marker. CJK words around one number or formula:
+                # that is the answer; around several ("사과 3개와 배 12개"), which one is meant is a
+                # guess, so the answer counts as not found. English words: Math-Verify reads them.
+                if _math_chunks(value) == 1 or not _HAS_CJK.search(value):
                     return Extraction(value, "marker", value)
                 return Extraction(None, "none", value)
             if value:  # English prose after the marker: Math-Verify's own "answer" anchors read it

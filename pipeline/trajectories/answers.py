@@ -179,6 +179,9 @@ class AnswerMatcher:
         self.max_answer_chars = max_answer_chars
         self.max_whole_chars = max_whole_chars
         self._caller = BoundedCaller(timeout_seconds)
+        # Outside the time bound: the first call imports sympy and builds the LaTeX parser, which
+        # takes seconds and must not count as a slow comparison.
+        _math_verify(_parse_gold, "latex", "$1$", "$1$", self.prediction_targets, self.verify_options)
         self._parse_gold = functools.lru_cache(maxsize=gold_cache_size)(_parse_gold)
 
     def __getstate__(self):

@@ -58,6 +58,7 @@ _LATEX_ENV = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\(?:boxed|fbox)\b")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _CJK = r"가-힣\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_MAX_CACHED_CHARS = 200
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _CJK_TAIL = re.compile(rf"[\s*]*[{_CJK}][{_CJK}\s]*[\s.。!！?？,*]*$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
@@ -162,7 +163,7 @@ class AnswerMatcher:
         timeout_seconds: float = 2.0,
         max_answer_chars: int = 20000,
         max_whole_chars: int = 80,
-        gold_cache_size: int = 4096,
+        cache_size: int = 4096,
     ) -> None:
         # Markers and units come from rules/ YAML: compiled as user patterns under a time limit.
         self.markers = [compile_rule(f"trajectories.answer.markers[{i}]", m) for i, m in enumerate(markers)]
@@ -179,19 +180,29 @@ class AnswerMatcher:
         self.max_answer_chars = max_answer_chars
         self.max_whole_chars = max_whole_chars
         self._caller = BoundedCaller(timeout_seconds)
-        # Outside the time bound: the first call imports sympy and builds the LaTeX parser, which
-        # takes seconds and must not count as a slow comparison.
-        _math_verify(_parse_gold, "latex", "$1$", "$1$", self.prediction_targets, self.verify_options)
-        self._parse_gold = functools.lru_cache(maxsize=gold_cache_size)(_parse_gold)
+        self._cache_size = cache_size
+        self._make_caches()
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_parse_gold")
+        state.pop("_verdict")
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._parse_gold = functools.lru_cache(maxsize=4096)(_parse_gold)
+        self._make_caches()
+
+    def _make_caches(self) -> None:
+        # Outside the time bound: the first call imports sympy and builds the LaTeX parser, which
+        # takes seconds and must not count as a slow comparison.
+        _math_verify(_parse_gold, "latex", "$1$", "$1$", self.prediction_targets, self.verify_options)
+        # Parsed references (one per seed), and verdicts of short answers: the n samples of one
+        # prompt often give the same answer. Long texts are not cached (memory).
+        self._parse_gold = functools.lru_cache(maxsize=self._cache_size)(_parse_gold)
+        self._verdict = functools.lru_cache(maxsize=self._cache_size)(
+            lambda kind, gold, pred: _math_verify(self._parse_gold, kind, gold, pred, self.prediction_targets, self.verify_options)
+        )
 
     # -- pre-normalisation ------------------------------------------------------------------
     def _clean_value(self, value: str) -> str:
@@ -282,7 +293,8 @@ class AnswerMatcher:
         if ext.value is None:
             return False, "unparsed"
         try:
-            got = self._caller.call(lambda: _math_verify(self._parse_gold, kind, gold, ext.value, self.prediction_targets, self.verify_options))
+            compare = self._verdict if len(ext.value) <= _MAX_CACHED_CHARS else self._verdict.__wrapped__
+            got = self._caller.call(lambda: compare(kind, gold, ext.value))
         except Exception as exc:  # noqa: BLE001 - an answer we cannot judge is rejected, not a crash
             _LOG.warning("answer comparison failed: %s", type(exc).__name__)
             return False, "error"

@@ -20,20 +20,20 @@ Math-Verify whole and its own extraction decides. A reference that is words rath
 (``Seoul``, ``서울``) is compared as normalised text and must be equal: when unsure, reject.
 
 Math-Verify's timeouts use ``signal.alarm``, which raises off the main thread (its issues #42, #50,
-#55), and Beam runs DoFns on worker threads. So both calls run with ``parsing_timeout=None`` /
-``timeout_seconds=None`` in a helper thread bounded by our own limit (:class:`BoundedCaller`); an
-overrun is a rejection with ``compare: timeout``, never a hang.
+#55), and Beam runs DoFns on worker threads; nor can a signal or a thread deadline stop a C-level
+computation holding the GIL (issue #65). So both calls run with ``parsing_timeout=None`` /
+``timeout_seconds=None`` in a child process (:class:`MathVerifyProcess`) that is killed when our own
+limit passes: an overrun is a rejection with ``compare: timeout``, never a hang.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import functools
 import logging
 import re
 import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 from pipeline.saferegex import compile_rule
 
@@ -179,14 +179,14 @@ class AnswerMatcher:
         self.prediction_targets = tuple(prediction_targets)
         self.max_answer_chars = max_answer_chars
         self.max_whole_chars = max_whole_chars
-        self._caller = BoundedCaller(timeout_seconds)
+        self.timeout_seconds = timeout_seconds
         self._cache_size = cache_size
         self._make_caches()
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_parse_gold")
-        state.pop("_verdict")
+        for key in ("_verdict", "_process"):
+            state.pop(key)
         return state
 
     def __setstate__(self, state):
@@ -194,15 +194,20 @@ class AnswerMatcher:
         self._make_caches()
 
     def _make_caches(self) -> None:
-        # Outside the time bound: the first call imports sympy and builds the LaTeX parser, which
-        # takes seconds and must not count as a slow comparison.
-        _math_verify(_parse_gold, "latex", "$1$", "$1$", self.prediction_targets, self.verify_options)
-        # Parsed references (one per seed), and verdicts of short answers: the n samples of one
-        # prompt often give the same answer. Long texts are not cached (memory).
-        self._parse_gold = functools.lru_cache(maxsize=self._cache_size)(_parse_gold)
-        self._verdict = functools.lru_cache(maxsize=self._cache_size)(
-            lambda kind, gold, pred: _math_verify(self._parse_gold, kind, gold, pred, self.prediction_targets, self.verify_options)
+        # Starts (or reuses) the worker's Math-Verify child: importing sympy and building the LaTeX
+        # parser takes seconds, so it happens here, not inside the first bounded comparison.
+        self._process = shared_process(self.timeout_seconds)
+        # Verdicts of short answers are cached: the n samples of one prompt often give the same
+        # answer. Long texts are not (memory).
+        self._verdict = functools.lru_cache(maxsize=self._cache_size)(self._ask)
+
+    def _ask(self, kind: str, gold: str, pred: str) -> tuple[bool, str]:
+        got = self._process.call(
+            {"op": "verify", "kind": kind, "gold": gold, "pred": pred, "targets": list(self.prediction_targets), "options": self.verify_options}
         )
+        if got is TIMED_OUT:
+            raise TimeoutError
+        return bool(got[0]), str(got[1])
 
     # -- pre-normalisation ------------------------------------------------------------------
     def _clean_value(self, value: str) -> str:
@@ -292,15 +297,15 @@ class AnswerMatcher:
             return (True, "text") if self.text_key(ext.answer) == self.text_key(gold) else (False, "mismatch")
         if ext.value is None:
             return False, "unparsed"
+        compare = self._verdict if len(ext.value) <= _MAX_CACHED_CHARS else self._ask
         try:
-            compare = self._verdict if len(ext.value) <= _MAX_CACHED_CHARS else self._verdict.__wrapped__
-            got = self._caller.call(lambda: compare(kind, gold, ext.value))
-        except Exception as exc:  # noqa: BLE001 - an answer we cannot judge is rejected, not a crash
-            _LOG.warning("answer comparison failed: %s", type(exc).__name__)
-            return False, "error"
-        if got is TIMED_OUT:
+            ok, how = compare(kind, gold, ext.value)
+        except TimeoutError:
             return False, "timeout"
-        return got
+        if how.startswith("error:"):
+            _LOG.warning("answer comparison failed: %s", how[len("error:") :])
+            return False, "error"
+        return ok, how
 
     def findable(self, ext: Extraction) -> bool:
         """Without a reference: a boxed or marked answer, a short reply, or text Math-Verify parses."""
@@ -308,11 +313,8 @@ class AnswerMatcher:
             return True
         if ext.value is None:
             return False
-        try:
-            got = self._caller.call(lambda: bool(_parse_prediction(ext.value, self.prediction_targets)))
-        except Exception:  # noqa: BLE001
-            return False
-        return got is True
+        got = self._process.call({"op": "parse", "pred": ext.value, "targets": list(self.prediction_targets)})
+        return got is not TIMED_OUT and bool(got[0])
 
     def compare(self, predicted: str, reference: str) -> tuple[bool, str]:
         """Extract the answer from ``predicted`` and compare it with ``reference``."""
@@ -328,21 +330,22 @@ def _mv():
     return math_verify
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse_gold(kind: str, gold: str):
     mv = _mv()
     config = [mv.ExprExtractionConfig()] if kind == "number" else [mv.LatexExtractionConfig()]
     return mv.parse(gold, config, parsing_timeout=None)
 
 
-def _parse_prediction(pred: str, targets: tuple[str, ...]):
+def _parse_prediction(pred: str, targets: Sequence[str]):
     mv = _mv()
     configs = {"latex": mv.LatexExtractionConfig(boxed_match_priority=0), "expr": mv.ExprExtractionConfig()}
     return mv.parse(pred, [configs[t] for t in targets], parsing_timeout=None)
 
 
-def _math_verify(parse_gold: Callable, kind: str, gold: str, pred: str, targets: tuple[str, ...], options: dict) -> tuple[bool, str]:
+def _math_verify(kind: str, gold: str, pred: str, targets: Sequence[str], options: dict) -> tuple[bool, str]:
     mv = _mv()
-    g = parse_gold(kind, gold)
+    g = _parse_gold(kind, gold)
     if not g:
         return False, "unparsed_reference"
     p = _parse_prediction(pred, targets)
@@ -351,44 +354,152 @@ def _math_verify(parse_gold: Callable, kind: str, gold: str, pred: str, targets:
     return (True, "math_verify") if mv.verify(g, p, timeout_seconds=None, **options) else (False, "mismatch")
 
 
+def _serve() -> None:
+    """The child process: one JSON request per line on stdin, one JSON answer per line back."""
+    import json
+    import os
+    import sys
+
+    limit_mb = int(os.environ.get("CURATE_ANSWER_MEMORY_MB", "0"))
+    if limit_mb > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # anything a library prints goes to stderr (discarded), never into the protocol
+    sys.stdout = sys.stderr
+    _math_verify("latex", "$1$", "$1$", ("latex", "expr"), {})  # import and build the parser first
+    out.write('"ready"\n')
+    out.flush()
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            if req["op"] == "parse":
+                got = [bool(_parse_prediction(req["pred"], req["targets"])), "parsed"]
+            else:
+                got = list(_math_verify(req["kind"], req["gold"], req["pred"], req["targets"], req["options"]))
+        except Exception as exc:  # noqa: BLE001 - the type only: the message may quote the text
+            got = [False, "error:" + type(exc).__name__]
+        out.write(json.dumps(got) + "\n")
+        out.flush()
+
+
 TIMED_OUT = object()
 
 
-class BoundedCaller:
-    """Runs a call in a helper thread under our own time limit (Math-Verify's are signal-based).
+class MathVerifyProcess:
+    """Math-Verify in a child process, so a call that overruns can really be stopped.
 
-    A call that overruns is abandoned (a thread cannot be killed) and a fresh helper thread takes
-    over; after ``max_abandoned`` overruns every further call returns :data:`TIMED_OUT` at once, so a
-    pathological input can cost at most that many threads. Thread-safe; picklable (the pool is made
-    on first use).
+    Its own timeouts use ``signal.alarm`` (main thread only), and neither a signal nor a thread
+    deadline can interrupt a long C-level computation that holds the GIL — a power tower like
+    ``5^{5^{5^{5^5}}}`` (Math-Verify issue #65). Here the call waits on a pipe with our own limit;
+    on overrun the child is killed (the answer is rejected with ``timeout``) and a fresh child is
+    started for the next call. The child has a memory limit (``CURATE_ANSWER_MEMORY_MB``, default
+    2048) and its output is discarded. One child per worker process, shared by its threads.
     """
 
-    def __init__(self, timeout_seconds: float = 2.0, max_abandoned: int = 4) -> None:
+    def __init__(self, timeout_seconds: float = 2.0, start_timeout_seconds: float = 120.0) -> None:
         self.timeout = timeout_seconds
-        self.max_abandoned = max_abandoned
-        self._pool: cf.ThreadPoolExecutor | None = None
-        self._abandoned = 0
+        self.start_timeout = start_timeout_seconds
+        self._proc = None
+        self._buf = b""
         self._lock = threading.Lock()
+        self.kills = 0
 
-    def __getstate__(self):
-        return {"timeout": self.timeout, "max_abandoned": self.max_abandoned, "_pool": None, "_abandoned": 0}
+    def _start(self) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("CURATE_ANSWER_MEMORY_MB", "2048")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from pipeline.trajectories.answers import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._buf = b""
+        if self._read_line(self.start_timeout) != "ready":
+            self._kill()
+            raise RuntimeError("the Math-Verify child process did not start")
 
-    def call(self, fn: Callable):
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                pipe.close()
+        self._proc = None
+
+    def _read_line(self, timeout: float):
+        import json
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return TIMED_OUT
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return TIMED_OUT  # the child died (memory limit, crash)
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def ensure_started(self) -> None:
         with self._lock:
-            if self._abandoned >= self.max_abandoned:
-                return TIMED_OUT
-            if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer-check")
-            fut = self._pool.submit(fn)
+            if self._proc is None:
+                self._start()
+
+    def call(self, request: dict):
+        """The child's ``[ok, how]`` for one request, or :data:`TIMED_OUT` (the child was killed)."""
+        import json
+
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._kill()
+                self._start()
             try:
-                return fut.result(timeout=self.timeout)
-            except cf.TimeoutError:
-                self._abandoned += 1
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-                _LOG.warning("answer comparison exceeded %.1fs; abandoned (%d so far)", self.timeout, self._abandoned)
+                self._proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._kill()
                 return TIMED_OUT
+            got = self._read_line(self.timeout)
+            if got is TIMED_OUT:
+                self.kills += 1
+                self._kill()
+                _LOG.warning("answer comparison exceeded %.1fs; Math-Verify child process restarted (%d so far)", self.timeout, self.kills)
+            return got
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
+_PROCESSES: dict[tuple[int, float], MathVerifyProcess] = {}
+_PROCESSES_LOCK = threading.Lock()
+
+
+def shared_process(timeout_seconds: float) -> MathVerifyProcess:
+    """The worker process's Math-Verify child for this time limit (a forked worker gets its own)."""
+    import atexit
+    import os
+
+    key = (os.getpid(), float(timeout_seconds))
+    with _PROCESSES_LOCK:
+        proc = _PROCESSES.get(key)
+        if proc is None:
+            proc = _PROCESSES[key] = MathVerifyProcess(timeout_seconds)
+            atexit.register(proc.close)
+    proc.ensure_started()
+    return proc

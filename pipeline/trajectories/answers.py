@@ -201,6 +201,10 @@ class AnswerMatcher:
         # answer. Long texts are not (memory).
         self._verdict = functools.lru_cache(maxsize=self._cache_size)(self._ask)
 
+    def clear_cache(self) -> None:
+        """Forget cached verdicts (benchmarks that validate the same candidates again)."""
+        self._verdict.cache_clear()
+
     def _ask(self, kind: str, gold: str, pred: str) -> tuple[bool, str]:
         got = self._process.call(
             {"op": "verify", "kind": kind, "gold": gold, "pred": pred, "targets": list(self.prediction_targets), "options": self.verify_options}

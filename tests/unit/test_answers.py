@@ -95,6 +95,8 @@ def test_korean_markers_particles_and_copulas(validator):
             ("따라서 답은 \\frac{3}{4}이다.", "0.75", True),
             ("따라서 답은 \\frac{3}{4}이다.", "3", False),
             ("최종 답: $\\sqrt{2}$입니다", "\\sqrt{2}", True),
+            ("그러므로 답은 3^{4}이다.", "81", True),
+            ("정답: $\\frac{2}{9}$ 입니다. 검산: 1 - 7/9 = 2/9", "2/9", True),
             # the marked sentence is the answer: later numbers (a check) do not replace it
             ("정답: 17개. 검산하면 17 × 3 = 51입니다.", "17", True),
             ("정답: 17개. 검산하면 17 × 3 = 51입니다.", "51", False),

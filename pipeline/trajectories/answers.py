@@ -65,7 +65,7 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
 # One number as Math-Verify's ExprExtractionConfig reads it: thousands separated by "," or " ",
 # a decimal point or a decimal comma ("1,22"), a currency sign, a percent sign.
 _PLAIN_NUMBER = re.compile(r"[-+]?[$₩€£¥]?\s?(?:[1-9]\d{0,2}(?:[ ,]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)\s?%?")
-_MIXED_NUMBER = re.compile(r"(?<![\d.,/])(\d+)\s+([1-9]\d*)\s*/\s*([1-9]\d*)(?![\d/.,])")
+_MIXED_NUMBER = re.compile(r"(?<![\d.,/])(\d{1,9})\s+([1-9]\d{0,8})\s*/\s*([1-9]\d{0,8})(?![\d/.,])")
 _HANGUL_DIGIT = re.compile(r"(?<=[가-힣])(?=[\d$])")
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
 _WORDY = re.compile(rf"[A-Za-z]{{3,}}|[{_CJK}]")
@@ -232,11 +232,10 @@ class AnswerMatcher:
         return f"${value}$"
 
     def extract(self, answer: str) -> Extraction:
-        text = _light(answer.strip())
+        # The answer is at the end; the limit bounds the work on a runaway reply.
+        text = _light(answer.strip()[-self.max_answer_chars :])
         if not text:
             return Extraction(None, "none")
-        if len(text) > self.max_answer_chars:
-            text = text[-self.max_answer_chars :]  # the answer is at the end; the limit bounds parsing
         if _BOXED.search(text):
             return Extraction(text, "boxed", last_boxed(text))
         best: re.Match | None = None

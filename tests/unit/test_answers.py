@@ -216,3 +216,10 @@ def test_answer_text_never_reaches_the_logs(caplog):
         matcher.compare("Answer: $\\frac{PLANTED-7731}{$ \\begin{broken", "5")
         matcher.compare("정답: PLANTED-7731 \\frac{", "PLANTED-7731 x")
     assert "PLANTED" not in caplog.text and "7731" not in caplog.text
+
+
+def test_runaway_replies_get_a_verdict_not_an_exception(validator):
+    started = time.monotonic()
+    for answer in ["7" * 30000 + " 1/2", "정답: " + "가" * 30000 + "x", "\\boxed{" * 4000, "답: " * 4000]:
+        assert accepted(validator, answer, "5") is False
+    assert time.monotonic() - started < 10

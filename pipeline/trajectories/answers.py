@@ -51,7 +51,10 @@ DEFAULT_MARKERS = [
     r"答え\s*(?:は|[:：])",
     r"答案\s*(?:是|为|為|[:：])",
 ]
-DEFAULT_UNITS = ["원", "개", "명", "km", "m", "cm", "kg", "g", "L", "mL", "달러", "dollars", "dollar", "won", "시간", "분", "초", "살", "권", "장", "마리"]
+DEFAULT_UNITS = [
+    "원", "개", "명", "km", "m", "cm", "mm", "kg", "g", "L", "mL", "달러", "dollars", "dollar", "won", "시간", "분", "초", "살", "권",
+    "장", "마리", "번", "대", "쪽", "페이지", "점", "hours", "minutes", "km/h", "個", "人", "本", "枚", "円", "元", "个", "岁",
+]  # the same as rules/trajectories/checks.yaml
 
 _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2212: 0x2D}
 _LATEX_ENV = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\(?:boxed|fbox)\b")
@@ -59,6 +62,11 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _CJK = r"가-힣\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
 _MAX_CACHED_CHARS = 200
+# A number and one word the unit list does not have ("18 apples", "3 사과"); one or two Latin
+# letters are variables ("2x"), and function names are math, not units.
+_COUNTED = re.compile(
+    rf"([^A-Za-z{_CJK}]+?)\s*(?:(?!(?:arc)?(?:sin|cos|tan|cot|sec|csc)h?$|log$|exp$|sqrt$)[A-Za-z]{{3,12}}|[{_CJK}]{{1,6}})"
+)
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _CJK_TAIL = re.compile(rf"[\s*]*[{_CJK}][{_CJK}\s]*[\s.。!！?？,*]*$")
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
@@ -275,6 +283,9 @@ class AnswerMatcher:
         s = self._clean_value(s)
         if _PLAIN_NUMBER.fullmatch(s):
             return "number", s
+        counted = _COUNTED.fullmatch(s)
+        if counted and _PLAIN_NUMBER.fullmatch(counted.group(1).strip()):
+            return "number", counted.group(1).strip()  # "18 apples": a unit the rules do not list
         if not s or _is_wordy(s):
             return "text", s
         return "latex", f"${s}$"

@@ -223,3 +223,17 @@ def test_runaway_replies_get_a_verdict_not_an_exception(validator):
     for answer in ["7" * 30000 + " 1/2", "정답: " + "가" * 30000 + "x", "\\boxed{" * 4000, "답: " * 4000]:
         assert accepted(validator, answer, "5") is False
     assert time.monotonic() - started < 10
+
+
+def test_a_reference_with_a_unit_the_rules_do_not_list(validator):
+    check(
+        validator,
+        [
+            ("Answer: 18", "18 apples", True),
+            ("정답: 18", "18 사과", True),
+            ("Answer: 19", "18 apples", False),
+            # one or two letters are a variable, not a unit
+            ("Answer: 2", "2x", False),
+            ("Answer: $2x$", "2x", True),
+        ],
+    )

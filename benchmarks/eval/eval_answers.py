@@ -100,6 +100,26 @@ def load_pairs(tests: Path) -> list[dict]:
     return pairs
 
 
+def upstream_verdict(p: dict) -> bool:
+    """Math-Verify itself on one pair, run the way its test runs it (main thread, its timeouts)."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+    o = p["options"]
+    if p["source"].startswith("test_yujianll"):
+        return bool(verify(parse(p["gold"]), parse(p["pred"])))
+    configs = {"latex": LatexExtractionConfig(boxed_match_priority=0), "expr": ExprExtractionConfig()}
+    targets = [configs[t] for t in o.get("prediction_targets", ("latex", "expr"))]
+    return bool(
+        verify(
+            parse(p["gold"], targets),
+            parse(p["pred"], targets),
+            float_rounding=o.get("float_rounding", 6),
+            strict=o.get("strict", True),
+            allow_set_relation_comp=o.get("allow_set_relation_comp", False),
+        )
+    )
+
+
 def _short(s: str, n: int = 70) -> str:
     s = " ".join(str(s).split()).replace("|", "\\|")
     return s if len(s) <= n else s[: n - 1] + "…"
@@ -167,13 +187,15 @@ def evaluate(data: Path) -> str:
     for p in pairs:
         if id(p) not in bad:
             by_source[p["source"].split("::")[0]][0] += 1
+    upstream = sum(upstream_verdict(p) == p["expected"] for p in pairs)
     out = [
         f"Pairs: {n} parametrized cases from {len(by_source)} test modules "
         f"({sum(1 for p in pairs if p['expected'])} expected equal, {sum(1 for p in pairs if not p['expected'])} expected different); "
         f"{sum(1 for p in pairs if p['options'])} whose test sets extraction targets or verify options, passed through.\n",
         f"**Agreement with Math-Verify's expected results: {pct(agree, n)}**; "
         f"wrong accepts {len(wa)}/{sum(1 for p in pairs if not p['expected'])} expected-different; "
-        f"wrong rejects {len(wr)}/{sum(1 for p in pairs if p['expected'])} expected-equal.\n",
+        f"wrong rejects {len(wr)}/{sum(1 for p in pairs if p['expected'])} expected-equal. "
+        f"(Math-Verify itself, each pair run as its test runs it: {pct(upstream, n)}.)\n",
         table(["test module", "agree"], [[k, pct(a, t)] for k, (a, t) in sorted(by_source.items())]) + "\n",
         _listing("Wrong accepts", wa),
         _listing("Wrong rejects", wr),

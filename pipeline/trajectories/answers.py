@@ -68,7 +68,7 @@ _COUNTED = re.compile(
     rf"([^A-Za-z{_CJK}]+?)\s*(?:(?!(?:arc)?(?:sin|cos|tan|cot|sec|csc)h?$|log$|exp$|sqrt$)[A-Za-z]{{3,12}}|[{_CJK}]{{1,6}})"
 )
 _HAS_CJK = re.compile(f"[{_CJK}]")
-_CJK_TAIL = re.compile(rf"[\s*]*[{_CJK}][{_CJK}\s]*[\s.。!！?？,*]*$")
+_TAIL_PUNCT = " \t\n.。!！?？,*"
 _SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
 # One number as Math-Verify's ExprExtractionConfig reads it: thousands separated by "," or " ",
 # a decimal point or a decimal comma ("1,22"), a currency sign, a percent sign.
@@ -112,6 +112,19 @@ def last_boxed(text: str) -> str | None:
             if depth == 0:
                 return text[start + 1 : i].strip()
     return None
+
+
+def _cjk_tail_start(s: str) -> int | None:
+    """Where a trailing run of CJK words (copula, particles, unit: "개입니다.") starts, if any.
+    A backwards scan: a regex anchored at the end would retry from every position of a long reply."""
+    i = len(s)
+    while i and s[i - 1] in _TAIL_PUNCT:
+        i -= 1
+    j, seen = i, False
+    while j and (_HAS_CJK.match(s[j - 1]) or s[j - 1] in " \t*"):
+        seen = seen or s[j - 1] not in " \t*"
+        j -= 1
+    return j if seen else None
 
 
 def _mixed_to_fraction(m: re.Match) -> str:
@@ -226,9 +239,9 @@ class AnswerMatcher:
         """A marker's value or a reference: bold, copula/particles, units, trailing punctuation off."""
         inner = _BOLD.search(value)
         s = (inner.group(1) if inner else value).strip().strip("*").strip()
-        tail = _CJK_TAIL.search(s)
-        if tail and re.search(r"[\d\\$]", s[: tail.start()]):  # "12개입니다" → "12", but "서울" stays
-            s = s[: tail.start()]
+        cut = _cjk_tail_start(s)
+        if cut is not None and re.search(r"[\d\\$]", s[:cut]):  # "12개입니다" → "12", but "서울" stays
+            s = s[:cut]
         if not _LATEX_ENV.search(s):  # inside LaTeX, Math-Verify's own unit handling applies
             s = self._unit_after.sub("", s)
         return s.strip().rstrip(".,;:。、").strip()

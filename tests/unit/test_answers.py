@@ -220,8 +220,9 @@ def test_answer_text_never_reaches_the_logs(caplog):
 
 def test_runaway_replies_get_a_verdict_not_an_exception(validator):
     started = time.monotonic()
-    for answer in ["7" * 30000 + " 1/2", "정답: " + "가" * 30000 + "x", "\\boxed{" * 4000, "답: " * 4000]:
+    for answer in ["7" * 30000 + " 1/2", "정답: " + "가" * 30000 + "x", "Answer: 1" + "가" * 30000 + "x", "\\boxed{" * 4000, "답: " * 4000]:
         assert accepted(validator, answer, "5") is False
+    assert accepted(validator, "Answer: 5", "5" + "가 " * 30000 + "x") is False
     assert time.monotonic() - started < 10
 
 

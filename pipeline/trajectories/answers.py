@@ -431,6 +431,7 @@ class MathVerifyProcess:
         self._proc = None
         self._buf = b""
         self._lock = threading.Lock()
+        self._owner = None
         self.kills = 0
 
     def _start(self) -> None:
@@ -451,6 +452,7 @@ class MathVerifyProcess:
             env=env,
         )
         self._buf = b""
+        self._owner = os.getpid()
         if self._read_line(self.start_timeout) != "ready":
             self._kill()
             raise RuntimeError("the Math-Verify child process did not start")
@@ -509,8 +511,11 @@ class MathVerifyProcess:
             return got
 
     def close(self) -> None:
+        import os
+
         with self._lock:
-            self._kill()
+            if self._proc is not None and self._owner == os.getpid():  # a forked copy leaves it alone
+                self._kill()
 
 
 _PROCESSES: dict[tuple[int, float], MathVerifyProcess] = {}

@@ -1,61 +1,107 @@
-"""Final-answer extraction and comparison with a reference answer.
+"""Final-answer checking: Math-Verify's own ``parse`` and ``verify`` on both sides.
 
-Extraction (first that matches, on the text after ``</think>``): the last ``\\boxed{…}``; the last
-answer marker from ``rules/trajectories/checks.yaml`` (``Final answer:``, ``Answer:``, ``정답:``,
-``답:``, ``정답은 … 입니다`` …); the last bold ``**…**``; the last number with its unit (원, 개, km…);
-else the whole (short) answer.
+The reference (gold) and the teacher's answer text (prediction) are parsed with Math-Verify and
+compared with its ``verify(gold, prediction)``, using the extraction configs its README recommends:
+a gold that is a plain number with ``ExprExtractionConfig()``, any other gold as LaTeX with
+``LatexExtractionConfig()``; the prediction with ``LatexExtractionConfig(boxed_match_priority=0)``
+and ``ExprExtractionConfig()``. Before that, a small pre-normalisation supplies only what
+Math-Verify has no rule for:
 
-Comparison, in order: numbers (thousands separators, decimals, fractions ``3/4``, mixed numbers
-``1 1/2``, LaTeX ``\\frac``, percentages — ``25%`` equals ``0.25`` and ``25``), within a relative
-tolerance; normalised text (case, punctuation, articles, Korean copulas); then symbolic equivalence
-through Math-Verify, run with its own timeouts disabled (``parsing_timeout=None``,
-``timeout_seconds=None``: its signal-based timeouts only work in the main thread and Beam runs DoFns
-in threads) inside a worker thread bounded by our own time limit; a guarded sympy comparison is the
-fallback when Math-Verify is unavailable or fails.
+- answer markers from ``rules/trajectories/checks.yaml`` (``정답은 12입니다``, ``답: 3이다``,
+  ``答え：``, ``答案：``, ``Answer: x^2-1``): the value after the last marker, up to the end of its
+  sentence, is what is handed over, with Korean/Japanese/Chinese copulas and particles (``입니다``,
+  ``이다``, ``です``) and units (``cm``, ``개``, ``명``, ``원``) removed; a value that is not a plain
+  number is wrapped in ``$…$`` so it is read as LaTeX (``(0,9)`` is an interval, ``1/3`` a fraction,
+  ``2\\sqrt{2}`` a product), while ``1,234`` stays one number;
+- full-width digits and signs, mixed numbers (``1 1/2``), a number glued to Hangul (``총84개``).
+
+With a ``\\boxed{}`` in the answer, or without any marker, the (lightly normalised) text goes to
+Math-Verify whole and its own extraction decides. A reference that is words rather than math
+(``Seoul``, ``서울``) is compared as normalised text and must be equal: when unsure, reject.
+
+Math-Verify's timeouts use ``signal.alarm``, which raises off the main thread (its issues #42, #50,
+#55), and Beam runs DoFns on worker threads; nor can a signal or a thread deadline stop a C-level
+computation holding the GIL (issue #65). So both calls run with ``parsing_timeout=None`` /
+``timeout_seconds=None`` in a child process (:class:`MathVerifyProcess`) that is killed when our own
+limit passes: an overrun is a rejection with ``compare: timeout``, never a hang.
 """
 from __future__ import annotations
 
-import ast
-import concurrent.futures as cf
+import functools
 import logging
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, field
-from fractions import Fraction
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
-from pipeline.trajectories.arith import evaluate
+from pipeline.saferegex import compile_rule
 
 _LOG = logging.getLogger(__name__)
 
+# English markers matter only for values Math-Verify cannot read bare ("Answer: x^2 - 1"): its own
+# "answer"/"final answer is" anchors handle the rest.
 DEFAULT_MARKERS = [
     r"(?i)final\s+answer\s*[:：]",
     r"(?i)\banswer\s*[:：]",
     r"최종\s*(?:정)?답\s*[:：]",
     r"정답\s*[:：]",
     r"(?<![가-힣])답\s*[:：]",
-    r"(?i)the\s+answer\s+is",
     r"(?:정)?답은",
+    r"答え\s*(?:は|[:：])",
+    r"答案\s*(?:是|为|為|[:：])",
 ]
-DEFAULT_UNITS = ["원", "개", "명", "km", "m", "cm", "kg", "g", "L", "mL", "달러", "dollars", "dollar", "won", "시간", "분", "초", "살", "권", "장", "마리"]
+DEFAULT_UNITS = [
+    "원", "개", "명", "km", "m", "cm", "mm", "kg", "g", "L", "mL", "달러", "dollars", "dollar", "won", "시간", "분", "초", "살", "권",
+    "장", "마리", "번", "대", "쪽", "페이지", "점", "hours", "minutes", "km/h", "個", "人", "本", "枚", "円", "元", "个", "岁",
+]  # the same as rules/trajectories/checks.yaml
 
-_NUM_TOKEN = re.compile(
-    r"[-−]?[$₩€£]?(?:\d+\s+\d+/\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s*/\s*\d+)?\s*%?"
-)
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x2212: 0x2D}
+_LATEX_ENV = re.compile(r"(?<!\\)\$|\\\(|\\\[|\\(?:boxed|fbox)\b")
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
-_KO_TAIL = re.compile(r"(?:입니다|이다|예요|이에요|에요|이요|입니당|임|요)?\s*[.。!]*\s*$")
+_CJK = r"가-힣\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+_MAX_CACHED_CHARS = 200
+# A number and one word the unit list does not have ("18 apples", "3 사과"); one or two Latin
+# letters are variables ("2x"), and function names are math, not units.
+_COUNTED = re.compile(
+    rf"([^A-Za-z{_CJK}]+?)\s*(?:(?!(?:arc)?(?:sin|cos|tan|cot|sec|csc)h?$|log$|exp$|sqrt$)[A-Za-z]{{3,12}}|[{_CJK}]{{1,6}})"
+)
+_HAS_CJK = re.compile(f"[{_CJK}]")
+_TAIL_PUNCT = " \t\n.。!！?？,*"
+_SENTENCE_END = re.compile(r"[.!?](?=\s)|[。！？]|\n")
+# One number as Math-Verify's ExprExtractionConfig reads it: thousands separated by "," or " ",
+# a decimal point or a decimal comma ("1,22"), a currency sign, a percent sign.
+_PLAIN_NUMBER = re.compile(r"[-+]?[$₩€£¥]?\s?(?:[1-9]\d{0,2}(?:[ ,]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)\s?%?")
+_MIXED_NUMBER = re.compile(r"(?<![\d.,/])(\d{1,9})\s+([1-9]\d{0,8})\s*/\s*([1-9]\d{0,8})(?![\d/.,])")
+_HANGUL_DIGIT = re.compile(r"(?<=[가-힣])(?=[\d$])")
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+_WORDY = re.compile(rf"[A-Za-z]{{3,}}|[{_CJK}]")
+_KO_COPULA = re.compile(r"(?:입니다|이다|예요|이에요|에요|이요|임|요|です|だ|である)?\s*[.。!]*\s*$")
 _EN_ARTICLES = re.compile(r"\b(?:the|a|an)\b", re.I)
+
+
+@dataclass
+class Extraction:
+    """What is handed to Math-Verify (``value``) and how it was found.
+
+    ``method``: ``boxed`` (the text has a ``\\boxed{}``), ``marker`` (the value after an answer
+    marker), ``text`` (no marker: the whole text, Math-Verify extracts), ``none`` (nothing usable).
+    ``answer`` is the isolated answer (marker value, boxed content, or the whole short text) used
+    when the reference is words, not math.
+    """
+
+    value: str | None
+    method: str
+    answer: str | None = None
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{…}`` (or ``\\fbox{…}``), braces balanced."""
-    idx = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if idx < 0:
+    matches = list(_BOXED.finditer(text))
+    if not matches:
         return None
-    start = text.find("{", idx)
-    if start < 0:
-        return None
+    start = matches[-1].end() - 1
     depth = 0
     for i in range(start, len(text)):
         c = text[i]
@@ -68,240 +114,424 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-@dataclass
-class Extraction:
-    value: str | None
-    method: str  # boxed | marker | bold | last_number | whole | none
+def _cjk_tail_start(s: str) -> int | None:
+    """Where a trailing run of CJK words (copula, particles, unit: "개입니다.") starts, if any.
+    A backwards scan: a regex anchored at the end would retry from every position of a long reply."""
+    i = len(s)
+    while i and s[i - 1] in _TAIL_PUNCT:
+        i -= 1
+    j, seen = i, False
+    while j and (_HAS_CJK.match(s[j - 1]) or s[j - 1] in " \t*"):
+        seen = seen or s[j - 1] not in " \t*"
+        j -= 1
+    return j if seen else None
+
+
+def _mixed_to_fraction(m: re.Match) -> str:
+    whole, num, den = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if num >= den:  # "3 4/2" is not a mixed number: leave it alone
+        return m.group(0)
+    return f"{whole * den + num}/{den}"
+
+
+def _light(text: str) -> str:
+    """Normalisation safe on any text: full-width forms, mixed numbers, a number glued to Hangul."""
+    text = text.translate(_FULLWIDTH)
+    text = _MIXED_NUMBER.sub(_mixed_to_fraction, text)
+    return _HANGUL_DIGIT.sub(" ", text)
+
+
+_MATH_SPAN = re.compile(rf"\$[^$]*\$|\\\(.*?\\\)|(?P<cjk>[{_CJK}])")
+_NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _leading_math(s: str) -> str | None:
+    """The math a sentence starts with, up to its first CJK character outside ``$…$``; else None."""
+    s = s.lstrip(" *")
+    if not s or not re.match(r"[-+\d$\\(\[{.]", s):
+        return None
+    for m in _MATH_SPAN.finditer(s):
+        if m.group("cjk"):
+            return s[: m.start()]
+    return s
+
+
+def _math_chunks(s: str) -> int:
+    """LaTeX spans plus the numbers outside them."""
+    spans = [m for m in _MATH_SPAN.finditer(s) if not m.group("cjk")]
+    outside = _MATH_SPAN.sub(lambda m: m.group(0) if m.group("cjk") else " ", s)
+    return len(spans) + len(_NUMBER_TOKEN.findall(outside))
+
+
+def _is_wordy(s: str) -> bool:
+    """Words rather than math: a Latin word of 3+ letters outside LaTeX commands, or any CJK."""
+    s = re.sub(r"\\(?:text|mathrm|textbf|mbox|operatorname|begin|end)\s*\{[^{}]*\}", " ", s)
+    return bool(_WORDY.search(_LATEX_CMD.sub(" ", s)))
 
 
 class AnswerMatcher:
-    """Extracts and compares answers. Build once per worker (compiles the rules' patterns)."""
+    """Extracts and compares answers. Build once per worker: compiles the rules' patterns and keeps
+    the parsed references (one per seed) in a cache."""
 
     def __init__(
         self,
         markers: Sequence[str] = DEFAULT_MARKERS,
         units: Sequence[str] = DEFAULT_UNITS,
-        rel_tol: float = 1e-6,
-        abs_tol: float = 1e-9,
-        symbolic_timeout_seconds: float = 2.0,
-        max_symbolic_chars: int = 300,
+        float_rounding: int = 6,
+        strict: bool = True,
+        allow_set_relation_comp: bool = False,
+        prediction_targets: Sequence[str] = ("latex", "expr"),
+        timeout_seconds: float = 2.0,
+        max_answer_chars: int = 20000,
         max_whole_chars: int = 80,
+        cache_size: int = 4096,
     ) -> None:
-        self.markers = [re.compile(m) for m in markers]
+        # Markers and units come from rules/ YAML: compiled as user patterns under a time limit.
+        self.markers = [compile_rule(f"trajectories.answer.markers[{i}]", m) for i, m in enumerate(markers)]
         self.units = sorted(set(units), key=len, reverse=True)
         alt = "|".join(re.escape(u) for u in self.units) or "(?!)"
-        self._unit_after = re.compile(rf"(?<=\d)\s?(?:{alt})(?![A-Za-z])")
-        self._num_unit = re.compile(rf"({_NUM_TOKEN.pattern})\s?(?:{alt})?", re.I)
-        self.rel_tol = rel_tol
-        self.abs_tol = abs_tol
+        # A unit right after a number (one optional space), not the start of a longer word: "12 cm",
+        # "3개입니다", "45km" — but never the "m" of "m2" or the "g" of "go".
+        self._unit_after = compile_rule("trajectories.answer.units", rf"(?<=\d)\s?(?:{alt})[²³]?(?![A-Za-z0-9])")
+        self.verify_options = {"float_rounding": float_rounding, "strict": strict, "allow_set_relation_comp": allow_set_relation_comp}
+        unknown = set(prediction_targets) - {"latex", "expr"}
+        if unknown or not prediction_targets:
+            raise ValueError(f"prediction_targets: use 'latex' and/or 'expr', not {sorted(unknown)}")
+        self.prediction_targets = tuple(prediction_targets)
+        self.max_answer_chars = max_answer_chars
         self.max_whole_chars = max_whole_chars
-        self._symbolic = SymbolicComparer(symbolic_timeout_seconds, max_symbolic_chars)
+        self.timeout_seconds = timeout_seconds
+        self._cache_size = cache_size
+        self._make_caches()
 
-    # -- extraction -------------------------------------------------------------------------
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for key in ("_verdict", "_process"):
+            state.pop(key)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._make_caches()
+
+    def _make_caches(self) -> None:
+        # Starts (or reuses) the worker's Math-Verify child: importing sympy and building the LaTeX
+        # parser takes seconds, so it happens here, not inside the first bounded comparison.
+        self._process = shared_process(self.timeout_seconds)
+        # Verdicts of short answers are cached: the n samples of one prompt often give the same
+        # answer. Long texts are not (memory).
+        self._verdict = functools.lru_cache(maxsize=self._cache_size)(self._ask)
+
+    def clear_cache(self) -> None:
+        """Forget cached verdicts (benchmarks that validate the same candidates again)."""
+        self._verdict.cache_clear()
+
+    def _ask(self, kind: str, gold: str, pred: str) -> tuple[bool, str]:
+        got = self._process.call(
+            {"op": "verify", "kind": kind, "gold": gold, "pred": pred, "targets": list(self.prediction_targets), "options": self.verify_options}
+        )
+        if got is TIMED_OUT:
+            raise TimeoutError
+        return bool(got[0]), str(got[1])
+
+    # -- pre-normalisation ------------------------------------------------------------------
+    def _clean_value(self, value: str) -> str:
+        """A marker's value or a reference: bold, copula/particles, units, trailing punctuation off."""
+        inner = _BOLD.search(value)
+        s = (inner.group(1) if inner else value).strip().strip("*").strip()
+        cut = _cjk_tail_start(s)
+        if cut is not None and re.search(r"[\d\\$]", s[:cut]):  # "12개입니다" → "12", but "서울" stays
+            s = s[:cut]
+        if not _LATEX_ENV.search(s):  # inside LaTeX, Math-Verify's own unit handling applies
+            s = self._unit_after.sub("", s)
+        return s.strip().rstrip(".,;:。、").strip()
+
+    def _as_math(self, value: str) -> str:
+        """A value Math-Verify can read: as is in a LaTeX environment or as a plain number, else ``$…$``."""
+        if _LATEX_ENV.search(value) or _PLAIN_NUMBER.fullmatch(value):
+            return value
+        return f"${value}$"
+
     def extract(self, answer: str) -> Extraction:
-        text = answer.strip()
+        # The answer is at the end; the limit bounds the work on a runaway reply.
+        text = _light(answer.strip()[-self.max_answer_chars :])
         if not text:
             return Extraction(None, "none")
-        boxed = last_boxed(text)
-        if boxed:
-            return Extraction(boxed, "boxed")
-        best: tuple[int, str] | None = None
+        if _BOXED.search(text):
+            return Extraction(text, "boxed", last_boxed(text))
+        best: re.Match | None = None
         for pat in self.markers:
             for m in pat.finditer(text):
-                rest = text[m.end() :].split("\n", 1)[0].strip()
-                if rest and (best is None or m.start() > best[0]):
-                    best = (m.start(), rest)
+                if best is None or m.start() > best.start():
+                    best = m
         if best is not None:
-            value = best[1]
-            inner = _BOLD.search(value)
-            return Extraction(inner.group(1).strip() if inner else value.strip("* "), "marker")
-        bolds = _BOLD.findall(text)
-        if bolds:
-            return Extraction(bolds[-1].strip(), "bold")
-        nums = list(self._num_unit.finditer(text))
-        if nums:
-            return Extraction(nums[-1].group(0).strip(), "last_number")
-        if len(text) <= self.max_whole_chars:
-            return Extraction(text, "whole")
-        return Extraction(None, "none")
+            rest = text[best.end() :].lstrip(" \t*:：")
+            end = _SENTENCE_END.search(rest)
+            sentence = rest[: end.start()] if end else rest
+            cjk_marker = not best.group(0).isascii()
+            if cjk_marker:
+                # "정답은 12개이고 검산하면 12 × 2 = 24입니다": the answer is the math right after the
+                # marker, up to the first CJK character outside $…$.
+                sentence = _leading_math(sentence) or sentence
+            value = self._clean_value(sentence)
+            if value and not _is_wordy(value):
+                return Extraction(self._as_math(value), "marker", value)
+            if value and cjk_marker:
+                # Math-Verify has no anchor for a CJK marker. CJK words around one number or formula:
+                # that is the answer; around several ("사과 3개와 배 12개"), which one is meant is a
+                # guess, so the answer counts as not found. English words: Math-Verify reads them.
+                if _math_chunks(value) == 1 or not _HAS_CJK.search(value):
+                    return Extraction(value, "marker", value)
+                return Extraction(None, "none", value)
+            if value:  # English prose after the marker: Math-Verify's own "answer" anchors read it
+                return Extraction(text, "marker", value)
+        short = text if len(text) <= self.max_whole_chars else None
+        return Extraction(text, "text", short)
+
+    def reference_kind(self, reference: str) -> tuple[str, str]:
+        """(kind, text): ``number`` (Expr config), ``latex`` (LaTeX config) or ``text`` (words)."""
+        s = _light(reference.strip())
+        if _LATEX_ENV.search(s):
+            return "latex", s
+        s = self._clean_value(s)
+        if _PLAIN_NUMBER.fullmatch(s):
+            return "number", s
+        counted = _COUNTED.fullmatch(s)
+        if counted and _PLAIN_NUMBER.fullmatch(counted.group(1).strip()):
+            return "number", counted.group(1).strip()  # "18 apples": a unit the rules do not list
+        if not s or _is_wordy(s):
+            return "text", s
+        return "latex", f"${s}$"
 
     # -- comparison -------------------------------------------------------------------------
-    def _clean(self, s: str) -> str:
+    @staticmethod
+    def text_key(s: str) -> str:
         s = unicodedata.normalize("NFKC", s).strip()
-        s = s.replace("$", " ").replace("\\(", " ").replace("\\)", " ").replace("\\[", " ").replace("\\]", " ")
         b = last_boxed(s)
-        if b:
-            s = b
-        s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
-        s = re.sub(r"\\(?:,|;|!|quad)", " ", s)
-        s = s.replace("\\%", "%").replace("*", " ").strip()
-        s = _KO_TAIL.sub("", s).strip()
-        return s.strip(" .。,")
-
-    def number(self, s: str) -> tuple[Fraction, bool] | None:
-        """(value, written as percent) of a string that is one number, else None."""
-        s = self._unit_after.sub("", self._clean(s)).strip()
-        s = s.replace("−", "-")
-        s = re.sub(r"^[$₩€£]|^(?:USD|KRW)\s*", "", s).strip()
-        pct = s.endswith("%")
-        core = s[:-1].strip() if pct else s
-        m = re.fullmatch(r"(-?)(\d+)\s+(\d+)\s*/\s*(\d+)", core)  # mixed number 1 1/2
-        if m:
-            if int(m.group(4)) == 0:
-                return None
-            v = int(m.group(2)) + Fraction(int(m.group(3)), int(m.group(4)))
-            return (-v if m.group(1) else v), pct
-        if not re.fullmatch(r"[-+]?[\d.,\s/()]+|[-+]?\\d?frac\{[^{}]+\}\{[^{}]+\}", core):
-            return None
-        if re.search(r"\d\s+\d", core):
-            return None
-        v = evaluate(core)
-        return (v, pct) if v is not None else None
-
-    def first_number(self, s: str) -> tuple[Fraction, bool] | None:
-        whole = self.number(s)
-        if whole is not None:
-            return whole
-        cleaned = self._clean(s)
-        for m in _NUM_TOKEN.finditer(cleaned):
-            got = self.number(m.group(0))
-            if got is not None:
-                return got
-        return None
-
-    def _num_equal(self, a: Fraction, b: Fraction) -> bool:
-        diff = abs(a - b)
-        return diff <= Fraction(self.abs_tol) or diff <= Fraction(self.rel_tol) * max(abs(a), abs(b))
-
-    def text_key(self, s: str) -> str:
-        s = self._clean(s).casefold()
+        s = b if b is not None else s
+        s = re.sub(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}", r"\1", s).replace("$", " ")
+        s = _KO_COPULA.sub("", s).casefold()
         s = _EN_ARTICLES.sub(" ", s)
         s = "".join(c for c in s if not unicodedata.category(c).startswith("P"))
         return " ".join(s.split())
 
-    def compare(self, predicted: str, reference: str) -> tuple[bool, str]:
-        """(equal, how): how is numeric | text | symbolic | mismatch | unparsed."""
-        ref_num = self.number(reference)
-        if ref_num is not None:
-            got = self.first_number(predicted)
-            if got is None:
+    def judge(self, ext: Extraction, reference: str) -> tuple[bool, str]:
+        """(equal, how): how is math_verify | text | mismatch | unparsed | unparsed_reference | timeout."""
+        kind, gold = self.reference_kind(reference)
+        if kind == "text":
+            if not gold or not ext.answer:
                 return False, "unparsed"
-            (pv, pp), (rv, rp) = got, ref_num
-            options = [(pv, rv)]
-            if pp != rp:  # 25% vs 0.25 (and vs 25)
-                options += [(pv / 100, rv) if pp else (pv, rv / 100), (pv, rv)]
-            if any(self._num_equal(a, b) for a, b in options):
-                return True, "numeric"
-            return False, "mismatch"
-        pk, rk = self.text_key(predicted), self.text_key(reference)
-        if pk and rk and (pk == rk or re.search(rf"(?:^|\s){re.escape(rk)}(?:\s|$)", pk) and len(pk) <= 4 * len(rk) + 8):
-            return True, "text"
-        sym = self._symbolic.equivalent(self._clean(reference), self._clean(predicted))
-        if sym:
-            return True, "symbolic"
-        return False, "mismatch"
+            return (True, "text") if self.text_key(ext.answer) == self.text_key(gold) else (False, "mismatch")
+        if ext.value is None:
+            return False, "unparsed"
+        compare = self._verdict if len(ext.value) <= _MAX_CACHED_CHARS else self._ask
+        try:
+            ok, how = compare(kind, gold, ext.value)
+        except TimeoutError:
+            return False, "timeout"
+        if how.startswith("error:"):
+            _LOG.warning("answer comparison failed: %s", how[len("error:") :])
+            return False, "error"
+        return ok, how
+
+    def findable(self, ext: Extraction) -> bool:
+        """Without a reference: a boxed or marked answer, a short reply, or text Math-Verify parses."""
+        if ext.method in ("boxed", "marker") or (ext.method == "text" and ext.answer is not None):
+            return True
+        if ext.value is None:
+            return False
+        got = self._process.call({"op": "parse", "pred": ext.value, "targets": list(self.prediction_targets)})
+        return got is not TIMED_OUT and bool(got[0])
+
+    def compare(self, predicted: str, reference: str) -> tuple[bool, str]:
+        """Extract the answer from ``predicted`` and compare it with ``reference``."""
+        return self.judge(self.extract(predicted), reference)
 
 
-class SymbolicComparer:
-    """Math-Verify (timeouts off) in a worker thread under our own time limit; sympy as fallback.
+def _mv():
+    # Math-Verify logs the text it failed to parse at debug level: records must not reach logs.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    logging.getLogger("latex2sympy2_extended").setLevel(logging.ERROR)
+    import math_verify
 
-    A call that overruns the limit is abandoned (its thread cannot be killed) and a fresh worker
-    thread takes over; after ``max_abandoned`` overruns symbolic comparison is switched off for this
-    worker, so a pathological input can cost at most that many threads.
+    return math_verify
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_gold(kind: str, gold: str):
+    mv = _mv()
+    config = [mv.ExprExtractionConfig()] if kind == "number" else [mv.LatexExtractionConfig()]
+    return mv.parse(gold, config, parsing_timeout=None)
+
+
+def _parse_prediction(pred: str, targets: Sequence[str]):
+    mv = _mv()
+    configs = {"latex": mv.LatexExtractionConfig(boxed_match_priority=0), "expr": mv.ExprExtractionConfig()}
+    return mv.parse(pred, [configs[t] for t in targets], parsing_timeout=None)
+
+
+def _math_verify(kind: str, gold: str, pred: str, targets: Sequence[str], options: dict) -> tuple[bool, str]:
+    mv = _mv()
+    g = _parse_gold(kind, gold)
+    if not g:
+        return False, "unparsed_reference"
+    p = _parse_prediction(pred, targets)
+    if not p:
+        return False, "unparsed"
+    return (True, "math_verify") if mv.verify(g, p, timeout_seconds=None, **options) else (False, "mismatch")
+
+
+def _serve() -> None:
+    """The child process: one JSON request per line on stdin, one JSON answer per line back."""
+    import json
+    import os
+    import sys
+
+    limit_mb = int(os.environ.get("CURATE_ANSWER_MEMORY_MB", "0"))
+    if limit_mb > 0:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mb << 20, limit_mb << 20))
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # anything a library prints goes to stderr (discarded), never into the protocol
+    sys.stdout = sys.stderr
+    _math_verify("latex", "$1$", "$1$", ("latex", "expr"), {})  # import and build the parser first
+    out.write('"ready"\n')
+    out.flush()
+    for line in sys.stdin:
+        try:
+            req = json.loads(line)
+            if req["op"] == "parse":
+                got = [bool(_parse_prediction(req["pred"], req["targets"])), "parsed"]
+            else:
+                got = list(_math_verify(req["kind"], req["gold"], req["pred"], req["targets"], req["options"]))
+        except Exception as exc:  # noqa: BLE001 - the type only: the message may quote the text
+            got = [False, "error:" + type(exc).__name__]
+        out.write(json.dumps(got) + "\n")
+        out.flush()
+
+
+TIMED_OUT = object()
+
+
+class MathVerifyProcess:
+    """Math-Verify in a child process, so a call that overruns can really be stopped.
+
+    Its own timeouts use ``signal.alarm`` (main thread only), and neither a signal nor a thread
+    deadline can interrupt a long C-level computation that holds the GIL — a power tower like
+    ``5^{5^{5^{5^5}}}`` (Math-Verify issue #65). Here the call waits on a pipe with our own limit;
+    on overrun the child is killed (the answer is rejected with ``timeout``) and a fresh child is
+    started for the next call. The child has a memory limit (``CURATE_ANSWER_MEMORY_MB``, default
+    2048) and its output is discarded. One child per worker process, shared by its threads.
     """
 
-    def __init__(self, timeout_seconds: float = 2.0, max_chars: int = 300, max_abandoned: int = 4) -> None:
+    def __init__(self, timeout_seconds: float = 2.0, start_timeout_seconds: float = 120.0) -> None:
         self.timeout = timeout_seconds
-        self.max_chars = max_chars
-        self.max_abandoned = max_abandoned
-        self._pool: cf.ThreadPoolExecutor | None = None
-        self._abandoned = 0
+        self.start_timeout = start_timeout_seconds
+        self._proc = None
+        self._buf = b""
         self._lock = threading.Lock()
+        self._owner = None
+        self.kills = 0
 
-    def __getstate__(self):
-        return {"timeout": self.timeout, "max_chars": self.max_chars, "max_abandoned": self.max_abandoned, "_pool": None, "_abandoned": 0}
+    def _start(self) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
 
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("CURATE_ANSWER_MEMORY_MB", "2048")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from pipeline.trajectories.answers import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._buf = b""
+        self._owner = os.getpid()
+        if self._read_line(self.start_timeout) != "ready":
+            self._kill()
+            raise RuntimeError("the Math-Verify child process did not start")
 
-    def _bounded(self, fn: Callable[[], bool]) -> bool | None:
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                pipe.close()
+        self._proc = None
+
+    def _read_line(self, timeout: float):
+        import json
+        import os
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        fd = self._proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return TIMED_OUT
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return TIMED_OUT  # the child died (memory limit, crash)
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def ensure_started(self) -> None:
         with self._lock:
-            if self._abandoned >= self.max_abandoned:
-                return None
-            if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="symbolic")
-            fut = self._pool.submit(fn)
+            if self._proc is None:
+                self._start()
+
+    def call(self, request: dict):
+        """The child's ``[ok, how]`` for one request, or :data:`TIMED_OUT` (the child was killed)."""
+        import json
+
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._kill()
+                self._start()
             try:
-                return fut.result(timeout=self.timeout)
-            except cf.TimeoutError:
-                self._abandoned += 1
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-                _LOG.warning("symbolic comparison exceeded %.1fs; abandoned (%d so far)", self.timeout, self._abandoned)
-                return None
-            except Exception:  # noqa: BLE001 - a comparison error is "not equal"
-                return None
+                self._proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._kill()
+                return TIMED_OUT
+            got = self._read_line(self.timeout)
+            if got is TIMED_OUT:
+                self.kills += 1
+                self._kill()
+                _LOG.warning("answer comparison exceeded %.1fs; Math-Verify child process restarted (%d so far)", self.timeout, self.kills)
+            return got
 
-    def equivalent(self, gold: str, pred: str) -> bool:
-        if not gold or not pred or len(gold) > self.max_chars or len(pred) > self.max_chars:
-            return False
-        got = self._bounded(lambda: _math_verify(gold, pred))
-        if got is None:
-            got = self._bounded(lambda: _sympy_equal(gold, pred))
-        return bool(got)
+    def close(self) -> None:
+        import os
 
-
-def _math_verify(gold: str, pred: str) -> bool:
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-    from math_verify import parse, verify
-
-    def wrap(s: str) -> str:
-        return s if "$" in s else f"${s}$"
-
-    g = parse(wrap(gold), parsing_timeout=None)
-    p = parse(wrap(pred), parsing_timeout=None)
-    if not g or not p:
-        raise ValueError("unparsed")
-    return bool(verify(g, p, timeout_seconds=None))
+        with self._lock:
+            if self._proc is not None and self._owner == os.getpid():  # a forked copy leaves it alone
+                self._kill()
 
 
-_SYMPY_FUNCS = {"sqrt", "log", "exp", "sin", "cos", "tan", "pi", "E", "I"}
+_PROCESSES: dict[tuple[int, float], MathVerifyProcess] = {}
+_PROCESSES_LOCK = threading.Lock()
 
 
-def _safe_sympy_source(s: str) -> str | None:
-    s = s.replace("^", "**").replace("×", "*").replace("÷", "/")
-    s = re.sub(r"\\sqrt\{([^{}]+)\}", r"sqrt(\1)", s)
-    s = re.sub(r"\\frac\{([^{}]+)\}\{([^{}]+)\}", r"((\1)/(\2))", s)
-    s = re.sub(r"(\d)\s*([a-zA-Z(])", r"\1*\2", s)  # 2x → 2*x
-    try:
-        tree = ast.parse(s, mode="eval")
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if len(node.id) > 1 and node.id not in _SYMPY_FUNCS:
-                return None
-        elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in _SYMPY_FUNCS or node.keywords:
-                return None
-        elif isinstance(node, ast.Constant):
-            if not isinstance(node.value, (int, float)) or isinstance(node.value, bool):
-                return None
-        elif not isinstance(
-            node,
-            (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Load, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd),
-        ):
-            return None
-    return s
+def shared_process(timeout_seconds: float) -> MathVerifyProcess:
+    """The worker process's Math-Verify child for this time limit (a forked worker gets its own)."""
+    import atexit
+    import os
 
-
-def _sympy_equal(gold: str, pred: str) -> bool:
-    import sympy
-
-    a, b = _safe_sympy_source(gold), _safe_sympy_source(pred)
-    if a is None or b is None:
-        return False
-    # The AST was whitelisted above (numbers, one-letter symbols, a few functions), so sympify is safe.
-    ea, eb = sympy.sympify(a), sympy.sympify(b)
-    return sympy.simplify(ea - eb) == 0
+    key = (os.getpid(), float(timeout_seconds))
+    with _PROCESSES_LOCK:
+        proc = _PROCESSES.get(key)
+        if proc is None:
+            proc = _PROCESSES[key] = MathVerifyProcess(timeout_seconds)
+            atexit.register(proc.close)
+    proc.ensure_started()
+    return proc

@@ -210,10 +210,9 @@ class Validator:
         self.matcher = AnswerMatcher(
             markers=a.get("markers", DEFAULT_MARKERS),
             units=self.units,
-            rel_tol=float(a.get("rel_tol", 1e-6)),
-            abs_tol=float(a.get("abs_tol", 1e-9)),
-            symbolic_timeout_seconds=float(a.get("symbolic_timeout_seconds", 2.0)),
-            max_symbolic_chars=int(a.get("max_symbolic_chars", 300)),
+            float_rounding=int(a.get("float_rounding", 6)),
+            timeout_seconds=float(a.get("timeout_seconds", 2.0)),
+            max_answer_chars=int(a.get("max_answer_chars", 20000)),
         )
         self.langid = None
         if "language" in self.order:
@@ -294,11 +293,12 @@ class Validator:
     def check_answer(self, ctx) -> tuple[bool, dict | None]:
         ext = self.matcher.extract(ctx["answer"])
         ref = ctx["reference"]
-        if ext.value is None:
-            return False, {"extracted": "none"}
         if ref is None or str(ref).strip() == "":
-            return True, {"extracted": ext.method, "reference": "none"}
-        ok, how = self.matcher.compare(ext.value, str(ref))
+            found = self.matcher.findable(ext)
+            return found, {"extracted": ext.method if found else "none", "reference": "none"}
+        if ext.value is None and ext.answer is None:
+            return False, {"extracted": "none"}
+        ok, how = self.matcher.judge(ext, str(ref))
         return ok, {"extracted": ext.method, "compare": how}
 
     def check_steps(self, ctx) -> tuple[bool, dict | None]:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.trajectories.answers import DEFAULT_MARKERS, DEFAULT_UNITS, AnswerMatcher
 from pipeline.trajectories.arith import find_claims
 
@@ -182,6 +183,13 @@ def load_checks(path: str | Path) -> dict:
     return data
 
 
+def answer_markers(rules: dict) -> list[RulePattern]:
+    """The ``answer.markers`` of checks.yaml: user patterns, each under a time limit and named
+    ``checks.yaml:answer.markers[i]`` (a pattern that does not compile raises ``RulePatternError``)."""
+    markers = (rules.get("answer") or {}).get("markers", DEFAULT_MARKERS)
+    return [compile_rule(f"checks.yaml:answer.markers[{i}]", str(m)) for i, m in enumerate(markers)]
+
+
 class Validator:
     """All checks. Cheap to build and pickle; ``setup()`` loads rules, models and the overlap index."""
 
@@ -207,6 +215,7 @@ class Validator:
         self.close_tag = fmt.get("close_tag", "</think>")
         a = rules.get("answer", {})
         self.units = a.get("units", DEFAULT_UNITS)
+        markers = answer_markers(rules)
         self.matcher = AnswerMatcher(
             markers=a.get("markers", DEFAULT_MARKERS),
             units=self.units,
@@ -215,6 +224,7 @@ class Validator:
             symbolic_timeout_seconds=float(a.get("symbolic_timeout_seconds", 2.0)),
             max_symbolic_chars=int(a.get("max_symbolic_chars", 300)),
         )
+        self.matcher.markers = markers  # the time-limited versions of the patterns it compiled
         self.langid = None
         if "language" in self.order:
             from pipeline.lang.identifier import LanguageIdentifier

@@ -128,7 +128,8 @@ class FakeServer:
                 if word == "down":
                     return self.send(503, {"error": {"message": "overloaded"}})
                 if word == "bad":
-                    return self.send(400, {"error": {"message": "prompt is longer than the context window"}})
+                    # endpoints echo the request in errors: the prompt must not reach decisions rows
+                    return self.send(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
                 if word == "auth":
                     return self.send(401, {"error": {"message": "invalid api key"}})
                 if word == "think":
@@ -201,9 +202,9 @@ def test_persistent_5xx_gives_up_per_prompt(server, tmp_path):
 
 
 def test_4xx_is_not_retried_and_fails_only_that_prompt(server, tmp_path):
-    bad, ok = make_teacher(server, tmp_path).complete(prompts("bad one", "ok two"))
-    assert bad.error == "teacher_error" and bad.detail == {"status": 400, "error": "HTTP 400: prompt is longer than the context window"}
-    assert server.hits["bad one"] == 1 and ok.completions
+    bad, ok = make_teacher(server, tmp_path).complete(prompts("bad one mina.park@example.org", "ok two"))
+    assert bad.error == "teacher_error" and bad.detail == {"status": 400, "error": "HTTP 400"}  # status only
+    assert server.hits["bad one mina.park@example.org"] == 1 and ok.completions
 
 
 def test_401_stops_the_run_with_a_clear_error(server, tmp_path):

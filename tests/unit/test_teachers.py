@@ -132,6 +132,21 @@ class FakeServer:
                     return self.send(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
                 if word == "auth":
                     return self.send(401, {"error": {"message": "invalid api key"}})
+                if word == "huge":  # a declared 3 MB body
+                    return self.ok(body, {"role": "assistant", "content": "<think>\n" + "h" * 3_000_000 + "\n</think>\n\nAnswer: 1"})
+                if word == "drip":  # a body that trickles in, each byte well inside the read timeout
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    try:
+                        for _ in range(40):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 if word == "think":
                     return self.ok(body, {"role": "assistant", "content": "Answer: 2", "reasoning_content": "1 + 1 = 2"})
                 return self.ok(body)
@@ -248,3 +263,48 @@ def test_retry_after_parsing():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
     assert parse_retry_after("soon") is None
+
+
+# --- bounded resources -----------------------------------------------------------------------
+def test_body_over_the_response_cap_is_refused_not_read(server, tmp_path):
+    t = make_teacher(server, tmp_path, max_response_bytes=100_000)
+    huge, ok = t.complete(prompts("huge one", "ok two"))
+    assert huge.error == "completion_too_large" and huge.detail == {"max_response_bytes": 100_000}
+    assert server.hits["huge one"] == 1 and ok.completions  # not retried; the other prompt unaffected
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1  # and not cached
+
+
+def test_a_dripping_body_hits_the_whole_request_deadline(server, tmp_path):
+    t = make_teacher(server, tmp_path, timeout_seconds=0.5, max_retries=0)
+    started = time.monotonic()
+    res = t.complete(prompts("drip one"))[0]
+    assert time.monotonic() - started < 1.8  # the server would take 2 s; each byte arrives in 0.05 s
+    assert res.error == "teacher_error" and res.detail["error"].startswith("timeout")
+
+
+def test_bounded_lines_skips_over_long_lines_without_holding_them():
+    import io
+
+    from pipeline.trajectories.seeds import bounded_lines
+
+    data = "짧은 줄\r\n".encode() + b"x" * 50 + b"\n\nlast line without newline"
+    for chunk in (3, 7, 1 << 20):  # lines cut across reads, multi-byte characters split
+        assert list(bounded_lines(io.BytesIO(data), 30, chunk)) == ["짧은 줄", None, "", "last line without newline"]
+    assert list(bounded_lines(io.BytesIO(b"a" * 21), 20, 4)) == [None]
+    assert list(bounded_lines(io.BytesIO(b"a" * 20 + b"\n"), 20, 4)) == ["a" * 20]
+
+
+def test_replay_metadata_is_kept_only_as_a_safe_token():
+    from pipeline.trajectories.teachers.replay import parse_replay, safe_license, safe_token
+
+    assert safe_token("replay-en-001") == "replay-en-001"
+    assert safe_token("deepseek-ai/DeepSeek-R1-0528") == "deepseek-ai/DeepSeek-R1-0528"
+    assert safe_token("gpt-4o-2024-08-06") == "gpt-4o-2024-08-06"  # 8 digits in a row: a date, kept
+    assert safe_token(12345) == "12345"
+    for unsafe in ("mina.park@example.org", "010-2345-6789", "+81 90 1234 5678", "6011.1111.1111.1117", "x" * 129, "a b"):
+        assert safe_token(unsafe) == "sha256-" + __import__("hashlib").sha256(unsafe.encode()).hexdigest()[:32]
+    assert safe_license("Apache-2.0 OR MIT") == "Apache-2.0 OR MIT" and safe_license("owner@example.org") is None
+    line = json.dumps({"id": "lee@example.org", "prompt": "p", "completion": "c", "model": "02-3456-7890", "lang": "en\nx", "template_id": "t 1"})
+    cand, error = parse_replay(line, "mem://r.jsonl", 0)
+    assert error is None and cand["sample_id"].startswith("sha256-") and cand["source_id"] == cand["sample_id"]
+    assert cand["teacher"].startswith("replay:sha256-") and cand["lang"] is None and cand["template_id"].startswith("sha256-")

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import duckdb
@@ -24,6 +23,7 @@ import pytest
 import yaml
 
 from pipeline.resources import rules_dir
+from tests.local_http import LocalServer
 from tests.security.conftest import run_cli, scan_outputs
 
 REGEX_TIMEOUT = "0.3"  # seconds per match call in these runs (CURATE_REGEX_TIMEOUT)
@@ -226,14 +226,11 @@ class _Endpoint:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.local = LocalServer(Handler)
+        self.base_url = self.local.base_url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.local.close()
 
 
 def test_http_teacher_over_cap_body_is_a_rejection_not_a_crash(tmp_path):

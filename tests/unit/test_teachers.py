@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,6 +15,7 @@ from pipeline.trajectories.teachers import TeacherError
 from pipeline.trajectories.teachers.openai import OpenAITeacher, parse_retry_after
 from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
 from pipeline.trajectories.templates import DocumentTemplates, generate_word_problems, load_templates
+from tests.local_http import LocalServer
 
 
 # --- programmatic ----------------------------------------------------------------------------
@@ -151,14 +152,11 @@ class FakeServer:
                     return self.ok(body, {"role": "assistant", "content": "Answer: 2", "reasoning_content": "1 + 1 = 2"})
                 return self.ok(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.local = LocalServer(Handler)
+        self.base_url = self.local.base_url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.local.close()
 
 
 @pytest.fixture

@@ -118,6 +118,32 @@ def test_catastrophic_rules_quarantine_only_the_record_they_hang_on(tmp_path):
     assert HOSTILE not in res.stderr  # log lines name the rule, never the text
 
 
+def test_shipped_patterns_match_under_regex_exactly_as_under_re():
+    """The `regex` module (saferegex) must not change what the shipped rules find; stdlib `re` is the
+    oracle, over real third-party text: Debian copyright files when present, and the repo's fixtures."""
+    import glob
+    import re
+
+    from pipeline.saferegex import compile_rule
+
+    repo = Path(__file__).resolve().parents[2]
+    texts = [open(f, encoding="utf-8", errors="replace").read() for f in sorted(glob.glob("/usr/share/doc/*/copyright"))[:150]]
+    for path in [*sorted((repo / "tests" / "data" / "license").glob("*.jsonl")), repo / "tests" / "data" / "langid" / "paragraphs.jsonl"]:
+        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rules = rules_dir()
+    patterns = [(p["pattern"], 0) for p in yaml.safe_load((rules / "copyright.yaml").read_text(encoding="utf-8"))["patterns"]]
+    patterns += [(r["pattern"], re.IGNORECASE) for r in yaml.safe_load((rules / "quality.yaml").read_text(encoding="utf-8"))["rules"] if r["check"] == "line_pattern"]
+    patterns += [(m, 0) for m in yaml.safe_load((rules / "trajectories" / "checks.yaml").read_text(encoding="utf-8"))["answer"]["markers"]]
+    matches = 0
+    for pattern, flags in patterns:
+        oracle, ours = re.compile(pattern, flags), compile_rule("shipped", pattern, flags)
+        for text in texts:
+            want = [m.span() for m in oracle.finditer(text)]
+            assert [m.span() for m in ours.finditer(text)] == want, pattern
+            matches += len(want)
+    assert matches > 100  # the comparison saw real matches, not only misses
+
+
 # --- patterns that do not compile ------------------------------------------------------------
 BROKEN = "(unclosed"
 

@@ -306,3 +306,31 @@ def test_replay_metadata_is_kept_only_as_a_safe_token():
     cand, error = parse_replay(line, "mem://r.jsonl", 0)
     assert error is None and cand["sample_id"].startswith("sha256-") and cand["source_id"] == cand["sample_id"]
     assert cand["teacher"].startswith("replay:sha256-") and cand["lang"] is None and cand["template_id"].startswith("sha256-")
+
+
+def test_answer_marker_timeout_and_oversized_completion_are_decisions(tmp_path, monkeypatch):
+    import yaml
+
+    import pipeline.saferegex as saferegex
+    from pipeline.trajectories.stage import validate_candidate
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
+    cfg = load_config()
+    checks = yaml.safe_load(cfg.rule_file("trajectories/checks.yaml").read_text(encoding="utf-8"))
+    checks["answer"]["markers"].append("(a|aa)+$")
+    path = tmp_path / "checks.yaml"
+    path.write_text(yaml.safe_dump(checks, allow_unicode=True), encoding="utf-8")
+    v = Validator(cfg, checks_path=str(path), order=["format", "answer"])
+    v.setup()
+
+    def decide(completion: str, cap: int = 1 << 20) -> dict:
+        cand = {"sample_id": "c-1", "prompt_id": "c", "prompt": "What is 6 × 7?", "completion": completion, "reference_answer": "42", "lang": "en", "teacher": "replay:t"}
+        outs = list(validate_candidate(v, cand, "run", cap))
+        return next(o.value for o in outs if getattr(o, "tag", None) == "decisions")
+
+    hostile = decide("<think>\n6 × 7 = 42\n</think>\n\n" + "a" * 60 + "b")
+    assert (hostile["action"], hostile["reason"]) == ("quarantine", "stage_error")
+    assert json.loads(hostile["detail"]) == {"error": "RuleTimeout", "rule": "checks.yaml:answer.markers[7]"}
+    assert decide("<think>\n6 × 7 = 42\n</think>\n\nAnswer: 42")["reason"] == "kept"
+    big = decide("<think>\n" + "한" * 400 + "\n</think>\n\nAnswer: 42", cap=1000)  # 400 characters, 1,200 bytes
+    assert big["reason"] == "completion_too_large" and json.loads(big["detail"])["max_completion_bytes"] == 1000

@@ -334,3 +334,13 @@ def test_answer_marker_timeout_and_oversized_completion_are_decisions(tmp_path, 
     assert decide("<think>\n6 × 7 = 42\n</think>\n\nAnswer: 42")["reason"] == "kept"
     big = decide("<think>\n" + "한" * 400 + "\n</think>\n\nAnswer: 42", cap=1000)  # 400 characters, 1,200 bytes
     assert big["reason"] == "completion_too_large" and json.loads(big["detail"])["max_completion_bytes"] == 1000
+
+
+@pytest.mark.parametrize("override", [{"max_line_bytes": 0}, {"teacher": {"max_completion_bytes": -1}}, {"teacher": {"max_response_bytes": 0}}])
+def test_size_caps_must_be_positive(override):
+    from pipeline.config import ConfigError
+    from pipeline.trajectories.stage import check_config
+
+    check_config(load_config(overrides={"trajectories": {"enabled": True}}))  # the defaults pass
+    with pytest.raises(ConfigError, match=r"trajectories\.(teacher\.)?max_\w+_bytes' must be a positive"):
+        check_config(load_config(overrides={"trajectories": {"enabled": True, **override}}))

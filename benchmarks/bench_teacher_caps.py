@@ -11,7 +11,8 @@
 2. The replay reader alone (``read_lines`` + ``parse_replay``) on the same file, capped and with the
    cap raised past the line: time and peak RSS of a fresh process.
 3. The ``openai`` teacher against a local endpoint that streams a 256 MB body without a
-   Content-Length: time and peak RSS of a fresh process with the default ``max_response_bytes``.
+   Content-Length: time and peak RSS of a fresh process with the default ``max_response_bytes``
+   and with the cap raised past the body (512 MB: the whole body is read and parsed).
 
 Each case runs in its own subprocess so peaks do not mix.
 """
@@ -41,8 +42,13 @@ def write_replay(path: Path, good_lines: int = 20) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(good_lines):
             fh.write(json.dumps({"id": f"good-{i}", "prompt": f"A shop sold 12 apples and then 30 more (order {i}). How many apples?", "completion": GOOD, "reference_answer": "42", "lang": "en"}) + "\n")
-        filler = "The count goes on. " * (BIG_MB * MB // 19)
-        fh.write(json.dumps({"id": "huge", "prompt": "How many apples are 12 + 30?", "completion": f"<think>\n{filler}\n</think>\n\nAnswer: 42", "lang": "en"}) + "\n")
+        # written in pieces: this process stays small, and a child's peak RSS (which Linux carries
+        # over from its parent at fork) is its own
+        fh.write('{"id": "huge", "prompt": "How many apples are 12 + 30?", "completion": "<think>\\n')
+        sentence = "The count goes on. " * 1000
+        for _ in range(BIG_MB * MB // len(sentence)):
+            fh.write(sentence)
+        fh.write('\\n</think>\\n\\nAnswer: 42", "lang": "en"}\n')
 
 
 def _child_peak_mb() -> float:
@@ -106,20 +112,21 @@ class _Flood(BaseHTTPRequestHandler):
         self.end_headers()
         chunk = b"a" * (1 << 16)
         try:
-            for piece in [b'{"choices": [{"message": {"content": "'] + [chunk] * (256 * 16):
+            for piece in [b'{"choices": [{"message": {"content": "'] + [chunk] * (256 * 16) + [b'"}}]}']:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")  # a complete, valid body: only its size is hostile
         except (BrokenPipeError, ConnectionResetError):
             pass
         self.close_connection = True
 
 
-def case_http() -> dict:
+def case_http(capped: bool) -> dict:
     from pipeline.config import TeacherConfig
     from pipeline.trajectories.teachers.openai import OpenAITeacher
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    cap = TeacherConfig().max_response_bytes
+    cap = TeacherConfig().max_response_bytes if capped else 512 * MB
     teacher = OpenAITeacher(base_url=f"http://127.0.0.1:{httpd.server_address[1]}/v1", model="m", timeout_seconds=60, max_retries=0, cache_dir=None, max_response_bytes=cap)
     teacher.setup()
     base = _self_peak_mb()
@@ -128,7 +135,8 @@ def case_http() -> dict:
     wall = time.monotonic() - started
     teacher.close()
     httpd.shutdown()
-    return {"wall_s": round(wall, 2), "peak_mb": round(_self_peak_mb()), "start_mb": round(base), "error": res.error, "cap_mb": cap / MB}
+    outcome = res.error or f"{len(res.completions)} completion of {sum(map(len, res.completions)) / MB:.0f} MB"
+    return {"wall_s": round(wall, 2), "peak_mb": round(_self_peak_mb()), "start_mb": round(base), "error": outcome, "cap_mb": cap / MB}
 
 
 def run_case(*args: str) -> dict:
@@ -144,7 +152,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.case:
         kind, *rest = args.case
-        result = {"cli": lambda: case_cli(rest[0], rest[1] == "capped"), "reader": lambda: case_reader(rest[0], rest[1] == "capped"), "http": case_http}[kind]()
+        result = {"cli": lambda: case_cli(rest[0], rest[1] == "capped"), "reader": lambda: case_reader(rest[0], rest[1] == "capped"), "http": lambda: case_http(rest[0] == "capped")}[kind]()
         print(json.dumps(result))
         return
 
@@ -156,7 +164,8 @@ def main() -> None:
         cli_uncapped = run_case("cli", replay, "uncapped") if args.uncapped else None
         reader_capped = run_case("reader", replay, "capped")
         reader_uncapped = run_case("reader", replay, "uncapped")
-    http = run_case("http")
+    http = run_case("http", "capped")
+    http_uncapped = run_case("http", "uncapped")
 
     lines = [
         "# Teacher and replay size caps",
@@ -174,6 +183,7 @@ def main() -> None:
         f"| replay reader alone | line 4 MB | {reader_capped['wall_s']} | {reader_capped['peak_mb']} (start {reader_capped['start_mb']}) | {reader_capped['lines']} lines, errors {reader_capped['errors']} |",
         f"| replay reader alone | line 64 MB (no cap) | {reader_uncapped['wall_s']} | {reader_uncapped['peak_mb']} (start {reader_uncapped['start_mb']}) | {reader_uncapped['lines']} lines, errors {reader_uncapped['errors']} |",
         f"| `openai` teacher, endpoint streams 256 MB, no Content-Length | response {http['cap_mb']:g} MB | {http['wall_s']} | {http['peak_mb']} (start {http['start_mb']}) | {http['error']} |",
+        f"| `openai` teacher, endpoint streams 256 MB, no Content-Length | response {http_uncapped['cap_mb']:g} MB (no cap) | {http_uncapped['wall_s']} | {http_uncapped['peak_mb']} (start {http_uncapped['start_mb']}) | {http_uncapped['error']} |",
         "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")

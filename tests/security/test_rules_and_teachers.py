@@ -238,8 +238,9 @@ class _Endpoint:
                     self.send_header("Transfer-Encoding", "chunked")
                     self.end_headers()
                     try:
-                        for chunk in [b'{"choices": [{"message": {"content": "'] + [b"a" * 65536] * 1024:
+                        for chunk in [b'{"choices": [{"message": {"content": "'] + [b"a" * 65536] * 1024 + [b'"}}]}']:
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.write(b"0\r\n\r\n")
                     except (BrokenPipeError, ConnectionResetError):
                         pass
                     self.close_connection = True

@@ -299,7 +299,9 @@ def test_replay_metadata_is_kept_only_as_a_safe_token():
     assert safe_token("deepseek-ai/DeepSeek-R1-0528") == "deepseek-ai/DeepSeek-R1-0528"
     assert safe_token("gpt-4o-2024-08-06") == "gpt-4o-2024-08-06"  # 8 digits in a row: a date, kept
     assert safe_token(12345) == "12345"
-    for unsafe in ("mina.park@example.org", "010-2345-6789", "+81 90 1234 5678", "6011.1111.1111.1117", "x" * 129, "a b"):
+    assert safe_token("질문-001") == "질문-001" and safe_token("問題_12") == "問題_12"
+    for unsafe in ("mina.park@example.org", "010-2345-6789", "+81 90 1234 5678", "6011.1111.1111.1117", "x" * 129, "a b",
+                   "０９０-１２３４-５６７８", "민수＠example.org", "_leading"):
         assert safe_token(unsafe) == "sha256-" + __import__("hashlib").sha256(unsafe.encode()).hexdigest()[:32]
     assert safe_license("Apache-2.0 OR MIT") == "Apache-2.0 OR MIT" and safe_license("owner@example.org") is None
     line = json.dumps({"id": "lee@example.org", "prompt": "p", "completion": "c", "model": "02-3456-7890", "lang": "en\nx", "template_id": "t 1"})

@@ -12,8 +12,8 @@ The line's metadata is written to outputs (``sample_id`` and decisions ``doc_id`
 ``teacher``, ``template_id``, ``lang`` and ``license`` columns), and whoever wrote the file may have put
 anything there, personal data included. So each field is constrained before it is used:
 
-- ``id``, ``teacher``/``model``, ``template_id``: kept when a *safe token* — 1 to 128 characters of
-  ``A-Z a-z 0-9 . _ : / + -``, starting with a letter or digit, with fewer than 9 digits in a row once
+- ``id``, ``teacher``/``model``, ``template_id``: kept when a *safe token* — 1 to 128 letters and
+  digits of any script and ``. _ : / + -``, starting with a letter or digit, with fewer than 9 digits in a row once
   those separators are ignored (so no e-mail address, no phone, card or national-ID number fits);
   anything else is replaced by ``sha256-`` + the first 32 hex digits of the SHA-256 of the value
   (stable: the same id gives the same sample_id on every run, and ``'sha256-' || left(sha256(id), 32)``
@@ -34,11 +34,11 @@ from pipeline.trajectories.templates import make_prompt
 
 BAD_REPLAY = "bad_replay_line"
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+\-]{0,127}")
+_TOKEN = re.compile(r"[^\W_][\w.:/+\-]{0,127}")  # letters and digits of any script: 질문-001 is an id too
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}")
 _LICENSE = re.compile(r"[A-Za-z0-9.+:() \-]{1,200}")
 _SEPARATORS = re.compile(r"[._:/+\- ()]")
-_LONG_NUMBER = re.compile(r"\d{9,}")
+_LONG_NUMBER = re.compile(r"\d{9,}")  # any script's digits: full-width ０１０… counts
 
 
 def _no_long_number(value: str) -> bool:

@@ -106,6 +106,8 @@ class TeacherConfig:
     backoff_seconds: float = 1.0  # first retry delay (doubles, with jitter) unless Retry-After says otherwise
     max_backoff_seconds: float = 30.0
     cache_dir: str | None = None  # response cache folder; default $XDG_CACHE_HOME/curation-pipeline/teacher
+    max_completion_bytes: int = 1024 * 1024  # larger completions (UTF-8) are rejected: completion_too_large
+    max_response_bytes: int = 8 * 1024 * 1024  # an HTTP response body is read up to this, then rejected
 
 
 @dataclass
@@ -119,6 +121,7 @@ class TrajectoriesConfig:
     contamination_ngram: int = 13
     tokenizer: str | None = None  # a tokenizer.json for the length check; default: a fast estimate
     batch_size: int = 64  # prompts per teacher call / candidates per validation call
+    max_line_bytes: int = 4 * 1024 * 1024  # longer seeds/replay lines are skipped unread: line_too_large
 
 
 @dataclass

@@ -45,6 +45,37 @@ def load_transform(path: str):
     return getattr(importlib.import_module(module), name)
 
 
+def check_rules(cfg: Config) -> None:
+    """Compile the user patterns of the enabled stages on the driver, before OUT is touched: a
+    pattern that does not compile is a ``ConfigError`` (exit 2) naming the rules file and the rule."""
+    from pipeline.config import ConfigError
+    from pipeline.saferegex import RulePatternError
+
+    if cfg.license.enabled:
+        import yaml
+
+        from pipeline.compliance.copyright import CopyrightExtractor
+        from pipeline.compliance.optout import OptOutChecker
+
+        for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
+            path = cfg.rule_file(name)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                if not isinstance(data, dict):
+                    raise ValueError("top level must be a mapping")
+                build(data)
+            except (yaml.YAMLError, ValueError, RulePatternError) as exc:
+                raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None
+    if cfg.quality.enabled:
+        from pipeline.stages.quality import QualityStage
+
+        QualityStage.check_rules(cfg)
+    if cfg.trajectories.enabled:
+        from pipeline.trajectories.stage import check_config
+
+        check_config(cfg)
+
+
 def enabled_stages(cfg: Config) -> list[str]:
     names = [name for name, _ in RECORD_STAGES if getattr(cfg, name).enabled]
     if cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near):

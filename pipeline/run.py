@@ -155,6 +155,7 @@ def run(
         import os
 
         out = os.path.abspath(out)
+    graph.check_rules(cfg)  # a broken user pattern is a usage error before OUT is touched
     prepare_output(out, overwrite)
     run_id = new_run_id()
     staging = FileSystems.join(out, STAGING, run_id)

@@ -2,11 +2,17 @@
 
 Patterns are compiled once; each carries ``keywords`` so a document is only scanned by the patterns
 whose keywords occur in it (most web text has none, and pays one lower-cased keyword scan).
+Patterns are user data (a copied rules/ folder), so each is compiled by
+:func:`pipeline.saferegex.compile_rule` under its ``id``: one that backtracks too long on a record
+raises ``RuleTimeout`` naming ``copyright.yaml:<id>`` (that record is quarantined as ``stage_error``),
+and one that does not compile is a :class:`~pipeline.saferegex.RulePatternError` naming the file and id.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from pipeline.saferegex import RulePattern, RulePatternError, compile_rule
 
 _WS = re.compile(r"\s+")
 _TRAIL = re.compile(r"[\s,.;:|/\\\-–—*#>)\]]+$|^[\s,.;:|/\\\-–—*#<(\[]+")
@@ -26,25 +32,26 @@ class Notice:
 @dataclass(slots=True)
 class _Pattern:
     id: str
-    regex: re.Pattern
+    regex: RulePattern
     keywords: tuple[str, ...]
     restrictive: bool
 
 
 class CopyrightExtractor:
-    def __init__(self, rules: dict) -> None:
+    def __init__(self, rules: dict, source: str = "copyright.yaml") -> None:
         self.max_notices = int(rules.get("max_notices", 20))
         self.max_chars = int(rules.get("max_notice_chars", 160))
         self.patterns: list[_Pattern] = []
         for i, p in enumerate(rules.get("patterns") or []):
-            pid = p.get("id") or f"pattern_{i}"
-            try:
-                rx = re.compile(p["pattern"])
-            except (KeyError, re.error) as exc:
-                raise ValueError(f"copyright.yaml: pattern '{pid}' is invalid: {exc}") from None
+            if not isinstance(p, dict):
+                raise RulePatternError(f"{source}: patterns[{i}] must be a mapping")
+            pid = str(p.get("id") or f"patterns[{i}]")
+            if not isinstance(p.get("pattern"), str):
+                raise RulePatternError(f"{source}: pattern '{pid}' needs a 'pattern' string")
+            rx = compile_rule(f"{source}:{pid}", p["pattern"])
             kws = tuple(str(k).lower() for k in (p.get("keywords") or []))
             if not kws:
-                raise ValueError(f"copyright.yaml: pattern '{pid}' needs keywords (prefilter)")
+                raise RulePatternError(f"{source}: pattern '{pid}' needs keywords (prefilter)")
             self.patterns.append(_Pattern(pid, rx, kws, bool(p.get("restrictive", False))))
 
     @property

@@ -1,9 +1,15 @@
 """Opt-out signals (``rules/optout.yaml``): robots ``noai``/``noimageai`` in meta tags or
-``X-Robots-Tag``, W3C TDMRep ``tdm-reservation``, and a domain / URL-pattern block list."""
+``X-Robots-Tag``, W3C TDMRep ``tdm-reservation``, and a domain / URL-pattern block list.
+
+``block_url_patterns`` are user regexes: each is compiled by :func:`pipeline.saferegex.compile_rule`
+as rule ``optout.yaml:block_url_patterns[i]`` (a timeout on one URL quarantines that record as
+``stage_error`` naming the rule; a pattern that does not compile is a config error)."""
 from __future__ import annotations
 
 import re
 from urllib.parse import urlsplit
+
+from pipeline.saferegex import compile_rule
 
 _SPLIT = re.compile(r"[,\s]+")
 
@@ -31,12 +37,15 @@ def domain_matches(host: str | None, domains) -> str | None:
 
 
 class OptOutChecker:
-    def __init__(self, rules: dict) -> None:
+    def __init__(self, rules: dict, source: str = "optout.yaml") -> None:
         self.headers = self._signals(rules.get("headers") or {})
         self.meta = self._signals(rules.get("meta") or {})
         self.check_record_meta = bool(rules.get("check_record_meta", True))
         self.block_domains = frozenset(str(d).lower().lstrip(".") for d in rules.get("block_domains") or [])
-        self.block_urls = [re.compile(p) for p in rules.get("block_url_patterns") or []]
+        self.block_urls = [
+            compile_rule(f"{source}:block_url_patterns[{i}]", str(p))
+            for i, p in enumerate(rules.get("block_url_patterns") or [])
+        ]
 
     @staticmethod
     def _signals(spec: dict) -> dict[str, tuple[frozenset, frozenset]]:

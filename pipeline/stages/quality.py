@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import regex
 import yaml
 
+from pipeline.saferegex import RulePatternError, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep
 from pipeline.text import (
     CJK,
@@ -427,7 +429,7 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
-def _compile_params(params: dict, where: str) -> dict:
+def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
     """Precompute what measurements need (tuples, regexes) — once per rule and language."""
     p = dict(params)
     check = p["check"]
@@ -436,10 +438,12 @@ def _compile_params(params: dict, where: str) -> dict:
     if check in ("ellipsis_lines", "line_punct"):
         p["_endings"] = tuple(p.get("endings") or ())
     if check == "line_pattern":
-        try:
-            p["_pattern"] = re.compile(str(p["pattern"]), re.IGNORECASE)
-        except (KeyError, re.error) as exc:
-            raise RulesError(f"{where}: 'pattern' missing or invalid ({type(exc).__name__})") from None
+        if not isinstance(p.get("pattern"), str):
+            raise RulesError(f"{where}: 'pattern' missing or not a string")
+        try:  # a user pattern: under a time limit, named by its rule (saferegex)
+            p["_pattern"] = compile_rule(rule_id or str(p["name"]), p["pattern"], regex.IGNORECASE)
+        except RulePatternError as exc:
+            raise RulesError(f"{where}: 'pattern' invalid ({exc})") from None
     if check == "contains":
         p["_patterns"] = [str(x).lower() for x in p.get("patterns") or ()]
     if check == "symbol_word_ratio":
@@ -538,7 +542,7 @@ class QualityRules:
                     params.update(overrides[lang])
             if not params.get("enabled", True):
                 continue
-            params = _compile_params(params, f"{self.source}: rules[{i}] ({rule['name']})")
+            params = _compile_params(params, f"{self.source}: rules[{i}] ({rule['name']})", f"{Path(self.source).name}:{rule['name']}")
             if params["check"] == "stop_words":
                 params["_stopwords"] = self.stopwords
             resolved.append(params)
@@ -630,7 +634,12 @@ class QualityStage(RecordStage):
     core_class = QualityFilter
 
     def __init__(self, config, run_id: str) -> None:
-        # Validate the rules on the driver: a broken rules file is a usage error (exit 2).
+        self.check_rules(config)
+        super().__init__(config, run_id)
+
+    @staticmethod
+    def check_rules(config) -> None:
+        """Validate the rules on the driver: a broken rules file is a usage error (exit 2)."""
         from pipeline.config import ConfigError
 
         if config.quality.rules and not Path(config.quality.rules).is_file():
@@ -639,4 +648,3 @@ class QualityStage(RecordStage):
             QualityRules.from_config(config)
         except RulesError as exc:
             raise ConfigError(str(exc)) from None
-        super().__init__(config, run_id)

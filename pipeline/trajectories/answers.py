@@ -187,12 +187,12 @@ class AnswerMatcher:
         cache_size: int = 4096,
     ) -> None:
         # Markers and units come from rules/ YAML: compiled as user patterns under a time limit.
-        self.markers = [compile_rule(f"trajectories.answer.markers[{i}]", m) for i, m in enumerate(markers)]
+        self.markers = [compile_rule(f"checks.yaml:answer.markers[{i}]", m) for i, m in enumerate(markers)]
         self.units = sorted(set(units), key=len, reverse=True)
         alt = "|".join(re.escape(u) for u in self.units) or "(?!)"
         # A unit right after a number (one optional space), not the start of a longer word: "12 cm",
         # "3개입니다", "45km" — but never the "m" of "m2" or the "g" of "go".
-        self._unit_after = compile_rule("trajectories.answer.units", rf"(?<=\d)\s?(?:{alt})[²³]?(?![A-Za-z0-9])")
+        self._unit_after = compile_rule("checks.yaml:answer.units", rf"(?<=\d)\s?(?:{alt})[²³]?(?![A-Za-z0-9])")
         self.verify_options = {"float_rounding": float_rounding, "strict": strict, "allow_set_relation_comp": allow_set_relation_comp}
         unknown = set(prediction_targets) - {"latex", "expr"}
         if unknown or not prediction_targets:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.trajectories.answers import DEFAULT_MARKERS, DEFAULT_UNITS, AnswerMatcher
 from pipeline.trajectories.arith import find_claims
 
@@ -180,6 +181,13 @@ def load_checks(path: str | Path) -> dict:
         raise ConfigError(f"rules file {path}: unknown check(s) in 'order': {unknown}")
     data["order"] = order
     return data
+
+
+def answer_markers(rules: dict) -> list[RulePattern]:
+    """The ``answer.markers`` of checks.yaml: user patterns, each under a time limit and named
+    ``checks.yaml:answer.markers[i]`` (a pattern that does not compile raises ``RulePatternError``)."""
+    markers = (rules.get("answer") or {}).get("markers", DEFAULT_MARKERS)
+    return [compile_rule(f"checks.yaml:answer.markers[{i}]", str(m)) for i, m in enumerate(markers)]
 
 
 class Validator:

@@ -5,10 +5,13 @@ Seed line: ``question`` (or ``prompt``), ``reference_answer`` (or ``answer``), o
 arithmetic that answers the question, e.g. ``"1200 * 7 - 350"``) and ``unit``.
 
 Bad lines never stop a run: they become ``bad_seed`` / ``bad_replay_line`` decisions rows (no text).
-Files are read through Beam's FileSystems (local, gs://, s3://; .gz/.zst by extension).
+Files are read through Beam's FileSystems (local, gs://, s3://; .gz/.zst by extension), in chunks:
+a line longer than ``trajectories.max_line_bytes`` is skipped as it streams past (never held whole)
+and becomes a ``line_too_large`` decisions row.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from typing import Iterator
@@ -17,6 +20,8 @@ from pipeline.records import make_doc_id
 from pipeline.trajectories.templates import make_prompt
 
 BAD_SEED = "bad_seed"
+LINE_TOO_LARGE = "line_too_large"
+_CHUNK_BYTES = 1 << 20
 
 
 def open_text_lines(path: str) -> Iterator[str]:
@@ -31,6 +36,59 @@ def open_text_lines(path: str) -> Iterator[str]:
         return
     with FileSystems.open(path) as fh:  # AUTO: .gz / .bz2 by extension
         yield from io.TextIOWrapper(fh, encoding="utf-8", errors="replace")
+
+
+@contextlib.contextmanager
+def open_binary(path: str):
+    """A decompressed byte stream of ``path`` (``.zst`` here; ``.gz``/``.bz2`` by Beam's AUTO)."""
+    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+
+    if path.endswith(".zst"):
+        import zstandard
+
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+            with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
+                yield reader
+        return
+    with FileSystems.open(path) as fh:
+        yield fh
+
+
+def bounded_lines(stream, max_bytes: int, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[str | None]:
+    """Every line of a byte stream, decoded (UTF-8, bad bytes replaced, ``\r\n`` ends accepted),
+    or None for a line over ``max_bytes``: its bytes are dropped as they are read, so memory stays
+    about ``max_bytes + chunk_bytes`` whatever the file holds."""
+    buf = bytearray()
+    over = False
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            break
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            if not over:
+                if len(buf) + len(piece) > max_bytes:
+                    over = True
+                    buf.clear()
+                else:
+                    buf += piece
+            if end < 0:
+                break
+            yield None if over else _decode(buf)
+            buf.clear()
+            over = False
+            start = end + 1
+    if over:
+        yield None
+    elif buf:
+        yield _decode(buf)
+
+
+def _decode(buf: bytearray) -> str:
+    text = buf.decode("utf-8", errors="replace")
+    return text[:-1] if text.endswith("\r") else text
 
 
 def _ids(value) -> list[str] | None:
@@ -84,9 +142,14 @@ def parse_seed(line: str, path: str, index: int) -> tuple[dict | None, str | Non
     )
 
 
-def read_lines(path: str, parser) -> Iterator[tuple[int, dict | None, str | None]]:
-    """(line index, parsed, error) for every non-blank line of a file (blank lines counted)."""
-    for index, line in enumerate(open_text_lines(path)):
-        item, error = parser(line, path, index)
-        if item is not None or error is not None:
-            yield index, item, error
+def read_lines(path: str, parser, max_line_bytes: int) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line index, parsed, error) for every non-blank line of a file (blank lines counted); a line
+    over ``max_line_bytes`` gives (index, None, ``LINE_TOO_LARGE``) without being read whole."""
+    with open_binary(path) as stream:
+        for index, line in enumerate(bounded_lines(stream, max_line_bytes)):
+            if line is None:
+                yield index, None, LINE_TOO_LARGE
+                continue
+            item, error = parser(line, path, index)
+            if item is not None or error is not None:
+                yield index, item, error

@@ -36,6 +36,8 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from pipeline.records import DROP, KEEP, QUARANTINE, Reason, decision_row
+from pipeline.saferegex import RuleTimeout
+from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE
 
 STAGE = "trajectory"
 DECISIONS = "decisions"
@@ -111,9 +113,10 @@ def sample_row(cand: dict, thinking: str, answer: str, checks: dict[str, bool], 
 class _ReadFileFn(beam.DoFn):
     """A seeds or replay file → items (main) and bad-line decisions."""
 
-    def __init__(self, kind: str, run_id: str) -> None:
+    def __init__(self, kind: str, run_id: str, max_line_bytes: int) -> None:
         self._kind = kind
         self._run_id = run_id
+        self._max_line_bytes = max_line_bytes
 
     def process(self, path: str):
         if self._kind == "replay":
@@ -121,16 +124,20 @@ class _ReadFileFn(beam.DoFn):
         else:
             from pipeline.trajectories.seeds import BAD_SEED as bad, parse_seed as parser
         from pipeline.records import make_doc_id
-        from pipeline.trajectories.seeds import read_lines
+        from pipeline.trajectories.seeds import LINE_TOO_LARGE, read_lines
 
         try:
-            lines = list(read_lines(path, parser))
+            lines = list(read_lines(path, parser, self._max_line_bytes))
         except OSError as exc:
             raise RuntimeError(f"cannot read trajectories {self._kind} file {path}: {type(exc).__name__}") from None
         for index, item, error in lines:
             if item is None:
                 pseudo = {"prompt_id": make_doc_id(path, index), "source_uri": path, "record_index": index}
-                yield pvalue.TaggedOutput(DECISIONS, candidate_row(pseudo, run_id=self._run_id, action=DROP, reason=bad, detail={"error": error}))
+                if error == LINE_TOO_LARGE:
+                    reason, detail = LINE_TOO_LARGE, {"max_line_bytes": self._max_line_bytes}
+                else:
+                    reason, detail = bad, {"error": error}
+                yield pvalue.TaggedOutput(DECISIONS, candidate_row(pseudo, run_id=self._run_id, action=DROP, reason=reason, detail=detail))
             else:
                 item["_key"] = f"{path}\x00{index}"
                 yield item
@@ -323,19 +330,35 @@ class _ValidateFn(beam.DoFn):
         tune_gc()
         self._validator = Validator(self._config)
         self._validator.setup()
+        self._max_completion_bytes = self._config.trajectories.teacher.max_completion_bytes
 
     def process(self, batch):
         for cand in batch:
-            yield from validate_candidate(self._validator, cand, self._run_id)
+            yield from validate_candidate(self._validator, cand, self._run_id, self._max_completion_bytes)
 
 
-def validate_candidate(validator, cand: dict, run_id: str):
-    """Sample row (main) + keep decision, or a drop decision; an exception quarantines the candidate."""
+def completion_too_large(completion, max_bytes: int) -> bool:
+    """More than ``max_bytes`` of UTF-8 (decided without encoding a huge text: ≤ 4 bytes a character)."""
+    if not isinstance(completion, str) or len(completion) * 4 <= max_bytes:
+        return False
+    return len(completion) > max_bytes or len(completion.encode("utf-8", errors="replace")) > max_bytes
+
+
+def validate_candidate(validator, cand: dict, run_id: str, max_completion_bytes: int | None = None):
+    """Sample row (main) + keep decision, or a drop decision; an exception quarantines the candidate
+    (detail: the exception type and, for a user pattern that timed out, the rule's name)."""
+    if max_completion_bytes is not None and completion_too_large(cand.get("completion"), max_completion_bytes):
+        detail = {"teacher": cand.get("teacher"), "max_completion_bytes": max_completion_bytes}
+        yield pvalue.TaggedOutput(DECISIONS, candidate_row(cand, run_id=run_id, action=DROP, reason=COMPLETION_TOO_LARGE, detail=detail))
+        return
     try:
         out = validator.validate(cand)
     except Exception as exc:  # noqa: BLE001 - one bad candidate must not fail the run
-        _LOG.warning("trajectory checks failed on %s: %s", cand.get("sample_id"), type(exc).__name__)
-        yield pvalue.TaggedOutput(DECISIONS, candidate_row(cand, run_id=run_id, action=QUARANTINE, reason=Reason.STAGE_ERROR, detail={"error": type(exc).__name__}))
+        detail = {"error": type(exc).__name__}
+        if isinstance(exc, RuleTimeout):
+            detail["rule"] = exc.rule
+        _LOG.warning("trajectory checks failed on %s: %s%s", cand.get("sample_id"), type(exc).__name__, f" (rule {exc.rule})" if "rule" in detail else "")
+        yield pvalue.TaggedOutput(DECISIONS, candidate_row(cand, run_id=run_id, action=QUARANTINE, reason=Reason.STAGE_ERROR, detail=detail))
         return
     base = {"teacher": cand.get("teacher"), "template_id": cand.get("template_id")}
     if out.accepted:
@@ -375,7 +398,7 @@ class TrajectoryStage(beam.PTransform):
             out = (
                 p
                 | f"traj:{kind}:files" >> beam.Create(list(paths))
-                | f"traj:{kind}:read" >> beam.ParDo(_ReadFileFn(kind, run_id)).with_outputs(DECISIONS, main="items")
+                | f"traj:{kind}:read" >> beam.ParDo(_ReadFileFn(kind, run_id, t.max_line_bytes)).with_outputs(DECISIONS, main="items")
             )
             decisions.append(out[DECISIONS])
             joinable.append(out.items)
@@ -459,6 +482,24 @@ class TrajectoryStage(beam.PTransform):
         decisions.append(checked[DECISIONS])
         all_decisions = decisions | "traj:decisions" >> beam.Flatten()
         return _Outputs(samples=checked.samples, decisions=all_decisions)
+
+
+def check_config(config) -> None:
+    """Driver-side checks of the trajectories settings and user patterns (a ``ConfigError``, exit 2,
+    before OUT is touched): the size caps are positive; checks.yaml's answer markers compile."""
+    from pipeline.config import ConfigError
+    from pipeline.saferegex import RulePatternError
+    from pipeline.trajectories.checks import answer_markers, load_checks
+
+    t = config.trajectories
+    for key, value in (("max_line_bytes", t.max_line_bytes), ("teacher.max_completion_bytes", t.teacher.max_completion_bytes), ("teacher.max_response_bytes", t.teacher.max_response_bytes)):
+        if value < 1:
+            raise ConfigError(f"config key 'trajectories.{key}' must be a positive number of bytes, got {value}")
+    path = config.rule_file("trajectories/checks.yaml")
+    try:
+        answer_markers(load_checks(path))
+    except RulePatternError as exc:
+        raise ConfigError(f"rules file {path}: {exc}") from None
 
 
 def _near_settings(config) -> tuple[float, bool]:

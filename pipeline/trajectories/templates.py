@@ -214,7 +214,7 @@ def generate_word_problems(data: dict, n: int, seed: int = 0, langs: tuple[str, 
         values = {k: _draw(v, rng) for k, v in t["vars"].items()}
         expr = t["expression"]
         for k in sorted(values, key=len, reverse=True):
-            expr = re.sub(rf"\b{k}\b", str(values[k]), expr)
+            expr = re.sub(rf"\b{re.escape(k)}\b", str(values[k]), expr)  # a variable name, not a pattern
         value = evaluate(expr)
         if value is None or not _meets(value, t.get("require", [])):
             continue

@@ -241,6 +241,30 @@ def test_bad_rules_file_is_a_config_error(tmp_path):
         QualityStage(load_config(overrides={"quality": {"rules": str(tmp_path / "missing.yaml")}}), "run")
 
 
+def test_line_pattern_is_a_named_time_limited_rule(tmp_path, monkeypatch):
+    import pipeline.saferegex as saferegex
+    from pipeline.saferegex import RuleTimeout
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
+    hostile = "q" * 60 + "!"
+    path = _rules_copy(tmp_path, lambda d: d["rules"].insert(0, {"name": "runaway", "check": "line_pattern", "pattern": "(q|qq)+$", "max": 0.5}))
+    custom = QualityRules.from_config(load_config(overrides={"quality": {"rules": str(path)}}))
+    with pytest.raises(RuleTimeout) as err:
+        custom.check(f"{EN[0]}\n{hostile}", "en")
+    assert err.value.rule == "quality.yaml:runaway"
+    assert custom.check("\n\n".join(EN[:4]), "en") == []  # other documents: unaffected
+    # the shipped line patterns keep their case-insensitive meaning under the regex module
+    shipped = QualityRules.from_config(load_config())
+    js = "\n".join(["Please enable JavaScript to view this page."] * 3 + [EN[0]])
+    assert shipped.measure(js, "en")["javascript"] == 0.75
+
+
+def test_uncompilable_line_pattern_names_its_rule(tmp_path):
+    path = _rules_copy(tmp_path, lambda d: d["rules"].append({"name": "half_open", "check": "line_pattern", "pattern": "[unclosed", "max": 0.5}))
+    with pytest.raises(ConfigError, match=r"half_open.*'pattern' invalid"):
+        QualityStage(load_config(overrides={"quality": {"rules": str(path)}}), "run")
+
+
 # --- the stage in Beam --------------------------------------------------------------------------
 def test_stage_in_beam_keeps_prose_and_writes_decisions():
     cfg = load_config()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,6 +15,7 @@ from pipeline.trajectories.teachers import TeacherError
 from pipeline.trajectories.teachers.openai import OpenAITeacher, parse_retry_after
 from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
 from pipeline.trajectories.templates import DocumentTemplates, generate_word_problems, load_templates
+from tests.local_http import LocalServer
 
 
 # --- programmatic ----------------------------------------------------------------------------
@@ -128,21 +129,34 @@ class FakeServer:
                 if word == "down":
                     return self.send(503, {"error": {"message": "overloaded"}})
                 if word == "bad":
-                    return self.send(400, {"error": {"message": "prompt is longer than the context window"}})
+                    # endpoints echo the request in errors: the prompt must not reach decisions rows
+                    return self.send(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
                 if word == "auth":
                     return self.send(401, {"error": {"message": "invalid api key"}})
+                if word == "huge":  # a declared 3 MB body
+                    return self.ok(body, {"role": "assistant", "content": "<think>\n" + "h" * 3_000_000 + "\n</think>\n\nAnswer: 1"})
+                if word == "drip":  # a body that trickles in, each byte well inside the read timeout
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "100000")
+                    self.end_headers()
+                    try:
+                        for _ in range(40):
+                            self.wfile.write(b" ")
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 if word == "think":
                     return self.ok(body, {"role": "assistant", "content": "Answer: 2", "reasoning_content": "1 + 1 = 2"})
                 return self.ok(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.local = LocalServer(Handler)
+        self.base_url = self.local.base_url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.local.close()
 
 
 @pytest.fixture
@@ -201,9 +215,9 @@ def test_persistent_5xx_gives_up_per_prompt(server, tmp_path):
 
 
 def test_4xx_is_not_retried_and_fails_only_that_prompt(server, tmp_path):
-    bad, ok = make_teacher(server, tmp_path).complete(prompts("bad one", "ok two"))
-    assert bad.error == "teacher_error" and bad.detail == {"status": 400, "error": "HTTP 400: prompt is longer than the context window"}
-    assert server.hits["bad one"] == 1 and ok.completions
+    bad, ok = make_teacher(server, tmp_path).complete(prompts("bad one mina.park@example.org", "ok two"))
+    assert bad.error == "teacher_error" and bad.detail == {"status": 400, "error": "HTTP 400"}  # status only
+    assert server.hits["bad one mina.park@example.org"] == 1 and ok.completions
 
 
 def test_401_stops_the_run_with_a_clear_error(server, tmp_path):
@@ -247,3 +261,89 @@ def test_retry_after_parsing():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
     assert parse_retry_after("soon") is None
+
+
+# --- bounded resources -----------------------------------------------------------------------
+def test_body_over_the_response_cap_is_refused_not_read(server, tmp_path):
+    t = make_teacher(server, tmp_path, max_response_bytes=100_000)
+    huge, ok = t.complete(prompts("huge one", "ok two"))
+    assert huge.error == "completion_too_large" and huge.detail == {"max_response_bytes": 100_000}
+    assert server.hits["huge one"] == 1 and ok.completions  # not retried; the other prompt unaffected
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 1  # and not cached
+
+
+def test_a_dripping_body_hits_the_whole_request_deadline(server, tmp_path):
+    t = make_teacher(server, tmp_path, timeout_seconds=0.5, max_retries=0)
+    started = time.monotonic()
+    res = t.complete(prompts("drip one"))[0]
+    assert time.monotonic() - started < 1.8  # the server would take 2 s; each byte arrives in 0.05 s
+    assert res.error == "teacher_error" and res.detail["error"].startswith("timeout")
+
+
+def test_bounded_lines_skips_over_long_lines_without_holding_them():
+    import io
+
+    from pipeline.trajectories.seeds import bounded_lines
+
+    data = "짧은 줄\r\n".encode() + b"x" * 50 + b"\n\nlast line without newline"
+    for chunk in (3, 7, 1 << 20):  # lines cut across reads, multi-byte characters split
+        assert list(bounded_lines(io.BytesIO(data), 30, chunk)) == ["짧은 줄", None, "", "last line without newline"]
+    assert list(bounded_lines(io.BytesIO(b"a" * 21), 20, 4)) == [None]
+    assert list(bounded_lines(io.BytesIO(b"a" * 20 + b"\n"), 20, 4)) == ["a" * 20]
+
+
+def test_replay_metadata_is_kept_only_as_a_safe_token():
+    from pipeline.trajectories.teachers.replay import parse_replay, safe_license, safe_token
+
+    assert safe_token("replay-en-001") == "replay-en-001"
+    assert safe_token("deepseek-ai/DeepSeek-R1-0528") == "deepseek-ai/DeepSeek-R1-0528"
+    assert safe_token("gpt-4o-2024-08-06") == "gpt-4o-2024-08-06"  # 8 digits in a row: a date, kept
+    assert safe_token(12345) == "12345"
+    assert safe_token("질문-001") == "질문-001" and safe_token("問題_12") == "問題_12"
+    for unsafe in ("mina.park@example.org", "010-2345-6789", "+81 90 1234 5678", "6011.1111.1111.1117", "x" * 129, "a b",
+                   "０９０-１２３４-５６７８", "민수＠example.org", "_leading"):
+        assert safe_token(unsafe) == "sha256-" + __import__("hashlib").sha256(unsafe.encode()).hexdigest()[:32]
+    assert safe_license("Apache-2.0 OR MIT") == "Apache-2.0 OR MIT" and safe_license("owner@example.org") is None
+    line = json.dumps({"id": "lee@example.org", "prompt": "p", "completion": "c", "model": "02-3456-7890", "lang": "en\nx", "template_id": "t 1"})
+    cand, error = parse_replay(line, "mem://r.jsonl", 0)
+    assert error is None and cand["sample_id"].startswith("sha256-") and cand["source_id"] == cand["sample_id"]
+    assert cand["teacher"].startswith("replay:sha256-") and cand["lang"] is None and cand["template_id"].startswith("sha256-")
+
+
+def test_answer_marker_timeout_and_oversized_completion_are_decisions(tmp_path, monkeypatch):
+    import yaml
+
+    import pipeline.saferegex as saferegex
+    from pipeline.trajectories.stage import validate_candidate
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
+    cfg = load_config()
+    checks = yaml.safe_load(cfg.rule_file("trajectories/checks.yaml").read_text(encoding="utf-8"))
+    checks["answer"]["markers"].append("(a|aa)+$")
+    path = tmp_path / "checks.yaml"
+    path.write_text(yaml.safe_dump(checks, allow_unicode=True), encoding="utf-8")
+    v = Validator(cfg, checks_path=str(path), order=["format", "answer"])
+    v.setup()
+
+    def decide(completion: str, cap: int = 1 << 20) -> dict:
+        cand = {"sample_id": "c-1", "prompt_id": "c", "prompt": "What is 6 × 7?", "completion": completion, "reference_answer": "42", "lang": "en", "teacher": "replay:t"}
+        outs = list(validate_candidate(v, cand, "run", cap))
+        return next(o.value for o in outs if getattr(o, "tag", None) == "decisions")
+
+    hostile = decide("<think>\n6 × 7 = 42\n</think>\n\n" + "a" * 60 + "b")
+    assert (hostile["action"], hostile["reason"]) == ("quarantine", "stage_error")
+    hostile_index = len(checks["answer"]["markers"]) - 1
+    assert json.loads(hostile["detail"]) == {"error": "RuleTimeout", "rule": f"checks.yaml:answer.markers[{hostile_index}]"}
+    assert decide("<think>\n6 × 7 = 42\n</think>\n\nAnswer: 42")["reason"] == "kept"
+    big = decide("<think>\n" + "한" * 400 + "\n</think>\n\nAnswer: 42", cap=1000)  # 400 characters, 1,200 bytes
+    assert big["reason"] == "completion_too_large" and json.loads(big["detail"])["max_completion_bytes"] == 1000
+
+
+@pytest.mark.parametrize("override", [{"max_line_bytes": 0}, {"teacher": {"max_completion_bytes": -1}}, {"teacher": {"max_response_bytes": 0}}])
+def test_size_caps_must_be_positive(override):
+    from pipeline.config import ConfigError
+    from pipeline.trajectories.stage import check_config
+
+    check_config(load_config(overrides={"trajectories": {"enabled": True}}))  # the defaults pass
+    with pytest.raises(ConfigError, match=r"trajectories\.(teacher\.)?max_\w+_bytes' must be a positive"):
+        check_config(load_config(overrides={"trajectories": {"enabled": True, **override}}))

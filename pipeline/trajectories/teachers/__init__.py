@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+COMPLETION_TOO_LARGE = "completion_too_large"  # reason: over trajectories.teacher.max_*_bytes
+
 
 @dataclass
 class Result:
     completions: list[str] = field(default_factory=list)
-    error: str | None = None  # reason code: teacher_error | no_completion
+    error: str | None = None  # reason code: teacher_error | no_completion | completion_too_large
     detail: dict | None = None
 
 

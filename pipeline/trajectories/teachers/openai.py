@@ -15,6 +15,15 @@ Responses are cached on disk, one JSON file per request under ``cache_dir`` (def
 sampling parameters), so a rerun or a resumed run never pays twice for the same request. Files are
 written atomically (temp file + rename), so concurrent workers sharing a folder are safe.
 
+Bounded resources: the response body is streamed and read up to ``max_response_bytes`` (a
+``Content-Length`` over it is refused before reading; ``Accept-Encoding: identity`` keeps a small
+compressed body from inflating past the count); a larger body fails that prompt with
+``completion_too_large``, is not retried and not cached. ``timeout_seconds`` bounds each network
+operation *and* the whole request, so a server dripping bytes cannot hold a worker. Only the HTTP
+status reaches decisions rows and log lines: an endpoint's error text may quote the prompt. The one
+exception is the run-stopping 401/403/404 error, which carries the endpoint's message (at most 200
+characters) because it names what to fix.
+
 Servers that split reasoning out (vLLM/SGLang ``--reasoning-parser``: ``message.reasoning_content``
 or ``message.reasoning``) get it folded back as ``<think>…</think>`` before the answer.
 """
@@ -31,11 +40,12 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.trajectories.teachers import Result, TeacherError
+from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE, Result, TeacherError
 
 _LOG = logging.getLogger(__name__)
 FATAL_STATUSES = {401, 403, 404}
 RETRY_STATUSES = {408, 409, 425, 429}
+_ERROR_BODY_BYTES = 64 * 1024  # of a refusal: enough for its message
 
 
 class _Retryable(Exception):
@@ -44,6 +54,10 @@ class _Retryable(Exception):
         self.status = status
         self.retry_after = retry_after
         self.what = what
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class _PromptFailed(Exception):
@@ -122,6 +136,7 @@ class OpenAITeacher:
         max_backoff_seconds: float = 30.0,
         cache_dir: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
+        max_response_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         if not base_url:
             raise TeacherError("trajectories.teacher.base_url is required for the openai backend")
@@ -140,6 +155,7 @@ class OpenAITeacher:
         self.backoff = backoff_seconds
         self.max_backoff = max_backoff_seconds
         self.cache = ResponseCache(cache_dir)
+        self.max_response_bytes = max_response_bytes
         self.name = f"openai:{model}"
         self._client = None
         self._pool: cf.ThreadPoolExecutor | None = None
@@ -163,6 +179,7 @@ class OpenAITeacher:
             backoff_seconds=t.backoff_seconds,
             max_backoff_seconds=t.max_backoff_seconds,
             cache_dir=t.cache_dir if t.cache_dir is not None else default_cache_dir(),
+            max_response_bytes=t.max_response_bytes,
         )
 
     def __getstate__(self):
@@ -176,7 +193,7 @@ class OpenAITeacher:
 
         if self.api_key is None:
             self.api_key = os.environ.get(self.api_key_env) or None
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
@@ -237,6 +254,8 @@ class OpenAITeacher:
                 attempt += 1
             except _PromptFailed as exc:
                 return Result(error="teacher_error", detail={"status": exc.status, "error": exc.what})
+            except _TooLarge:
+                return Result(error=COMPLETION_TOO_LARGE, detail={"max_response_bytes": self.max_response_bytes})
         if not completions:
             return Result(error="no_completion", detail={"teacher": self.name})
         self.cache.put(key, {"model": self.model, "params": self.params}, completions)
@@ -246,26 +265,33 @@ class OpenAITeacher:
         import httpx
 
         self.requests_sent += 1
+        deadline = time.monotonic() + self.timeout
         try:
-            resp = self._client.post(self.url, json=body)
-        except httpx.TimeoutException:
+            with self._client.stream("POST", self.url, json=body) as resp:
+                status = resp.status_code
+                if status == 200:
+                    data = _read_capped(resp, self.max_response_bytes, deadline)
+                elif status in FATAL_STATUSES:
+                    data = _read_capped(resp, _ERROR_BODY_BYTES, deadline, truncate=True)
+                else:
+                    data = b""  # not read: only the status is kept
+                reason, retry_after = resp.reason_phrase, resp.headers.get("retry-after")
+        except (httpx.TimeoutException, _Deadline):
             raise _Retryable(None, None, f"timeout after {self.timeout:g}s") from None
         except httpx.TransportError as exc:
             raise _Retryable(None, None, f"connection error: {type(exc).__name__}") from None
-        status = resp.status_code
         if status == 200:
             try:
-                data = resp.json()
+                parsed = json.loads(data)
             except ValueError:
                 raise _Retryable(status, None, "response is not JSON") from None
-            return self._completions(data)
-        message = _error_message(resp)
+            return self._completions(parsed)
         if status in RETRY_STATUSES or status >= 500:
-            raise _Retryable(status, parse_retry_after(resp.headers.get("retry-after")), f"HTTP {status}: {message}")
+            raise _Retryable(status, parse_retry_after(retry_after), f"HTTP {status}")
         if status in FATAL_STATUSES:
             hint = {401: "check the API key (trajectories.teacher.api_key_env)", 403: "check the API key's permissions", 404: "check trajectories.teacher.base_url and trajectories.teacher.model"}[status]
-            raise TeacherError(f"teacher endpoint {self.url} returned HTTP {status} ({message}); {hint}")
-        raise _PromptFailed(status, f"HTTP {status}: {message}")
+            raise TeacherError(f"teacher endpoint {self.url} returned HTTP {status} ({_error_message(data, reason)}); {hint}")
+        raise _PromptFailed(status, f"HTTP {status}")
 
     @staticmethod
     def _completions(data: dict) -> list[str]:
@@ -281,14 +307,38 @@ class OpenAITeacher:
         return out
 
 
-def _error_message(resp) -> str:
-    """The server's error message, short (never the request body)."""
+class _Deadline(Exception):
+    pass
+
+
+def _read_capped(resp, limit: int, deadline: float, truncate: bool = False) -> bytes:
+    """The body, at most ``limit`` bytes: over it, :class:`_TooLarge` (or the first ``limit`` bytes
+    when ``truncate``); past ``deadline`` (monotonic), :class:`_Deadline`."""
+    declared = resp.headers.get("content-length")
+    if not truncate and declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge()
+    buf = bytearray()
+    for chunk in resp.iter_bytes():
+        if time.monotonic() > deadline:
+            raise _Deadline()
+        room = limit - len(buf)
+        if len(chunk) > room:
+            if truncate:
+                buf += chunk[:room]
+                break
+            raise _TooLarge()
+        buf += chunk
+    return bytes(buf)
+
+
+def _error_message(data: bytes, reason: str) -> str:
+    """The endpoint's error message of a refusal, short (never the request body)."""
     try:
-        data = resp.json()
-        err = data.get("error") if isinstance(data, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else data.get("detail") or data.get("message"))
-        text = str(msg) if msg else resp.reason_phrase
-    except ValueError:
-        text = resp.reason_phrase or resp.text
+        parsed = json.loads(data)
+        err = parsed.get("error") if isinstance(parsed, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else parsed.get("detail") or parsed.get("message"))
+        text = str(msg) if msg else reason
+    except (ValueError, AttributeError):
+        text = reason or data.decode("utf-8", errors="replace")
     text = " ".join(str(text).split())
     return text[:200]

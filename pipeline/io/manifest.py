@@ -179,9 +179,13 @@ def write_manifest(out: str, manifest: dict) -> str:
     """Write OUT/manifest.json atomically (temporary name, then rename): the rename is the commit point."""
     final = FileSystems.join(out, MANIFEST)
     temp = FileSystems.join(out, f".{MANIFEST}.{manifest['run_id']}.tmp")
+    from pipeline.io.shards import sync_local
+
     with FileSystems.create(temp) as fh:
         fh.write(encode_manifest(manifest))
+    sync_local(temp)
     FileSystems.rename([temp], [final])
+    sync_local(out)
     return final
 
 

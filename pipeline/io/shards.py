@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import operator
+import os
 import uuid
 
 import apache_beam as beam
@@ -241,6 +242,17 @@ class WriteShards(beam.PTransform):
         return rows | beam.ParDo(_ShardWriterFn(*self._args))
 
 
+def sync_local(path: str) -> None:
+    """fsync a local file or folder (durable before the manifest commits); object stores: nothing to do."""
+    if FileSystems.get_scheme(path) not in (None, "file"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def shard_name(index: int, run_id: str | None = None) -> str:
     return f"part-{index:05d}.parquet" if run_id is None else f"part-{index:05d}-{run_id}.parquet"
 
@@ -268,14 +280,16 @@ def commit_shards(out: str, infos: list[dict], run_id: str, tables: list[str], t
             data = encode_table(table_for(table, [], run_id))
             final = FileSystems.join(out, table, names[0])
             write_bytes(final, data)
+            sync_local(final)
             outputs.append(_output(out, final, 0, data))
-            continue
         for name, info in zip(names, mine):
             final = FileSystems.join(out, table, name)
             FileSystems.rename([info["path"]], [final])
+            sync_local(final)
             outputs.append(
                 {"path": _relative(out, final), "rows": info["rows"], "bytes": info["bytes"], "sha256": info["sha256"]}
             )
+        sync_local(FileSystems.join(out, table))
     return outputs
 
 

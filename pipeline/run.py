@@ -196,6 +196,8 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
         )
         write_manifest(out, manifest)  # the commit point
     except BaseException:
+        if outdir.committed_run(out) == run_id:
+            raise  # failed after the commit point: the new release stands, the next run tidies up
         # Not committed: whatever this run moved into OUT goes; the previous release stays as it was.
         for rel in outdir.release_files(out):
             if rel not in replaced and rel != MANIFEST:

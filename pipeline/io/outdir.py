@@ -88,14 +88,16 @@ def check_location(out: str, inputs: list[str], files: list[dict]) -> None:
             raise OutputRefused(f"--output {out}: holds the input {given}")
 
 
-def _curate_manifest(out: str) -> bool:
-    """True when OUT/manifest.json is a curate run manifest (not just any manifest.json)."""
+def committed_run(out: str) -> str | None:
+    """The run_id of OUT's manifest when it is a curate run manifest (not just any manifest.json)."""
     try:
         with FileSystems.open(FileSystems.join(out, MANIFEST)) as fh:
             data = json.loads(fh.read(64 * 1024 * 1024).decode("utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and isinstance(data.get("run_id"), str) and isinstance(data.get("outputs"), list)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("run_id"), str) and isinstance(data.get("outputs"), list):
+        return data["run_id"]
+    return None
 
 
 def release_files(out: str) -> list[str]:
@@ -119,7 +121,7 @@ def check_contents(out: str, overwrite: bool) -> list[str]:
         raise OutputRefused(f"output folder is not empty: {out} (pass --overwrite to replace it)")
     top_level = {MANIFEST, *TABLES}
     foreign = [rel for rel in present if rel.split("/", 1)[0] not in top_level]
-    if not foreign and not _curate_manifest(out):
+    if not foreign and committed_run(out) is None:
         foreign = [rel for rel in present if rel != MANIFEST and not SHARD_PATH.match(rel)]
     if foreign:
         raise OutputRefused(

@@ -115,7 +115,9 @@ def test_input_glob_under_output_is_refused(tmp_path, config):
 
 def test_root_folder_is_refused(tmp_path, config):
     inp = write_inputs(tmp_path / "in")
-    res = run_cli("run", "--input", inp, "--output", "/", "--config", config, "--overwrite")
+    # Without --overwrite on purpose: the refusal must come from the location check (its message
+    # says so), and a regression of that check cannot then delete anything on the test machine.
+    res = run_cli("run", "--input", inp, "--output", "/", "--config", config)
     assert_refused(res, "root folder")
     assert not Path("/", LOCK).exists() and not Path("/", STAGING).exists()
 
@@ -307,3 +309,70 @@ def test_lock_of_a_live_process_is_respected_and_a_dead_one_is_taken_over(publis
     res = run_cli("run", "--input", inp, "--output", out, "--config", config, "--overwrite")
     assert res.code == 0, res.stderr
     assert not (out / LOCK).exists()
+
+
+# --- each step of the commit, in process (failures injected where a crash could happen) --------
+@pytest.fixture
+def in_process(tmp_path):
+    """A release made in this process, and a function replacing it: ``replace(**monkeypatches)``."""
+    from pipeline.config import load_config
+    from pipeline.run import run
+
+    cfg = load_config(overrides={k: {"enabled": False} for k in ("license", "langid", "quality", "pii", "dedup")})
+    inp = write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    run(cfg, [str(inp)], str(out))
+    return cfg, inp, out, lambda: run(cfg, [str(write_inputs(tmp_path / "in2", n=2, tag="pond"))], str(out), overwrite=True)
+
+
+def test_failure_before_the_commit_point_leaves_the_release_byte_identical(in_process, monkeypatch):
+    import pipeline.run as run_module
+    from pipeline.io.manifest import verify as verify_out
+
+    _, _, out, replace = in_process
+    before = tree(out)
+
+    def crash(*_args, **_kwargs):
+        raise OSError("disk full while writing the manifest")
+
+    monkeypatch.setattr(run_module, "write_manifest", crash)
+    with pytest.raises(OSError):
+        replace()
+    assert tree(out) == before
+    assert verify_out(str(out)) == []
+
+
+def test_failure_after_the_commit_point_keeps_the_new_release(in_process, monkeypatch):
+    from pipeline.io import outdir
+    from pipeline.io.manifest import verify as verify_out
+
+    _, _, out, replace = in_process
+    old_files = {k for k, v in release(out).items() if v != "dir" and k != "manifest.json"}
+
+    def crash(*_args, **_kwargs):
+        raise OSError("lost the connection while removing the old release")
+
+    monkeypatch.setattr(outdir, "remove_unlisted", crash)
+    with pytest.raises(OSError):
+        replace()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["summary"]["records_in"] == 2  # committed: the new release stands
+    assert all((out / o["path"]).is_file() for o in manifest["outputs"])
+    problems = verify_out(str(out))
+    assert problems and all("not listed in the manifest" in p for p in problems)
+    assert {p.split(":")[0] for p in problems} == old_files  # exactly the old files, reported
+    monkeypatch.undo()
+    replace()  # the next run removes them
+    assert verify_out(str(out)) == []
+
+
+def test_shards_left_by_a_run_killed_mid_commit_are_reported_then_removed(in_process):
+    """What a SIGKILL between moving shards and renaming the manifest leaves: unlisted files."""
+    from pipeline.io.manifest import verify as verify_out
+
+    _, _, out, replace = in_process
+    orphan = out / "documents" / "part-00000-20261205T101500Z-0a1b2c3d.parquet"
+    orphan.write_bytes((out / "documents" / "part-00000.parquet").read_bytes())
+    assert verify_out(str(out)) == [f"{orphan.relative_to(out).as_posix()}: not listed in the manifest"]
+    replace()
+    assert not orphan.exists() and verify_out(str(out)) == []

@@ -69,7 +69,7 @@ def check_location(out: str, inputs: list[str], files: list[dict]) -> None:
         if target == "/":
             raise OutputRefused(f"--output {out}: refusing to write to the root folder")
         homes = {_real(os.path.expanduser("~"))} | ({_real(os.environ["HOME"])} if os.environ.get("HOME") else set())
-        for home in sorted(homes):
+        for home in sorted(homes - {"/"}):  # HOME=/ (some containers): the root check above covers it
             if _within(home, target):
                 what = "your home folder" if home == target else f"a folder holding your home folder {home}"
                 raise OutputRefused(f"--output {out}: refusing to write to {what}")

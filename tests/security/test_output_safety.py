@@ -376,3 +376,31 @@ def test_shards_left_by_a_run_killed_mid_commit_are_reported_then_removed(in_pro
     assert verify_out(str(out)) == [f"{orphan.relative_to(out).as_posix()}: not listed in the manifest"]
     replace()
     assert not orphan.exists() and verify_out(str(out)) == []
+
+
+# --- the location check on its own (no run needed) ---------------------------------------------
+@pytest.mark.parametrize(
+    "out, inputs, refused",
+    [
+        ("gs://bucket/releases/2026-03", ["gs://bucket/releases/2026-03/raw/*.jsonl"], "holds the input"),
+        ("gs://bucket/releases/2026-03/out", ["gs://bucket/releases/2026-03/"], "inside the input"),
+        ("s3://bucket/a", ["S3://bucket/a"], "is the input"),
+        ("gs://bucket/data", ["gs://bucket/data2/x.jsonl"], None),  # a prefix only counts at a "/"
+        ("gs://bucket/data", ["s3://bucket/data/x.jsonl"], None),  # other storage
+    ],
+)
+def test_remote_locations_are_compared_by_prefix(out, inputs, refused):
+    from pipeline.io.outdir import OutputRefused, check_location
+
+    if refused is None:
+        check_location(out, inputs, [])
+    else:
+        with pytest.raises(OutputRefused, match=refused):
+            check_location(out, inputs, [])
+
+
+def test_home_set_to_root_does_not_refuse_every_folder(tmp_path, monkeypatch):
+    from pipeline.io.outdir import check_location
+
+    monkeypatch.setenv("HOME", "/")
+    check_location(str(tmp_path / "out"), [str(tmp_path / "in")], [])

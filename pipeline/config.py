@@ -234,24 +234,24 @@ def _build(cls: type, data: dict, prefix: str = "") -> Any:
 
 
 # (key, low, high, low_inclusive, high_inclusive) per section; None leaves that side open.
+def _at_least(low, *keys: str, strict: bool = False) -> list[tuple]:
+    return [(key, low, None, not strict, True) for key in keys]
+
+
+def _unit(*keys: str, open_low: bool = False) -> list[tuple]:
+    return [(key, 0.0, 1.0, not open_low, True) for key in keys]
+
+
 _RANGES: dict[type, list[tuple]] = {
     RunConfig: [
-        ("batch_size", 1, None, True, True),
-        ("shard_max_rows", 1, None, True, True),
-        ("shard_max_bytes", 1, None, True, True),
-        ("max_record_bytes", 1, None, True, True),
-        ("split_bytes", 1, None, True, True),
-        ("quarantine_raw_bytes", 0, None, True, True),
-        ("progress_seconds", 0, None, False, True),
+        *_at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"),
+        *_at_least(0, "quarantine_raw_bytes"),
+        *_at_least(0, "progress_seconds", strict=True),
     ],
-    LangidConfig: [
-        ("min_score", 0.0, 1.0, True, True),
-        ("max_chars", 1, None, True, True),
-        ("mixed_share", 0.0, 1.0, True, True),
-    ],
-    PiiConfig: [("score_threshold", 0.0, 1.0, True, True)],
+    LangidConfig: [*_unit("min_score", "mixed_share"), *_at_least(1, "max_chars")],
+    PiiConfig: _unit("score_threshold"),
     DedupConfig: [
-        ("threshold", 0.0, 1.0, False, True),
+        *_unit("threshold", open_low=True),
         # The permutations are drawn per run and held per document: bounded so a typo cannot
         # turn every signature into a memory bomb.
         ("num_perm", 2, 4096, True, True),
@@ -263,20 +263,12 @@ _RANGES: dict[type, list[tuple]] = {
     ],
     TeacherConfig: [
         ("temperature", 0.0, 2.0, True, True),
-        ("top_p", 0.0, 1.0, False, True),
-        ("max_tokens", 1, None, True, True),
-        ("n", 1, None, True, True),
-        ("concurrency", 1, None, True, True),
-        ("timeout_seconds", 0, None, False, True),
-        ("max_retries", 0, None, True, True),
-        ("backoff_seconds", 0, None, True, True),
-        ("max_backoff_seconds", 0, None, True, True),
+        *_unit("top_p", open_low=True),
+        *_at_least(1, "max_tokens", "n", "concurrency"),
+        *_at_least(0, "timeout_seconds", strict=True),
+        *_at_least(0, "max_retries", "backoff_seconds", "max_backoff_seconds"),
     ],
-    TrajectoriesConfig: [
-        ("max_prompts_per_doc", 1, None, True, True),
-        ("contamination_ngram", 1, None, True, True),
-        ("batch_size", 1, None, True, True),
-    ],
+    TrajectoriesConfig: _at_least(1, "max_prompts_per_doc", "contamination_ngram", "batch_size"),
 }
 
 

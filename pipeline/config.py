@@ -291,9 +291,6 @@ def _check_ranges(obj: Any, prefix: str) -> None:
     if isinstance(obj, LangidConfig):
         if not obj.allowed:
             raise bad("allowed", "must list at least one language (or \"*\")")
-        for lang, score in obj.min_scores.items():
-            if not 0.0 <= score <= 1.0:
-                raise bad(f"min_scores.{lang}", f"must be in [0, 1], got {score!r}")
     if isinstance(obj, PiiConfig):
         if obj.entities is not None and not obj.entities:
             raise bad("entities", "must not be empty (set pii.enabled: false to turn PII scrubbing off)")

@@ -51,7 +51,6 @@ def test_yaml_overrides_subset_and_keeps_other_defaults(tmp_path):
         ("pii: {score_threshold: -0.1}\n", "pii.score_threshold"),
         ("pii: {entities: []}\n", "pii.entities"),
         ("pii: {languages: []}\n", "pii.languages"),
-        ("langid: {min_scores: {ko: 2}}\n", "langid.min_scores.ko"),
         ("langid: {mixed_share: 1.2}\n", "langid.mixed_share"),
         ("langid: {allowed: []}\n", "langid.allowed"),
         ("run: {progress_seconds: 0}\n", "run.progress_seconds"),

@@ -210,6 +210,9 @@ class RunLock:
                 return self
             except FileExistsError:
                 pass
+            except OSError:  # a filesystem without hard links: exclusive create, then lock at once
+                if self._create_in_place():
+                    return self
             finally:
                 os.unlink(temp)
                 if fd is not None:
@@ -241,6 +244,18 @@ class RunLock:
             self._fd, self.took_over = fd, holder or {}
             return self
         raise self._busy(None)
+
+    def _create_in_place(self) -> bool:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        except FileExistsError:
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, self._info())
+        self._fd = fd
+        return True
 
     def _acquire_remote(self) -> "RunLock":
         if FileSystems.exists(self.path):

@@ -404,3 +404,31 @@ def test_home_set_to_root_does_not_refuse_every_folder(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HOME", "/")
     check_location(str(tmp_path / "out"), [str(tmp_path / "in")], [])
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+    from pipeline.io.outdir import OutputBusy, RunLock
+
+    first = RunLock(str(tmp_path), "20261205T000000Z-00000001").acquire()
+    holder = json.loads((tmp_path / LOCK).read_text())
+    assert holder["pid"] == os.getpid() and holder["run_id"] == "20261205T000000Z-00000001"
+    with pytest.raises(OutputBusy, match="in use by another curate run"):
+        RunLock(str(tmp_path), "20261205T000000Z-00000002").acquire()
+    first.release()
+    assert not (tmp_path / LOCK).exists()
+    second = RunLock(str(tmp_path), "20261205T000000Z-00000002").acquire()
+    assert second.took_over is None
+    second.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no temporary lock files left
+
+
+def test_stale_lock_with_a_reused_pid_is_taken_over(tmp_path):
+    """The pid is alive (this process) but started at another time: not the run that wrote the lock."""
+    import socket
+
+    from pipeline.io.outdir import RunLock
+
+    (tmp_path / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "process_start": "1"}))
+    lock = RunLock(str(tmp_path), "20261205T000000Z-00000003").acquire()
+    assert lock.took_over["process_start"] == "1"
+    lock.release()

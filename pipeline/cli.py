@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", metavar="FILE.yaml", help="YAML config; omitted: the embedded defaults")
     run.add_argument("--runner", metavar="NAME", help="Beam runner (default DirectRunner, offline)")
     run.add_argument("--profile", metavar="NAME|FILE.yaml", help="runner profile: a named set of Beam options (pipeline/profiles/); command-line options win")
-    run.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier curate output in OUT (kept readable until the new run commits)")
     run.add_argument("--quiet", action="store_true", help="no progress logging")
 
     audit = sub.add_parser("audit", help="query a run's output with DuckDB")
@@ -66,6 +67,10 @@ def cmd_run(args, beam_args: list[str]) -> int:
         from pipeline import profiles
 
         beam_args = profiles.apply(args.profile, beam_args)
+    import signal
+
+    # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:
@@ -101,14 +106,18 @@ def cmd_audit(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from pipeline.io.manifest import verify
+    from pipeline.io.manifest import SIGNING_KEY_ENV, signing_key, verify
 
-    problems = verify(args.out)
+    try:
+        problems = verify(args.out)
+    except Exception as exc:  # noqa: BLE001 - a hostile OUT gets one line, never a traceback
+        problems = [f"{args.out}: cannot be verified ({type(exc).__name__})"]
     if problems:
         for problem in problems:
             print(f"curate verify: {problem}", file=sys.stderr)
         return EXIT_FAILURE
-    print(f"curate verify: {args.out} OK")
+    signed = "signature OK" if signing_key() else f"signature not checked: ${SIGNING_KEY_ENV} is not set"
+    print(f"curate verify: {args.out} OK ({signed})")
     return EXIT_OK
 
 

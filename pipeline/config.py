@@ -236,21 +236,73 @@ def _build(cls: type, data: dict, prefix: str = "") -> Any:
     return obj
 
 
+# (key, low, high, low_inclusive, high_inclusive) per section; None leaves that side open.
+def _at_least(low, *keys: str, strict: bool = False) -> list[tuple]:
+    return [(key, low, None, not strict, True) for key in keys]
+
+
+def _unit(*keys: str, open_low: bool = False) -> list[tuple]:
+    return [(key, 0.0, 1.0, not open_low, True) for key in keys]
+
+
+_RANGES: dict[type, list[tuple]] = {
+    RunConfig: [
+        *_at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"),
+        *_at_least(0, "quarantine_raw_bytes"),
+        *_at_least(0, "progress_seconds", strict=True),
+    ],
+    LangidConfig: [*_unit("min_score", "mixed_share"), *_at_least(1, "max_chars")],
+    PiiConfig: _unit("score_threshold"),
+    DedupConfig: [
+        *_unit("threshold", open_low=True),
+        # The permutations are drawn per run and held per document: bounded so a typo cannot
+        # turn every signature into a memory bomb.
+        ("num_perm", 2, 4096, True, True),
+        ("seed", 0, 2**32 - 1, True, True),  # numpy's RandomState seed range
+        ("shingle_words", 1, 64, True, True),
+        ("shingle_chars", 1, 64, True, True),
+        # The connected-components rounds are unrolled into the graph: bounded so the graph stays buildable.
+        ("max_iterations", 1, 256, True, True),
+    ],
+    TeacherConfig: [
+        ("temperature", 0.0, 2.0, True, True),
+        *_unit("top_p", open_low=True),
+        *_at_least(1, "max_tokens", "n", "concurrency"),
+        *_at_least(0, "timeout_seconds", strict=True),
+        *_at_least(0, "max_retries", "backoff_seconds", "max_backoff_seconds"),
+    ],
+    TrajectoriesConfig: _at_least(1, "max_prompts_per_doc", "contamination_ngram", "batch_size"),
+}
+
+
+def _range_text(low, high, low_inc, high_inc) -> str:
+    if high is None:
+        return f"must be at least {low}" if low_inc else f"must be greater than {low}"
+    return f"must be in {'[' if low_inc else '('}{low}, {high}{']' if high_inc else ')'}"
+
+
 def _check_ranges(obj: Any, prefix: str) -> None:
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"config key '{prefix + '.' if prefix else ''}{key}' {why}")
 
-    if isinstance(obj, DedupConfig):
-        if not 0.0 < obj.threshold <= 1.0:
-            raise bad("threshold", "must be in (0, 1]")
-        if obj.num_perm < 2:
-            raise bad("num_perm", "must be at least 2")
-    if isinstance(obj, RunConfig):
-        for name in ("batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"):
-            if getattr(obj, name) <= 0:
-                raise bad(name, "must be positive")
-    if isinstance(obj, LangidConfig) and not 0.0 <= obj.min_score <= 1.0:
-        raise bad("min_score", "must be in [0, 1]")
+    for key, low, high, low_inc, high_inc in _RANGES.get(type(obj), []):
+        value = getattr(obj, key)
+        too_low = low is not None and (value < low if low_inc else value <= low)
+        too_high = high is not None and (value > high if high_inc else value >= high)
+        if too_low or too_high:
+            raise bad(key, f"{_range_text(low, high, low_inc, high_inc)}, got {value!r}")
+    if isinstance(obj, LangidConfig):
+        if not obj.allowed:
+            raise bad("allowed", "must list at least one language (or \"*\")")
+    if isinstance(obj, PiiConfig):
+        if obj.entities is not None and not obj.entities:
+            raise bad("entities", "must not be empty (set pii.enabled: false to turn PII scrubbing off)")
+        if not obj.languages:
+            raise bad("languages", "must list at least one language")
+        if not obj.secret_env:
+            raise bad("secret_env", "must name an environment variable")
+    if isinstance(obj, TeacherConfig) and obj.max_backoff_seconds < obj.backoff_seconds:
+        raise bad("max_backoff_seconds", "must be at least teacher.backoff_seconds")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None) -> Config:
@@ -343,3 +395,68 @@ def _merge(base: dict, extra: dict) -> dict:
 def from_dict(data: dict) -> Config:
     """Rebuild a Config from ``Config.to_dict()`` output (e.g. on a worker)."""
     return _build(Config, data)
+
+
+# --- checks outside the YAML ------------------------------------------------------------------
+def _need_file(key: str, path: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    if FileSystems.get_scheme(path) in (None, "file"):
+        if not Path(path).is_file():
+            raise ConfigError(f"config key '{key}': file not found: {path}")
+    elif not FileSystems.exists(path):
+        raise ConfigError(f"config key '{key}': file not found: {path}")
+
+
+def _need_match(key: str, pattern: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    try:
+        found = any(m.metadata_list for m in FileSystems.match([pattern]))
+    except Exception:  # noqa: BLE001 - Beam raises its own error types for a bad or missing path
+        found = False
+    if not found:
+        raise ConfigError(f"config key '{key}': no file matches {pattern}")
+
+
+def preflight(cfg: Config) -> None:
+    """What the YAML alone cannot show: the files the config names exist, secrets are set, models
+    are installed, entity names are known. `curate run` calls this before it touches OUT; each
+    failure is a ConfigError naming its key."""
+    if cfg.langid.enabled and cfg.langid.model:
+        _need_file("langid.model", cfg.langid.model)
+    if cfg.quality.enabled and cfg.quality.rules:
+        _need_file("quality.rules", cfg.quality.rules)
+    if cfg.dedup.enabled and cfg.dedup.against:
+        from pipeline.stages.dedup import _against_paths
+
+        for i, pattern in enumerate(_against_paths(cfg.dedup.against)):
+            _need_match(f"dedup.against[{i}]", pattern)
+    t = cfg.trajectories
+    if t.enabled:
+        if t.teacher.backend == "replay":
+            _need_file("trajectories.teacher.path", t.teacher.path)
+        else:
+            for i, path in enumerate(t.seeds):
+                _need_file(f"trajectories.seeds[{i}]", path)
+        for i, path in enumerate(t.decontaminate):
+            _need_file(f"trajectories.decontaminate[{i}]", path)
+        if t.tokenizer:
+            _need_file("trajectories.tokenizer", t.tokenizer)
+    if cfg.pii.enabled:
+        from pipeline.pii.engine import pseudonym_key
+
+        pseudonym_key(cfg)
+        if cfg.pii.spacy_model:
+            import spacy.util
+
+            if not (spacy.util.is_package(cfg.pii.spacy_model) or Path(cfg.pii.spacy_model).exists()):
+                raise ConfigError(
+                    f"config key 'pii.spacy_model': spaCy model {cfg.pii.spacy_model!r} is not installed "
+                    "(models are never downloaded)"
+                )
+        if cfg.pii.entities is not None:
+            # The known entity names come from the recognizer registry the run will use.
+            from pipeline.pii.engine import PiiEngine
+
+            PiiEngine.from_config(cfg)

@@ -1,8 +1,17 @@
-"""`curate run`: prepare OUT, run the graph on a runner, commit shards, write the manifest last."""
+"""`curate run`: check everything, lock OUT, run the graph into staging, then commit.
+
+Order (each step only once the previous succeeded): config and inputs are checked, OUT's location
+and contents are checked, the graph is built (stage constructors validate their rules) — all
+before OUT is touched. Then OUT is locked, the pipeline writes under ``OUT/_staging/<run_id>``,
+shards move to paths the previous release does not use, the new manifest.json is renamed into
+place (the commit point), and only then are the previous release's files removed. A run that
+fails or is killed before the rename leaves the previous release as it was.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -12,13 +21,16 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import graph
-from pipeline.config import Config, ConfigError
+from pipeline.config import Config, ConfigError, preflight
+from pipeline.io import outdir
 from pipeline.io.manifest import (
     MANIFEST,
+    STAGING,
     build_manifest,
     merge_input_stats,
     sanitize_options,
     stage_counts,
+    summary_counts,
     write_manifest,
 )
 from pipeline.io.shards import commit_shards
@@ -27,11 +39,8 @@ from pipeline.runners import make_runner, pipeline_options, runner_name
 from pipeline.runtime import tune_process
 
 _LOG = logging.getLogger("pipeline.run")
-STAGING = "_staging"
-
-
-class OutputNotEmpty(ConfigError):
-    pass
+# Kept for callers that catch it: an OUT that may not be written is a usage error (exit 2).
+OutputNotEmpty = outdir.OutputRefused
 
 
 @dataclass
@@ -44,30 +53,6 @@ class RunResult:
 
 def new_run_id() -> str:
     return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
-
-
-def _exists_nonempty(out: str) -> bool:
-    if not FileSystems.exists(out):
-        return False
-    for match in FileSystems.match([out.rstrip("/") + "/**"]):
-        if match.metadata_list:
-            return True
-    return False
-
-
-def prepare_output(out: str, overwrite: bool) -> None:
-    if _exists_nonempty(out):
-        if not overwrite:
-            raise OutputNotEmpty(f"output folder is not empty: {out} (pass --overwrite to replace it)")
-        manifest = FileSystems.join(out, MANIFEST)
-        # The commit marker goes first: an interrupted overwrite must never look like a finished run.
-        if FileSystems.exists(manifest):
-            FileSystems.delete([manifest])
-        FileSystems.delete([out])
-    try:
-        FileSystems.mkdirs(out)
-    except IOError:
-        pass
 
 
 def _langid_model_info(cfg: Config) -> dict | None:
@@ -103,8 +88,6 @@ def read_workers(options: PipelineOptions) -> int:
     direct = options.view_as(DirectOptions)
     workers = direct.direct_num_workers
     if workers == 0:
-        import os
-
         workers = os.cpu_count() or 1
     if direct.direct_running_mode in ("multi_threading", "multi_processing"):
         return max(workers or 1, 1)
@@ -112,28 +95,9 @@ def read_workers(options: PipelineOptions) -> int:
 
 
 def summarize(counts: dict, records_in: int, wall: float) -> dict:
-    dropped: dict[str, int] = {}
-    quarantined: dict[str, int] = {}
-    for stage, entry in counts.items():
-        if stage in ("output", "trajectory"):
-            continue
-        for reason, n in entry.get("dropped", {}).items():
-            dropped[f"{stage}/{reason}"] = dropped.get(f"{stage}/{reason}", 0) + n
-        for reason, n in entry.get("quarantined", {}).items():
-            quarantined[f"{stage}/{reason}"] = quarantined.get(f"{stage}/{reason}", 0) + n
-    kept = counts.get("output", {}).get("out", 0)
-    summary = {
-        "records_in": records_in,
-        "kept": kept,
-        "dropped": sum(dropped.values()),
-        "dropped_by_reason": dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "quarantined": sum(quarantined.values()),
-        "quarantined_by_reason": dict(sorted(quarantined.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "wall_seconds": round(wall, 3),
-        "docs_per_second": round(records_in / wall, 1) if wall > 0 else None,
-    }
-    if "trajectory" in counts:
-        summary["trajectories"] = {"candidates": counts["trajectory"]["in"], "accepted": counts["trajectory"]["out"]}
+    summary = summary_counts(counts, records_in)
+    summary["wall_seconds"] = round(wall, 3)
+    summary["docs_per_second"] = round(records_in / wall, 1) if wall > 0 else None
     return summary
 
 
@@ -149,51 +113,101 @@ def run(
 
     started = time.monotonic()
     tune_process()
+    # --- checks: nothing under OUT is touched until all of them pass -------------------------
+    preflight(cfg)
     if files is None:
         files = expand_inputs(inputs)
-    if not FileSystems.get_scheme(out):  # local: absolute, so workers and the manifest agree
-        import os
-
+    if not outdir.is_remote(out):  # local: absolute, so workers and the manifest agree
         out = os.path.abspath(out)
     graph.check_rules(cfg)  # a broken user pattern is a usage error before OUT is touched
-    prepare_output(out, overwrite)
+    outdir.check_location(out, inputs, files)
+    outdir.check_contents(out, overwrite)
     run_id = new_run_id()
     staging = FileSystems.join(out, STAGING, run_id)
     options = pipeline_options(beam_args)
-    _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
-
     p = beam.Pipeline(runner=make_runner(options), options=options)
     graph.build(p, cfg, files, staging, run_id, read_workers=read_workers(options))
-    result = p.run()
-    result.wait_until_finish()
 
+    # --- locked: stage, commit, clean up ----------------------------------------------------
+    created = not FileSystems.exists(out)
+    if created:
+        FileSystems.mkdirs(out)
+    lock = outdir.RunLock(out, run_id)
+    try:
+        lock.acquire()
+    except BaseException:
+        _remove_if_empty(out, created)
+        raise
+    failed = True
+    try:
+        if lock.took_over is not None:
+            _LOG.warning("took over the stale lock of %s", outdir.describe(lock.took_over))
+        replaced = outdir.check_contents(out, overwrite)  # again: another run may have committed meanwhile
+        outdir.remove_leftovers(out)
+        _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
+        result = p.run()
+        result.wait_until_finish()
+        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started)
+        failed = False
+        return committed
+    finally:
+        if failed:
+            outdir.remove_leftovers(out)
+        lock.release()
+        if failed:
+            _remove_if_empty(out, created)
+
+
+def _remove_if_empty(out: str, created: bool) -> None:
+    if created and not outdir.is_remote(out):
+        try:
+            os.rmdir(out)
+        except OSError:
+            pass
+
+
+def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict], options, replaced: set[str],
+            started: float) -> RunResult:
     infos = graph.read_meta(staging, "shards")
-    outputs = commit_shards(out, infos, run_id, graph.TABLES)
     inputs_info = merge_input_stats(files, graph.read_meta(staging, "inputs"))
     records_in = sum(i["records"] for i in inputs_info)
     raw_counts = [(c["stage"], c["action"], c["reason"], c["n"]) for c in graph.read_meta(staging, "counts")]
     counts = stage_counts(raw_counts, records_in)
-    FileSystems.delete([FileSystems.join(out, STAGING)])
-    wall = time.monotonic() - started
-    summary = summarize(counts, records_in, wall)
-    summary["stages"] = {
-        name: ("on" if name in graph.enabled_stages(cfg) else "off")
-        for name in ["license", "langid", "quality", "pii", "dedup", "trajectories"]
-    }
-    manifest = build_manifest(
-        run_id=run_id,
-        config=cfg,
-        rules=rules_hashes(cfg.rules_path()),
-        langid_model=_langid_model_info(cfg),
-        runner=runner_name(options),
-        options=sanitize_options(options.get_all_options(drop_default=True)),
-        inputs=inputs_info,
-        outputs=outputs,
-        counts=counts,
-        summary=summary,
-        extra={"dedup": _dedup_info(cfg)},
-    )
-    write_manifest(out, manifest)
+    committed: list[dict] = []
+    try:
+        committed = commit_shards(out, infos, run_id, graph.TABLES, taken=frozenset(replaced))
+        wall = time.monotonic() - started
+        summary = summarize(counts, records_in, wall)
+        summary["stages"] = {
+            name: ("on" if name in graph.enabled_stages(cfg) else "off")
+            for name in ["license", "langid", "quality", "pii", "dedup", "trajectories"]
+        }
+        manifest = build_manifest(
+            run_id=run_id,
+            config=cfg,
+            rules=rules_hashes(cfg.rules_path()),
+            langid_model=_langid_model_info(cfg),
+            runner=runner_name(options),
+            options=sanitize_options(options.get_all_options(drop_default=True)),
+            inputs=inputs_info,
+            outputs=committed,
+            counts=counts,
+            summary=summary,
+            extra={"dedup": _dedup_info(cfg)},
+        )
+        write_manifest(out, manifest)  # the commit point
+    except BaseException:
+        if outdir.committed_run(out) == run_id:
+            raise  # failed after the commit point: the new release stands, the next run tidies up
+        # Not committed: whatever this run moved into OUT goes; the previous release stays as it was.
+        for rel in outdir.release_files(out):
+            if rel not in replaced and rel != MANIFEST:
+                outdir.delete_quietly(FileSystems.join(out, rel))
+        raise
+    left = outdir.remove_unlisted(out, {o["path"] for o in committed})
+    if left:
+        _LOG.warning("%d file(s) of the replaced release could not be removed; the next --overwrite run removes them", len(left))
+    outdir.remove_leftovers(out)
     return RunResult(out=out, run_id=run_id, manifest=manifest, summary=summary)
 
 

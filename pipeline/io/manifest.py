@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
+import hmac
 import json
+import os
 import re
 from collections import defaultdict
 
@@ -22,6 +23,16 @@ import pipeline
 from pipeline.records import DROP, KEEP, QUARANTINE
 
 MANIFEST = "manifest.json"
+# Run machinery under OUT that is not part of a release (verify ignores it; readers never see it):
+# the staging folder of a run in progress, or left by a killed run, and the run lock.
+STAGING = "_staging"
+LOCK = "_curate.lock"
+TABLES = ["documents", "decisions", "quarantine", "signatures", "trajectories"]
+# A committed shard: OUT/<table>/part-NNNNN.parquet, or part-NNNNN-<run_id>.parquet when a run
+# replaces a release whose shards hold the plain names (the old files stay readable until commit).
+SHARD_PATH = re.compile(r"^(%s)/part-[0-9]{5}(-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})?\.parquet$" % "|".join(TABLES))
+SIGNING_KEY_ENV = "CURATE_MANIFEST_KEY"
+SIGNATURE_ALG = "HMAC-SHA256"
 # Stage order of SPEC.md; `output` is where kept documents get their final decisions row.
 STAGE_ORDER = ["ingest", "license", "langid", "quality", "pii", "dedup", "output"]
 _SECRET = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
@@ -83,6 +94,30 @@ def stage_counts(counts: list[tuple[str, str, str, int]], records_in: int) -> di
     return result
 
 
+def summary_counts(counts: dict, records_in: int) -> dict:
+    """The count fields of a run summary, all derived from ``stage_counts``."""
+    dropped: dict[str, int] = {}
+    quarantined: dict[str, int] = {}
+    for stage, entry in counts.items():
+        if stage in ("output", "trajectory"):
+            continue
+        for reason, n in entry.get("dropped", {}).items():
+            dropped[f"{stage}/{reason}"] = dropped.get(f"{stage}/{reason}", 0) + n
+        for reason, n in entry.get("quarantined", {}).items():
+            quarantined[f"{stage}/{reason}"] = quarantined.get(f"{stage}/{reason}", 0) + n
+    summary = {
+        "records_in": records_in,
+        "kept": counts.get("output", {}).get("out", 0),
+        "dropped": sum(dropped.values()),
+        "dropped_by_reason": dict(sorted(dropped.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "quarantined": sum(quarantined.values()),
+        "quarantined_by_reason": dict(sorted(quarantined.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+    if "trajectory" in counts:
+        summary["trajectories"] = {"candidates": counts["trajectory"]["in"], "accepted": counts["trajectory"]["out"]}
+    return summary
+
+
 def build_manifest(
     *,
     run_id: str,
@@ -116,14 +151,41 @@ def build_manifest(
     }
 
 
+def canonical_json(manifest: dict) -> bytes:
+    """The bytes the signature covers: the manifest without its ``signature``, keys sorted, compact."""
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def signing_key() -> bytes | None:
+    key = os.environ.get(SIGNING_KEY_ENV)
+    return key.encode("utf-8") if key else None
+
+
+def sign(manifest: dict, key: bytes) -> dict:
+    """``manifest`` with ``signature``: HMAC-SHA256 over :func:`canonical_json`."""
+    digest = hmac.new(key, canonical_json(manifest), hashlib.sha256).hexdigest()
+    return {**manifest, "signature": {"alg": SIGNATURE_ALG, "key_env": SIGNING_KEY_ENV, "value": digest}}
+
+
+def encode_manifest(manifest: dict) -> bytes:
+    key = signing_key()
+    if key:
+        manifest = sign(manifest, key)
+    return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
+
+
 def write_manifest(out: str, manifest: dict) -> str:
-    """Write OUT/manifest.json atomically (temporary name, then rename)."""
+    """Write OUT/manifest.json atomically (temporary name, then rename): the rename is the commit point."""
     final = FileSystems.join(out, MANIFEST)
     temp = FileSystems.join(out, f".{MANIFEST}.{manifest['run_id']}.tmp")
-    data = json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
+    from pipeline.io.shards import sync_local
+
     with FileSystems.create(temp) as fh:
-        fh.write(data)
+        fh.write(encode_manifest(manifest))
+    sync_local(temp)
     FileSystems.rename([temp], [final])
+    sync_local(out)
     return final
 
 
@@ -133,7 +195,19 @@ def read_manifest(out: str) -> dict:
 
 
 # --- verify ---------------------------------------------------------------------------------
-def _list_files(out: str) -> list[str]:
+# A manifest larger than this is not one curate wrote (it lists files, not data).
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+_CHUNK = 4 * 1024 * 1024
+
+
+def is_machinery(rel: str) -> bool:
+    """Paths under OUT that belong to a run in progress (or a killed one), not to the release."""
+    first = rel.split("/", 1)[0]
+    return first == STAGING or first.startswith(LOCK) or (first.startswith(f".{MANIFEST}.") and first.endswith(".tmp"))
+
+
+def list_files(out: str) -> list[str]:
+    """Every file under OUT, relative to OUT."""
     prefix = out.rstrip("/") + "/"
     found = []
     for match in FileSystems.match([prefix + "**"]):
@@ -142,39 +216,196 @@ def _list_files(out: str) -> list[str]:
     return sorted(found)
 
 
-def verify(out: str) -> list[str]:
-    """Problems found (empty list when OUT matches its manifest exactly)."""
+def _load_for_verify(out: str) -> tuple[dict | None, list[str]]:
+    where = FileSystems.join(out, MANIFEST)
     try:
-        manifest = read_manifest(out)
-    except (IOError, OSError, FileNotFoundError):
-        return [f"{FileSystems.join(out, MANIFEST)}: missing (the run did not finish, or this is not a run output)"]
-    except json.JSONDecodeError as exc:
-        return [f"{FileSystems.join(out, MANIFEST)}: not valid JSON ({exc.msg})"]
+        with FileSystems.open(where) as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except (IOError, OSError):
+        return None, [f"{where}: missing (the run did not finish, or this is not a run output)"]
+    if len(data) > MAX_MANIFEST_BYTES:
+        return None, [f"{where}: larger than {MAX_MANIFEST_BYTES >> 20} MB, not a curate manifest"]
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, [f"{where}: not UTF-8"]
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return None, [f"{where}: not valid JSON ({getattr(exc, 'msg', type(exc).__name__)})"]
+    if not isinstance(manifest, dict):
+        return None, [f"{where}: top level is {_json_type(manifest)}, not an object"]
+    return manifest, []
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_structure(manifest: dict) -> list[str]:
+    """Problems with the manifest's own shape (the keys verify relies on)."""
     problems = []
+    expect = {"run_id": str, "outputs": list, "inputs": list, "stage_counts": dict, "summary": dict}
+    for key, kind in expect.items():
+        if key not in manifest:
+            problems.append(f"manifest: key '{key}' is missing")
+        elif not isinstance(manifest[key], kind):
+            problems.append(f"manifest: key '{key}' is {_json_type(manifest[key])}, expected {_json_type(kind())}")
+    if isinstance(manifest.get("outputs"), list):
+        seen = set()
+        for i, entry in enumerate(manifest["outputs"]):
+            if not isinstance(entry, dict):
+                problems.append(f"manifest: outputs[{i}] is {_json_type(entry)}, not an object")
+                continue
+            for key, ok, what in (("path", lambda v: isinstance(v, str), "a string"),
+                                  ("sha256", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v), "64 hex digits"),
+                                  ("rows", lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
+                                  ("bytes", lambda v: _is_int(v) and v >= 0, "a non-negative integer")):
+                if key not in entry:
+                    problems.append(f"manifest: outputs[{i}].{key} is missing")
+                elif not ok(entry[key]):
+                    problems.append(f"manifest: outputs[{i}].{key} must be {what}")
+            path = entry.get("path")
+            if isinstance(path, str):
+                if not SHARD_PATH.match(path):
+                    # also keeps a tampered manifest from pointing verify outside OUT
+                    problems.append(f"manifest: outputs[{i}].path is not a shard path (<table>/part-NNNNN.parquet)")
+                elif path in seen:
+                    problems.append(f"manifest: outputs[{i}].path {path} is listed twice")
+                seen.add(path)
+    if isinstance(manifest.get("inputs"), list):
+        for i, entry in enumerate(manifest["inputs"]):
+            if not isinstance(entry, dict) or not _is_int(entry.get("records")) or entry["records"] < 0:
+                problems.append(f"manifest: inputs[{i}].records must be a non-negative integer")
+    return problems
+
+
+def _hash_file(path: str) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    size = 0
+    with FileSystems.open(path) as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                break
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def _decision_counts(path: str) -> list[tuple[str, str, str, int]]:
+    with FileSystems.open(path) as fh:
+        table = pq.read_table(fh, columns=["stage", "action", "reason"])
+    if not table.num_rows:
+        return []
+    grouped = table.group_by(["stage", "action", "reason"], use_threads=False).aggregate([("stage", "count")])
+    return list(zip(*(grouped.column(c).to_pylist() for c in ("stage", "action", "reason", "stage_count"))))
+
+
+def _check_signature(manifest: dict) -> list[str]:
+    key = signing_key()
+    if key is None:
+        return []
+    sig = manifest.get("signature")
+    if sig is None:
+        return [f"manifest: not signed, but ${SIGNING_KEY_ENV} is set"]
+    if not isinstance(sig, dict) or sig.get("alg") != SIGNATURE_ALG or not isinstance(sig.get("value"), str):
+        return [f"manifest: signature is malformed (expected {{\"alg\": \"{SIGNATURE_ALG}\", \"value\": hex}})"]
+    try:
+        expected = hmac.new(key, canonical_json(manifest), hashlib.sha256).hexdigest()
+    except ValueError:
+        return ["manifest: cannot be canonicalised for the signature check"]
+    if not hmac.compare_digest(expected, sig["value"]):
+        return [f"manifest: signature does not match (the manifest changed, or ${SIGNING_KEY_ENV} is not the key it was signed with)"]
+    return []
+
+
+def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None) -> list[str]:
+    """Counts and summaries against the shards' row counts and the decisions rows themselves."""
+    problems = []
+    summary, counts = manifest["summary"], manifest["stage_counts"]
+    records_in = sum(e["records"] for e in manifest["inputs"])
+    if summary.get("records_in") != records_in:
+        problems.append(f"manifest: summary.records_in is {summary.get('records_in')!r} but the inputs hold {records_in} records")
+    if summary.get("kept") != rows["documents"]:
+        problems.append(f"manifest: summary.kept is {summary.get('kept')!r} but the documents shards hold {rows['documents']} rows")
+    trajectory = counts.get("trajectory", {})
+    accepted = trajectory.get("out") if isinstance(trajectory, dict) else None
+    accepted = 0 if "trajectory" not in counts else accepted
+    if accepted != rows["trajectories"]:
+        problems.append(f"manifest: stage_counts.trajectory.out is {accepted!r} but the trajectories shards hold {rows['trajectories']} rows")
+    if decisions is None:
+        return problems  # a decisions shard is already reported as damaged
+    record_rows = sum(n for stage, _, _, n in decisions if stage != "trajectory")
+    if record_rows != records_in:
+        problems.append(f"decisions: {record_rows} rows for input records, but the inputs hold {records_in} records (every record gets exactly one)")
+    derived = stage_counts(decisions, records_in)
+    if derived != counts:
+        differing = sorted(set(derived) ^ set(counts) | {k for k in set(derived) & set(counts) if derived[k] != counts[k]})
+        problems.append(f"manifest: stage_counts do not match the decisions rows (stages {', '.join(differing)})")
+    expected = summary_counts(derived, records_in)
+    for key, value in expected.items():
+        if summary.get(key) != value:
+            problems.append(f"manifest: summary.{key} does not match the decisions rows")
+    return problems
+
+
+def verify(out: str) -> list[str]:
+    """Problems found (empty list when OUT matches its manifest exactly). One line per problem;
+    never raises on a damaged or hostile OUT."""
+    manifest, problems = _load_for_verify(out)
+    if manifest is None:
+        return problems
+    problems = _check_structure(manifest) + _check_signature(manifest)
+    outputs = manifest["outputs"] if isinstance(manifest.get("outputs"), list) else []
     listed = set()
-    for entry in manifest.get("outputs", []):
-        rel = entry["path"]
+    rows = {table: 0 for table in TABLES}
+    decisions: list | None = []
+    for entry in outputs:
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(rel, str) or not SHARD_PATH.match(rel) or rel in listed:
+            continue
         listed.add(rel)
+        table = rel.split("/", 1)[0]
         path = FileSystems.join(out, rel)
         try:
-            with FileSystems.open(path) as fh:
-                data = fh.read()
-        except (IOError, OSError, FileNotFoundError):
+            size, digest = _hash_file(path)
+        except (IOError, OSError):
             problems.append(f"{rel}: missing")
+            decisions = None if table == "decisions" else decisions
             continue
-        if len(data) != entry["bytes"]:
-            problems.append(f"{rel}: size {len(data)} bytes, manifest says {entry['bytes']}")
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        damaged = False
+        if size != entry.get("bytes"):
+            problems.append(f"{rel}: size {size} bytes, manifest says {entry.get('bytes')}")
+        if digest != entry.get("sha256"):
             problems.append(f"{rel}: sha256 mismatch (file changed since the run)")
-            continue
-        try:
-            rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
-        except Exception as exc:  # noqa: BLE001 - any parse failure is a verification failure
-            problems.append(f"{rel}: unreadable Parquet ({type(exc).__name__})")
-            continue
-        if rows != entry["rows"]:
-            problems.append(f"{rel}: {rows} rows, manifest says {entry['rows']}")
-    for rel in _list_files(out):
-        if rel != MANIFEST and rel not in listed:
+            damaged = True
+        if not damaged:
+            try:
+                with FileSystems.open(path) as fh:
+                    n = pq.ParquetFile(fh).metadata.num_rows
+                if table == "decisions" and decisions is not None:
+                    decisions += _decision_counts(path)
+            except Exception as exc:  # noqa: BLE001 - any parse failure is a verification failure
+                problems.append(f"{rel}: unreadable Parquet ({type(exc).__name__})")
+                damaged = True
+            else:
+                rows[table] += n
+                if n != entry.get("rows"):
+                    problems.append(f"{rel}: {n} rows, manifest says {entry.get('rows')}")
+        if damaged and table == "decisions":
+            decisions = None
+    if isinstance(manifest.get("outputs"), list):
+        for table in TABLES:
+            if not any(rel.startswith(table + "/") for rel in listed):
+                problems.append(f"manifest: no {table} shard listed (every run writes at least one per table)")
+    for rel in list_files(out):
+        if rel != MANIFEST and rel not in listed and not is_machinery(rel):
             problems.append(f"{rel}: not listed in the manifest")
+    if not problems:
+        problems += _check_counts(manifest, rows, decisions)
     return problems

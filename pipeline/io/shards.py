@@ -5,8 +5,9 @@ of about ``ROW_GROUP_BYTES`` under the run's staging folder
 (``OUT/_staging/<run_id>/<table>/<uuid>.parquet``), hashing the bytes as they are written; each shard
 is described by a small info dict (table, path, rows, bytes, sha256, first_key). After the pipeline
 finishes, :func:`commit_shards` renames the staged files to ``OUT/<table>/part-NNNNN.parquet`` in a
-deterministic order (by first key), so shard names never depend on worker ids or timing. Nothing
-under ``OUT/<table>/`` exists until the run has succeeded; manifest.json is written after that.
+deterministic order (by first key), so shard names never depend on worker ids or timing (a run
+replacing a release whose files hold those names appends its run id). Nothing of a run reaches
+``OUT/<table>/`` until its pipeline has succeeded; manifest.json is written after that.
 
 Every path goes through Beam's FileSystems, so OUT may be local, gs:// or s3://.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import operator
+import os
 import uuid
 
 import apache_beam as beam
@@ -240,14 +242,28 @@ class WriteShards(beam.PTransform):
         return rows | beam.ParDo(_ShardWriterFn(*self._args))
 
 
-def shard_name(index: int) -> str:
-    return f"part-{index:05d}.parquet"
+def sync_local(path: str) -> None:
+    """fsync a local file or folder (durable before the manifest commits); object stores: nothing to do."""
+    if FileSystems.get_scheme(path) not in (None, "file"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def commit_shards(out: str, infos: list[dict], run_id: str, tables: list[str]) -> list[dict]:
-    """Rename staged shards to their final names; every table gets at least one (possibly empty) shard.
+def shard_name(index: int, run_id: str | None = None) -> str:
+    return f"part-{index:05d}.parquet" if run_id is None else f"part-{index:05d}-{run_id}.parquet"
 
-    Returns the outputs list for the manifest: path (relative to OUT), rows, bytes, sha256.
+
+def commit_shards(out: str, infos: list[dict], run_id: str, tables: list[str], taken: frozenset[str] = frozenset()) -> list[dict]:
+    """Move staged shards to their final names; every table gets at least one (possibly empty) shard.
+
+    ``taken`` holds the paths (relative to OUT) of the release being replaced: its files must stay
+    readable until the new manifest commits, so a table whose plain names ``part-NNNNN.parquet``
+    are taken gets ``part-NNNNN-<run_id>.parquet`` instead. Returns the outputs list for the
+    manifest: path (relative to OUT), rows, bytes, sha256.
     """
     outputs = []
     for table in tables:
@@ -256,19 +272,24 @@ def commit_shards(out: str, infos: list[dict], run_id: str, tables: list[str]) -
             FileSystems.mkdirs(FileSystems.join(out, table))
         except IOError:
             pass  # exists already, or an object store without folders
+        count = max(len(mine), 1)
+        clash = any(f"{table}/{shard_name(i)}" in taken for i in range(count))
+        names = [shard_name(i, run_id if clash else None) for i in range(count)]
         if not mine:
             # An empty, typed shard keeps the schema queryable (audit views never hit a missing glob).
             data = encode_table(table_for(table, [], run_id))
-            final = FileSystems.join(out, table, shard_name(0))
+            final = FileSystems.join(out, table, names[0])
             write_bytes(final, data)
+            sync_local(final)
             outputs.append(_output(out, final, 0, data))
-            continue
-        for index, info in enumerate(mine):
-            final = FileSystems.join(out, table, shard_name(index))
+        for name, info in zip(names, mine):
+            final = FileSystems.join(out, table, name)
             FileSystems.rename([info["path"]], [final])
+            sync_local(final)
             outputs.append(
                 {"path": _relative(out, final), "rows": info["rows"], "bytes": info["bytes"], "sha256": info["sha256"]}
             )
+        sync_local(FileSystems.join(out, table))
     return outputs
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from pipeline.config import Config, ConfigError, from_dict, load_config
@@ -37,6 +39,25 @@ def test_yaml_overrides_subset_and_keeps_other_defaults(tmp_path):
         ("dedup: {threshold: 1.5}\n", "dedup.threshold"),
         ("run: {shard_max_rows: 0}\n", "run.shard_max_rows"),
         ("dedup: true\n", "dedup"),
+        ("dedup: {num_perm: 1000000}\n", "dedup.num_perm"),
+        ("dedup: {num_perm: 1}\n", "dedup.num_perm"),
+        ("dedup: {threshold: 0}\n", "dedup.threshold"),
+        ("dedup: {shingle_words: 0}\n", "dedup.shingle_words"),
+        ("dedup: {shingle_chars: -3}\n", "dedup.shingle_chars"),
+        ("dedup: {max_iterations: 0}\n", "dedup.max_iterations"),
+        ("dedup: {max_iterations: 100000}\n", "dedup.max_iterations"),
+        ("dedup: {seed: -1}\n", "dedup.seed"),
+        ("pii: {score_threshold: 1.5}\n", "pii.score_threshold"),
+        ("pii: {score_threshold: -0.1}\n", "pii.score_threshold"),
+        ("pii: {entities: []}\n", "pii.entities"),
+        ("pii: {languages: []}\n", "pii.languages"),
+        ("langid: {mixed_share: 1.2}\n", "langid.mixed_share"),
+        ("langid: {allowed: []}\n", "langid.allowed"),
+        ("run: {progress_seconds: 0}\n", "run.progress_seconds"),
+        ("trajectories: {contamination_ngram: 0}\n", "trajectories.contamination_ngram"),
+        ("trajectories: {teacher: {top_p: 0}}\n", "trajectories.teacher.top_p"),
+        ("trajectories: {teacher: {concurrency: 0}}\n", "trajectories.teacher.concurrency"),
+        ("trajectories: {teacher: {backoff_seconds: 10, max_backoff_seconds: 1}}\n", "trajectories.teacher.max_backoff_seconds"),
     ],
 )
 def test_bad_key_or_type_names_the_key(tmp_path, text, key):
@@ -87,3 +108,72 @@ def test_custom_rules_dir_travels_with_the_config_to_workers(tmp_path):
     assert path != custom / "quality.yaml" and path.read_text(encoding="utf-8").endswith("# reviewed 2026-11\n")
     assert on_worker.rule_file("pii/recognizers.yaml").is_file()
     assert pickle.loads(shipped).rules_path() == on_worker.rules_path()  # written once per process
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dedup: {num_perm: 2, threshold: 1.0, shingle_words: 1, max_iterations: 256, seed: 4294967295}\n",
+        "pii: {score_threshold: 0.0}\nlangid: {min_scores: {ja: 1.0}, mixed_share: 0}\n",
+        "trajectories: {teacher: {temperature: 0, top_p: 1.0, max_retries: 0}}\n",
+    ],
+)
+def test_values_at_the_edges_of_their_ranges_are_accepted(tmp_path, text):
+    load_config(write(tmp_path, text))
+
+
+# --- preflight: what the YAML alone cannot show ------------------------------------------------
+from pipeline.config import preflight  # noqa: E402
+
+
+def test_pseudonym_operator_needs_its_secret(monkeypatch):
+    cfg = load_config(overrides={"pii": {"operator": "pseudonym", "secret_env": "CURATE_TEST_SECRET"}})
+    monkeypatch.delenv("CURATE_TEST_SECRET", raising=False)
+    with pytest.raises(ConfigError, match="'pii.operator'.*CURATE_TEST_SECRET"):
+        preflight(cfg)
+    monkeypatch.setenv("CURATE_TEST_SECRET", "s")
+    preflight(cfg)
+    # a disabled stage needs nothing
+    monkeypatch.delenv("CURATE_TEST_SECRET")
+    preflight(load_config(overrides={"pii": {"enabled": False, "operator": "pseudonym", "secret_env": "CURATE_TEST_SECRET"}}))
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"trajectories": {"enabled": True, "teacher": {"path": "{missing}"}}}, "trajectories.teacher.path"),
+        ({"trajectories": {"enabled": True, "teacher": {"backend": "programmatic"}, "seeds": ["{present}", "{missing}"]}}, "trajectories.seeds[1]"),
+        ({"trajectories": {"enabled": True, "teacher": {"path": "{present}"}, "decontaminate": ["{missing}"]}}, "trajectories.decontaminate[0]"),
+        ({"trajectories": {"enabled": True, "teacher": {"path": "{present}"}, "tokenizer": "{missing}"}}, "trajectories.tokenizer"),
+        ({"dedup": {"against": ["{folder}"]}}, "dedup.against[0]"),
+        ({"dedup": {"against": ["{folder}/*.parquet"]}}, "dedup.against[0]"),
+        ({"langid": {"model": "{missing}"}}, "langid.model"),
+        ({"quality": {"rules": "{missing}"}}, "quality.rules"),
+        ({"pii": {"spacy_model": "xx_no_such_model_sm"}}, "pii.spacy_model"),
+    ],
+)
+def test_files_and_models_the_config_names_must_exist(tmp_path, overrides, key):
+    present = tmp_path / "present.jsonl"
+    present.write_text("{}\n", encoding="utf-8")
+    (tmp_path / "empty-folder").mkdir()
+    names = {"missing": str(tmp_path / "missing.jsonl"), "present": str(present), "folder": str(tmp_path / "empty-folder")}
+    filled = json.loads(json.dumps(overrides).replace("{missing}", names["missing"]).replace("{present}", names["present"]).replace("{folder}", names["folder"]))
+    with pytest.raises(ConfigError) as err:
+        preflight(load_config(overrides=filled))
+    assert f"'{key}'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_present_files_pass_preflight(tmp_path):
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text("{}\n", encoding="utf-8")
+    (tmp_path / "sigs").mkdir()
+    (tmp_path / "sigs" / "part-00000.parquet").write_bytes(b"PAR1")
+    preflight(load_config(overrides={
+        "dedup": {"against": [str(tmp_path / "sigs")]},
+        "trajectories": {"enabled": True, "teacher": {"backend": "programmatic"}, "seeds": [str(seeds)], "decontaminate": [str(seeds)]},
+    }))
+
+
+def test_unknown_pii_entity_is_named_before_the_run():
+    with pytest.raises(ConfigError, match="'pii.entities'.*NOT_AN_ENTITY"):
+        preflight(load_config(overrides={"pii": {"entities": ["EMAIL_ADDRESS", "NOT_AN_ENTITY"]}}))

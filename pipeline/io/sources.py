@@ -214,26 +214,37 @@ class _CountingReader:
 
 
 class _Inflater:
-    """Incremental decompression that delivers everything decodable before an error.
+    """Incremental decompression under a fixed memory bound, delivering everything decodable before
+    an error.
 
-    Subclasses feed compressed chunks (at most ``_IN`` bytes at a time, which bounds the output of
-    one step) through a codec object, member after member (gzip members, zstd frames). A stream
-    that ends inside a member raises — unlike ``zstandard``'s ``stream_reader``, which would
-    silently shorten a truncated ``.zst`` — and an error is raised only once the bytes decoded
-    before it have been read, so the records before a cut are kept.
+    Compressed bytes are read ``_IN`` at a time and fed to a codec object one bounded step at a
+    time, member after member (gzip members, zstd frames): a step never produces more than about
+    ``_OUT`` bytes whatever the compression ratio, so a decompression bomb inflates in bounded
+    memory (``read(n)`` holds at most ``n`` plus one step). A stream that ends inside a member
+    raises — unlike ``zstandard``'s ``stream_reader``, which would silently shorten a truncated
+    ``.zst`` — and an error is raised only once the bytes decoded before it have been read, so the
+    records before a cut are kept.
     """
 
     _IN = 256 << 10
+    _OUT = 4 << 20
+    _FEED: int | None = None  # most compressed bytes fed per step (None: all pending)
 
     def __init__(self, src):
         self._src = src
         self._obj = None  # the codec object of the current member
-        self._started = False  # any input fed to the current member
+        self._pending = b""  # compressed bytes read but not yet fed
+        self._pos = 0  # how much of _pending has been fed
         self._buf = bytearray()
         self._eof = False
         self._error: BaseException | None = None
 
     def _new(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, data: bytes) -> tuple[bytes, int]:  # pragma: no cover - abstract
+        """Feed (a prefix of) ``data`` to the current member: ``(output, bytes consumed)``; input
+        after the member's end is not consumed."""
         raise NotImplementedError
 
     def _check_member_start(self, data: bytes) -> bool:
@@ -244,24 +255,30 @@ class _Inflater:
         raise NotImplementedError
 
     def _fill(self) -> None:
-        chunk = self._src.read(self._IN)
-        if not chunk:
-            self._eof = True
-            if self._obj is not None:
-                raise self._truncated()
+        """One bounded step: read a compressed chunk when none is pending, else decode a piece."""
+        if self._pos >= len(self._pending):
+            chunk = self._src.read(self._IN)
+            if not chunk:
+                self._eof = True
+                if self._obj is not None:
+                    raise self._truncated()
+                return
+            self._pending, self._pos = chunk, 0
             return
-        data = chunk
-        while data:
-            if self._obj is None:
-                if not self._check_member_start(data):
-                    return
-                self._obj = self._new()
-            self._buf += self._obj.decompress(data)
-            if self._obj.eof:
-                data = self._obj.unused_data
-                self._obj = None
-            else:
-                data = b""
+        if self._FEED:
+            data = self._pending[self._pos : self._pos + self._FEED]
+        else:
+            data = self._pending[self._pos :] if self._pos else self._pending
+        if self._obj is None:
+            if not self._check_member_start(data):
+                self._pos = len(self._pending)
+                return
+            self._obj = self._new()
+        out, used = self._step(data)
+        self._pos += used
+        self._buf += out
+        if self._obj.eof:
+            self._obj = None
 
     def read(self, n: int = -1) -> bytes:
         want_all = n is None or n < 0
@@ -296,6 +313,12 @@ class _GzipReader(_Inflater):
     def _new(self):
         return self._zlib.decompressobj(wbits=31)
 
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        obj = self._obj
+        out = obj.decompress(data, self._OUT)  # max_length: the rest stays in unconsumed_tail
+        left = len(obj.unused_data) if obj.eof else len(obj.unconsumed_tail)
+        return out, len(data) - left
+
     def _check_member_start(self, data: bytes) -> bool:
         if data.startswith(b"\x1f\x8b") or (len(data) < 2 and data == b"\x1f"):
             return True
@@ -308,6 +331,11 @@ class _GzipReader(_Inflater):
 
 
 class _ZstdReader(_Inflater):
+    # zstandard's decompressobj has no max_length, so input is fed in slices: one zstd block
+    # (at most 128 KiB of output) takes at least 4 compressed bytes, which bounds one step's
+    # output to about _FEED * 32 KiB whatever the ratio.
+    _FEED = 128
+
     def __init__(self, src):
         import zstandard
 
@@ -317,6 +345,10 @@ class _ZstdReader(_Inflater):
 
     def _new(self):
         return self._dctx.decompressobj()
+
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        out = self._obj.decompress(data)
+        return out, len(data) - (len(self._obj.unused_data) if self._obj.eof else 0)
 
     def _truncated(self) -> BaseException:
         return self._zstd_error("truncated zstd stream: the last frame is incomplete")

@@ -66,6 +66,11 @@ _GLOB_CHARS = set("*?[")
 _READ_BLOCK = 1 << 20  # bytes per read() of a JSONL stream
 _HASH_BLOCK = 8 << 20
 _BOM = b"\xef\xbb\xbf"
+# A quarantine row keeps ``run.quarantine_raw_bytes`` of raw bytes; with PII on, a window this much
+# longer travels with it (key RAW_WINDOW) so the excerpt is scrubbed before it is cut: a value
+# straddling the cut is found whole and replaced, never left half-visible.
+EXCERPT_SCRUB_MARGIN = 1024
+RAW_WINDOW = "_raw_window"
 
 
 class InputError(ConfigError):
@@ -324,7 +329,7 @@ class _GzipReader(_Inflater):
             return True
         if not data.strip(b"\x00"):
             return False  # zero padding after the last member
-        raise gzip.BadGzipFile(f"Not a gzipped file ({data[:2]!r})")
+        raise gzip.BadGzipFile("Not a gzipped file")
 
     def _truncated(self) -> BaseException:
         return EOFError("Compressed file ended before the end-of-stream marker was reached")
@@ -369,9 +374,28 @@ def _decompressed(counting: _CountingReader, compression: str | None):
     raise ValueError(f"unknown compression {compression}")
 
 
+class _ReadError(Exception):
+    """A failure ingest itself detected; its message is composed of counts and fixed words only."""
+
+
+def _safe_message_types() -> tuple[type, ...]:
+    import zlib
+
+    import zstandard
+
+    # Decoders and the OS word their errors themselves (fixed texts, offsets, the path already in
+    # ``source_uri``); other libraries' messages may quote what they were parsing.
+    return (_ReadError, EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
 def _error_text(exc: BaseException) -> str:
+    """The exception type, and its message only when it cannot quote record content: a parser's
+    message (pyarrow, warcio, ...) may carry a column name, a header line or a value."""
+    name = type(exc).__name__
+    if not isinstance(exc, _safe_message_types()) or type(exc).__module__.startswith(("pyarrow", "warcio")):
+        return name
     msg = str(exc).replace("\n", " ")[:200]
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return f"{name}: {msg}" if msg else name
 
 
 def _stringify(value: Any) -> Any:
@@ -399,6 +423,7 @@ class _Split:
         self.side: list[tuple[str, dict]] = []  # (tag, row) waiting to be emitted
         self.make = record_factory(self.uri)
         self._started = self._last_log = time.monotonic()
+        self.window = cfg.quarantine_raw_bytes + EXCERPT_SCRUB_MARGIN  # raw bytes worth keeping
         self._where = self.uri if item.get("end") is None else f"{self.uri} [bytes {item['start']}-{item['end']}]"
 
     # -- outcomes other than a kept record ------------------------------------------------------
@@ -413,6 +438,8 @@ class _Split:
             raw_limit=self.cfg.quarantine_raw_bytes,
             run_id=self.run_id,
         )
+        if raw and len(raw) > self.cfg.quarantine_raw_bytes:
+            q[RAW_WINDOW] = raw[: self.window]  # for the excerpt scrubber; never written
         self.side.append((QUARANTINE, q))
         self.side.append((DECISIONS, quarantine_decision(q, stage=STAGE)))
 
@@ -510,14 +537,14 @@ def _bad_line(sp: _Split, index: int, offset: int, line: bytes, exc: Exception) 
     except UnicodeDecodeError as ue:
         sp.quarantine(index, offset, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of the line", line)
         return
-    sp.quarantine(index, offset, Reason.PARSE_ERROR, f"invalid JSON: {getattr(exc, 'msg', None) or exc}", line)
+    sp.quarantine(index, offset, Reason.PARSE_ERROR, f"invalid JSON: {getattr(exc, 'msg', None) or type(exc).__name__}", line)
 
 
 def _too_large(sp: _Split, index: int, offset: int, head: bytes, size: int) -> None:
     sp.quarantine(index, offset, Reason.RECORD_TOO_LARGE, f"line of {size} bytes exceeds run.max_record_bytes={sp.cfg.max_record_bytes}", head)
     # the row reports the real size, not the excerpt's
     sp.side[-2][1]["raw_bytes"] = size
-    sp.side[-2][1]["raw_truncated"] = size > len(head[: sp.cfg.quarantine_raw_bytes])
+    sp.side[-2][1]["raw_truncated"] = size > len(sp.side[-2][1]["raw"])
 
 
 def read_jsonl(sp: _Split, read: Callable[[int], bytes], index: int, offset: int, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
@@ -525,11 +552,11 @@ def read_jsonl(sp: _Split, read: Callable[[int], bytes], index: int, offset: int
 
     ``index``/``offset`` are the line number and byte offset (in the decompressed stream) of the
     first line. Memory is bounded by one read block plus ``max_record_bytes``: a longer line is
-    skipped as it streams, keeping only its first ``quarantine_raw_bytes``.
+    skipped as it streams, keeping only its first ``quarantine_raw_bytes`` (plus the scrub margin).
     """
     cfg = sp.cfg
     maxb = cfg.max_record_bytes
-    qraw = cfg.quarantine_raw_bytes
+    qraw = sp.window
     bs = cfg.batch_size
     loads = orjson.loads
     JSONDecodeError = orjson.JSONDecodeError
@@ -661,7 +688,7 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
                 break
             size += len(block)
             if size > maxb:
-                if not chunks or len(chunks[0]) < sp.cfg.quarantine_raw_bytes:
+                if not chunks or len(chunks[0]) < sp.window:
                     chunks.append(block)
                 while True:  # count the rest without keeping it
                     more = stream.read(_READ_BLOCK)
@@ -677,7 +704,7 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
     sp.seen = 1
     data = b"".join(chunks)
     if size > maxb:
-        _too_large(sp, 0, 0, data[: sp.cfg.quarantine_raw_bytes], size)
+        _too_large(sp, 0, 0, data[: sp.window], size)
         return
     try:
         text = data.decode("utf-8")
@@ -695,6 +722,11 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
 
 # --- Parquet -----------------------------------------------------------------------------------
 PARQUET_FIELDS = ("text", "id", "url", "source", "license", "meta")
+
+
+def _type_label(arrow_type) -> str:
+    """``int64``, ``list``, ``struct``: a nested type's own text would list its field names."""
+    return str(arrow_type).split("<", 1)[0]
 
 
 def _row_raw(row: dict) -> bytes:
@@ -717,7 +749,8 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
             sp.seen = 1
             sp.quarantine(
                 0, None, Reason.MISSING_TEXT,
-                f"parquet file has no 'text' column (columns: {', '.join(names[:20])}); its {pf.metadata.num_rows} rows were not read",
+                # column names are the user's data too: counted, never quoted
+                f"parquet file has no 'text' column ({len(names)} other columns); its {pf.metadata.num_rows} rows were not read",
                 None,
             )
             yield from sp.flush_side()
@@ -745,7 +778,7 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
                     continue
                 if text_is_binary and type(text) is bytes:
                     if len(text) > maxb:
-                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes], len(text))
+                        _too_large(sp, idx, None, text[: sp.window], len(text))
                         continue
                     try:
                         text = text.decode("utf-8")
@@ -753,12 +786,12 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
                         sp.quarantine(idx, None, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of 'text'", text)
                         continue
                 elif type(text) is not str:
-                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {text_type}", _row_raw({c: columns[c][i] for c in cols}))
+                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {_type_label(text_type)}", _row_raw({c: columns[c][i] for c in cols}))
                     continue
                 if len(text) * 4 > maxb:
                     size = len(text.encode("utf-8"))
                     if size > maxb:
-                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes].encode("utf-8"), size)
+                        _too_large(sp, idx, None, text[: sp.window].encode("utf-8")[: sp.window], size)
                         continue
                 record = make(idx, text, _stringify(ids[i]), _stringify(urls[i]), _stringify(licenses[i]), _stringify(sources[i]), metas[i])
                 if not text or text.isspace():
@@ -852,7 +885,7 @@ def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]
                 continue
             sp.seen += 1
             if len(body) > maxb:
-                _too_large(sp, index, offset, body[: cfg.quarantine_raw_bytes], len(body))
+                _too_large(sp, index, offset, body[: sp.window], len(body))
                 continue
             url = rec.rec_headers.get_header("WARC-Target-URI")
             headers = _header_dict(rec.http_headers.headers)

@@ -32,6 +32,7 @@ import gzip
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from typing import Any, Callable, Iterator
@@ -284,6 +285,10 @@ class _Inflater:
         self._buf += out
         if self._obj.eof:
             self._obj = None
+            self._member_end()
+
+    def _member_end(self) -> None:
+        """Called when a member (gzip member, zstd frame) has been decoded to its end."""
 
     def read(self, n: int = -1) -> bytes:
         want_all = n is None or n < 0
@@ -840,6 +845,42 @@ def _hash_file(uri: str) -> tuple[int | None, str | None]:
 
 
 # --- WARC --------------------------------------------------------------------------------------
+_RESYNC_BLOCK = 1 << 20  # bytes read at a time while looking for the next record start
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+
+
+class _QuietSys:
+    """What warcio's modules see as ``sys``: the real module, except that ``stderr`` discards.
+    warcio writes a record's bytes to stderr on some errors (``Remainder: b'...'``) and a decoder's
+    message on others; no record byte may reach the run's stderr, so its writes go nowhere."""
+
+    class _Discard:
+        def write(self, text) -> int:
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stderr = _Discard()
+
+    def __getattr__(self, name):
+        return getattr(sys, name)
+
+
+def _silence_warcio() -> None:
+    """Point warcio's stderr writes at a sink and its logger (which quotes target URIs) above
+    CRITICAL: targeted at warcio's modules, so other threads' stderr is untouched."""
+    import warcio.archiveiterator
+    import warcio.bufferedreaders
+    import warcio.digestverifyingreader
+
+    for module in (warcio.archiveiterator, warcio.bufferedreaders, warcio.digestverifyingreader):
+        if not isinstance(module.sys, _QuietSys):
+            module.sys = _QuietSys()
+    logging.getLogger("warcio").setLevel(logging.CRITICAL + 1)
+
+
 def _header_dict(pairs) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in pairs:
@@ -848,79 +889,291 @@ def _header_dict(pairs) -> dict[str, str]:
     return out
 
 
-def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
-    from warcio.archiveiterator import ArchiveIterator
+class _GzipMembers(_GzipReader):
+    """The gzip members of a WARC one at a time, so each is parsed on its own and a bad member costs
+    only itself: ``read`` ends at the end of the current member; :meth:`next_member` moves on. The
+    source is a :class:`_CountingReader` whose first byte is at raw offset ``start``."""
 
-    from pipeline.io import html as html_mod
+    def __init__(self, src: _CountingReader, start: int = 0):
+        super().__init__(src)
+        self._start = start
+        self._open = False  # a member has been started and not yet finished
+        self.current = start  # raw offset of the member being read (or of the bytes that failed)
+        self.broken = False  # the compressed data failed: corrupt, cut short, or not gzip
+        self.failure: BaseException | None = None  # why (warcio swallows an EOFError mid-record)
 
-    cfg = sp.cfg
-    maxb = cfg.max_record_bytes
-    position = 0  # WARC record position in the file
-    end = 0  # offset just after the last complete record
-    skipped = 0
-    batch: list[dict] = []
+    def raw_offset(self) -> int:
+        return self._start + self._src.bytes - (len(self._pending) - self._pos)
+
+    def _fill(self) -> None:
+        try:
+            super()._fill()
+        except Exception as exc:
+            self.broken, self.failure = True, exc
+            raise
+
+    def _member_end(self) -> None:
+        self._eof = True  # read() returns b"" until next_member()
+
+    def next_member(self) -> int | None:
+        """Finish the current member and start the next: its raw offset, or None at the end.
+        Raises (with :attr:`broken` set) when the data is not gzip or the member is corrupt."""
+        if self._open:
+            while self.read(self._OUT):
+                pass
+        self._open = False
+        self._buf.clear()
+        self._eof = False
+        while len(self._pending) - self._pos < len(_GZIP_MAGIC):
+            chunk = self._src.read(self._IN)
+            if not chunk:
+                break
+            self._pending, self._pos = self._pending[self._pos :] + chunk, 0
+        self.current = self.raw_offset()
+        rest = self._pending[self._pos :]
+        if not rest:
+            return None
+        if not rest.startswith(b"\x1f\x8b"):
+            while not rest.strip(b"\x00"):  # zero padding after the last member ends the file
+                rest = self._src.read(self._IN)
+                if not rest:
+                    return None
+            self.broken = True
+            self.failure = _ReadError("bytes that are not a gzip member")
+            raise self.failure
+        self._open = True
+        return self.current
+
+
+def _open_at(uri: str, offset: int):
+    fh = _open_raw(uri)
     try:
-        it = ArchiveIterator(counter)
+        fh.seek(offset)
+    except Exception:  # noqa: BLE001 - a stream that cannot seek is read forward
+        left = offset
+        while left > 0:
+            skipped = fh.read(min(left, _RESYNC_BLOCK))
+            if not skipped:
+                break
+            left -= len(skipped)
+    return fh
+
+
+def _plausible_member(data: bytes) -> bool:
+    import zlib
+
+    try:
+        zlib.decompressobj(wbits=31).decompress(data, 1 << 16)
+    except zlib.error:
+        return False
+    return True
+
+
+def _resync(uri: str, after: int, gz: bool) -> int | None:
+    """Raw offset of the first plausible record start at or after ``after``: a gzip member whose
+    first bytes decompress, or a ``WARC/1.`` line (one that directly follows ``after`` with only
+    blank space between is the failed record's own header, and is passed over). None: no more."""
+    magic = _GZIP_MAGIC if gz else _WARC_MAGIC
+    with _open_at(uri, after) as fh:
+        base, data = after, b""
+        while True:
+            block = fh.read(_RESYNC_BLOCK)
+            if not block:
+                return None
+            data += block
+            i = data.find(magic)
+            while i >= 0:
+                if gz:
+                    if len(data) - i < (64 << 10):
+                        data += fh.read(64 << 10)  # enough to try the member's start
+                    if _plausible_member(data[i : i + (64 << 10)]):
+                        return base + i
+                elif base + i == 0 or data[i - 1 : i] == b"\n":
+                    if not (base == after and not data[:i].strip()):
+                        return base + i
+                i = data.find(magic, i + 1)
+            keep = len(magic)
+            base += len(data) - keep
+            data = data[-keep:]
+
+
+class _WarcReader:
+    """One WARC file → records, drops and quarantine rows.
+
+    warcio parses the records. A ``.warc.gz`` is decompressed member by member here and each member
+    parsed on its own, so a file warcio refuses as a whole (a multi-record member, a corrupt or cut
+    member in the middle) still gives every record of its readable members. When the data itself
+    fails (a corrupt member; in a plain ``.warc`` an unparsable record), one quarantine row stands
+    for the unreadable stretch and reading resumes at the next plausible record start
+    (:func:`_resync`). Such a row is ``unreadable_record`` when something after it was read, else
+    ``unreadable_file`` (the rest of the file was lost, as with a file cut short).
+    """
+
+    def __init__(self, sp: _Split):
+        from pipeline.io import html as html_mod
+
+        _silence_warcio()
+        self.sp = sp
+        self.html = html_mod
+        self.position = 0  # WARC record position in the file; an unreadable stretch counts as one
+        self.end = 0  # plain WARC: offset just after the last complete record
+        self.skipped = 0
+        self.batch: list[dict] = []
+        self._loss: tuple[int, int | None, str] | None = None  # the last unreadable stretch, not yet written
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def lost(self, offset: int | None, exc: BaseException) -> None:
+        self._settle(Reason.UNREADABLE_RECORD)
+        self._loss = (self.position, offset, _error_text(exc))
+        self.position += 1
+
+    def _settle(self, reason: str) -> None:
+        if self._loss is not None:
+            index, offset, error = self._loss
+            self._loss = None
+            self.sp.seen += 1
+            self.sp.quarantine(index, offset, reason, error, None)
+
+    def finish(self) -> Iterator[tuple[str, Any]]:
+        self._settle(Reason.UNREADABLE_FILE)
+        if self.skipped:
+            _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", self.sp.uri, self.skipped)
+        if self.batch:
+            yield RECORDS, self.batch
+            self.batch = []
+        yield from self.sp.flush_side()
+
+    def pages(self, it, member_offset: int | None = None, base: int = 0) -> Iterator[tuple[str, Any]]:
+        """The records of one warcio iterator. Offsets are ``member_offset`` (the gzip member a
+        record is in) or, for a plain WARC, ``base`` plus warcio's offset."""
+        sp = self.sp
         for rec in it:
+            self._settle(Reason.UNREADABLE_RECORD)
             if sp.side:
                 yield from sp.flush_side()
-            sp.progress(counter.bytes, sp.item.get("size"))
-            index = position
-            position += 1
-            http = rec.http_headers
-            page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
-            body = b""
-            if page:
-                ctype = http.get_header("Content-Type")
-                body = rec.content_stream().read(maxb + 1)
-                page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
-            offset = it.get_record_offset()  # reads the record to its end: only after the body
-            end = offset + it.get_record_length()
-            missing = getattr(rec.raw_stream, "limit", 0)
-            if missing:  # warcio ends a cut record quietly; a short record means a truncated file
-                position = index
-                raise EOFError(f"WARC record ends {missing} bytes before its Content-Length")
-            if not page:
-                skipped += 1
-                continue
-            sp.seen += 1
-            if len(body) > maxb:
-                _too_large(sp, index, offset, body[: sp.window], len(body))
-                continue
-            url = rec.rec_headers.get_header("WARC-Target-URI")
-            headers = _header_dict(rec.http_headers.headers)
+            if len(self.batch) >= sp.cfg.batch_size:
+                yield RECORDS, self.batch
+                self.batch = []
+            index = self.position
             try:
-                text, meta = html_mod.extract(body, url)
-            except Exception as exc:  # noqa: BLE001 - one page the extractor cannot handle
-                sp.quarantine(index, offset, Reason.PARSE_ERROR, f"HTML extraction failed: {type(exc).__name__}", body)
-                continue
-            record = sp.make(
-                index, text, rec.rec_headers.get_header("WARC-Record-ID"), url, http_headers=headers, html_meta=meta
-            )
-            if not text or text.isspace():
-                sp.empty(record)
-                continue
-            batch.append(record)
-            if len(batch) >= cfg.batch_size:
-                yield RECORDS, batch
-                batch = []
-        # warcio also stops quietly at a record cut inside its headers (or a gzip member cut
-        # before any output): bytes left after the last complete record mean a truncated file.
-        counter.drain()
-        leftover = counter.bytes - end
-        if leftover > (0 if sp.item.get("compression") else 4):
-            raise EOFError(f"{leftover} bytes after the last complete WARC record could not be read")
-    except Exception as exc:  # noqa: BLE001 - truncated or corrupt WARC: keep what was read, then one row
-        if batch:
-            yield RECORDS, batch
-            batch = []
+                self._record(rec, it, index, member_offset, base)
+            except Exception:
+                self.position = index  # the failed record's index goes to its quarantine row
+                raise
+            self.position = index + 1
+
+    def _record(self, rec, it, index: int, member_offset: int | None, base: int) -> None:
+        sp, html_mod = self.sp, self.html
+        cfg = sp.cfg
+        maxb = cfg.max_record_bytes
+        http = rec.http_headers
+        page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
+        body = b""
+        if page:
+            ctype = http.get_header("Content-Type")
+            body = rec.content_stream().read(maxb + 1)
+            page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
+        offset = it.get_record_offset()  # reads the record to its end: only after the body
+        if member_offset is None:
+            self.end = base + offset + it.get_record_length()
+            offset += base
+        else:
+            offset = member_offset
+        missing = getattr(rec.raw_stream, "limit", 0)
+        if missing:  # warcio ends a cut record quietly: a short record was not read whole
+            raise _ReadError(f"WARC record ends {missing} bytes before its Content-Length")
+        if not page:
+            self.skipped += 1
+            return
         sp.seen += 1
-        sp.quarantine(position, None, Reason.UNREADABLE_FILE, _error_text(exc), None)
-    if skipped:
-        _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", sp.uri, skipped)
-    if batch:
-        yield RECORDS, batch
-    yield from sp.flush_side()
+        if len(body) > maxb:
+            _too_large(sp, index, offset, body[: sp.window], len(body))
+            return
+        url = rec.rec_headers.get_header("WARC-Target-URI")
+        headers = _header_dict(rec.http_headers.headers)
+        try:
+            text, meta = html_mod.extract(body, url)
+        except Exception as exc:  # noqa: BLE001 - one page the extractor cannot handle
+            sp.quarantine(index, offset, Reason.PARSE_ERROR, f"HTML extraction failed: {type(exc).__name__}", body)
+            return
+        record = sp.make(index, text, rec.rec_headers.get_header("WARC-Record-ID"), url, http_headers=headers, html_meta=meta)
+        if not text or text.isspace():
+            sp.empty(record)
+            return
+        self.batch.append(record)
+
+    # -- layouts -------------------------------------------------------------------------------
+    def read_members(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+        from warcio.archiveiterator import ArchiveIterator
+
+        members = _GzipMembers(counter)
+        handles = []
+        try:
+            while members is not None:
+                try:
+                    start = members.next_member()
+                except Exception as exc:  # noqa: BLE001 - the member before is corrupt, or junk follows it
+                    start = None
+                    self.lost(members.current, exc)
+                if start is not None:
+                    self.sp.progress(start, self.sp.item.get("size"))
+                    try:
+                        # the member reaches warcio decompressed, as a plain WARC of its own records
+                        yield from self.pages(ArchiveIterator(members), member_offset=start)
+                        if members.failure is not None:
+                            raise members.failure
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - this member's record(s) cannot be read
+                        self.lost(start, exc)
+                    if not members.broken:
+                        continue  # the member's data is sound: go on with the next one
+                resume = _resync(self.sp.uri, members.current + 1, gz=True)
+                members = None
+                if resume is not None:
+                    handles.append(_open_at(self.sp.uri, resume))
+                    members = _GzipMembers(_CountingReader(handles[-1], hashing=False), resume)
+        finally:
+            for fh in handles:
+                fh.close()
+        yield from self.finish()
+
+    def read_plain(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+        from warcio.archiveiterator import ArchiveIterator
+
+        stream, base, handle = counter, 0, None
+        try:
+            while stream is not None:
+                try:
+                    yield from self.pages(ArchiveIterator(stream), base=base)
+                    # warcio also stops quietly at a record cut inside its headers: bytes left after
+                    # the last complete record mean a record that could not be read.
+                    stream.drain()
+                    leftover = base + stream.bytes - self.end
+                    if leftover <= 4:
+                        break
+                    raise _ReadError(f"{leftover} bytes after the last complete WARC record could not be read")
+                except Exception as exc:  # noqa: BLE001 - an unparsable record: one row, then resume
+                    self.lost(self.end, exc)
+                resume = _resync(self.sp.uri, self.end, gz=False)
+                stream = None
+                if handle is not None:
+                    handle.close()
+                    handle = None
+                if resume is not None:
+                    handle = _open_at(self.sp.uri, resume)
+                    stream, base, self.end = _CountingReader(handle, hashing=False), resume, resume
+        finally:
+            if handle is not None:
+                handle.close()
+        yield from self.finish()
+
+
+def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+    reader = _WarcReader(sp)
+    if sp.item.get("compression") == "gzip":
+        yield from reader.read_members(counter)
+    else:
+        yield from reader.read_plain(counter)
 
 
 # --- splits ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ record counted: warcinfo, request, response, ...); ``.txt`` files are one record
 """
 from __future__ import annotations
 
+import bisect
 import glob
 import gzip
 import hashlib
@@ -850,6 +851,10 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 
 
+class _ShortRecord(_ReadError):
+    """A WARC record whose block ends before its Content-Length."""
+
+
 class _QuietSys:
     """What warcio's modules see as ``sys``: the real module, except that ``stderr`` discards.
     warcio writes a record's bytes to stderr on some errors (``Remainder: b'...'``) and a decoder's
@@ -894,9 +899,14 @@ class _GzipMembers(_GzipReader):
     only itself: ``read`` ends at the end of the current member; :meth:`next_member` moves on. The
     source is a :class:`_CountingReader` whose first byte is at raw offset ``start``."""
 
-    def __init__(self, src: _CountingReader, start: int = 0):
+    def __init__(self, src: _CountingReader, start: int = 0, joined: bool = False):
         super().__init__(src)
         self._start = start
+        # joined: members run on as one stream (records that span members, as some writers cut
+        # them); (decoded offset, raw offset) of each member start maps warcio's offsets back
+        self.joined = joined
+        self._decoded = 0
+        self._starts: list[tuple[int, int]] = [(0, start)]
         self._open = False  # a member has been started and not yet finished
         self.current = start  # raw offset of the member being read (or of the bytes that failed)
         self.broken = False  # the compressed data failed: corrupt, cut short, or not gzip
@@ -912,8 +922,25 @@ class _GzipMembers(_GzipReader):
             self.broken, self.failure = True, exc
             raise
 
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        out, used = super()._step(data)
+        self._decoded += len(out)
+        return out, used
+
     def _member_end(self) -> None:
-        self._eof = True  # read() returns b"" until next_member()
+        if not self.joined:
+            self._eof = True  # read() returns b"" until next_member()
+            return
+        self._starts.append((self._decoded, self.raw_offset()))
+        if len(self._starts) > 4096:  # records are read in order: old starts are never asked for
+            del self._starts[:2048]
+
+    def locate(self, decoded_offset: int) -> int:
+        """Raw offset of the member holding a decoded byte (the current member when not joined)."""
+        if not self.joined:
+            return self.current
+        i = bisect.bisect_right(self._starts, (decoded_offset, float("inf"))) - 1
+        return self._starts[max(i, 0)][1]
 
     def next_member(self) -> int | None:
         """Finish the current member and start the next: its raw offset, or None at the end.
@@ -1020,6 +1047,7 @@ class _WarcReader:
         self.skipped = 0
         self.batch: list[dict] = []
         self._loss: tuple[int, int | None, str] | None = None  # the last unreadable stretch, not yet written
+        self.on_record: Callable[[int, int, Any], None] | None = None  # (index, offset, warcio record): for evaluation
 
     # -- outcomes ------------------------------------------------------------------------------
     def lost(self, offset: int | None, exc: BaseException) -> None:
@@ -1043,9 +1071,9 @@ class _WarcReader:
             self.batch = []
         yield from self.sp.flush_side()
 
-    def pages(self, it, member_offset: int | None = None, base: int = 0) -> Iterator[tuple[str, Any]]:
-        """The records of one warcio iterator. Offsets are ``member_offset`` (the gzip member a
-        record is in) or, for a plain WARC, ``base`` plus warcio's offset."""
+    def pages(self, it, locate: Callable[[int], int]) -> Iterator[tuple[str, Any]]:
+        """The records of one warcio iterator; ``locate`` maps warcio's offset (in the bytes it was
+        given) to the record's offset in the file (a plain WARC: the byte; gzip: the member's)."""
         sp = self.sp
         for rec in it:
             self._settle(Reason.UNREADABLE_RECORD)
@@ -1056,13 +1084,13 @@ class _WarcReader:
                 self.batch = []
             index = self.position
             try:
-                self._record(rec, it, index, member_offset, base)
+                self._record(rec, it, index, locate)
             except Exception:
                 self.position = index  # the failed record's index goes to its quarantine row
                 raise
             self.position = index + 1
 
-    def _record(self, rec, it, index: int, member_offset: int | None, base: int) -> None:
+    def _record(self, rec, it, index: int, locate: Callable[[int], int]) -> None:
         sp, html_mod = self.sp, self.html
         cfg = sp.cfg
         maxb = cfg.max_record_bytes
@@ -1074,14 +1102,13 @@ class _WarcReader:
             body = rec.content_stream().read(maxb + 1)
             page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
         offset = it.get_record_offset()  # reads the record to its end: only after the body
-        if member_offset is None:
-            self.end = base + offset + it.get_record_length()
-            offset += base
-        else:
-            offset = member_offset
+        self.end = locate(offset + it.get_record_length())
+        offset = locate(offset)
+        if self.on_record is not None:
+            self.on_record(index, offset, rec)
         missing = getattr(rec.raw_stream, "limit", 0)
         if missing:  # warcio ends a cut record quietly: a short record was not read whole
-            raise _ReadError(f"WARC record ends {missing} bytes before its Content-Length")
+            raise _ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
         if not page:
             self.skipped += 1
             return
@@ -1119,15 +1146,24 @@ class _WarcReader:
                     self.sp.progress(start, self.sp.item.get("size"))
                     try:
                         # the member reaches warcio decompressed, as a plain WARC of its own records
-                        yield from self.pages(ArchiveIterator(members), member_offset=start)
+                        yield from self.pages(ArchiveIterator(members), members.locate)
                         if members.failure is not None:
                             raise members.failure
                         continue
+                    except _ShortRecord:
+                        if not members.joined and not members.broken:
+                            # a record runs on past its member's end: read on across members from
+                            # this member, as one stream
+                            handles.append(_open_at(self.sp.uri, start))
+                            members = _GzipMembers(_CountingReader(handles[-1], hashing=False), start, joined=True)
+                            continue
+                        self.lost(max(self.end, start), members.failure or _ReadError("WARC record shorter than its Content-Length"))
                     except Exception as exc:  # noqa: BLE001 - this member's record(s) cannot be read
-                        self.lost(start, exc)
-                    if not members.broken:
+                        self.lost(max(self.end, start), exc)
+                    if not members.broken and not members.joined:
                         continue  # the member's data is sound: go on with the next one
-                resume = _resync(self.sp.uri, members.current + 1, gz=True)
+                # resume after the last record read whole (joined: members may hold several)
+                resume = _resync(self.sp.uri, max(self.end, members.current) + 1, gz=True)
                 members = None
                 if resume is not None:
                     handles.append(_open_at(self.sp.uri, resume))
@@ -1144,7 +1180,7 @@ class _WarcReader:
         try:
             while stream is not None:
                 try:
-                    yield from self.pages(ArchiveIterator(stream), base=base)
+                    yield from self.pages(ArchiveIterator(stream), lambda offset, base=base: base + offset)
                     # warcio also stops quietly at a record cut inside its headers: bytes left after
                     # the last complete record mean a record that could not be read.
                     stream.drain()

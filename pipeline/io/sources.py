@@ -906,6 +906,7 @@ class _GzipMembers(_GzipReader):
         # them); (decoded offset, raw offset) of each member start maps warcio's offsets back
         self.joined = joined
         self._decoded = 0
+        self.member_decoded = 0
         self._starts: list[tuple[int, int]] = [(0, start)]
         self._open = False  # a member has been started and not yet finished
         self.current = start  # raw offset of the member being read (or of the bytes that failed)
@@ -969,6 +970,7 @@ class _GzipMembers(_GzipReader):
             self.failure = _ReadError("bytes that are not a gzip member")
             raise self.failure
         self._open = True
+        self.member_decoded = self._decoded  # decoded offset where this member starts
         return self.current
 
 
@@ -1043,8 +1045,10 @@ class _WarcReader:
         self.sp = sp
         self.html = html_mod
         self.position = 0  # WARC record position in the file; an unreadable stretch counts as one
-        self.end = 0  # plain WARC: offset just after the last complete record
+        self.end = 0  # offset just after the last complete record (gzip: of its member)
+        self.decoded_end = 0
         self.skipped = 0
+        self._replayed = 0  # records below this index were read before a re-read; not emitted again
         self.batch: list[dict] = []
         self._loss: tuple[int, int | None, str] | None = None  # the last unreadable stretch, not yet written
         self.on_record: Callable[[int, int, Any], None] | None = None  # (index, offset, warcio record): for evaluation
@@ -1083,6 +1087,9 @@ class _WarcReader:
                 yield RECORDS, self.batch
                 self.batch = []
             index = self.position
+            if index < self._replayed:  # already read before a re-read across members
+                self.position = index + 1
+                continue
             try:
                 self._record(rec, it, index, locate)
             except Exception:
@@ -1102,7 +1109,8 @@ class _WarcReader:
             body = rec.content_stream().read(maxb + 1)
             page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
         offset = it.get_record_offset()  # reads the record to its end: only after the body
-        self.end = locate(offset + it.get_record_length())
+        self.decoded_end = offset + it.get_record_length()  # in the bytes warcio was given
+        self.end = locate(self.decoded_end)
         offset = locate(offset)
         if self.on_record is not None:
             self.on_record(index, offset, rec)
@@ -1139,21 +1147,29 @@ class _WarcReader:
             while members is not None:
                 try:
                     start = members.next_member()
+                    if start is None:
+                        break
                 except Exception as exc:  # noqa: BLE001 - the member before is corrupt, or junk follows it
                     start = None
                     self.lost(members.current, exc)
                 if start is not None:
                     self.sp.progress(start, self.sp.item.get("size"))
+                    first, self.decoded_end = self.position, 0
                     try:
                         # the member reaches warcio decompressed, as a plain WARC of its own records
                         yield from self.pages(ArchiveIterator(members), members.locate)
                         if members.failure is not None:
                             raise members.failure
+                        if not members.joined and members._decoded - members.member_decoded - self.decoded_end > 4:
+                            # warcio stops quietly at a record cut by the member's end
+                            raise _ShortRecord("a WARC record runs past the end of its gzip member")
                         continue
                     except _ShortRecord:
                         if not members.joined and not members.broken:
                             # a record runs on past its member's end: read on across members from
-                            # this member, as one stream
+                            # this member, as one stream (its records before the short one are
+                            # not emitted twice)
+                            self._replayed, self.position = self.position, first
                             handles.append(_open_at(self.sp.uri, start))
                             members = _GzipMembers(_CountingReader(handles[-1], hashing=False), start, joined=True)
                             continue

@@ -1101,6 +1101,8 @@ class _WarcReader:
         sp, html_mod = self.sp, self.html
         cfg = sp.cfg
         maxb = cfg.max_record_bytes
+        if rec.format != "warc":  # warcio reads a stray line as an ARC header: not a WARC record
+            raise _ReadError("a record that is not WARC")
         http = rec.http_headers
         page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
         body = b""

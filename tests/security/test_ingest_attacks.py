@@ -221,3 +221,10 @@ def test_a_run_over_hostile_inputs_leaks_no_planted_value(tmp_path, cli):
     assert sorted(q["reason"] for q in quarantine) == sorted(
         ["text_not_string", "text_not_string", "parse_error", "missing_text", "unreadable_file"])
     assert scan_outputs(out, [CARD, EMAIL, HANGUL_EMAIL, COLUMN_EMAIL, WARC_EMAIL], res.stdout, res.stderr) == []
+    # the scanner looks for whole values; an excerpt must not hold part of one, nor an escaped one
+    groups = [CARD[i : i + 7] for i in range(len(CARD) - 6)]
+    for q in quarantine:
+        excerpt = json.loads(json.dumps(q["raw"].decode("utf-8", "replace")))
+        unescaped = excerpt.encode().decode("unicode_escape", errors="replace")
+        assert not any(g in excerpt for g in groups), excerpt
+        assert EMAIL not in unescaped and HANGUL_EMAIL not in unescaped, excerpt

@@ -1114,11 +1114,13 @@ class _WarcReader:
         self.decoded_end = offset + it.get_record_length()  # in the bytes warcio was given
         self.end = locate(self.decoded_end)
         offset = locate(offset)
-        if self.on_record is not None:
-            self.on_record(index, offset, rec)
         missing = getattr(rec.raw_stream, "limit", 0)
         if missing:  # warcio ends a cut record quietly: a short record was not read whole
             raise _ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
+        if rec.rec_headers.get_header("Content-Length") is None:  # warcio also takes a header cut short
+            raise _ShortRecord("WARC record header without Content-Length")
+        if self.on_record is not None:
+            self.on_record(index, offset, rec)
         if not page:
             self.skipped += 1
             return

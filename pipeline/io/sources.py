@@ -28,6 +28,7 @@ record counted: warcinfo, request, response, ...); ``.txt`` files are one record
 from __future__ import annotations
 
 import bisect
+import functools
 import glob
 import gzip
 import hashlib
@@ -855,6 +856,50 @@ class _ShortRecord(_ReadError):
     """A WARC record whose block ends before its Content-Length."""
 
 
+WARC_HEADER_MIN_LIMIT = 1 << 20
+
+
+class _HeaderTooLarge(_ReadError):
+    """A WARC record whose header lines run past the header bound."""
+
+
+@functools.lru_cache(maxsize=None)
+def _bounded_line_reader():
+    """warcio's buffered reader whose line reads stop at ``header_limit`` bytes in a row."""
+    from warcio.bufferedreaders import DecompressingBufferedReader
+
+    class BoundedLines(DecompressingBufferedReader):
+        header_limit = WARC_HEADER_MIN_LIMIT
+        in_lines = 0  # bytes read by readline since the last read()
+
+        def read(self, length=None):
+            self.in_lines = 0
+            return super().read(length)
+
+        def readline(self, length=None):
+            room = self.header_limit - self.in_lines + 1
+            line = super().readline(room if length is None else min(length, room))
+            self.in_lines += len(line)
+            if self.in_lines > self.header_limit:
+                raise _HeaderTooLarge(f"WARC record header lines exceed {self.header_limit} bytes")
+            return line
+
+    return BoundedLines
+
+
+def _archive_iterator(stream, header_limit: int, decompressed: bool = False):
+    """warcio's ``ArchiveIterator`` whose line reads (record and HTTP headers, the blank lines
+    between records) stop at ``header_limit`` bytes in a row (``max(run.max_record_bytes, 1 MiB)``):
+    warcio keeps header lines whole in memory, so a header that never ends would be held whole."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    it = ArchiveIterator(stream)
+    # decompressed: gzip members already inflated here, so warcio need not try to inflate them
+    it.reader = _bounded_line_reader()(it.fh, block_size=it.reader.block_size, decomp_type=None if decompressed else "gzip")
+    it.reader.header_limit = header_limit
+    return it
+
+
 class _QuietSys:
     """What warcio's modules see as ``sys``: the real module, except that ``stderr`` discards.
     warcio writes a record's bytes to stderr on some errors (``Remainder: b'...'``) and a decoder's
@@ -1049,22 +1094,24 @@ class _WarcReader:
         self.decoded_end = 0
         self.skipped = 0
         self._replayed = 0  # records below this index were read before a re-read; not emitted again
+        # header lines are never a document: a bound no smaller than 1 MiB, whatever max_record_bytes
+        self.header_limit = max(sp.cfg.max_record_bytes, WARC_HEADER_MIN_LIMIT)
         self.batch: list[dict] = []
-        self._loss: tuple[int, int | None, str] | None = None  # the last unreadable stretch, not yet written
+        self._loss: tuple[int, int | None, str, bool] | None = None  # the last unreadable stretch, not yet written
         self.on_record: Callable[[int, int, Any], None] | None = None  # (index, offset, warcio record): for evaluation
 
     # -- outcomes ------------------------------------------------------------------------------
     def lost(self, offset: int | None, exc: BaseException) -> None:
         self._settle(Reason.UNREADABLE_RECORD)
-        self._loss = (self.position, offset, _error_text(exc))
+        self._loss = (self.position, offset, _error_text(exc), isinstance(exc, _HeaderTooLarge))
         self.position += 1
 
     def _settle(self, reason: str) -> None:
         if self._loss is not None:
-            index, offset, error = self._loss
+            index, offset, error, too_large = self._loss
             self._loss = None
             self.sp.seen += 1
-            self.sp.quarantine(index, offset, reason, error, None)
+            self.sp.quarantine(index, offset, Reason.RECORD_TOO_LARGE if too_large else reason, error, None)
 
     def finish(self) -> Iterator[tuple[str, Any]]:
         self._settle(Reason.UNREADABLE_FILE)
@@ -1143,8 +1190,6 @@ class _WarcReader:
 
     # -- layouts -------------------------------------------------------------------------------
     def read_members(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
-        from warcio.archiveiterator import ArchiveIterator
-
         members = _GzipMembers(counter)
         handles = []
         try:
@@ -1161,7 +1206,7 @@ class _WarcReader:
                     first, self.decoded_end = self.position, 0
                     try:
                         # the member reaches warcio decompressed, as a plain WARC of its own records
-                        yield from self.pages(ArchiveIterator(members), members.locate)
+                        yield from self.pages(_archive_iterator(members, self.header_limit, decompressed=True), members.locate)
                         if members.failure is not None:
                             raise members.failure
                         if not members.joined and members._decoded - members.member_decoded - self.decoded_end > 4:
@@ -1194,13 +1239,11 @@ class _WarcReader:
         yield from self.finish()
 
     def read_plain(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
-        from warcio.archiveiterator import ArchiveIterator
-
         stream, base, handle = counter, 0, None
         try:
             while stream is not None:
                 try:
-                    yield from self.pages(ArchiveIterator(stream), lambda offset, base=base: base + offset)
+                    yield from self.pages(_archive_iterator(stream, self.header_limit), lambda offset, base=base: base + offset)
                     # warcio also stops quietly at a record cut inside its headers: bytes left after
                     # the last complete record mean a record that could not be read.
                     stream.drain()

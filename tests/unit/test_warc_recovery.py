@@ -34,8 +34,8 @@ def record_bytes(topic: str, gz: bool) -> bytes:
     return buf.getvalue()
 
 
-def read(path) -> dict:
-    cfg = RunConfig()
+def read(path, cfg: RunConfig | None = None) -> dict:
+    cfg = cfg or RunConfig()
     out = {"records": [], "quarantine": [], "inputs": []}
     for f in expand_inputs([str(path)]):
         for item in plan_splits(f, cfg):
@@ -133,6 +133,20 @@ def test_plain_warc_with_a_garbled_record_resumes_at_the_next(tmp_path):
     (q,) = res["quarantine"]
     # a plain WARC's row points just after the last record read (its block's end)
     assert q["reason"] == "unreadable_record" and q["record_index"] == 1 and q["offset"] == len(recs[0]) - 4
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_a_header_that_never_ends_is_record_too_large_and_not_held(tmp_path, gz):
+    recs = [record_bytes(t, gz=False) for t in TOPICS[:3]]
+    endless = b"WARC/1.0\r\nWARC-Type: response\r\nX-Filler: " + b"z" * (3 << 20) + b"\r\n"  # no blank line, ever
+    parts = [recs[0], endless + b"\r\n\r\n" if not gz else endless, recs[1], recs[2]]
+    path = tmp_path / ("endless.warc.gz" if gz else "endless.warc")
+    path.write_bytes(b"".join(gzip.compress(p) for p in parts) if gz else b"".join(parts))
+    res = read(path, RunConfig(max_record_bytes=1 << 20))
+    assert topics_read(res) == TOPICS[:3]
+    (q,) = res["quarantine"]
+    assert q["reason"] == "record_too_large" and q["record_index"] == 1
+    assert q["error"] == "_HeaderTooLarge: WARC record header lines exceed 1048576 bytes"
 
 
 PLANTED = "planted.person@example.net"

@@ -11,18 +11,21 @@ streams each split: nothing is ever loaded whole. Every input record yields exac
 * a record (``records.new_record`` fields) in a batch on the main output ``records``;
 * a quarantine row (``quarantine``) and its decisions row (``decisions``), reason one of
   ``parse_error``, ``not_an_object``, ``missing_text``, ``text_not_string``, ``invalid_utf8``,
-  ``record_too_large``, ``unreadable_file``;
+  ``record_too_large``, ``unreadable_record`` (WARC: a damaged stretch, reading resumed after
+  it), ``unreadable_file``;
 * an ``ingest``/``empty`` drop decision (``decisions``) for empty or whitespace-only text.
 
 A file that fails part-way (a truncated ``.gz``, a corrupt Parquet footer, a WARC cut short) keeps
 what was read before the failure and then yields ONE ``unreadable_file`` quarantine row at the next
-record index; the run goes on. The ``inputs`` output carries per-split stats
+record index; the run goes on (a damaged WARC is read past its damage: :class:`_WarcReader`).
+Compressed inputs inflate in bounded steps (:class:`_Inflater`) and over-long records stream past
+without being held, so memory does not depend on the input. The ``inputs`` output carries per-split stats
 ``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as stored) are set on
 exactly one row per file.
 
 JSONL ``record_index`` is the 0-based line number (blank lines counted, but a blank line is not a
 record); Parquet's is the row number; WARC's is the WARC record's position in the file (every WARC
-record counted: warcinfo, request, response, ...); ``.txt`` files are one record (index 0).
+record counted: warcinfo, request, response, ...; an unreadable stretch counts as one); ``.txt`` files are one record (index 0).
 ``doc_id`` is a hash of (uri, record_index), so it is identical whether or not a file was split.
 """
 from __future__ import annotations
@@ -950,8 +953,8 @@ class _GzipMembers(_GzipReader):
         # joined: members run on as one stream (records that span members, as some writers cut
         # them); (decoded offset, raw offset) of each member start maps warcio's offsets back
         self.joined = joined
-        self._decoded = 0
-        self.member_decoded = 0
+        self._decoded = 0  # bytes decoded so far
+        self._member_decoded = 0  # ... when the current member started
         self._starts: list[tuple[int, int]] = [(0, start)]
         self._open = False  # a member has been started and not yet finished
         self.current = start  # raw offset of the member being read (or of the bytes that failed)
@@ -1015,8 +1018,12 @@ class _GzipMembers(_GzipReader):
             self.failure = _ReadError("bytes that are not a gzip member")
             raise self.failure
         self._open = True
-        self.member_decoded = self._decoded  # decoded offset where this member starts
+        self._member_decoded = self._decoded
         return self.current
+
+    def member_size(self) -> int:
+        """Bytes the current member has decoded to so far (all of it once read to its end)."""
+        return self._decoded - self._member_decoded
 
 
 def _open_at(uri: str, offset: int):
@@ -1199,6 +1206,10 @@ class _WarcReader:
                     if start is None:
                         break
                 except Exception as exc:  # noqa: BLE001 - the member before is corrupt, or junk follows it
+                    if members.current == 0:  # not gzip at all: a plain WARC named .gz, as warcio reads it
+                        handles.append(_open_at(self.sp.uri, 0))
+                        yield from self.read_plain(_CountingReader(handles[-1], hashing=False))
+                        return
                     start = None
                     self.lost(members.current, exc)
                 if start is not None:
@@ -1209,7 +1220,7 @@ class _WarcReader:
                         yield from self.pages(_archive_iterator(members, self.header_limit, decompressed=True), members.locate)
                         if members.failure is not None:
                             raise members.failure
-                        if not members.joined and members._decoded - members.member_decoded - self.decoded_end > 4:
+                        if not members.joined and members.member_size() - self.decoded_end > 4:
                             # warcio stops quietly at a record cut by the member's end
                             raise _ShortRecord("a WARC record runs past the end of its gzip member")
                         continue

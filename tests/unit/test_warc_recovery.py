@@ -205,3 +205,10 @@ def test_every_member_offset_matches_zlib(tmp_path, gz):
     finally:
         sources._WarcReader.__init__ = orig
     assert seen == starts
+
+
+def test_plain_warc_named_gz_is_read_as_warcio_would(tmp_path):
+    path = tmp_path / "misnamed.warc.gz"
+    path.write_bytes(b"".join(record_bytes(t, gz=False) for t in TOPICS))
+    res = read(path)
+    assert topics_read(res) == TOPICS and res["quarantine"] == []

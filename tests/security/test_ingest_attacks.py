@@ -108,6 +108,30 @@ def test_bomb_inflates_under_a_fixed_memory_bound(tmp_path, name):
     assert result["growth_mb"] < 100, result  # 8 MiB max_record_bytes + a few decode steps
 
 
+def test_warc_member_bomb_is_one_row_and_the_next_page_is_read(tmp_path):
+    """A gzip member inflating to 200 MiB of a header line that never ends, between two pages."""
+    def page_member(url: str) -> bytes:
+        buf = io.BytesIO()
+        w = WARCWriter(buf, gzip=True)
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+        body = b"<html><body><article><p>" + b"Boats are repainted by volunteers every summer. " * 8 + b"</p></article></body></html>"
+        w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers))
+        return buf.getvalue()
+
+    bomb = tmp_path / "member.gz"
+    write_bomb(bomb, b"WARC/1.0\r\nX-Filler: ", BOMB_BYTES, b"")
+    path = tmp_path / "crawl.warc.gz"
+    path.write_bytes(page_member("https://example.org/a") + bomb.read_bytes() + page_member("https://example.org/b"))
+    # unbounded, warcio would grow one 200 MiB header line piece by piece: memory and a hang
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["records"] == 2
+    assert result["rows"] == [["record_too_large", 0, 0]]  # no excerpt: a header line is not a record's text
+    assert result["growth_mb"] < 100, result
+
+
 def test_over_long_jsonl_line_among_good_lines(tmp_path):
     cfg = RunConfig(max_record_bytes=4096, quarantine_raw_bytes=64)
     long_line = json.dumps({"text": "b" * 50_000}).encode()

@@ -123,16 +123,20 @@ class _ScrubQuarantine(beam.DoFn):
     def setup(self):
         from pipeline.pii.engine import PiiEngine
 
-        self._engine = PiiEngine.from_config(self._config)
-        self._limit = self._config.run.quarantine_raw_bytes
-
-    def process(self, row):
         from pipeline.io.sources import RAW_WINDOW
 
-        raw = row.get(RAW_WINDOW) or row.get("raw") or b""
-        row = {k: v for k, v in row.items() if k != RAW_WINDOW}
+        self._engine = PiiEngine.from_config(self._config)
+        self._limit = self._config.run.quarantine_raw_bytes
+        self._window_key = RAW_WINDOW
+
+    def process(self, row):
+        raw = row.get(self._window_key) or row.get("raw") or b""
+        row = {k: v for k, v in row.items() if k != self._window_key}
         if raw:
-            row["raw"] = scrub_excerpt(self._engine, raw, self._limit)
+            try:
+                row["raw"] = scrub_excerpt(self._engine, raw, self._limit)
+            except Exception:  # noqa: BLE001 - fail closed: no excerpt rather than an unscrubbed one
+                row["raw"] = b""
         yield row
 
 

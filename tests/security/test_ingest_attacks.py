@@ -183,6 +183,22 @@ def test_json_escapes_do_not_hide_a_value_from_the_scrubber(engine, raw):
     assert "<EMAIL_ADDRESS" in excerpt
 
 
+def test_excerpt_is_dropped_when_the_scrubber_fails():
+    from pipeline.graph import _ScrubQuarantine
+    from pipeline.io.sources import RAW_WINDOW
+
+    class BrokenEngine:
+        def analyze_batch(self, texts, langs):
+            raise RuntimeError("analysis failed")
+
+        resolve = scrub = analyze_batch
+
+    step = _ScrubQuarantine.__new__(_ScrubQuarantine)  # setup() would load the real engine
+    step._engine, step._limit, step._window_key = BrokenEngine(), 16, RAW_WINDOW
+    (row,) = step.process({"raw": EMAIL.encode()[:16], RAW_WINDOW: EMAIL.encode(), "raw_bytes": len(EMAIL)})
+    assert row == {"raw": b"", "raw_bytes": len(EMAIL)}
+
+
 # --- error texts ---------------------------------------------------------------------------------
 def test_parquet_column_names_stay_out_of_error_texts(tmp_path):
     path = tmp_path / "no-text.parquet"

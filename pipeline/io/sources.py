@@ -384,7 +384,7 @@ def _decompressed(counting: _CountingReader, compression: str | None):
     raise ValueError(f"unknown compression {compression}")
 
 
-class _ReadError(Exception):
+class ReadError(Exception):
     """A failure ingest itself detected; its message is composed of counts and fixed words only."""
 
 
@@ -395,7 +395,7 @@ def _safe_message_types() -> tuple[type, ...]:
 
     # Decoders and the OS word their errors themselves (fixed texts, offsets, the path already in
     # ``source_uri``); other libraries' messages may quote what they were parsing.
-    return (_ReadError, EOFError, OSError, zlib.error, zstandard.ZstdError)
+    return (ReadError, EOFError, OSError, zlib.error, zstandard.ZstdError)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -855,14 +855,14 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 
 
-class _ShortRecord(_ReadError):
+class ShortRecord(ReadError):
     """A WARC record whose block ends before its Content-Length."""
 
 
 WARC_HEADER_MIN_LIMIT = 1 << 20
 
 
-class _HeaderTooLarge(_ReadError):
+class HeaderTooLarge(ReadError):
     """A WARC record whose header lines run past the header bound."""
 
 
@@ -884,7 +884,7 @@ def _bounded_line_reader():
             line = super().readline(room if length is None else min(length, room))
             self.in_lines += len(line)
             if self.in_lines > self.header_limit:
-                raise _HeaderTooLarge(f"WARC record header lines exceed {self.header_limit} bytes")
+                raise HeaderTooLarge(f"WARC record header lines exceed {self.header_limit} bytes")
             return line
 
     return BoundedLines
@@ -1015,7 +1015,7 @@ class _GzipMembers(_GzipReader):
                 if not rest:
                     return None
             self.broken = True
-            self.failure = _ReadError("bytes that are not a gzip member")
+            self.failure = ReadError("bytes that are not a gzip member")
             raise self.failure
         self._open = True
         self._member_decoded = self._decoded
@@ -1110,7 +1110,7 @@ class _WarcReader:
     # -- outcomes ------------------------------------------------------------------------------
     def lost(self, offset: int | None, exc: BaseException) -> None:
         self._settle(Reason.UNREADABLE_RECORD)
-        self._loss = (self.position, offset, _error_text(exc), isinstance(exc, _HeaderTooLarge))
+        self._loss = (self.position, offset, _error_text(exc), isinstance(exc, HeaderTooLarge))
         self.position += 1
 
     def _settle(self, reason: str) -> None:
@@ -1156,7 +1156,7 @@ class _WarcReader:
         cfg = sp.cfg
         maxb = cfg.max_record_bytes
         if rec.format != "warc":  # warcio reads a stray line as an ARC header: not a WARC record
-            raise _ReadError("a record that is not WARC")
+            raise ReadError("a record that is not WARC")
         http = rec.http_headers
         page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
         body = b""
@@ -1170,9 +1170,9 @@ class _WarcReader:
         offset = locate(offset)
         missing = getattr(rec.raw_stream, "limit", 0)
         if missing:  # warcio ends a cut record quietly: a short record was not read whole
-            raise _ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
+            raise ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
         if rec.rec_headers.get_header("Content-Length") is None:  # warcio also takes a header cut short
-            raise _ShortRecord("WARC record header without Content-Length")
+            raise ShortRecord("WARC record header without Content-Length")
         if self.on_record is not None:
             self.on_record(index, offset, rec)
         if not page:
@@ -1222,9 +1222,9 @@ class _WarcReader:
                             raise members.failure
                         if not members.joined and members.member_size() - self.decoded_end > 4:
                             # warcio stops quietly at a record cut by the member's end
-                            raise _ShortRecord("a WARC record runs past the end of its gzip member")
+                            raise ShortRecord("a WARC record runs past the end of its gzip member")
                         continue
-                    except _ShortRecord:
+                    except ShortRecord:
                         if not members.joined and not members.broken:
                             # a record runs on past its member's end: read on across members from
                             # this member, as one stream (its records before the short one are
@@ -1233,7 +1233,7 @@ class _WarcReader:
                             handles.append(_open_at(self.sp.uri, start))
                             members = _GzipMembers(_CountingReader(handles[-1], hashing=False), start, joined=True)
                             continue
-                        self.lost(max(self.end, start), members.failure or _ReadError("WARC record shorter than its Content-Length"))
+                        self.lost(max(self.end, start), members.failure or ReadError("WARC record shorter than its Content-Length"))
                     except Exception as exc:  # noqa: BLE001 - this member's record(s) cannot be read
                         self.lost(max(self.end, start), exc)
                     if not members.broken and not members.joined:
@@ -1261,7 +1261,7 @@ class _WarcReader:
                     leftover = base + stream.bytes - self.end
                     if leftover <= 4:
                         break
-                    raise _ReadError(f"{leftover} bytes after the last complete WARC record could not be read")
+                    raise ReadError(f"{leftover} bytes after the last complete WARC record could not be read")
                 except Exception as exc:  # noqa: BLE001 - an unparsable record: one row, then resume
                     self.lost(self.end, exc)
                 resume = _resync(self.sp.uri, self.end, gz=False)

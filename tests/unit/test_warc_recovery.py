@@ -146,7 +146,7 @@ def test_a_header_that_never_ends_is_record_too_large_and_not_held(tmp_path, gz)
     assert topics_read(res) == TOPICS[:3]
     (q,) = res["quarantine"]
     assert q["reason"] == "record_too_large" and q["record_index"] == 1
-    assert q["error"] == "_HeaderTooLarge: WARC record header lines exceed 1048576 bytes"
+    assert q["error"] == "HeaderTooLarge: WARC record header lines exceed 1048576 bytes"
 
 
 PLANTED = "planted.person@example.net"

@@ -1165,14 +1165,15 @@ class _WarcReader:
             body = rec.content_stream().read(maxb + 1)
             page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
         offset = it.get_record_offset()  # reads the record to its end: only after the body
-        self.decoded_end = offset + it.get_record_length()  # in the bytes warcio was given
-        self.end = locate(self.decoded_end)
-        offset = locate(offset)
+        decoded_end = offset + it.get_record_length()  # in the bytes warcio was given
         missing = getattr(rec.raw_stream, "limit", 0)
         if missing:  # warcio ends a cut record quietly: a short record was not read whole
             raise ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
         if rec.rec_headers.get_header("Content-Length") is None:  # warcio also takes a header cut short
             raise ShortRecord("WARC record header without Content-Length")
+        # only a record read whole moves the point reading resumes after
+        self.decoded_end, self.end = decoded_end, locate(decoded_end)
+        offset = locate(offset)
         if self.on_record is not None:
             self.on_record(index, offset, rec)
         if not page:
@@ -1224,7 +1225,7 @@ class _WarcReader:
                             # warcio stops quietly at a record cut by the member's end
                             raise ShortRecord("a WARC record runs past the end of its gzip member")
                         continue
-                    except ShortRecord:
+                    except ShortRecord as short:
                         if not members.joined and not members.broken:
                             # a record runs on past its member's end: read on across members from
                             # this member, as one stream (its records before the short one are
@@ -1233,7 +1234,7 @@ class _WarcReader:
                             handles.append(_open_at(self.sp.uri, start))
                             members = _GzipMembers(_CountingReader(handles[-1], hashing=False), start, joined=True)
                             continue
-                        self.lost(max(self.end, start), members.failure or ReadError("WARC record shorter than its Content-Length"))
+                        self.lost(max(self.end, start), members.failure or short)
                     except Exception as exc:  # noqa: BLE001 - this member's record(s) cannot be read
                         self.lost(max(self.end, start), exc)
                     if not members.broken and not members.joined:

@@ -212,3 +212,17 @@ def test_plain_warc_named_gz_is_read_as_warcio_would(tmp_path):
     path.write_bytes(b"".join(record_bytes(t, gz=False) for t in TOPICS))
     res = read(path)
     assert topics_read(res) == TOPICS and res["quarantine"] == []
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_a_content_length_that_overstates_its_block_costs_only_its_record(tmp_path, gz):
+    recs = [record_bytes(t, gz=False) for t in TOPICS]
+    head, sep, rest = recs[1].partition(b"\r\n\r\n")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    recs[1] = head.replace(b"Content-Length: %d" % length, b"Content-Length: %d" % (length * 50)) + sep + rest
+    path = tmp_path / ("overstated.warc.gz" if gz else "overstated.warc")
+    path.write_bytes(b"".join(gzip.compress(r) for r in recs) if gz else b"".join(recs))
+    res = read(path)
+    assert topics_read(res) == [t for i, t in enumerate(TOPICS) if i != 1]
+    (q,) = res["quarantine"]
+    assert q["reason"] == "unreadable_record" and q["record_index"] == 1

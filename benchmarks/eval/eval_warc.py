@@ -10,8 +10,9 @@ webrecorder/warcio, at ``$CURATE_EVAL_DATA/warcio``). For every ``.warc``/``.war
   ``WARC-Record-ID`` against the IDs found by the independent scan, and the quarantine rows.
 
 Then the same for damage done here to each valid ``.warc.gz`` (one member's deflate data
-overwritten, the last member cut in half, the whole file recompressed as one member, members cut
-at arbitrary points): what is expected back is every record whose bytes the damage left intact.
+overwritten, one record's Content-Length overstated fifty-fold, the last member cut in half, the
+whole file recompressed as one member, members cut at arbitrary points): what is expected back is
+every record whose bytes the damage left intact.
 """
 from __future__ import annotations
 
@@ -106,27 +107,38 @@ def ours(path: Path) -> tuple[list[bytes], list[dict]]:
     return ids, rows
 
 
-def damaged(data: bytes) -> dict[str, bytes]:
+def damaged(data: bytes) -> dict[str, tuple[bytes, bytes | None]]:
+    """Damaged copies: label → (bytes, the one record ID the damage spoils though its header is
+    intact, else None)."""
     parts = members(data)
     raw = [data[off : (parts[i + 1][0] if i + 1 < len(parts) else len(data))] for i, (off, _) in enumerate(parts)]
     plain = b"".join(p for _, p in parts if p is not None)
-    out = {}
+    out: dict[str, tuple[bytes, bytes | None]] = {}
     if len(raw) >= 3:
         mid = len(raw) // 2
         bad = bytearray(raw[mid])
         bad[len(bad) // 2 : len(bad) // 2 + 6] = b"\xff" * 6
-        out["one member overwritten"] = b"".join(raw[:mid]) + bytes(bad) + b"".join(raw[mid + 1 :])
-    out["last member cut in half"] = b"".join(raw[:-1]) + raw[-1][: len(raw[-1]) // 2]
-    out["recompressed as one member"] = gzip.compress(plain)
+        out["one member overwritten"] = (b"".join(raw[:mid]) + bytes(bad) + b"".join(raw[mid + 1 :]), None)
+        # the middle member's Content-Length claims 50 times its block: it swallows what follows
+        inner = parts[mid][1]
+        length = re.search(rb"\nContent-Length:\s*(\d+)", inner, re.I)
+        spoiled = _RECORD_ID.findall(inner)
+        if length and spoiled:
+            inflated = inner[: length.start(1)] + str(int(length.group(1)) * 50 + 1000).encode() + inner[length.end(1) :]
+            out["one Content-Length overstated"] = (b"".join(raw[:mid]) + gzip.compress(inflated) + b"".join(raw[mid + 1 :]), spoiled[0])
+    out["last member cut in half"] = (b"".join(raw[:-1]) + raw[-1][: len(raw[-1]) // 2], None)
+    out["recompressed as one member"] = (gzip.compress(plain), None)
     cuts = sorted({0, len(plain)} | {len(plain) * k // 5 + 7 for k in range(1, 5)})
-    out["members cut mid-record"] = b"".join(gzip.compress(plain[a:b]) for a, b in zip(cuts, cuts[1:]))
+    out["members cut mid-record"] = (b"".join(gzip.compress(plain[a:b]) for a, b in zip(cuts, cuts[1:])), None)
     return out
 
 
-def _score(path: Path, gz: bool) -> tuple[int, int, int, list[dict], tuple[int, str], int | None]:
+def _score(path: Path, gz: bool, spoiled: bytes | None = None) -> tuple[int, int, int, list[dict], tuple[int, str], int | None]:
     """(records in the independent scan, ours matched, ours not in the scan, our quarantine rows,
-    (warcio matched, how warcio stopped), gzip members)."""
+    (warcio matched, how warcio stopped), gzip members). ``spoiled``: an ID not to expect back."""
     truth, n_members = independent(path.read_bytes(), gz)
+    if spoiled is not None:
+        truth.remove(spoiled)
     got, rows = ours(path)
     extra = sum((Counter(got) - Counter(truth)).values())
     w_ids, w_stop = warcio_ids(path)
@@ -156,10 +168,10 @@ def evaluate(data: Path) -> str:
             rows.append([f.name, n_members if n_members is not None else "plain", n_truth, f"{pct(w_n, n_truth)} ({w_fail})",
                          pct(recovered, n_truth), extra, reasons])
             if gz and w_fail == "-":
-                for label, blob in damaged(copy.read_bytes()).items():
+                for label, (blob, spoiled) in damaged(copy.read_bytes()).items():
                     bad = tmp / f"{label.replace(' ', '-')}-{name}"
                     bad.write_bytes(blob)
-                    n_truth, recovered, extra, q, (w_n, w_fail), _ = _score(bad, True)
+                    n_truth, recovered, extra, q, (w_n, w_fail), _ = _score(bad, True, spoiled)
                     damage_totals[0] += n_truth
                     damage_totals[1] += recovered
                     damage_totals[2] += w_n

@@ -19,13 +19,14 @@ A file that fails part-way (a truncated ``.gz``, a corrupt Parquet footer, a WAR
 what was read before the failure and then yields ONE ``unreadable_file`` quarantine row at the next
 record index; the run goes on (a damaged WARC is read past its damage: :class:`_WarcReader`).
 Compressed inputs inflate in bounded steps (:class:`_Inflater`) and over-long records stream past
-without being held, so memory does not depend on the input. The ``inputs`` output carries per-split stats
-``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as stored) are set on
-exactly one row per file.
+without being held, so memory does not depend on the input. The ``inputs`` output carries
+per-split stats ``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as
+stored) are set on exactly one row per file.
 
 JSONL ``record_index`` is the 0-based line number (blank lines counted, but a blank line is not a
 record); Parquet's is the row number; WARC's is the WARC record's position in the file (every WARC
-record counted: warcinfo, request, response, ...; an unreadable stretch counts as one); ``.txt`` files are one record (index 0).
+record counted: warcinfo, request, response, ...; an unreadable stretch counts as one); ``.txt``
+files are one record (index 0).
 ``doc_id`` is a hash of (uri, record_index), so it is identical whether or not a file was split.
 """
 from __future__ import annotations

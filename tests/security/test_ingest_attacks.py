@@ -78,6 +78,14 @@ CHILD = textwrap.dedent(r"""
 """)
 
 
+def read_in_subprocess(path: Path, timeout: float = 300) -> dict:
+    """Read one file in a fresh process: its peak RSS growth over imports, records, quarantine rows."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=timeout,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def write_bomb(path: Path, head: bytes, size: int, tail: bytes) -> None:
     block = b"a" * (4 << 20)
     if path.name.endswith(".zst"):
@@ -98,10 +106,7 @@ def test_bomb_inflates_under_a_fixed_memory_bound(tmp_path, name):
     path = tmp_path / name
     head, tail = (b'{"text": "', b'"}\n') if ".jsonl" in name else (b"", b"")
     write_bomb(path, head, BOMB_BYTES, tail)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=300,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = read_in_subprocess(path)
     line = len(head) + BOMB_BYTES + len(tail.rstrip(b"\n"))
     assert result["records"] == 0
     assert result["rows"] == [["record_too_large", line, RunConfig().quarantine_raw_bytes]]
@@ -123,10 +128,7 @@ def test_warc_member_bomb_is_one_row_and_the_next_page_is_read(tmp_path):
     path = tmp_path / "crawl.warc.gz"
     path.write_bytes(page_member("https://example.org/a") + bomb.read_bytes() + page_member("https://example.org/b"))
     # unbounded, warcio would grow one 200 MiB header line piece by piece: memory and a hang
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = read_in_subprocess(path, timeout=120)
     assert result["records"] == 2
     assert result["rows"] == [["record_too_large", 0, 0]]  # no excerpt: a header line is not a record's text
     assert result["growth_mb"] < 100, result

@@ -744,6 +744,29 @@ def _row_raw(row: dict) -> bytes:
     return orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
+def _split_oversized(column, maxb: int, window: int):
+    """A string/binary ``text`` column → (the column with values over ``maxb`` bytes nulled, and
+    ``{row: (first window bytes, size)}`` for those). Sizes come from Arrow's offsets, so an
+    oversized value is never copied into a Python object whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+        return column, {}
+    too_big = pc.greater(pc.binary_length(column), maxb)
+    if not pc.any(too_big).as_py():
+        return column, {}
+    binary = pa.types.is_binary(t) or pa.types.is_large_binary(t)
+    oversized = {}
+    for row in pc.indices_nonzero(too_big).to_pylist():
+        one = column.slice(row, 1)
+        size = pc.binary_length(one)[0].as_py()
+        head = (pc.binary_slice(one, 0, window) if binary else pc.utf8_slice_codeunits(one, 0, window))[0].as_py()
+        oversized[row] = ((head if binary else head.encode("utf-8"))[:window], size)
+    return pc.if_else(too_big, pa.scalar(None, t), column), oversized
+
+
 def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -772,7 +795,8 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
         decoded = 0  # Arrow bytes decoded so far (progress)
         for rb in pf.iter_batches(batch_size=cfg.batch_size, columns=cols):
             n = rb.num_rows
-            columns = {c: rb.column(c).to_pylist() for c in cols}
+            text_column, oversized = _split_oversized(rb.column("text"), maxb, sp.window)
+            columns = {c: (text_column if c == "text" else rb.column(c)).to_pylist() for c in cols}
             none = [None] * n
             texts = columns["text"]
             ids = columns.get("id", none)
@@ -784,6 +808,9 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
                 text = texts[i]
                 idx = index + i
                 sp.seen += 1
+                if i in oversized:
+                    _too_large(sp, idx, None, *oversized[i])
+                    continue
                 if text is None:
                     sp.quarantine(idx, None, Reason.MISSING_TEXT, "'text' is null", _row_raw({c: columns[c][i] for c in cols}))
                     continue

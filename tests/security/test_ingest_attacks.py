@@ -145,6 +145,21 @@ def test_over_long_jsonl_line_among_good_lines(tmp_path):
     assert (q["reason"], q["record_index"], q["raw_bytes"], len(q["raw"])) == ("record_too_large", 1, len(long_line), 64)
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_over_long_parquet_cell_among_good_rows(tmp_path, binary):
+    cfg = RunConfig(max_record_bytes=4096, quarantine_raw_bytes=64)
+    big = "é" * 30_000  # two bytes each in UTF-8: 60,000 bytes
+    values = ["first row", big, "last row"]
+    column = pa.array([v.encode() for v in values]) if binary else pa.array(values)
+    path = tmp_path / "cells.parquet"
+    pq.write_table(pa.table({"text": column}), path)
+    res = read(path, cfg)
+    assert [r["text"] for r in res["records"]] == ["first row", "last row"]
+    (q,) = res["quarantine"]
+    assert (q["reason"], q["record_index"], q["raw_bytes"]) == ("record_too_large", 1, 60_000)
+    assert q["raw"] == big.encode()[:64]
+
+
 # --- quarantine excerpts ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def engine():

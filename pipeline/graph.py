@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -100,8 +101,53 @@ class _DocumentsAndKeepDecisions(beam.DoFn):
         yield pvalue.TaggedOutput("decisions", decisions)
 
 
+_JSON_ESCAPE = re.compile(
+    r"\\(?:\\|/|u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))"
+)
+
+
+def _unescape(m: re.Match) -> str:
+    high, low, single = m.groups()
+    if high:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    if single:
+        code = int(single, 16)
+        # control characters and lone surrogates stay escaped: they hide nothing
+        return m.group(0) if code < 0x20 or 0xD800 <= code <= 0xDFFF else chr(code)
+    return m.group(0) if m.group(0) == "\\\\" else "/"
+
+
+def decode_json_escapes(text: str) -> str:
+    """``\\uXXXX`` escapes (surrogate pairs included) and ``\\/`` decoded, so ``a\\u0040b.org``
+    reads ``a@b.org``; ``\\\\`` stays, so an escaped backslash never starts a false escape. Works
+    on any text, a JSON line cut mid-string included."""
+    return _JSON_ESCAPE.sub(_unescape, text) if "\\" in text else text
+
+
+def scrub_excerpt(engine, raw: bytes, limit: int) -> bytes:
+    """A quarantine excerpt of at most ``limit`` bytes from ``raw`` (a window longer than that),
+    PII-scrubbed before it is cut.
+
+    The window is read as text with JSON escapes decoded (a ``\\u0040`` cannot hide an e-mail),
+    analysed whole, and the cut moved past any finding that straddles it; only then is the prefix
+    scrubbed and cut. A value cut at the boundary is therefore replaced whole, never left partly
+    visible (a card number's last digits, say).
+    """
+    text = decode_json_escapes(raw.decode("utf-8", errors="replace"))
+    cut = len(text.encode("utf-8")[:limit].decode("utf-8", errors="ignore"))
+    if cut < len(text):
+        for finding in engine.resolve(engine.analyze_batch([text], [None])[0]):
+            if finding.start < cut < finding.end:
+                cut = finding.end
+        text = text[:cut]
+    scrubbed, _counts = engine.scrub(text, None)
+    return scrubbed.encode("utf-8")[:limit].decode("utf-8", errors="ignore").encode("utf-8")
+
+
 class _ScrubQuarantine(beam.DoFn):
-    """Quarantine rows keep a raw excerpt; with PII on, the excerpt is scrubbed before it is written."""
+    """Quarantine rows keep a raw excerpt; with PII on, the excerpt is scrubbed before it is
+    written — from the longer window ingest attaches (``RAW_WINDOW``), so it is scrubbed before it
+    is cut (:func:`scrub_excerpt`)."""
 
     def __init__(self, config: Config):
         self._config = config
@@ -109,13 +155,20 @@ class _ScrubQuarantine(beam.DoFn):
     def setup(self):
         from pipeline.pii.engine import PiiEngine
 
+        from pipeline.io.sources import RAW_WINDOW
+
         self._engine = PiiEngine.from_config(self._config)
+        self._limit = self._config.run.quarantine_raw_bytes
+        self._window_key = RAW_WINDOW
 
     def process(self, row):
-        raw = row.get("raw") or b""
+        raw = row.get(self._window_key) or row.get("raw") or b""
+        row = {k: v for k, v in row.items() if k != self._window_key}
         if raw:
-            text, _counts = self._engine.scrub(raw.decode("utf-8", errors="replace"), None)
-            row = dict(row, raw=text.encode("utf-8"))
+            try:
+                row["raw"] = scrub_excerpt(self._engine, raw, self._limit)
+            except Exception:  # noqa: BLE001 - fail closed: no excerpt rather than an unscrubbed one
+                row["raw"] = b""
         yield row
 
 

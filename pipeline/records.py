@@ -35,6 +35,8 @@ class Reason:
     INVALID_UTF8 = "invalid_utf8"
     RECORD_TOO_LARGE = "record_too_large"
     UNREADABLE_FILE = "unreadable_file"
+    # one stretch of a file (a WARC record or gzip member) could not be read; reading resumed after it
+    UNREADABLE_RECORD = "unreadable_record"
     EMPTY = "empty"
     # any stage whose core raised on a record: the run goes on, the record is quarantined
     STAGE_ERROR = "stage_error"

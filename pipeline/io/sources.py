@@ -11,27 +11,34 @@ streams each split: nothing is ever loaded whole. Every input record yields exac
 * a record (``records.new_record`` fields) in a batch on the main output ``records``;
 * a quarantine row (``quarantine``) and its decisions row (``decisions``), reason one of
   ``parse_error``, ``not_an_object``, ``missing_text``, ``text_not_string``, ``invalid_utf8``,
-  ``record_too_large``, ``unreadable_file``;
+  ``record_too_large``, ``unreadable_record`` (WARC: a damaged stretch, reading resumed after
+  it), ``unreadable_file``;
 * an ``ingest``/``empty`` drop decision (``decisions``) for empty or whitespace-only text.
 
 A file that fails part-way (a truncated ``.gz``, a corrupt Parquet footer, a WARC cut short) keeps
 what was read before the failure and then yields ONE ``unreadable_file`` quarantine row at the next
-record index; the run goes on. The ``inputs`` output carries per-split stats
-``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as stored) are set on
-exactly one row per file.
+record index; the run goes on (a damaged WARC is read past its damage: :class:`_WarcReader`).
+Compressed inputs inflate in bounded steps (:class:`_Inflater`) and over-long records stream past
+without being held, so memory does not depend on the input. The ``inputs`` output carries
+per-split stats ``{"uri", "records", "bytes", "sha256"}``; bytes and sha256 (of the file as
+stored) are set on exactly one row per file.
 
 JSONL ``record_index`` is the 0-based line number (blank lines counted, but a blank line is not a
 record); Parquet's is the row number; WARC's is the WARC record's position in the file (every WARC
-record counted: warcinfo, request, response, ...); ``.txt`` files are one record (index 0).
+record counted: warcinfo, request, response, ...; an unreadable stretch counts as one); ``.txt``
+files are one record (index 0).
 ``doc_id`` is a hash of (uri, record_index), so it is identical whether or not a file was split.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import glob
 import gzip
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from typing import Any, Callable, Iterator
@@ -66,6 +73,11 @@ _GLOB_CHARS = set("*?[")
 _READ_BLOCK = 1 << 20  # bytes per read() of a JSONL stream
 _HASH_BLOCK = 8 << 20
 _BOM = b"\xef\xbb\xbf"
+# A quarantine row keeps ``run.quarantine_raw_bytes`` of raw bytes; with PII on, a window this much
+# longer travels with it (key RAW_WINDOW) so the excerpt is scrubbed before it is cut: a value
+# straddling the cut is found whole and replaced, never left half-visible.
+EXCERPT_SCRUB_MARGIN = 1024
+RAW_WINDOW = "_raw_window"
 
 
 class InputError(ConfigError):
@@ -214,26 +226,37 @@ class _CountingReader:
 
 
 class _Inflater:
-    """Incremental decompression that delivers everything decodable before an error.
+    """Incremental decompression under a fixed memory bound, delivering everything decodable before
+    an error.
 
-    Subclasses feed compressed chunks (at most ``_IN`` bytes at a time, which bounds the output of
-    one step) through a codec object, member after member (gzip members, zstd frames). A stream
-    that ends inside a member raises — unlike ``zstandard``'s ``stream_reader``, which would
-    silently shorten a truncated ``.zst`` — and an error is raised only once the bytes decoded
-    before it have been read, so the records before a cut are kept.
+    Compressed bytes are read ``_IN`` at a time and fed to a codec object one bounded step at a
+    time, member after member (gzip members, zstd frames): a step never produces more than about
+    ``_OUT`` bytes whatever the compression ratio, so a decompression bomb inflates in bounded
+    memory (``read(n)`` holds at most ``n`` plus one step). A stream that ends inside a member
+    raises — unlike ``zstandard``'s ``stream_reader``, which would silently shorten a truncated
+    ``.zst`` — and an error is raised only once the bytes decoded before it have been read, so the
+    records before a cut are kept.
     """
 
     _IN = 256 << 10
+    _OUT = 4 << 20
+    _FEED: int | None = None  # most compressed bytes fed per step (None: all pending)
 
     def __init__(self, src):
         self._src = src
         self._obj = None  # the codec object of the current member
-        self._started = False  # any input fed to the current member
+        self._pending = b""  # compressed bytes read but not yet fed
+        self._pos = 0  # how much of _pending has been fed
         self._buf = bytearray()
         self._eof = False
         self._error: BaseException | None = None
 
     def _new(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, data: bytes) -> tuple[bytes, int]:  # pragma: no cover - abstract
+        """Feed (a prefix of) ``data`` to the current member: ``(output, bytes consumed)``; input
+        after the member's end is not consumed."""
         raise NotImplementedError
 
     def _check_member_start(self, data: bytes) -> bool:
@@ -244,24 +267,34 @@ class _Inflater:
         raise NotImplementedError
 
     def _fill(self) -> None:
-        chunk = self._src.read(self._IN)
-        if not chunk:
-            self._eof = True
-            if self._obj is not None:
-                raise self._truncated()
+        """One bounded step: read a compressed chunk when none is pending, else decode a piece."""
+        if self._pos >= len(self._pending):
+            chunk = self._src.read(self._IN)
+            if not chunk:
+                self._eof = True
+                if self._obj is not None:
+                    raise self._truncated()
+                return
+            self._pending, self._pos = chunk, 0
             return
-        data = chunk
-        while data:
-            if self._obj is None:
-                if not self._check_member_start(data):
-                    return
-                self._obj = self._new()
-            self._buf += self._obj.decompress(data)
-            if self._obj.eof:
-                data = self._obj.unused_data
-                self._obj = None
-            else:
-                data = b""
+        if self._FEED:
+            data = self._pending[self._pos : self._pos + self._FEED]
+        else:
+            data = self._pending[self._pos :] if self._pos else self._pending
+        if self._obj is None:
+            if not self._check_member_start(data):
+                self._pos = len(self._pending)
+                return
+            self._obj = self._new()
+        out, used = self._step(data)
+        self._pos += used
+        self._buf += out
+        if self._obj.eof:
+            self._obj = None
+            self._member_end()
+
+    def _member_end(self) -> None:
+        """Called when a member (gzip member, zstd frame) has been decoded to its end."""
 
     def read(self, n: int = -1) -> bytes:
         want_all = n is None or n < 0
@@ -296,18 +329,29 @@ class _GzipReader(_Inflater):
     def _new(self):
         return self._zlib.decompressobj(wbits=31)
 
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        obj = self._obj
+        out = obj.decompress(data, self._OUT)  # max_length: the rest stays in unconsumed_tail
+        left = len(obj.unused_data) if obj.eof else len(obj.unconsumed_tail)
+        return out, len(data) - left
+
     def _check_member_start(self, data: bytes) -> bool:
         if data.startswith(b"\x1f\x8b") or (len(data) < 2 and data == b"\x1f"):
             return True
         if not data.strip(b"\x00"):
             return False  # zero padding after the last member
-        raise gzip.BadGzipFile(f"Not a gzipped file ({data[:2]!r})")
+        raise gzip.BadGzipFile("Not a gzipped file")
 
     def _truncated(self) -> BaseException:
         return EOFError("Compressed file ended before the end-of-stream marker was reached")
 
 
 class _ZstdReader(_Inflater):
+    # zstandard's decompressobj has no max_length, so input is fed in slices: one zstd block
+    # (at most 128 KiB of output) takes at least 4 compressed bytes, which bounds one step's
+    # output to about _FEED * 32 KiB whatever the ratio.
+    _FEED = 128
+
     def __init__(self, src):
         import zstandard
 
@@ -317,6 +361,10 @@ class _ZstdReader(_Inflater):
 
     def _new(self):
         return self._dctx.decompressobj()
+
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        out = self._obj.decompress(data)
+        return out, len(data) - (len(self._obj.unused_data) if self._obj.eof else 0)
 
     def _truncated(self) -> BaseException:
         return self._zstd_error("truncated zstd stream: the last frame is incomplete")
@@ -337,9 +385,28 @@ def _decompressed(counting: _CountingReader, compression: str | None):
     raise ValueError(f"unknown compression {compression}")
 
 
+class ReadError(Exception):
+    """A failure ingest itself detected; its message is composed of counts and fixed words only."""
+
+
+def _safe_message_types() -> tuple[type, ...]:
+    import zlib
+
+    import zstandard
+
+    # Decoders and the OS word their errors themselves (fixed texts, offsets, the path already in
+    # ``source_uri``); other libraries' messages may quote what they were parsing.
+    return (ReadError, EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
 def _error_text(exc: BaseException) -> str:
+    """The exception type, and its message only when it cannot quote record content: a parser's
+    message (pyarrow, warcio, ...) may carry a column name, a header line or a value."""
+    name = type(exc).__name__
+    if not isinstance(exc, _safe_message_types()) or type(exc).__module__.startswith(("pyarrow", "warcio")):
+        return name
     msg = str(exc).replace("\n", " ")[:200]
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
+    return f"{name}: {msg}" if msg else name
 
 
 def _stringify(value: Any) -> Any:
@@ -367,6 +434,7 @@ class _Split:
         self.side: list[tuple[str, dict]] = []  # (tag, row) waiting to be emitted
         self.make = record_factory(self.uri)
         self._started = self._last_log = time.monotonic()
+        self.window = cfg.quarantine_raw_bytes + EXCERPT_SCRUB_MARGIN  # raw bytes worth keeping
         self._where = self.uri if item.get("end") is None else f"{self.uri} [bytes {item['start']}-{item['end']}]"
 
     # -- outcomes other than a kept record ------------------------------------------------------
@@ -381,6 +449,8 @@ class _Split:
             raw_limit=self.cfg.quarantine_raw_bytes,
             run_id=self.run_id,
         )
+        if raw and len(raw) > self.cfg.quarantine_raw_bytes:
+            q[RAW_WINDOW] = raw[: self.window]  # for the excerpt scrubber; never written
         self.side.append((QUARANTINE, q))
         self.side.append((DECISIONS, quarantine_decision(q, stage=STAGE)))
 
@@ -478,14 +548,14 @@ def _bad_line(sp: _Split, index: int, offset: int, line: bytes, exc: Exception) 
     except UnicodeDecodeError as ue:
         sp.quarantine(index, offset, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of the line", line)
         return
-    sp.quarantine(index, offset, Reason.PARSE_ERROR, f"invalid JSON: {getattr(exc, 'msg', None) or exc}", line)
+    sp.quarantine(index, offset, Reason.PARSE_ERROR, f"invalid JSON: {getattr(exc, 'msg', None) or type(exc).__name__}", line)
 
 
 def _too_large(sp: _Split, index: int, offset: int, head: bytes, size: int) -> None:
     sp.quarantine(index, offset, Reason.RECORD_TOO_LARGE, f"line of {size} bytes exceeds run.max_record_bytes={sp.cfg.max_record_bytes}", head)
     # the row reports the real size, not the excerpt's
     sp.side[-2][1]["raw_bytes"] = size
-    sp.side[-2][1]["raw_truncated"] = size > len(head[: sp.cfg.quarantine_raw_bytes])
+    sp.side[-2][1]["raw_truncated"] = size > len(sp.side[-2][1]["raw"])
 
 
 def read_jsonl(sp: _Split, read: Callable[[int], bytes], index: int, offset: int, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
@@ -493,11 +563,11 @@ def read_jsonl(sp: _Split, read: Callable[[int], bytes], index: int, offset: int
 
     ``index``/``offset`` are the line number and byte offset (in the decompressed stream) of the
     first line. Memory is bounded by one read block plus ``max_record_bytes``: a longer line is
-    skipped as it streams, keeping only its first ``quarantine_raw_bytes``.
+    skipped as it streams, keeping only its first ``quarantine_raw_bytes`` (plus the scrub margin).
     """
     cfg = sp.cfg
     maxb = cfg.max_record_bytes
-    qraw = cfg.quarantine_raw_bytes
+    qraw = sp.window
     bs = cfg.batch_size
     loads = orjson.loads
     JSONDecodeError = orjson.JSONDecodeError
@@ -629,7 +699,7 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
                 break
             size += len(block)
             if size > maxb:
-                if not chunks or len(chunks[0]) < sp.cfg.quarantine_raw_bytes:
+                if not chunks or len(chunks[0]) < sp.window:
                     chunks.append(block)
                 while True:  # count the rest without keeping it
                     more = stream.read(_READ_BLOCK)
@@ -645,7 +715,7 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
     sp.seen = 1
     data = b"".join(chunks)
     if size > maxb:
-        _too_large(sp, 0, 0, data[: sp.cfg.quarantine_raw_bytes], size)
+        _too_large(sp, 0, 0, data[: sp.window], size)
         return
     try:
         text = data.decode("utf-8")
@@ -665,8 +735,36 @@ def _read_txt(sp: _Split, stream, counter: _CountingReader) -> Iterator[tuple[st
 PARQUET_FIELDS = ("text", "id", "url", "source", "license", "meta")
 
 
+def _type_label(arrow_type) -> str:
+    """``int64``, ``list``, ``struct``: a nested type's own text would list its field names."""
+    return str(arrow_type).split("<", 1)[0]
+
+
 def _row_raw(row: dict) -> bytes:
     return orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _split_oversized(column, maxb: int, window: int):
+    """A string/binary ``text`` column → (the column with values over ``maxb`` bytes nulled, and
+    ``{row: (first window bytes, size)}`` for those). Sizes come from Arrow's offsets, so an
+    oversized value is never copied into a Python object whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = column.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+        return column, {}
+    too_big = pc.greater(pc.binary_length(column), maxb)
+    if not pc.any(too_big).as_py():
+        return column, {}
+    binary = pa.types.is_binary(t) or pa.types.is_large_binary(t)
+    oversized = {}
+    for row in pc.indices_nonzero(too_big).to_pylist():
+        one = column.slice(row, 1)
+        size = pc.binary_length(one)[0].as_py()
+        head = (pc.binary_slice(one, 0, window) if binary else pc.utf8_slice_codeunits(one, 0, window))[0].as_py()
+        oversized[row] = ((head if binary else head.encode("utf-8"))[:window], size)
+    return pc.if_else(too_big, pa.scalar(None, t), column), oversized
 
 
 def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
@@ -685,7 +783,8 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
             sp.seen = 1
             sp.quarantine(
                 0, None, Reason.MISSING_TEXT,
-                f"parquet file has no 'text' column (columns: {', '.join(names[:20])}); its {pf.metadata.num_rows} rows were not read",
+                # column names are the user's data too: counted, never quoted
+                f"parquet file has no 'text' column ({len(names)} other columns); its {pf.metadata.num_rows} rows were not read",
                 None,
             )
             yield from sp.flush_side()
@@ -696,7 +795,8 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
         decoded = 0  # Arrow bytes decoded so far (progress)
         for rb in pf.iter_batches(batch_size=cfg.batch_size, columns=cols):
             n = rb.num_rows
-            columns = {c: rb.column(c).to_pylist() for c in cols}
+            text_column, oversized = _split_oversized(rb.column("text"), maxb, sp.window)
+            columns = {c: (text_column if c == "text" else rb.column(c)).to_pylist() for c in cols}
             none = [None] * n
             texts = columns["text"]
             ids = columns.get("id", none)
@@ -708,12 +808,15 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
                 text = texts[i]
                 idx = index + i
                 sp.seen += 1
+                if i in oversized:
+                    _too_large(sp, idx, None, *oversized[i])
+                    continue
                 if text is None:
                     sp.quarantine(idx, None, Reason.MISSING_TEXT, "'text' is null", _row_raw({c: columns[c][i] for c in cols}))
                     continue
                 if text_is_binary and type(text) is bytes:
                     if len(text) > maxb:
-                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes], len(text))
+                        _too_large(sp, idx, None, text[: sp.window], len(text))
                         continue
                     try:
                         text = text.decode("utf-8")
@@ -721,12 +824,12 @@ def _read_parquet(sp: _Split, source) -> Iterator[tuple[str, Any]]:
                         sp.quarantine(idx, None, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of 'text'", text)
                         continue
                 elif type(text) is not str:
-                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {text_type}", _row_raw({c: columns[c][i] for c in cols}))
+                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {_type_label(text_type)}", _row_raw({c: columns[c][i] for c in cols}))
                     continue
                 if len(text) * 4 > maxb:
                     size = len(text.encode("utf-8"))
                     if size > maxb:
-                        _too_large(sp, idx, None, text[: cfg.quarantine_raw_bytes].encode("utf-8"), size)
+                        _too_large(sp, idx, None, text[: sp.window].encode("utf-8")[: sp.window], size)
                         continue
                 record = make(idx, text, _stringify(ids[i]), _stringify(urls[i]), _stringify(licenses[i]), _stringify(sources[i]), metas[i])
                 if not text or text.isspace():
@@ -775,6 +878,90 @@ def _hash_file(uri: str) -> tuple[int | None, str | None]:
 
 
 # --- WARC --------------------------------------------------------------------------------------
+_RESYNC_BLOCK = 1 << 20  # bytes read at a time while looking for the next record start
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+
+
+class ShortRecord(ReadError):
+    """A WARC record whose block ends before its Content-Length."""
+
+
+WARC_HEADER_MIN_LIMIT = 1 << 20
+
+
+class HeaderTooLarge(ReadError):
+    """A WARC record whose header lines run past the header bound."""
+
+
+@functools.lru_cache(maxsize=None)
+def _bounded_line_reader():
+    """warcio's buffered reader whose line reads stop at ``header_limit`` bytes in a row."""
+    from warcio.bufferedreaders import DecompressingBufferedReader
+
+    class BoundedLines(DecompressingBufferedReader):
+        header_limit = WARC_HEADER_MIN_LIMIT
+        in_lines = 0  # bytes read by readline since the last read()
+
+        def read(self, length=None):
+            self.in_lines = 0
+            return super().read(length)
+
+        def readline(self, length=None):
+            room = self.header_limit - self.in_lines + 1
+            line = super().readline(room if length is None else min(length, room))
+            self.in_lines += len(line)
+            if self.in_lines > self.header_limit:
+                raise HeaderTooLarge(f"WARC record header lines exceed {self.header_limit} bytes")
+            return line
+
+    return BoundedLines
+
+
+def _archive_iterator(stream, header_limit: int, decompressed: bool = False):
+    """warcio's ``ArchiveIterator`` whose line reads (record and HTTP headers, the blank lines
+    between records) stop at ``header_limit`` bytes in a row (``max(run.max_record_bytes, 1 MiB)``):
+    warcio keeps header lines whole in memory, so a header that never ends would be held whole."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    it = ArchiveIterator(stream)
+    # decompressed: gzip members already inflated here, so warcio need not try to inflate them
+    it.reader = _bounded_line_reader()(it.fh, block_size=it.reader.block_size, decomp_type=None if decompressed else "gzip")
+    it.reader.header_limit = header_limit
+    return it
+
+
+class _QuietSys:
+    """What warcio's modules see as ``sys``: the real module, except that ``stderr`` discards.
+    warcio writes a record's bytes to stderr on some errors (``Remainder: b'...'``) and a decoder's
+    message on others; no record byte may reach the run's stderr, so its writes go nowhere."""
+
+    class _Discard:
+        def write(self, text) -> int:
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    stderr = _Discard()
+
+    def __getattr__(self, name):
+        return getattr(sys, name)
+
+
+def _silence_warcio() -> None:
+    """Point warcio's stderr writes at a sink and its logger (which quotes target URIs) above
+    CRITICAL: targeted at warcio's modules, so other threads' stderr is untouched."""
+    import warcio.archiveiterator
+    import warcio.bufferedreaders
+    import warcio.digestverifyingreader
+
+    for module in (warcio.archiveiterator, warcio.bufferedreaders, warcio.digestverifyingreader):
+        if not isinstance(module.sys, _QuietSys):
+            module.sys = _QuietSys()
+    logging.getLogger("warcio").setLevel(logging.CRITICAL + 1)
+
+
 def _header_dict(pairs) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in pairs:
@@ -783,79 +970,349 @@ def _header_dict(pairs) -> dict[str, str]:
     return out
 
 
-def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
-    from warcio.archiveiterator import ArchiveIterator
+class _GzipMembers(_GzipReader):
+    """The gzip members of a WARC one at a time, so each is parsed on its own and a bad member costs
+    only itself: ``read`` ends at the end of the current member; :meth:`next_member` moves on. The
+    source is a :class:`_CountingReader` whose first byte is at raw offset ``start``."""
 
-    from pipeline.io import html as html_mod
+    def __init__(self, src: _CountingReader, start: int = 0, joined: bool = False):
+        super().__init__(src)
+        self._start = start
+        # joined: members run on as one stream (records that span members, as some writers cut
+        # them); (decoded offset, raw offset) of each member start maps warcio's offsets back
+        self.joined = joined
+        self._decoded = 0  # bytes decoded so far
+        self._member_decoded = 0  # ... when the current member started
+        self._starts: list[tuple[int, int]] = [(0, start)]
+        self._open = False  # a member has been started and not yet finished
+        self.current = start  # raw offset of the member being read (or of the bytes that failed)
+        self.broken = False  # the compressed data failed: corrupt, cut short, or not gzip
+        self.failure: BaseException | None = None  # why (warcio swallows an EOFError mid-record)
 
-    cfg = sp.cfg
-    maxb = cfg.max_record_bytes
-    position = 0  # WARC record position in the file
-    end = 0  # offset just after the last complete record
-    skipped = 0
-    batch: list[dict] = []
+    def raw_offset(self) -> int:
+        return self._start + self._src.bytes - (len(self._pending) - self._pos)
+
+    def _fill(self) -> None:
+        try:
+            super()._fill()
+        except Exception as exc:
+            self.broken, self.failure = True, exc
+            raise
+
+    def _step(self, data: bytes) -> tuple[bytes, int]:
+        out, used = super()._step(data)
+        self._decoded += len(out)
+        return out, used
+
+    def _member_end(self) -> None:
+        if not self.joined:
+            self._eof = True  # read() returns b"" until next_member()
+            return
+        self._starts.append((self._decoded, self.raw_offset()))
+        if len(self._starts) > 4096:  # records are read in order: old starts are never asked for
+            del self._starts[:2048]
+
+    def locate(self, decoded_offset: int) -> int:
+        """Raw offset of the member holding a decoded byte (the current member when not joined)."""
+        if not self.joined:
+            return self.current
+        i = bisect.bisect_right(self._starts, (decoded_offset, float("inf"))) - 1
+        return self._starts[max(i, 0)][1]
+
+    def next_member(self) -> int | None:
+        """Finish the current member and start the next: its raw offset, or None at the end.
+        Raises (with :attr:`broken` set) when the data is not gzip or the member is corrupt."""
+        if self._open:
+            while self.read(self._OUT):
+                pass
+        self._open = False
+        self._buf.clear()
+        self._eof = False
+        while len(self._pending) - self._pos < len(_GZIP_MAGIC):
+            chunk = self._src.read(self._IN)
+            if not chunk:
+                break
+            self._pending, self._pos = self._pending[self._pos :] + chunk, 0
+        self.current = self.raw_offset()
+        rest = self._pending[self._pos :]
+        if not rest:
+            return None
+        if not rest.startswith(b"\x1f\x8b"):
+            while not rest.strip(b"\x00"):  # zero padding after the last member ends the file
+                rest = self._src.read(self._IN)
+                if not rest:
+                    return None
+            self.broken = True
+            self.failure = ReadError("bytes that are not a gzip member")
+            raise self.failure
+        self._open = True
+        self._member_decoded = self._decoded
+        return self.current
+
+    def member_size(self) -> int:
+        """Bytes the current member has decoded to so far (all of it once read to its end)."""
+        return self._decoded - self._member_decoded
+
+
+def _open_at(uri: str, offset: int):
+    fh = _open_raw(uri)
     try:
-        it = ArchiveIterator(counter)
+        fh.seek(offset)
+    except Exception:  # noqa: BLE001 - a stream that cannot seek is read forward
+        left = offset
+        while left > 0:
+            skipped = fh.read(min(left, _RESYNC_BLOCK))
+            if not skipped:
+                break
+            left -= len(skipped)
+    return fh
+
+
+def _plausible_member(data: bytes) -> bool:
+    import zlib
+
+    try:
+        zlib.decompressobj(wbits=31).decompress(data, 1 << 16)
+    except zlib.error:
+        return False
+    return True
+
+
+def _resync(uri: str, after: int, gz: bool) -> int | None:
+    """Raw offset of the first plausible record start at or after ``after``: a gzip member whose
+    first bytes decompress, or a ``WARC/1.`` line (one that directly follows ``after`` with only
+    blank space between is the failed record's own header, and is passed over). None: no more."""
+    magic = _GZIP_MAGIC if gz else _WARC_MAGIC
+    with _open_at(uri, after) as fh:
+        base, data = after, b""
+        while True:
+            block = fh.read(_RESYNC_BLOCK)
+            if not block:
+                return None
+            data += block
+            i = data.find(magic)
+            while i >= 0:
+                if gz:
+                    if len(data) - i < (64 << 10):
+                        data += fh.read(64 << 10)  # enough to try the member's start
+                    if _plausible_member(data[i : i + (64 << 10)]):
+                        return base + i
+                elif base + i == 0 or data[i - 1 : i] == b"\n":
+                    if not (base == after and not data[:i].strip()):
+                        return base + i
+                i = data.find(magic, i + 1)
+            keep = len(magic)
+            base += len(data) - keep
+            data = data[-keep:]
+
+
+class _WarcReader:
+    """One WARC file → records, drops and quarantine rows.
+
+    warcio parses the records. A ``.warc.gz`` is decompressed member by member here and each member
+    parsed on its own, so a file warcio refuses as a whole (a multi-record member, a corrupt or cut
+    member in the middle) still gives every record of its readable members. When the data itself
+    fails (a corrupt member; in a plain ``.warc`` an unparsable record), one quarantine row stands
+    for the unreadable stretch and reading resumes at the next plausible record start
+    (:func:`_resync`). Such a row is ``unreadable_record`` when something after it was read, else
+    ``unreadable_file`` (the rest of the file was lost, as with a file cut short).
+    """
+
+    def __init__(self, sp: _Split):
+        from pipeline.io import html as html_mod
+
+        _silence_warcio()
+        self.sp = sp
+        self.html = html_mod
+        self.position = 0  # WARC record position in the file; an unreadable stretch counts as one
+        self.end = 0  # offset just after the last complete record (gzip: of its member)
+        self.decoded_end = 0
+        self.skipped = 0
+        self._replayed = 0  # records below this index were read before a re-read; not emitted again
+        # header lines are never a document: a bound no smaller than 1 MiB, whatever max_record_bytes
+        self.header_limit = max(sp.cfg.max_record_bytes, WARC_HEADER_MIN_LIMIT)
+        self.batch: list[dict] = []
+        self._loss: tuple[int, int | None, str, bool] | None = None  # the last unreadable stretch, not yet written
+        self.on_record: Callable[[int, int, Any], None] | None = None  # (index, offset, warcio record): for evaluation
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def lost(self, offset: int | None, exc: BaseException) -> None:
+        self._settle(Reason.UNREADABLE_RECORD)
+        self._loss = (self.position, offset, _error_text(exc), isinstance(exc, HeaderTooLarge))
+        self.position += 1
+
+    def _settle(self, reason: str) -> None:
+        if self._loss is not None:
+            index, offset, error, too_large = self._loss
+            self._loss = None
+            self.sp.seen += 1
+            self.sp.quarantine(index, offset, Reason.RECORD_TOO_LARGE if too_large else reason, error, None)
+
+    def finish(self) -> Iterator[tuple[str, Any]]:
+        self._settle(Reason.UNREADABLE_FILE)
+        if self.skipped:
+            _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", self.sp.uri, self.skipped)
+        if self.batch:
+            yield RECORDS, self.batch
+            self.batch = []
+        yield from self.sp.flush_side()
+
+    def pages(self, it, locate: Callable[[int], int]) -> Iterator[tuple[str, Any]]:
+        """The records of one warcio iterator; ``locate`` maps warcio's offset (in the bytes it was
+        given) to the record's offset in the file (a plain WARC: the byte; gzip: the member's)."""
+        sp = self.sp
         for rec in it:
+            self._settle(Reason.UNREADABLE_RECORD)
             if sp.side:
                 yield from sp.flush_side()
-            sp.progress(counter.bytes, sp.item.get("size"))
-            index = position
-            position += 1
-            http = rec.http_headers
-            page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
-            body = b""
-            if page:
-                ctype = http.get_header("Content-Type")
-                body = rec.content_stream().read(maxb + 1)
-                page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
-            offset = it.get_record_offset()  # reads the record to its end: only after the body
-            end = offset + it.get_record_length()
-            missing = getattr(rec.raw_stream, "limit", 0)
-            if missing:  # warcio ends a cut record quietly; a short record means a truncated file
-                position = index
-                raise EOFError(f"WARC record ends {missing} bytes before its Content-Length")
-            if not page:
-                skipped += 1
+            if len(self.batch) >= sp.cfg.batch_size:
+                yield RECORDS, self.batch
+                self.batch = []
+            index = self.position
+            if index < self._replayed:  # already read before a re-read across members
+                self.position = index + 1
                 continue
-            sp.seen += 1
-            if len(body) > maxb:
-                _too_large(sp, index, offset, body[: cfg.quarantine_raw_bytes], len(body))
-                continue
-            url = rec.rec_headers.get_header("WARC-Target-URI")
-            headers = _header_dict(rec.http_headers.headers)
             try:
-                text, meta = html_mod.extract(body, url)
-            except Exception as exc:  # noqa: BLE001 - one page the extractor cannot handle
-                sp.quarantine(index, offset, Reason.PARSE_ERROR, f"HTML extraction failed: {type(exc).__name__}", body)
-                continue
-            record = sp.make(
-                index, text, rec.rec_headers.get_header("WARC-Record-ID"), url, http_headers=headers, html_meta=meta
-            )
-            if not text or text.isspace():
-                sp.empty(record)
-                continue
-            batch.append(record)
-            if len(batch) >= cfg.batch_size:
-                yield RECORDS, batch
-                batch = []
-        # warcio also stops quietly at a record cut inside its headers (or a gzip member cut
-        # before any output): bytes left after the last complete record mean a truncated file.
-        counter.drain()
-        leftover = counter.bytes - end
-        if leftover > (0 if sp.item.get("compression") else 4):
-            raise EOFError(f"{leftover} bytes after the last complete WARC record could not be read")
-    except Exception as exc:  # noqa: BLE001 - truncated or corrupt WARC: keep what was read, then one row
-        if batch:
-            yield RECORDS, batch
-            batch = []
+                self._record(rec, it, index, locate)
+            except Exception:
+                self.position = index  # the failed record's index goes to its quarantine row
+                raise
+            self.position = index + 1
+
+    def _record(self, rec, it, index: int, locate: Callable[[int], int]) -> None:
+        sp, html_mod = self.sp, self.html
+        cfg = sp.cfg
+        maxb = cfg.max_record_bytes
+        if rec.format != "warc":  # warcio reads a stray line as an ARC header: not a WARC record
+            raise ReadError("a record that is not WARC")
+        http = rec.http_headers
+        page = rec.rec_type == "response" and http is not None and (http.get_statuscode() or "").startswith("2")
+        body = b""
+        if page:
+            ctype = http.get_header("Content-Type")
+            body = rec.content_stream().read(maxb + 1)
+            page = html_mod.is_html_content_type(ctype) if ctype else html_mod.looks_like_html(body)
+        offset = it.get_record_offset()  # reads the record to its end: only after the body
+        decoded_end = offset + it.get_record_length()  # in the bytes warcio was given
+        missing = getattr(rec.raw_stream, "limit", 0)
+        if missing:  # warcio ends a cut record quietly: a short record was not read whole
+            raise ShortRecord(f"WARC record ends {missing} bytes before its Content-Length")
+        if rec.rec_headers.get_header("Content-Length") is None:  # warcio also takes a header cut short
+            raise ShortRecord("WARC record header without Content-Length")
+        # only a record read whole moves the point reading resumes after
+        self.decoded_end, self.end = decoded_end, locate(decoded_end)
+        offset = locate(offset)
+        if self.on_record is not None:
+            self.on_record(index, offset, rec)
+        if not page:
+            self.skipped += 1
+            return
         sp.seen += 1
-        sp.quarantine(position, None, Reason.UNREADABLE_FILE, _error_text(exc), None)
-    if skipped:
-        _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", sp.uri, skipped)
-    if batch:
-        yield RECORDS, batch
-    yield from sp.flush_side()
+        if len(body) > maxb:
+            _too_large(sp, index, offset, body[: sp.window], len(body))
+            return
+        url = rec.rec_headers.get_header("WARC-Target-URI")
+        headers = _header_dict(rec.http_headers.headers)
+        try:
+            text, meta = html_mod.extract(body, url)
+        except Exception as exc:  # noqa: BLE001 - one page the extractor cannot handle
+            sp.quarantine(index, offset, Reason.PARSE_ERROR, f"HTML extraction failed: {type(exc).__name__}", body)
+            return
+        record = sp.make(index, text, rec.rec_headers.get_header("WARC-Record-ID"), url, http_headers=headers, html_meta=meta)
+        if not text or text.isspace():
+            sp.empty(record)
+            return
+        self.batch.append(record)
+
+    # -- layouts -------------------------------------------------------------------------------
+    def read_members(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+        members = _GzipMembers(counter)
+        handles = []
+        try:
+            while members is not None:
+                try:
+                    start = members.next_member()
+                    if start is None:
+                        break
+                except Exception as exc:  # noqa: BLE001 - the member before is corrupt, or junk follows it
+                    if members.current == 0:  # not gzip at all: a plain WARC named .gz, as warcio reads it
+                        handles.append(_open_at(self.sp.uri, 0))
+                        yield from self.read_plain(_CountingReader(handles[-1], hashing=False))
+                        return
+                    start = None
+                    self.lost(members.current, exc)
+                if start is not None:
+                    self.sp.progress(start, self.sp.item.get("size"))
+                    first, self.decoded_end = self.position, 0
+                    try:
+                        # the member reaches warcio decompressed, as a plain WARC of its own records
+                        yield from self.pages(_archive_iterator(members, self.header_limit, decompressed=True), members.locate)
+                        if members.failure is not None:
+                            raise members.failure
+                        if not members.joined and members.member_size() - self.decoded_end > 4:
+                            # warcio stops quietly at a record cut by the member's end
+                            raise ShortRecord("a WARC record runs past the end of its gzip member")
+                        continue
+                    except ShortRecord as short:
+                        if not members.joined and not members.broken:
+                            # a record runs on past its member's end: read on across members from
+                            # this member, as one stream (its records before the short one are
+                            # not emitted twice)
+                            self._replayed, self.position = self.position, first
+                            handles.append(_open_at(self.sp.uri, start))
+                            members = _GzipMembers(_CountingReader(handles[-1], hashing=False), start, joined=True)
+                            continue
+                        self.lost(max(self.end, start), members.failure or short)
+                    except Exception as exc:  # noqa: BLE001 - this member's record(s) cannot be read
+                        self.lost(max(self.end, start), exc)
+                    if not members.broken and not members.joined:
+                        continue  # the member's data is sound: go on with the next one
+                # resume after the last record read whole (joined: members may hold several)
+                resume = _resync(self.sp.uri, max(self.end, members.current) + 1, gz=True)
+                members = None
+                if resume is not None:
+                    handles.append(_open_at(self.sp.uri, resume))
+                    members = _GzipMembers(_CountingReader(handles[-1], hashing=False), resume)
+        finally:
+            for fh in handles:
+                fh.close()
+        yield from self.finish()
+
+    def read_plain(self, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+        stream, base, handle = counter, 0, None
+        try:
+            while stream is not None:
+                try:
+                    yield from self.pages(_archive_iterator(stream, self.header_limit), lambda offset, base=base: base + offset)
+                    # warcio also stops quietly at a record cut inside its headers: bytes left after
+                    # the last complete record mean a record that could not be read.
+                    stream.drain()
+                    leftover = base + stream.bytes - self.end
+                    if leftover <= 4:
+                        break
+                    raise ReadError(f"{leftover} bytes after the last complete WARC record could not be read")
+                except Exception as exc:  # noqa: BLE001 - an unparsable record: one row, then resume
+                    self.lost(self.end, exc)
+                resume = _resync(self.sp.uri, self.end, gz=False)
+                stream = None
+                if handle is not None:
+                    handle.close()
+                    handle = None
+                if resume is not None:
+                    handle = _open_at(self.sp.uri, resume)
+                    stream, base, self.end = _CountingReader(handle, hashing=False), resume, resume
+        finally:
+            if handle is not None:
+                handle.close()
+        yield from self.finish()
+
+
+def _read_warc(sp: _Split, counter: _CountingReader) -> Iterator[tuple[str, Any]]:
+    reader = _WarcReader(sp)
+    if sp.item.get("compression") == "gzip":
+        yield from reader.read_members(counter)
+    else:
+        yield from reader.read_plain(counter)
 
 
 # --- splits ------------------------------------------------------------------------------------

@@ -344,6 +344,24 @@ def test_file_that_is_not_gzip_is_unreadable_not_a_crash(tmp_path):
     assert res["quarantine"][0]["error"].startswith("BadGzipFile")
 
 
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+def test_inflaters_hold_a_bounded_buffer_whatever_the_ratio(codec):
+    """64 MiB of zeros from a few KB: one read(1 MiB) never buffers more than a few decode steps
+    (the memory bound itself is measured in tests/security and benchmarks/bench_bombs.py)."""
+    zeros = bytes(64 << 20)
+    packed = gzip.compress(zeros, 9) if codec == "gzip" else zstandard.ZstdCompressor(level=19).compress(zeros)
+    reader = (sources._GzipReader if codec == "gzip" else sources._ZstdReader)(io.BytesIO(packed))
+    largest, total = 0, 0
+    while True:
+        block = reader.read(1 << 20)
+        largest = max(largest, len(reader._buf))
+        if not block:
+            break
+        total += len(block)
+    assert total == len(zeros)
+    assert largest <= 8 << 20, largest  # a whole-chunk decode would buffer all 64 MiB at once
+
+
 # --- .txt ----------------------------------------------------------------------------------------
 def test_txt_files_are_one_document_each(tmp_path):
     d = tmp_path / "notes"

@@ -20,6 +20,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 import datasets  # noqa: E402
 import duckdb  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import polars as pl  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
@@ -102,9 +103,7 @@ def load(library: str, files: list[str], cache_dir: Path) -> tuple[list[str], li
 
 def _plain(value):
     """pandas gives numpy arrays for list columns; compare them as lists."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return [_plain(v) for v in value.tolist()] if isinstance(value.tolist(), list) else value.tolist()
-    return value
+    return [_plain(v) for v in value.tolist()] if isinstance(value, np.ndarray) else value
 
 
 def as_dict(entries) -> dict:

@@ -6,8 +6,10 @@ the programmatic teacher) is shared by the module; the docs/training.md code blo
 from __future__ import annotations
 
 import collections
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +216,21 @@ def test_docs_training_code_blocks_run(release, manifest, monkeypatch, tmp_path)
     source = by_id[sample["sample_id"]]
     assert sample["messages"][0]["content"] == source["prompt"]
     assert source["thinking"] in sample["messages"][1]["content"] and source["answer"] in sample["messages"][1]["content"]
+
+
+def test_docs_loader_refuses_a_manifest_path_outside_the_release(release, monkeypatch, tmp_path):
+    # verify() checks each listed file against the manifest, so a manifest naming a file outside OUT
+    # (with that file's own hash) passes it; the docs' path check is what stops the job reading it.
+    job = tmp_path / "job"
+    shutil.copytree(release / RELEASE, job / RELEASE)
+    shutil.copy(job / RELEASE / "documents" / "part-00000.parquet", tmp_path / "elsewhere.parquet")
+    manifest_path = job / RELEASE / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    first_doc = next(o for o in manifest["outputs"] if o["path"].startswith("documents/"))
+    manifest["outputs"].append({**first_doc, "path": "documents/../../../../elsewhere.parquet"})
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert verify(str(job / RELEASE)) == []
+    monkeypatch.chdir(job)
+    first_block = python_blocks((REPO / "docs" / "training.md").read_text(encoding="utf-8"))[0]
+    with pytest.raises(SystemExit, match="unexpected output paths"):
+        exec(compile(first_block, "docs/training.md", "exec"), {})  # noqa: S102 - our own docs

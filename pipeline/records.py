@@ -112,6 +112,19 @@ def new_record(
     }
 
 
+def entries(mapping: dict | None) -> list[dict]:
+    """``{k: v}`` → ``[{"key": k, "value": v}, ...]``: how OUT stores a mapping (``pii_counts``,
+    ``checks``). An Arrow map has no Hugging Face ``datasets`` type, so ``load_dataset`` would refuse
+    the table; a list of key/value structs reads the same in datasets, pandas, polars and DuckDB
+    (``map_from_entries``), and this is what ``to_pylist()`` gives back."""
+    return [{"key": k, "value": v} for k, v in mapping.items()] if mapping else []
+
+
+def entries_dict(column_value: list[dict] | None) -> dict:
+    """The inverse of :func:`entries`: a ``pii_counts`` / ``checks`` value as read back → dict."""
+    return {e["key"]: e["value"] for e in column_value or ()}
+
+
 def _json(detail: Any) -> str | None:
     if detail is None:
         return None
@@ -129,7 +142,6 @@ def decision_row(
     dup_of: str | None = None,
 ) -> dict:
     """One decisions row. Never copies text: raw PII must not reach decisions."""
-    pii = record.get("pii_counts") or {}
     return {
         "doc_id": record["doc_id"],
         "source_id": record.get("source_id"),
@@ -143,7 +155,7 @@ def decision_row(
         "lang_score": record.get("lang_score"),
         "license": record.get("license"),
         "dup_of": dup_of,
-        "pii_counts": list(pii.items()),
+        "pii_counts": entries(record.get("pii_counts")),
         "run_id": run_id,
     }
 
@@ -164,7 +176,6 @@ def final_keep_row(record: dict, run_id: str) -> dict:
 
 def document_row(record: dict, run_id: str) -> dict:
     text = record["text"]
-    pii = record.get("pii_counts") or {}
     return {
         "doc_id": record["doc_id"],
         "source_id": record.get("source_id"),
@@ -177,7 +188,7 @@ def document_row(record: dict, run_id: str) -> dict:
         "lang_score": record.get("lang_score"),
         "license": record.get("license"),
         "copyright": list(record.get("copyright") or []),
-        "pii_counts": list(pii.items()),
+        "pii_counts": entries(record.get("pii_counts")),
         "dup_cluster": record.get("dup_cluster"),
         "run_id": run_id,
     }
@@ -207,20 +218,29 @@ def _const(value: str | None, n: int, type_=None) -> pa.Array:
 
 def _empty_lists(n: int, type_: pa.DataType) -> pa.Array:
     offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
-    if pa.types.is_map(type_):
-        empty_keys = pa.array([], type_.key_type)
-        empty_items = pa.array([], type_.item_type)
-        return pa.MapArray.from_arrays(offsets, empty_keys, empty_items, type=type_)
     return pa.ListArray.from_arrays(offsets, pa.array([], type_.value_type), type=type_)
 
 
-def _list_column(values: tuple, type_: pa.DataType, as_items: bool = False) -> pa.Array:
-    """list<string> / map<string,int32> column; None and empty become empty lists (never null)."""
+def _list_column(values: tuple, type_: pa.DataType) -> pa.Array:
+    """list<string> column; None and empty become empty lists (never null)."""
     if not any(values):
         return _empty_lists(len(values), type_)
-    if as_items:
-        return pa.array([list(v.items()) if v else [] for v in values], type=type_)
     return pa.array([list(v) if v else [] for v in values], type=type_)
+
+
+def _entries_column(mappings: tuple, type_: pa.DataType) -> pa.Array:
+    """Dicts → a list<struct<key, value>> column (the :func:`entries` form) from flat key and value
+    arrays; None and empty become empty lists (never null)."""
+    n = len(mappings)
+    if not any(mappings):
+        return _empty_lists(n, type_)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum([len(m) if m else 0 for m in mappings], out=offsets[1:])
+    key_field, value_field = type_.value_type
+    keys = pa.array([k for m in mappings if m for k in m], key_field.type)
+    values = pa.array([v for m in mappings if m for v in m.values()], value_field.type)
+    structs = pa.StructArray.from_arrays([keys, values], fields=[key_field, value_field])
+    return pa.ListArray.from_arrays(pa.array(offsets), structs, type=type_)
 
 
 def _string_column(values: tuple) -> pa.Array:
@@ -260,7 +280,7 @@ def output_batches(records: list[dict], run_id: str) -> tuple[pa.RecordBatch, pa
     a_lang = _string_column(lang)
     a_score = pa.array(lang_score, pa.float32())
     a_license = _string_column(license_)
-    a_pii = _list_column(pii, PII_COUNTS, as_items=True)
+    a_pii = _entries_column(pii, PII_COUNTS)
     a_run = _const(run_id, n)
     docs = pa.RecordBatch.from_arrays(
         [a_doc_id, a_source_id, a_source_uri, a_index, _string_column(url), a_text,
@@ -328,7 +348,14 @@ def quarantine_decision(qrow: dict, *, stage: str = "ingest") -> dict:
 
 
 # --- Arrow schemas of OUT -------------------------------------------------------------------
-PII_COUNTS = pa.map_(pa.string(), pa.int32())
+# Mappings are stored as lists of {key, value} structs (see `entries`): every column type of OUT
+# must be one that Hugging Face datasets, pandas, polars and DuckDB all read; an Arrow map is not.
+def entries_type(value_type: pa.DataType) -> pa.DataType:
+    return pa.list_(pa.struct([("key", pa.string()), ("value", value_type)]))
+
+
+PII_COUNTS = entries_type(pa.int32())  # entity type → replacements
+CHECKS = entries_type(pa.bool_())  # trajectory check → passed
 
 DOCUMENTS_SCHEMA = pa.schema(
     [
@@ -395,7 +422,7 @@ TRAJECTORIES_SCHEMA = pa.schema(
         ("lang", pa.string()),
         ("teacher", pa.string()),
         ("template_id", pa.string()),
-        ("checks", pa.map_(pa.string(), pa.bool_())),
+        ("checks", CHECKS),
         # Inherited from the source documents (several -> "A AND B"), so a sample carries the
         # license verdict of what it was grounded in; null for seed problems without a license.
         ("license", pa.string()),

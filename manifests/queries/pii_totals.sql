@@ -1,5 +1,5 @@
--- PII replacements in kept documents, by entity type.
-SELECT entity, sum(n) AS replacements, count(DISTINCT doc_id) AS documents
-FROM (SELECT doc_id, unnest(map_keys(pii_counts)) AS entity, unnest(map_values(pii_counts)) AS n FROM documents)
+-- PII replacements in kept documents, by entity type (pii_counts is a list of {key, value} structs).
+SELECT e.key AS entity, sum(e.value) AS replacements, count(DISTINCT doc_id) AS documents
+FROM (SELECT doc_id, unnest(pii_counts) AS e FROM documents)
 GROUP BY entity
-ORDER BY replacements DESC;
+ORDER BY replacements DESC, entity;

@@ -36,7 +36,11 @@ PARQUET_COMPRESSION = "zstd"
 
 def encode_table(table: pa.Table) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression=PARQUET_COMPRESSION)
+    with pq.ParquetWriter(sink, table.schema, compression=PARQUET_COMPRESSION) as writer:
+        # An empty table gets no row group at all: Hugging Face datasets reads a file's first row
+        # group size as its batch size and fails on a zero-row group.
+        if table.num_rows:
+            writer.write_table(table)
     return sink.getvalue()
 
 

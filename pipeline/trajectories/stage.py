@@ -35,7 +35,7 @@ import unicodedata
 import apache_beam as beam
 from apache_beam import pvalue
 
-from pipeline.records import DROP, KEEP, QUARANTINE, Reason, decision_row
+from pipeline.records import DROP, KEEP, QUARANTINE, Reason, decision_row, entries
 from pipeline.saferegex import RuleTimeout
 from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE
 
@@ -103,7 +103,7 @@ def sample_row(cand: dict, thinking: str, answer: str, checks: dict[str, bool], 
         "lang": cand.get("lang"),
         "teacher": cand.get("teacher"),
         "template_id": cand.get("template_id"),
-        "checks": list(checks.items()),
+        "checks": entries(checks),
         "license": cand.get("license"),
         "run_id": run_id,
     }

@@ -10,7 +10,7 @@ import apache_beam as beam
 
 from pipeline.config import load_config
 from pipeline.io.shards import table_for
-from pipeline.records import DECISIONS_SCHEMA, TRAJECTORIES_SCHEMA, new_record
+from pipeline.records import DECISIONS_SCHEMA, TRAJECTORIES_SCHEMA, entries_dict, new_record
 from pipeline.runners import local_pipeline
 from pipeline.trajectories.stage import TrajectoryStage
 
@@ -100,12 +100,13 @@ def test_programmatic_seeds_documents_join_and_near_duplicates(tmp_path):
         {"role": "user", "content": s["prompt"]},
         {"role": "assistant", "content": f"<think>\n{s['thinking']}\n</think>\n\n{s['answer']}"},
     ]
-    assert s["teacher"] == "programmatic:v1" and dict(s["checks"]) == {c: True for c in dict(s["checks"])}
-    assert {"format", "answer", "steps", "language", "pii"} <= set(dict(s["checks"]))
-    # rows fit the OUT schemas
-    as_written = [dict(x, checks=[tuple(kv) for kv in x["checks"]]) for x in samples]  # JSON turned tuples to lists
-    table = table_for("trajectories", as_written, "run-t")
+    checks = entries_dict(s["checks"])
+    assert s["teacher"] == "programmatic:v1" and set(checks.values()) == {True}
+    assert {"format", "answer", "steps", "language", "pii"} <= set(checks)
+    # rows fit the OUT schemas, and the checks entries survive the Arrow round trip
+    table = table_for("trajectories", samples, "run-t")
     assert table.num_rows == len(samples) and table.column("checks").type == TRAJECTORIES_SCHEMA.field("checks").type
+    assert table.column("checks").to_pylist() == [x["checks"] for x in samples]
     # the inherited license survives into the written table (a reviewer filters samples on it)
     written = dict(zip(table.column("sample_id").to_pylist(), table.column("license").to_pylist()))
     assert written["grounded-0"] == "CC-BY-4.0"

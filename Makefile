@@ -37,7 +37,7 @@ demo: $(STAMP)
 
 ## The whole test suite (unit, end-to-end on real runners, DAGs).
 test: $(STAMP) $(AIRFLOW_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 ## Benchmark prerequisites: Debian documentation packages (the corpus text) and .venv-datatrove.
 bench-setup:

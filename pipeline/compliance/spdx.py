@@ -53,7 +53,7 @@ def spdx_identifier_values(text: str) -> list[str]:
 @dataclass(slots=True)
 class Match:
     expr: str  # SPDX expression of the reference
-    kind: str  # "text" | "notice"
+    kind: str  # "text" | "notice" | "reference" (a license name, URL or tag) | "pointer" ("see COPYING")
     start: int  # first matched token position
     end: int  # one past the last matched token
     matched: int  # matching 4-grams
@@ -269,7 +269,7 @@ class LicenseMatcher:
             matched = int(counts[ref])
             matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
                                  float(pair_rep[ref_pos].mean())))
-        return _resolve(matches)
+        return _resolve(matches, self.short)
 
     @staticmethod
     def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:
@@ -284,7 +284,7 @@ class LicenseMatcher:
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
 
 
-def _resolve(matches: list[Match]) -> list[Match]:
+def _resolve(matches: list[Match], short: int) -> list[Match]:
     """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one."""
     matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
     kept: list[Match] = []
@@ -292,8 +292,10 @@ def _resolve(matches: list[Match]) -> list[Match]:
         span = max(1, m.end - m.start)
         inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
         # a notice that also stands outside the full text it is part of (a GPL "or later" header
-        # above the GPL text, whose appendix holds the same words) still counts on its own
-        if inside and not (m.kind == "notice" and m.repeated >= 0.8 and all(k.kind == "text" for k in inside)):
+        # above the GPL text, whose appendix holds the same words) still counts on its own; a short
+        # phrase ("distributed under the terms of this general public license") repeats inside anyway
+        standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
+        if inside and not (standalone and all(k.kind == "text" for k in inside)):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import regex
 import yaml
 
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
@@ -43,10 +44,14 @@ from pipeline.compliance.spdx import (
     spdx_identifier_values,
 )
 from pipeline.records import K_DECLARED_LICENSE, Reason
+from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
 from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
+_CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
+# ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
+SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
 
 
 @dataclass(slots=True)
@@ -65,8 +70,28 @@ _EMPTY = Findings()
 @dataclass(slots=True)
 class _Declaration:
     id: str
-    regex: re.Pattern
+    regex: RulePattern
     expr: str | None
+
+
+@dataclass(slots=True)
+class _Element:
+    """A Creative Commons element (NC, ND, SA) and the wording that states it."""
+
+    element: str
+    wording: RulePattern
+
+
+def _cc_with(elements: set[str], version: str) -> str:
+    """The SPDX id of CC BY with ``elements`` in SPDX's order (NC before ND/SA; ND excludes SA)."""
+    parts = ["CC-BY"]
+    if "NC" in elements:
+        parts.append("NC")
+    if "ND" in elements:
+        parts.append("ND")
+    elif "SA" in elements:
+        parts.append("SA")
+    return "-".join(parts + [version])
 
 
 class LicenseDetector(StageCore):
@@ -85,12 +110,17 @@ class LicenseDetector(StageCore):
         self._alias_max = max((len(k) for k in aliases), default=0)
         self.normalizer = SpdxNormalizer(aliases)
         self.aliases = aliases
+        # every pattern below is user data: compiled once, matched under saferegex's time limit
         self.declarations = [
-            _Declaration(d["id"], re.compile(d["pattern"], re.I), d.get("expr"))
+            _Declaration(d["id"], compile_rule(f"licenses.declarations.{d['id']}", d["pattern"], regex.I), d.get("expr"))
             for d in rules.get("declarations") or []
         ]
         cues = rules.get("dual_license_cues") or []
-        self.dual = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
+        self.dual = compile_rule("licenses.dual_license_cues", "|".join(f"(?:{c})" for c in cues), regex.I) if cues else None
+        self.cc_elements = [
+            _Element(str(e["element"]).upper(), compile_rule(f"licenses.cc_elements.{e['element']}", e["wording"], regex.I))
+            for e in rules.get("cc_elements") or []
+        ]
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -107,6 +137,7 @@ class LicenseDetector(StageCore):
             return _EMPTY
         present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)
+        pointers = False
         unknown: list[str] = []
         if present & self.license_keywords:
             if "spdx-" in present:
@@ -117,20 +148,44 @@ class LicenseDetector(StageCore):
                     else:
                         unknown.extend(bad or [value[:64]])
             for m in self.matcher.match(text):
-                found.append((m.expr, m.kind))
+                if m.kind == "pointer":
+                    pointers = True
+                else:
+                    found.append((m.expr, m.kind))
             for d in self.declarations:
                 for mm in d.regex.finditer(text):
                     expr = self._declared_expr(d, mm)
                     if expr:
                         found.append((expr, f"declaration:{d.id}"))
         notices = self.copyright.extract(text, present)
+        if found and self.cc_elements:
+            found = self._restrict_cc(found, text)
+        if not found and pointers:
+            found = [(SEE_OTHER_FILE, "pointer")]
         if not found and not notices and not unknown:
             return _EMPTY
         expression = self._combine([e for e, _ in found], text) if found else None
         via = list(dict.fromkeys(v for _, v in found))
         return Findings(expression, via, notices, unknown)
 
-    def _declared_expr(self, d: _Declaration, m: re.Match) -> str | None:
+    def _restrict_cc(self, found: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
+        """A Creative Commons id never lacks an element (NonCommercial, NoDerivatives, ShareAlike)
+        that the text states: the NC/ND text matched to the nearer CC BY reference, or "CC BY 4.0"
+        next to "non-commercial use only", gets the element added. By construction no restricted
+        text leaves with the permissive label of its relative."""
+        if not any(_CC_ID.search(e) for e, _ in found):
+            return found
+        stated = {el.element for el in self.cc_elements if el.wording.search(text)}
+        if not stated:
+            return found
+
+        def upgrade(m: re.Match) -> str:
+            have = set(m.group(0).split("-")[2:-1])
+            return m.group(0) if stated <= have else _cc_with(have | stated, m.group(1))
+
+        return [(_CC_ID.sub(upgrade, e), via) for e, via in found]
+
+    def _declared_expr(self, d: _Declaration, m) -> str | None:
         if d.expr:
             groups = {k: (v or "").upper() for k, v in m.groupdict().items()}
             expr, bad = self.normalizer.normalize(d.expr.format(**groups))
@@ -211,6 +266,10 @@ class LicenseDetector(StageCore):
             detail["via"] = findings.via
         if findings.unknown:
             detail["unknown_spdx_ids"] = len(findings.unknown)
+        if found == SEE_OTHER_FILE:
+            detail["see_other_file"] = True
+            if declared:  # the pointer says the license is elsewhere; the declared field says which
+                found = None
         judged = found or declared
         if found and declared and cfg.check_declared:
             if not set(self.normalizer.keys(found)) <= set(self.normalizer.keys(declared)):
@@ -224,6 +283,13 @@ class LicenseDetector(StageCore):
             detail["notices"] = list(dict.fromkeys(n.id for n in findings.notices))
 
         status = None
+        if judged == SEE_OTHER_FILE:  # only a pointer to another file: a human looks there, no guess
+            action = policy.see_other_file_action
+            if action == "drop":
+                return drop(Reason.LICENSE_DENIED, detail)
+            if action == "review":
+                return self._review(detail)
+            return keep(detail, flag=Reason.LICENSE_REVIEW)
         if judged:
             try:
                 status = policy.status(self.normalizer.parse(judged))

@@ -30,19 +30,37 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-_ALIAS_TOKEN = re.compile(r"[a-z0-9]+|\+")
+_ALIAS_TOKEN = re.compile(r"[a-z]+|[0-9]+|\+")
 ALIAS_FILLER = frozenset(
     "the a an license licence licensed version ver v international unported generic public only".split()
 )
 
 
 def alias_tokens(text: str) -> list[str]:
-    return _ALIAS_TOKEN.findall(text.lower())
+    """Name tokens: letters, digit runs and "+"; "GPLv2" -> gpl 2 (a "v" glued to a version is dropped)."""
+    toks = _ALIAS_TOKEN.findall(text.lower())
+    for i in range(len(toks) - 1):
+        t = toks[i]
+        if len(t) > 2 and t.endswith("v") and toks[i + 1].isdigit():
+            toks[i] = t[:-1]
+    return toks
+
+
+def alias_key_of(tokens: list[str]) -> str:
+    """Key of a token run: fillers dropped, a lone major version completed ("2" -> "20", so
+    "GPL version 2", "GPLv2" and "GPL-2.0" meet)."""
+    out = []
+    kept = [t for t in tokens if t not in ALIAS_FILLER]
+    for i, t in enumerate(kept):
+        out.append(t)
+        if t.isdigit() and len(t) == 1 and not (i + 1 < len(kept) and kept[i + 1].isdigit()) and not (i and kept[i - 1].isdigit()):
+            out.append("0")
+    return "".join(out)
 
 
 def alias_key(text: str) -> str:
     """Normalised license name: "GNU General Public License, Version 2.0" -> "gnugeneral20"."""
-    return "".join(t for t in alias_tokens(text) if t not in ALIAS_FILLER)
+    return alias_key_of(alias_tokens(text))
 
 
 def spdx_identifier_values(text: str) -> list[str]:

@@ -39,9 +39,11 @@ from pipeline.compliance.spdx import (
     LicenseMatcher,
     SpdxNormalizer,
     alias_key,
-    alias_tokens,
+    alias_key_of,
     ALIAS_FILLER,
+    alias_tokens,
     spdx_identifier_values,
+    tokenize,
 )
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
@@ -49,6 +51,7 @@ from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
 from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
+_LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
 _CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
@@ -80,6 +83,19 @@ class _Element:
 
     element: str
     wording: RulePattern
+
+
+# what an unversioned name means (any version ever published), and the family it belongs to
+_UNVERSIONED = {"GPL-1.0-or-later": "GPL-", "LGPL-2.0-or-later": "LGPL-"}
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
+def _or_later(expr: str) -> str:
+    """GPL-2.0-only -> GPL-2.0-or-later; an id without an "-only" form is left as it is."""
+    return expr[: -len("-only")] + "-or-later" if expr.endswith("-only") else expr
 
 
 def _cc_with(elements: set[str], version: str) -> str:
@@ -147,13 +163,20 @@ class LicenseDetector(StageCore):
                         found.append((expr, "spdx_id"))
                     else:
                         unknown.extend(bad or [value[:64]])
+            full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
             for m in self.matcher.match(text):
                 if m.kind == "pointer":
                     pointers = True
                 else:
                     found.append((m.expr, m.kind))
+                    if m.kind == "text":
+                        full_texts.append((m.start, m.end))
             for d in self.declarations:
                 for mm in d.regex.finditer(text):
+                    # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
+                    # relicensing, Apache 1.1 mentioning the public domain) is part of that text
+                    if full_texts and _inside(len(tokenize(text[: mm.start()])), full_texts):
+                        continue
                     expr = self._declared_expr(d, mm)
                     if expr:
                         found.append((expr, f"declaration:{d.id}"))
@@ -211,13 +234,18 @@ class LicenseDetector(StageCore):
             for j in range(min(len(toks), i + 12), i, -1):
                 if toks[j - 1] in ALIAS_FILLER:
                     continue
-                key = "".join(t for t in toks[i:j] if t not in ALIAS_FILLER)
+                key = alias_key_of(toks[i:j])
                 if key and len(key) <= self._alias_max and key in self.aliases:
                     hit = (j, self.aliases[key])
                     break
             if hit:
-                out.append(hit[1])
-                i = hit[0]
+                j, expr = hit
+                later = _LATER.match(" ".join(toks[j : j + 5]))
+                if later:  # "GPL v2 or later", "LGPLv2.1+", "version 3 or any later version"
+                    expr = _or_later(expr)
+                    j += len(later.group(0).split())
+                out.append(expr)
+                i = j
             else:
                 i += 1
         return list(dict.fromkeys(out))
@@ -225,6 +253,8 @@ class LicenseDetector(StageCore):
     def _combine(self, exprs: list[str], text: str) -> str | None:
         uniq = list(dict.fromkeys(exprs))
         if len(uniq) > 1:
+            # an unversioned "the GPL" / "the LGPL" next to a versioned one of its family is that one
+            uniq = [e for e in uniq if not (e in _UNVERSIONED and any(o != e and o.startswith(_UNVERSIONED[e]) for o in uniq))]
             keysets = {e: set(self.normalizer.keys(e)) for e in uniq}
             compound = [e for e in uniq if len(keysets[e]) > 1]
             # a single license inside a found choice ("MIT" text next to "Apache-2.0 OR MIT") adds nothing

@@ -78,6 +78,14 @@ class _Declaration:
 
 
 @dataclass(slots=True)
+class _Distinguishing:
+    """Words that rule out a family: a GPL notice match whose span says "Lesser General Public"."""
+
+    family: str
+    wording: RulePattern
+
+
+@dataclass(slots=True)
 class _Element:
     """A Creative Commons element (NC, ND, SA) and the wording that states it."""
 
@@ -91,6 +99,10 @@ _UNVERSIONED = {"GPL-1.0-or-later": "GPL-", "LGPL-2.0-or-later": "LGPL-"}
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
     return any(a <= pos < b for a, b in spans)
+
+
+def _mostly_inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(min(end, b) - max(start, a) >= 0.5 * max(1, end - start) for a, b in spans)
 
 
 def _or_later(expr: str) -> str:
@@ -133,6 +145,13 @@ class LicenseDetector(StageCore):
         ]
         cues = rules.get("dual_license_cues") or []
         self.dual = compile_rule("licenses.dual_license_cues", "|".join(f"(?:{c})" for c in cues), regex.I) if cues else None
+        self.pointer_notices = [
+            compile_rule(f"licenses.pointer_notices[{i}]", p, regex.I) for i, p in enumerate(rules.get("pointer_notices") or [])
+        ]
+        self.distinguishing = [
+            _Distinguishing(str(d["family"]), compile_rule(f"licenses.distinguishing_words.{d['family']}", d["wording"], regex.I))
+            for d in rules.get("distinguishing_words") or []
+        ]
         self.cc_elements = [
             _Element(str(e["element"]).upper(), compile_rule(f"licenses.cc_elements.{e['element']}", e["wording"], regex.I))
             for e in rules.get("cc_elements") or []
@@ -164,13 +183,25 @@ class LicenseDetector(StageCore):
                     else:
                         unknown.extend(bad or [value[:64]])
             full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
+            pointer_spans = self._pointer_spans(text)
+            pointers = bool(pointer_spans)
+            doc_tokens: list[str] | None = None
             for m in self.matcher.match(text):
                 if m.kind == "pointer":
                     pointers = True
-                else:
-                    found.append((m.expr, m.kind))
-                    if m.kind == "text":
-                        full_texts.append((m.start, m.end))
+                    continue
+                if m.kind != "text":
+                    # "see copyright notice in zlib.h" names a file, not a license: no guess
+                    if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
+                        continue
+                    if self.distinguishing:
+                        doc_tokens = doc_tokens if doc_tokens is not None else tokenize(text)
+                        window = " ".join(doc_tokens[m.start : m.end])
+                        if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
+                            continue
+                found.append((m.expr, m.kind))
+                if m.kind == "text":
+                    full_texts.append((m.start, m.end))
             for d in self.declarations:
                 for mm in d.regex.finditer(text):
                     # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
@@ -190,6 +221,15 @@ class LicenseDetector(StageCore):
         expression = self._combine([e for e, _ in found], text) if found else None
         via = list(dict.fromkeys(v for _, v in found))
         return Findings(expression, via, notices, unknown)
+
+    def _pointer_spans(self, text: str) -> list[tuple[int, int]]:
+        """Token spans of pointer notices ("see the file COPYING") in ``text``."""
+        spans = []
+        for rule in self.pointer_notices:
+            for pm in rule.finditer(text):
+                start = len(tokenize(text[: pm.start()]))
+                spans.append((start, start + len(tokenize(pm.group(0)))))
+        return spans
 
     def _restrict_cc(self, found: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
         """A Creative Commons id never lacks an element (NonCommercial, NoDerivatives, ShareAlike)

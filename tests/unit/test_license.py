@@ -410,3 +410,199 @@ def test_a_damaged_cache_file_is_rebuilt_and_an_edited_reference_file_gets_its_o
     edited.write_bytes(zstandard.ZstdCompressor().compress(json.dumps(data).encode("utf-8")))
     small = _matcher(monkeypatch, tmp_path, edited)
     assert len(_cached_files(tmp_path)) == 2 and len(small.ref_sizes) == 50
+
+
+# --- issue 15: accuracy on other people's data -----------------------------------------------------
+# Every text below is written for these tests (or is a Debian common-licenses file); expected ids
+# are read off the wording by hand.
+
+# A Creative Commons license text paraphrased in the style of the 4.0 legal code: almost all of its
+# words are the ones CC BY shares with CC BY-NC, so a fingerprint alone lands on the permissive one.
+_CC_LEGAL_STYLE = (
+    "Creative Commons Attribution{variant} 4.0 International Public License. By exercising the Licensed "
+    "Rights (defined below), You accept and agree to be bound by the terms and conditions of this Creative "
+    "Commons Attribution{variant} 4.0 International Public License. Subject to the terms and conditions of "
+    "this Public License, the Licensor hereby grants You a worldwide, royalty-free, non-sublicensable, "
+    "non-exclusive, irrevocable license to exercise the Licensed Rights in the Licensed Material to reproduce "
+    "and Share the Licensed Material, in whole or in part{purpose}; and produce, reproduce, and Share Adapted "
+    "Material{purpose}."
+)
+
+
+@pytest.mark.parametrize(
+    "variant, purpose, spdx",
+    [
+        ("-NonCommercial", ", for NonCommercial purposes only", "CC-BY-NC-4.0"),
+        ("-NoDerivatives", "", "CC-BY-ND-4.0"),
+        ("-NonCommercial-ShareAlike", ", for NonCommercial purposes only", "CC-BY-NC-SA-4.0"),
+        ("-NonCommercial-NoDerivatives", ", for NonCommercial purposes only", "CC-BY-NC-ND-4.0"),
+    ],
+)
+def test_restricted_cc_text_never_gets_the_permissive_label(core, variant, purpose, spdx):
+    f = core.analyse(_CC_LEGAL_STYLE.format(variant=variant, purpose=purpose))
+    assert f.expression == spdx
+    assert core.process(rec(_CC_LEGAL_STYLE.format(variant=variant, purpose=purpose))).reason == "license_denied"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Photos on this page: Creative Commons Attribution 4.0, for non-commercial use only.",
+        "Licensed under CC BY 3.0 (see creativecommons.org/licenses/by/3.0/). No derivatives may be published.",
+        "SPDX-License-Identifier: CC-BY-SA-4.0\nCommercial use is not allowed: NonCommercial.",
+        # Korean, Japanese and Chinese wording of the NC / ND elements next to a CC BY link
+        "이 글은 https://creativecommons.org/licenses/by/4.0/ 에 따라 비영리 목적으로만 이용할 수 있습니다.",
+        "本作品は https://creativecommons.org/licenses/by/4.0/ (表示-改変禁止) の下で提供されています。",
+        "本作品采用 https://creativecommons.org/licenses/by/4.0/ 署名-非商业性使用 许可协议。",
+    ],
+)
+def test_stated_nc_or_nd_element_is_never_dropped(core, text):
+    f = core.analyse(text)
+    assert f.expression and f.expression.startswith(("CC-BY-NC-", "CC-BY-ND-")), f.expression
+    assert core.process(rec(text)).reason == "license_denied"
+
+
+def test_cc_element_rule_is_data(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
+    data["cc_elements"] = []
+    (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    text = "Photos on this page: Creative Commons Attribution 4.0, for non-commercial use only."
+    assert _core(rules_dir=rules).analyse(text).expression == "CC-BY-4.0"
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("This library is free software; you can redistribute it and/or modify it under the terms of the GNU "
+         "Library General Public License as published by the Free Software Foundation; either version 2 of the "
+         "License, or (at your option) any later version.", "LGPL-2.0-or-later"),
+        ("This library is free software; you can redistribute it and/or modify it under the terms of the GNU "
+         "Library General Public License version 2 as published by the Free Software Foundation.", "LGPL-2.0-only"),
+    ],
+)
+def test_lgpl_2_0_notices(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+def test_lgpl_2_0_full_text(core):
+    assert core.analyse(_common("LGPL-2")).expression == "LGPL-2.0-only"
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("Text is available under the Creative Commons Attribution-ShareAlike 3.0 Unported License; additional "
+         "terms may apply.", "CC-BY-SA-3.0"),
+        ("All recipes on this blog are licensed under a Creative Commons Attribution-NonCommercial-ShareAlike 4.0 "
+         "International License.", "CC-BY-NC-SA-4.0"),
+        ('<a rel="license" href="http://creativecommons.org/licenses/by-nd/4.0/"><img alt="badge" src="x.png"/></a>'
+         "<br/>Creative Commons Attribution-NoDerivatives 4.0 International", "CC-BY-ND-4.0"),
+        ("Figures: CC BY-NC-ND 3.0", "CC-BY-NC-ND-3.0"),
+        ("Creative Commons Attribution-NoDerivs 3.0 Unported", "CC-BY-ND-3.0"),
+        ("Released under http://creativecommons.org/licenses/by-nd-nc/1.0/ terms.", "CC-BY-NC-ND-1.0"),
+    ],
+)
+def test_creative_commons_in_prose_badges_and_urls(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("Permission is granted to copy, distribute and/or modify this document under the terms of the GNU Free "
+         "Documentation License, Version 1.2 or any later version published by the Free Software Foundation.",
+         "GFDL-1.2-or-later"),
+        ("This manual is distributed under the GNU Free Documentation License version 1.3.", "GFDL-1.3-only"),
+        ("See https://www.gnu.org/licenses/fdl-1.3.html for the terms.", "GFDL-1.3-only"),
+    ],
+)
+def test_gfdl_notices(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+@pytest.mark.parametrize("name, spdx", [("GFDL-1.2", "GFDL-1.2-only"), ("GFDL-1.3", "GFDL-1.3-only")])
+def test_gfdl_full_texts(core, name, spdx):
+    assert core.analyse(_common(name)).expression == spdx
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("Terms: https://opensource.org/licenses/mpl-2.0", "MPL-2.0"),
+        ("/** @license http://www.opensource.org/licenses/mit-license.php */", "MIT"),
+        ("license text at https://spdx.org/licenses/BSD-3-Clause.html", "BSD-3-Clause"),
+        ("See <https://www.gnu.org/licenses/old-licenses/lgpl-2.1.html>.", "LGPL-2.1-only"),
+        ("badge: https://creativecommons.org/licenses/by-nc-sa/4.0/", "CC-BY-NC-SA-4.0"),
+        ("Homepage ... http://www.apache.org/licenses/LICENSE-2.0.txt", "Apache-2.0"),
+        ("This driver is GPLv2.", "GPL-2.0-only"),
+        ("The parser is LGPLv3+ so it can be linked freely.", "LGPL-3.0-or-later"),
+        ("Released under the GPL v2 or later.", "GPL-2.0-or-later"),
+        ("This snippet is released under the MIT license.", "MIT"),
+        ("License: Apache 2.0", "Apache-2.0"),
+        ("// License: BSD-3-Clause", "BSD-3-Clause"),
+        ('{"name": "tiny-pkg", "license": "ISC"}', "ISC"),
+        ("<licenses><license><name>The Apache Software License, Version 2.0</name></license></licenses>", "Apache-2.0"),
+        ("This module is distributed under the GNU GPL.", "GPL-1.0-or-later"),
+    ],
+)
+def test_license_urls_and_short_references(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/* Copyright (C) 2003 Someone. For conditions of distribution and use, see copyright notice in zlib.h */",
+        "# Part of the frobnicator. See the file COPYING for copying permission.",
+        "Copyright 2019 Example Ltd. See LICENSE file in the project root for full license information.",
+    ],
+)
+def test_pointer_notices_are_see_other_file_and_flagged(core, text):
+    from pipeline.stages.license import SEE_OTHER_FILE
+
+    f = core.analyse(text)
+    assert f.expression == SEE_OTHER_FILE
+    v = core.process(rec(text))
+    assert (v.action, v.reason) == ("keep", "license_review")
+    assert v.detail["see_other_file"] is True
+
+
+def test_pointer_next_to_a_license_is_the_license(core):
+    text = "SPDX-License-Identifier: MIT\nSee the file COPYING for copying permission."
+    assert core.analyse(text).expression == "MIT"
+
+
+def test_pointer_with_a_declared_license_is_judged_by_the_declared_one(core):
+    v = core.process(rec("See the file COPYING for copying permission.", license="Apache-2.0"))
+    assert v.action == "keep" and v.reason is None
+    assert "contradiction" not in (v.detail or {})
+
+
+def test_pointer_action_is_policy(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
+    data["see_other_file_action"] = "review"
+    (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    v = _core(rules_dir=rules).process(rec("See the file COPYING for copying permission."))
+    assert (v.action, v.reason) == ("quarantine", "license_review")
+
+
+def test_user_pattern_timeout_quarantines_the_record_naming_the_rule(tmp_path, monkeypatch):
+    from pipeline import saferegex
+    from pipeline.verdicts import run_core_on_batch
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
+    data["declarations"].append({"id": "backtracker", "pattern": r"license (?P<names>(?:a|aa)+)$"})
+    (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    c = _core(rules_dir=rules)
+    bomb = "license " + "a" * 64 + "b"
+    kept, rows = run_core_on_batch(c, [rec("plain MIT license text"), rec(bomb, index=1)], "run")
+    assert len(kept) == 1
+    bad = [r for r in rows if r["reason"] == "stage_error"]
+    assert len(bad) == 1 and json.loads(bad[0]["detail"])["rule"] == "licenses.declarations.backtracker"

@@ -5,9 +5,10 @@
    whose ``license_expressions`` is one ScanCode key (no AND/OR/WITH), mapped to SPDX through
    ScanCode's own index as shipped in ``license-expression``. "In scope" are the licenses the stage
    can name (an id of its reference set or name table); the rest are scored only for the dangerous
-   error. Left out, counted: a case that is only the URL of a project page or file on a code host
-   (ScanCode's NuGet tests map such URLs to licenses from a lookup table; the license is not in the
-   text).
+   error. Left out, counted: a case that is only a bare link to a page other than a license text
+   site (opensource.org, spdx.org, gnu.org, creativecommons.org, apache.org, mozilla.org,
+   eclipse.org, choosealicense.com): ScanCode's NuGet tests label such links from a lookup table;
+   the license is not in the text.
 2. **Debian machine-readable copyright files** on this machine (``/usr/share/doc/*/copyright`` with a
    ``Format:`` line, DEP-5): each ``License:`` field with a text body (a stand-alone License paragraph
    or the License field of a Files paragraph), the body run through the stage and compared with the
@@ -42,11 +43,12 @@ HOW_SCANCODE = (
     "git clone --depth 1 https://github.com/aboutcode-org/scancode-toolkit "
     "$CURATE_EVAL_DATA/scancode-toolkit (only tests/licensedcode/data/datadriven is read)"
 )
-_CODE_HOST_URL = re.compile(
-    r"^\s*<?https?://(?:www\.)?(?:github\.com|raw\.githubusercontent\.com|gitlab\.com|bitbucket\.org|"
-    r"[\w.-]*codeplex\.com|[\w.-]*sourceforge\.net)/\S*\s*$",
-    re.I,
-)
+# A case that is one bare link to a page other than a license text site: the license is on that
+# page, not in the text (ScanCode's NuGet tests label such links from a lookup table).
+_BARE_LINK = re.compile(r"^\s*<?(?:https?://)+(?P<host>[^/\s?#]+)\S*\s*$", re.I)
+_LICENSE_SITES = re.compile(
+    r"(?:^|\.)(?:opensource\.org|spdx\.org|gnu\.org|creativecommons\.org|apache\.org|mozilla\.org|"
+    r"eclipse\.org|choosealicense\.com)$", re.I)
 
 # Debian's short names (copyright-format 1.0, "License specification"), mapped to SPDX. A version is
 # appended ("GPL-2", "CC-BY-SA-3.0"); a trailing "+" means "or any later version".
@@ -159,8 +161,9 @@ def _scancode_cases(root: Path, licensing, spdx_of: dict[str, str]):
             skipped["key unknown to license-expression or text file missing"] += 1
             continue
         text = data_file.read_bytes().decode("utf-8", "replace")
-        if _CODE_HOST_URL.match(text):
-            skipped["only the URL of a code-host project page/file (license not in the text)"] += 1
+        link = _BARE_LINK.match(text)
+        if link and not _LICENSE_SITES.search(link.group("host")):
+            skipped["only a link to a page that is not a license text site (license not in the text)"] += 1
             continue
         cases.append((str(data_file.relative_to(root)), truth, text))
     return cases, skipped

@@ -75,6 +75,17 @@ class _Declaration:
     id: str
     regex: RulePattern
     expr: str | None
+    whole_name: bool = False  # the `names` span must be one license name, nothing else
+
+
+@dataclass(slots=True)
+class _Refinement:
+    """An id rewritten when the text states a variant: GFDL "with no Invariant Sections"."""
+
+    id: str
+    ids: RulePattern
+    wording: RulePattern
+    replace: str
 
 
 @dataclass(slots=True)
@@ -94,7 +105,7 @@ class _Element:
 
 
 # what an unversioned name means (any version ever published), and the family it belongs to
-_UNVERSIONED = {"GPL-1.0-or-later": "GPL-", "LGPL-2.0-or-later": "LGPL-"}
+_UNVERSIONED = {"GPL-1.0-or-later": ("GPL-", "LGPL-", "AGPL-"), "LGPL-2.0-or-later": ("LGPL-",)}
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -140,8 +151,14 @@ class LicenseDetector(StageCore):
         self.aliases = aliases
         # every pattern below is user data: compiled once, matched under saferegex's time limit
         self.declarations = [
-            _Declaration(d["id"], compile_rule(f"licenses.declarations.{d['id']}", d["pattern"], regex.I), d.get("expr"))
+            _Declaration(d["id"], compile_rule(f"licenses.declarations.{d['id']}", d["pattern"], regex.I), d.get("expr"),
+                         bool(d.get("whole_name")))
             for d in rules.get("declarations") or []
+        ]
+        self.refinements = [
+            _Refinement(r["id"], compile_rule(f"licenses.refinements.{r['id']}.ids", r["ids"]),
+                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]))
+            for r in rules.get("refinements") or []
         ]
         cues = rules.get("dual_license_cues") or []
         self.dual = compile_rule("licenses.dual_license_cues", "|".join(f"(?:{c})" for c in cues), regex.I) if cues else None
@@ -214,6 +231,10 @@ class LicenseDetector(StageCore):
         notices = self.copyright.extract(text, present)
         if found and self.cc_elements:
             found = self._restrict_cc(found, text)
+        # a full license text carries its own "how to apply" example wording: only notices are refined
+        for r in self.refinements if found else ():
+            if any(r.ids.search(e) for e, via in found if via != "text") and r.wording.search(text):
+                found = [(e if via == "text" else r.ids.sub(r.replace, e), via) for e, via in found]
         if not found and pointers:
             found = [(SEE_OTHER_FILE, "pointer")]
         if not found and not notices and not unknown:
@@ -256,6 +277,8 @@ class LicenseDetector(StageCore):
         span = m.groupdict().get("names")
         if not span:
             return None
+        if d.whole_name:
+            return self.aliases.get(alias_key(span))
         names = self._names_in(span)
         if not names:
             return None

@@ -606,3 +606,26 @@ def test_user_pattern_timeout_quarantines_the_record_naming_the_rule(tmp_path, m
     assert len(kept) == 1
     bad = [r for r in rows if r["reason"] == "stage_error"]
     assert len(bad) == 1 and json.loads(bad[0]["detail"])["rule"] == "licenses.declarations.backtracker"
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("Permission is granted to copy, distribute and/or modify this document under the terms of the GNU Free "
+         "Documentation License, Version 1.3 or any later version published by the Free Software Foundation; "
+         "with no Invariant Sections, no Front-Cover Texts, and no Back-Cover Texts.", "GFDL-1.3-no-invariants-or-later"),
+        ("This handbook is distributed under the GNU Free Documentation License version 1.2, with the Invariant "
+         "Sections being 'History of the Project'.", "GFDL-1.2-invariants-only"),
+    ],
+)
+def test_gfdl_invariant_variants(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+@pytest.mark.parametrize("text, spdx", [("The Unlicense", "Unlicense"), ("Apache license 2.0", "Apache-2.0")])
+def test_a_document_that_is_only_a_license_name(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+def test_a_short_line_mentioning_a_license_is_not_a_license_name(core):
+    assert core.analyse("We should not pick the MIT license here").expression is None

@@ -65,6 +65,9 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # Full texts of neighbouring licenses (GPL-1.0 next to GPL-2.0, MPL-1.1 next to MPL-2.0, CC 2.x …)
     # so a text of theirs is recognised as itself instead of as its nearest covered relative.
     text_only: set[str] = set(policy.get("reference_text_only_keys", []))
+    # Restricted licenses (ScanCode categories such as Source-available, Commercial) as full texts
+    # too: a proprietary or "no nuclear use" variant of a BSD/MIT text must meet its own reference.
+    text_only_categories: set[str] = set(policy.get("reference_text_only_categories", []))
     min_tokens: int = int(policy.get("reference_min_tokens", 5))
     min_tokens_for: dict = policy.get("reference_min_tokens_for", {})
     min_tokens_reference: int = int(policy.get("reference_min_tokens_reference", 5))
@@ -78,7 +81,8 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         fm, body = _parse(raw)
         if name.startswith("licenses/"):
             key = fm.get("key")
-            if key in keys or key in text_only:
+            if key in keys or key in text_only or (fm.get("category") in text_only_categories and not fm.get("is_deprecated")
+                                                   and not fm.get("is_exception") and not fm.get("is_unknown")):
                 spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
                 spdx_of[key] = spdx
                 if key in pointer:  # not a license: no name to look up, no text to match

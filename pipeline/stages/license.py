@@ -162,6 +162,7 @@ class LicenseDetector(StageCore):
         ]
         cues = rules.get("dual_license_cues") or []
         self.dual = compile_rule("licenses.dual_license_cues", "|".join(f"(?:{c})" for c in cues), regex.I) if cues else None
+        self.subsumed_by = {str(k): frozenset(map(str, v or [])) for k, v in (rules.get("subsumed_by") or {}).items()}
         self.pointer_notices = [
             compile_rule(f"licenses.pointer_notices[{i}]", p, regex.I) for i, p in enumerate(rules.get("pointer_notices") or [])
         ]
@@ -318,6 +319,7 @@ class LicenseDetector(StageCore):
         if len(uniq) > 1:
             # an unversioned "the GPL" / "the LGPL" next to a versioned one of its family is that one
             uniq = [e for e in uniq if not (e in _UNVERSIONED and any(o != e and o.startswith(_UNVERSIONED[e]) for o in uniq))]
+            uniq = [e for e in uniq if not any(o in self.subsumed_by.get(e, ()) for o in uniq)]
             keysets = {e: set(self.normalizer.keys(e)) for e in uniq}
             compound = [e for e in uniq if len(keysets[e]) > 1]
             # a single license inside a found choice ("MIT" text next to "Apache-2.0 OR MIT") adds nothing

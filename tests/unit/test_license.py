@@ -629,3 +629,43 @@ def test_a_document_that_is_only_a_license_name(core, text, spdx):
 
 def test_a_short_line_mentioning_a_license_is_not_a_license_name(core):
     assert core.analyse("We should not pick the MIT license here").expression is None
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("## Licence\n\nBSD-2-Clause\n", "BSD-2-Clause"),
+        ("All the helpers in this folder are BSD 3-Clause licensed.", "BSD-3-Clause"),
+        ("// Use of this source code is governed by the MIT License.", "MIT"),
+        ("Docs\n- [Apache License 2.0](LICENSE.txt)\n", "Apache-2.0"),
+        ("/* ringbuf.c -- tiny ring buffer 2021-03-01 : A. Writer : Public domain */", "LicenseRef-scancode-public-domain"),
+        ("Written by A. Writer and dedicated to the public domain, see "
+         "https://creativecommons.org/publicdomain/zero/1.0/", "CC0-1.0"),
+    ],
+)
+def test_bare_ids_link_texts_and_public_domain_statements(core, text, spdx):
+    assert core.analyse(text).expression == spdx
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Many old novels have entered the public domain and can be read for free online.",
+        "The GPL-compatible licenses are listed on a separate page.",
+    ],
+)
+def test_talk_about_licenses_is_not_a_license(core, text):
+    assert core.analyse(text).expression is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/* Copyright 1990 A. Writer. See the accompanying file \"COPYRIGHT\" for details. */",
+        "/* (c) 1999 A. Writer. The file named COPYRIGHT specifies the terms of use. */",
+    ],
+)
+def test_more_pointer_wordings(core, text):
+    from pipeline.stages.license import SEE_OTHER_FILE
+
+    assert core.analyse(text).expression == SEE_OTHER_FILE

@@ -40,8 +40,9 @@ RESTRICTED_CATEGORIES = {"Source-available", "Commercial", "Proprietary Free", "
 
 SCANCODE = "scancode-toolkit/tests/licensedcode/data/datadriven"
 HOW_SCANCODE = (
-    "git clone --depth 1 https://github.com/aboutcode-org/scancode-toolkit "
-    "$CURATE_EVAL_DATA/scancode-toolkit (only tests/licensedcode/data/datadriven is read)"
+    "git clone --depth 1 --filter=blob:none --sparse https://github.com/aboutcode-org/scancode-toolkit "
+    "$CURATE_EVAL_DATA/scancode-toolkit && git -C $CURATE_EVAL_DATA/scancode-toolkit sparse-checkout set "
+    "tests/licensedcode/data/datadriven (docs/compliance-license.md, 'Accuracy')"
 )
 # A case that is one bare link to a page other than a license text site: the license is on that
 # page, not in the text (ScanCode's NuGet tests label such links from a lookup table).

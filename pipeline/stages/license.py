@@ -26,6 +26,7 @@ document needs any matching at all (most web text does not).
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -52,6 +53,7 @@ from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
+_WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
 _CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
@@ -106,6 +108,19 @@ class _Element:
 
 # what an unversioned name means (any version ever published), and the family it belongs to
 _UNVERSIONED = {"GPL-1.0-or-later": ("GPL-", "LGPL-", "AGPL-"), "LGPL-2.0-or-later": ("LGPL-",)}
+
+
+class _WordIndex:
+    """Character offset -> index of the matcher's word there (built on first use, then bisect)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def __call__(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = [m.start() for m in _WORD.finditer(self._text.lower())]
+        return bisect.bisect_left(self._starts, offset)
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -201,7 +216,7 @@ class LicenseDetector(StageCore):
                     else:
                         unknown.extend(bad or [value[:64]])
             full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
-            pointer_spans = self._pointer_spans(text)
+            pointer_spans = self._pointer_spans(text) if self.pointer_notices else []
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             for m in self.matcher.match(text):
@@ -220,11 +235,13 @@ class LicenseDetector(StageCore):
                 found.append((m.expr, m.kind))
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
+            word_at = _WordIndex(text)
             for d in self.declarations:
-                for mm in d.regex.finditer(text):
+                # matches first, then the work on them: the rule's time limit is the regex's alone
+                for mm in list(d.regex.finditer(text)):
                     # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
                     # relicensing, Apache 1.1 mentioning the public domain) is part of that text
-                    if full_texts and _inside(len(tokenize(text[: mm.start()])), full_texts):
+                    if full_texts and _inside(word_at(mm.start()), full_texts):
                         continue
                     expr = self._declared_expr(d, mm)
                     if expr:
@@ -246,12 +263,11 @@ class LicenseDetector(StageCore):
 
     def _pointer_spans(self, text: str) -> list[tuple[int, int]]:
         """Token spans of pointer notices ("see the file COPYING") in ``text``."""
-        spans = []
-        for rule in self.pointer_notices:
-            for pm in rule.finditer(text):
-                start = len(tokenize(text[: pm.start()]))
-                spans.append((start, start + len(tokenize(pm.group(0)))))
-        return spans
+        found = [pm for rule in self.pointer_notices for pm in list(rule.finditer(text))]
+        if not found:
+            return []
+        word_at = _WordIndex(text)
+        return [(word_at(pm.start()), word_at(pm.end())) for pm in found]
 
     def _restrict_cc(self, found: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
         """A Creative Commons id never lacks an element (NonCommercial, NoDerivatives, ShareAlike)
@@ -275,7 +291,9 @@ class LicenseDetector(StageCore):
             groups = {k: (v or "").upper() for k, v in m.groupdict().items()}
             expr, bad = self.normalizer.normalize(d.expr.format(**groups))
             return None if bad else expr
-        span = m.groupdict().get("names")
+        groups = m.groupdict()
+        # a pattern may start at a literal and capture the name's head in a lookbehind (speed)
+        span = groups.get("names") or (groups.get("names_head") or "") + (groups.get("names_tail") or "")
         if not span:
             return None
         if d.whole_name:

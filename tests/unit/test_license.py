@@ -669,3 +669,14 @@ def test_more_pointer_wordings(core, text):
     from pipeline.stages.license import SEE_OTHER_FILE
 
     assert core.analyse(text).expression == SEE_OTHER_FILE
+
+
+def test_many_declarations_in_a_large_document_stay_within_the_rule_time_limit(tmp_path, monkeypatch):
+    # each hit used to re-tokenize the text before it (quadratic), inside the rule's time budget
+    from pipeline import saferegex
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 1.0)
+    c = _core()
+    doc = MIT_HEADER + "".join(f"File: src/part{i}.c\nLicense: MIT\n\n" for i in range(20000))
+    assert len(doc) > 500_000
+    assert c.analyse(doc).expression == "MIT"

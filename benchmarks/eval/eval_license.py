@@ -250,6 +250,20 @@ def _summary(rows: list[dict]) -> list:
     return [n, pct(c["exact"], n), pct(c["unlabelled"], n), pct(c["see other file"], n), pct(c["wrong"], n)]
 
 
+def _confusion(rows: list[dict], top: int, first_column: str) -> str:
+    """Per true class (the ``top`` largest): outcomes and the most frequent wrong labels."""
+    by_truth: dict[str, list[dict]] = collections.defaultdict(list)
+    for r in rows:
+        by_truth[r["truth"]].append(r)
+    out = []
+    for truth, rs in sorted(by_truth.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]:
+        c = collections.Counter(r["outcome"] for r in rs)
+        wrong = collections.Counter(r["predicted"] for r in rs if r["outcome"] == "wrong")
+        out.append([truth, len(rs), c["exact"], c["unlabelled"], c["see other file"],
+                    "; ".join(f"{p} ×{k}" for p, k in wrong.most_common(3)) or "–"])
+    return table([first_column, "n", "exact", "unlabelled", "see other file", "most frequent wrong labels"], out)
+
+
 def _restricted(r: dict, denied: str) -> bool:
     return r["truth_status"] == denied or r.get("category") in RESTRICTED_CATEGORIES
 
@@ -285,18 +299,7 @@ def _scancode_section(rows: list[dict], skipped: collections.Counter, allowed: s
     copyleft_n = sum(1 for r in rows if r.get("category") == "Copyleft" or r["truth"].startswith(("GPL-", "AGPL-")))
     lines += ["", f"Strong copyleft labelled allowed: {pct(len(copyleft), copyleft_n)}."]
     lines += [f"- `{r['name']}`: {r['truth']} → {r['predicted']}" for r in copyleft]
-    # per-class confusion for the largest classes in scope
-    by_truth: dict[str, list[dict]] = collections.defaultdict(list)
-    for r in scope:
-        by_truth[r["truth"]].append(r)
-    conf_rows = []
-    for truth, rs in sorted(by_truth.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:25]:
-        c = collections.Counter(r["outcome"] for r in rs)
-        wrong = collections.Counter(r["predicted"] for r in rs if r["outcome"] == "wrong")
-        conf_rows.append([truth, len(rs), c["exact"], c["unlabelled"], c["see other file"],
-                          "; ".join(f"{p} ×{k}" for p, k in wrong.most_common(3)) or "–"])
-    lines += ["", "Per class (25 largest in scope):", "",
-              table(["true license", "n", "exact", "unlabelled", "see other file", "most frequent wrong labels"], conf_rows)]
+    lines += ["", "Per class (25 largest in scope):", "", _confusion(scope, 25, "true license")]
     misses = [r for r in scope if r["outcome"] != "exact"]
     misses.sort(key=lambda r: (r["outcome"] != "wrong", r["truth"], r["name"]))
     top = 60
@@ -354,16 +357,7 @@ def _debian_section(core, licensing, policy, see_other: str, allowed: str, denie
         f"strong copyleft labelled allowed: {len(copyleft)}.",
     ]
     lines += [f"- `{r['name']}`: {r['truth']} → {r['predicted']}" for r in worst + copyleft]
-    by_truth: dict[str, list[dict]] = collections.defaultdict(list)
-    for r in rows:
-        by_truth[r["truth"]].append(r)
-    conf_rows = []
-    for truth, rs in sorted(by_truth.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:15]:
-        c = collections.Counter(r["outcome"] for r in rs)
-        wrong = collections.Counter(r["predicted"] for r in rs if r["outcome"] == "wrong")
-        conf_rows.append([truth, len(rs), c["exact"], c["unlabelled"], c["see other file"],
-                          "; ".join(f"{p} ×{k}" for p, k in wrong.most_common(3)) or "–"])
-    lines += ["", table(["DEP-5 license (SPDX)", "n", "exact", "unlabelled", "see other file", "most frequent wrong labels"], conf_rows)]
+    lines += ["", _confusion(rows, 15, "DEP-5 license (SPDX)")]
     misses = sorted((r for r in rows if r["outcome"] != "exact"), key=lambda r: (r["outcome"] != "wrong", r["truth"], r["name"]))
     lines += ["", f"Misses ({len(misses)}; first {min(40, len(misses))}):", ""]
     lines += [f"- `{r['name']}`: {r['truth']} → {r['predicted'] or 'unlabelled'}" for r in misses[:40]]

@@ -462,12 +462,18 @@ def test_stated_nc_or_nd_element_is_never_dropped(core, text):
     assert core.process(rec(text)).reason == "license_denied"
 
 
-def test_cc_element_rule_is_data(tmp_path):
+def _edited_license_rules(tmp_path, edit) -> Path:
+    """A copy of rules/ whose licenses.yaml was changed by ``edit(data)``."""
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
-    data["cc_elements"] = []
+    edit(data)
     (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return rules
+
+
+def test_cc_element_rule_is_data(tmp_path):
+    rules = _edited_license_rules(tmp_path, lambda data: data.update(cc_elements=[]))
     text = "Photos on this page: Creative Commons Attribution 4.0, for non-commercial use only."
     assert _core(rules_dir=rules).analyse(text).expression == "CC-BY-4.0"
 
@@ -581,11 +587,7 @@ def test_pointer_with_a_declared_license_is_judged_by_the_declared_one(core):
 
 
 def test_pointer_action_is_policy(tmp_path):
-    rules = tmp_path / "rules"
-    shutil.copytree(REPO / "rules", rules)
-    data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
-    data["see_other_file_action"] = "review"
-    (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    rules = _edited_license_rules(tmp_path, lambda data: data.update(see_other_file_action="review"))
     v = _core(rules_dir=rules).process(rec("See the file COPYING for copying permission."))
     assert (v.action, v.reason) == ("quarantine", "license_review")
 
@@ -595,11 +597,9 @@ def test_user_pattern_timeout_quarantines_the_record_naming_the_rule(tmp_path, m
     from pipeline.verdicts import run_core_on_batch
 
     monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
-    rules = tmp_path / "rules"
-    shutil.copytree(REPO / "rules", rules)
-    data = yaml.safe_load((rules / "licenses.yaml").read_text(encoding="utf-8"))
-    data["declarations"].append({"id": "backtracker", "pattern": r"license (?P<names>(?:a|aa)+)$"})
-    (rules / "licenses.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    rules = _edited_license_rules(
+        tmp_path, lambda data: data["declarations"].append({"id": "backtracker", "pattern": r"license (?P<names>(?:a|aa)+)$"})
+    )
     c = _core(rules_dir=rules)
     bomb = "license " + "a" * 64 + "b"
     kept, rows = run_core_on_batch(c, [rec("plain MIT license text"), rec(bomb, index=1)], "run")

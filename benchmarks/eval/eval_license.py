@@ -295,6 +295,8 @@ def _scancode_section(rows: list[dict], skipped: collections.Counter, allowed: s
     lines += ["", f"**Restricted-as-permissive** (true license restricted, labelled with an allowed one): "
               f"{pct(len(worst), restricted_n)} restricted cases ({denied_n} of them denied by the default policy: "
               f"CC NonCommercial / NoDerivatives), in scope or not."]
+    denied_allowed = sum(1 for r in worst if r["truth_status"] == denied)
+    lines += [f"- of which CC NonCommercial / NoDerivatives labelled allowed: {pct(denied_allowed, denied_n)}"]
     lines += [f"- `{r['name']}`: {r['truth']} ({r['category']}) → {r['predicted']}" for r in worst]
     copyleft_n = sum(1 for r in rows if r.get("category") == "Copyleft" or r["truth"].startswith(("GPL-", "AGPL-")))
     lines += ["", f"Strong copyleft labelled allowed: {pct(len(copyleft), copyleft_n)}."]

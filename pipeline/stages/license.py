@@ -247,6 +247,13 @@ class LicenseDetector(StageCore):
                     if expr:
                         found.append((expr, f"declaration:{d.id}"))
         notices = self.copyright.extract(text, present)
+        if len(found) > 1:
+            # an unversioned name ("the GNU GPL") next to a versioned license of its family is that
+            # one; a notice or text match of the same id ("version 2 or any later") is not a name
+            others = {e for e, _ in found}
+            found = [(e, via) for e, via in found
+                     if not (e in _UNVERSIONED and via.startswith(("declaration", "reference"))
+                             and any(o != e and o.startswith(_UNVERSIONED[e]) for o in others))]
         if found and self.cc_elements:
             found = self._restrict_cc(found, text)
         # a full license text carries its own "how to apply" example wording: only notices are refined
@@ -335,8 +342,6 @@ class LicenseDetector(StageCore):
     def _combine(self, exprs: list[str], text: str) -> str | None:
         uniq = list(dict.fromkeys(exprs))
         if len(uniq) > 1:
-            # an unversioned "the GPL" / "the LGPL" next to a versioned one of its family is that one
-            uniq = [e for e in uniq if not (e in _UNVERSIONED and any(o != e and o.startswith(_UNVERSIONED[e]) for o in uniq))]
             uniq = [e for e in uniq if not any(o in self.subsumed_by.get(e, ()) for o in uniq)]
             keysets = {e: set(self.normalizer.keys(e)) for e in uniq}
             compound = [e for e in uniq if len(keysets[e]) > 1]

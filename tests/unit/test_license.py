@@ -680,3 +680,13 @@ def test_many_declarations_in_a_large_document_stay_within_the_rule_time_limit(t
     doc = MIT_HEADER + "".join(f"File: src/part{i}.c\nLicense: MIT\n\n" for i in range(20000))
     assert len(doc) > 500_000
     assert c.analyse(doc).expression == "MIT"
+
+
+def test_or_later_notice_with_the_debian_pointer_to_the_version_text_stays_or_later(core):
+    text = (
+        "This library is free software; you can redistribute it and/or modify it under the terms of the GNU "
+        "Library General Public License as published by the Free Software Foundation; either version 2 of the "
+        "License, or (at your option) any later version.\n\nOn Debian systems, a copy of the LGPL version 2 can "
+        "be found in /usr/share/common-licenses/LGPL-2."
+    )
+    assert core.analyse(text).expression == "LGPL-2.0-or-later"

@@ -227,7 +227,9 @@ class LicenseDetector(StageCore):
                     # "see copyright notice in zlib.h" names a file, not a license: no guess
                     if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
                         continue
-                    if self.distinguishing:
+                    # an imperfect match only: with every one of its 4-grams present ("the GNU
+                    # General Public License" included) the notice is there, whatever follows it
+                    if self.distinguishing and m.coverage < 1.0:
                         doc_tokens = doc_tokens if doc_tokens is not None else tokenize(text)
                         window = " ".join(doc_tokens[m.start : m.end])
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):

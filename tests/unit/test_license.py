@@ -690,3 +690,12 @@ def test_or_later_notice_with_the_debian_pointer_to_the_version_text_stays_or_la
         "be found in /usr/share/common-licenses/LGPL-2."
     )
     assert core.analyse(text).expression == "LGPL-2.0-or-later"
+
+
+def test_boost_license_text(core):
+    path = Path("/usr/share/doc/libboost-filesystem1.74.0/copyright")
+    if not path.is_file():
+        pytest.skip(f"{path} missing: needs the Debian package libboost-filesystem1.74.0")
+    text = path.read_text(encoding="utf-8")
+    start = text.index("Boost Software License - Version 1.0")
+    assert core.analyse(text[start : start + 1400]).expression == "BSL-1.0"

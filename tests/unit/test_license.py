@@ -699,3 +699,17 @@ def test_boost_license_text(core):
     text = path.read_text(encoding="utf-8")
     start = text.index("Boost Software License - Version 1.0")
     assert core.analyse(text[start : start + 1400]).expression == "BSL-1.0"
+
+
+@pytest.mark.parametrize(
+    "text, spdx",
+    [
+        ("이 블로그의 글은 크리에이티브 커먼즈 저작자표시 4.0 국제 라이선스에 따라 이용할 수 있습니다.", "CC-BY-4.0"),
+        ("사진: 크리에이티브 커먼즈 저작자표시-비영리-변경금지 2.0 대한민국 라이선스", "CC-BY-NC-ND-2.0"),
+        ("この記事はクリエイティブ・コモンズ 表示 - 継承 4.0 国際 ライセンスの下に提供されています。", "CC-BY-SA-4.0"),
+        ("本文采用知识共享署名-非商业性使用-相同方式共享 4.0 国际许可协议进行许可。", "CC-BY-NC-SA-4.0"),
+        ("本著作係採用創用 CC 姓名標示-非商業性 3.0 台灣 授權條款授權.", "CC-BY-NC-3.0"),
+    ],
+)
+def test_creative_commons_named_in_korean_japanese_chinese(core, text, spdx):
+    assert core.analyse(text).expression == spdx

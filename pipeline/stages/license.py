@@ -53,6 +53,7 @@ from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
+_CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
 _WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
 _CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
@@ -219,10 +220,19 @@ class LicenseDetector(StageCore):
             pointer_spans = self._pointer_spans(text) if self.pointer_notices else []
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
+            stated: set[str] | None = None  # CC elements the text states, computed on first need
             for m in self.matcher.match(text):
                 if m.kind == "pointer":
                     pointers = True
                     continue
+                cc = _CC_ANY.match(m.expr)
+                if cc and self.cc_elements:
+                    # the reverse of _restrict_cc, for fingerprints only: a text that never states
+                    # NonCommercial / NoDerivatives is not that license's text (a CC BY-SA 3.0 text
+                    # near a ported BY-NC-SA 2.0 one); a declared id is never dropped this way
+                    stated = self._cc_stated(text) if stated is None else stated
+                    if not {e for e in cc.groups() if e in ("NC", "ND")} <= stated:
+                        continue
                 if m.kind != "text":
                     # "see copyright notice in zlib.h" names a file, not a license: no guess
                     if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
@@ -278,6 +288,9 @@ class LicenseDetector(StageCore):
         word_at = _WordIndex(text)
         return [(word_at(pm.start()), word_at(pm.end())) for pm in found]
 
+    def _cc_stated(self, text: str) -> set[str]:
+        return {el.element for el in self.cc_elements if el.wording.search(text)}
+
     def _restrict_cc(self, found: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
         """A Creative Commons id never lacks an element (NonCommercial, NoDerivatives, ShareAlike)
         that the text states: the NC/ND text matched to the nearer CC BY reference, or "CC BY 4.0"
@@ -285,7 +298,7 @@ class LicenseDetector(StageCore):
         text leaves with the permissive label of its relative."""
         if not any(_CC_ID.search(e) for e, _ in found):
             return found
-        stated = {el.element for el in self.cc_elements if el.wording.search(text)}
+        stated = self._cc_stated(text)
         if not stated:
             return found
 

@@ -713,3 +713,9 @@ def test_boost_license_text(core):
 )
 def test_creative_commons_named_in_korean_japanese_chinese(core, text, spdx):
     assert core.analyse(text).expression == spdx
+
+
+def test_commercial_or_non_commercial_grant_is_not_the_nc_element(core):
+    text = ("Licensed under CC BY 3.0 (creativecommons.org/licenses/by/3.0/). You may use the icons for any "
+            "purpose, commercial or non-commercial.")
+    assert core.analyse(text).expression == "CC-BY-3.0"

@@ -194,7 +194,7 @@ class LicenseDetector(StageCore):
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
         self.keywords = sorted(self.license_keywords | self.copyright.keywords)
-        self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))
+        self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
     # -- analysis (public: other modules and tests call it) ------------------------------------
     def analyse(self, text: str) -> Findings:
@@ -202,7 +202,8 @@ class LicenseDetector(StageCore):
         if not isinstance(text, str) or not text:
             return _EMPTY
         low = text.lower()
-        if self.prefilter.search(low) is None:
+        # plain substring tests: faster than one alternation regex over the same literals
+        if not any(k in low for k in self.keywords):
             return _EMPTY
         present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)

@@ -4,8 +4,10 @@ The reference texts the license matcher compares documents against are not hand-
 reads the maintained ScanCode license database as packaged on PyPI (``licensedcode-data``; full
 license texts in ``licenses/*.LICENSE`` and tens of thousands of curated notice/header variants in
 ``rules/*.RULE``, each tagged with a ScanCode license expression) and keeps, for the licenses the
-pipeline covers (``rules/licenses.yaml`` → ``reference_keys``), the full texts and the license
-notices/headers. ScanCode keys are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
+pipeline covers (``rules/licenses.yaml`` → ``reference_keys``), the full texts, the license
+notices/headers and the longer references and tags (license names in prose, license URLs, badge
+link texts), plus ScanCode's rules that only point to another file (``reference_pointer_keys``,
+kind ``pointer``). ScanCode keys are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
 
 Usage (a maintainer's step, not a run-time one; the run never needs the network or this package)::
 
@@ -63,8 +65,15 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # Full texts of neighbouring licenses (GPL-1.0 next to GPL-2.0, MPL-1.1 next to MPL-2.0, CC 2.x …)
     # so a text of theirs is recognised as itself instead of as its nearest covered relative.
     text_only: set[str] = set(policy.get("reference_text_only_keys", []))
+    # Restricted licenses (ScanCode categories such as Source-available, Commercial) as full texts
+    # too: a proprietary or "no nuclear use" variant of a BSD/MIT text must meet its own reference.
+    text_only_categories: set[str] = set(policy.get("reference_text_only_categories", []))
     min_tokens: int = int(policy.get("reference_min_tokens", 5))
     min_tokens_for: dict = policy.get("reference_min_tokens_for", {})
+    min_tokens_reference: int = int(policy.get("reference_min_tokens_reference", 5))
+    # ScanCode keys whose rules only point elsewhere ("see the file COPYING"): kept as kind "pointer"
+    pointer: set[str] = set(policy.get("reference_pointer_keys", []))
+    keys |= pointer
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
     texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
@@ -72,9 +81,12 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         fm, body = _parse(raw)
         if name.startswith("licenses/"):
             key = fm.get("key")
-            if key in keys or key in text_only:
+            if key in keys or key in text_only or (fm.get("category") in text_only_categories and not fm.get("is_deprecated")
+                                                   and not fm.get("is_exception") and not fm.get("is_unknown")):
                 spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
                 spdx_of[key] = spdx
+                if key in pointer:  # not a license: no name to look up, no text to match
+                    continue
                 for alias in [spdx, fm.get("short_name"), fm.get("name"), key, *(fm.get("other_spdx_license_keys") or [])]:
                     if alias:
                         if alias_key(str(alias)):
@@ -86,18 +98,28 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         expr = (fm.get("license_expression") or "").strip()
         if not expr or fm.get("is_false_positive") or int(fm.get("relevance", 100)) < 90:
             continue
-        if not (fm.get("is_license_text") or fm.get("is_license_notice")):
+        if fm.get("is_license_text"):
+            kind = "text"
+        elif fm.get("is_license_notice"):
+            kind = "notice"
+        elif fm.get("is_license_reference") or fm.get("is_license_tag"):
+            # "Creative Commons Attribution-ShareAlike 3.0 Unported License", license URLs, badge
+            # link texts, "License: GFDL-1.2": matched like notices, only when long enough
+            kind = "reference"
+        else:
             continue
         parts = {p for p in _OPS.split(expr) if p and p.strip()}
-        if not parts <= keys:
+        if parts <= pointer:
+            kind = "pointer"
+        elif not parts <= keys:
             continue
-        texts.append((expr, "text" if fm.get("is_license_text") else "notice", body))
+        texts.append((expr, kind, body))
     refs = []
     seen: set[tuple[str, str]] = set()
     for expr, kind, body in texts:
         toks = tokenize(body)
         parts = {p for p in _OPS.split(expr) if p and p.strip()}
-        need = max([min_tokens] + [int(min_tokens_for.get(p, 0)) for p in parts])
+        need = max([min_tokens if kind != "reference" else min_tokens_reference] + [int(min_tokens_for.get(p, 0)) for p in parts])
         if len(toks) < need:
             continue
         norm = " ".join(toks)

@@ -9,6 +9,7 @@ from pipeline.compliance.optout import domain_matches, host_of
 ALLOWED, REVIEW, DENIED = "allowed", "review", "denied"
 _RANK = {ALLOWED: 0, REVIEW: 1, DENIED: 2}
 NOTICE_ACTIONS = ("drop", "review", "keep")
+SEE_OTHER_FILE_ACTIONS = ("flag", "review", "drop")
 
 
 @dataclass(slots=True)
@@ -19,6 +20,7 @@ class Policy:
     default_status: str = REVIEW
     restrictive_notice_action: str = "drop"
     notice_action: str = "keep"
+    see_other_file_action: str = "flag"  # a license only pointed to ("see the file COPYING")
     _cache: dict = field(default_factory=dict)
 
     def status_of_key(self, key: str) -> str:
@@ -60,9 +62,9 @@ def _check_status(value, where: str) -> str:
     return value
 
 
-def _check_action(value, where: str) -> str:
-    if value not in NOTICE_ACTIONS:
-        raise ValueError(f"licenses.yaml: {where} must be one of {list(NOTICE_ACTIONS)}, got {value!r}")
+def _check_action(value, where: str, allowed: tuple[str, ...] = NOTICE_ACTIONS) -> str:
+    if value not in allowed:
+        raise ValueError(f"licenses.yaml: {where} must be one of {list(allowed)}, got {value!r}")
     return value
 
 
@@ -77,6 +79,7 @@ class PolicySet:
             default_status=_check_status(rules.get("default_status", REVIEW), "default_status"),
             restrictive_notice_action=_check_action(rules.get("restrictive_notice_action", "drop"), "restrictive_notice_action"),
             notice_action=_check_action(rules.get("notice_action", "keep"), "notice_action"),
+            see_other_file_action=_check_action(rules.get("see_other_file_action", "flag"), "see_other_file_action", SEE_OTHER_FILE_ACTIONS),
         )
         self.overrides: list[tuple[str, dict, Policy]] = []
         for i, ov in enumerate(rules.get("overrides") or []):
@@ -92,6 +95,7 @@ class PolicySet:
                 _check_status(ov.get("default_status", b.default_status), f"{where}.default_status"),
                 _check_action(ov.get("restrictive_notice_action", b.restrictive_notice_action), f"{where}.restrictive_notice_action"),
                 _check_action(ov.get("notice_action", b.notice_action), f"{where}.notice_action"),
+                _check_action(ov.get("see_other_file_action", b.see_other_file_action), f"{where}.see_other_file_action", SEE_OTHER_FILE_ACTIONS),
                 b,
             )
             name = ov.get("name") or f"override_{i}"
@@ -116,8 +120,8 @@ class PolicySet:
 class _OverridePolicy(Policy):
     """An override's own lists decide first; the global lists decide what they do not mention."""
 
-    def __init__(self, allowed, review, denied, default_status, restrictive_notice_action, notice_action, base: Policy) -> None:
-        super().__init__(allowed, review, denied, default_status, restrictive_notice_action, notice_action)
+    def __init__(self, allowed, review, denied, default_status, restrictive_notice_action, notice_action, see_other_file_action, base: Policy) -> None:
+        super().__init__(allowed, review, denied, default_status, restrictive_notice_action, notice_action, see_other_file_action)
         self._base = base
 
     def status_of_key(self, key: str) -> str:

@@ -30,19 +30,37 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-_ALIAS_TOKEN = re.compile(r"[a-z0-9]+|\+")
+_ALIAS_TOKEN = re.compile(r"[a-z]+|[0-9]+|\+")
 ALIAS_FILLER = frozenset(
     "the a an license licence licensed version ver v international unported generic public only".split()
 )
 
 
 def alias_tokens(text: str) -> list[str]:
-    return _ALIAS_TOKEN.findall(text.lower())
+    """Name tokens: letters, digit runs and "+"; "GPLv2" -> gpl 2 (a "v" glued to a version is dropped)."""
+    toks = _ALIAS_TOKEN.findall(text.lower())
+    for i in range(len(toks) - 1):
+        t = toks[i]
+        if len(t) > 2 and t.endswith("v") and toks[i + 1].isdigit():
+            toks[i] = t[:-1]
+    return toks
+
+
+def alias_key_of(tokens: list[str]) -> str:
+    """Key of a token run: fillers dropped, a lone major version completed ("2" -> "20", so
+    "GPL version 2", "GPLv2" and "GPL-2.0" meet)."""
+    out = []
+    kept = [t for t in tokens if t not in ALIAS_FILLER]
+    for i, t in enumerate(kept):
+        out.append(t)
+        if t.isdigit() and len(t) == 1 and not (i + 1 < len(kept) and kept[i + 1].isdigit()) and not (i and kept[i - 1].isdigit()):
+            out.append("0")
+    return "".join(out)
 
 
 def alias_key(text: str) -> str:
     """Normalised license name: "GNU General Public License, Version 2.0" -> "gnugeneral20"."""
-    return "".join(t for t in alias_tokens(text) if t not in ALIAS_FILLER)
+    return alias_key_of(alias_tokens(text))
 
 
 def spdx_identifier_values(text: str) -> list[str]:
@@ -53,7 +71,7 @@ def spdx_identifier_values(text: str) -> list[str]:
 @dataclass(slots=True)
 class Match:
     expr: str  # SPDX expression of the reference
-    kind: str  # "text" | "notice"
+    kind: str  # "text" | "notice" | "reference" (a license name, URL or tag) | "pointer" ("see COPYING")
     start: int  # first matched token position
     end: int  # one past the last matched token
     matched: int  # matching 4-grams
@@ -269,7 +287,7 @@ class LicenseMatcher:
             matched = int(counts[ref])
             matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
                                  float(pair_rep[ref_pos].mean())))
-        return _resolve(matches)
+        return _resolve(matches, self.short)
 
     @staticmethod
     def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:
@@ -284,7 +302,7 @@ class LicenseMatcher:
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
 
 
-def _resolve(matches: list[Match]) -> list[Match]:
+def _resolve(matches: list[Match], short: int) -> list[Match]:
     """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one."""
     matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
     kept: list[Match] = []
@@ -292,8 +310,10 @@ def _resolve(matches: list[Match]) -> list[Match]:
         span = max(1, m.end - m.start)
         inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
         # a notice that also stands outside the full text it is part of (a GPL "or later" header
-        # above the GPL text, whose appendix holds the same words) still counts on its own
-        if inside and not (m.kind == "notice" and m.repeated >= 0.8 and all(k.kind == "text" for k in inside)):
+        # above the GPL text, whose appendix holds the same words) still counts on its own; a short
+        # phrase ("distributed under the terms of this general public license") repeats inside anyway
+        standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
+        if inside and not (standalone and all(k.kind == "text" for k in inside)):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

@@ -26,9 +26,11 @@ document needs any matching at all (most web text does not).
 """
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
+import regex
 import yaml
 
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
@@ -38,15 +40,24 @@ from pipeline.compliance.spdx import (
     LicenseMatcher,
     SpdxNormalizer,
     alias_key,
-    alias_tokens,
+    alias_key_of,
     ALIAS_FILLER,
+    alias_tokens,
     spdx_identifier_values,
+    tokenize,
 )
 from pipeline.records import K_DECLARED_LICENSE, Reason
+from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
 from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
+_LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
+_CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
+_WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
+_CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
+# ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
+SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
 
 
 @dataclass(slots=True)
@@ -65,8 +76,77 @@ _EMPTY = Findings()
 @dataclass(slots=True)
 class _Declaration:
     id: str
-    regex: re.Pattern
+    regex: RulePattern
     expr: str | None
+    whole_name: bool = False  # the `names` span must be one license name, nothing else
+
+
+@dataclass(slots=True)
+class _Refinement:
+    """An id rewritten when the text states a variant: GFDL "with no Invariant Sections"."""
+
+    id: str
+    ids: RulePattern
+    wording: RulePattern
+    replace: str
+
+
+@dataclass(slots=True)
+class _Distinguishing:
+    """Words that rule out a family: a GPL notice match whose span says "Lesser General Public"."""
+
+    family: str
+    wording: RulePattern
+
+
+@dataclass(slots=True)
+class _Element:
+    """A Creative Commons element (NC, ND, SA) and the wording that states it."""
+
+    element: str
+    wording: RulePattern
+
+
+# what an unversioned name means (any version ever published), and the family it belongs to
+_UNVERSIONED = {"GPL-1.0-or-later": ("GPL-", "LGPL-", "AGPL-"), "LGPL-2.0-or-later": ("LGPL-",)}
+
+
+class _WordIndex:
+    """Character offset -> index of the matcher's word there (built on first use, then bisect)."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+
+    def __call__(self, offset: int) -> int:
+        if self._starts is None:
+            self._starts = [m.start() for m in _WORD.finditer(self._text.lower())]
+        return bisect.bisect_left(self._starts, offset)
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= pos < b for a, b in spans)
+
+
+def _mostly_inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(min(end, b) - max(start, a) >= 0.5 * max(1, end - start) for a, b in spans)
+
+
+def _or_later(expr: str) -> str:
+    """GPL-2.0-only -> GPL-2.0-or-later; an id without an "-only" form is left as it is."""
+    return expr[: -len("-only")] + "-or-later" if expr.endswith("-only") else expr
+
+
+def _cc_with(elements: set[str], version: str) -> str:
+    """The SPDX id of CC BY with ``elements`` in SPDX's order (NC before ND/SA; ND excludes SA)."""
+    parts = ["CC-BY"]
+    if "NC" in elements:
+        parts.append("NC")
+    if "ND" in elements:
+        parts.append("ND")
+    elif "SA" in elements:
+        parts.append("SA")
+    return "-".join(parts + [version])
 
 
 class LicenseDetector(StageCore):
@@ -85,17 +165,36 @@ class LicenseDetector(StageCore):
         self._alias_max = max((len(k) for k in aliases), default=0)
         self.normalizer = SpdxNormalizer(aliases)
         self.aliases = aliases
+        # every pattern below is user data: compiled once, matched under saferegex's time limit
         self.declarations = [
-            _Declaration(d["id"], re.compile(d["pattern"], re.I), d.get("expr"))
+            _Declaration(d["id"], compile_rule(f"licenses.declarations.{d['id']}", d["pattern"], regex.I), d.get("expr"),
+                         bool(d.get("whole_name")))
             for d in rules.get("declarations") or []
         ]
+        self.refinements = [
+            _Refinement(r["id"], compile_rule(f"licenses.refinements.{r['id']}.ids", r["ids"]),
+                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]))
+            for r in rules.get("refinements") or []
+        ]
         cues = rules.get("dual_license_cues") or []
-        self.dual = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
+        self.dual = compile_rule("licenses.dual_license_cues", "|".join(f"(?:{c})" for c in cues), regex.I) if cues else None
+        self.subsumed_by = {str(k): frozenset(map(str, v or [])) for k, v in (rules.get("subsumed_by") or {}).items()}
+        self.pointer_notices = [
+            compile_rule(f"licenses.pointer_notices[{i}]", p, regex.I) for i, p in enumerate(rules.get("pointer_notices") or [])
+        ]
+        self.distinguishing = [
+            _Distinguishing(str(d["family"]), compile_rule(f"licenses.distinguishing_words.{d['family']}", d["wording"], regex.I))
+            for d in rules.get("distinguishing_words") or []
+        ]
+        self.cc_elements = [
+            _Element(str(e["element"]).upper(), compile_rule(f"licenses.cc_elements.{e['element']}", e["wording"], regex.I))
+            for e in rules.get("cc_elements") or []
+        ]
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
         self.keywords = sorted(self.license_keywords | self.copyright.keywords)
-        self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))
+        self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
     # -- analysis (public: other modules and tests call it) ------------------------------------
     def analyse(self, text: str) -> Findings:
@@ -103,10 +202,12 @@ class LicenseDetector(StageCore):
         if not isinstance(text, str) or not text:
             return _EMPTY
         low = text.lower()
-        if self.prefilter.search(low) is None:
+        # plain substring tests: faster than one alternation regex over the same literals
+        if not any(k in low for k in self.keywords):
             return _EMPTY
         present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)
+        pointers = False
         unknown: list[str] = []
         if present & self.license_keywords:
             if "spdx-" in present:
@@ -116,28 +217,110 @@ class LicenseDetector(StageCore):
                         found.append((expr, "spdx_id"))
                     else:
                         unknown.extend(bad or [value[:64]])
+            full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
+            pointer_spans = self._pointer_spans(text) if self.pointer_notices else []
+            pointers = bool(pointer_spans)
+            doc_tokens: list[str] | None = None
+            stated: set[str] | None = None  # CC elements the text states, computed on first need
             for m in self.matcher.match(text):
+                if m.kind == "pointer":
+                    pointers = True
+                    continue
+                cc = _CC_ANY.match(m.expr)
+                if cc and self.cc_elements:
+                    # the reverse of _restrict_cc, for fingerprints only: a text that never states
+                    # NonCommercial / NoDerivatives is not that license's text (a CC BY-SA 3.0 text
+                    # near a ported BY-NC-SA 2.0 one); a declared id is never dropped this way
+                    stated = self._cc_stated(text) if stated is None else stated
+                    if not {e for e in cc.groups() if e in ("NC", "ND")} <= stated:
+                        continue
+                if m.kind != "text":
+                    # "see copyright notice in zlib.h" names a file, not a license: no guess
+                    if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
+                        continue
+                    # an imperfect match only: with every one of its 4-grams present ("the GNU
+                    # General Public License" included) the notice is there, whatever follows it
+                    if self.distinguishing and m.coverage < 1.0:
+                        doc_tokens = doc_tokens if doc_tokens is not None else tokenize(text)
+                        window = " ".join(doc_tokens[m.start : m.end])
+                        if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
+                            continue
                 found.append((m.expr, m.kind))
+                if m.kind == "text":
+                    full_texts.append((m.start, m.end))
+            word_at = _WordIndex(text)
             for d in self.declarations:
-                for mm in d.regex.finditer(text):
+                # matches first, then the work on them: the rule's time limit is the regex's alone
+                for mm in list(d.regex.finditer(text)):
+                    # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
+                    # relicensing, Apache 1.1 mentioning the public domain) is part of that text
+                    if full_texts and _inside(word_at(mm.start()), full_texts):
+                        continue
                     expr = self._declared_expr(d, mm)
                     if expr:
                         found.append((expr, f"declaration:{d.id}"))
         notices = self.copyright.extract(text, present)
+        if len(found) > 1:
+            # an unversioned name ("the GNU GPL") next to a versioned license of its family is that
+            # one; a notice or text match of the same id ("version 2 or any later") is not a name
+            others = {e for e, _ in found}
+            found = [(e, via) for e, via in found
+                     if not (e in _UNVERSIONED and via.startswith(("declaration", "reference"))
+                             and any(o != e and o.startswith(_UNVERSIONED[e]) for o in others))]
+        if found and self.cc_elements:
+            found = self._restrict_cc(found, text)
+        # a full license text carries its own "how to apply" example wording: only notices are refined
+        for r in self.refinements if found else ():
+            if any(r.ids.search(e) for e, via in found if via != "text") and r.wording.search(text):
+                found = [(e if via == "text" else r.ids.sub(r.replace, e), via) for e, via in found]
+        if not found and pointers:
+            found = [(SEE_OTHER_FILE, "pointer")]
         if not found and not notices and not unknown:
             return _EMPTY
         expression = self._combine([e for e, _ in found], text) if found else None
         via = list(dict.fromkeys(v for _, v in found))
         return Findings(expression, via, notices, unknown)
 
-    def _declared_expr(self, d: _Declaration, m: re.Match) -> str | None:
+    def _pointer_spans(self, text: str) -> list[tuple[int, int]]:
+        """Token spans of pointer notices ("see the file COPYING") in ``text``."""
+        found = [pm for rule in self.pointer_notices for pm in list(rule.finditer(text))]
+        if not found:
+            return []
+        word_at = _WordIndex(text)
+        return [(word_at(pm.start()), word_at(pm.end())) for pm in found]
+
+    def _cc_stated(self, text: str) -> set[str]:
+        return {el.element for el in self.cc_elements if el.wording.search(text)}
+
+    def _restrict_cc(self, found: list[tuple[str, str]], text: str) -> list[tuple[str, str]]:
+        """A Creative Commons id never lacks an element (NonCommercial, NoDerivatives, ShareAlike)
+        that the text states: the NC/ND text matched to the nearer CC BY reference, or "CC BY 4.0"
+        next to "non-commercial use only", gets the element added. By construction no restricted
+        text leaves with the permissive label of its relative."""
+        if not any(_CC_ID.search(e) for e, _ in found):
+            return found
+        stated = self._cc_stated(text)
+        if not stated:
+            return found
+
+        def upgrade(m: re.Match) -> str:
+            have = set(m.group(0).split("-")[2:-1])
+            return m.group(0) if stated <= have else _cc_with(have | stated, m.group(1))
+
+        return [(_CC_ID.sub(upgrade, e), via) for e, via in found]
+
+    def _declared_expr(self, d: _Declaration, m) -> str | None:
         if d.expr:
             groups = {k: (v or "").upper() for k, v in m.groupdict().items()}
             expr, bad = self.normalizer.normalize(d.expr.format(**groups))
             return None if bad else expr
-        span = m.groupdict().get("names")
+        groups = m.groupdict()
+        # a pattern may start at a literal and capture the name's head in a lookbehind (speed)
+        span = groups.get("names") or (groups.get("names_head") or "") + (groups.get("names_tail") or "")
         if not span:
             return None
+        if d.whole_name:
+            return self.aliases.get(alias_key(span))
         names = self._names_in(span)
         if not names:
             return None
@@ -156,13 +339,18 @@ class LicenseDetector(StageCore):
             for j in range(min(len(toks), i + 12), i, -1):
                 if toks[j - 1] in ALIAS_FILLER:
                     continue
-                key = "".join(t for t in toks[i:j] if t not in ALIAS_FILLER)
+                key = alias_key_of(toks[i:j])
                 if key and len(key) <= self._alias_max and key in self.aliases:
                     hit = (j, self.aliases[key])
                     break
             if hit:
-                out.append(hit[1])
-                i = hit[0]
+                j, expr = hit
+                later = _LATER.match(" ".join(toks[j : j + 5]))
+                if later:  # "GPL v2 or later", "LGPLv2.1+", "version 3 or any later version"
+                    expr = _or_later(expr)
+                    j += len(later.group(0).split())
+                out.append(expr)
+                i = j
             else:
                 i += 1
         return list(dict.fromkeys(out))
@@ -170,6 +358,7 @@ class LicenseDetector(StageCore):
     def _combine(self, exprs: list[str], text: str) -> str | None:
         uniq = list(dict.fromkeys(exprs))
         if len(uniq) > 1:
+            uniq = [e for e in uniq if not any(o in self.subsumed_by.get(e, ()) for o in uniq)]
             keysets = {e: set(self.normalizer.keys(e)) for e in uniq}
             compound = [e for e in uniq if len(keysets[e]) > 1]
             # a single license inside a found choice ("MIT" text next to "Apache-2.0 OR MIT") adds nothing
@@ -211,6 +400,10 @@ class LicenseDetector(StageCore):
             detail["via"] = findings.via
         if findings.unknown:
             detail["unknown_spdx_ids"] = len(findings.unknown)
+        if found == SEE_OTHER_FILE:
+            detail["see_other_file"] = True
+            if declared:  # the pointer says the license is elsewhere; the declared field says which
+                found = None
         judged = found or declared
         if found and declared and cfg.check_declared:
             if not set(self.normalizer.keys(found)) <= set(self.normalizer.keys(declared)):
@@ -224,6 +417,13 @@ class LicenseDetector(StageCore):
             detail["notices"] = list(dict.fromkeys(n.id for n in findings.notices))
 
         status = None
+        if judged == SEE_OTHER_FILE:  # only a pointer to another file: a human looks there, no guess
+            action = policy.see_other_file_action
+            if action == "drop":
+                return drop(Reason.LICENSE_DENIED, detail)
+            if action == "review":
+                return self._review(detail)
+            return keep(detail, flag=Reason.LICENSE_REVIEW)
         if judged:
             try:
                 status = policy.status(self.normalizer.parse(judged))

@@ -10,7 +10,7 @@ Inputs (built under benchmarks/work/bombs/, gitignored; reused when present):
 
 Each is read by ``plan_splits`` + ``read_split`` with the default ``RunConfig`` (8 MiB
 ``max_record_bytes``) in a fresh subprocess, three times; the child reports its peak RSS
-(``ru_maxrss``) and its RSS after imports, and the outcome (it must be one ``record_too_large``
+(``VmHWM``) and its RSS after imports, and the outcome (it must be one ``record_too_large``
 quarantine row whose ``raw_bytes`` is the line's real size). Reported: median and range.
 """
 from __future__ import annotations
@@ -34,10 +34,14 @@ HEAD = b'{"text": "'
 TAIL = b'"}\n'
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from pipeline.config import RunConfig
 from pipeline.io.sources import expand_inputs, plan_splits, read_split
 
+def _status_mb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
 def rss_mb():
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -55,7 +59,7 @@ for f in expand_inputs([sys.argv[1]]):
             elif tag == "quarantine":
                 rows.append({"reason": value["reason"], "raw_bytes": value["raw_bytes"]})
 print(json.dumps({"seconds": time.monotonic() - started, "base_mb": base,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_mb": _status_mb("VmHWM:"),  # not ru_maxrss: it carries the parent's RSS across exec
                   "records": records, "quarantine": rows}))
 """
 
@@ -134,7 +138,7 @@ def main() -> None:
         f"`benchmarks/bench_bombs.py` on {platform.machine()}, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}; default `RunConfig` (`max_record_bytes` 8 MiB). Each input read by "
         f"`read_split` in a fresh subprocess, {runs} run(s); median (min–max). Peak RSS is the child's "
-        "`ru_maxrss`; growth is peak minus RSS after imports.",
+        "`VmHWM`; growth is peak minus RSS after imports.",
         "",
         "| input | on disk | peak RSS MB | growth over imports MB | seconds | outcome |",
         "|---|---|---|---|---|---|",

@@ -56,12 +56,12 @@ def read(path, cfg: RunConfig | None = None) -> dict:
 # --- bombs and over-long records ---------------------------------------------------------------
 BOMB_BYTES = 200 << 20
 CHILD = textwrap.dedent(r"""
-    import json, resource, sys
+    import json, sys
     from pipeline.config import RunConfig
     from pipeline.io.sources import expand_inputs, plan_splits, read_split
-    def rss_mb():
+    def status_mb(key):
         for line in open("/proc/self/status"):
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     def read(path):
         cfg = RunConfig()
@@ -77,9 +77,10 @@ CHILD = textwrap.dedent(r"""
     # A small file of the same format first: lazy imports (and, on a fresh clone, their bytecode
     # compilation) belong to the baseline, not to the bomb.
     read(sys.argv[2])
-    base = rss_mb()
+    base = status_mb("VmRSS:")
     rows, records = read(sys.argv[1])
-    print(json.dumps({"growth_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base,
+    # VmHWM, not ru_maxrss: Linux carries the parent's RSS into ru_maxrss across fork and exec.
+    print(json.dumps({"growth_mb": status_mb("VmHWM:") - base,
                       "records": records, "rows": rows}))
 """)
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import ConfigError
+from pipeline.pii.boundaries import use_cjk_boundaries
+from pipeline.saferegex import RuleTimeout, compile_rule
 
 ANALYZER_FILE = "pii/analyzer.yaml"
 RECOGNIZERS_FILE = "pii/recognizers.yaml"
@@ -172,6 +174,8 @@ class PiiEngine:
                 raise ConfigError(f"config key 'pii.entities': unknown entity type(s) {unknown}; known: {sorted(known)}")
             registry.recognizers = [r for r in registry.recognizers if set(r.supported_entities) & set(pii.entities)]
         self.entities = sorted({e for r in registry.recognizers for e in r.supported_entities})
+        user_rules = _time_limit_user_patterns(registry.recognizers)
+        use_cjk_boundaries(registry.recognizers)
 
         # one prefilter per language, from the same recognizers
         enhancer = self.analyzer.context_aware_enhancer
@@ -200,6 +204,7 @@ class PiiEngine:
                     own[r.id] = (p, [])
                 elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
                     own[r.id] = ([yaml_prefilters[r.name]], [])  # declared in the YAML
+                    user_rules.append(compile_rule(f"{r.name} (prefilter)", yaml_prefilters[r.name], flags))
                 elif isinstance(r, PatternRecognizer) and type(r) is PatternRecognizer and r.patterns:
                     own[r.id] = ([], [pat.regex for pat in r.patterns])  # its own patterns: exactly necessary
                 else:
@@ -214,8 +219,16 @@ class PiiEngine:
                 self.prefilters[lang] = Prefilter.build(
                     guarded, unguarded, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
+                    user_rules=user_rules,
                 )
-                anchors[lang] = {rid: Prefilter.union(g, u, flags, guard=False) for rid, (g, u) in own.items()}
+                anchors[lang] = {}
+                for r in rs:
+                    if r.id not in own:
+                        continue
+                    anchor = Prefilter.union(*own[r.id], flags, guard=False)
+                    if type(r) is PatternRecognizer:  # a YAML recognizer: its patterns are the user's
+                        anchor = compile_rule(r.name, anchor.pattern, flags)
+                    anchors[lang][r.id] = anchor
         # presidio's analyze step by step, where every step is one we reproduce (pipeline.pii.fast)
         from pipeline.pii.fast import FastAnalyzer
 
@@ -258,8 +271,8 @@ class PiiEngine:
         """Findings per text (presidio RecognizerResults, offsets into each text)."""
         try:
             return self._analyze_batch(texts, langs)
-        except ConfigError:
-            raise
+        except (ConfigError, RuleTimeout):
+            raise  # a RuleTimeout names the rule only: the stage quarantines the record with it
         except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape
             raise PiiError(f"PII analysis failed ({type(exc).__name__})") from None
 
@@ -378,6 +391,35 @@ class PiiEngine:
         for r in self.resolve(self.analyze_batch([text], [lang])[0]):
             counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
         return dict(sorted(counts.items()))
+
+
+class _TimedPattern:
+    """Stands in for a presidio ``Pattern.compiled_regex``: the user's pattern under saferegex's
+    time limit. A timeout raises :class:`RuleTimeout` naming the rule (presidio would log the
+    timeout and skip the pattern, leaving the record's values in place)."""
+
+    def __init__(self, rule) -> None:
+        self.rule = rule
+
+    def finditer(self, text: str, timeout=None):  # noqa: ARG002 - saferegex's limit applies
+        return self.rule.finditer(text)
+
+
+def _time_limit_user_patterns(recognizers) -> list:
+    """Run every pattern of the YAML (``type: custom``) recognizers under a time limit; returns
+    the compiled rules (the prefilter names the culprit with them when its union times out)."""
+    from presidio_analyzer import PatternRecognizer
+
+    rules = []
+    for rec in recognizers:
+        if type(rec) is not PatternRecognizer:
+            continue
+        flags = rec.global_regex_flags or 0
+        for pat in rec.patterns:
+            rule = compile_rule(f"{rec.name}: {pat.name}", pat.regex, flags)
+            pat.compiled_regex, pat.compiled_with_flags = _TimedPattern(rule), flags
+            rules.append(rule)
+    return rules
 
 
 def rules_paths(config) -> list[Path]:

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 from phonenumbers.phonenumbermatcher import _PATTERN, _SECOND_NUMBER_START_PATTERN, PhoneNumberMatcher
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
-from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
@@ -404,7 +404,9 @@ class PaymentCardRecognizer(CreditCardRecognizer):
             for s, e in self._candidates(text, run.start(), run.end()):
                 results.append(RecognizerResult(
                     entity_type=self.supported_entities[0], start=s, end=e, score=EntityRecognizer.MAX_SCORE,
-                    analysis_explanation=None,
+                    analysis_explanation=AnalysisExplanation(self.name, EntityRecognizer.MAX_SCORE,
+                                                             pattern_name="issuer range, length and Luhn",
+                                                             validation_result=True),
                     recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                                           RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
                 ))

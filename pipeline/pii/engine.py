@@ -240,6 +240,14 @@ class PiiEngine:
             for lang, pre in self.prefilters.items()
             if pre is not None and FastAnalyzer.supports(self.analyzer, lang)
         }
+        from pipeline.pii.suppress import SUPPRESSION_FILE, Suppressor
+
+        # the score a finding has without context, for recognizers whose context raises it
+        base_scores = {r.supported_entities[0]: float(r.SCORE) for r in registry.recognizers
+                       if isinstance(getattr(type(r), "SCORE", None), (int, float))}
+        self.suppressor = Suppressor.from_config(config, base_scores)
+        if self.suppressor is not None:
+            self.rule_files.append(config.rules_path() / SUPPRESSION_FILE)
         self.anonymizer = AnonymizerEngine()
         self._operators: dict[str, object] = {}
 
@@ -377,9 +385,23 @@ class PiiEngine:
         return done.text, dict(sorted(counts.items()))
 
     # -- public API --------------------------------------------------------------------------
+    def detect_batch(self, texts: list[str], langs: list[str | None]) -> list[list]:
+        """:meth:`analyze_batch` without the findings ``rules/pii/suppression.yaml`` shows are not
+        personal data (allow-list, version numbers, plain numbers of technical documents): what
+        :meth:`scrub_batch` and :meth:`find` replace and count."""
+        found = self.analyze_batch(texts, langs)
+        if self.suppressor is None:
+            return found
+        try:
+            return [self.suppressor.apply(t, r) for t, r in zip(texts, found)]
+        except RuleTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape
+            raise PiiError(f"PII suppression failed ({type(exc).__name__})") from None
+
     def scrub_batch(self, texts: list[str], langs: list[str | None]) -> list[tuple[str, dict[str, int]]]:
         """Each text with its findings replaced, and the replacements counted by entity type."""
-        found = self.analyze_batch(texts, langs)
+        found = self.detect_batch(texts, langs)
         return [self._replace(t, r) if t else (t, {}) for t, r in zip(texts, found)]
 
     def scrub(self, text: str, lang: str | None = None) -> tuple[str, dict[str, int]]:
@@ -388,7 +410,7 @@ class PiiEngine:
     def find(self, text: str, lang: str | None = None) -> dict[str, int]:
         """Counts by entity type of what :meth:`scrub` would replace (nothing is replaced)."""
         counts: dict[str, int] = {}
-        for r in self.resolve(self.analyze_batch([text], [lang])[0]):
+        for r in self.resolve(self.detect_batch([text], [lang])[0]):
             counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
         return dict(sorted(counts.items()))
 
@@ -423,4 +445,7 @@ def _time_limit_user_patterns(recognizers) -> list:
 
 
 def rules_paths(config) -> list[Path]:
-    return [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]
+    from pipeline.pii.suppress import SUPPRESSION_FILE
+
+    paths = [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]
+    return paths + [p for p in [config.rules_path() / SUPPRESSION_FILE] if p.exists()]

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import regex
 
 from pipeline.pii.boundaries import CJK
-from pipeline.saferegex import DEFAULT_TIMEOUT, RuleTimeout
+from pipeline import saferegex
+from pipeline.saferegex import RuleTimeout
 
 # A gap that is always a cut point: it holds a line break.
 _LINEBREAK = regex.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
@@ -100,12 +101,12 @@ class Prefilter:
         if not self.user_rules:
             return [m.span() for m in self.pattern.finditer(text)]
         try:
-            return [m.span() for m in self.pattern.finditer(text, timeout=DEFAULT_TIMEOUT)]
+            return [m.span() for m in self.pattern.finditer(text, timeout=saferegex.DEFAULT_TIMEOUT)]
         except TimeoutError:
             for rule in self.user_rules:  # raises RuleTimeout naming the slow one
                 for _ in rule.finditer(text):
                     pass
-            raise RuleTimeout("pii prefilter", DEFAULT_TIMEOUT) from None
+            raise RuleTimeout("pii prefilter", saferegex.DEFAULT_TIMEOUT) from None
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         hits = self.hits(text)

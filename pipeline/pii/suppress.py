@@ -57,7 +57,7 @@ class Suppressor:
         self.version_words = frozenset(str(w).lower() for w in ver.get("words_before") or [])
         self.version_span = int(ver.get("words", 2))
         addr = conf.get("technical_addresses") or {}
-        self.address_entities = frozenset(addr.get("entities") or []) if addr.get("enabled", True) else frozenset()
+        self.address_entities = frozenset(addr.get("entities") or []) if addr.get("enabled", False) else frozenset()
         tech = conf.get("technical_numbers") or {}
         self.tech_entities = frozenset(tech.get("entities") or [])
         self.min_markers = int(tech.get("min_markers", 2))

@@ -61,6 +61,7 @@ class Case:
     text: str
     spans: list[tuple[int, int]]  # expected spans ([] for a negative case)
     context: str | None = None
+    weak: list[bool] = field(default_factory=list)  # per span: presidio's own expected score < 0.5
     found: list = field(default_factory=list)
 
 
@@ -105,7 +106,12 @@ def presidio_cases(tests: Path) -> tuple[list[Case], Counter]:
                     else:
                         skipped["expected count without spans"] += 1
                         continue
-                cases.append(Case(f"{name}:{row.lineno}", entity, lang, text, spans, context))
+                ranges = args.get("expected_score_ranges") or ()
+                weak = [isinstance(r, (tuple, list)) and isinstance(r[1], (int, float)) and r[1] < 0.5
+                        for r in ranges] if len(ranges) == len(spans) else [False] * len(spans)
+                if isinstance(args.get("score"), (int, float)) and args["score"] < 0.5 and "PHONE" not in entity:
+                    weak = [True] * len(spans)
+                cases.append(Case(f"{name}:{row.lineno}", entity, lang, text, spans, context, weak))
     return cases, skipped
 
 
@@ -127,35 +133,41 @@ def score_presidio(engine, cases: list[Case]) -> str:
         by_type.setdefault(c.entity, []).append(c)
     for entity, cs in by_type.items():
         expected = sum(len(c.spans) for c in cs)
-        hit = hit_ctx = predicted = correct = 0
+        strong = sum(not w for c in cs for w in c.weak)
+        hit = hit_strong = hit_ctx = predicted = correct = 0
         for c in cs:
             typed = [r for r in c.found if r.entity_type == entity]
-            for s, e in c.spans:
+            for (s, e), weak in zip(c.spans, c.weak):
                 ok = any(r.start <= s and r.end >= e for r in typed)
                 hit += ok
+                hit_strong += ok and not weak
                 if c.context:
                     shift = len(c.context) + 1
                     hit_ctx += any(r.entity_type == entity and r.start <= s + shift and r.end >= e + shift
                                    for r in ctx_hits[id(c)])
                 if not ok:
-                    misses.append((entity, c.source, c.text[s:e], c.text))
+                    misses.append((entity, c.source, c.text[s:e], c.text, weak))
             for r in typed:
                 predicted += 1
                 good = any(r.start < e and r.end > s for s, e in c.spans)
                 correct += good
                 if not good:
                     false.append((entity, c.source, c.text[r.start:r.end]))
-        rows.append([entity, len(cs), pct(hit, expected), pct(hit_ctx, expected) if cs[0].context else "—",
-                     pct(correct, predicted)])
-    out = [table(["entity", "cases", "recall (as written)", "recall (context word before)", "precision"], rows)]
+        rows.append([entity, len(cs), pct(hit, expected), pct(hit_strong, strong),
+                     pct(hit_ctx, expected) if cs[0].context else "—", pct(correct, predicted)])
+    out = [table(["entity", "cases", "recall (as written)", "recall, presidio's score ≥ 0.5",
+                  "recall (context word before)", "precision"], rows)]
     out.append("")
     out.append("*Recall*: expected spans covered by a replacement of the same type, the text analysed "
-               "as written (language `en`, Korean types `ko`); the second column prefixes the type's "
-               "context word for types documented as needing one. *Precision*: findings of the type "
-               "in that type's cases overlapping an expected span (negative cases count).")
+               "as written (language `en`, Korean types `ko`). The second recall leaves out the spans "
+               "presidio's own test expects to score below 0.5 (weak matches presidio's AnalyzerEngine "
+               "also drops at that threshold: bare `::`, unformatted SSNs, passports without context); the "
+               "third prefixes the type's context word, for the types this pipeline documents as "
+               "needing one. *Precision*: findings of the type in that type's cases overlapping an "
+               "expected span (negative cases count).")
     if misses:
-        out += ["", f"Misses ({len(misses)}):", ""]
-        out += [f"- {e} `{src}`: `{v}` in `{t[:90]}`" for e, src, v, t in misses]
+        out += ["", f"Misses ({len(misses)}; *weak* = presidio expects a score below 0.5):", ""]
+        out += [f"- {e} `{src}`: `{v}` in `{t[:90]}`{' (weak)' if w else ''}" for e, src, v, t, w in misses]
     if false:
         out += ["", f"False positives ({len(false)}):", ""]
         out += [f"- {e} `{src}`: `{v}`" for e, src, v in false]
@@ -200,7 +212,10 @@ def _shape(value: str) -> str:
 
 def score_technical(engine, docs: list[tuple[str, str]]) -> str:
     texts = [t for _, t in docs]
-    per_doc = _chosen(engine, texts, ["en"] * len(texts))
+    raw = engine.analyze_batch(texts, ["en"] * len(texts))
+    flagged_raw = sum(any(r.entity_type != "EMAIL_ADDRESS" for r in rs) for rs in raw)
+    per_doc = [engine.resolve(engine.suppressor.apply(t, rs) if engine.suppressor else rs)
+               for t, rs in zip(texts, raw)]
     flagged = 0
     emails_docs = 0
     classes: Counter = Counter()
@@ -221,7 +236,7 @@ def score_technical(engine, docs: list[tuple[str, str]]) -> str:
     out = [f"{n} documents ({mb:.1f} MB): English man pages (every 20th of /usr/share/man/man[1-8], roff "
            "macros stripped) and Debian changelogs (first 32 KB each) on this machine.", "",
            f"- documents with at least one false positive (any finding but an e-mail address): "
-           f"**{pct(flagged, n)}**",
+           f"**{pct(flagged, n)}** (without rules/pii/suppression.yaml: {pct(flagged_raw, n)})",
            f"- documents with an e-mail address found (maintainers' real addresses, true positives): "
            f"{pct(emails_docs, n)}", ""]
     out.append(table(["entity", "documents with a false positive"],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
@@ -14,23 +13,9 @@ import pytest
 from pipeline.config import ConfigError
 from pipeline.pii.engine import PiiEngine
 from pipeline.saferegex import RuleTimeout
-
-warnings.filterwarnings("ignore", message=".*NLP recognizer.*")
+from test_pii import cfg, engine  # noqa: F401 - the shared module-scoped fixtures
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "pii" / "boundary_cases.jsonl"
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    from pipeline.config import load_config
-
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def engine(cfg):
-    return PiiEngine.from_config(cfg)
-
 
 def _found(engine, text, lang="en"):
     return {(r.entity_type, text[r.start : r.end]) for r in engine.resolve(engine.detect_batch([text], [lang])[0])}

@@ -30,18 +30,20 @@ def separated(text: str) -> str:
 
 
 class _LastText:
-    """The separated form of the last text seen: the recognizers of one call share it."""
+    """The separated form of the last text seen: the recognizers of one call share it. One
+    attribute holds the (text, separated) pair, read and replaced whole, so threads sharing the
+    engine never pair one text with another's separated form."""
 
-    __slots__ = ("source", "result")
+    __slots__ = ("pair",)
 
     def __init__(self) -> None:
-        self.source: str | None = None
-        self.result: str | None = None
+        self.pair: tuple = (None, None)
 
     def __call__(self, text: str) -> str:
-        if text is not self.source:
-            self.source, self.result = text, separated(text)
-        return self.result
+        pair = self.pair
+        if pair[0] is not text:
+            pair = self.pair = (text, separated(text))
+        return pair[1]
 
 
 def use_cjk_boundaries(recognizers) -> None:

@@ -29,6 +29,7 @@ _DOTTED = regex.compile(r"v?\d+(?:\.\d+)+")
 _VERSION_SUFFIX = regex.compile(r"[~+][0-9A-Za-z]|-[0-9A-Za-z]+(?![0-9A-Za-z]*\.\d)")
 _TOKEN_BEFORE = regex.compile(r"(?r)[^\s,;()\[\]]+")
 _TOKEN = regex.compile(r"[^\s,;()\[\]]+")
+_CONSTRAINT = regex.compile(r"(?:[<>!~=]=|<<|>>|[<>])\s*\Z")
 _CONTEXT_WORDS = 4  # words read on each side for the version-list check
 
 
@@ -117,6 +118,10 @@ class Suppressor:
         before, after = text[max(0, start - 2) : start], text[end : end + 24]
         if before[-1:] in ("v", "V") or (before[-1:] == "." and before[:1].isdigit()):
             return True  # v1.2.3.4 / 1.2.3.4.5
+        if before[-1:] in ("-", "_") and before[:1].isalpha():
+            return True  # gettext-0.19.8.1: a package name's version
+        if _CONSTRAINT.search(text, max(0, start - 4), start):
+            return True  # zlib >= 1.2.2.3: a version constraint
         if after[:1] == "." and after[1:2].isdigit():
             return True
         if _VERSION_SUFFIX.match(after):

@@ -135,6 +135,9 @@ def test_rrn_of_someone_born_in_the_1800s_needs_a_context_word(engine):
         "Supported: 1.2.3, 1.2.3.4 and 1.2.4.",
         "RFC 2616 section 8.1.2.2 describes pipelining.",
         "버전 2.4.1.0 출시",
+        "m4/nls.m4: Upgrade to gettext-0.19.8.1.",
+        "configure.ac: need zlib >= 1.2.2.3 now",
+        "Changes in 1.2.3.6 (17 Jan 2010)",
     ],
 )
 def test_version_numbers_are_not_ip_addresses(engine, text):
@@ -143,6 +146,8 @@ def test_version_numbers_are_not_ip_addresses(engine, text):
 
 def test_addresses_stay_addresses(engine, tmp_path, make_config, cfg):
     assert ("IP_ADDRESS", "81.2.69.160") in _found(engine, "The office router is 81.2.69.160 now.")
+    log = "2024-01-05 sshd[811]: Failed password for root from 81.2.69.160 port 22 ssh2 (see /var/log/auth.log)"
+    assert ("IP_ADDRESS", "81.2.69.160") in _found(engine, log)
     tech = "See https://example.org and --listen; the host {} answers."
     for address in ("81.2.69.160", "10.0.0.53"):  # by default every address is replaced, technical or not
         assert ("IP_ADDRESS", address) in _found(engine, tech.format(address))

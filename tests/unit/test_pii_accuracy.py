@@ -228,3 +228,22 @@ def test_catastrophic_user_pattern_quarantines_the_record(tmp_path, make_config,
     assert [r["text"] for r in kept] == ["mail <EMAIL_ADDRESS>"]
     assert len(rows) == 1 and rows[0]["reason"] == "stage_error"
     assert "SlowTicket" in json.dumps(rows[0]) and "010-1234-5678" not in json.dumps(rows[0])
+
+
+# --- bombs ------------------------------------------------------------------------------------------
+def test_colon_keyword_scan_is_linear_on_a_long_chunk():
+    """presidio's keyword list splits colon words; finding them must not rescan a long chunk from
+    every position (a 200 KB word before a word with a colon took minutes)."""
+    import random
+
+    import regex
+
+    from pipeline.pii.fast import _COLON_CHUNK
+
+    bomb = "<a" * 100_000 + " https://x"
+    assert [m.group() for m in _COLON_CHUNK.finditer(bomb, timeout=2.0)] == ["https://x"]
+    scan_from_anywhere = regex.compile(r"\S*:\S*")  # what it replaced: the same matches on ordinary text
+    rng = random.Random(3)
+    for _ in range(300):
+        text = "".join(rng.choice("ab: \n") for _ in range(rng.randint(0, 40)))
+        assert [m.span() for m in _COLON_CHUNK.finditer(text)] == [m.span() for m in scan_from_anywhere.finditer(text)]

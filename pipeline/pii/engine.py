@@ -30,6 +30,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.config import ConfigError
+from pipeline.pii.boundaries import use_cjk_boundaries
+from pipeline.saferegex import RuleTimeout, compile_rule
 
 ANALYZER_FILE = "pii/analyzer.yaml"
 RECOGNIZERS_FILE = "pii/recognizers.yaml"
@@ -172,6 +174,8 @@ class PiiEngine:
                 raise ConfigError(f"config key 'pii.entities': unknown entity type(s) {unknown}; known: {sorted(known)}")
             registry.recognizers = [r for r in registry.recognizers if set(r.supported_entities) & set(pii.entities)]
         self.entities = sorted({e for r in registry.recognizers for e in r.supported_entities})
+        user_rules = _time_limit_user_patterns(registry.recognizers)
+        use_cjk_boundaries(registry.recognizers)
 
         # one prefilter per language, from the same recognizers
         enhancer = self.analyzer.context_aware_enhancer
@@ -200,6 +204,7 @@ class PiiEngine:
                     own[r.id] = (p, [])
                 elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
                     own[r.id] = ([yaml_prefilters[r.name]], [])  # declared in the YAML
+                    user_rules.append(compile_rule(f"{r.name} (prefilter)", yaml_prefilters[r.name], flags))
                 elif isinstance(r, PatternRecognizer) and type(r) is PatternRecognizer and r.patterns:
                     own[r.id] = ([], [pat.regex for pat in r.patterns])  # its own patterns: exactly necessary
                 else:
@@ -214,8 +219,16 @@ class PiiEngine:
                 self.prefilters[lang] = Prefilter.build(
                     guarded, unguarded, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
+                    user_rules=user_rules,
                 )
-                anchors[lang] = {rid: Prefilter.union(g, u, flags, guard=False) for rid, (g, u) in own.items()}
+                anchors[lang] = {}
+                for r in rs:
+                    if r.id not in own:
+                        continue
+                    anchor = Prefilter.union(*own[r.id], flags, guard=False)
+                    if type(r) is PatternRecognizer:  # a YAML recognizer: its patterns are the user's
+                        anchor = compile_rule(r.name, anchor.pattern, flags)
+                    anchors[lang][r.id] = anchor
         # presidio's analyze step by step, where every step is one we reproduce (pipeline.pii.fast)
         from pipeline.pii.fast import FastAnalyzer
 
@@ -227,6 +240,14 @@ class PiiEngine:
             for lang, pre in self.prefilters.items()
             if pre is not None and FastAnalyzer.supports(self.analyzer, lang)
         }
+        from pipeline.pii.suppress import SUPPRESSION_FILE, Suppressor
+
+        # the score a finding has without context, for recognizers whose context raises it
+        base_scores = {r.supported_entities[0]: float(r.SCORE) for r in registry.recognizers
+                       if isinstance(getattr(type(r), "SCORE", None), (int, float))}
+        self.suppressor = Suppressor.from_config(config, base_scores)
+        if self.suppressor is not None:
+            self.rule_files.append(config.rules_path() / SUPPRESSION_FILE)
         self.anonymizer = AnonymizerEngine()
         self._operators: dict[str, object] = {}
 
@@ -258,8 +279,8 @@ class PiiEngine:
         """Findings per text (presidio RecognizerResults, offsets into each text)."""
         try:
             return self._analyze_batch(texts, langs)
-        except ConfigError:
-            raise
+        except (ConfigError, RuleTimeout):
+            raise  # a RuleTimeout names the rule only: the stage quarantines the record with it
         except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape
             raise PiiError(f"PII analysis failed ({type(exc).__name__})") from None
 
@@ -364,9 +385,23 @@ class PiiEngine:
         return done.text, dict(sorted(counts.items()))
 
     # -- public API --------------------------------------------------------------------------
+    def detect_batch(self, texts: list[str], langs: list[str | None]) -> list[list]:
+        """:meth:`analyze_batch` without the findings ``rules/pii/suppression.yaml`` shows are not
+        personal data (allow-list, version numbers, plain numbers of technical documents): what
+        :meth:`scrub_batch` and :meth:`find` replace and count."""
+        found = self.analyze_batch(texts, langs)
+        if self.suppressor is None:
+            return found
+        try:
+            return [self.suppressor.apply(t, r) for t, r in zip(texts, found)]
+        except RuleTimeout:
+            raise
+        except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape
+            raise PiiError(f"PII suppression failed ({type(exc).__name__})") from None
+
     def scrub_batch(self, texts: list[str], langs: list[str | None]) -> list[tuple[str, dict[str, int]]]:
         """Each text with its findings replaced, and the replacements counted by entity type."""
-        found = self.analyze_batch(texts, langs)
+        found = self.detect_batch(texts, langs)
         return [self._replace(t, r) if t else (t, {}) for t, r in zip(texts, found)]
 
     def scrub(self, text: str, lang: str | None = None) -> tuple[str, dict[str, int]]:
@@ -375,10 +410,42 @@ class PiiEngine:
     def find(self, text: str, lang: str | None = None) -> dict[str, int]:
         """Counts by entity type of what :meth:`scrub` would replace (nothing is replaced)."""
         counts: dict[str, int] = {}
-        for r in self.resolve(self.analyze_batch([text], [lang])[0]):
+        for r in self.resolve(self.detect_batch([text], [lang])[0]):
             counts[r.entity_type] = counts.get(r.entity_type, 0) + 1
         return dict(sorted(counts.items()))
 
 
+class _TimedPattern:
+    """Stands in for a presidio ``Pattern.compiled_regex``: the user's pattern under saferegex's
+    time limit. A timeout raises :class:`RuleTimeout` naming the rule (presidio would log the
+    timeout and skip the pattern, leaving the record's values in place)."""
+
+    def __init__(self, rule) -> None:
+        self.rule = rule
+
+    def finditer(self, text: str, timeout=None):  # noqa: ARG002 - saferegex's limit applies
+        return self.rule.finditer(text)
+
+
+def _time_limit_user_patterns(recognizers) -> list:
+    """Run every pattern of the YAML (``type: custom``) recognizers under a time limit; returns
+    the compiled rules (the prefilter names the culprit with them when its union times out)."""
+    from presidio_analyzer import PatternRecognizer
+
+    rules = []
+    for rec in recognizers:
+        if type(rec) is not PatternRecognizer:
+            continue
+        flags = rec.global_regex_flags or 0
+        for pat in rec.patterns:
+            rule = compile_rule(f"{rec.name}: {pat.name}", pat.regex, flags)
+            pat.compiled_regex, pat.compiled_with_flags = _TimedPattern(rule), flags
+            rules.append(rule)
+    return rules
+
+
 def rules_paths(config) -> list[Path]:
-    return [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]
+    from pipeline.pii.suppress import SUPPRESSION_FILE
+
+    paths = [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]
+    return paths + [p for p in [config.rules_path() / SUPPRESSION_FILE] if p.exists()]

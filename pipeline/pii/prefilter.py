@@ -30,6 +30,10 @@ from dataclasses import dataclass
 
 import regex
 
+from pipeline.pii.boundaries import CJK
+from pipeline import saferegex
+from pipeline.saferegex import RuleTimeout
+
 # A gap that is always a cut point: it holds a line break.
 _LINEBREAK = regex.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _CHUNK = regex.compile(r"\S+")
@@ -37,7 +41,7 @@ _CHUNK_BEFORE = regex.compile(r"(?r)\S+")  # searched backwards from endpos: the
 _SPACE = regex.compile(r"\s")
 _SPACE_BEFORE = regex.compile(r"(?r)\s")
 _DIGIT = regex.compile(r"\d")
-_CJK = regex.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK = regex.compile(f"[{CJK}]")
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
@@ -58,15 +62,16 @@ class Prefilter:
     words_after: int  # and after it (context_suffix_count + 1, or 0 when no suffix context)
     stop_words: frozenset
     special_cases: frozenset  # tokenizer exceptions ("cannot" → "can" "not")
+    user_rules: tuple = ()  # the users' patterns in the union (saferegex rules): a slow one is named
 
     @classmethod
     def build(cls, guarded: list[str], unguarded: list[str], flags: int, words_before: int, words_after: int,
-              stop_words, special_cases) -> "Prefilter":
+              stop_words, special_cases, user_rules=()) -> "Prefilter":
         """``guarded`` conditions start at a digit, '@' or ':' (checked once per position by a
         lookahead, which is what makes the scan fast); ``unguarded`` ones (YAML patterns) may start
-        anywhere."""
+        anywhere. ``user_rules`` are the rules-file patterns among them, compiled by saferegex."""
         return cls(cls.union(guarded, unguarded, flags), words_before, words_after, frozenset(stop_words),
-                   frozenset(special_cases))
+                   frozenset(special_cases), tuple(user_rules))
 
     @staticmethod
     def union(guarded: list[str], unguarded: list[str], flags: int, guard: bool = True) -> "regex.Pattern":
@@ -93,7 +98,15 @@ class Prefilter:
         )
 
     def hits(self, text: str) -> list[tuple[int, int]]:
-        return [m.span() for m in self.pattern.finditer(text)]
+        if not self.user_rules:
+            return [m.span() for m in self.pattern.finditer(text)]
+        try:
+            return [m.span() for m in self.pattern.finditer(text, timeout=saferegex.DEFAULT_TIMEOUT)]
+        except TimeoutError:
+            for rule in self.user_rules:  # raises RuleTimeout naming the slow one
+                for _ in rule.finditer(text):
+                    pass
+            raise RuleTimeout("pii prefilter", saferegex.DEFAULT_TIMEOUT) from None
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         hits = self.hits(text)

@@ -19,10 +19,12 @@ from typing import List, Optional
 
 from phonenumbers.phonenumbermatcher import _PATTERN, _SECOND_NUMBER_START_PATTERN, PhoneNumberMatcher
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
-from presidio_analyzer import EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
     EmailRecognizer,
+    IbanRecognizer,
     KrBrnRecognizer,
     KrDriverLicenseRecognizer,
     KrFrnRecognizer,
@@ -302,6 +304,132 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         return rf"\d(?:[{_VALID_PUNCTUATION}]{{0,4}}\d){{{n - 1}}}"
 
 
+class PaymentCardRecognizer(CreditCardRecognizer):
+    """Payment card numbers by issuer range (IIN/BIN) and length, with the Luhn check.
+
+    presidio's CreditCardRecognizer accepts only numbers starting 1, 3, 4, 5[0-5] or 6, so
+    Mastercard's 2-series (2221–2720) and Mir (2200–2204) are never found, and it matches
+    left to right without overlap: in ``Order 1023 4539 1488 0343 6467`` it takes
+    ``1023 4539 1488 0343``, which fails Luhn, and never tries the card after it. Here every
+    digit group starts a candidate: the longest candidate from the leftmost start whose issuer
+    range, length and Luhn digit are all right wins, and the search goes on after it.
+
+    Candidates are digit groups joined by single spaces or hyphens (first group ≥ 4 digits,
+    inner groups ≥ 3), 12–19 digits, not glued to letters, digits or a decimal point.
+    """
+
+    # (issuer, IIN ranges as inclusive (low, high) prefixes of equal length, valid lengths), from
+    # the ISO/IEC 7812 issuer lists as published by the networks and collected in Wikipedia's
+    # "Payment card number" article; UATP is in presidio's own tests.
+    ISSUERS = [
+        ("visa", [("4", "4")], (13, 16, 19)),
+        ("mastercard", [("51", "55"), ("2221", "2720")], (16,)),
+        ("amex", [("34", "34"), ("37", "37")], (15,)),
+        ("discover", [("6011", "6011"), ("644", "649"), ("65", "65"), ("622126", "622925")], (16, 17, 18, 19)),
+        ("jcb", [("3528", "3589")], (16, 17, 18, 19)),
+        ("unionpay", [("62", "62"), ("81", "81")], (16, 17, 18, 19)),
+        ("diners", [("300", "305"), ("36", "36"), ("38", "39")], (14, 15, 16, 17, 18, 19)),
+        ("maestro", [("5018", "5018"), ("5020", "5020"), ("5038", "5038"), ("5893", "5893"), ("6304", "6304"),
+                     ("6759", "6759"), ("6761", "6763"), ("56", "58"), ("639", "639"), ("67", "67")],
+         (12, 13, 14, 15, 16, 17, 18, 19)),
+        ("dankort", [("5019", "5019")], (16,)),
+        ("mir", [("2200", "2204")], (16, 17, 18, 19)),
+        ("rupay", [("60", "60"), ("508", "508")], (16,)),
+        ("uatp", [("1", "1")], (15,)),
+    ]
+    # digit groups joined by single separators; not inside a word, a longer number or a decimal
+    _RUN = re.compile(r"(?<![0-9A-Za-z_])(?<![0-9][.,])[0-9]+(?:[ \-][0-9]+)*(?![0-9A-Za-z_]|[.,][0-9])")
+    _GROUP = re.compile(r"[0-9]+")
+    PREFILTER = r"\d{4}[- ]?\d{3}"
+
+    def __init__(self, patterns=None, context=None, supported_language="en", supported_entity="CREDIT_CARD",
+                 replacement_pairs=None, name=None):
+        super().__init__(patterns=patterns, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+        self._lengths_by_prefix: dict[str, set[int]] = {}
+        for _issuer, ranges, lengths in self.ISSUERS:
+            for low, high in ranges:
+                for n in range(int(low), int(high) + 1):
+                    self._lengths_by_prefix.setdefault(str(n).zfill(len(low)), set()).update(lengths)
+        self._prefix_sizes = sorted({len(k) for k in self._lengths_by_prefix})
+
+    @staticmethod
+    def luhn(digits: str) -> bool:
+        total = 0
+        for i, ch in enumerate(reversed(digits)):
+            d = ord(ch) - 48
+            if i % 2:
+                d = d * 2 - 9 if d > 4 else d * 2
+            total += d
+        return total % 10 == 0
+
+    def issued(self, digits: str) -> bool:
+        """An issuer range of some network gives out numbers of this length with this prefix."""
+        n = len(digits)
+        return any(n in self._lengths_by_prefix.get(digits[:k], ()) for k in self._prefix_sizes)
+
+    def validate_result(self, pattern_text: str) -> bool:  # noqa: D102
+        digits = "".join(ch for ch in pattern_text if "0" <= ch <= "9")
+        return 12 <= len(digits) <= 19 and self.issued(digits) and self.luhn(digits)
+
+    def _candidates(self, text: str, start: int, end: int):
+        """Card spans inside the digit run text[start:end]."""
+        groups = [m.span() for m in self._GROUP.finditer(text, start, end)]
+        i = 0
+        while i < len(groups):
+            best = None
+            if groups[i][1] - groups[i][0] >= 4:
+                digits = ""
+                for j in range(i, len(groups)):
+                    size = groups[j][1] - groups[j][0]
+                    if j > i and size < 3 and j < len(groups) - 1:
+                        break  # a short inner group: no card is written that way
+                    digits += text[groups[j][0] : groups[j][1]]
+                    if len(digits) > 19:
+                        break
+                    if len(digits) >= 12 and self.issued(digits) and self.luhn(digits):
+                        best = j  # keep going: the longest valid candidate wins
+            if best is None:
+                i += 1
+                continue
+            yield groups[i][0], groups[best][1]
+            i = best + 1
+
+    def analyze(self, text: str, entities: List[str], nlp_artifacts: NlpArtifacts = None,
+                regex_flags: int = None) -> List[RecognizerResult]:
+        results = []
+        for run in self._RUN.finditer(text):
+            if run.end() - run.start() < 12:
+                continue
+            for s, e in self._candidates(text, run.start(), run.end()):
+                results.append(RecognizerResult(
+                    entity_type=self.supported_entities[0], start=s, end=e, score=EntityRecognizer.MAX_SCORE,
+                    analysis_explanation=AnalysisExplanation(self.name, EntityRecognizer.MAX_SCORE,
+                                                             pattern_name="issuer range, length and Luhn",
+                                                             validation_result=True),
+                    recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                          RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id},
+                ))
+        return results
+
+
+class CaseSensitiveIbanRecognizer(IbanRecognizer):
+    """presidio's IbanRecognizer, matched case-sensitively as ISO 13616 writes IBANs (upper case).
+
+    The registry's global IGNORECASE flag lets the pattern take a lower-case next word as the
+    IBAN's last group and accept lower-case country and bank codes (presidio's own tests expect
+    ``LV80 bANK …`` to be rejected and ``… 7601 failed`` not to match).
+    """
+
+    @property
+    def global_regex_flags(self) -> int:
+        return self._flags & ~re.IGNORECASE
+
+    @global_regex_flags.setter
+    def global_regex_flags(self, value) -> None:
+        self._flags = value if value is not None else re.DOTALL | re.MULTILINE
+
+
 def _kr_birth_date(digits: str, century: int) -> _dt.date | None:
     try:
         return _dt.date(century + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
@@ -321,6 +449,7 @@ class _KrRegistrationMixin:
     """
 
     CENTURY: dict = {}
+    CONTEXT_ONLY: frozenset = frozenset()  # gender/century digits reported only with a context word
     CHECK_DIGIT_DROPPED = _dt.date(2020, 10, 1)
     UNCHECKED_SCORE = 0.3
 
@@ -331,6 +460,8 @@ class _KrRegistrationMixin:
         born = _kr_birth_date(digits, self.CENTURY[digits[6]])
         if born is None or born > _dt.date.today():
             return "invalid"
+        if digits[6] in self.CONTEXT_ONLY:
+            return "unchecked"
         if self._validate_region_code(int(digits[7:9])) and self._validate_checksum(digits):
             return "valid"
         return "new_style" if born >= self.CHECK_DIGIT_DROPPED else "unchecked"
@@ -350,10 +481,17 @@ class _KrRegistrationMixin:
 class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
     """Korean resident registration number (주민등록번호) YYMMDD-GNNNNNC.
 
-    G: 1/2 born 1900s, 3/4 born 2000s, 9/0 born 1800s (5-8 are foreigners: KR_FRN).
+    G (the 7th digit, gender and century of birth): 1/2 born 1900–1999, 3/4 born 2000–2099,
+    9/0 born 1800–1899; 5–8 are the same digits for registered foreigners (KR_FRN). Source: the
+    Resident Registration Act's numbering rule as summarised in the Korean Wikipedia article
+    "주민등록번호" (section 구성) and the Ministry of the Interior and Safety's notice of the
+    October 2020 change (digits after G random). Nobody born in the 1800s is alive, and presidio's
+    tests treat 9/0 as invalid, so a 9/0 number is reported only with a context word
+    (주민등록번호 …): an old register may still quote one.
     """
 
     CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "9": 1800, "0": 1800}
+    CONTEXT_ONLY = frozenset("90")
     PATTERNS = [
         Pattern(
             "RRN",

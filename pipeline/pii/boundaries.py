@@ -1,0 +1,62 @@
+"""Value boundaries for agglutinative scripts, once for every recognizer.
+
+Korean attaches particles to the word before without a space (``010-1234-5678에서``,
+``kim@example.com으로``), and Japanese/Chinese run words together. Recognizers written for
+English read a Hangul or CJK character as part of the value: ``\\b`` sees no boundary between
+``0265`` and ``로`` (both are word characters), and presidio's e-mail pattern takes Hangul as
+domain letters (``example.com에서`` then fails the domain check). Either way the value is missed.
+
+:func:`separated` gives every recognizer the text with each CJK character that touches a Latin
+letter or digit replaced by a line break (one character for one, so offsets are unchanged): a
+boundary for ``\\b``, lookarounds, phonenumbers' matcher and the e-mail pattern alike, and never
+a separator inside a number. :func:`use_cjk_boundaries` wraps a recognizer's ``analyze`` (and
+the fast phone path) with it; the context enhancer still reads the original text.
+"""
+from __future__ import annotations
+
+import regex
+
+# Hangul jamo and syllables, kana, CJK ideographs and their compatibility/half-width forms.
+CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
+SEPARATOR = "\n"
+_GLUED = regex.compile(f"(?<=[0-9A-Za-z])[{CJK}]|[{CJK}](?=[0-9A-Za-z])")
+
+
+def separated(text: str) -> str:
+    """``text`` with every CJK character adjacent to an ASCII letter or digit replaced by a line break."""
+    if text.isascii():
+        return text
+    return _GLUED.sub(SEPARATOR, text)
+
+
+class _LastText:
+    """The separated form of the last text seen: the recognizers of one call share it. One
+    attribute holds the (text, separated) pair, read and replaced whole, so threads sharing the
+    engine never pair one text with another's separated form."""
+
+    __slots__ = ("pair",)
+
+    def __init__(self) -> None:
+        self.pair: tuple = (None, None)
+
+    def __call__(self, text: str) -> str:
+        pair = self.pair
+        if pair[0] is not text:
+            pair = self.pair = (text, separated(text))
+        return pair[1]
+
+
+def use_cjk_boundaries(recognizers) -> None:
+    """Make each recognizer analyse the separated text (instance attributes; the class is untouched)."""
+    view = _LastText()
+    for rec in recognizers:
+        for name in ("analyze", "analyze_fast"):
+            method = getattr(rec, name, None)
+            if method is None or getattr(method, "_cjk_boundaries", False):
+                continue
+
+            def wrapped(text, *args, _method=method, **kwargs):
+                return _method(view(text), *args, **kwargs)
+
+            wrapped._cjk_boundaries = True
+            setattr(rec, name, wrapped)

@@ -1,0 +1,249 @@
+"""PII accuracy failure classes (issue 15, one item of issue 14), each with hand-written cases:
+values glued to Hangul/CJK particles, card issuer ranges and a card after another number, IBANs
+next to a word, the RRN gender/century digit, version numbers and plain numbers of technical
+text, and user patterns under a time limit."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import ConfigError
+from pipeline.pii.engine import PiiEngine
+from pipeline.saferegex import RuleTimeout
+from test_pii import cfg, engine  # noqa: F401 - the shared module-scoped fixtures
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "pii" / "boundary_cases.jsonl"
+
+def _found(engine, text, lang="en"):
+    return {(r.entity_type, text[r.start : r.end]) for r in engine.resolve(engine.detect_batch([text], [lang])[0])}
+
+
+def _rules_copy(tmp_path, cfg) -> Path:
+    rules = tmp_path / "rules"
+    shutil.copytree(cfg.rules_path(), rules)
+    return rules
+
+
+# --- the committed Korean/English cases ----------------------------------------------------
+def test_every_boundary_case_is_found_and_no_decoy_replaced(engine):
+    cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(cases) >= 30
+    results = engine.detect_batch([c["text"] for c in cases], [c["lang"] for c in cases])
+    for case, found in zip(cases, results):
+        chosen = engine.resolve(found)
+        for p in case["pii"]:
+            assert any(r.entity_type == p["type"] and r.start <= p["start"] and r.end >= p["end"] for r in chosen), \
+                (case["text"], p)
+        for d in case["decoys"]:
+            assert not any(r.start < d["end"] and r.end > d["start"] for r in chosen), (case["text"], d)
+
+
+# --- Hangul / CJK boundaries ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text,entity,value",
+    [
+        ("문의 010-2345-6789에서 받아요", "PHONE_NUMBER", "010-2345-6789"),
+        ("카드 4539 3141 5926 5351로 결제", "CREDIT_CARD", "4539 3141 5926 5351"),
+        ("보낸 곳 kim.ee69@example.com에서 확인", "EMAIL_ADDRESS", "kim.ee69@example.com"),
+        ("메일주소kim@example.org로 회신", "EMAIL_ADDRESS", "kim@example.org"),
+        ("서버 192.168.10.20에서 로그인", "IP_ADDRESS", "192.168.10.20"),
+        ("口座 DE89370400440532013000へ送金", "IBAN_CODE", "DE89370400440532013000"),
+    ],
+)
+def test_values_glued_to_cjk_text_are_found(engine, text, entity, value):
+    assert (entity, value) in _found(engine, text, "ko")
+
+
+def test_cjk_separation_keeps_offsets_and_context_words():
+    from pipeline.pii.boundaries import separated
+
+    text = "연락처010-1234-5678에서 kim@example.com으로"
+    out = separated(text)
+    assert len(out) == len(text)
+    assert out == "연락\n010-1234-5678\n서 kim@example.com\n로"
+    assert separated("plain ascii 010-1234-5678") == "plain ascii 010-1234-5678"
+    assert separated("한국어 문장 그대로") == "한국어 문장 그대로"  # no Latin letter or digit touching
+
+
+def test_context_still_read_from_the_original_text(engine):
+    # the context word glued to the value is replaced by a separator for the recognizers only:
+    # a weak bank-account number and an unchecked RRN still get their context
+    assert ("KR_BANK_ACCOUNT", "110-123-456789") in _found(engine, "계좌번호110-123-456789로 입금", "ko")
+    assert ("KR_RRN", "900101-1234567") in _found(engine, "주민번호900101-1234567입니다", "ko")
+
+
+# --- cards ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value",
+    ["2221 3141 5926 5358", "2720314159265354", "2200314159265353", "5425-3141-5926-5355",
+     "3782 314159 26539", "3631 415926 5357", "6250314159265353", "3530314159265352"],
+)
+def test_card_issuer_ranges(engine, value):
+    assert ("CREDIT_CARD", value) in _found(engine, f"paid with {value} yesterday")
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("Order 1023 4539 3141 5926 5351", "4539 3141 5926 5351"),
+        ("ref 12 9876 5425 3141 5926 5355 ok", "5425 3141 5926 5355"),
+    ],
+)
+def test_card_after_another_number(engine, text, value):
+    assert ("CREDIT_CARD", value) in _found(engine, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "paid with 2221 3141 5926 5359 yesterday",  # Luhn fails
+        "pi is 3.1415926535897932 roughly",  # digits after a decimal point
+        "id 7221314159265358 unknown issuer range",
+        "token ab4539314159265351 in a word",
+    ],
+)
+def test_card_rejections(engine, text):
+    assert not any(e == "CREDIT_CARD" for e, _ in _found(engine, text))
+
+
+# --- IBAN -----------------------------------------------------------------------------------
+def test_iban_does_not_swallow_the_next_word(engine):
+    text = "IBAN DE89 3704 0044 0532 0130 00 and the rest"
+    assert ("IBAN_CODE", "DE89 3704 0044 0532 0130 00") in _found(engine, text)
+    assert not any(e == "IBAN_CODE" for e, _ in _found(engine, "code LV80 bANK 0000 4351 9500 1 here"))
+
+
+# --- RRN gender/century digit -----------------------------------------------------------------
+def test_rrn_of_someone_born_in_the_1800s_needs_a_context_word(engine):
+    historic = "870312-9123452"  # 9: born 1800-1899, check digit right
+    assert not any(e == "KR_RRN" for e, _ in _found(engine, f"번호 {historic} 참고", "ko"))
+    assert ("KR_RRN", historic) in _found(engine, f"주민등록번호 {historic}", "ko")
+    assert ("KR_RRN", "900101-1234568") in _found(engine, "번호 900101-1234568 참고", "ko")
+
+
+# --- technical text ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fixed in version 1.2.3.4 today.",
+        "Upgrade from v10.0.0.1 soon.",
+        "Build 1.2.3.4.5 passed.",
+        "libfoo (3.1.4.1-2) unstable; urgency=medium",
+        "Supported: 1.2.3, 1.2.3.4 and 1.2.4.",
+        "RFC 2616 section 8.1.2.2 describes pipelining.",
+        "버전 2.4.1.0 출시",
+        "m4/nls.m4: Upgrade to gettext-0.19.8.1.",
+        "configure.ac: need zlib >= 1.2.2.3 now",
+        "Changes in 1.2.3.6 (17 Jan 2010)",
+    ],
+)
+def test_version_numbers_are_not_ip_addresses(engine, text):
+    assert not any(e == "IP_ADDRESS" for e, _ in _found(engine, text, "ko" if "버전" in text else "en"))
+
+
+def test_addresses_stay_addresses(engine, tmp_path, make_config, cfg):
+    assert ("IP_ADDRESS", "81.2.69.160") in _found(engine, "The office router is 81.2.69.160 now.")
+    log = "2024-01-05 sshd[811]: Failed password for root from 81.2.69.160 port 22 ssh2 (see /var/log/auth.log)"
+    assert ("IP_ADDRESS", "81.2.69.160") in _found(engine, log)
+    tech = "See https://example.org and --listen; the host {} answers."
+    for address in ("81.2.69.160", "10.0.0.53"):  # by default every address is replaced, technical or not
+        assert ("IP_ADDRESS", address) in _found(engine, tech.format(address))
+    # technical_addresses (opt-in): private addresses of technical documents stay, public ones do not
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "suppression.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  enabled: false", "  enabled: true"), encoding="utf-8")
+    eng = PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+    assert not any(e == "IP_ADDRESS" for e, _ in _found(eng, tech.format("10.0.0.53")))
+    assert ("IP_ADDRESS", "81.2.69.160") in _found(eng, tech.format("81.2.69.160"))
+    assert ("IP_ADDRESS", "10.0.0.53") in _found(eng, "My laptop had 10.0.0.53 at home.")
+
+
+def test_plain_numbers_in_technical_text(engine):
+    tech = "Merged 2.0.1 on 2021-10-20 (https://example.org/t/1), ticket {} closed."
+    assert not any(e == "PHONE_NUMBER" for e, _ in _found(engine, tech.format("4155550132")))
+    # phone formatting or a context word keeps it, technical or not
+    assert ("PHONE_NUMBER", "(415) 555-0132") in _found(engine, tech.format("(415) 555-0132"))
+    assert ("PHONE_NUMBER", "4155550132") in _found(engine, tech.replace("ticket", "phone").format("4155550132"))
+    # ordinary text: a plain valid number is still a phone number
+    assert ("PHONE_NUMBER", "4155550132") in _found(engine, "I wrote 4155550132 on the card.")
+
+
+def test_allow_list_hook(tmp_path, make_config, cfg):
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "suppression.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "  values: []", "  values: [noreply@example.com]\n"), encoding="utf-8")
+    eng = PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+    out, counts = eng.scrub("from noreply@example.com to kim@example.com", "en")
+    assert out == "from noreply@example.com to <EMAIL_ADDRESS>" and counts == {"EMAIL_ADDRESS": 1}
+
+
+def test_bad_suppression_pattern_is_a_config_error(tmp_path, make_config, cfg):
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "suppression.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  patterns: []", "  patterns: ['(unclosed']", 1),
+                    encoding="utf-8")
+    with pytest.raises(ConfigError, match="allow_list.patterns"):
+        PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+
+
+def test_rules_copy_without_suppression_file_still_loads(tmp_path, make_config, cfg):
+    rules = _rules_copy(tmp_path, cfg)
+    (rules / "pii" / "suppression.yaml").unlink()
+    eng = PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+    assert eng.find("Fixed in version 1.2.3.4 today.", "en") == {"IP_ADDRESS": 1}
+
+
+# --- user patterns under a time limit -------------------------------------------------------------
+def test_catastrophic_user_pattern_quarantines_the_record(tmp_path, make_config, cfg, monkeypatch):
+    from pipeline import saferegex
+    from pipeline.records import new_record
+    from pipeline.stages.pii import PiiScrubber
+    from pipeline.verdicts import run_core_on_batch
+
+    monkeypatch.setattr(saferegex, "DEFAULT_TIMEOUT", 0.2)
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "recognizers.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + """
+  - name: SlowTicket
+    type: custom
+    supported_entity: TICKET
+    patterns: [{name: ticket, regex: '(a|aa)+c', score: 0.9}]
+    supported_languages: [en, ko, ja, zh, xx]
+""", encoding="utf-8")
+    conf = make_config({"rules_dir": str(rules)})
+    eng = PiiEngine(conf)
+    with pytest.raises(RuleTimeout) as err:
+        eng.scrub("a" * 60 + " kim@example.com", "en")
+    assert "SlowTicket" in err.value.rule and "kim@example.com" not in str(err.value)
+
+    core = PiiScrubber(conf)
+    core._engine = eng
+    recs = [new_record(source_uri="a.jsonl", record_index=0, text="mail kim@example.com"),
+            new_record(source_uri="a.jsonl", record_index=1, text="a" * 60 + " 010-1234-5678")]
+    kept, rows = run_core_on_batch(core, recs, "run1")
+    assert [r["text"] for r in kept] == ["mail <EMAIL_ADDRESS>"]
+    assert len(rows) == 1 and rows[0]["reason"] == "stage_error"
+    assert "SlowTicket" in json.dumps(rows[0]) and "010-1234-5678" not in json.dumps(rows[0])
+
+
+# --- bombs ------------------------------------------------------------------------------------------
+def test_colon_keyword_scan_is_linear_on_a_long_chunk():
+    """presidio's keyword list splits colon words; finding them must not rescan a long chunk from
+    every position (a 200 KB word before a word with a colon took minutes)."""
+    import random
+
+    import regex
+
+    from pipeline.pii.fast import _COLON_CHUNK
+
+    bomb = "<a" * 100_000 + " https://x"
+    assert [m.group() for m in _COLON_CHUNK.finditer(bomb, timeout=2.0)] == ["https://x"]
+    scan_from_anywhere = regex.compile(r"\S*:\S*")  # what it replaced: the same matches on ordinary text
+    rng = random.Random(3)
+    for _ in range(300):
+        text = "".join(rng.choice("ab: \n") for _ in range(rng.randint(0, 40)))
+        assert [m.span() for m in _COLON_CHUNK.finditer(text)] == [m.span() for m in scan_from_anywhere.finditer(text)]

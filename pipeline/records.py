@@ -254,7 +254,6 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
 TABLE_SCHEMAS: dict[str, pa.Schema] = {name: _schema(columns) for name, columns in TABLE_COLUMNS.items()}
 DOCUMENTS_SCHEMA = TABLE_SCHEMAS["documents"]
 DECISIONS_SCHEMA = TABLE_SCHEMAS["decisions"]
-QUARANTINE_SCHEMA = TABLE_SCHEMAS["quarantine"]
 TRAJECTORIES_SCHEMA = TABLE_SCHEMAS["trajectories"]
 SIGNATURES_SCHEMA = TABLE_SCHEMAS["signatures"]
 

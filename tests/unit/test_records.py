@@ -1,25 +1,16 @@
-"""The decisions row builders of pipeline.records, and docs/audit.md's column table, against
-expectations written out here by hand."""
+"""The decisions and quarantine row builders of pipeline.records, against rows written out here by
+hand."""
 from __future__ import annotations
-
-import re
-from pathlib import Path
-
-import pyarrow as pa
 
 from pipeline.io.shards import rows_to_batch
 from pipeline.records import (
     K_FLAGS,
-    TABLE_SCHEMAS,
     decision_row,
     make_doc_id,
     new_record,
     quarantine_decision,
     quarantine_row,
 )
-
-AUDIT_DOC = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
-
 
 def _sample_record() -> dict:
     record = new_record(source_uri="/in/ko.jsonl", record_index=7, text="연락처 홍길동 010-1234-5678",
@@ -102,28 +93,3 @@ def test_quarantine_row_and_its_decision():
         "pii_counts": [],
         "run_id": "run-2",
     }
-
-
-def _documented_tables() -> dict[str, list[tuple[str, str]]]:
-    """docs/audit.md's "Tables and column types" table: {table: [(column, type as written)]}."""
-    tables = {}
-    for line in AUDIT_DOC.read_text(encoding="utf-8").splitlines():
-        m = re.fullmatch(r"\| `(\w+)` \| (`\w+` .*) \|", line)
-        if m and m.group(1) in TABLE_SCHEMAS:
-            cells = re.findall(r"`(\w+)` ([^`]+?)(?:, (?=`)|$)", m.group(2))
-            tables[m.group(1)] = [(name, re.sub(r" \(.*\)$", "", type_.strip())) for name, type_ in cells]
-    return tables
-
-
-def _arrow_type_as_documented(type_: pa.DataType) -> str:
-    """pyarrow's spelling of a type as the docs write it: constructor names (``float32``, not
-    ``float``) and list items without their field name."""
-    spelled = str(type_).replace("item: ", "").replace("element: ", "")
-    return re.sub(r"\bfloat\b", "float32", re.sub(r"\bdouble\b", "float64", spelled))
-
-
-def test_audit_doc_lists_every_column_of_every_table_with_its_type():
-    documented = _documented_tables()
-    assert set(documented) == set(TABLE_SCHEMAS)
-    for table, schema in TABLE_SCHEMAS.items():
-        assert documented[table] == [(f.name, _arrow_type_as_documented(f.type)) for f in schema], table

@@ -168,38 +168,43 @@ def _schema(columns: tuple[Column, ...]) -> pa.Schema:
 
 _STRING = pa.string()
 
-DOCUMENTS_COLUMNS = (
+# Columns documents and decisions share: the same values, and in the columnar writer the same arrays.
+_INPUT_POSITION = (  # which input record: stable id, the input's own id, file, 0-based position
     Column("doc_id", _STRING, FROM_RECORD),
     Column("source_id", _STRING, FROM_RECORD),
     Column("source_uri", _STRING, FROM_RECORD),
     Column("record_index", pa.int64(), FROM_RECORD),
-    Column("url", _STRING, FROM_RECORD),
-    Column("text", _STRING, FROM_RECORD),
-    Column("content_hash", _STRING, FROM_TEXT),
+)
+_LANG_AND_LICENSE = (
     Column("lang", _STRING, FROM_RECORD),
     Column("lang_score", pa.float32(), FROM_RECORD),
     Column("license", _STRING, FROM_RECORD),
+)
+_PII_COUNTS = Column("pii_counts", PII_COUNTS, FROM_RECORD)
+_RUN_ID = Column("run_id", _STRING, FROM_RUN)
+
+DOCUMENTS_COLUMNS = (
+    *_INPUT_POSITION,
+    Column("url", _STRING, FROM_RECORD),
+    Column("text", _STRING, FROM_RECORD),
+    Column("content_hash", _STRING, FROM_TEXT),
+    *_LANG_AND_LICENSE,
     Column("copyright", pa.list_(_STRING), FROM_RECORD),
-    Column("pii_counts", PII_COUNTS, FROM_RECORD),
+    _PII_COUNTS,
     Column("dup_cluster", _STRING, FROM_RECORD),
-    Column("run_id", _STRING, FROM_RUN),
+    _RUN_ID,
 )
 
 DECISIONS_COLUMNS = (
-    Column("doc_id", _STRING, FROM_RECORD),
-    Column("source_id", _STRING, FROM_RECORD),
-    Column("source_uri", _STRING, FROM_RECORD),
-    Column("record_index", pa.int64(), FROM_RECORD),
+    *_INPUT_POSITION,
     Column("action", _STRING, FROM_VERDICT),
     Column("stage", _STRING, FROM_VERDICT),
     Column("reason", _STRING, FROM_VERDICT),
     Column("detail", _STRING, FROM_VERDICT),
-    Column("lang", _STRING, FROM_RECORD),
-    Column("lang_score", pa.float32(), FROM_RECORD),
-    Column("license", _STRING, FROM_RECORD),
+    *_LANG_AND_LICENSE,
     Column("dup_of", _STRING, FROM_VERDICT),
-    Column("pii_counts", PII_COUNTS, FROM_RECORD),
-    Column("run_id", _STRING, FROM_RUN),
+    _PII_COUNTS,
+    _RUN_ID,
 )
 
 # Built by `quarantine_row` (ingest).

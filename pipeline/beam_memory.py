@@ -1,20 +1,21 @@
 """Bounded worker memory on Beam's local runner and SDK harness (apache-beam 2.77.0, pinned).
 
 Two places where Beam 2.77.0 keeps memory in proportion to the data a worker handles, found by
-profiling the dedup stage with memray (``benchmarks/bench_dedup.py``, 2 local SDK workers):
+profiling the dedup stage with memray (``benchmarks/bench_dedup.py``, 2 local SDK workers; the
+figures are in docs/benchmarks.md, "Process and runner tuning"):
 
 * **SDK harness, every portable runner** (:func:`release_bundle_output_buffers`). Each output of a
   bundle to the runner is encoded into a buffer that is flushed at 10 MB but keeps its capacity
   (up to 16 MB), and the finished bundle processor stays cached, idle, with that buffer, for 60 s.
   A pipeline with many stages (dedup's connected components run 4 transforms a round) holds one
-  such buffer per stage output: 54 of them, 113 MB, at 200k documents. The patch drops the
+  such buffer per stage output, so the idle buffers add up with the number of stages. The patch drops the
   stream when the bundle's outputs are closed (their bytes were already handed to the data
   channel), so the buffer is freed with it.
 * **The local runner (FnApiRunner)** (:func:`stream_local_runner_inputs`). It sends a bundle's
   whole input to the worker as one data message: one byte string per worker for a grouped
   input, and all of a stage's chunks written into one buffer before being sent. The worker then
-  held its whole share of the stage's input twice (the gRPC message and its bytes): 2 x 61 MB at
-  200k documents, growing with the corpus. The patch sends element-aligned messages of about
+  held its whole share of the stage's input twice (the gRPC message and its bytes), growing with
+  the corpus. The patch sends element-aligned messages of about
   :data:`INPUT_CHUNK_BYTES`, so the worker holds a few of them at a time whatever the corpus size
   (the Fn API's data channel already bounds its receive queue to 5 messages).
 

@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def console_main() -> None:
     """The ``curate`` console script and ``python -m pipeline``: :func:`main`, then leave without the
-    interpreter's teardown (``runtime.exit_now``; about 0.5 s with Beam imported)."""
+    interpreter's teardown (``runtime.exit_now``), which with Beam imported is a noticeable part of a
+    small run (docs/benchmarks.md)."""
     from pipeline.runtime import exit_now
 
     exit_now(main())

@@ -392,11 +392,6 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
-def from_dict(data: dict) -> Config:
-    """Rebuild a Config from ``Config.to_dict()`` output (e.g. on a worker)."""
-    return _build(Config, data)
-
-
 # --- checks outside the YAML ------------------------------------------------------------------
 def _need_file(key: str, path: str) -> None:
     from apache_beam.io.filesystems import FileSystems

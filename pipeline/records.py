@@ -3,14 +3,20 @@
 Records flow through Beam as plain dicts (Beam's fast primitive coder handles them) grouped in
 lists ("batches") so per-element framework overhead is paid once per batch, not per document.
 
-Public fields of a document record are the `documents` columns of SPEC.md. Fields whose name starts
-with an underscore are internal (provenance signals, per-stage notes) and never written as columns.
+Public fields of a document record are the `documents` columns (docs/audit.md). Fields whose name
+starts with an underscore are internal (provenance signals, per-stage notes) and never written as
+columns.
+
+Each table of OUT is declared once, as an ordered tuple of :class:`Column` (name, Arrow type, where
+the value comes from); its Arrow schema, its row builder and the columnar writer all read that
+declaration.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import operator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +26,6 @@ import pyarrow as pa
 KEEP = "keep"
 DROP = "drop"
 QUARANTINE = "quarantine"
-ACTIONS = (KEEP, DROP, QUARANTINE)
 
 
 class Reason:
@@ -51,8 +56,6 @@ class Reason:
     # dedup
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
-    # trajectories
-    ANSWER_MISMATCH = "answer_mismatch"
 
 
 # Internal record keys (never written as document columns).
@@ -69,10 +72,6 @@ def make_doc_id(source_uri: str, record_index: int) -> str:
     """Stable id: the same file and record position give the same id on every rerun."""
     h = hashlib.blake2b(f"{source_uri}\x00{record_index}".encode("utf-8"), digest_size=16)
     return h.hexdigest()
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def new_record(
@@ -131,6 +130,155 @@ def _json(detail: Any) -> str | None:
     return json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)
 
 
+# --- the tables of OUT ----------------------------------------------------------------------
+# Mappings are stored as lists of {key, value} structs (see `entries`): every column type of OUT
+# must be one that Hugging Face datasets, pandas, polars and DuckDB all read; an Arrow map is not.
+def entries_type(value_type: pa.DataType) -> pa.DataType:
+    return pa.list_(pa.struct([("key", pa.string()), ("value", value_type)]))
+
+
+def _is_entries(type_: pa.DataType) -> bool:
+    return (pa.types.is_list(type_) and pa.types.is_struct(type_.value_type)
+            and [f.name for f in type_.value_type] == ["key", "value"])
+
+
+PII_COUNTS = entries_type(pa.int32())  # entity type → replacements
+CHECKS = entries_type(pa.bool_())  # trajectory check → passed
+
+# Where a column's value comes from, for the tables whose rows this module builds.
+FROM_RECORD = "record"  # the document record's field of the same name (mappings as entries, lists never null)
+FROM_VERDICT = "verdict"  # the decision being recorded: action, stage, reason, detail (JSON), dup_of
+FROM_RUN = "run"  # the run id
+FROM_TEXT = "text"  # computed from the record's text (content_hash: sha256 hex of its UTF-8 bytes)
+BY_WRITER = "writer"  # filled by the module that writes the table (named in the table's comment)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an OUT table: its name, its Arrow type and where its value comes from."""
+
+    name: str
+    type: pa.DataType
+    source: str = BY_WRITER
+
+
+def _schema(columns: tuple[Column, ...]) -> pa.Schema:
+    return pa.schema([(c.name, c.type) for c in columns])
+
+
+_STRING = pa.string()
+
+# Columns documents and decisions share: the same values, and in the columnar writer the same arrays.
+_INPUT_POSITION = (  # which input record: stable id, the input's own id, file, 0-based position
+    Column("doc_id", _STRING, FROM_RECORD),
+    Column("source_id", _STRING, FROM_RECORD),
+    Column("source_uri", _STRING, FROM_RECORD),
+    Column("record_index", pa.int64(), FROM_RECORD),
+)
+_LANG_AND_LICENSE = (
+    Column("lang", _STRING, FROM_RECORD),
+    Column("lang_score", pa.float32(), FROM_RECORD),
+    Column("license", _STRING, FROM_RECORD),
+)
+_PII_COUNTS = Column("pii_counts", PII_COUNTS, FROM_RECORD)
+_RUN_ID = Column("run_id", _STRING, FROM_RUN)
+
+DOCUMENTS_COLUMNS = (
+    *_INPUT_POSITION,
+    Column("url", _STRING, FROM_RECORD),
+    Column("text", _STRING, FROM_RECORD),
+    Column("content_hash", _STRING, FROM_TEXT),
+    *_LANG_AND_LICENSE,
+    Column("copyright", pa.list_(_STRING), FROM_RECORD),
+    _PII_COUNTS,
+    Column("dup_cluster", _STRING, FROM_RECORD),
+    _RUN_ID,
+)
+
+DECISIONS_COLUMNS = (
+    *_INPUT_POSITION,
+    Column("action", _STRING, FROM_VERDICT),
+    Column("stage", _STRING, FROM_VERDICT),
+    Column("reason", _STRING, FROM_VERDICT),
+    Column("detail", _STRING, FROM_VERDICT),
+    *_LANG_AND_LICENSE,
+    Column("dup_of", _STRING, FROM_VERDICT),
+    _PII_COUNTS,
+    _RUN_ID,
+)
+
+# Built by `quarantine_row` (ingest).
+QUARANTINE_COLUMNS = (
+    Column("doc_id", _STRING),
+    Column("source_uri", _STRING),
+    Column("record_index", pa.int64()),
+    Column("offset", pa.int64()),
+    Column("reason", _STRING),
+    Column("error", _STRING),
+    Column("raw", pa.binary()),
+    Column("raw_truncated", pa.bool_()),
+    Column("raw_bytes", pa.int64()),
+    Column("run_id", _STRING),
+)
+
+# Built by the trajectories stage.
+TRAJECTORIES_COLUMNS = (
+    Column("sample_id", _STRING),
+    Column("source_doc_ids", pa.list_(_STRING)),
+    Column("prompt", _STRING),
+    Column("thinking", _STRING),
+    Column("answer", _STRING),
+    Column("reference_answer", _STRING),
+    Column("messages", pa.list_(pa.struct([("role", _STRING), ("content", _STRING)]))),
+    Column("lang", _STRING),
+    Column("teacher", _STRING),
+    Column("template_id", _STRING),
+    Column("checks", CHECKS),
+    # Inherited from the source documents (several -> "A AND B"), so a sample carries the
+    # license verdict of what it was grounded in; null for seed problems without a license.
+    Column("license", _STRING),
+    Column("run_id", _STRING),
+)
+
+# Filled by the dedup stage; the schema lives here so a later run can read it back.
+SIGNATURES_COLUMNS = (
+    Column("doc_id", _STRING),
+    Column("exact_hash", _STRING),
+    Column("minhash", pa.list_(pa.uint32())),
+    Column("lang", _STRING),
+    Column("run_id", _STRING),
+)
+
+TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "documents": DOCUMENTS_COLUMNS,
+    "decisions": DECISIONS_COLUMNS,
+    "quarantine": QUARANTINE_COLUMNS,
+    "trajectories": TRAJECTORIES_COLUMNS,
+    "signatures": SIGNATURES_COLUMNS,
+}
+TABLE_SCHEMAS: dict[str, pa.Schema] = {name: _schema(columns) for name, columns in TABLE_COLUMNS.items()}
+DOCUMENTS_SCHEMA = TABLE_SCHEMAS["documents"]
+DECISIONS_SCHEMA = TABLE_SCHEMAS["decisions"]
+TRAJECTORIES_SCHEMA = TABLE_SCHEMAS["trajectories"]
+SIGNATURES_SCHEMA = TABLE_SCHEMAS["signatures"]
+
+
+# --- row builders ---------------------------------------------------------------------------
+def _row_value(type_: pa.DataType):
+    """How a record's field becomes a row value of a column of this type (None: as it is)."""
+    if _is_entries(type_):
+        return entries
+    if pa.types.is_list(type_):
+        return lambda value: list(value) if value else []
+    return None
+
+
+_DECISION_RECORD_FIELDS = tuple(c.name for c in DECISIONS_COLUMNS if c.source == FROM_RECORD)
+_DECISION_CONVERTED = tuple((c.name, _row_value(c.type)) for c in DECISIONS_COLUMNS
+                            if c.source == FROM_RECORD and _row_value(c.type))
+_decision_record_getter = operator.itemgetter(*_DECISION_RECORD_FIELDS)
+
+
 def decision_row(
     record: dict,
     *,
@@ -141,23 +289,17 @@ def decision_row(
     detail: dict | None = None,
     dup_of: str | None = None,
 ) -> dict:
-    """One decisions row. Never copies text: raw PII must not reach decisions."""
-    return {
-        "doc_id": record["doc_id"],
-        "source_id": record.get("source_id"),
-        "source_uri": record.get("source_uri"),
-        "record_index": record.get("record_index"),
-        "action": action,
-        "stage": stage,
-        "reason": reason,
-        "detail": _json(detail),
-        "lang": record.get("lang"),
-        "lang_score": record.get("lang_score"),
-        "license": record.get("license"),
-        "dup_of": dup_of,
-        "pii_counts": entries(record.get("pii_counts")),
-        "run_id": run_id,
-    }
+    """One decisions row: the record's columns (never its text: raw PII must not reach decisions),
+    then the verdict's. Keys are the decisions columns; the writer orders them by the schema."""
+    try:
+        row = dict(zip(_DECISION_RECORD_FIELDS, _decision_record_getter(record)))
+    except KeyError:  # a partial record (e.g. a quarantined line's position): absent fields are null
+        row = {name: record.get(name) for name in _DECISION_RECORD_FIELDS}
+        row["doc_id"] = record["doc_id"]  # every decision names its document
+    for name, convert in _DECISION_CONVERTED:
+        row[name] = convert(row[name])
+    row.update(action=action, stage=stage, reason=reason, detail=_json(detail), dup_of=dup_of, run_id=run_id)
+    return row
 
 
 def keep_reason_detail(flags: list | None, notes: dict | None) -> tuple[str, dict | None]:
@@ -168,37 +310,44 @@ def keep_reason_detail(flags: list | None, notes: dict | None) -> tuple[str, dic
     return (flags[0] if flags else Reason.KEPT), (({"flags": flags, **notes} if flags else notes) or None)
 
 
-def final_keep_row(record: dict, run_id: str) -> dict:
-    """The decisions row of a document that every stage kept."""
-    reason, detail = keep_reason_detail(record.get(K_FLAGS), record.get(K_NOTES))
-    return decision_row(record, action=KEEP, stage="output", reason=reason, detail=detail, run_id=run_id)
-
-
-def document_row(record: dict, run_id: str) -> dict:
-    text = record["text"]
+def quarantine_row(
+    *,
+    source_uri: str,
+    record_index: int | None,
+    offset: int | None,
+    reason: str,
+    error: str,
+    raw: bytes | None,
+    raw_limit: int,
+    run_id: str,
+) -> dict:
+    raw = raw or b""
     return {
-        "doc_id": record["doc_id"],
-        "source_id": record.get("source_id"),
-        "source_uri": record["source_uri"],
-        "record_index": record["record_index"],
-        "url": record.get("url"),
-        "text": text,
-        "content_hash": content_hash(text),
-        "lang": record.get("lang"),
-        "lang_score": record.get("lang_score"),
-        "license": record.get("license"),
-        "copyright": list(record.get("copyright") or []),
-        "pii_counts": entries(record.get("pii_counts")),
-        "dup_cluster": record.get("dup_cluster"),
+        "doc_id": make_doc_id(source_uri, record_index if record_index is not None else -1),
+        "source_uri": source_uri,
+        "record_index": record_index,
+        "offset": offset,
+        "reason": reason,
+        "error": error,
+        "raw": raw[:raw_limit],
+        "raw_truncated": len(raw) > raw_limit,
+        "raw_bytes": len(raw),
         "run_id": run_id,
     }
+
+
+def quarantine_decision(qrow: dict, *, stage: str = "ingest") -> dict:
+    """The decisions row matching a quarantine row (same doc_id)."""
+    where = {"doc_id": qrow["doc_id"], "source_uri": qrow["source_uri"], "record_index": qrow["record_index"]}
+    return decision_row(where, action=QUARANTINE, stage=stage, reason=qrow["reason"],
+                        detail={"error": qrow["error"], "offset": qrow["offset"]}, run_id=qrow["run_id"])
 
 
 # --- columnar output: a batch of kept records → Arrow record batches ----------------------
 # The documents batch and the final `keep` decisions batch share their common columns (the same
 # Arrow arrays), and content_hash is computed from the Arrow text buffer (no second UTF-8 encode).
-_OUT_FIELDS = ("doc_id", "source_id", "source_uri", "record_index", "url", "text", "lang", "lang_score",
-               "license", "copyright", "pii_counts", "dup_cluster", K_FLAGS, K_NOTES)
+_OUT_RECORD_COLUMNS = tuple({c.name: c for c in DOCUMENTS_COLUMNS + DECISIONS_COLUMNS if c.source == FROM_RECORD}.values())
+_OUT_FIELDS = tuple(c.name for c in _OUT_RECORD_COLUMNS) + (K_FLAGS, K_NOTES)
 _out_getter = operator.itemgetter(*_OUT_FIELDS)
 
 
@@ -243,8 +392,13 @@ def _entries_column(mappings: tuple, type_: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), structs, type=type_)
 
 
-def _string_column(values: tuple) -> pa.Array:
-    return pa.array(values, pa.string())
+def _record_column(values: tuple, type_: pa.DataType) -> pa.Array:
+    """A FROM_RECORD column from the records' values, as :func:`_row_value` would give them."""
+    if _is_entries(type_):
+        return _entries_column(values, type_)
+    if pa.types.is_list(type_):
+        return _list_column(values, type_)
+    return pa.array(values, type_)
 
 
 def sha256_hex_of_strings(arr: pa.Array) -> list[str]:
@@ -267,184 +421,26 @@ def _final_reason_detail(flags, notes) -> tuple[str, str | None]:
 def output_batches(records: list[dict], run_id: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
     """Kept records → (documents batch, final ``keep`` decisions batch), column by column.
 
-    Row for row equal to ``document_row`` / ``final_keep_row`` (a unit test holds it to that).
+    The decisions batch holds, row for row, what :func:`decision_row` gives with action ``keep``,
+    stage ``output`` and :func:`keep_reason_detail` (tests/unit/test_shards.py holds both batches to
+    row-by-row reference builders).
     """
     n = len(records)
-    (doc_id, source_id, source_uri, record_index, url, text, lang, lang_score, license_, copyright_, pii, dup_cluster,
-     flags, notes) = _out_columns(records) if n else ((),) * len(_OUT_FIELDS)
-    a_doc_id = _string_column(doc_id)
-    a_source_id = _string_column(source_id)
-    a_source_uri = _string_column(source_uri)
-    a_index = pa.array(record_index, pa.int64())
-    a_text = _string_column(text)
-    a_lang = _string_column(lang)
-    a_score = pa.array(lang_score, pa.float32())
-    a_license = _string_column(license_)
-    a_pii = _entries_column(pii, PII_COUNTS)
-    a_run = _const(run_id, n)
-    docs = pa.RecordBatch.from_arrays(
-        [a_doc_id, a_source_id, a_source_uri, a_index, _string_column(url), a_text,
-         pa.array(sha256_hex_of_strings(a_text), pa.string()), a_lang, a_score, a_license,
-         _list_column(copyright_, DOCUMENTS_SCHEMA.field("copyright").type), a_pii, _string_column(dup_cluster), a_run],
-        schema=DOCUMENTS_SCHEMA,
-    )
+    values = dict(zip(_OUT_FIELDS, _out_columns(records) if n else ((),) * len(_OUT_FIELDS)))
+    arrays = {c.name: _record_column(values[c.name], c.type) for c in _OUT_RECORD_COLUMNS}
+    arrays["content_hash"] = pa.array(sha256_hex_of_strings(arrays["text"]), pa.string())
+    arrays["run_id"] = _const(run_id, n)
+    flags, notes = values[K_FLAGS], values[K_NOTES]
     if any(flags) or any(notes):
         reasons, details = zip(*map(_final_reason_detail, flags, notes))
-        a_reason, a_detail = _string_column(reasons), _string_column(details)
+        reason, detail = pa.array(reasons, pa.string()), pa.array(details, pa.string())
     else:
-        a_reason, a_detail = _const(Reason.KEPT, n), _const(None, n)
+        reason, detail = _const(Reason.KEPT, n), _const(None, n)
+    verdict = {"action": _const(KEEP, n), "stage": _const("output", n), "reason": reason, "detail": detail,
+               "dup_of": _const(None, n)}
+    docs = pa.RecordBatch.from_arrays([arrays[c.name] for c in DOCUMENTS_COLUMNS], schema=DOCUMENTS_SCHEMA)
     decisions = pa.RecordBatch.from_arrays(
-        [a_doc_id, a_source_id, a_source_uri, a_index, _const(KEEP, n), _const("output", n), a_reason, a_detail,
-         a_lang, a_score, a_license, _const(None, n), a_pii, a_run],
+        [verdict[c.name] if c.source == FROM_VERDICT else arrays[c.name] for c in DECISIONS_COLUMNS],
         schema=DECISIONS_SCHEMA,
     )
     return docs, decisions
-
-
-def quarantine_row(
-    *,
-    source_uri: str,
-    record_index: int | None,
-    offset: int | None,
-    reason: str,
-    error: str,
-    raw: bytes | None,
-    raw_limit: int,
-    run_id: str,
-) -> dict:
-    raw = raw or b""
-    return {
-        "doc_id": make_doc_id(source_uri, record_index if record_index is not None else -1),
-        "source_uri": source_uri,
-        "record_index": record_index,
-        "offset": offset,
-        "reason": reason,
-        "error": error,
-        "raw": raw[:raw_limit],
-        "raw_truncated": len(raw) > raw_limit,
-        "raw_bytes": len(raw),
-        "run_id": run_id,
-    }
-
-
-def quarantine_decision(qrow: dict, *, stage: str = "ingest") -> dict:
-    """The decisions row matching a quarantine row (same doc_id)."""
-    return {
-        "doc_id": qrow["doc_id"],
-        "source_id": None,
-        "source_uri": qrow["source_uri"],
-        "record_index": qrow["record_index"],
-        "action": QUARANTINE,
-        "stage": stage,
-        "reason": qrow["reason"],
-        "detail": _json({"error": qrow["error"], "offset": qrow["offset"]}),
-        "lang": None,
-        "lang_score": None,
-        "license": None,
-        "dup_of": None,
-        "pii_counts": [],
-        "run_id": qrow["run_id"],
-    }
-
-
-# --- Arrow schemas of OUT -------------------------------------------------------------------
-# Mappings are stored as lists of {key, value} structs (see `entries`): every column type of OUT
-# must be one that Hugging Face datasets, pandas, polars and DuckDB all read; an Arrow map is not.
-def entries_type(value_type: pa.DataType) -> pa.DataType:
-    return pa.list_(pa.struct([("key", pa.string()), ("value", value_type)]))
-
-
-PII_COUNTS = entries_type(pa.int32())  # entity type → replacements
-CHECKS = entries_type(pa.bool_())  # trajectory check → passed
-
-DOCUMENTS_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source_id", pa.string()),
-        ("source_uri", pa.string()),
-        ("record_index", pa.int64()),
-        ("url", pa.string()),
-        ("text", pa.string()),
-        ("content_hash", pa.string()),
-        ("lang", pa.string()),
-        ("lang_score", pa.float32()),
-        ("license", pa.string()),
-        ("copyright", pa.list_(pa.string())),
-        ("pii_counts", PII_COUNTS),
-        ("dup_cluster", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
-
-DECISIONS_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source_id", pa.string()),
-        ("source_uri", pa.string()),
-        ("record_index", pa.int64()),
-        ("action", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
-        ("detail", pa.string()),
-        ("lang", pa.string()),
-        ("lang_score", pa.float32()),
-        ("license", pa.string()),
-        ("dup_of", pa.string()),
-        ("pii_counts", PII_COUNTS),
-        ("run_id", pa.string()),
-    ]
-)
-
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source_uri", pa.string()),
-        ("record_index", pa.int64()),
-        ("offset", pa.int64()),
-        ("reason", pa.string()),
-        ("error", pa.string()),
-        ("raw", pa.binary()),
-        ("raw_truncated", pa.bool_()),
-        ("raw_bytes", pa.int64()),
-        ("run_id", pa.string()),
-    ]
-)
-
-TRAJECTORIES_SCHEMA = pa.schema(
-    [
-        ("sample_id", pa.string()),
-        ("source_doc_ids", pa.list_(pa.string())),
-        ("prompt", pa.string()),
-        ("thinking", pa.string()),
-        ("answer", pa.string()),
-        ("reference_answer", pa.string()),
-        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("lang", pa.string()),
-        ("teacher", pa.string()),
-        ("template_id", pa.string()),
-        ("checks", CHECKS),
-        # Inherited from the source documents (several -> "A AND B"), so a sample carries the
-        # license verdict of what it was grounded in; null for seed problems without a license.
-        ("license", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
-
-# Filled by the dedup stage; the schema lives here so a later run can read it back.
-SIGNATURES_SCHEMA = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("exact_hash", pa.string()),
-        ("minhash", pa.list_(pa.uint32())),
-        ("lang", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
-
-TABLE_SCHEMAS: dict[str, pa.Schema] = {
-    "documents": DOCUMENTS_SCHEMA,
-    "decisions": DECISIONS_SCHEMA,
-    "quarantine": QUARANTINE_SCHEMA,
-    "trajectories": TRAJECTORIES_SCHEMA,
-    "signatures": SIGNATURES_SCHEMA,
-}

@@ -18,9 +18,9 @@ class CachedViewOptions(PipelineOptions):
     """``PipelineOptions`` whose ``view_as(cls)`` builds each view once.
 
     Beam calls ``options.view_as(...)`` several times for every transform it applies, and each call
-    re-creates an argparse parser over every registered options class (~0.7 ms): about 600 calls
-    for our graph, a third of its construction time (measured: building the 32 unrolled
-    connected-component rounds 0.41 → 0.17 s). A view holds no state of its own — it reads and
+    re-creates an argparse parser over every registered options class: hundreds of calls for our
+    graph, a large share of its construction time (figures: docs/benchmarks.md, "Process and
+    runner tuning"). A view holds no state of its own — it reads and
     writes the shared ``_all_options`` dict — so handing out the same view again is the same as a
     new one. The cache is not pickled with the options.
     """

@@ -17,9 +17,8 @@ def limit_malloc_arenas() -> int | None:
 
     Beam's SDK harness runs bundles on a pool of threads, and glibc gives each thread its own
     arena: freed memory of one stage's bundle stays in that thread's arena while the next stage
-    runs on another thread, so a worker's RSS steps up with every stage. Measured on the dedup
-    stage alone (``benchmarks/bench_dedup.py``, 2 local SDK workers, 50k documents): largest
-    worker 500 → 385 MB, runner 656 → 451 MB, same wall time. ``MALLOC_ARENA_MAX`` set in the
+    runs on another thread, so a worker's RSS steps up with every stage (figures:
+    docs/benchmarks.md, "Process and runner tuning"). ``MALLOC_ARENA_MAX`` set in the
     environment wins; local SDK worker processes inherit the variable (glibc reads it at start),
     the calling process gets it through ``mallopt`` (threads created from now on).
     """
@@ -45,13 +44,12 @@ def tune_process() -> None:
       processor (:func:`pipeline.beam_memory.release_bundle_output_buffers`).
     * The GC's generation-0 threshold goes up: a run allocates millions of short-lived, acyclic
       record dicts, and the default threshold (700) makes the cyclic collector rescan live batches
-      constantly (measured: about a quarter of a stages-off run's wall time).
+      constantly.
     * Arrow allocates from its jemalloc pool instead of the mimalloc default: shard buffers (up to
       ``shard_max_bytes`` of text per open shard) are filled and freed over and over, and mimalloc
-      returns freed pages to the OS within milliseconds, so every shard faults its memory in again.
-      Measured on the 100k-document stages-off run (5 runs each, interleaved): median wall 6.03 s
-      vs 6.14 s, system time 1.0 s vs 1.35 s, peak RSS ~35 MB lower. ``ARROW_DEFAULT_MEMORY_POOL`` set in the environment wins; builds
-      without jemalloc keep their default.
+      returns freed pages to the OS at once, so every shard faults its memory in again.
+      ``ARROW_DEFAULT_MEMORY_POOL`` set in the environment wins; builds without jemalloc keep their
+      default.
     """
     global _TUNED
     if _TUNED:

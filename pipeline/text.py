@@ -165,17 +165,11 @@ def split_words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-def is_cjk_char_lang(lang: str | None) -> bool:
-    """Languages whose words are characters (no spaces between words)."""
-    return lang in ("zh", "ja", "yue", "wuu", "lzh")
-
-
 # --- character classes and words, vectorised ------------------------------------------------------
 # Per code point, bit flags, each defined by the regex class it stands for (so the vectorised word
 # statistics equal the regex ones): SPACE \s (= str.isspace), LETTER [^\W\d_], CJK (CJK_CHAR_CLASS),
 # ALNUM [^\W_] (a word character of WORD_RE), DECIMAL \d (= str.isdecimal), JOINER ['’-] (joins two
-# runs of word characters). The BMP table is built once per process from those regexes (< 0.1 s);
-# other planes are looked up per distinct character.
+# runs of word characters). The BMP table is built once per process from those regexes; other planes are looked up per distinct character.
 SPACE, LETTER, CJK, ALNUM, DECIMAL, JOINER = 1, 2, 4, 8, 16, 32
 _FLAG_RES = (
     (SPACE, re.compile(r"\s")),

@@ -2,7 +2,7 @@
 
 A profile is a YAML file in this folder (or any path ending in ``.yaml``)::
 
-    description: one line shown by ``curate run --list-profiles``
+    description: one line saying what the profile is for
     options:                      # Beam options without the leading "--"
       runner: DataflowRunner
       project: ${GCP_PROJECT}     # ${VAR} / ${VAR:-default} come from the environment

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from pipeline.config import Config, ConfigError, from_dict, load_config
+from pipeline.config import Config, ConfigError, load_config
 
 
 def write(tmp_path, text):
@@ -76,7 +76,7 @@ def test_missing_file_and_bad_yaml_name_the_file(tmp_path):
 
 def test_resolved_config_round_trips_and_hash_is_stable():
     cfg = load_config(overrides={"dedup": {"threshold": 0.9}})
-    again = from_dict(cfg.to_dict())
+    again = load_config(overrides=cfg.to_dict())  # the manifest's resolved config, given back
     assert again == cfg and again.sha256() == cfg.sha256()
     assert Config().sha256() != cfg.sha256()
 

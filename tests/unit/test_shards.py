@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,11 +14,58 @@ from pipeline.records import (
     DOCUMENTS_SCHEMA,
     K_FLAGS,
     K_NOTES,
-    document_row,
-    final_keep_row,
     new_record,
     output_batches,
 )
+
+
+# Row-by-row reference builders, spelled out column by column so the columnar writer (built from
+# the column declarations in pipeline.records) is held to an independent statement of each row.
+def _entries(mapping):
+    return [{"key": k, "value": v} for k, v in (mapping or {}).items()]
+
+
+def document_row(record: dict, run_id: str) -> dict:
+    text = record["text"]
+    return {
+        "doc_id": record["doc_id"],
+        "source_id": record.get("source_id"),
+        "source_uri": record["source_uri"],
+        "record_index": record["record_index"],
+        "url": record.get("url"),
+        "text": text,
+        "content_hash": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "lang": record.get("lang"),
+        "lang_score": record.get("lang_score"),
+        "license": record.get("license"),
+        "copyright": list(record.get("copyright") or []),
+        "pii_counts": _entries(record.get("pii_counts")),
+        "dup_cluster": record.get("dup_cluster"),
+        "run_id": run_id,
+    }
+
+
+def final_keep_row(record: dict, run_id: str) -> dict:
+    """The decisions row of a document every stage kept: reason = its first flag (else ``kept``),
+    detail = JSON of its flags and the stages' notes."""
+    flags, notes = record.get(K_FLAGS) or [], record.get(K_NOTES) or {}
+    detail = {"flags": flags, **notes} if flags else notes
+    return {
+        "doc_id": record["doc_id"],
+        "source_id": record.get("source_id"),
+        "source_uri": record.get("source_uri"),
+        "record_index": record.get("record_index"),
+        "action": "keep",
+        "stage": "output",
+        "reason": flags[0] if flags else "kept",
+        "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+        "lang": record.get("lang"),
+        "lang_score": record.get("lang_score"),
+        "license": record.get("license"),
+        "dup_of": None,
+        "pii_counts": _entries(record.get("pii_counts")),
+        "run_id": run_id,
+    }
 
 
 def _records(n: int, rich: bool = True) -> list[dict]:

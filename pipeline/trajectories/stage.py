@@ -131,50 +131,43 @@ def validate_candidate(validator, cand: dict, run_id: str, max_completion_bytes:
     )
 
 
-class AskTeacher(beam.PTransform):
+def _in_batches(pcoll, fn: beam.DoFn, main: str, config) -> StageOutputs:
+    """``fn`` on batches of ``trajectories.batch_size`` elements → ``main`` and ``decisions``."""
+    batch = max(1, int(config.trajectories.batch_size))
+    out = (
+        pcoll
+        | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=batch)
+        | "process" >> beam.ParDo(fn).with_outputs(DECISIONS, main=main)
+    )
+    return StageOutputs(**{main: out[main], "decisions": out[DECISIONS]})
+
+
+class _Step(beam.PTransform):
+    """A part of the trajectory stage, built from the run's config and run id."""
+
+    def __init__(self, config, run_id: str) -> None:
+        super().__init__()
+        self._config = config
+        self._run_id = run_id
+
+
+class AskTeacher(_Step):
     """Distinct prompt items → ``.candidates`` (one per completion) and ``.decisions`` for prompts
     the teacher gave no completion."""
 
-    def __init__(self, config, run_id: str) -> None:
-        super().__init__()
-        self._config = config
-        self._run_id = run_id
-
     def expand(self, prompts):
-        batch = max(1, int(self._config.trajectories.batch_size))
-        taught = (
-            prompts
-            | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=batch)
-            | "complete" >> beam.ParDo(_TeacherFn(self._config, self._run_id)).with_outputs(DECISIONS, main="candidates")
-        )
-        return StageOutputs(candidates=taught.candidates, decisions=taught[DECISIONS])
+        return _in_batches(prompts, _TeacherFn(self._config, self._run_id), "candidates", self._config)
 
 
-class CheckCandidates(beam.PTransform):
+class CheckCandidates(_Step):
     """Candidates → ``.samples`` (accepted) and ``.decisions`` (one per candidate)."""
 
-    def __init__(self, config, run_id: str) -> None:
-        super().__init__()
-        self._config = config
-        self._run_id = run_id
-
     def expand(self, candidates):
-        batch = max(1, int(self._config.trajectories.batch_size))
-        checked = (
-            candidates
-            | "batches" >> beam.BatchElements(min_batch_size=1, max_batch_size=batch)
-            | "validate" >> beam.ParDo(_ValidateFn(self._config, self._run_id)).with_outputs(DECISIONS, main="samples")
-        )
-        return StageOutputs(samples=checked.samples, decisions=checked[DECISIONS])
+        return _in_batches(candidates, _ValidateFn(self._config, self._run_id), "samples", self._config)
 
 
-class TrajectoryStage(beam.PTransform):
+class TrajectoryStage(_Step):
     """Kept-document batches in; ``.samples`` rows and ``.decisions`` rows out."""
-
-    def __init__(self, config, run_id: str) -> None:
-        super().__init__()
-        self._config = config
-        self._run_id = run_id
 
     def _prompt_items(self, docs) -> tuple[list, list]:
         """(item PCollections, decisions PCollections) from the configured prompt sources: the replay

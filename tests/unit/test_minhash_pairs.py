@@ -22,7 +22,7 @@ FAR = np.arange(500, 510, dtype=np.uint32)
 
 @pytest.mark.parametrize(
     ("threshold", "num_perm", "needed"),
-    [(0.8, 10, 8), (0.7, 10, 7), (0.8, 128, 103), (0.75, 128, 96), (0.5, 9, 5)],
+    [(0.8, 10, 8), (0.7, 10, 7), (0.55, 100, 55), (0.8, 128, 103), (0.75, 128, 96), (0.5, 9, 5)],
 )
 def test_equal_values_needed_is_the_smallest_count_reaching_the_threshold(threshold, num_perm, needed):
     assert equal_values_needed(threshold, num_perm) == needed

@@ -8,7 +8,8 @@ has one member, and shipping the signature into each of a document's ``bands`` b
 shuffle it ``bands`` times (9 × 512 bytes at the defaults, 2.6x the text of a 1.75 KB document).
 With ``verify_jaccard``, the members of buckets that have a pair meet their signatures in one
 join on doc id (each signature shuffled once), are regrouped by bucket, and a pair is an edge only
-if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``;
+if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``
+(:mod:`pipeline.minhash.pairs`, the check the trajectory stage uses for near-duplicate prompts);
 without it, every pair sharing a bucket is an edge and signatures are not shuffled at all. A bucket emits a spanning forest of its
 verified pairs (each member attached to the smallest member of its local component), which keeps
 the components of all verified pairs and O(bucket) edges. Buckets larger than

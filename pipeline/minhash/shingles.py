@@ -30,7 +30,6 @@ import unicodedata
 
 import numpy as np
 
-_NON_WORD = re.compile(r"\W+")
 
 
 _U64 = np.uint64
@@ -74,11 +73,6 @@ def word_char_table() -> np.ndarray:
         table[ord("_")] = True
         _WORD_TABLE = table
     return _WORD_TABLE
-
-
-def clean_text(text: str) -> str:
-    """Normalised text with every run of non-word characters replaced by one space (for display)."""
-    return _NON_WORD.sub(" ", normalize(text)).strip()
 
 
 def base_lang(lang: str | None) -> str | None:

@@ -23,9 +23,6 @@ MAX_EXPR_CHARS = 200
 MAX_POW_EXPONENT = 64
 MAX_MAGNITUDE = Fraction(10) ** 60
 
-# Thousands-separated or plain decimal numbers.
-NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_NUMBER_RE = re.compile(NUMBER)
 _THOUSANDS_RE = re.compile(r"(?<![\d.])(\d{1,3}(?:,\d{3})+)(?![\d])")
 
 _LATEX_SUBS = [

@@ -41,6 +41,7 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.beam_outputs import StageOutputs
 from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
@@ -316,14 +317,4 @@ class DedupStage(beam.PTransform):
                 "decisions", "signatures", main="kept"
             )
         )
-        return _Outputs(kept=out.kept, decisions=out.decisions, signatures=out.signatures)
-
-
-class _Outputs(dict):
-    """Dict-like with attribute access: ``out.kept``, ``out.decisions``, ``out.signatures``."""
-
-    def __getattr__(self, name):
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        return StageOutputs(kept=out.kept, decisions=out.decisions, signatures=out.signatures)

@@ -8,7 +8,8 @@ has one member, and shipping the signature into each of a document's ``bands`` b
 shuffle it ``bands`` times (9 × 512 bytes at the defaults, 2.6x the text of a 1.75 KB document).
 With ``verify_jaccard``, the members of buckets that have a pair meet their signatures in one
 join on doc id (each signature shuffled once), are regrouped by bucket, and a pair is an edge only
-if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``;
+if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``
+(:mod:`pipeline.minhash.pairs`, the check the trajectory stage uses for near-duplicate prompts);
 without it, every pair sharing a bucket is an edge and signatures are not shuffled at all. A bucket emits a spanning forest of its
 verified pairs (each member attached to the smallest member of its local component), which keeps
 the components of all verified pairs and O(bucket) edges. Buckets larger than
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import apache_beam as beam
 import numpy as np
+
+from pipeline.minhash.pairs import earlier_similar, equal_values_needed, similar_rows, stack_signatures
 
 _ALL_PAIRS_MAX = 2000
 
@@ -45,29 +48,27 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
     nodes = [m[0] for m in members]
     if not verify:
         return [(nodes[i], nodes[0]) for i in range(1, k)]
-    sigs = np.frombuffer(b"".join(m[1] for m in members), dtype=dtype).reshape(k, -1)
-    need = int(np.ceil(threshold * sigs.shape[1] - 1e-9))  # equal values needed for Jaccard >= threshold
+    sigs = stack_signatures((m[1] for m in members), dtype)
     parent = list(range(k))
+
+    def union(a: int, b: int) -> None:
+        a, b = _find(parent, a), _find(parent, b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
     if k <= _ALL_PAIRS_MAX:
-        for i in range(k - 1):
-            equal = np.count_nonzero(sigs[i + 1 :] == sigs[i], axis=1)
-            for j in np.flatnonzero(equal >= need):
-                a, b = _find(parent, i), _find(parent, i + 1 + int(j))
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
+        for j, similar in earlier_similar(sigs, threshold):
+            for i in similar.tolist():
+                union(i, j)
     else:
+        need = equal_values_needed(threshold, sigs.shape[1])
         leaders: list[int] = []
         for i in range(k):
-            if leaders:
-                equal = np.count_nonzero(sigs[leaders] == sigs[i], axis=1)
-                hits = [leaders[int(j)] for j in np.flatnonzero(equal >= need)]
-                if hits:
-                    for h in hits:
-                        a, b = _find(parent, h), _find(parent, i)
-                        if a != b:
-                            parent[max(a, b)] = min(a, b)
-                    continue
-            leaders.append(i)
+            hits = similar_rows(sigs[leaders], sigs[i], need).tolist() if leaders else []
+            for h in hits:
+                union(leaders[h], i)
+            if not hits:
+                leaders.append(i)
     return [(nodes[i], nodes[_find(parent, i)]) for i in range(k) if _find(parent, i) != i]
 
 

@@ -29,7 +29,7 @@ import json
 import re
 
 from pipeline.records import make_doc_id
-from pipeline.trajectories.seeds import _ids, read_lines
+from pipeline.trajectories.seeds import _ids
 from pipeline.trajectories.templates import make_prompt
 
 BAD_REPLAY = "bad_replay_line"
@@ -106,8 +106,3 @@ def parse_replay(line: str, path: str, index: int) -> tuple[dict | None, str | N
     cand["completion"] = completion
     cand["teacher"] = f"replay:{teacher}"
     return cand, None
-
-
-def read_replay(path: str, max_line_bytes: int):
-    """(line index, candidate, error) for every non-blank line of a replay file."""
-    return read_lines(path, parse_replay, max_line_bytes)

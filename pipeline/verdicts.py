@@ -18,7 +18,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline.runtime import tune_process
 from pipeline.saferegex import RuleTimeout
-from pipeline.records import K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
+from pipeline.records import DROP, K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
 from pipeline.stages.base import StageCore, Verdict
 
 DECISIONS = "decisions"
@@ -72,10 +72,27 @@ def stage_error_verdict(stage: str, record: dict, exc: BaseException) -> Verdict
     return Verdict(QUARANTINE, Reason.STAGE_ERROR, detail)
 
 
+class InvalidVerdict(TypeError):
+    """A core returned something other than a Verdict with action keep, drop or quarantine."""
+
+
+_ACTIONS = frozenset((KEEP, DROP, QUARANTINE))
+
+
+def _checked(core: StageCore, record: dict, verdict) -> Verdict:
+    # Plugin cores are third-party code: a malformed verdict quarantines its record, not the run.
+    if isinstance(verdict, Verdict) and verdict.action in _ACTIONS:
+        return verdict
+    return stage_error_verdict(core.name, record, InvalidVerdict())
+
+
 def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
-    """Run a core on a batch; if the batch call fails, isolate the failing record(s)."""
+    """Run a core on a batch; if the batch call fails (or returns a verdict count other than one
+    per record), isolate the failing record(s)."""
     try:
-        verdicts = core.process_batch(records)
+        verdicts = list(core.process_batch(records))
+        if len(verdicts) != len(records):
+            raise InvalidVerdict()
     except Exception:  # noqa: BLE001 - isolate per record below
         verdicts = []
         for record in records:
@@ -84,6 +101,7 @@ def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tupl
             except Exception as exc:  # noqa: BLE001 - one bad record must not fail the run
                 # Only the exception type: messages may quote the text (and so raw PII).
                 verdicts.append(stage_error_verdict(core.name, record, exc))
+    verdicts = [_checked(core, record, verdict) for record, verdict in zip(records, verdicts)]
     return apply_verdicts(core.name, records, verdicts, run_id)
 
 

@@ -11,7 +11,7 @@ from pipeline import graph
 from pipeline.config import ConfigError, load_config
 from pipeline.io.manifest import stage_counts, summary_counts
 from pipeline.stages import registry
-from pipeline.stages.base import StageCore, drop, keep, quarantine
+from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
 from pipeline.verdicts import METRICS_NAMESPACE, StageDoFn, run_core_on_batch
 
 
@@ -138,6 +138,27 @@ def test_a_failing_batch_call_falls_back_to_one_record_at_a_time():
     assert _BatchFails.calls == 1
     assert [r["doc_id"] for r in kept] == ["d0", "d2"]
     assert [(row["doc_id"], row["reason"]) for row in rows] == [("d1", "stage_error")]
+
+
+class _Malformed(StageCore):
+    """A careless plugin: returns a string, a bad action, or a verdict count that does not match."""
+
+    name = "careless"
+
+    def process(self, record):
+        return {"a": "keep", "b": Verdict("delete"), "c": drop("fine")}[record["text"]]
+
+    def process_batch(self, records):
+        return [keep()]  # one verdict for a batch of three
+
+
+def test_malformed_verdicts_quarantine_their_records_not_the_run():
+    records = [_record(0, "a"), _record(1, "b"), _record(2, "c")]
+    kept, rows = run_core_on_batch(_Malformed(None), records, "run-1")
+    assert kept == []
+    assert [(row["doc_id"], row["action"], row["reason"]) for row in rows] == [
+        ("d0", "quarantine", "stage_error"), ("d1", "quarantine", "stage_error"), ("d2", "drop", "fine")]
+    assert "InvalidVerdict" in repr(rows[0])
 
 
 # --- Beam metrics ------------------------------------------------------------------------------------

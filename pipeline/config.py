@@ -139,7 +139,10 @@ class Config:
 
     # -- derived ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data["plugins"]:
+            del data["plugins"]  # a config without plugins keeps the sha256 it had before plugins existed
+        return data
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()

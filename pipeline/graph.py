@@ -63,10 +63,10 @@ def check_rules(cfg: Config) -> None:
                 build(data)
             except (yaml.YAMLError, ValueError, RulePatternError) as exc:
                 raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None
-    if cfg.quality.enabled:
-        from pipeline.stages.quality import QualityStage
-
-        QualityStage.check_rules(cfg)
+    for info in registry.record_stages():
+        check = getattr(info.transform, "check_rules", None)  # a stage's own driver-side check
+        if check is not None and info.enabled(cfg):
+            check(cfg)
     if cfg.trajectories.enabled:
         from pipeline.trajectories.stage import check_config
 

@@ -84,6 +84,14 @@ def test_plugins_section_keeps_the_plugins_own_keys():
     assert core.name == "p" and core.options == {"words": ["a"], "limit": 3}
 
 
+def test_plugins_are_part_of_the_config_hash_only_when_configured():
+    plain = load_config()
+    assert "plugins" not in plain.to_dict()  # runs without plugins keep their config_sha256
+    with_plugin = load_config(overrides={"plugins": {"p": {"enabled": False}}})
+    assert with_plugin.to_dict()["plugins"] == {"p": {"enabled": False}}
+    assert with_plugin.sha256() != plain.sha256()
+
+
 @pytest.mark.parametrize("plugins, message", [
     ({"p": {"enabled": "yes"}}, "plugins.p.enabled"),
     ({"p": ["enabled"]}, "plugins.p"),

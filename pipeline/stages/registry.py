@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -28,6 +29,8 @@ ENTRY_POINT_GROUP = "curation_pipeline.stages"
 RECORD, CHAIN, CANDIDATES = "record", "chain", "candidates"
 # Plugins sit between the last built-in per-record stage and dedup.
 PLUGIN_ORDER = 45
+# A plugin's name becomes a decisions `stage`, a summary key ("stage/reason") and a metric name.
+PLUGIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,15 @@ def check_plugins(cfg) -> None:
         return
     installed = installed_plugins()
     names = ", ".join(sorted(installed)) or "none"
+    _load_builtins()
+    taken = set(_STAGES) | {s.config_section for s in _STAGES.values() if s.config_section}
     for name in sorted(cfg.plugins):
+        if not PLUGIN_NAME.fullmatch(name):
+            raise ConfigError(f"config key 'plugins.{name}': a plugin name is lower-case letters, digits and _ (at most 64)")
+        if name in taken:
+            raise ConfigError(f"config key 'plugins.{name}': the name of a built-in stage")
         if name not in installed:
             raise ConfigError(f"config key 'plugins.{name}': no plugin stage of that name is installed (installed: {names})")
-        _load_builtins()
-        if name in _STAGES:
-            raise ConfigError(f"config key 'plugins.{name}': the name of a built-in stage")
         if not cfg.plugins[name].get("enabled", False):
             continue
         try:

@@ -102,6 +102,18 @@ def test_malformed_plugins_section_is_a_config_error(plugins, message):
         load_config(overrides={"plugins": plugins})
 
 
+@pytest.mark.parametrize("name, message", [
+    ("trajectories", "built-in"),
+    ("ingest", "built-in"),
+    ("my/stage", "lower-case letters"),
+    ("Upper", "lower-case letters"),
+])
+def test_plugin_names_that_would_clash_are_refused(monkeypatch, name, message):
+    monkeypatch.setattr(registry, "installed_plugins", lambda: {name: None})
+    with pytest.raises(ConfigError, match=message):
+        registry.check_plugins(load_config(overrides={"plugins": {name: {"enabled": True}}}))
+
+
 def test_unknown_plugin_names_the_installed_ones(monkeypatch):
     monkeypatch.setattr(registry, "installed_plugins", lambda: {"installed_one": None})
     with pytest.raises(ConfigError, match=r"plugins\.missing.*installed: installed_one"):

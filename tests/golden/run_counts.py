@@ -31,20 +31,14 @@ def counts_of(manifest: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from tests.golden.outputs import RUNS, run_and_hash
+    from tests.golden.outputs import RUNS, emit, run_and_hash
 
     current = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in RUNS:
             run_and_hash(name, Path(tmp))
             current[name] = counts_of(json.loads((Path(tmp) / name / "manifest.json").read_text(encoding="utf-8")))
-    text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if "--write" in argv:
-        GOLDEN.write_text(text, encoding="utf-8")
-        print(f"wrote {GOLDEN}")
-    else:
-        print(text)
-    return 0
+    return emit(GOLDEN, current, argv)
 
 
 if __name__ == "__main__":

@@ -134,10 +134,15 @@ class Config:
     pii: PiiConfig = field(default_factory=PiiConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     trajectories: TrajectoriesConfig = field(default_factory=TrajectoriesConfig)
+    # Plugin stages by entry-point name: {"enabled": bool, ...the plugin's own keys} (docs/plugins.md).
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- derived ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not data["plugins"]:
+            del data["plugins"]  # a config without plugins keeps the sha256 it had before plugins existed
+        return data
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
@@ -215,6 +220,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
         return float(value)
+    if tp is Any:  # a plugin's own keys: its core checks them
+        return value
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
@@ -326,6 +333,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
     if overrides:
         data = _merge(data, overrides)
     cfg = _build(Config, data)
+    _check_plugins_section(cfg.plugins)
     if cfg.rules_dir is not None:
         if not Path(cfg.rules_dir).is_dir():
             raise ConfigError(f"config key 'rules_dir': folder not found: {cfg.rules_dir}")
@@ -390,6 +398,12 @@ def _merge(base: dict, extra: dict) -> dict:
         else:
             out[k] = v
     return out
+
+
+def _check_plugins_section(plugins: dict) -> None:
+    for name, options in plugins.items():
+        if "enabled" in options and not isinstance(options["enabled"], bool):
+            raise ConfigError(f"config key 'plugins.{name}.enabled' must be true or false, got {options['enabled']!r}")
 
 
 # --- checks outside the YAML ------------------------------------------------------------------

@@ -27,14 +27,9 @@ from pipeline.config import Config
 from pipeline.io.shards import WriteShards
 from pipeline.records import output_batches
 
-# Per-record stages in SPEC.md order: (config section, "module:PTransform").
-RECORD_STAGES = [
-    ("license", "pipeline.stages.license:LicenseStage"),
-    ("langid", "pipeline.stages.langid:LanguageStage"),
-    ("quality", "pipeline.stages.quality:QualityStage"),
-    ("pii", "pipeline.stages.pii:PiiStage"),
-]
-DEDUP_STAGE = "pipeline.stages.dedup:DedupStage"
+from pipeline.stages import registry
+
+# Stages, their order and their config sections are declared once, in pipeline.stages.registry.
 TRAJECTORY_STAGE = "pipeline.trajectories.stage:TrajectoryStage"
 TABLES = ["documents", "decisions", "quarantine", "signatures", "trajectories"]
 META_DIR = "_meta"
@@ -52,6 +47,7 @@ def check_rules(cfg: Config) -> None:
     from pipeline.config import ConfigError
     from pipeline.saferegex import RulePatternError
 
+    registry.check_plugins(cfg)
     if cfg.license.enabled:
         import yaml
 
@@ -67,23 +63,32 @@ def check_rules(cfg: Config) -> None:
                 build(data)
             except (yaml.YAMLError, ValueError, RulePatternError) as exc:
                 raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None
-    if cfg.quality.enabled:
-        from pipeline.stages.quality import QualityStage
-
-        QualityStage.check_rules(cfg)
+    for info in registry.record_stages():
+        check = getattr(info.transform, "check_rules", None)  # a stage's own driver-side check
+        if check is not None and info.enabled(cfg):
+            check(cfg)
     if cfg.trajectories.enabled:
         from pipeline.trajectories.stage import check_config
 
         check_config(cfg)
 
 
+def stage_switches(cfg: Config) -> dict[str, str]:
+    """"on"/"off" for every stage a config can turn on, by config section, in run order (plugin
+    stages by name, where they run)."""
+    plugins = {name: "on" if name in registry.enabled_plugins(cfg) else "off" for name in sorted(cfg.plugins)}
+    switches = {}
+    for info in registry.stages():
+        if info.order > registry.PLUGIN_ORDER:
+            switches.update(plugins)
+            plugins = {}
+        if info.config_section is not None:
+            switches[info.config_section] = "on" if info.enabled(cfg) else "off"
+    return switches
+
+
 def enabled_stages(cfg: Config) -> list[str]:
-    names = [name for name, _ in RECORD_STAGES if getattr(cfg, name).enabled]
-    if cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near):
-        names.append("dedup")
-    if cfg.trajectories.enabled:
-        names.append("trajectories")
-    return names
+    return [name for name, state in stage_switches(cfg).items() if state == "on"]
 
 
 class _DocumentsAndKeepDecisions(beam.DoFn):
@@ -242,10 +247,14 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
     if cfg.pii.enabled:
         quarantine = quarantine | "quarantine:pii" >> beam.ParDo(_ScrubQuarantine(cfg))
 
-    for name, path in RECORD_STAGES:
-        if not getattr(cfg, name).enabled:
+    for info in registry.record_stages():
+        if not info.enabled(cfg):
             continue
-        out = records | name >> load_transform(path)(cfg, run_id)
+        out = records | info.name >> info.transform(cfg, run_id)
+        records = out.kept
+        decisions.append(out.decisions)
+    for name in registry.enabled_plugins(cfg):
+        out = records | f"plugin:{name}" >> registry.plugin_transform(cfg, name, run_id)
         records = out.kept
         decisions.append(out.decisions)
     if cfg.pii.enabled:
@@ -256,8 +265,9 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         decisions = [rows | f"decisions:pii:{i}" >> beam.ParDo(ScrubDecisionFields(cfg)) for i, rows in enumerate(decisions)]
 
     signatures = None
-    if cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near):
-        out = records | "dedup" >> load_transform(DEDUP_STAGE)(cfg, run_id, staging=staging)
+    dedup = registry.get("dedup")
+    if dedup.enabled(cfg):
+        out = records | "dedup" >> dedup.transform(cfg, run_id, staging=staging)
         records = out.kept
         decisions.append(out.decisions)
         signatures = out.signatures

@@ -178,10 +178,7 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
         committed = commit_shards(out, infos, run_id, graph.TABLES, taken=frozenset(replaced))
         wall = time.monotonic() - started
         summary = summarize(counts, records_in, wall)
-        summary["stages"] = {
-            name: ("on" if name in graph.enabled_stages(cfg) else "off")
-            for name in ["license", "langid", "quality", "pii", "dedup", "trajectories"]
-        }
+        summary["stages"] = graph.stage_switches(cfg)
         manifest = build_manifest(
             run_id=run_id,
             config=cfg,

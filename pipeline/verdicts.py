@@ -14,14 +14,18 @@ from typing import Callable
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.metrics import Metrics
 
 from pipeline.runtime import tune_process
 from pipeline.saferegex import RuleTimeout
-from pipeline.records import K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
+from pipeline.records import DROP, K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
 from pipeline.stages.base import StageCore, Verdict
 
 DECISIONS = "decisions"
 KEPT = "kept"
+# Beam metrics namespace: one counter per (stage, action, reason), named "stage/action/reason"
+# ("stage/keep/kept" for records passed on), live on a Dataflow or Dask dashboard.
+METRICS_NAMESPACE = "curation_pipeline"
 
 _LOG = logging.getLogger(__name__)
 
@@ -68,10 +72,27 @@ def stage_error_verdict(stage: str, record: dict, exc: BaseException) -> Verdict
     return Verdict(QUARANTINE, Reason.STAGE_ERROR, detail)
 
 
+class InvalidVerdict(TypeError):
+    """A core returned something other than a Verdict with action keep, drop or quarantine."""
+
+
+_ACTIONS = frozenset((KEEP, DROP, QUARANTINE))
+
+
+def _checked(core: StageCore, record: dict, verdict) -> Verdict:
+    # Plugin cores are third-party code: a malformed verdict quarantines its record, not the run.
+    if isinstance(verdict, Verdict) and verdict.action in _ACTIONS:
+        return verdict
+    return stage_error_verdict(core.name, record, InvalidVerdict())
+
+
 def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
-    """Run a core on a batch; if the batch call fails, isolate the failing record(s)."""
+    """Run a core on a batch; if the batch call fails (or returns a verdict count other than one
+    per record), isolate the failing record(s)."""
     try:
-        verdicts = core.process_batch(records)
+        verdicts = list(core.process_batch(records))
+        if len(verdicts) != len(records):
+            raise InvalidVerdict()
     except Exception:  # noqa: BLE001 - isolate per record below
         verdicts = []
         for record in records:
@@ -80,7 +101,12 @@ def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tupl
             except Exception as exc:  # noqa: BLE001 - one bad record must not fail the run
                 # Only the exception type: messages may quote the text (and so raw PII).
                 verdicts.append(stage_error_verdict(core.name, record, exc))
+    verdicts = [_checked(core, record, verdict) for record, verdict in zip(records, verdicts)]
     return apply_verdicts(core.name, records, verdicts, run_id)
+
+
+def metric_name(stage: str, action: str, reason: str | None) -> str:
+    return f"{stage}/{action}/{reason or Reason.KEPT}"
 
 
 class StageDoFn(beam.DoFn):
@@ -88,16 +114,31 @@ class StageDoFn(beam.DoFn):
         self._core_factory = core_factory
         self._run_id = run_id
         self._core: StageCore | None = None
+        self._counters: dict = {}
 
     def setup(self) -> None:
         tune_process()
         self._core = self._core_factory()
         self._core.setup()
 
+    def _count(self, action: str, reason: str | None, n: int) -> None:
+        key = (action, reason)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = Metrics.counter(METRICS_NAMESPACE, metric_name(self._core.name, action, reason))
+        counter.inc(n)
+
     def process(self, batch: list[dict]):
         kept, rows = run_core_on_batch(self._core, batch, self._run_id)
+        if kept:
+            self._count(KEEP, None, len(kept))
+        removed: dict = {}
         for row in rows:
+            key = (row["action"], row["reason"])
+            removed[key] = removed.get(key, 0) + 1
             yield pvalue.TaggedOutput(DECISIONS, row)
+        for (action, reason), n in removed.items():
+            self._count(action, reason, n)
         if kept:
             yield kept
 
@@ -118,7 +159,14 @@ class RecordStage(beam.PTransform):
         self._config = config
         self._run_id = run_id
 
+    @classmethod
+    def from_factory(cls, core_factory: Callable[[], StageCore], config, run_id: str) -> "RecordStage":
+        """A stage whose core is built by ``core_factory`` on each worker (plugin stages)."""
+        stage = cls(config, run_id)
+        stage._core_factory = core_factory
+        return stage
+
     def expand(self, batches):
         # A partial of the class and config, not a bound method: the DoFn must pickle small.
-        factory = functools.partial(self.core_class, self._config)
+        factory = getattr(self, "_core_factory", None) or functools.partial(self.core_class, self._config)
         return batches | beam.ParDo(StageDoFn(factory, self._run_id)).with_outputs(DECISIONS, main=KEPT)

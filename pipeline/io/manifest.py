@@ -33,8 +33,6 @@ TABLES = ["documents", "decisions", "quarantine", "signatures", "trajectories"]
 SHARD_PATH = re.compile(r"^(%s)/part-[0-9]{5}(-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})?\.parquet$" % "|".join(TABLES))
 SIGNING_KEY_ENV = "CURATE_MANIFEST_KEY"
 SIGNATURE_ALG = "HMAC-SHA256"
-# Stage order of SPEC.md; `output` is where kept documents get their final decisions row.
-STAGE_ORDER = ["ingest", "license", "langid", "quality", "pii", "dedup", "output"]
 _SECRET = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
 
 
@@ -63,16 +61,20 @@ def merge_input_stats(files: list[dict], stats: list[dict]) -> list[dict]:
 def stage_counts(counts: list[tuple[str, str, str, int]], records_in: int) -> dict:
     """Per stage: in, out, dropped/quarantined by reason — from (stage, action, reason, n) of decisions.
 
-    Per-record stages form a chain, so a stage's ``in`` is the previous stage's ``out``. The
-    trajectory stage counts its own candidates.
+    Per-record stages form a chain, so a stage's ``in`` is the previous stage's ``out``; the order
+    is the registry's (:mod:`pipeline.stages.registry`), and a stage it does not know is a plugin
+    stage, placed where plugins run. The trajectory stage counts its own candidates.
     """
+    from pipeline.stages import registry
+
     removed: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {DROP: {}, QUARANTINE: {}, KEEP: {}})
     for stage, action, reason, n in counts:
         bucket = removed[stage][action]
         bucket[reason] = bucket.get(reason, 0) + int(n)
     result = {}
     flowing = records_in
-    stages = STAGE_ORDER + sorted(s for s in removed if s not in STAGE_ORDER)
+    chain = registry.stage_order(extra=[s for s in removed if not registry.counts_separately(s)])
+    stages = chain + sorted(s for s in removed if s not in chain)
     for stage in stages:
         if stage not in removed and stage not in ("ingest", "output"):
             continue
@@ -82,7 +84,7 @@ def stage_counts(counts: list[tuple[str, str, str, int]], records_in: int) -> di
             continue
         n_drop = sum(r[DROP].values())
         n_quar = sum(r[QUARANTINE].values())
-        if stage in STAGE_ORDER:
+        if stage in chain:
             entry = {"in": flowing, "out": flowing - n_drop - n_quar}
             flowing = entry["out"]
         else:  # e.g. trajectory: candidates, not documents
@@ -96,10 +98,12 @@ def stage_counts(counts: list[tuple[str, str, str, int]], records_in: int) -> di
 
 def summary_counts(counts: dict, records_in: int) -> dict:
     """The count fields of a run summary, all derived from ``stage_counts``."""
+    from pipeline.stages import registry
+
     dropped: dict[str, int] = {}
     quarantined: dict[str, int] = {}
     for stage, entry in counts.items():
-        if stage in ("output", "trajectory"):
+        if stage == "output" or registry.counts_separately(stage):
             continue
         for reason, n in entry.get("dropped", {}).items():
             dropped[f"{stage}/{reason}"] = dropped.get(f"{stage}/{reason}", 0) + n
@@ -340,7 +344,9 @@ def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None) 
         problems.append(f"manifest: stage_counts.trajectory.out is {accepted!r} but the trajectories shards hold {rows['trajectories']} rows")
     if decisions is None:
         return problems  # a decisions shard is already reported as damaged
-    record_rows = sum(n for stage, _, _, n in decisions if stage != "trajectory")
+    from pipeline.stages import registry
+
+    record_rows = sum(n for stage, _, _, n in decisions if not registry.counts_separately(stage))
     if record_rows != records_in:
         problems.append(f"decisions: {record_rows} rows for input records, but the inputs hold {records_in} records (every record gets exactly one)")
     derived = stage_counts(decisions, records_in)

@@ -49,6 +49,8 @@ class StageCore:
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
+    # A plugin stage's own keys from its `plugins.<name>` config section (`enabled` left out).
+    options: dict = {}  # noqa: RUF012 - replaced per instance, never mutated
 
     def __init__(self, config: Any) -> None:
         # The whole resolved pipeline Config; a core reads its own section.

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from pipeline.records import Reason
 from pipeline.stages.base import StageCore, Verdict, drop, keep
+from pipeline.stages.registry import register_stage
 from pipeline.verdicts import RecordStage
 
 ALL = "*"
@@ -98,6 +99,7 @@ class LanguageFilter(StageCore):
         return self._min_scores.get(lang, self._min_score)
 
 
+@register_stage(name="langid", order=20, config_section="langid", reasons=["lang_not_allowed", "lang_low_confidence"])
 class LanguageStage(RecordStage):
     core_class = LanguageFilter
 

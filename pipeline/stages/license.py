@@ -49,6 +49,7 @@ from pipeline.compliance.spdx import (
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
+from pipeline.stages.registry import register_stage
 from pipeline.verdicts import RecordStage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
@@ -461,6 +462,7 @@ def _load_yaml(path) -> dict:
     return data
 
 
+@register_stage(name="license", order=10, config_section="license", reasons=["copyright_notice", "license_denied", "license_review", "opt_out"])
 class LicenseStage(RecordStage):
     """``batches | "license" >> LicenseStage(config, run_id)`` → ``.kept`` batches, ``.decisions`` rows."""
 

@@ -48,6 +48,7 @@ import apache_beam as beam
 from pipeline.config import ConfigError
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
+from pipeline.stages.registry import register_stage
 from pipeline.verdicts import RecordStage
 
 # Internal fields only the license stage reads (opt-out signals, per-source policy), and the
@@ -406,6 +407,7 @@ class PiiScrubber(StageCore):
         return {i: list(dict.fromkeys(n for n in notices if n)) for i, notices in out.items()}
 
 
+@register_stage(name="pii", order=40, config_section="pii", reasons=[])  # scrubs and keeps: no drops of its own
 class PiiStage(RecordStage):
     core_class = PiiScrubber
 

@@ -630,6 +630,7 @@ class QualityFilter(StageCore):
         return keep()
 
 
+@__import__("pipeline.stages.registry", fromlist=["register_stage"]).register_stage(name="quality", order=30, config_section="quality", reasons=[])  # reasons: the rule names of rules/quality.yaml
 class QualityStage(RecordStage):
     core_class = QualityFilter
 

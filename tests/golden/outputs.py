@@ -78,16 +78,21 @@ def run_and_hash(name: str, workdir: Path) -> dict:
     return table_hashes(out)
 
 
-def main(argv: list[str]) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        current = {name: run_and_hash(name, Path(tmp)) for name in RUNS}
+def emit(golden: Path, current: dict, argv: list[str]) -> int:
+    """Write ``current`` to ``golden`` with ``--write``; otherwise print it."""
     text = json.dumps(current, indent=2, sort_keys=True) + "\n"
     if "--write" in argv:
-        GOLDEN.write_text(text, encoding="utf-8")
-        print(f"wrote {GOLDEN}")
+        golden.write_text(text, encoding="utf-8")
+        print(f"wrote {golden}")
     else:
         print(text)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        current = {name: run_and_hash(name, Path(tmp)) for name in RUNS}
+    return emit(GOLDEN, current, argv)
 
 
 if __name__ == "__main__":

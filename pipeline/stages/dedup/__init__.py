@@ -46,6 +46,7 @@ from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
 from pipeline.stages.dedup.near import NearDedup
+from pipeline.stages.registry import register_stage
 
 STAGE = "dedup"
 PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
@@ -252,6 +253,7 @@ def _against_paths(paths: list[str]) -> list[str]:
     return out
 
 
+@register_stage(name="dedup", order=50, config_section="dedup", reasons=[Reason.EXACT_DUPLICATE, Reason.NEAR_DUPLICATE], kind="chain", enabled_when=lambda cfg: cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near))
 class DedupStage(beam.PTransform):
     """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out.
 

@@ -36,7 +36,9 @@ TAIL = b'"}\n'
 CHILD = r"""
 import json, resource, sys, time
 from pipeline.config import RunConfig
-from pipeline.io.sources import expand_inputs, plan_splits, read_split
+from pipeline.io.discovery import expand_inputs
+from pipeline.io.sources import read_split
+from pipeline.io.splits import plan_splits
 
 def rss_mb():
     with open("/proc/self/status") as fh:

@@ -203,7 +203,9 @@ def _write_corpus() -> Path:
 def reader_hashes() -> dict:
     """``{file: {mode: {"items", "yields", "sha256"}}}`` for modes ``whole`` and ``splits``."""
     from pipeline.config import RunConfig
-    from pipeline.io.sources import expand_inputs, plan_splits, read_split, whole_file_item
+    from pipeline.io.discovery import expand_inputs
+    from pipeline.io.sources import read_split
+    from pipeline.io.splits import plan_splits, whole_file_item
 
     cfg = RunConfig(**LIMITS)
     root = _write_corpus()

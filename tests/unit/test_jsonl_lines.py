@@ -79,3 +79,19 @@ def test_excerpt_of_the_incomplete_line_when_reading_fails():
     with pytest.raises(EOFError):
         list(splitter.blocks())
     assert (splitter.index, splitter.offset, splitter.excerpt()) == (0, 0, b'{"text')
+
+
+def test_file_holding_only_a_bom_gives_one_empty_line(tmp_path):
+    # the splitter hands back an empty last line; ingest quarantines it as unparsable, as it always has
+    got, tail = split(b"\xef\xbb\xbf")
+    assert got == [] and tail == (0, 3, b"")
+
+    from pipeline.config import RunConfig
+    from pipeline.io.discovery import expand_inputs
+    from pipeline.io.sources import read_split
+    from pipeline.io.splits import whole_file_item
+
+    path = tmp_path / "bom-only.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf")
+    rows = [v for tag, v in read_split(whole_file_item(expand_inputs([str(path)])[0]), RunConfig(), "r") if tag == "quarantine"]
+    assert [(q["record_index"], q["offset"], q["reason"]) for q in rows] == [(0, 3, "parse_error")]

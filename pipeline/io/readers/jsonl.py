@@ -224,7 +224,7 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
     if type(last) is TooLong:
         seen += 1
         sp.too_large(splitter.index, splitter.offset, last.head, last.size)
-    elif last and not last.isspace():
+    elif last is not None and not last.isspace():  # b"": a file holding only a BOM
         seen += 1
         record = parse(splitter.index, splitter.offset, last)
         if record is not None:

@@ -19,8 +19,6 @@ record index; the run goes on. The ``inputs`` output carries per-split stats ``{
 """
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any, Iterator
 
 import apache_beam as beam
@@ -31,8 +29,6 @@ from pipeline.io.readers import READERS
 from pipeline.io.splits import DECISIONS, INPUTS, QUARANTINE, RECORDS, Split, plan_splits, whole_file_item
 from pipeline.io.streams import error_text, open_raw
 from pipeline.records import Reason
-
-_LOG = logging.getLogger("pipeline.ingest")
 
 
 def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, Any]]:
@@ -58,9 +54,7 @@ def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, A
         except Exception:  # noqa: BLE001
             pass
     yield from sp.flush_side()
-    elapsed = time.monotonic() - sp._started
-    if elapsed >= cfg.progress_seconds:
-        _LOG.info("ingest %s: done, %d records in %.1fs", sp._where, sp.seen, elapsed)
+    sp.log_done()
     yield INPUTS, sp.stats()
 
 

@@ -91,6 +91,11 @@ class Split:
         of = f" of {total / 1e6:.1f} MB ({100.0 * nbytes / total:.0f}%)" if total else " MB"
         _LOG.info("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
 
+    def log_done(self) -> None:
+        elapsed = time.monotonic() - self._started
+        if elapsed >= self.cfg.progress_seconds:
+            _LOG.info("ingest %s: done, %d records in %.1fs", self._where, self.seen, elapsed)
+
     def hash_rest(self, counter: CountingReader) -> None:
         """Read the rest of the file through ``counter`` so its byte count and sha256 cover it all."""
         try:

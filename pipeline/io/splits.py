@@ -81,6 +81,12 @@ class Split:
             rows, self.side = self.side, []
             yield from rows
 
+    def flush(self, batch: list[dict]) -> Iterator[tuple[str, Any]]:
+        """The last record batch of a reader (when not empty), then the side rows waiting."""
+        if batch:
+            yield RECORDS, batch
+        yield from self.flush_side()
+
     def progress(self, nbytes: int, total: int | None = None) -> None:
         now = time.monotonic()
         if now - self._last_log < self.cfg.progress_seconds:

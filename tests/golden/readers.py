@@ -17,7 +17,6 @@ Regenerate only for a change meant to alter ingest outputs (say which in the com
 """
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import io
@@ -26,6 +25,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from tests.golden.outputs import _plain  # one canonical form of a row for both goldens
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("readers.json")
@@ -173,18 +174,6 @@ def corpus_files() -> dict[str, bytes]:
     files.update(_parquets())
     files.update(_warcs())
     return files
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return "b64:" + base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, float):
-        return repr(value)
-    return value
 
 
 def _write_corpus() -> Path:

@@ -230,9 +230,7 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
         if record is not None:
             batch.append(record)
     sp.seen = seen
-    if batch:
-        yield RECORDS, batch
-    yield from sp.flush_side()
+    yield from sp.flush(batch)
 
 
 @register

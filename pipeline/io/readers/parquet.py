@@ -130,10 +130,7 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
             batch = []
         sp.seen += 1
         sp.quarantine(index, None, Reason.UNREADABLE_FILE, error_text(exc), None)
-    if batch:
-        yield RECORDS, batch
-    yield from sp.flush_side()
-
+    yield from sp.flush(batch)
 
 
 @register

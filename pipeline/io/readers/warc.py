@@ -284,10 +284,8 @@ class WarcFileReader:
         self._settle(Reason.UNREADABLE_FILE)
         if self.skipped:
             _LOG.debug("ingest %s: skipped %d non-HTML, non-2xx or non-response WARC records", self.sp.uri, self.skipped)
-        if self.batch:
-            yield RECORDS, self.batch
-            self.batch = []
-        yield from self.sp.flush_side()
+        batch, self.batch = self.batch, []
+        yield from self.sp.flush(batch)
 
     def pages(self, it, locate: Callable[[int], int]) -> Iterator[tuple[str, Any]]:
         """The records of one warcio iterator; ``locate`` maps warcio's offset (in the bytes it was

@@ -36,7 +36,9 @@ TAIL = b'"}\n'
 CHILD = r"""
 import json, sys, time
 from pipeline.config import RunConfig
-from pipeline.io.sources import expand_inputs, plan_splits, read_split
+from pipeline.io.discovery import expand_inputs
+from pipeline.io.sources import read_split
+from pipeline.io.splits import plan_splits
 
 def _status_mb(key):
     for line in open("/proc/self/status"):

@@ -39,7 +39,9 @@ import orjson  # noqa: E402
 
 from pipeline.config import RunConfig  # noqa: E402
 from pipeline.io import html as html_mod  # noqa: E402
-from pipeline.io.sources import expand_inputs, plan_splits, read_split  # noqa: E402
+from pipeline.io.discovery import expand_inputs  # noqa: E402
+from pipeline.io.sources import read_split  # noqa: E402
+from pipeline.io.splits import plan_splits  # noqa: E402
 from pipeline.runtime import tune_gc  # noqa: E402
 
 

@@ -160,7 +160,7 @@ class _ScrubQuarantine(beam.DoFn):
     def setup(self):
         from pipeline.pii.engine import PiiEngine
 
-        from pipeline.io.sources import RAW_WINDOW
+        from pipeline.io.splits import RAW_WINDOW
 
         self._engine = PiiEngine.from_config(self._config)
         self._limit = self._config.run.quarantine_raw_bytes

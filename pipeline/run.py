@@ -109,7 +109,7 @@ def run(
     overwrite: bool = False,
     files: list[dict] | None = None,
 ) -> RunResult:
-    from pipeline.io.sources import expand_inputs
+    from pipeline.io.discovery import expand_inputs
 
     started = time.monotonic()
     tune_process()

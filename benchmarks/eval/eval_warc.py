@@ -91,14 +91,17 @@ def matched(got: list[bytes], truth: list[bytes]) -> int:
 def ours(path: Path) -> tuple[list[bytes], list[dict]]:
     """WARC-Record-IDs ingest parsed, and its quarantine rows."""
     from pipeline.config import RunConfig
-    from pipeline.io import sources
+    from pipeline.io.discovery import expand_inputs
+    from pipeline.io.readers.warc import WarcFileReader
+    from pipeline.io.splits import Split, whole_file_item
+    from pipeline.io.streams import CountingReader, open_raw
 
     ids: list[bytes] = []
-    f = sources.expand_inputs([str(path)])[0]
-    sp = sources._Split(sources.whole_file_item(f), RunConfig(), "eval")
-    reader = sources._WarcReader(sp)
+    f = expand_inputs([str(path)])[0]
+    sp = Split(whole_file_item(f), RunConfig(), "eval")
+    reader = WarcFileReader(sp)
     reader.on_record = lambda index, offset, rec: ids.append((rec.rec_headers.get_header("WARC-Record-ID") or "").encode())
-    counter = sources._CountingReader(sources._open_raw(f["uri"]))
+    counter = CountingReader(open_raw(f["uri"]))
     try:
         layout = reader.read_members if f["compression"] == "gzip" else reader.read_plain
         rows = [v for tag, v in layout(counter) if tag == "quarantine"]

@@ -23,9 +23,6 @@ _LOG = logging.getLogger("pipeline.ingest")
 if logging.getLogger("trafilatura").level == logging.NOTSET:
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
-# Checked by the compliance stage; listed here so a reader of this module knows they matter.
-OPT_OUT_META = ("robots", "tdm-reservation", "tdm-policy")
-
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 

@@ -20,7 +20,7 @@ from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 
 from pipeline import graph, profiles
 from pipeline.config import load_config
-from pipeline.io.sources import expand_inputs
+from pipeline.io.discovery import expand_inputs
 from pipeline.resources import manifests_dir, package_root, rules_dir
 
 ENV = {"GCP_PROJECT": "curate-test-project", "CURATE_GCS_TEMP": "gs://curate-test-bucket/tmp"}

@@ -20,7 +20,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline.config import RunConfig
-from pipeline.io.sources import expand_inputs, plan_splits, read_split
+from pipeline.io.discovery import expand_inputs
+from pipeline.io.sources import read_split
+from pipeline.io.splits import plan_splits
 
 from .conftest import scan_outputs, scan_text
 
@@ -58,7 +60,9 @@ BOMB_BYTES = 200 << 20
 CHILD = textwrap.dedent(r"""
     import json, sys
     from pipeline.config import RunConfig
-    from pipeline.io.sources import expand_inputs, plan_splits, read_split
+    from pipeline.io.discovery import expand_inputs
+    from pipeline.io.sources import read_split
+    from pipeline.io.splits import plan_splits
     def status_mb(key):
         for line in open("/proc/self/status"):
             if line.startswith(key):
@@ -214,7 +218,7 @@ def test_json_escapes_do_not_hide_a_value_from_the_scrubber(engine, raw):
 
 def test_excerpt_is_dropped_when_the_scrubber_fails():
     from pipeline.graph import _ScrubQuarantine
-    from pipeline.io.sources import RAW_WINDOW
+    from pipeline.io.splits import RAW_WINDOW
 
     class BrokenEngine:
         def analyze_batch(self, texts, langs):

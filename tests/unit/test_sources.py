@@ -18,8 +18,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline.config import ConfigError, RunConfig
-from pipeline.io import sources
-from pipeline.io.sources import InputError, ReadInputs, expand_inputs, plan_splits, read_split, record_factory
+from pipeline.io import splits, streams
+from pipeline.io.discovery import InputError, expand_inputs
+from pipeline.io.readers import jsonl
+from pipeline.io.sources import ReadInputs, read_split
+from pipeline.io.splits import plan_splits, record_factory
 from pipeline.records import make_doc_id, new_record
 from pipeline.runners import local_pipeline
 
@@ -190,7 +193,7 @@ def test_bom_at_file_start_is_ignored(tmp_path):
 
 
 def test_line_longer_than_read_blocks_is_skipped_while_streaming(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "_READ_BLOCK", 64)  # the long line spans many reads
+    monkeypatch.setattr(jsonl, "READ_BLOCK", 64)  # the long line spans many reads
     long_line = b'{"text": "' + b"y" * 5000 + b'"}'
     path = tmp_path / "long.jsonl"
     path.write_bytes(b'{"text": "before"}\n' + long_line + b'\n{"text": "after"}\n' + long_line)
@@ -218,7 +221,7 @@ def test_record_factory_matches_new_record():
 
 # --- splits ------------------------------------------------------------------------------------
 def test_plan_splits_are_newline_aligned_with_line_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "_HASH_BLOCK", 37)  # boundaries' newlines fall in later blocks
+    monkeypatch.setattr(splits, "HASH_BLOCK", 37)  # boundaries' newlines fall in later blocks
     lines = prose_lines(120)
     lines[10] = b""
     lines[50] = b'{"text": "' + b"z" * 400 + b'"}'  # longer than split_bytes
@@ -240,7 +243,7 @@ def test_plan_splits_are_newline_aligned_with_line_numbers(tmp_path, monkeypatch
 def test_local_workers_each_get_splits_of_a_file_below_split_bytes(tmp_path, monkeypatch):
     # 2 workers, a file far below run.split_bytes: it is still cut so both workers read some,
     # about two ranges per worker, and never below the minimum split size.
-    monkeypatch.setattr(sources, "MIN_SPLIT_BYTES", 1000)
+    monkeypatch.setattr(splits, "MIN_SPLIT_BYTES", 1000)
     data = b"\n".join(prose_lines(400)) + b"\n"
     path = tmp_path / "mid.jsonl"
     path.write_bytes(data)
@@ -249,9 +252,9 @@ def test_local_workers_each_get_splits_of_a_file_below_split_bytes(tmp_path, mon
     assert len(list(plan_splits(f, cfg))) == 1  # workers unknown: only split_bytes counts
     assert len(list(plan_splits(f, cfg, workers=1))) == 1
     two = list(plan_splits(f, cfg, workers=2))
-    assert len(two) == 2 * sources.SPLITS_PER_WORKER
+    assert len(two) == 2 * splits.SPLITS_PER_WORKER
     assert two[0]["start"] == 0 and two[-1]["end"] == len(data)
-    monkeypatch.setattr(sources, "MIN_SPLIT_BYTES", len(data))
+    monkeypatch.setattr(splits, "MIN_SPLIT_BYTES", len(data))
     assert len(list(plan_splits(f, cfg, workers=2))) == 1  # too small to be worth splitting
 
 
@@ -350,7 +353,7 @@ def test_inflaters_hold_a_bounded_buffer_whatever_the_ratio(codec):
     (the memory bound itself is measured in tests/security and benchmarks/bench_bombs.py)."""
     zeros = bytes(64 << 20)
     packed = gzip.compress(zeros, 9) if codec == "gzip" else zstandard.ZstdCompressor(level=19).compress(zeros)
-    reader = (sources._GzipReader if codec == "gzip" else sources._ZstdReader)(io.BytesIO(packed))
+    reader = (streams.GzipReader if codec == "gzip" else streams.ZstdReader)(io.BytesIO(packed))
     largest, total = 0, 0
     while True:
         block = reader.read(1 << 20)

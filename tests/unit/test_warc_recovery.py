@@ -14,7 +14,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline.config import RunConfig
-from pipeline.io.sources import expand_inputs, plan_splits, read_split
+from pipeline.io.discovery import expand_inputs
+from pipeline.io.sources import read_split
+from pipeline.io.splits import plan_splits
 
 TOPICS = ["lighthouse keepers", "orchard grafting", "tram timetables", "glacier walks", "kite festivals"]
 
@@ -190,20 +192,20 @@ def test_every_member_offset_matches_zlib(tmp_path, gz):
             pos = len(data) - len(d.unused_data)
         else:
             pos += len(recs[len(starts) - 1])
-    from pipeline.io import sources
+    from pipeline.io.readers import warc
 
     seen = []
-    orig = sources._WarcReader.__init__
+    orig = warc.WarcFileReader.__init__
 
     def spy(self, sp):
         orig(self, sp)
         self.on_record = lambda index, offset, rec: seen.append(offset)
 
-    sources._WarcReader.__init__ = spy
+    warc.WarcFileReader.__init__ = spy
     try:
         read(path)
     finally:
-        sources._WarcReader.__init__ = orig
+        warc.WarcFileReader.__init__ = orig
     assert seen == starts
 
 

@@ -220,8 +220,10 @@ def test_catastrophic_user_pattern_quarantines_the_record(tmp_path, make_config,
         eng.scrub("a" * 60 + " kim@example.com", "en")
     assert "SlowTicket" in err.value.rule and "kim@example.com" not in str(err.value)
 
+    from pipeline.stages.pii import FieldScrubber
+
     core = PiiScrubber(conf)
-    core._engine = eng
+    core._engine, core._fields = eng, FieldScrubber(eng)
     recs = [new_record(source_uri="a.jsonl", record_index=0, text="mail kim@example.com"),
             new_record(source_uri="a.jsonl", record_index=1, text="a" * 60 + " 010-1234-5678")]
     kept, rows = run_core_on_batch(core, recs, "run1")

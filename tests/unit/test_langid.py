@@ -311,3 +311,22 @@ def test_stage_in_beam_routes_drops_to_decisions():
             ]),
             label="decisions",
         )
+
+
+# --- golden verdicts and the number of model calls -------------------------------------------------
+GOLDEN = FIXTURE.parent / "golden_verdicts.jsonl"
+
+
+def test_verdicts_on_fixture_documents_equal_the_committed_golden():
+    """Labels, scores, reasons and mixed flags on documents built from the fixture, as the stage
+    decided them when tests/data/langid/make_golden.py wrote the golden (before the speed work)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("langid_make_golden", FIXTURE.parent / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    expected = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines()]
+    got = [json.loads(json.dumps(r, ensure_ascii=False, sort_keys=True)) for r in make_golden.verdict_rows()]
+    assert len(got) == len(expected) == 1058
+    differ = [(e["config"], e["doc"]) for e, g in zip(expected, got) if e != g]
+    assert not differ, f"{len(differ)} of {len(got)} verdicts changed, first: {differ[:5]}"

@@ -65,18 +65,31 @@ def probe_whole_first(docs: list[str], cfg) -> None:
     now = sum(p if p else len(doc) for p, (doc, _, _) in zip(para_chars, parts))
     now += sum(len(doc) for x, (doc, _, _) in zip(labelled, parts) if x.whole_text and x.shares is not None)
     print(f"current stage: {now:,} characters read by the model (no line remembered; paragraph lines ≤ {PARAGRAPH_PREDICT_CHARS})")
+    from pipeline.text import script_counts  # noqa: PLC0415
+
+    def second_script_share(text: str) -> float:
+        """Share of the letters outside the document's main script (Han and Kana count as one)."""
+        groups: dict[str, int] = {}
+        for script, n in script_counts(text).items():
+            key = "cjk" if script in ("han", "hiragana", "katakana") else script
+            groups[key] = groups.get(key, 0) + n
+        total = sum(groups.values())
+        return 1.0 - max(groups.values()) / total if total else 0.0
+
+    script_mix = [second_script_share(doc) for doc, _, _ in parts]
     print("| whole text cut to K | fall back when score < T | characters read | vs current | documents falling back | same label | mixed flags lost |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for k in (4000, 1000):
         heads = [doc[:k].rstrip() for doc, _, _ in parts]
         preds = ident.predict_many(heads)
         head_chars = sum(map(len, heads))
-        for t in (0.9, 0.95, 0.99):
-            back = [score < t for _, score in preds]
+        for t, mix in ((0.9, None), (0.95, None), (0.99, None), (0.9, 0.05), (0.9, 0.2)):
+            back = [score < t or (mix is not None and m >= mix) for (_, score), m in zip(preds, script_mix)]
             chars = head_chars + sum(p for p, b in zip(para_chars, back) if b)
             same = sum(1 for (lang, _), x, b in zip(preds, labelled, back) if b or lang == x.lang)
             lost = sum(1 for m, b in zip(mixed, back) if m and not b)
-            print(f"| {k} | {t} | {chars:,} | {chars / now:.2f} | {sum(back)}/{len(docs)} | {same}/{len(docs)} | {lost}/{sum(mixed)} |")
+            rule = f"{t}" + (f" or letters outside the main script ≥ {mix}" if mix is not None else "")
+            print(f"| {k} | {rule} | {chars:,} | {chars / now:.2f} | {sum(back)}/{len(docs)} | {same}/{len(docs)} | {lost}/{sum(mixed)} |")
 
 
 def main(argv=None) -> int:

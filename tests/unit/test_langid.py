@@ -418,3 +418,11 @@ def test_stage_core_calls_predict_once_per_batch(monkeypatch):
     recs = [record("\n\n".join(by_lang(l)[19:21]), i) for i, l in enumerate(["en", "de", "ko", "zh", "ru", "it"] * 5)]
     c.process_batch(recs)
     assert len(calls) == 1 and len(calls[0]) == 60
+
+
+def test_label_table_read_with_libyaml_equals_the_pure_python_reader():
+    path = rules_dir() / "langid_labels.yaml"
+    fast = LabelNormalizer.from_file(path)
+    reference = LabelNormalizer(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert (fast._to1, fast._macro, fast._alias) == (reference._to1, reference._macro, reference._alias)
+    assert len(fast._to1) > 100

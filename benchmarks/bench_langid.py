@@ -94,16 +94,27 @@ def accuracy(ident: LanguageIdentifier, rows: list[dict]) -> tuple[float, dict[s
     return total, {k: sum(v) / len(v) for k, v in sorted(per.items())}, len(rows)
 
 
-def timed(fn, runs: int) -> float:
+def timed(fn, runs: int, before=None) -> tuple[float, float, float]:
+    """(median, fastest, slowest) CPU seconds of ``fn`` over ``runs`` runs; ``before`` runs untimed
+    before each (it forgets remembered predictions, so every run starts cold)."""
     times = []
     for _ in range(runs):
+        if before:
+            before()
         t = time.process_time()
         fn()
         times.append(time.process_time() - t)
-    return statistics.median(times)
+    return statistics.median(times), min(times), max(times)
 
 
-def corpus_docs(n: int) -> tuple[list[str], str]:
+def rate(n: float, t: tuple[float, float, float]) -> str:
+    """n per second: median, and the range over the runs."""
+    return f"{n / t[0]:,.0f} ({n / t[2]:,.0f}–{n / t[1]:,.0f})"
+
+
+def corpus_docs(n: int, natural: bool = False) -> tuple[list[str], str]:
+    """The benchmark corpus's texts; ``natural``: only its natural documents (consecutive paragraphs
+    of one file), not the mixes of random paragraphs benchmarks/corpus.py adds when those run out."""
     path = ROOT / "benchmarks" / "work" / f"corpus-v2-{n}-s7.jsonl"
     if not path.exists():
         try:
@@ -113,8 +124,9 @@ def corpus_docs(n: int) -> tuple[list[str], str]:
         except Exception as exc:  # noqa: BLE001 - fall back to the fixture
             print(f"corpus unavailable ({type(exc).__name__}); timing on the fixture", file=sys.stderr)
     if path.exists():
-        docs = [json.loads(l)["text"] for l in path.read_text(encoding="utf-8").splitlines()]
-        return docs, f"benchmarks/work/{path.name}"
+        rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines()]
+        docs = [r["text"] for r in rows if not (natural and "mixed" in r["source"])]
+        return docs, f"benchmarks/work/{path.name}" + (" (natural documents only)" if natural else "")
     rows = [json.loads(l)["text"] for l in FIXTURE.read_text(encoding="utf-8").splitlines()]
     docs = ["\n\n".join(rows[i : i + 5]) for i in range(0, len(rows), 5)] * 10
     return docs, "fixture paragraphs grouped by 5, x10"
@@ -146,56 +158,74 @@ def main(argv=None) -> int:
 
     texts = [r["text"] for r in rows]
     mb_long = sum(len(t.encode()) for t in texts) / 1e6
-    t_long = timed(lambda: ident.predict_batch(texts), args.runs)
-
-    docs, doc_source = corpus_docs(args.docs)
-    mb_docs = sum(len(d.encode()) for d in docs) / 1e6
     core = LanguageFilter(cfg)
     core.setup()
-
-    def run_core():
-        for i in range(0, len(docs), 512):
-            batch = [new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs[i : i + 512], i)]
-            core.process_batch(batch)
-
-    def run_docs_only():
-        ident.predict_batch(docs)
-
-    t_core = timed(run_core, args.runs)
     core_off = LanguageFilter(load_config(overrides={"langid": {"mixed_share": 0.0}}))
     core_off.setup()
+    idents = (ident, core._ident, core_off._ident)
 
-    def run_core_off():
+    def forget():
+        for x in idents:
+            x._memo.clear()
+
+    t_long = timed(lambda: ident.predict_batch(texts), args.runs, forget)
+
+    # What a model call costs: a fixed part per call and a part per character read.
+    c_predict = ident._model.f.predict
+    tiny = [f"hello world {chr(97 + i % 26)}" for i in range(20000)]
+    heads = [t[:200] + "\n" for t in texts]
+    t_tiny = timed(lambda: [c_predict(x + "\n", 1, 0.0, "replace") for x in tiny], args.runs)[0]
+    t_heads = timed(lambda: [c_predict(x, 1, 0.0, "replace") for x in heads], args.runs)[0]
+    per_call_us = 1e6 * t_tiny / len(tiny)
+    per_char_ns = 1e9 * (t_heads - len(heads) * per_call_us / 1e6) / sum(len(x) - 1 for x in heads)
+
+    def run_stage(c, docs):
         for i in range(0, len(docs), 512):
-            batch = [new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs[i : i + 512], i)]
-            core_off.process_batch(batch)
+            c.process_batch([new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs[i : i + 512], i)])
 
-    t_core_off = timed(run_core_off, args.runs)
-    t_docs = timed(run_docs_only, args.runs)
-    recs = [new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs)]
-    verdicts = []
-    for i in range(0, len(recs), 512):
-        verdicts += core.process_batch(recs[i : i + 512])
-    mixed = sum(1 for v in verdicts if v.detail and v.detail.get("mixed"))
-    sent = [0, 0]
-    real_predict = ident.predict_many
+    model = ident._model  # one loaded model per path, shared by the three identifiers
+    counted = [0, 0]
 
-    def counting(lines):
-        sent[0] += len(lines)
-        sent[1] += sum(map(len, lines))
-        return real_predict(lines)
+    class CountingC:  # the model's per-line C predict, counted
+        def __init__(self, real):
+            self.real = real
 
-    ident.predict_many = counting
-    labelled = []
-    for i in range(0, len(docs), 512):
-        labelled += ident.label_documents(docs[i : i + 512])
-    ident.predict_many = real_predict
-    prepared_chars = sum(len(ident.prepare(d)) for d in docs)
-    from_paragraphs = sum(1 for x in labelled if not x.whole_text)
-    with_shares = sum(1 for x in labelled if x.shares is not None)
-    langs = defaultdict(int)
-    for r in recs:
-        langs[r["lang"]] += 1
+        def predict(self, *a):
+            counted[0] += 1
+            counted[1] += len(a[0]) - 1
+            return self.real.predict(*a)
+
+    sets = []
+    for natural in (False, True):
+        docs, doc_source = corpus_docs(args.docs, natural=natural)
+        mb_docs = sum(len(d.encode()) for d in docs) / 1e6
+        t_core = timed(lambda: run_stage(core, docs), args.runs, forget)
+        t_core_off = timed(lambda: run_stage(core_off, docs), args.runs, forget)
+        t_docs = timed(lambda: ident.predict_batch(docs), args.runs, forget)
+        forget()
+        real_c = model.f
+        model.f = CountingC(real_c)
+        counted[:] = [0, 0]
+        recs = [new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs)]
+        verdicts = []
+        for i in range(0, len(recs), 512):
+            verdicts += core.process_batch(recs[i : i + 512])
+        calls, chars_read = counted
+        model.f = real_c
+        forget()
+        labelled = []
+        for i in range(0, len(docs), 512):
+            labelled += ident.label_documents(docs[i : i + 512])
+        sets.append({
+            "docs": docs, "source": doc_source, "mb": mb_docs, "t_core": t_core, "t_core_off": t_core_off, "t_docs": t_docs,
+            "calls": calls, "chars_read": chars_read, "prepared": sum(len(ident.prepare(d)) for d in docs),
+            "mixed": sum(1 for v in verdicts if v.detail and v.detail.get("mixed")),
+            "from_paragraphs": sum(1 for x in labelled if not x.whole_text),
+            "with_shares": sum(1 for x in labelled if x.shares is not None),
+            "langs": defaultdict(int),
+        })
+        for r in recs:
+            sets[-1]["langs"][r["lang"]] += 1
 
     load = os.getloadavg()
     lines = [
@@ -228,28 +258,44 @@ def main(argv=None) -> int:
         "",
         "## Speed (per core)",
         "",
+        f"docs/s: median of {args.runs} runs and (range); remembered predictions are forgotten before every run. "
+        "Model calls: the per-line C predict calls of one cold pass of the stage core. "
+        f"What a call costs (lid.176.ftz): {per_call_us:.1f} µs per call ({len(tiny):,} lines of 13 characters) plus "
+        f"{per_char_ns:.0f} ns per character read ({len(heads):,} paragraph heads of ≤ 200 characters) — a 200-character "
+        f"paragraph line costs about {(per_call_us * 1e3 + 200 * per_char_ns) / (per_call_us * 1e3):.0f} times a call's fixed part, "
+        "so the characters read, not the number of calls, set the stage's speed.",
+        "",
         "| what | input | docs/s | MB/s |",
         "|---|---|---:|---:|",
-        f"| `LanguageIdentifier.predict_batch` | {n_long} paragraphs, {mb_long:.2f} MB | {n_long / t_long:,.0f} | {mb_long / t_long:.2f} |",
-        f"| `LanguageIdentifier.predict_batch` | {len(docs)} documents ({doc_source}), {mb_docs:.2f} MB | {len(docs) / t_docs:,.0f} | {mb_docs / t_docs:.2f} |",
-        f"| `LanguageFilter.process_batch` (stage core: documents + paragraph shares, batches of 512) | same documents | {len(docs) / t_core:,.0f} | {mb_docs / t_core:.2f} |",
-        f"| `LanguageFilter.process_batch` with `langid.mixed_share: 0` (no paragraph labelling) | same documents | {len(docs) / t_core_off:,.0f} | {mb_docs / t_core_off:.2f} |",
-        "",
-        f"Stage on the corpus: {mixed} of {len(docs)} documents flagged mixed (main language < {cfg.langid.mixed_share} of paragraph characters). "
-        "Languages: " + ", ".join(f"{k} {v}" for k, v in sorted(langs.items(), key=lambda kv: -kv[1])[:12]) + ".",
-        "",
-        f"Work per document: {with_shares} of {len(docs)} documents have two or more paragraphs to label; "
-        f"{from_paragraphs} of them ({from_paragraphs / max(1, with_shares):.0%}) take their language from the agreeing paragraphs, "
-        f"the other {with_shares - from_paragraphs} (paragraphs disagree — mixed documents — or cover too little of the text) also have their whole text predicted. "
-        f"Characters given to fasttext: {sent[1]:,} in {sent[0]:,} lines, {sent[1] / max(1, prepared_chars):.2f} per prepared character of the documents "
-        "(each paragraph is labelled from its first 200 prepared characters; before, every document was predicted whole and every "
-        "paragraph again in full: about 2.0).",
+        f"| `LanguageIdentifier.predict_batch` | {n_long} paragraphs, {mb_long:.2f} MB | {rate(n_long, t_long)} | {mb_long / t_long[0]:.2f} |",
+    ]
+    for st in sets:
+        n, mb = len(st["docs"]), st["mb"]
+        lines += [
+            f"| `LanguageIdentifier.predict_batch` (every document's whole text, once) | {n} documents ({st['source']}), {mb:.2f} MB | {rate(n, st['t_docs'])} | {mb / st['t_docs'][0]:.2f} |",
+            f"| `LanguageFilter.process_batch` (stage core: documents + paragraph shares, batches of 512) | same documents | {rate(n, st['t_core'])} | {mb / st['t_core'][0]:.2f} |",
+            f"| `LanguageFilter.process_batch` with `langid.mixed_share: 0` (no paragraph labelling) | same documents | {rate(n, st['t_core_off'])} | {mb / st['t_core_off'][0]:.2f} |",
+        ]
+    for st in sets:
+        n = len(st["docs"])
+        ws, fp = st["with_shares"], st["from_paragraphs"]
+        lines += [
+            "",
+            f"**{st['source']}**: {st['mixed']} of {n} documents flagged mixed (main language < {cfg.langid.mixed_share} of paragraph characters). "
+            "Languages: " + ", ".join(f"{k} {v}" for k, v in sorted(st["langs"].items(), key=lambda kv: -kv[1])[:12]) + ". "
+            f"{ws} of {n} documents have two or more paragraphs to label; {fp} of them ({fp / max(1, ws):.0%}) take their language "
+            f"from the agreeing paragraphs, the other {ws - fp} also have their whole text predicted. "
+            f"Model calls: {st['calls']:,} for {n} documents ({st['calls'] / max(1, n):.2f} per document); characters the model read: "
+            f"{st['chars_read']:,}, {st['chars_read'] / max(1, st['prepared']):.2f} per prepared character of the documents "
+            "(a line predicted before in the same worker is not predicted again).",
+        ]
+    lines += [
         "",
         "Notes: documents are truncated to `langid.max_chars` (4000) prepared characters, so cost per document is bounded. "
         "fasttext-predict 0.9.2.4's list `predict()` returns no probabilities (its C++ `multilinePredict` yields labels only; "
         "re-checked with the pinned version), so the identifier calls the per-line C predict in a loop. "
-        "`benchmarks/compare_langid.py --old d084d1b` compares this stage with the one before (whole text + full paragraphs) "
-        "on the same documents: see docs/langid.md.",
+        "`benchmarks/compare_langid.py --old 6d8c888 [--natural]` compares this stage with the one before remembered predictions; "
+        "`--probe-whole-first` measures predicting every whole text first: see docs/langid.md.",
         "",
     ]
     OUT.parent.mkdir(parents=True, exist_ok=True)

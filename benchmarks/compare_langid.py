@@ -6,7 +6,11 @@ The old ``pipeline/lang/identifier.py`` and ``pipeline/stages/langid.py`` are lo
 revision REV (default HEAD) next to the working tree's; both run ``LanguageFilter.process_batch``
 (batches of 512) over benchmarks/work/corpus-v2-<docs>-s7.jsonl, interleaved batch by batch, CPU
 seconds, median of --runs.
-Reports time, characters sent to fasttext, and agreement: labels, mixed flags, shares, scores.
+Reports time, characters sent to fasttext, model calls (per-line C predict calls) per document, and
+agreement: labels, mixed flags, shares, scores. Remembered predictions are forgotten before every
+run, so each run starts cold. ``--natural`` keeps only the corpus's natural documents (consecutive
+paragraphs of one file), leaving out the mixes of random paragraphs that benchmarks/corpus.py adds
+when natural documents run out — those reuse paragraphs far more than real text does.
 """
 from __future__ import annotations
 
@@ -42,6 +46,52 @@ def old_core_class(rev: str):
     return stage.LanguageFilter
 
 
+def probe_whole_first(docs: list[str], cfg) -> None:
+    """The alternative not taken: predict every document's prepared text (cut to K characters) once and
+    label paragraphs only when its score is under T. Compared with the current stage on the same
+    documents: characters the model reads, documents that would fall back, and the mixed-language
+    flags the stage sets today that the alternative would not find (it sees no paragraphs)."""
+    from pipeline.lang.identifier import PARAGRAPH_PREDICT_CHARS, _predict_line  # noqa: PLC0415
+
+    core = LanguageFilter(cfg)
+    core.setup()
+    ident = core._ident
+    labelled = []
+    for lo in range(0, len(docs), 512):
+        labelled += ident.label_documents(docs[lo : lo + 512], min_score=core._need)
+    mixed = [x.shares is not None and x.shares.get(x.lang, 0.0) < cfg.langid.mixed_share for x in labelled]
+    parts = [ident.prepare_parts(d) for d in docs]
+    para_chars = [sum(len(_predict_line(u)) for u in units) if len(units) >= 2 else 0 for _, units, _ in parts]
+    now = sum(p if p else len(doc) for p, (doc, _, _) in zip(para_chars, parts))
+    now += sum(len(doc) for x, (doc, _, _) in zip(labelled, parts) if x.whole_text and x.shares is not None)
+    print(f"current stage: {now:,} characters read by the model (no line remembered; paragraph lines ≤ {PARAGRAPH_PREDICT_CHARS})")
+    from pipeline.text import script_counts  # noqa: PLC0415
+
+    def second_script_share(text: str) -> float:
+        """Share of the letters outside the document's main script (Han and Kana count as one)."""
+        groups: dict[str, int] = {}
+        for script, n in script_counts(text).items():
+            key = "cjk" if script in ("han", "hiragana", "katakana") else script
+            groups[key] = groups.get(key, 0) + n
+        total = sum(groups.values())
+        return 1.0 - max(groups.values()) / total if total else 0.0
+
+    script_mix = [second_script_share(doc) for doc, _, _ in parts]
+    print("| whole text cut to K | fall back when score < T | characters read | vs current | documents falling back | same label | mixed flags lost |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for k in (4000, 1000):
+        heads = [doc[:k].rstrip() for doc, _, _ in parts]
+        preds = ident.predict_many(heads)
+        head_chars = sum(map(len, heads))
+        for t, mix in ((0.9, None), (0.95, None), (0.99, None), (0.9, 0.05), (0.9, 0.2)):
+            back = [score < t or (mix is not None and m >= mix) for (_, score), m in zip(preds, script_mix)]
+            chars = head_chars + sum(p for p, b in zip(para_chars, back) if b)
+            same = sum(1 for (lang, _), x, b in zip(preds, labelled, back) if b or lang == x.lang)
+            lost = sum(1 for m, b in zip(mixed, back) if m and not b)
+            rule = f"{t}" + (f" or letters outside the main script ≥ {mix}" if mix is not None else "")
+            print(f"| {k} | {rule} | {chars:,} | {chars / now:.2f} | {sum(back)}/{len(docs)} | {same}/{len(docs)} | {lost}/{sum(mixed)} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", default="HEAD")
@@ -49,19 +99,42 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--mixed-share", type=float, default=None, help="langid.mixed_share (default: the config's)")
     ap.add_argument("--min-score", type=float, default=None, help="langid.min_score (default: the config's)")
+    ap.add_argument("--probe-whole-first", action="store_true", help="measure the whole-text-first alternative instead")
+    ap.add_argument("--natural", action="store_true", help="only the natural documents (not the random-paragraph mixes)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    import json  # noqa: PLC0415
+
     import corpus  # noqa: PLC0415
 
     path = corpus.build(args.docs)
-    docs = corpus.texts(args.docs)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    docs = [r["text"] for r in rows if not (args.natural and "mixed" in r["source"])]
     mb = sum(len(d.encode()) for d in docs) / 1e6
     langid = {k: v for k, v in (("mixed_share", args.mixed_share), ("min_score", args.min_score)) if v is not None}
     cfg = load_config(overrides={"langid": langid} if langid else None)
+    if args.probe_whole_first:
+        print(f"corpus: {path.name}{' (natural documents only)' if args.natural else ''}, {len(docs)} documents")
+        probe_whole_first(docs, cfg)
+        return 0
     cores = {"old": old_core_class(args.old)(cfg), "new": LanguageFilter(cfg)}
     sent = {}
+    model_calls = {}
     for name, c in cores.items():
         c.setup()
+        model = c._ident._model
+        calls = model_calls.setdefault(name, [0, 0])
+
+        class CountingC:  # the per-line C predict of the loaded model, counted
+            def __init__(self, real, calls=calls):
+                self.real, self.calls = real, calls
+
+            def predict(self, *a):
+                self.calls[0] += 1
+                self.calls[1] += len(a[0]) - 1  # the line without its newline
+                return self.real.predict(*a)
+
+        model.f = CountingC(model.f)
         real = c._ident.predict_many
         counter = sent.setdefault(name, [0, 0])
 
@@ -80,8 +153,10 @@ def main(argv=None) -> int:
         recs = {k: [new_record(source_uri="bench", record_index=i, text=t) for i, t in enumerate(docs)] for k in cores}
         verdicts = {k: [] for k in cores}
         spent = {k: 0.0 for k in cores}
-        for k in cores:
+        for k, c in cores.items():
             sent[k][:] = [0, 0]
+            model_calls[k][:] = [0, 0]
+            getattr(c._ident, "_memo", {}).clear()
         for b, lo in enumerate(range(0, len(docs), 512)):
             for name in (("old", "new") if b % 2 == 0 else ("new", "old")):
                 t0 = time.process_time()
@@ -102,15 +177,17 @@ def main(argv=None) -> int:
     dscore = sorted(b["lang_score"] - a["lang_score"] for a, b in zip(ro, rn) if a["lang"] == b["lang"])
     score_same = sum(1 for d in dscore if abs(d) < 1e-6)
     diffs = [(a["lang"], b["lang"]) for a, b in zip(ro, rn) if a["lang"] != b["lang"]]
-    print(f"corpus: {path.name}, {n} documents, {mb:.2f} MB; config langid.mixed_share = {cfg.langid.mixed_share}, min_score = {cfg.langid.min_score}")
+    print(f"corpus: {path.name}{' (natural documents only)' if args.natural else ''}, {n} documents, {mb:.2f} MB; config langid.mixed_share = {cfg.langid.mixed_share}, min_score = {cfg.langid.min_score}")
     print("| | old ({}) | new (working tree) | new / old |".format(args.old))
     print("|---|---:|---:|---:|")
     print(f"| stage core, CPU s (median of {args.runs}; runs {', '.join(f'{t:.2f}' for t in times['old'])} / {', '.join(f'{t:.2f}' for t in times['new'])}) "
           f"| {med['old']:.2f} | {med['new']:.2f} | {med['new'] / med['old']:.2f} |")
     print(f"| docs/s | {n / med['old']:,.0f} | {n / med['new']:,.0f} | |")
     print(f"| MB/s | {mb / med['old']:.2f} | {mb / med['new']:.2f} | |")
-    print(f"| lines sent to fasttext | {sent['old'][0]:,} | {sent['new'][0]:,} | {sent['new'][0] / sent['old'][0]:.2f} |")
-    print(f"| characters sent to fasttext | {sent['old'][1]:,} | {sent['new'][1]:,} | {sent['new'][1] / sent['old'][1]:.2f} |")
+    print(f"| lines handed to the identifier | {sent['old'][0]:,} | {sent['new'][0]:,} | {sent['new'][0] / sent['old'][0]:.2f} |")
+    print(f"| model calls per document | {model_calls['old'][0] / n:.2f} | {model_calls['new'][0] / n:.2f} | {model_calls['new'][0] / max(1, model_calls['old'][0]):.2f} |")
+    print(f"| characters predicted by the model | {model_calls['old'][1]:,} | {model_calls['new'][1]:,} | {model_calls['new'][1] / max(1, model_calls['old'][1]):.2f} |")
+    print(f"| characters handed to the identifier | {sent['old'][1]:,} | {sent['new'][1]:,} | {sent['new'][1] / sent['old'][1]:.2f} |")
     print()
     print(f"same lang: {same_lang}/{n}; same verdict (action, reason): {same_verdict}/{n}; lang changes: {diffs[:20]}")
     print(f"mixed flag: old {sum(mo)}, new {sum(mn)}, both {sum(a and b for a, b in zip(mo, mn))}")

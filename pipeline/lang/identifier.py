@@ -67,6 +67,11 @@ PARAGRAPH_BUDGET = 4  # … and at most this many times langid.max_chars charact
 PARAGRAPH_PREDICT_CHARS = 200  # a paragraph is labelled from its first ~200 prepared characters
 DERIVE_SHARE = 0.95  # paragraphs agreeing on this share of characters give the document's label …
 DERIVE_COVERAGE = 0.8  # … when they hold this share of the document's prepared characters
+# Predictions of paragraph-sized lines are remembered per identifier: navigation, footers and
+# duplicate documents repeat lines (langid runs before dedup), and fasttext's cost is per character.
+# A remembered line gives exactly the prediction the model would; the table is emptied when full,
+# which bounds it to about MEMO_ENTRIES x PARAGRAPH_PREDICT_CHARS characters.
+MEMO_ENTRIES = 16384
 
 
 def _clean(text: str) -> str:
@@ -169,6 +174,7 @@ class LanguageIdentifier:
         self._normalise = labels
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
+        self._memo: dict[str, tuple[str, float]] = {}
 
     @classmethod
     def from_config(cls, config) -> "LanguageIdentifier":
@@ -193,22 +199,39 @@ class LanguageIdentifier:
         return prepare(text, self.max_chars)
 
     def _predict_prepared(self, lines: list[str]) -> list[tuple[str, float]]:
+        """One prediction per distinct non-empty line not already remembered; empty lines are ``und``."""
         out: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(lines)
-        idx = [i for i, line in enumerate(lines) if line]
-        if not idx:
+        memo = self._memo
+        pending: dict[str, list[int]] = {}
+        for i, line in enumerate(lines):
+            if line:
+                hit = memo.get(line)
+                if hit is None:
+                    pending.setdefault(line, []).append(i)
+                else:
+                    out[i] = hit
+        if not pending:
             return out
+        todo = list(pending)
+        found: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(todo)
         norm = self._normalise
         if self._batch:
-            labels, probs = self._model.predict([lines[i] for i in idx], k=1, on_unicode_error="replace")
-            for i, lab, prob in zip(idx, labels, probs):
-                out[i] = (norm(lab[0]), min(1.0, float(prob[0])))
-            return out
-        predict = self._model.f.predict  # the C call; the wrapper only adds the newline check
-        for i in idx:
-            res = predict(lines[i] + "\n", 1, 0.0, "replace")
-            if res:
-                prob, lab = res[0]
-                out[i] = (norm(lab), min(1.0, float(prob)))
+            labels, probs = self._model.predict(todo, k=1, on_unicode_error="replace")
+            found = [(norm(lab[0]), min(1.0, float(prob[0]))) for lab, prob in zip(labels, probs)]
+        else:
+            predict = self._model.f.predict  # the C call; the wrapper only adds the newline check
+            for j, line in enumerate(todo):
+                res = predict(line + "\n", 1, 0.0, "replace")
+                if res:
+                    prob, lab = res[0]
+                    found[j] = (norm(lab), min(1.0, float(prob)))
+        for line, pred in zip(todo, found):
+            for i in pending[line]:
+                out[i] = pred
+            if len(line) <= PARAGRAPH_PREDICT_CHARS:
+                if len(memo) >= MEMO_ENTRIES:
+                    memo.clear()
+                memo[line] = pred
         return out
 
     def predict(self, text: str) -> tuple[str, float]:

@@ -311,3 +311,118 @@ def test_stage_in_beam_routes_drops_to_decisions():
             ]),
             label="decisions",
         )
+
+
+# --- golden verdicts and the number of model calls -------------------------------------------------
+GOLDEN = FIXTURE.parent / "golden_verdicts.jsonl"
+
+
+def test_verdicts_on_fixture_documents_equal_the_committed_golden():
+    """Labels, scores, reasons and mixed flags on documents built from the fixture, as the stage
+    decided them when tests/data/langid/make_golden.py wrote the golden (before the speed work)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("langid_make_golden", FIXTURE.parent / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    expected = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines()]
+    got = [json.loads(json.dumps(r, ensure_ascii=False, sort_keys=True)) for r in make_golden.verdict_rows()]
+    assert len(got) == len(expected) == 1058
+    differ = [(e["config"], e["doc"]) for e, g in zip(expected, got) if e != g]
+    assert not differ, f"{len(differ)} of {len(got)} verdicts changed, first: {differ[:5]}"
+
+
+class _CountingModel:
+    """Stands in for the loaded fasttext model's C object: counts every per-line predict call."""
+
+    def __init__(self, real) -> None:
+        self.real, self.lines = real, []
+
+    def predict(self, line, k, threshold, on_error):
+        self.lines.append(line)
+        return self.real.predict(line, k, threshold, on_error)
+
+
+def _count_model_calls(monkeypatch, c: LanguageFilter) -> _CountingModel:
+    assert not c._ident._batch  # fasttext-predict 0.9.2.4: per-line C calls (see the identifier's docstring)
+    c._ident._memo.clear()
+    counter = _CountingModel(c._ident._model.f)
+    monkeypatch.setattr(c._ident._model, "f", counter)
+    return counter
+
+
+def test_model_calls_per_document_single_language_and_mixed(monkeypatch):
+    c = core()
+    counter = _count_model_calls(monkeypatch, c)
+    single = [record(by_lang(l)[7], i) for i, l in enumerate(["en", "ko", "ja", "zh", "de"])]
+    c.process_batch(single)
+    assert len(counter.lines) == 5  # a one-paragraph document: exactly one model call
+
+    counter.lines.clear()  # three agreeing paragraphs: one call per paragraph, none for the whole text
+    mono = record("\n\n".join(by_lang("fr")[14:17]), 9)
+    c.process_batch([mono])
+    assert len(counter.lines) == 3 and all(len(x) <= PARAGRAPH_PREDICT_CHARS + 1 for x in counter.lines)
+    assert mono["lang"] == "fr"
+
+    counter.lines.clear()  # paragraphs disagree: one call per paragraph and one for the whole text
+    mixed = record("\n\n".join(by_lang("en")[14:16] + by_lang("ko")[14:15]), 10)
+    v = c.process_batch([mixed])[0]
+    assert len(counter.lines) == 3 + 1 and counter.lines[-1] == prepare(mixed["text"]) + "\n"
+    assert v.detail["mixed"] is True
+
+
+def test_repeated_lines_and_duplicate_documents_are_predicted_once(monkeypatch):
+    """langid runs before dedup: a duplicate document, or a footer repeated across documents, costs no
+    second model call — and gets exactly the verdict the first copy got."""
+    c = core()
+    counter = _count_model_calls(monkeypatch, c)
+    footer = by_lang("en")[17]
+    docs = [by_lang("de")[18] + "\n\n" + footer, by_lang("es")[18] + "\n\n" + footer, by_lang("ja")[18]]
+    first = [record(t, i) for i, t in enumerate(docs + docs)]  # every document twice in one batch
+    v1 = c.process_batch(first)
+    distinct = {line for line in counter.lines}
+    assert len(counter.lines) == len(distinct)  # nothing predicted twice
+    assert [r["lang_score"] for r in first[:3]] == [r["lang_score"] for r in first[3:]]
+    assert [(x.action, x.detail) for x in v1[:3]] == [(x.action, x.detail) for x in v1[3:]]
+
+    calls = len(counter.lines)
+    again = [record(t, 10 + i) for i, t in enumerate(docs)]  # a later batch: remembered paragraph lines
+    v2 = c.process_batch(again)
+    repeated = counter.lines[calls:]  # only whole texts longer than a paragraph line, at most one per document
+    assert len(repeated) <= 3 and all(len(x) > PARAGRAPH_PREDICT_CHARS + 1 for x in repeated)
+    # paragraph lines over both batches: German, Spanish, and the footer shared by four documents
+    assert sum(1 for x in counter.lines if len(x) <= PARAGRAPH_PREDICT_CHARS + 1) == 3
+    assert [(r["lang"], r["lang_score"]) for r in again] == [(r["lang"], r["lang_score"]) for r in first[:3]]
+    assert [(x.action, x.detail) for x in v2] == [(x.action, x.detail) for x in v1[:3]]
+
+
+def test_remembered_predictions_are_bounded(monkeypatch):
+    import pipeline.lang.identifier as identifier
+
+    monkeypatch.setattr(identifier, "MEMO_ENTRIES", 4)
+    ident = LanguageIdentifier.from_config(load_config())
+    texts = [r["text"][:150] for r in ROWS[:30]]
+    first = ident.predict_batch(texts)
+    assert len(ident._memo) <= 4
+    assert ident.predict_batch(texts) == first  # emptied and refilled, never a different answer
+    long_line = prepare(ROWS[0]["text"] * 3)
+    ident.predict_many([long_line])
+    assert long_line not in ident._memo  # whole documents are not remembered, only paragraph-sized lines
+
+
+def test_stage_core_calls_predict_once_per_batch(monkeypatch):
+    """process_batch hands the whole batch to the identifier in one predict_many call (two when some
+    documents' paragraphs disagree), never one call per document."""
+    c = core()
+    calls = _counting(monkeypatch, c)
+    recs = [record("\n\n".join(by_lang(l)[19:21]), i) for i, l in enumerate(["en", "de", "ko", "zh", "ru", "it"] * 5)]
+    c.process_batch(recs)
+    assert len(calls) == 1 and len(calls[0]) == 60
+
+
+def test_label_table_read_with_libyaml_equals_the_pure_python_reader():
+    path = rules_dir() / "langid_labels.yaml"
+    fast = LabelNormalizer.from_file(path)
+    reference = LabelNormalizer(yaml.safe_load(path.read_text(encoding="utf-8")))
+    assert (fast._to1, fast._macro, fast._alias) == (reference._to1, reference._macro, reference._alias)
+    assert len(fast._to1) > 100

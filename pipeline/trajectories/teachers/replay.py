@@ -1,8 +1,8 @@
 """The ``replay`` backend: completions produced elsewhere (a batch-inference job).
 
-One JSON object a line (SPEC.md): ``id``, ``prompt``, ``completion`` (the teacher's raw text with its
-``<think>…</think>`` part), optional ``reference_answer``, ``lang``, ``source_doc_ids``, and —
-beyond SPEC — optional ``teacher``/``model`` (the ``teacher`` column becomes ``replay:<that>``),
+One JSON object a line (the format in docs/trajectories.md, "Replay line"): ``id``, ``prompt``, ``completion`` (the teacher's raw text with its
+``<think>…</think>`` part), optional ``reference_answer``, ``lang``, ``source_doc_ids``,
+``teacher``/``model`` (the ``teacher`` column becomes ``replay:<that>``),
 ``template_id`` and ``license``. Each line is one candidate; its ``id`` becomes ``sample_id`` (a
 line without ``id`` gets the stable id of (file, line)). A line that cannot be read becomes a
 ``bad_replay_line`` decisions row (``line_too_large`` over ``trajectories.max_line_bytes``); the run

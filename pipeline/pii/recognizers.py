@@ -13,23 +13,27 @@ into one pattern to skip text where no recognizer could fire.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import re
-from typing import List, Optional
+from typing import List
 
 from phonenumbers.phonenumbermatcher import _PATTERN, _SECOND_NUMBER_START_PATTERN, PhoneNumberMatcher
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, Pattern, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
-    KrBrnRecognizer,
-    KrDriverLicenseRecognizer,
-    KrFrnRecognizer,
-    KrRrnRecognizer,
     PhoneRecognizer,
+)
+
+# Imported for presidio's class-name lookup (and for the fast path's type checks).
+from pipeline.pii.korean_ids import (  # noqa: E402,F401
+    KrBrnChecksumRecognizer,
+    KrDriverLicenseContextRecognizer,
+    KrFrnChecksumRecognizer,
+    KrRrnChecksumRecognizer,
+    _KrRegistrationMixin,
 )
 
 _TLD = None
@@ -428,138 +432,6 @@ class CaseSensitiveIbanRecognizer(IbanRecognizer):
     @global_regex_flags.setter
     def global_regex_flags(self, value) -> None:
         self._flags = value if value is not None else re.DOTALL | re.MULTILINE
-
-
-def _kr_birth_date(digits: str, century: int) -> _dt.date | None:
-    try:
-        return _dt.date(century + int(digits[0:2]), int(digits[2:4]), int(digits[4:6]))
-    except ValueError:
-        return None
-
-
-class _KrRegistrationMixin:
-    """Shared RRN/FRN logic: a real birth date, the gender/century digit, and the check digit.
-
-    Numbers issued before October 2020 end in a check digit; since then the last six digits are
-    random. A number whose birth date is on/after ``CHECK_DIGIT_DROPPED`` can only be a new-style
-    number, so its check digit is not required (score = pattern score). An older birth date with
-    a wrong check digit is either a re-issued number or not an RRN at all: it keeps only
-    ``UNCHECKED_SCORE``, which is below the default threshold, so it is replaced only when a
-    context word (주민등록번호, 외국인등록번호, …) lifts it. A valid check digit gives 1.0.
-    """
-
-    CENTURY: dict = {}
-    CONTEXT_ONLY: frozenset = frozenset()  # gender/century digits reported only with a context word
-    CHECK_DIGIT_DROPPED = _dt.date(2020, 10, 1)
-    UNCHECKED_SCORE = 0.3
-
-    def _classify(self, pattern_text: str) -> str:
-        digits = pattern_text.replace("-", "")
-        if len(digits) != 13 or not digits.isdigit() or digits[6] not in self.CENTURY:
-            return "invalid"
-        born = _kr_birth_date(digits, self.CENTURY[digits[6]])
-        if born is None or born > _dt.date.today():
-            return "invalid"
-        if digits[6] in self.CONTEXT_ONLY:
-            return "unchecked"
-        if self._validate_region_code(int(digits[7:9])) and self._validate_checksum(digits):
-            return "valid"
-        return "new_style" if born >= self.CHECK_DIGIT_DROPPED else "unchecked"
-
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
-        kind = self._classify(pattern_text)
-        return True if kind == "valid" else False if kind == "invalid" else None
-
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            if self._classify(text[r.start : r.end]) == "unchecked":
-                r.score = self.UNCHECKED_SCORE
-        return results
-
-
-class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
-    """Korean resident registration number (주민등록번호) YYMMDD-GNNNNNC.
-
-    G (the 7th digit, gender and century of birth): 1/2 born 1900–1999, 3/4 born 2000–2099,
-    9/0 born 1800–1899; 5–8 are the same digits for registered foreigners (KR_FRN). Source: the
-    Resident Registration Act's numbering rule as summarised in the Korean Wikipedia article
-    "주민등록번호" (section 구성) and the Ministry of the Interior and Safety's notice of the
-    October 2020 change (digits after G random). Nobody born in the 1800s is alive, and presidio's
-    tests treat 9/0 as invalid, so a 9/0 number is reported only with a context word
-    (주민등록번호 …): an old register may still quote one.
-    """
-
-    CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "9": 1800, "0": 1800}
-    CONTEXT_ONLY = frozenset("90")
-    PATTERNS = [
-        Pattern(
-            "RRN",
-            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[012349]\d{6}(?![\d-])",
-            0.5,
-        )
-    ]
-    PREFILTER = r"\d{6}-?\d{7}"
-
-    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_RRN",
-                 replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
-
-
-class KrFrnChecksumRecognizer(_KrRegistrationMixin, KrFrnRecognizer):
-    """Korean foreigner registration number (외국인등록번호): G is 5/6 (1900s) or 7/8 (2000s)."""
-
-    CENTURY = {"5": 1900, "6": 1900, "7": 2000, "8": 2000}
-    PATTERNS = [
-        Pattern(
-            "FRN",
-            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[5-8]\d{6}(?![\d-])",
-            0.5,
-        )
-    ]
-    PREFILTER = r"\d{6}-?\d{7}"
-
-    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_FRN",
-                 replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
-
-
-class KrBrnChecksumRecognizer(KrBrnRecognizer):
-    """Korean business registration number (사업자등록번호) NNN-NN-NNNNC, check digit validated.
-
-    presidio's class scores every checksum-valid 10-digit number 1.0 — one random number in ten.
-    Here a valid checksum keeps the pattern score (below the threshold), so a context word is
-    required; a wrong checksum rejects.
-    """
-
-    PATTERNS = [
-        Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.4),
-        Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.2),
-    ]
-    PREFILTER = r"\d{3}-\d{2}-\d{5}|\d{10}"
-
-    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_BRN",
-                 replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
-
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
-        return None if super().validate_result(pattern_text) else False
-
-
-class KrDriverLicenseContextRecognizer(KrDriverLicenseRecognizer):
-    """Korean driver's licence number RR-YY-NNNNNN-CC (RR: issuing region code).
-
-    presidio's class returns 1.0 for every 12-digit number starting with a region code; here the
-    region check only rejects, and a context word (운전면허, 면허번호, …) is required.
-    """
-
-    PREFILTER = r"\d{2}[- ]?\d{2}[- ]?\d{6}"
-
-    def validate_result(self, pattern_text: str) -> Optional[bool]:
-        return None if super().validate_result(pattern_text) else False
 
 
 # Necessary conditions for presidio's own recognizer classes used unchanged from the YAML.

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.golden.outputs import emit
+
 GOLDEN = Path(__file__).with_name("dedup_corpus.json")
 E2E = Path(__file__).resolve().parents[1] / "e2e"
 
@@ -45,13 +47,7 @@ def run_and_hash(workdir: Path) -> dict:
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         current = run_and_hash(Path(tmp))
-    text = json.dumps(current, indent=2, sort_keys=True) + "\n"
-    if "--write" in argv:
-        GOLDEN.write_text(text, encoding="utf-8")
-        print(f"wrote {GOLDEN}")
-    else:
-        print(text)
-    return 0
+    return emit(GOLDEN, current, argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.golden.outputs import _plain  # one canonical form of a row for both goldens
+from tests.golden.outputs import _plain, emit  # one canonical form of a row for both goldens
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("readers.json")
@@ -214,13 +214,7 @@ def reader_hashes() -> dict:
 
 
 def main(argv: list[str]) -> int:
-    text = json.dumps(reader_hashes(), indent=2, sort_keys=True) + "\n"
-    if "--write" in argv:
-        GOLDEN.write_text(text, encoding="utf-8")
-        print(f"wrote {GOLDEN}")
-    else:
-        print(text)
-    return 0
+    return emit(GOLDEN, reader_hashes(), argv)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/compare_quality.py [--old REV] [--docs 10000] [--runs 3]
 
-``pipeline/stages/quality.py`` is loaded from git revision REV (default HEAD) next to the working
-tree's; both run ``QualityRules.check`` (first failure, as the stage) and ``check(all_failures=True)``
+The single-file ``pipeline/stages/quality.py`` of git revision REV (default 6d8c888, the last one
+before the rules moved to ``pipeline/quality/``) is loaded next to the working tree's
+:mod:`pipeline.quality`; both run ``QualityRules.check`` (first failure, as the stage) and ``check(all_failures=True)``
 over benchmarks/work/corpus-v2-<docs>-s7.jsonl with languages from the langid stage, alternating,
 interleaved in chunks, CPU seconds, median of --runs. The results must be identical (rule, n, value, threshold) for every document.
 """
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import load_config  # noqa: E402
-from pipeline.stages import quality as new_quality  # noqa: E402
+from pipeline import quality as new_quality  # noqa: E402
 from pipeline.stages.langid import LanguageFilter  # noqa: E402
 from pipeline.records import new_record  # noqa: E402
 
@@ -37,7 +38,7 @@ def old_module(rev: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--old", default="HEAD")
+    ap.add_argument("--old", default="6d8c888", help="a revision with the single-file stage")
     ap.add_argument("--docs", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
@@ -88,8 +89,9 @@ def main(argv=None) -> int:
     print("|---|---:|---:|---:|")
     for key, label in (("first", "`check` (first failure decides, as the stage)"), ("all", "`check(all_failures=True)`")):
         o, w = statistics.median(times["old"][key]), statistics.median(times["new"][key])
-        print(f"| {label}, CPU s (median of {args.runs}) | {o:.2f} | {w:.2f} | {w / o:.2f} |")
-        print(f"| … docs/s | {n / o:,.0f} | {n / w:,.0f} | |")
+        ro, rw = times["old"][key], times["new"][key]
+        print(f"| {label}, CPU s (median of {args.runs}, range) | {o:.2f} ({min(ro):.2f}–{max(ro):.2f}) | {w:.2f} ({min(rw):.2f}–{max(rw):.2f}) | {w / o:.2f} |")
+        print(f"| … docs/s per core | {n / o:,.0f} | {n / w:,.0f} | {o / w:.2f}x |")
     print()
     print(f"identical results: first failure {same_first}/{n}, all failures {same_all}/{n}")
     return 0 if same_first == n and same_all == n else 1

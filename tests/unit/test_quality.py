@@ -17,17 +17,10 @@ from pipeline.config import ConfigError, load_config
 from pipeline.records import new_record
 from pipeline.resources import rules_dir
 from pipeline.runners import local_pipeline
-from pipeline.stages.quality import (
-    DocStats,
-    QualityFilter,
-    QualityRules,
-    QualityStage,
-    dup_ngram_fraction,
-    m_alpha_words,
-    m_mean_word_length,
-    m_stop_words,
-    top_ngram_fraction,
-)
+from pipeline.quality import DocStats, QualityRules
+from pipeline.quality.measures import m_alpha_words, m_mean_word_length, m_stop_words
+from pipeline.quality.ngrams import dup_ngram_fraction, top_ngram_fraction
+from pipeline.stages.quality import QualityFilter, QualityStage
 from pipeline.text import (
     CJK_RE,
     LETTER_RE,

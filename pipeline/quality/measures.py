@@ -8,7 +8,7 @@ import numpy as np
 
 from pipeline.quality.ngrams import dup_ngram_fraction, top_ngram_fraction
 from pipeline.quality.stats import DocStats, _ratio
-from pipeline.text import CJK, DECIMAL, LETTER, SPACE
+from pipeline.text import DECIMAL
 
 
 def m_word_count(s: DocStats, p: dict) -> float:
@@ -18,7 +18,7 @@ def m_word_count(s: DocStats, p: dict) -> float:
 def m_mean_word_length(s: DocStats, p: dict) -> float | None:
     """Mean length of space-separated words; Han/Kana characters (one-character words) are left
     out, so an English page quoting Japanese is not "short-worded". None: no such words."""
-    n_cjk = int(np.count_nonzero(s.char_flags & CJK))  # each Han/Kana character is one word
+    n_cjk = s.n_cjk  # each Han/Kana character is one word
     n = s.n_words - n_cjk
     return (float(s.word_lengths.sum()) - n_cjk) / n if n > 0 else None
 
@@ -38,17 +38,8 @@ def m_alpha_words(s: DocStats, p: dict) -> float:
         starts, ends = s.word_spans
         digits = np.concatenate(([0], np.cumsum((s.char_flags & DECIMAL) != 0)))
         return 1.0 - int(np.count_nonzero(digits[ends] - digits[starts] == ends - starts)) / n
-    # whitespace tokens (maximal runs of non-space characters) and those holding a letter
-    f = s.char_flags
-    nonspace = (f & SPACE) == 0
-    starts = nonspace.copy()
-    starts[1:] &= ~nonspace[:-1]
-    n_tokens = int(np.count_nonzero(starts))
-    if not n_tokens:
-        return 0.0
-    token_of_letter = np.cumsum(starts)[(f & LETTER) != 0]  # non-decreasing: count its distinct values
-    with_letter = int(np.count_nonzero(token_of_letter[1:] != token_of_letter[:-1])) + 1 if token_of_letter.size else 0
-    return with_letter / n_tokens
+    n_tokens, with_letter = s.token_counts
+    return with_letter / n_tokens if n_tokens else 0.0
 
 
 def m_bullet_lines(s: DocStats, p: dict) -> float:

@@ -152,9 +152,16 @@ class QualityRules:
 
     def check(self, text: str, lang: str | None, all_failures: bool = False) -> list[tuple[str, dict]]:
         """Failing rules as (name, detail); the first only unless ``all_failures``."""
-        stats = DocStats(text, lang)
+        return self.check_stats(DocStats(text, lang), all_failures)
+
+    def check_batch(self, texts: list[str], langs: list[str | None], all_failures: bool = False) -> list[list[tuple[str, dict]]]:
+        """:meth:`check` for each text, the tokenisation done once for the batch (:meth:`DocStats.batch`)."""
+        return [self.check_stats(stats, all_failures) for stats in DocStats.batch(texts, langs)]
+
+    def check_stats(self, stats: DocStats, all_failures: bool = False) -> list[tuple[str, dict]]:
+        """:meth:`check` of the document ``stats`` describes (its language is ``stats.lang``)."""
         failures: list[tuple[str, dict]] = []
-        for p in self.for_lang(lang):
+        for p in self.for_lang(stats.lang):
             check = p["check"]
             if check == "top_ngram":
                 hit = top_ngram_first_failure(stats, p["_table"])

@@ -43,16 +43,14 @@ class QualityFilter(StageCore):
         self._rules = QualityRules.from_config(self.config)
 
     def process(self, record: dict) -> Verdict:
+        return self.process_batch([record])[0]
+
+    def process_batch(self, records: list[dict]) -> list[Verdict]:
         if self._rules is None:
             self.setup()
-        text = record.get("text")
-        if not isinstance(text, str):
-            text = ""
-        failures = self._rules.check(text, effective_lang(record.get("lang"), text))
-        if failures:
-            name, detail = failures[0]
-            return drop(name, detail)
-        return keep()
+        texts = [t if isinstance(t := r.get("text"), str) else "" for r in records]
+        langs = [effective_lang(r.get("lang"), t) for r, t in zip(records, texts)]
+        return [drop(*failures[0]) if failures else keep() for failures in self._rules.check_batch(texts, langs)]
 
 
 class QualityStage(RecordStage):

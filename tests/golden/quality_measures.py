@@ -115,11 +115,10 @@ def _api():
     return QualityRules, effective_lang, DocStats, MEASURES, NGRAM_MEASURES
 
 
-def raw_measures(rules, DocStats, MEASURES, NGRAM_MEASURES, text: str, lang: str | None) -> dict:
+def raw_measures(rules, MEASURES, NGRAM_MEASURES, stats) -> dict:
     """Every enabled rule's value unrounded ({n: value} for n-gram rules), by rule name."""
-    stats = DocStats(text, lang)
     out: dict = {}
-    for p in rules.for_lang(lang):
+    for p in rules.for_lang(stats.lang):
         check = p["check"]
         if check in NGRAM_MEASURES:
             out[p["name"]] = {str(n): float(NGRAM_MEASURES[check](stats, n)) for n, _ in p["_table"]}
@@ -129,22 +128,35 @@ def raw_measures(rules, DocStats, MEASURES, NGRAM_MEASURES, text: str, lang: str
     return out
 
 
-def compute(docs: list[dict]) -> list[dict]:
+def compute(docs: list[dict], batch_size: int = 0) -> list[dict]:
+    """Per document: language, first failure, all failures, rounded and raw measures. With
+    ``batch_size``, the rules run on batches of that many documents (``check_batch``, ``DocStats.batch``)."""
     from pipeline.config import load_config
 
     QualityRules, effective_lang, DocStats, MEASURES, NGRAM_MEASURES = _api()
     rules = QualityRules.from_config(load_config())
-    out = []
-    for d in docs:
-        lang = effective_lang(d["lang"], d["text"])
-        out.append({
+    texts = [d["text"] for d in docs]
+    langs = [effective_lang(d["lang"], d["text"]) for d in docs]
+    if batch_size:
+        first, every, stats = [], [], []
+        for lo in range(0, len(docs), batch_size):
+            first += rules.check_batch(texts[lo : lo + batch_size], langs[lo : lo + batch_size])
+            every += rules.check_batch(texts[lo : lo + batch_size], langs[lo : lo + batch_size], all_failures=True)
+            stats += DocStats.batch(texts[lo : lo + batch_size], langs[lo : lo + batch_size])
+    else:
+        first = [rules.check(t, lang) for t, lang in zip(texts, langs)]
+        every = [rules.check(t, lang, all_failures=True) for t, lang in zip(texts, langs)]
+        stats = [DocStats(t, lang) for t, lang in zip(texts, langs)]
+    return [
+        {
             "lang": lang,
-            "first": [list(f) for f in rules.check(d["text"], lang)],
-            "all": [list(f) for f in rules.check(d["text"], lang, all_failures=True)],
-            "measures": rules.measure(d["text"], lang),
-            "raw": raw_measures(rules, DocStats, MEASURES, NGRAM_MEASURES, d["text"], lang),
-        })
-    return out
+            "first": [list(f) for f in f1],
+            "all": [list(f) for f in fa],
+            "measures": rules.measure(t, lang),
+            "raw": raw_measures(rules, MEASURES, NGRAM_MEASURES, st),
+        }
+        for t, lang, f1, fa, st in zip(texts, langs, first, every, stats)
+    ]
 
 
 def main(argv=None) -> int:

@@ -14,12 +14,14 @@ import pytest
 from tests.golden import quality_measures as golden
 
 
-@pytest.fixture(scope="module")
-def pairs():
+# 0: one document at a time (check, DocStats); 37 and 1000: the batch path (check_batch,
+# DocStats.batch) with batches that cut the corpus at odd places and one batch holding all of it
+@pytest.fixture(scope="module", params=[0, 37, 1000], ids=["single", "batch37", "batch_all"])
+def pairs(request):
     want = json.loads(golden.GOLDEN.read_text(encoding="utf-8"))
     docs = golden.documents()
     assert len(docs) == len(want), "the document generator changed: the golden no longer describes it"
-    got = json.loads(json.dumps(golden.compute(docs), sort_keys=True))
+    got = json.loads(json.dumps(golden.compute(docs, batch_size=request.param), sort_keys=True))
     return list(zip(got, want))
 
 

@@ -68,7 +68,11 @@ def m_short_lines(s: DocStats, p: dict) -> float:
 
 def m_line_pattern(s: DocStats, p: dict) -> float:
     pat = p["_pattern"]
-    if not pat.search(s.text):  # one C scan decides most documents
+    needles = p.get("_needles")
+    text = s.text
+    if needles is not None and not any(c in text for c in needles):  # no match possible
+        return 0.0
+    if not pat.search(text):  # one C scan decides most documents
         return 0.0
     lines = s.lines
     return _ratio(sum(1 for ln in lines if pat.search(ln)), len(lines))

@@ -2,6 +2,7 @@
 check that runs a document through the rules (first failure decides)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,36 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
+_CLASS_SPECIAL = set("\\[]^-:&|~")  # inside [...]: escapes, ranges, nesting, set operations
+_LITERAL_SPECIAL = set("\\.^$*+?{}[]|()#")
+_MAX_NEEDLES = 8
+
+
+@functools.lru_cache(maxsize=256)
+def required_chars(pattern: str, flags: int) -> tuple[str, ...] | None:
+    """Characters at least one of which every match of ``pattern`` holds, or None when that is not
+    simple to prove (or there are too many to be a cheap test).
+
+    Proven for two shapes only: a class of plain characters (``[{}]``) and a plain literal
+    (``javascript``: its first character), with no flags but IGNORECASE. The characters are those
+    the one-character pattern itself matches among all of Unicode (so ``s`` under IGNORECASE gives
+    ``S s ſ``, as the regex module folds case), which makes "none of them in the text" exactly
+    "no match in the text" — a few ``str`` scans instead of a regex one."""
+    if flags & ~regex.IGNORECASE or not pattern:
+        return None
+    if len(pattern) >= 3 and pattern[0] == "[" and pattern[-1] == "]" and not _CLASS_SPECIAL & set(pattern[1:-1]):
+        atom = pattern
+    elif not _LITERAL_SPECIAL & set(pattern) and not any(c.isspace() for c in pattern):
+        atom = regex.escape(pattern[0])
+    else:
+        return None
+    every = np.concatenate((np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)))
+    hits = regex.compile(atom, flags).findall(every.tobytes().decode("utf-32-le"))
+    if not hits or len(hits) > _MAX_NEEDLES or any(len(h) != 1 for h in hits):
+        return None
+    return tuple(hits)
+
+
 def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
     """Precompute what measurements need (tuples, regexes) — once per rule and language."""
     p = dict(params)
@@ -43,6 +74,7 @@ def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
             raise RulesError(f"{where}: 'pattern' missing or not a string")
         try:  # a user pattern: under a time limit, named by its rule (saferegex)
             p["_pattern"] = compile_rule(rule_id or str(p["name"]), p["pattern"], regex.IGNORECASE)
+            p["_needles"] = required_chars(p["pattern"], regex.IGNORECASE)
         except RulePatternError as exc:
             raise RulesError(f"{where}: 'pattern' invalid ({exc})") from None
     if check == "contains":

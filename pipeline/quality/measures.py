@@ -68,10 +68,15 @@ def m_short_lines(s: DocStats, p: dict) -> float:
 
 def m_line_pattern(s: DocStats, p: dict) -> float:
     pat = p["_pattern"]
-    needles = p.get("_needles")
     text = s.text
-    if needles is not None and not any(c in text for c in needles):  # no match possible
-        return 0.0
+    needles = p.get("_needles")  # (characters, holding one is a match): rules.required_chars
+    if needles is not None:
+        chars, sufficient = needles
+        if not any(c in text for c in chars):  # no match possible
+            return 0.0
+        if sufficient:  # a line matches exactly when it holds one of the characters
+            lines = s.lines
+            return _ratio(sum(1 for ln in lines if any(c in ln for c in chars)), len(lines))
     if not pat.search(text):  # one C scan decides most documents
         return 0.0
     lines = s.lines

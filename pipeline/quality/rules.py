@@ -37,28 +37,29 @@ _MAX_NEEDLES = 8
 
 
 @functools.lru_cache(maxsize=256)
-def required_chars(pattern: str, flags: int) -> tuple[str, ...] | None:
-    """Characters at least one of which every match of ``pattern`` holds, or None when that is not
-    simple to prove (or there are too many to be a cheap test).
+def required_chars(pattern: str, flags: int) -> tuple[tuple[str, ...], bool] | None:
+    """(characters at least one of which every match of ``pattern`` holds, whether holding one is
+    also enough for a match), or None when that is not simple to prove (or there are too many
+    characters for a cheap test).
 
-    Proven for two shapes only: a class of plain characters (``[{}]``) and a plain literal
-    (``javascript``: its first character), with no flags but IGNORECASE. The characters are those
-    the one-character pattern itself matches among all of Unicode (so ``s`` under IGNORECASE gives
-    ``S s ſ``, as the regex module folds case), which makes "none of them in the text" exactly
-    "no match in the text" — a few ``str`` scans instead of a regex one."""
+    Proven for two shapes only: a class of plain characters (``[{}]``: one of them *is* a match) and
+    a plain literal (``javascript``: its first character is needed), with no flags but IGNORECASE.
+    The characters are those the one-character pattern itself matches among all of Unicode (so
+    ``s`` under IGNORECASE gives ``S s ſ``, as the regex module folds case), which makes "none of
+    them in the text" exactly "no match in the text" — a few ``str`` scans instead of a regex one."""
     if flags & ~regex.IGNORECASE or not pattern:
         return None
     if len(pattern) >= 3 and pattern[0] == "[" and pattern[-1] == "]" and not _CLASS_SPECIAL & set(pattern[1:-1]):
-        atom = pattern
+        atom, sufficient = pattern, True
     elif not _LITERAL_SPECIAL & set(pattern) and not any(c.isspace() for c in pattern):
-        atom = regex.escape(pattern[0])
+        atom, sufficient = regex.escape(pattern[0]), len(pattern) == 1
     else:
         return None
     every = np.concatenate((np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)))
     hits = regex.compile(atom, flags).findall(every.tobytes().decode("utf-32-le"))
     if not hits or len(hits) > _MAX_NEEDLES or any(len(h) != 1 for h in hits):
         return None
-    return tuple(hits)
+    return tuple(hits), sufficient
 
 
 def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:

@@ -67,9 +67,8 @@ class DocStats:
         np.cumsum(lengths, out=cum[1:])
         word_bound = np.searchsorted(starts, np.append(char_start, len(cps))).tolist()
         n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
-        cjk_cum = np.zeros(len(cps) + 1, dtype=np.int64)
-        np.cumsum((flags & CJK) != 0, out=cjk_cum[1:])
-        n_cjk = (cjk_cum[char_end] - cjk_cum[char_start]).tolist()
+        cjk_at = np.flatnonzero(flags & CJK)
+        n_cjk = (np.searchsorted(cjk_at, char_end) - np.searchsorted(cjk_at, char_start)).tolist()
         out = []
         for i, (o, e) in enumerate(zip(char_start.tolist(), char_end.tolist())):
             a, b = word_bound[i], word_bound[i + 1]
@@ -190,16 +189,17 @@ def whitespace_token_counts(flags: np.ndarray, starts: np.ndarray, ends: np.ndar
     """Per text ``flags[starts[i]:ends[i]]`` (texts separated by at least one space): its whitespace
     tokens (maximal runs of non-space characters) and how many of them hold a letter."""
     nonspace = (flags & SPACE) == 0
-    first = nonspace.copy()
-    first[1:] &= ~nonspace[:-1]
-    token_cum = np.zeros(len(flags) + 1, dtype=np.int64)  # tokens starting before position j
-    np.cumsum(first, out=token_cum[1:])
-    has_letter = np.zeros(int(token_cum[-1]) + 1, dtype=bool)  # by token number (1-based)
-    has_letter[token_cum[1:][(flags & LETTER) != 0]] = True
-    has_letter[0] = False
-    letter_cum = np.cumsum(has_letter)  # tokens 1…k holding a letter, at index k
-    t0, t1 = token_cum[starts], token_cum[ends]
-    return (t1 - t0).tolist(), (letter_cum[t1] - letter_cum[t0]).tolist()
+    edge = np.empty(len(flags) + 1, dtype=bool)  # a token starts or ends between j - 1 and j
+    edge[0], edge[-1] = nonspace[:1].any(), nonspace[-1:].any()
+    np.not_equal(nonspace[1:], nonspace[:-1], out=edge[1:-1])
+    bounds = np.flatnonzero(edge)
+    token_start, token_end = bounds[0::2], bounds[1::2]
+    letter_cum = np.zeros(len(flags) + 1, dtype=np.int32 if len(flags) < 2**31 else np.int64)
+    np.cumsum((flags & LETTER) != 0, out=letter_cum[1:])
+    letter_token_cum = np.zeros(len(token_start) + 1, dtype=np.int64)
+    np.cumsum(letter_cum[token_end] > letter_cum[token_start], out=letter_token_cum[1:])
+    t0, t1 = np.searchsorted(token_start, starts), np.searchsorted(token_start, ends)
+    return (t1 - t0).tolist(), (letter_token_cum[t1] - letter_token_cum[t0]).tolist()
 
 
 def _ratio(a: float, b: float) -> float:

@@ -63,8 +63,6 @@ class DocStats:
         starts, ends = word_spans(flags)
         hashes = span_hashes(cps, starts, ends)
         lengths = (ends - starts).astype(np.int64)
-        cum = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=cum[1:])
         word_bound = np.searchsorted(starts, np.append(char_start, len(cps))).tolist()
         n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
         cjk_at = np.flatnonzero(flags & CJK)
@@ -77,10 +75,9 @@ class DocStats:
                 lower=lows[i],
                 codepoints=cps[o:e],
                 char_flags=flags[o:e],
-                word_spans=(starts[a:b] - o, ends[a:b] - o),
+                _batch_words=(starts, ends, a, b, o),
                 n_words=b - a,
                 word_lengths=lengths[a:b],
-                cum_lengths=cum[a : b + 1] - cum[a],
                 word_hashes=hashes[a:b],
                 token_counts=(n_tokens[i], n_letter_tokens[i]),
                 n_cjk=n_cjk[i],
@@ -121,9 +118,14 @@ class DocStats:
         so whitespace tokens, letters and CJK counts are those of the text itself."""
         return flags_of_codepoints(self.codepoints)
 
+    _batch_words: tuple | None = None  # (starts, ends, first, end, offset) of the batch's words
+
     @cached_property
     def word_spans(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, ends) of the words in the lower-cased text: the spans of :attr:`words`."""
+        if self._batch_words is not None:
+            starts, ends, a, b, offset = self._batch_words
+            return starts[a:b] - offset, ends[a:b] - offset
         return word_spans(self.char_flags)
 
     @cached_property

@@ -67,8 +67,7 @@ def top_ngram_first_failure(s: DocStats, table: list[tuple[int, float]]) -> tupl
     """The first (n, value, limit) of ``table`` with ``top_ngram_fraction(s, n) > limit``, or None.
 
     Exact, but the n-grams are sorted only when a cheap upper bound (:func:`_top_ngram_bound`)
-    does not already prove the fraction under its limit — on the Debian-docs corpus, for under 1%
-    of the documents and n.
+    does not already prove the fraction under its limit (rarely, on prose).
     """
     for n, limit in table:
         if _top_ngram_bound(s, n) <= limit:

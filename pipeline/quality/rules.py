@@ -31,6 +31,7 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
+BATCH_CHARS = 1 << 21  # characters tokenised together (their arrays take ~30 bytes a character)
 _CLASS_SPECIAL = set("\\[]^-:&|~")  # inside [...]: escapes, ranges, nesting, set operations
 _LITERAL_SPECIAL = set("\\.^$*+?{}[]|()#")
 _MAX_NEEDLES = 8
@@ -188,8 +189,19 @@ class QualityRules:
         return self.check_stats(DocStats(text, lang), all_failures)
 
     def check_batch(self, texts: list[str], langs: list[str | None], all_failures: bool = False) -> list[list[tuple[str, dict]]]:
-        """:meth:`check` for each text, the tokenisation done once for the batch (:meth:`DocStats.batch`)."""
-        return [self.check_stats(stats, all_failures) for stats in DocStats.batch(texts, langs)]
+        """:meth:`check` for each text, the tokenisation done once per run of texts of up to
+        ``BATCH_CHARS`` characters together (:meth:`DocStats.batch`), so a batch of huge records
+        needs no more memory than one of them at a time."""
+        out: list[list[tuple[str, dict]]] = []
+        lo = 0
+        while lo < len(texts):
+            hi, chars = lo + 1, len(texts[lo])
+            while hi < len(texts) and chars + len(texts[hi]) <= BATCH_CHARS:
+                chars += len(texts[hi])
+                hi += 1
+            out += [self.check_stats(stats, all_failures) for stats in DocStats.batch(texts[lo:hi], langs[lo:hi])]
+            lo = hi
+        return out
 
     def check_stats(self, stats: DocStats, all_failures: bool = False) -> list[tuple[str, dict]]:
         """:meth:`check` of the document ``stats`` describes (its language is ``stats.lang``)."""

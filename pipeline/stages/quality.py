@@ -13,14 +13,9 @@ They are made CJK-aware through :func:`pipeline.text.split_words`: Han and Kana 
 (``rules/stopwords.yaml``). The record's ``lang`` (from langid) picks the overrides; a record without
 one gets ja / zh / ko from its script when the script decides it.
 
-Speed: one pass per document, no Python loop over words or characters. The lower-cased text's code
-points get bit flags from a per-process table (space, letter, Han/Kana, word character, digit);
-word spans, lengths, all-digit words, whitespace tokens and the Han/Kana count follow with a few
-array operations (equal to the regex definitions, tested), words are hashed in one vectorised pass,
-and n-gram hashes are built each from the one before. ``top_ngram`` sorts n-grams only when a
-bucketed upper bound does not already prove the limit holds; ``dup_ngram`` sorts once per n and
-stops at the first n whose coverage is under every remaining limit. Rules run cheap-first with the
-first failure deciding, so junk is rejected before the repetition checks.
+How: the measures, the statistics they share and the rule engine live in :mod:`pipeline.quality`
+(docs/quality.md has the module map and how to add a measure); this module is the stage — a core
+that checks a batch of records at once (one tokenisation per batch) and its PTransform.
 """
 from __future__ import annotations
 

@@ -436,3 +436,20 @@ def test_line_pattern_shortcut_equals_the_regex(pattern):
         if rx.search(t):  # the measure's definition: share of lines matching, when the text matches
             assert plain == (sum(1 for ln in lines if rx.search(ln)) / len(lines) if lines else 0.0)
         assert m_line_pattern(DocStats(t, None), {"_pattern": rx, "_needles": needles}) == plain, (pattern, t)
+
+
+def test_check_batch_tokenises_at_most_batch_chars_together(rules, monkeypatch):
+    """A batch of large records is cut into runs of at most BATCH_CHARS characters (a record
+    larger than that alone), with the same results as one record at a time."""
+    import pipeline.quality.rules as rules_module
+
+    monkeypatch.setattr(rules_module, "BATCH_CHARS", 300)
+    sizes = []
+    real_batch = DocStats.batch
+    monkeypatch.setattr(DocStats, "batch", lambda texts, langs: sizes.append((sum(map(len, texts)), len(texts))) or real_batch(texts, langs))
+    texts = BATCH_EDGES + [EN[0], EN[1] * 3, KO[0], "word " * 200, ZH[0]]
+    langs = [None] * len(BATCH_EDGES) + ["en", "en", "ko", "en", "zh"]
+    assert rules.check_batch(texts, langs, all_failures=True) == [rules.check(t, lang, all_failures=True) for t, lang in zip(texts, langs)]
+    assert len(sizes) > 2 and all(chars <= 300 or n == 1 for chars, n in sizes)
+    assert sum(n for _, n in sizes) == len(texts)
+    assert max(chars for chars, _ in sizes) == max(len(t) for t in texts) > 300  # alone, over the limit

@@ -63,6 +63,7 @@ class DocStats:
         starts, ends = word_spans(flags)
         hashes = span_hashes(cps, starts, ends)
         lengths = (ends - starts).astype(np.int64)
+        words = BatchWords(starts, ends, hashes, lengths)
         word_bound = np.searchsorted(starts, np.append(char_start, len(cps))).tolist()
         n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
         cjk_at = np.flatnonzero(flags & CJK)
@@ -75,7 +76,7 @@ class DocStats:
                 lower=lows[i],
                 codepoints=cps[o:e],
                 char_flags=flags[o:e],
-                _batch_words=(starts, ends, a, b, o),
+                _batch_words=(words, a, b, o),
                 n_words=b - a,
                 word_lengths=lengths[a:b],
                 word_hashes=hashes[a:b],
@@ -118,14 +119,14 @@ class DocStats:
         so whitespace tokens, letters and CJK counts are those of the text itself."""
         return flags_of_codepoints(self.codepoints)
 
-    _batch_words: tuple | None = None  # (starts, ends, first, end, offset) of the batch's words
+    _batch_words: tuple | None = None  # (BatchWords, first word, end word, first character)
 
     @cached_property
     def word_spans(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, ends) of the words in the lower-cased text: the spans of :attr:`words`."""
         if self._batch_words is not None:
-            starts, ends, a, b, offset = self._batch_words
-            return starts[a:b] - offset, ends[a:b] - offset
+            words, a, b, offset = self._batch_words
+            return words.starts[a:b] - offset, words.ends[a:b] - offset
         return word_spans(self.char_flags)
 
     @cached_property
@@ -146,6 +147,10 @@ class DocStats:
     @cached_property
     def cum_lengths(self) -> np.ndarray:
         """Characters of words[:i] at index i (n-gram characters = cum[i + n] - cum[i])."""
+        if self._batch_words is not None:
+            words, a, b, _ = self._batch_words
+            cum = words.cum_lengths()
+            return cum[a : b + 1] - cum[a]
         return np.concatenate(([0], np.cumsum(self.word_lengths)))
 
     @cached_property
@@ -174,6 +179,9 @@ class DocStats:
         costs two array operations, built on the one before and cached)."""
         if n <= 1:
             return self.word_hashes
+        if self._batch_words is not None:  # a view of the batch's n-gram hashes
+            words, a, b, _ = self._batch_words
+            return words.ngram_hashes(n)[a : max(a, b - n + 1)]
 
         def build():
             h = self.word_hashes
@@ -185,6 +193,35 @@ class DocStats:
             return g
 
         return self._get(f"ngrams{n}", build)
+
+
+class BatchWords:
+    """The words of a batch of texts (:meth:`DocStats.batch`) and what is derived from all of them
+    at once on first use. The n-gram at word i covers words i … i + n - 1, so a text's n-grams are
+    the batch's at its first n_words - n + 1 word positions, with the hashes the text alone gives."""
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, lengths: np.ndarray) -> None:
+        self.starts, self.ends, self.hashes, self.lengths = starts, ends, hashes, lengths
+        self._ngrams: dict[int, np.ndarray] = {1: hashes}
+        self._cum: np.ndarray | None = None
+
+    def cum_lengths(self) -> np.ndarray:
+        if self._cum is None:
+            self._cum = np.zeros(len(self.lengths) + 1, dtype=np.int64)
+            np.cumsum(self.lengths, out=self._cum[1:])
+        return self._cum
+
+    def ngram_hashes(self, n: int) -> np.ndarray:
+        """Hash of the n-gram at every word position that has n words after it (same recurrence
+        as :meth:`DocStats.ngram_hashes`)."""
+        g = self._ngrams.get(n)
+        if g is None:
+            h = self.hashes
+            m = max(len(h) - n + 1, 0)
+            g = self.ngram_hashes(n - 1)[:m] * _MULT
+            g += h[n - 1 :]
+            self._ngrams[n] = g
+        return g
 
 
 def whitespace_token_counts(flags: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[list[int], list[int]]:

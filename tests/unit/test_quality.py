@@ -393,6 +393,8 @@ def test_batch_statistics_equal_one_document_at_a_time():
         for name in ("codepoints", "char_flags", "word_lengths", "cum_lengths", "word_hashes"):
             assert np.array_equal(getattr(many, name), getattr(one, name)), (name, t)
         assert [s.tolist() for s in many.word_spans] == [s.tolist() for s in one.word_spans], t
+        for n in (2, 3, 5, 8):  # views of the batch's n-gram hashes: no n-gram runs into the next text
+            assert many.ngram_hashes(n).tolist() == one.ngram_hashes(n).tolist(), (n, t)
         assert (many.n_words, many.n_cjk, many.token_counts) == (one.n_words, one.n_cjk, one.token_counts), t
         # and against the regex definitions
         assert many.n_words == len(WORD_RE.findall(t.lower())), t

@@ -46,13 +46,17 @@ def top_ngram_fraction(s: DocStats, n: int) -> float:
     return best * float(lens[pos : pos + n].sum()) / float(lens.sum())
 
 
-_BUCKET_BITS = 12  # 4096 buckets
+_BUCKET_BITS = 12  # 4096 buckets for one text
+_BATCH_BUCKET_BITS = 8  # 256 per text in a batch's shared table (BatchWords.ngram_bucket_maxima)
 
 
 def _top_ngram_bound(s: DocStats, n: int) -> float:
     """An upper bound of ``top_ngram_fraction(s, n)`` without sorting: the n-grams are put in
     buckets by their hash and each bucket sums count × characters of the n-grams in it, so the
     largest bucket is at least the top n-gram's count × characters."""
+    if s._batch_words is not None:
+        words, _, _, _, index = s._batch_words
+        return float(words.ngram_bucket_maxima(n, _BATCH_BUCKET_BITS)[index])
     g = s.ngram_hashes(n)
     m = len(g)
     total = float(s.cum_lengths[-1])

@@ -63,8 +63,9 @@ class DocStats:
         starts, ends = word_spans(flags)
         hashes = span_hashes(cps, starts, ends)
         lengths = (ends - starts).astype(np.int64)
-        words = BatchWords(starts, ends, hashes, lengths)
-        word_bound = np.searchsorted(starts, np.append(char_start, len(cps))).tolist()
+        word_bound = np.searchsorted(starts, np.append(char_start, len(cps)))
+        words = BatchWords(starts, ends, hashes, lengths, word_bound)
+        word_bound = word_bound.tolist()
         n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
         cjk_at = np.flatnonzero(flags & CJK)
         n_cjk = (np.searchsorted(cjk_at, char_end) - np.searchsorted(cjk_at, char_start)).tolist()
@@ -76,7 +77,7 @@ class DocStats:
                 lower=lows[i],
                 codepoints=cps[o:e],
                 char_flags=flags[o:e],
-                _batch_words=(words, a, b, o),
+                _batch_words=(words, a, b, o, i),
                 n_words=b - a,
                 word_lengths=lengths[a:b],
                 word_hashes=hashes[a:b],
@@ -119,13 +120,13 @@ class DocStats:
         so whitespace tokens, letters and CJK counts are those of the text itself."""
         return flags_of_codepoints(self.codepoints)
 
-    _batch_words: tuple | None = None  # (BatchWords, first word, end word, first character)
+    _batch_words: tuple | None = None  # (BatchWords, first word, end word, first character, index)
 
     @cached_property
     def word_spans(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, ends) of the words in the lower-cased text: the spans of :attr:`words`."""
         if self._batch_words is not None:
-            words, a, b, offset = self._batch_words
+            words, a, b, offset, _ = self._batch_words
             return words.starts[a:b] - offset, words.ends[a:b] - offset
         return word_spans(self.char_flags)
 
@@ -148,7 +149,7 @@ class DocStats:
     def cum_lengths(self) -> np.ndarray:
         """Characters of words[:i] at index i (n-gram characters = cum[i + n] - cum[i])."""
         if self._batch_words is not None:
-            words, a, b, _ = self._batch_words
+            words, a, b, _, _ = self._batch_words
             cum = words.cum_lengths()
             return cum[a : b + 1] - cum[a]
         return np.concatenate(([0], np.cumsum(self.word_lengths)))
@@ -180,7 +181,7 @@ class DocStats:
         if n <= 1:
             return self.word_hashes
         if self._batch_words is not None:  # a view of the batch's n-gram hashes
-            words, a, b, _ = self._batch_words
+            words, a, b, _, _ = self._batch_words
             return words.ngram_hashes(n)[a : max(a, b - n + 1)]
 
         def build():
@@ -200,10 +201,31 @@ class BatchWords:
     at once on first use. The n-gram at word i covers words i … i + n - 1, so a text's n-grams are
     the batch's at its first n_words - n + 1 word positions, with the hashes the text alone gives."""
 
-    def __init__(self, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, lengths: np.ndarray) -> None:
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray, lengths: np.ndarray, text_bounds: np.ndarray) -> None:
         self.starts, self.ends, self.hashes, self.lengths = starts, ends, hashes, lengths
+        self.text_bounds = text_bounds  # text i's words: text_bounds[i] … text_bounds[i + 1]
         self._ngrams: dict[int, np.ndarray] = {1: hashes}
         self._cum: np.ndarray | None = None
+        self._bucket_maxima: dict[tuple[int, int], np.ndarray] = {}
+
+    def ngram_bucket_maxima(self, n: int, bits: int) -> np.ndarray:
+        """Per text, the largest sum of characters of its word n-grams falling in one of 2^bits
+        buckets by hash, as a share of its word characters (0 for a text without words) — one
+        table for the whole batch, so an upper bound of every text's top n-gram share."""
+        hit = self._bucket_maxima.get((n, bits))
+        if hit is None:
+            g = self.ngram_hashes(n)
+            cum = self.cum_lengths()
+            bounds = self.text_bounds
+            n_texts = len(bounds) - 1
+            text_of = np.repeat(np.arange(n_texts), np.diff(bounds))[: len(g)]
+            inside = np.arange(len(g)) + n <= bounds[1:][text_of]  # all n words in the same text
+            keys = (text_of[inside] << bits) | (g[inside] >> np.uint64(64 - bits)).astype(np.intp)
+            sums = np.bincount(keys, weights=(cum[n:] - cum[: len(g)])[inside], minlength=n_texts << bits)
+            totals = (cum[bounds[1:]] - cum[bounds[:-1]]).astype(np.float64)
+            hit = sums.reshape(n_texts, 1 << bits).max(axis=1) / np.maximum(totals, 1.0)
+            self._bucket_maxima[(n, bits)] = hit
+        return hit
 
     def cum_lengths(self) -> np.ndarray:
         if self._cum is None:

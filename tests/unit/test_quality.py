@@ -354,7 +354,7 @@ def test_top_ngram_bound_never_hides_a_failure(rules):
     """check() skips sorting n-grams when a bucket bound proves the limit holds; on repetitive
     random documents it must report exactly the first n whose measured value breaks its limit."""
     rng = random.Random(11)
-    outcomes = []
+    outcomes, cases = [], []
     for trial in range(150):
         lang = rng.choice(["en", "ja"])
         vocab = (EN[0].lower().split() if lang == "en" else list(JA[0]))[: rng.randint(3, 40)]
@@ -365,7 +365,11 @@ def test_top_ngram_bound_never_hides_a_failure(rules):
         got = dict(rules.check(text, lang, all_failures=True)).get("top_ngram")
         assert (got and (got["n"], got["value"], got["max"])) == (expect or None), trial
         outcomes.append(expect and expect[0])
+        cases.append((text, lang, got))
     assert len(set(outcomes)) >= 3  # passes and failures at several n
+    # in a batch the bound comes from one coarser table shared by all texts: the same results
+    batched = rules.check_batch([t for t, _, _ in cases], [lang for _, lang, _ in cases], all_failures=True)
+    assert [dict(b).get("top_ngram") for b in batched] == [got for _, _, got in cases]
 
 
 # --- batch tokenisation and the line_pattern shortcut ---------------------------------------------

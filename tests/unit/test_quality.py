@@ -10,6 +10,7 @@ from pathlib import Path
 import apache_beam as beam
 import numpy as np
 import pytest
+import regex
 import yaml
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -17,17 +18,10 @@ from pipeline.config import ConfigError, load_config
 from pipeline.records import new_record
 from pipeline.resources import rules_dir
 from pipeline.runners import local_pipeline
-from pipeline.stages.quality import (
-    DocStats,
-    QualityFilter,
-    QualityRules,
-    QualityStage,
-    dup_ngram_fraction,
-    m_alpha_words,
-    m_mean_word_length,
-    m_stop_words,
-    top_ngram_fraction,
-)
+from pipeline.quality import DocStats, QualityRules
+from pipeline.quality.measures import m_alpha_words, m_mean_word_length, m_stop_words
+from pipeline.quality.ngrams import dup_ngram_fraction, top_ngram_fraction
+from pipeline.stages.quality import QualityFilter, QualityStage
 from pipeline.text import (
     CJK_RE,
     LETTER_RE,
@@ -360,7 +354,7 @@ def test_top_ngram_bound_never_hides_a_failure(rules):
     """check() skips sorting n-grams when a bucket bound proves the limit holds; on repetitive
     random documents it must report exactly the first n whose measured value breaks its limit."""
     rng = random.Random(11)
-    outcomes = []
+    outcomes, cases = [], []
     for trial in range(150):
         lang = rng.choice(["en", "ja"])
         vocab = (EN[0].lower().split() if lang == "en" else list(JA[0]))[: rng.randint(3, 40)]
@@ -371,4 +365,97 @@ def test_top_ngram_bound_never_hides_a_failure(rules):
         got = dict(rules.check(text, lang, all_failures=True)).get("top_ngram")
         assert (got and (got["n"], got["value"], got["max"])) == (expect or None), trial
         outcomes.append(expect and expect[0])
+        cases.append((text, lang, got))
     assert len(set(outcomes)) >= 3  # passes and failures at several n
+    # in a batch the bound comes from one coarser table shared by all texts: the same results
+    batched = rules.check_batch([t for t, _, _ in cases], [lang for _, lang, _ in cases], all_failures=True)
+    assert [dict(b).get("top_ngram") for b in batched] == [got for _, _, got in cases]
+
+
+# --- batch tokenisation and the line_pattern shortcut ---------------------------------------------
+BATCH_EDGES = [
+    "",
+    "don'",  # a joiner at the very end: not part of a word
+    "t stop-",  # … and at the start of the next text
+    "-well known- x",
+    "ΣΑΣ ΟΔΟΣ Σ",  # final sigma lower-cases by context
+    "İstanbul KELVIN \u212a",  # lower-casing that changes length
+    "東京は晴れ。서울에서 만나요 😀𠀋 word",  # astral characters (Han extension B, emoji)
+    "   \t\n\n  ",
+    "tab\tseparated\u00a0nbsp\u2028line",
+    "12 345 6-7 a1 — ‘quoted’ it’s",
+]
+
+
+def test_batch_statistics_equal_one_document_at_a_time():
+    """DocStats.batch joins the batch into one string; every statistic must equal the one computed
+    on each text alone, including at the joins (words and tokens must not run across)."""
+    singles = [DocStats(t, None) for t in BATCH_EDGES]
+    batched = DocStats.batch(BATCH_EDGES, [None] * len(BATCH_EDGES))
+    for t, one, many in zip(BATCH_EDGES, singles, batched):
+        assert many.lower == one.lower
+        for name in ("codepoints", "char_flags", "word_lengths", "cum_lengths", "word_hashes"):
+            assert np.array_equal(getattr(many, name), getattr(one, name)), (name, t)
+        assert [s.tolist() for s in many.word_spans] == [s.tolist() for s in one.word_spans], t
+        for n in (2, 3, 5, 8):  # views of the batch's n-gram hashes: no n-gram runs into the next text
+            assert many.ngram_hashes(n).tolist() == one.ngram_hashes(n).tolist(), (n, t)
+        assert (many.n_words, many.n_cjk, many.token_counts) == (one.n_words, one.n_cjk, one.token_counts), t
+        # and against the regex definitions
+        assert many.n_words == len(WORD_RE.findall(t.lower())), t
+        tokens = t.split()
+        assert many.token_counts == (len(tokens), sum(1 for w in tokens if LETTER_RE.search(w))), t
+        assert many.n_cjk == len(CJK_RE.findall(t)), t
+
+
+def test_quality_filter_batch_equals_one_record_at_a_time(rules):
+    core = QualityFilter(load_config())
+    texts = BATCH_EDGES + [EN[0], "lorem ipsum " * 30, "x {y}\n" * 40, JA[0]]
+    records = [new_record(source_uri="mem://q.jsonl", record_index=i, text=t) for i, t in enumerate(texts)]
+    assert core.process_batch(records) == [core.process(r) for r in records]
+
+
+def test_required_chars_only_for_shapes_it_can_prove():
+    from pipeline.quality.rules import required_chars
+
+    assert required_chars("[{}]", regex.IGNORECASE) == (("{", "}"), True)
+    chars, sufficient = required_chars("javascript", regex.IGNORECASE)
+    assert set(chars) == {"j", "J"} and not sufficient
+    assert "ſ" in required_chars("s", regex.IGNORECASE)[0]  # the regex module folds ſ to s
+    for pattern in ("[a-z]", "[^{]", "^foo", "a|b", "x+", r"\d", "(?i)x", "", "[[:alpha:]]", "a b"):
+        assert required_chars(pattern, regex.IGNORECASE) is None, pattern
+
+
+@pytest.mark.parametrize("pattern", ["[{}]", "javascript", "s", "k", "^x", "[<>]"])
+def test_line_pattern_shortcut_equals_the_regex(pattern):
+    """The same share of matching lines with the character shortcut as with the regex alone."""
+    from pipeline.quality.measures import m_line_pattern
+    from pipeline.quality.rules import required_chars
+    from pipeline.saferegex import compile_rule
+
+    texts = ["", "plain words\nno match here", "a {b}\nc\n  }d  \n\n{", "JavaScript\nJAVASCRIPT is\nJAVAſCRIPT",
+             "ſ only\nK kelvin \u212a", " x\nx at start\n\t x", "<a>\n>\nplain", "java\nscript"]
+    rx = compile_rule("quality.yaml:test", pattern, regex.IGNORECASE)
+    needles = required_chars(pattern, regex.IGNORECASE)
+    for t in texts:
+        plain = m_line_pattern(DocStats(t, None), {"_pattern": rx})
+        lines = [ln.strip() for ln in t.split("\n") if ln.strip()]
+        if rx.search(t):  # the measure's definition: share of lines matching, when the text matches
+            assert plain == (sum(1 for ln in lines if rx.search(ln)) / len(lines) if lines else 0.0)
+        assert m_line_pattern(DocStats(t, None), {"_pattern": rx, "_needles": needles}) == plain, (pattern, t)
+
+
+def test_check_batch_tokenises_at_most_batch_chars_together(rules, monkeypatch):
+    """A batch of large records is cut into runs of at most BATCH_CHARS characters (a record
+    larger than that alone), with the same results as one record at a time."""
+    import pipeline.quality.rules as rules_module
+
+    monkeypatch.setattr(rules_module, "BATCH_CHARS", 300)
+    sizes = []
+    real_batch = DocStats.batch
+    monkeypatch.setattr(DocStats, "batch", lambda texts, langs: sizes.append((sum(map(len, texts)), len(texts))) or real_batch(texts, langs))
+    texts = BATCH_EDGES + [EN[0], EN[1] * 3, KO[0], "word " * 200, ZH[0]]
+    langs = [None] * len(BATCH_EDGES) + ["en", "en", "ko", "en", "zh"]
+    assert rules.check_batch(texts, langs, all_failures=True) == [rules.check(t, lang, all_failures=True) for t, lang in zip(texts, langs)]
+    assert len(sizes) > 2 and all(chars <= 300 or n == 1 for chars, n in sizes)
+    assert sum(n for _, n in sizes) == len(texts)
+    assert max(chars for chars, _ in sizes) == max(len(t) for t in texts) > 300  # alone, over the limit

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.quality.rules import QualityRules, RulesError, effective_lang
 from pipeline.stages.base import StageCore, Verdict, drop, keep
+from pipeline.stages.registry import register_stage
 from pipeline.verdicts import RecordStage
 
 
@@ -48,7 +49,7 @@ class QualityFilter(StageCore):
         return [drop(*failures[0]) if failures else keep() for failures in self._rules.check_batch(texts, langs)]
 
 
-@__import__("pipeline.stages.registry", fromlist=["register_stage"]).register_stage(name="quality", order=30, config_section="quality", reasons=[])  # reasons: the rule names of rules/quality.yaml
+@register_stage(name="quality", order=30, config_section="quality", reasons=[])  # reasons: the rule names of rules/quality.yaml
 class QualityStage(RecordStage):
     core_class = QualityFilter
 

@@ -29,7 +29,7 @@ def curate(
     ``config`` is a loaded :class:`~pipeline.config.Config`, a mapping of overrides on the defaults
     (same keys as the YAML file) or the path of a YAML config file; ``None`` runs the defaults.
     ``beam_args`` are Beam pipeline options (e.g. ``["--runner=DirectRunner"]``). Raises
-    :class:`~pipeline.config.ConfigError` for a bad config and ``pipeline.run.OutputNotEmpty`` for
+    :class:`~pipeline.config.ConfigError` for a bad config and ``pipeline.io.outdir.OutputRefused`` for
     an OUT that may not be written — the errors `curate run` exits 2 on.
     """
     if isinstance(inputs, (str, os.PathLike)):

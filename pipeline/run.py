@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import graph
-from pipeline.config import Config, ConfigError, preflight
+from pipeline.config import Config, preflight
 from pipeline.io import outdir
 from pipeline.io.manifest import (
     MANIFEST,
@@ -39,8 +39,6 @@ from pipeline.runners import make_runner, pipeline_options, runner_name
 from pipeline.runtime import tune_process
 
 _LOG = logging.getLogger("pipeline.run")
-# Kept for callers that catch it: an OUT that may not be written is a usage error (exit 2).
-OutputNotEmpty = outdir.OutputRefused
 
 
 @dataclass

@@ -25,7 +25,6 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import yaml
 
@@ -269,12 +268,6 @@ class PiiEngine:
         return cls(config, use_prefilter=False, fast_nlp=False)
 
     # -- analysis ----------------------------------------------------------------------------
-    def analyze_plain(self, text: str, lang: str | None = None) -> list:
-        """presidio's AnalyzerEngine on the whole text: the reference the fast path must equal."""
-        if not text:
-            return []
-        return self.analyzer.analyze(text=text, language=normalize_lang(lang, self.languages))
-
     def analyze_batch(self, texts: list[str], langs: list[str | None]) -> list[list]:
         """Findings per text (presidio RecognizerResults, offsets into each text)."""
         try:
@@ -442,10 +435,3 @@ def _time_limit_user_patterns(recognizers) -> list:
             pat.compiled_regex, pat.compiled_with_flags = _TimedPattern(rule), flags
             rules.append(rule)
     return rules
-
-
-def rules_paths(config) -> list[Path]:
-    from pipeline.pii.suppress import SUPPRESSION_FILE
-
-    paths = [config.rule_file(ANALYZER_FILE), config.rule_file(RECOGNIZERS_FILE)]
-    return paths + [p for p in [config.rules_path() / SUPPRESSION_FILE] if p.exists()]

@@ -153,8 +153,8 @@ def test_api_takes_a_yaml_path_and_refuses_a_non_empty_output(tmp_path):
     result = curate(corpus, tmp_path / "out", config=config)
     assert result.summary["kept"] == len(TEXTS)
     assert result.summary["stages"] == {s: "off" for s in ("license", "langid", "quality", "pii", "dedup", "trajectories")}
-    from pipeline.run import OutputNotEmpty
+    from pipeline.io.outdir import OutputRefused
 
-    with pytest.raises(OutputNotEmpty):
+    with pytest.raises(OutputRefused):
         curate(corpus, tmp_path / "out", config=config)
     assert curate(corpus, tmp_path / "out", config=config, overwrite=True).summary["kept"] == len(TEXTS)

@@ -38,6 +38,42 @@ class RunConfig:
 
 
 @dataclass
+class IngestConfig:
+    """Which JSONL keys / Parquet columns hold each record's text, id and url (docs/ingest.md).
+
+    Each is a name, a dotted path into nested objects ("meta.url"), or a list of keys
+    (["meta", "url"]) when a key itself contains a dot. Typed Any so :func:`field_path` gives the
+    one message for every wrong value.
+    """
+
+    text_field: Any = "text"
+    id_field: Any = "id"
+    url_field: Any = "url"
+
+    def __post_init__(self) -> None:
+        for name in ("text_field", "id_field", "url_field"):
+            field_path(getattr(self, name), f"ingest.{name}")
+
+    def paths(self) -> dict[str, tuple[str, ...]]:
+        """``{"text": keys, "id": keys, "url": keys}``: each field as its tuple of keys."""
+        return {name: field_path(getattr(self, f"{name}_field"), f"ingest.{name}_field") for name in ("text", "id", "url")}
+
+
+def field_path(value: Any, key: str) -> tuple[str, ...]:
+    """A configured field path → its keys: ``"meta.url"`` → ``("meta", "url")``, a list as given.
+    Raises ConfigError naming ``key`` for anything but a non-empty name or list of names."""
+    if isinstance(value, str):
+        parts = tuple(value.split("."))
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        parts = tuple(value)
+    else:
+        raise ConfigError(f"config key '{key}' must be a field name or a list of names, got {value!r}")
+    if not parts or not all(parts):
+        raise ConfigError(f"config key '{key}' must name a field (no empty name or empty part between dots), got {value!r}")
+    return parts
+
+
+@dataclass
 class LicenseConfig:
     enabled: bool = True
     review_action: Literal["quarantine", "keep"] = "quarantine"  # license_review verdicts
@@ -128,6 +164,7 @@ class TrajectoriesConfig:
 class Config:
     rules_dir: str | None = None  # a copy of rules/ to use instead of the packaged one
     run: RunConfig = field(default_factory=RunConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     license: LicenseConfig = field(default_factory=LicenseConfig)
     langid: LangidConfig = field(default_factory=LangidConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
@@ -142,6 +179,8 @@ class Config:
         data = dataclasses.asdict(self)
         if not data["plugins"]:
             del data["plugins"]  # a config without plugins keeps the sha256 it had before plugins existed
+        if data["ingest"] == dataclasses.asdict(IngestConfig()):
+            del data["ingest"]  # likewise the default field mapping
         return data
 
     def sha256(self) -> str:

@@ -31,12 +31,13 @@ from pipeline.io.streams import error_text, open_raw
 from pipeline.records import Reason
 
 
-def read_split(item: dict, cfg: RunConfig, run_id: str) -> Iterator[tuple[str, Any]]:
+def read_split(item: dict, cfg: RunConfig, run_id: str, fields: dict | None = None) -> Iterator[tuple[str, Any]]:
     """Read one work item; yields ``(tag, value)``: record batches and single side rows.
+    ``fields`` (``IngestConfig.paths()``) says where text, id and url are; default ``text``/``id``/``url``.
 
     The last thing yielded is the split's ``inputs`` stats row. Never raises on bad input.
     """
-    sp = Split(item, cfg, run_id)
+    sp = Split(item, cfg, run_id, fields)
     try:
         raw = open_raw(item["uri"])
     except Exception as exc:  # noqa: BLE001
@@ -68,9 +69,10 @@ class _PlanSplits(beam.DoFn):
 
 
 class _ReadSplit(beam.DoFn):
-    def __init__(self, cfg: RunConfig, run_id: str):
+    def __init__(self, cfg: RunConfig, run_id: str, fields: dict | None):
         self._cfg = cfg
         self._run_id = run_id
+        self._fields = fields
 
     def setup(self):
         from pipeline.runtime import tune_process
@@ -78,7 +80,7 @@ class _ReadSplit(beam.DoFn):
         tune_process()
 
     def process(self, item):
-        for tag, value in read_split(item, self._cfg, self._run_id):
+        for tag, value in read_split(item, self._cfg, self._run_id, self._fields):
             if tag == RECORDS:
                 yield value
             else:
@@ -97,15 +99,16 @@ class ReadInputs(beam.PTransform):
     ``record_index`` do not depend on splitting).
     """
 
-    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0):
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0, fields: dict | None = None):
         super().__init__()
         self._files = list(files)
         self._cfg = run_config
         self._run_id = run_id
         self._workers = workers
+        self._fields = fields
 
     def expand(self, pbegin):
-        read = "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id)).with_outputs(QUARANTINE, DECISIONS, INPUTS, main=RECORDS)
+        read = "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id, self._fields)).with_outputs(QUARANTINE, DECISIONS, INPUTS, main=RECORDS)
         if self._workers == 1:
             return pbegin | "files" >> beam.Create([whole_file_item(f) for f in self._files], reshuffle=False) | read
         return (

@@ -32,13 +32,21 @@ EXCERPT_SCRUB_MARGIN = 1024
 RAW_WINDOW = "_raw_window"
 
 
-class Split:
-    """State of one split being read: the record factory, side rows, counters and progress."""
+# Where each record's text, id and url are read from (JSONL keys, Parquet columns): the keys of
+# each path, as ``IngestConfig.paths()`` gives them. These defaults are the names read before
+# ``ingest.*_field`` existed.
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {"text": ("text",), "id": ("id",), "url": ("url",)}
 
-    def __init__(self, item: dict, cfg: RunConfig, run_id: str):
+
+class Split:
+    """State of one split being read: the record factory, side rows, counters and progress.
+    ``fields`` maps ``text``/``id``/``url`` to the keys of the path each is read from."""
+
+    def __init__(self, item: dict, cfg: RunConfig, run_id: str, fields: dict[str, tuple[str, ...]] | None = None):
         self.uri: str = item["uri"]
         self.item = item
         self.cfg = cfg
+        self.fields = fields or DEFAULT_FIELDS
         self.run_id = run_id
         self.seen = 0  # input records seen (kept + dropped + quarantined)
         self.side: list[tuple[str, dict]] = []  # (tag, row) waiting to be emitted

@@ -62,3 +62,20 @@ def stringify(value: Any) -> Any:
         return orjson.dumps(value, default=str).decode("utf-8")
     except (TypeError, orjson.JSONEncodeError):
         return str(value)
+
+
+def field_label(path: tuple[str, ...]) -> str:
+    """A field path as the operator wrote it, for quarantine details: ``meta.url``, or the list
+    form ``["a.b", "c"]`` when a key holds a dot. Names come from the config, never from a record."""
+    if any("." in key for key in path):
+        return orjson.dumps(list(path)).decode("utf-8")
+    return ".".join(path)
+
+
+def descend(value: Any, keys: tuple[str, ...]) -> Any:
+    """``value[k1][k2]...`` through nested objects; None when a key is absent or a level is not an object."""
+    for key in keys:
+        if type(value) is not dict:
+            return None
+        value = value.get(key)
+    return value

@@ -1,4 +1,5 @@
-"""JSON Lines: one record per line with a string ``text`` field (``.jsonl``, ``.json``, ``.ndjson``).
+"""JSON Lines: one record per line with a string ``text`` field (``.jsonl``, ``.json``, ``.ndjson``);
+``ingest.text_field``/``id_field``/``url_field`` name other keys or nested paths.
 
 Reading is two parts: :class:`LineSplitter` cuts the byte stream into lines under a fixed memory
 bound (a line longer than ``run.max_record_bytes`` streams past, only its head kept), and
@@ -11,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from pipeline.io.readers.base import Reader, register, stringify
+from pipeline.io.readers.base import Reader, descend, field_label, register, stringify
 from pipeline.io.splits import RECORDS, Split
 from pipeline.io.streams import READ_BLOCK, CountingReader, error_text
 from pipeline.records import Reason
@@ -128,15 +129,17 @@ def _object_outcome(sp: Split, index: int, offset: int, line: bytes, obj: Any) -
     if type(obj) is not dict:
         sp.quarantine(index, offset, Reason.NOT_AN_OBJECT, f"line holds a JSON {type(obj).__name__}, not an object", line)
         return None
-    text = obj.get("text")
+    fields = sp.fields
+    text = descend(obj, fields["text"])
     if text is None:
-        sp.quarantine(index, offset, Reason.MISSING_TEXT, "no 'text' field", line)
+        sp.quarantine(index, offset, Reason.MISSING_TEXT, f"no '{field_label(fields['text'])}' field", line)
         return None
     if type(text) is not str:
-        sp.quarantine(index, offset, Reason.TEXT_NOT_STRING, f"'text' is a JSON {type(text).__name__}", line)
+        sp.quarantine(index, offset, Reason.TEXT_NOT_STRING, f"'{field_label(fields['text'])}' is a JSON {type(text).__name__}", line)
         return None
     g = obj.get
-    record = sp.make(index, text, stringify(g("id")), stringify(g("url")), stringify(g("license")), stringify(g("source")), g("meta"))
+    sid, url = descend(obj, fields["id"]), descend(obj, fields["url"])
+    record = sp.make(index, text, stringify(sid), stringify(url), stringify(g("license")), stringify(g("source")), g("meta"))
     if not text or text.isspace():
         sp.empty(record)
         return None
@@ -146,10 +149,14 @@ def _object_outcome(sp: Split, index: int, offset: int, line: bytes, obj: Any) -
 def line_parser(sp: Split) -> Callable[[int, int, bytes], dict | None]:
     """``parse(index, offset, line)`` → the line's record, or None after its quarantine row or
     drop decision was recorded on ``sp``. The common case (an object with non-blank string
-    ``text`` and string or absent optional fields) takes the shortest path."""
+    text and string or absent optional fields) takes the shortest path. Text, id and url are
+    read from the paths in ``sp.fields``."""
     loads = orjson.loads
     JSONDecodeError = orjson.JSONDecodeError
     make = sp.make
+    # each path's first key, and the rest (empty for a top-level field: no descent per line)
+    (tk, *t_rest), (ik, *i_rest), (uk, *u_rest) = sp.fields["text"], sp.fields["id"], sp.fields["url"]
+    t_rest, i_rest, u_rest = tuple(t_rest), tuple(i_rest), tuple(u_rest)
 
     def parse(index: int, offset: int, line: bytes) -> dict | None:
         try:
@@ -157,10 +164,16 @@ def line_parser(sp: Split) -> Callable[[int, int, bytes], dict | None]:
         except JSONDecodeError as exc:
             _bad_line(sp, index, offset, line, exc)
             return None
-        text = obj.get("text") if type(obj) is dict else None
+        text = obj.get(tk) if type(obj) is dict else None
+        if t_rest:
+            text = descend(text, t_rest)
         if type(text) is str and text and not text.isspace():
             g = obj.get
-            sid, url, lic, src = g("id"), g("url"), g("license"), g("source")
+            sid, url, lic, src = g(ik), g(uk), g("license"), g("source")
+            if i_rest:
+                sid = descend(sid, i_rest)
+            if u_rest:
+                url = descend(url, u_rest)
             if (sid is None or type(sid) is str) and (url is None or type(url) is str) and (
                 lic is None or type(lic) is str
             ) and (src is None or type(src) is str):

@@ -1,6 +1,7 @@
 """Parquet: one record per row of the ``text`` column (string, or binary holding UTF-8), with the
 optional columns ``id``, ``url``, ``source``, ``license`` and ``meta``; ``record_index`` is the row
-number. A compressed ``.parquet.gz``/``.zst`` is spooled to a temporary file first (Parquet needs
+number. ``ingest.text_field``/``id_field``/``url_field`` name other columns, or a field of a struct
+column (``meta.url``). A compressed ``.parquet.gz``/``.zst`` is spooled to a temporary file first (Parquet needs
 random access)."""
 from __future__ import annotations
 
@@ -8,12 +9,35 @@ from typing import Any, Iterator
 
 import orjson
 
-from pipeline.io.readers.base import Reader, register, stringify
+from pipeline.io.readers.base import Reader, field_label, register, stringify
 from pipeline.io.splits import RECORDS, Split
 from pipeline.io.streams import CountingReader, decompressed, error_text, hash_file, spool
 from pipeline.records import Reason
 
-PARQUET_FIELDS = ("text", "id", "url", "source", "license", "meta")
+FIXED_COLUMNS = ("source", "license", "meta")  # read by these names whatever ingest.* says
+
+
+def _path_type(schema, path: tuple[str, ...]):
+    """The Arrow type at ``path`` (a column, then fields of struct columns), or None when absent."""
+    import pyarrow as pa
+
+    if path[0] not in schema.names:
+        return None
+    arrow_type = schema.field(path[0]).type
+    for key in path[1:]:
+        if not pa.types.is_struct(arrow_type) or arrow_type.get_field_index(key) < 0:
+            return None
+        arrow_type = arrow_type.field(key).type
+    return arrow_type
+
+
+def _path_column(rb, path: tuple[str, ...]):
+    """The values at ``path`` in a record batch: the column itself, or its struct field (null where
+    an enclosing struct is null)."""
+    import pyarrow.compute as pc
+
+    column = rb.column(path[0])
+    return pc.struct_field(column, list(path[1:])) if len(path) > 1 else column
 
 
 def _type_label(arrow_type) -> str:
@@ -57,34 +81,42 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
     index = 0
     batch: list[dict] = []
     make = sp.make
+    fields = sp.fields
+    text_path = fields["text"]
+    text_label = field_label(text_path)
     try:
         pf = pq.ParquetFile(source)
-        names = pf.schema_arrow.names
-        if "text" not in names:
+        schema = pf.schema_arrow
+        names = schema.names
+        text_type = _path_type(schema, text_path)
+        if text_type is None:
             sp.seen = 1
             sp.quarantine(
                 0, None, Reason.MISSING_TEXT,
-                # column names are the user's data too: counted, never quoted
-                f"parquet file has no 'text' column ({len(names)} other columns); its {pf.metadata.num_rows} rows were not read",
+                # column names are the user's data too: counted, never quoted (the configured one is the operator's)
+                f"parquet file has no '{text_label}' column ({len(names)} other columns); its {pf.metadata.num_rows} rows were not read",
                 None,
             )
             yield from sp.flush_side()
             return
-        cols = [c for c in PARQUET_FIELDS if c in names]
-        text_type = pf.schema_arrow.field("text").type
+        # id/url paths absent from this file's schema read as null, as a missing id/url column always has
+        optional = {name: fields[name] for name in ("id", "url") if _path_type(schema, fields[name]) is not None}
+        wanted = (text_path[0], fields["id"][0], fields["url"][0], *FIXED_COLUMNS)
+        cols = [c for c in dict.fromkeys(wanted) if c in names]
         text_is_binary = pa.types.is_binary(text_type) or pa.types.is_large_binary(text_type)
         decoded = 0  # Arrow bytes decoded so far (progress)
         for rb in pf.iter_batches(batch_size=cfg.batch_size, columns=cols):
             n = rb.num_rows
-            text_column, oversized = _split_oversized(rb.column("text"), maxb, sp.window)
-            columns = {c: (text_column if c == "text" else rb.column(c)).to_pylist() for c in cols}
+            text_column, oversized = _split_oversized(_path_column(rb, text_path), maxb, sp.window)
+            texts = text_column.to_pylist()
             none = [None] * n
-            texts = columns["text"]
-            ids = columns.get("id", none)
-            urls = columns.get("url", none)
-            sources = columns.get("source", none)
-            licenses = columns.get("license", none)
-            metas = columns.get("meta", none)
+            ids, urls = (_path_column(rb, optional[k]).to_pylist() if k in optional else none for k in ("id", "url"))
+            sources, licenses, metas = (rb.column(c).to_pylist() if c in names else none for c in FIXED_COLUMNS)
+
+            def raw_row(i: int) -> bytes:
+                # a top-level text column as read (its oversized values nulled), every other column as stored
+                return _row_raw({c: texts[i] if (c,) == text_path else rb.column(c)[i].as_py() for c in cols})
+
             for i in range(n):
                 text = texts[i]
                 idx = index + i
@@ -93,7 +125,7 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
                     sp.too_large(idx, None, *oversized[i])
                     continue
                 if text is None:
-                    sp.quarantine(idx, None, Reason.MISSING_TEXT, "'text' is null", _row_raw({c: columns[c][i] for c in cols}))
+                    sp.quarantine(idx, None, Reason.MISSING_TEXT, f"'{text_label}' is null", raw_row(i))
                     continue
                 if text_is_binary and type(text) is bytes:
                     if len(text) > maxb:
@@ -102,10 +134,10 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
                     try:
                         text = text.decode("utf-8")
                     except UnicodeDecodeError as ue:
-                        sp.quarantine(idx, None, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of 'text'", text)
+                        sp.quarantine(idx, None, Reason.INVALID_UTF8, f"invalid UTF-8 at byte {ue.start} of '{text_label}'", text)
                         continue
                 elif type(text) is not str:
-                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'text' column is {_type_label(text_type)}", _row_raw({c: columns[c][i] for c in cols}))
+                    sp.quarantine(idx, None, Reason.TEXT_NOT_STRING, f"'{text_label}' column is {_type_label(text_type)}", raw_row(i))
                     continue
                 if len(text) * 4 > maxb:
                     size = len(text.encode("utf-8"))

@@ -42,3 +42,17 @@ def test_run_reads_content_and_nested_url_from_jsonl_and_parquet(tmp_path):
     assert sum(pq.read_metadata(p).num_rows for p in quarantine) == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert "content" in json.dumps(manifest)  # the mapping used is recorded with the run's config
+
+
+def test_a_bad_field_path_exits_2_naming_the_key(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"text": "x"}\n', encoding="utf-8")
+    config = tmp_path / "bad.yaml"
+    config.write_text("ingest:\n  url_field: meta..url\n", encoding="utf-8")
+
+    result = run_cli("run", "--input", tmp_path / "a.jsonl", "--output", tmp_path / "out", "--config", config)
+
+    assert result.code == 2
+    assert result.stderr.strip().splitlines() == [
+        "curate: config key 'ingest.url_field' must name a field (no empty name or empty part between dots), got 'meta..url'"
+    ]
+    assert not (tmp_path / "out").exists()

@@ -154,12 +154,13 @@ def test_parquet_list_form_reads_a_column_named_with_a_dot(tmp_path):
 
 
 def test_parquet_missing_text_column_or_field(tmp_path):
-    path = write_parquet(tmp_path / "m.parquet", pa.table({"text": [PRIVATE], "meta": pa.array([{"a": 1}])}))
+    column_name = "mina.kim@example.org"  # the file's column names are its data: never quoted
+    path = write_parquet(tmp_path / "m.parquet", pa.table({"text": [PRIVATE], "meta": pa.array([{"a": 1}]), column_name: [1]}))
     for text, label in (("content", "content"), ("meta.body", "meta.body"), ("text.body", "text.body")):
         got = read(path, text=text)
         assert got["records"] == []
         ((q),) = got["quarantine"]
-        assert q["reason"] == "missing_text" and q["error"].startswith(f"parquet file has no '{label}' column")
+        assert (q["reason"], q["error"]) == ("missing_text", f"parquet file has no '{label}' column (3 other columns); its 1 rows were not read")
 
 
 def test_parquet_wrong_type_text(tmp_path):

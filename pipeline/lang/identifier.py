@@ -106,11 +106,6 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if not text[a:b].isspace() and a < b]
 
 
-def split_paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs; a text without blank lines is split at its lines."""
-    return [text[a:b] for a, b in paragraph_spans(text)]
-
-
 def _predict_line(unit: str, limit: int = PARAGRAPH_PREDICT_CHARS) -> str:
     """The part of a prepared paragraph given to the model: its first ``limit`` characters, cut
     back to a word boundary (when one lies in the second half)."""

@@ -296,3 +296,17 @@ def test_a_stage_module_alone_places_the_stage_in_graph_summary_and_manifest(toy
     assert result.manifest["config"]["shout"] == {"enabled": True, "max_upper_share": 0.5}
     assert list(result.manifest["stage_counts"]) == ["ingest", "shout", "output"]
     assert result.manifest["stage_counts"]["shout"] == {"in": 3, "out": 2, "dropped": {"shouting": 1}, "quarantined": {}}
+
+
+def test_a_config_section_declared_by_two_stages_is_refused(monkeypatch):
+    from dataclasses import dataclass
+
+    registry.stages()
+    monkeypatch.setattr(registry, "_STAGES", dict(registry._STAGES))
+
+    @dataclass
+    class AnotherQualityConfig:
+        enabled: bool = True
+
+    with pytest.raises(RuntimeError, match="'quality' is declared by stages 'quality' and 'quality_v2'"):
+        registry.declare_stage("quality_v2", 31, config_section="quality", config_class=AnotherQualityConfig)

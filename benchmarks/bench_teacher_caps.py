@@ -121,7 +121,7 @@ class _Flood(BaseHTTPRequestHandler):
 
 
 def case_http(capped: bool) -> dict:
-    from pipeline.config import TeacherConfig
+    from pipeline.stages.trajectory import TeacherConfig
     from pipeline.trajectories.teachers.openai import OpenAITeacher
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flood)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Union
 
-from pipeline.config import Config, load_config
+from pipeline.config import Config, ConfigBase, load_config
 from pipeline.run import RunResult, run
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -34,7 +34,7 @@ def curate(
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    if isinstance(config, Config):
+    if isinstance(config, ConfigBase):  # any Config class, also one built after a stage registered
         cfg = config
     elif isinstance(config, Mapping):
         cfg = load_config(overrides=dict(config))

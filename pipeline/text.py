@@ -115,12 +115,6 @@ def script_counts(text: str) -> dict[str, int]:
     return {SCRIPTS[i]: int(n) for i, n in enumerate(counts) if i and n}
 
 
-def dominant_script(text: str) -> str | None:
-    """The script with most letters, or None for a text without letters."""
-    counts = script_counts(text)
-    return max(counts, key=counts.get) if counts else None
-
-
 def guess_lang_from_script(text: str) -> str | None:
     """A language for scripts that pin one down (for texts with no langid label).
 

@@ -14,8 +14,8 @@ tests check which one owns the module.
 Batch prediction: fasttext-predict 0.9.2.4's list ``predict()`` is broken — its C++
 ``multilinePredict`` returns labels only, so the Python wrapper's ``labels, probs = …`` unpacks the
 first two *rows* (or raises for any other batch size). Probabilities therefore come from the
-per-line C call, in one Python loop over the batch; measured on 20k Debian-docs paragraphs the loop is
-as fast as the labels-only batch call (≈ 36k paragraphs/s either way: the model dominates). If the
+per-line C call, in one Python loop over the batch, which is as fast as the labels-only batch call
+(the model dominates; docs/benchmarks.md). If the
 installed binding's list predict returns well-formed (labels, probs) — checked once at load time — it
 is used instead (one C call per batch).
 """
@@ -104,11 +104,6 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     else:
         spans.append((pos, len(text)))
     return [(a, b) for a, b in spans if not text[a:b].isspace() and a < b]
-
-
-def split_paragraphs(text: str) -> list[str]:
-    """Blank-line separated paragraphs; a text without blank lines is split at its lines."""
-    return [text[a:b] for a, b in paragraph_spans(text)]
 
 
 def _predict_line(unit: str, limit: int = PARAGRAPH_PREDICT_CHARS) -> str:
@@ -330,11 +325,9 @@ class LanguageIdentifier:
           ``min_score(lang)``. The rest (paragraphs disagree: mixed documents; or a score under the
           minimum) get the whole-text prediction in a second model call, as before.
 
-        Measured on 10,000 Debian-docs documents against whole text + full paragraphs
-        (``benchmarks/compare_langid.py``): the same label for all but 4 charset tables the whole
-        text called uk/ru and the paragraphs es/de; the derived score is at most the whole-text
-        probability for 97% of the derived documents, so with a minimum score 5–6 verdicts in
-        10,000 change (confident paragraphs around a table, whole text just under the minimum).
+        Against whole text + full paragraphs (``benchmarks/compare_langid.py``) the labels agree
+        but for a few charset tables, and the derived score is rarely above the whole-text
+        probability (figures in docs/benchmarks.md).
         """
         plan: list[tuple[str, list[str] | None, int, int]] = []
         lines: list[str] = []

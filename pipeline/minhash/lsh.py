@@ -6,8 +6,8 @@ false-negative probability of the S-curve ``1 - (1 - s**r)**b``. Same loop order
 answer; the integrals differ only in how they are computed: datasketch calls scipy's ``quad``
 per (b, r), here one Gauss-Legendre rule evaluates all of them at once. The integrands are
 polynomials of degree ``b * r <= num_perm``, which a rule of ``num_perm // 2 + 1`` nodes integrates
-exactly (up to rounding), so the choice equals datasketch's (tested) without importing scipy
-(0.4 s per process) or 1,400 ``quad`` calls.
+exactly (up to rounding), so the choice equals datasketch's (tested) without importing scipy per
+process or calling ``quad`` per (b, r).
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ _WORD_TABLE: np.ndarray | None = None
 
 def word_char_table() -> np.ndarray:
     """bool per code point: a word character (``str.isalnum()`` or ``_``, i.e. what ``re``'s ``\\w``
-    matches in a str). Built once per process (~0.2 s), then looked up for whole documents at once."""
+    matches in a str). Built once per process, then looked up for whole documents at once."""
     global _WORD_TABLE
     if _WORD_TABLE is None:
         table = np.fromiter((chr(c).isalnum() for c in range(0x110000)), dtype=bool, count=0x110000)

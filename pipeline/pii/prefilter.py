@@ -25,7 +25,6 @@ space or the start of text alike, which is what makes a window start equivalent 
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 import regex

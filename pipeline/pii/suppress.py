@@ -30,7 +30,6 @@ _VERSION_SUFFIX = regex.compile(r"[~+][0-9A-Za-z]|-[0-9A-Za-z]+(?![0-9A-Za-z]*\.
 _TOKEN_BEFORE = regex.compile(r"(?r)[^\s,;()\[\]]+")
 _TOKEN = regex.compile(r"[^\s,;()\[\]]+")
 _CONSTRAINT = regex.compile(r"(?:[<>!~=]=|<<|>>|[<>])\s*\Z")
-_CONTEXT_WORDS = 4  # words read on each side for the version-list check
 
 
 def not_global(value: str) -> bool:

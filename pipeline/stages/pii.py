@@ -41,11 +41,13 @@ import hashlib
 import hmac
 import json
 import re
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 from urllib.parse import quote, unquote, unquote_plus
 
 import apache_beam as beam
 
-from pipeline.config import ConfigError
+from pipeline.config import ConfigError, unit_interval
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
 from pipeline.stages.registry import register_stage
@@ -407,7 +409,29 @@ class PiiScrubber(StageCore):
         return {i: list(dict.fromkeys(n for n in notices if n)) for i, notices in out.items()}
 
 
-@register_stage(name="pii", order=40, config_section="pii", reasons=[])  # scrubs and keeps: no drops of its own
+@dataclass
+class PiiConfig:
+    enabled: bool = True
+    operator: Literal["placeholder", "pseudonym"] = "placeholder"
+    secret_env: str = "CURATE_PII_SECRET"  # pseudonym HMAC key comes from this environment variable
+    spacy_model: str | None = None  # an installed spaCy NER model turns PERSON/LOCATION on
+    entities: list[str] | None = None  # restrict to these entity types; default: every recognizer
+    score_threshold: float = 0.5
+    languages: list[str] = field(default_factory=lambda: ["en", "ko", "ja", "zh"])
+
+    RANGES: ClassVar[list[tuple]] = unit_interval("score_threshold")
+
+    def invalid(self) -> tuple[str, str] | None:
+        if self.entities is not None and not self.entities:
+            return "entities", "must not be empty (set pii.enabled: false to turn PII scrubbing off)"
+        if not self.languages:
+            return "languages", "must list at least one language"
+        if not self.secret_env:
+            return "secret_env", "must name an environment variable"
+        return None
+
+
+@register_stage(name="pii", order=40, config_section="pii", config_class=PiiConfig, reasons=[])  # scrubs and keeps: no drops of its own
 class PiiStage(RecordStage):
     core_class = PiiScrubber
 

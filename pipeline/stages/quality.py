@@ -19,6 +19,7 @@ that checks a batch of records at once (one tokenisation per batch) and its PTra
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.quality.rules import QualityRules, RulesError, effective_lang
@@ -49,7 +50,13 @@ class QualityFilter(StageCore):
         return [drop(*failures[0]) if failures else keep() for failures in self._rules.check_batch(texts, langs)]
 
 
-@register_stage(name="quality", order=30, config_section="quality", reasons=[])  # reasons: the rule names of rules/quality.yaml
+@dataclass
+class QualityConfig:
+    enabled: bool = True
+    rules: str | None = None  # another quality.yaml; default: rules/quality.yaml
+
+
+@register_stage(name="quality", order=30, config_section="quality", config_class=QualityConfig, reasons=[])  # reasons: the rule names of rules/quality.yaml
 class QualityStage(RecordStage):
     core_class = QualityFilter
 

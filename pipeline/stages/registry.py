@@ -1,12 +1,19 @@
 """The one declaration of every stage: its name, its place in the order, its config section and
 its reasons.
 
-A built-in stage declares itself with a decorator on its PTransform, in its own module::
+A built-in stage declares itself with a decorator on its PTransform, in its own module, next to
+the dataclass of its config section::
 
-    @register_stage(name="license", order=10, config_section="license", reasons=[...])
+    @dataclass
+    class LicenseConfig:
+        enabled: bool = True
+        ...
+
+    @register_stage(name="license", order=10, config_section="license", config_class=LicenseConfig, reasons=[...])
     class LicenseStage(RecordStage): ...
 
-Every module of the ``pipeline.stages`` package is imported once, on first use, so a new module
+The section becomes the ``license:`` key of the config (:func:`pipeline.config.config_class`
+builds ``Config`` from the registered sections). Every module of the ``pipeline.stages`` package is imported once, on first use, so a new module
 there is found without a list to edit. The graph, the run summary, the manifest's stage counts and
 ``curate verify`` read the order from here.
 
@@ -37,7 +44,8 @@ PLUGIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 class StageInfo:
     name: str
     order: int
-    config_section: str | None = None
+    config_section: str | None = None  # the config key whose `enabled` switches the stage
+    config_class: type | None = None  # the dataclass of that section, when this stage declares it
     reasons: tuple[str, ...] = ()
     kind: str = RECORD
     transform: Any = None  # the PTransform class; None for pseudo-stages
@@ -51,46 +59,65 @@ class StageInfo:
 
 _STAGES: dict[str, StageInfo] = {}
 _LOADED = False
+_LOADING = False
 
 
 def _add(info: StageInfo) -> None:
     known = _STAGES.get(info.name)
     if known is not None and known.transform is not info.transform:
         raise RuntimeError(f"stage {info.name!r} is registered twice")
+    for other in _STAGES.values():
+        if (info.config_class is not None and other.name != info.name and other.config_class is not None
+                and other.config_section == info.config_section):
+            raise RuntimeError(f"config section {info.config_section!r} is declared by stages {other.name!r} and {info.name!r}")
     _STAGES[info.name] = info
 
 
-def register_stage(name: str, order: int, config_section: str | None = None, reasons=(), kind: str = RECORD,
-                   enabled_when: Callable[[Any], bool] | None = None):
-    """Class decorator declaring a built-in stage (see the module docstring)."""
+def declare_stage(name: str, order: int, *, config_section: str | None = None, config_class: type | None = None,
+                  reasons=(), kind: str = RECORD, transform: Any = None,
+                  enabled_when: Callable[[Any], bool] | None = None) -> StageInfo:
+    """Declare a stage; ``config_class`` (a dataclass) makes ``config_section`` (default: the
+    stage's name) a section of the config."""
+    if config_class is not None and config_section is None:
+        config_section = name
+    info = StageInfo(name, order, config_section, config_class, tuple(reasons), kind, transform, enabled_when)
+    _add(info)
+    return info
+
+
+def register_stage(name: str, order: int, **declaration):
+    """Class decorator on a built-in stage's PTransform (see the module docstring and
+    :func:`declare_stage` for the keywords)."""
 
     def decorate(cls):
-        _add(StageInfo(name, order, config_section, tuple(reasons), kind, cls, enabled_when))
+        declare_stage(name, order, transform=cls, **declaration)
         return cls
 
     return decorate
 
 
-# Pseudo-stages the counts use: where records enter, where kept ones get their final row, and the
-# trajectory synthesis that counts its own candidates (its transform is wired by the graph).
-for _pseudo in (
-    StageInfo("ingest", 0, None, ("parse_error", "not_an_object", "missing_text", "text_not_string", "invalid_utf8",
-                                  "record_too_large", "unreadable_file", "unreadable_record", "empty"), CHAIN),
-    StageInfo("output", 1000, None, ("kept",), CHAIN),
-    StageInfo("trajectory", 2000, "trajectories", (), CANDIDATES),
-):
-    _add(_pseudo)
+# Pseudo-stages the counts use: where records enter and where kept ones get their final row.
+declare_stage("ingest", 0, kind=CHAIN, reasons=("parse_error", "not_an_object", "missing_text", "text_not_string",
+                                                "invalid_utf8", "record_too_large", "unreadable_file",
+                                                "unreadable_record", "empty"))
+declare_stage("output", 1000, kind=CHAIN, reasons=("kept",))
 
 
 def _load_builtins() -> None:
-    global _LOADED
+    global _LOADED, _LOADING
     if _LOADED:
         return
+    if _LOADING:  # a partial list would build a Config without the sections still to come
+        raise RuntimeError("a pipeline.stages module read the stage registry (or pipeline.config.Config) while it was imported")
     import pipeline.stages as package
 
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in ("base", "registry"):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+    _LOADING = True
+    try:
+        for module in pkgutil.iter_modules(package.__path__):
+            if module.name not in ("base", "registry"):
+                importlib.import_module(f"{package.__name__}.{module.name}")
+    finally:
+        _LOADING = False
     _LOADED = True
 
 
@@ -98,6 +125,11 @@ def stages() -> list[StageInfo]:
     """Every built-in stage and pseudo-stage, in run order."""
     _load_builtins()
     return sorted(_STAGES.values(), key=lambda s: (s.order, s.name))
+
+
+def config_sections() -> list[tuple[str, type]]:
+    """(section name, dataclass) of every section a stage declares, in run order."""
+    return [(s.config_section, s.config_class) for s in stages() if s.config_class is not None]
 
 
 def get(name: str) -> StageInfo:

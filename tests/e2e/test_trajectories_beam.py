@@ -10,12 +10,17 @@ import apache_beam as beam
 
 from pipeline.config import load_config
 from pipeline.io.shards import table_for
-from pipeline.records import DECISIONS_SCHEMA, TRAJECTORIES_SCHEMA, entries_dict, new_record
+from pipeline.records import DECISIONS_SCHEMA, TRAJECTORIES_SCHEMA, new_record
 from pipeline.runners import local_pipeline
 from pipeline.trajectories.stage import TrajectoryStage
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
+
+
+def entries_dict(column_value: list[dict] | None) -> dict:
+    """A ``checks`` / ``pii_counts`` column value as read back (key/value entries) → dict."""
+    return {e["key"]: e["value"] for e in column_value or ()}
 
 
 def kept_doc(index: int, text: str, lang: str, license: str | None = None, source_id: str | None = None) -> dict:

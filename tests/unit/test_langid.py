@@ -12,7 +12,7 @@ import yaml
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import ConfigError, load_config
-from pipeline.lang.identifier import _NOISE, PARAGRAPH_PREDICT_CHARS, _clean, LanguageIdentifier, prepare, split_paragraphs
+from pipeline.lang.identifier import _NOISE, PARAGRAPH_PREDICT_CHARS, _clean, LanguageIdentifier, paragraph_spans, prepare
 from pipeline.lang.labels import LabelNormalizer
 from pipeline.records import new_record
 from pipeline.resources import langid_model_path, rules_dir
@@ -21,6 +21,11 @@ from pipeline.stages.langid import LanguageFilter, LanguageStage
 
 FIXTURE = Path(__file__).resolve().parent.parent / "data" / "langid" / "paragraphs.jsonl"
 ROWS = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines()]
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """The paragraphs the identifier's spans mark, as text (a reference for the checks below)."""
+    return [text[a:b] for a, b in paragraph_spans(text)]
 
 
 def by_lang(lang: str) -> list[str]:

@@ -208,3 +208,105 @@ def test_stage_dofn_counts_every_stage_action_reason_in_beam_metrics():
     counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
     got = {c.key.metric.name: c.committed for c in counters}
     assert got == {"sorter/keep/kept": 2, "sorter/drop/short": 2, "sorter/quarantine/odd": 2, "sorter/quarantine/stage_error": 1}
+
+
+# --- a new built-in stage is one module ------------------------------------------------------------
+TOY_STAGE_MODULE = '''
+from dataclasses import dataclass
+
+from pipeline.stages.base import StageCore, drop, keep
+from pipeline.stages.registry import register_stage
+from pipeline.verdicts import RecordStage
+
+
+@dataclass
+class ShoutConfig:
+    enabled: bool = True
+    max_upper_share: float = 0.5
+
+
+class ShoutFilter(StageCore):
+    name = "shout"
+
+    def process(self, record):
+        letters = [c for c in record["text"] if c.isalpha()]
+        share = sum(c.isupper() for c in letters) / max(len(letters), 1)
+        if share > self.config.shout.max_upper_share:
+            return drop("shouting", {"share": round(share, 2)})
+        return keep()
+
+
+@register_stage(name="shout", order=35, config_class=ShoutConfig, reasons=["shouting"])
+class ShoutStage(RecordStage):
+    core_class = ShoutFilter
+'''
+SHOUT_TEXTS = {
+    "calm": "The ferry leaves the harbour at seven every weekday morning.",
+    "loud": "EVERYONE MUST READ THIS RIGHT NOW, it is urgent.",
+    "mixed": "NASA and ESA share data; the rest of this sentence is ordinary prose.",
+}
+
+
+@pytest.fixture
+def toy_stage(tmp_path, monkeypatch):
+    """The module above, written to a temporary folder and imported: its decorator is the only
+    declaration of the stage and of its `shout:` config section."""
+    import importlib
+    import sys
+
+    registry.stages()  # the built-ins first, so the copy below holds them
+    monkeypatch.setattr(registry, "_STAGES", dict(registry._STAGES))
+    (tmp_path / "toy_shout_stage.py").write_text(TOY_STAGE_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("toy_shout_stage")
+    yield module
+    sys.modules.pop("toy_shout_stage", None)
+
+
+def test_a_stage_module_alone_declares_its_config_section(toy_stage, tmp_path, capsys):
+    from pipeline.cli import main
+
+    cfg = load_config()
+    assert cfg.shout == toy_stage.ShoutConfig() and cfg.to_dict()["shout"] == {"enabled": True, "max_upper_share": 0.5}
+    assert list(cfg.to_dict()).index("quality") < list(cfg.to_dict()).index("shout") < list(cfg.to_dict()).index("pii")
+    path = tmp_path / "shout.yaml"
+    path.write_text("shout: {max_upper_share: 0.9}\n", encoding="utf-8")
+    assert load_config(path).shout.max_upper_share == 0.9 and load_config(path).shout.enabled
+    path.write_text("shout: {max_upper: 0.9}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown config key 'shout\.max_upper'"):
+        load_config(path)
+    assert main(["run", "--input", str(tmp_path), "--output", str(tmp_path / "out"), "--config", str(path)]) == 2
+    assert "shout.max_upper" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_a_stage_module_alone_places_the_stage_in_graph_summary_and_manifest(toy_stage, tmp_path):
+    import json
+
+    from pipeline.api import curate
+
+    assert registry.stage_order() == ["ingest", "license", "langid", "quality", "shout", "pii", "dedup", "output"]
+    assert graph.stage_switches(load_config(overrides={"shout": {"enabled": False}}))["shout"] == "off"
+    corpus = tmp_path / "in" / "notes.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in SHOUT_TEXTS.items()), encoding="utf-8")
+    stages_off = {s: {"enabled": False} for s in ("license", "langid", "quality", "pii", "dedup")}
+    result = curate([corpus], tmp_path / "out", config=stages_off)
+    assert result.summary["stages"]["shout"] == "on"
+    assert result.summary["dropped_by_reason"] == {"shout/shouting": 1}  # only "loud": 28 of its 38 letters are upper case
+    assert result.manifest["config"]["shout"] == {"enabled": True, "max_upper_share": 0.5}
+    assert list(result.manifest["stage_counts"]) == ["ingest", "shout", "output"]
+    assert result.manifest["stage_counts"]["shout"] == {"in": 3, "out": 2, "dropped": {"shouting": 1}, "quarantined": {}}
+
+
+def test_a_config_section_declared_by_two_stages_is_refused(monkeypatch):
+    from dataclasses import dataclass
+
+    registry.stages()
+    monkeypatch.setattr(registry, "_STAGES", dict(registry._STAGES))
+
+    @dataclass
+    class AnotherQualityConfig:
+        enabled: bool = True
+
+    with pytest.raises(RuntimeError, match="'quality' is declared by stages 'quality' and 'quality_v2'"):
+        registry.declare_stage("quality_v2", 31, config_section="quality", config_class=AnotherQualityConfig)

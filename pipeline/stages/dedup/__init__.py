@@ -35,6 +35,8 @@ from __future__ import annotations
 import hashlib
 import pickle
 import tempfile
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import apache_beam as beam
 import numpy as np
@@ -42,6 +44,7 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam_outputs import StageOutputs
+from pipeline.config import unit_interval
 from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
@@ -253,7 +256,35 @@ def _against_paths(paths: list[str]) -> list[str]:
     return out
 
 
-@register_stage(name="dedup", order=50, config_section="dedup", reasons=[Reason.EXACT_DUPLICATE, Reason.NEAR_DUPLICATE], kind="chain", enabled_when=lambda cfg: cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near))
+@dataclass
+class DedupConfig:
+    enabled: bool = True
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.8
+    num_perm: int = 128
+    seed: int = 1
+    shingle_words: int = 5  # word n-gram size for space-separated languages
+    shingle_chars: int = 5  # character n-gram size for ko/ja/zh
+    char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
+    verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
+    max_iterations: int = 32  # connected-components rounds (large+small star) before the run fails loudly
+    against: list[str] = field(default_factory=list)  # earlier OUT/signatures folders or globs to dedup against
+
+    RANGES: ClassVar[list[tuple]] = [
+        *unit_interval("threshold", open_low=True),
+        # The permutations are drawn per run and held per document: bounded so a typo cannot
+        # turn every signature into a memory bomb.
+        ("num_perm", 2, 4096, True, True),
+        ("seed", 0, 2**32 - 1, True, True),  # numpy's RandomState seed range
+        ("shingle_words", 1, 64, True, True),
+        ("shingle_chars", 1, 64, True, True),
+        # The connected-components rounds are unrolled into the graph: bounded so the graph stays buildable.
+        ("max_iterations", 1, 256, True, True),
+    ]
+
+
+@register_stage(name="dedup", order=50, config_section="dedup", config_class=DedupConfig, reasons=[Reason.EXACT_DUPLICATE, Reason.NEAR_DUPLICATE], kind="chain", enabled_when=lambda cfg: cfg.dedup.enabled and (cfg.dedup.exact or cfg.dedup.near))
 class DedupStage(beam.PTransform):
     """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out.
 

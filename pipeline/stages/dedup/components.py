@@ -12,7 +12,7 @@ Beyond", SoCC 2014).
   v ∈ N⁻(u) are attached to m.
 
 Both preserve connectivity; alternating them turns every component into a star centred on its
-minimum in O(log n) rounds (measured: a 1,000-node chain needs 10 rounds, 100,000 nodes 17). A Beam
+minimum in O(log n) rounds (docs/benchmarks.md has the rounds a long chain needs). A Beam
 graph is static, so ``rounds`` (config ``dedup.max_iterations``) rounds are unrolled; a round on an
 already converged graph returns it unchanged. The last step checks, node by node, that the graph is
 a star forest whose centres are minima (no node has both a smaller neighbour and a second distinct

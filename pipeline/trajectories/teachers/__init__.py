@@ -21,7 +21,12 @@ class Result:
 
 
 class TeacherError(RuntimeError):
-    """A teacher failure that must stop the run (misconfiguration: 401/403/404, bad base_url)."""
+    """A teacher failure that must stop the run (401/403/404, an unreachable endpoint): its message
+    is the one line ``curate run`` prints, naming the endpoint and the cause."""
+
+    # Beam re-raises an exception marked as already tagged with its step as it is: without this it
+    # logs the full traceback and appends "[while running '…']" to the one line.
+    _tagged_with_step = True
 
 
 def make_teacher(config):

@@ -347,3 +347,106 @@ def test_size_caps_must_be_positive(override):
     check_config(load_config(overrides={"trajectories": {"enabled": True}}))  # the defaults pass
     with pytest.raises(ConfigError, match=r"trajectories\.(teacher\.)?max_\w+_bytes' must be a positive"):
         check_config(load_config(overrides={"trajectories": {"enabled": True, **override}}))
+
+
+# --- circuit breaker -------------------------------------------------------------------------
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+
+
+def test_breaker_trips_after_consecutive_connection_failures(tmp_path):
+    base_url = closed_port_url()
+    t = OpenAITeacher(base_url=base_url, model="m", max_consecutive_failures=3, max_retries=10, backoff_seconds=0.2,
+                      max_backoff_seconds=5.0, concurrency=2, cache_dir=str(tmp_path))
+    t.setup()
+    started = time.monotonic()
+    with pytest.raises(TeacherError) as err:
+        t.complete(prompts("ok one", "ok two", "ok three"))
+    # Without the breaker each prompt would retry for at least 0.1+0.2+0.4+0.8+1.6+2.5×5 s.
+    assert time.monotonic() - started < 3.0
+    assert str(err.value).startswith(f"teacher endpoint {base_url}/chat/completions unreachable: 3 consecutive connection failures, last ConnectError")
+    assert 3 <= t.connection_failures <= 4  # the two threads may both be mid-request when the third failure trips it
+    assert t.requests_sent == t.connection_failures
+
+
+class _RefusingTransport:
+    """An httpx transport whose first two of every three requests fail to connect (httpx's ConnectError)."""
+
+    def __init__(self):
+        import httpx
+
+        self.inner = httpx.HTTPTransport()
+        self.calls = 0
+
+    def handle_request(self, request):
+        import httpx
+
+        self.calls += 1
+        if self.calls % 3 != 0:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self):
+        self.inner.close()
+
+
+def _flaky_connection_teacher(server, tmp_path, max_consecutive_failures):
+    import httpx
+
+    t = make_teacher(server, tmp_path, concurrency=1, max_retries=5, max_consecutive_failures=max_consecutive_failures)
+    t._client = httpx.Client(transport=_RefusingTransport(), timeout=httpx.Timeout(1.0))
+    return t
+
+
+def test_connection_failures_between_answers_do_not_trip_the_breaker(server, tmp_path):
+    t = _flaky_connection_teacher(server, tmp_path, max_consecutive_failures=3)
+    results = t.complete(prompts("ok a", "ok b", "ok c"))
+    assert all(r.completions for r in results)
+    assert (t.connection_failures, t.requests_sent, t.retries) == (6, 9, 6)
+    # The same traffic trips a breaker of 2: the count is of failures in a row.
+    with pytest.raises(TeacherError, match="2 consecutive connection failures"):
+        _flaky_connection_teacher(server, tmp_path / "other", max_consecutive_failures=2).complete(prompts("ok a"))
+
+
+def test_endpoint_label_carries_no_credentials_or_query():
+    from pipeline.trajectories.teachers.openai import endpoint_label
+
+    assert endpoint_label("https://user:s3cret@api.example.com/v1/?api-key=k3y#frag") == "https://api.example.com:443/v1"
+    assert endpoint_label("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+    assert endpoint_label("http://teacher.internal/v1") == "http://teacher.internal:80/v1"
+
+
+def test_refusal_message_never_repeats_the_api_key(tmp_path):
+    class EchoKey(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            data = json.dumps({"error": {"message": f"key {self.headers['Authorization'][7:]} is revoked"}}).encode()
+            self.send_response(403)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    local = LocalServer(EchoKey)
+    try:
+        t = OpenAITeacher(base_url=local.base_url, model="m", api_key="sk-unit-5521", cache_dir=str(tmp_path))
+        t.setup()
+        with pytest.raises(TeacherError) as err:
+            t.complete(prompts("ok"))
+    finally:
+        local.close()
+    assert "HTTP 403 (key *** is revoked)" in str(err.value) and "sk-unit-5521" not in str(err.value)
+
+
+def test_max_consecutive_failures_must_be_at_least_one():
+    from pipeline.config import ConfigError
+
+    assert load_config().trajectories.teacher.max_consecutive_failures == 5
+    with pytest.raises(ConfigError, match=r"max_consecutive_failures' must be at least 1, got 0"):
+        load_config(overrides={"trajectories": {"teacher": {"max_consecutive_failures": 0}}})

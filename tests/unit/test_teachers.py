@@ -450,3 +450,9 @@ def test_max_consecutive_failures_must_be_at_least_one():
     assert load_config().trajectories.teacher.max_consecutive_failures == 5
     with pytest.raises(ConfigError, match=r"max_consecutive_failures' must be at least 1, got 0"):
         load_config(overrides={"trajectories": {"teacher": {"max_consecutive_failures": 0}}})
+
+
+def test_redaction_covers_the_key_and_the_base_url_secrets():
+    t = OpenAITeacher(base_url="https://bot:pw-77a1@llm.example.com/v1?sig=abc123def", model="m", api_key="sk-9f8e")
+    assert t._redact("bad key sk-9f8e for bot:pw-77a1 at /v1?sig=abc123def") == "bad key *** for bot:*** at /v1?***"
+    assert t.endpoint == "https://llm.example.com:443/v1/chat/completions"

@@ -353,7 +353,17 @@ class OpenAITeacher:
             return self._tripped
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.api_key, "***") if self.api_key else text
+        """``text`` without the API key or the password and query of ``base_url`` (an endpoint or an
+        error may repeat them)."""
+        try:
+            parts = urlsplit(self.base_url)
+            secrets = [self.api_key, parts.password, parts.query]
+        except ValueError:
+            secrets = [self.api_key]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     @staticmethod
     def _completions(data: dict) -> list[str]:

@@ -7,7 +7,6 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import apache_beam as beam
@@ -16,7 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.config import load_config
 from pipeline.trajectories.stage import METRICS_NAMESPACE, AskTeacher
-from tests.local_http import LocalServer
+from tests.local_http import JsonHandler, LocalServer
 from tests.security.conftest import run_cli
 
 API_KEY = "sk-local-test-7f3a9c"
@@ -35,29 +34,17 @@ class Endpoint:
         self.lock = threading.Lock()
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt = body["messages"][0]["content"]
+                prompt = self.read_json()["messages"][0]["content"]
                 with endpoint.lock:
                     n = endpoint.hits[prompt] = endpoint.hits.get(prompt, 0) + 1
                 if status == 401:
-                    return self.send(401, {"error": {"message": f"invalid api key {API_KEY}"}})
+                    return self.send_json(401, {"error": {"message": f"invalid api key {API_KEY}"}})
                 if prompt.startswith("Flaky") and n % 3 != 0:
-                    return self.send(503, {"error": {"message": "overloaded"}})
+                    return self.send_json(503, {"error": {"message": "overloaded"}})
                 content = WRONG if prompt.startswith("Wrong") else NO_THINKING if prompt.startswith("Bare") else RIGHT
-                self.send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
-
-            def send(self, code, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
 
         self.local = LocalServer(Handler)
         self.base_url = self.local.base_url

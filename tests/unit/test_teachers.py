@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,7 +14,7 @@ from pipeline.trajectories.teachers import TeacherError
 from pipeline.trajectories.teachers.openai import OpenAITeacher, parse_retry_after
 from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
 from pipeline.trajectories.templates import DocumentTemplates, generate_word_problems, load_templates
-from tests.local_http import LocalServer
+from tests.local_http import JsonHandler, LocalServer
 
 
 # --- programmatic ----------------------------------------------------------------------------
@@ -84,12 +83,9 @@ class FakeServer:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 prompt = body["messages"][0]["content"]
                 word = prompt.split()[0]
                 with server.lock:
@@ -103,19 +99,9 @@ class FakeServer:
                     with server.lock:
                         server.inflight -= 1
 
-            def send(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
             def ok(self, body, message=None):
                 message = message or {"role": "assistant", "content": f"<think>\n{body['messages'][0]['content']}\n</think>\n\nAnswer: 1"}
-                self.send(200, {"choices": [{"index": i, "message": message} for i in range(body.get("n", 1))]})
+                self.send_json(200, {"choices": [{"index": i, "message": message} for i in range(body.get("n", 1))]})
 
             def respond(self, word, n, body):
                 if word == "slow" and n == 1:
@@ -123,16 +109,16 @@ class FakeServer:
                 if word == "busy":
                     time.sleep(0.2)
                 if word == "flaky" and n <= 2:
-                    return self.send(500, {"error": {"message": "internal error"}})
+                    return self.send_json(500, {"error": {"message": "internal error"}})
                 if word == "ratelimit" and n == 1:
-                    return self.send(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+                    return self.send_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
                 if word == "down":
-                    return self.send(503, {"error": {"message": "overloaded"}})
+                    return self.send_json(503, {"error": {"message": "overloaded"}})
                 if word == "bad":
                     # endpoints echo the request in errors: the prompt must not reach decisions rows
-                    return self.send(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
+                    return self.send_json(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
                 if word == "auth":
-                    return self.send(401, {"error": {"message": "invalid api key"}})
+                    return self.send_json(401, {"error": {"message": "invalid api key"}})
                 if word == "huge":  # a declared 3 MB body
                     return self.ok(body, {"role": "assistant", "content": "<think>\n" + "h" * 3_000_000 + "\n</think>\n\nAnswer: 1"})
                 if word == "drip":  # a body that trickles in, each byte well inside the read timeout
@@ -421,17 +407,10 @@ def test_endpoint_label_carries_no_credentials_or_query():
 
 
 def test_refusal_message_never_repeats_the_api_key(tmp_path):
-    class EchoKey(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class EchoKey(JsonHandler):
         def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            data = json.dumps({"error": {"message": f"key {self.headers['Authorization'][7:]} is revoked"}}).encode()
-            self.send_response(403)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.read_json()
+            self.send_json(403, {"error": {"message": f"key {self.headers['Authorization'][7:]} is revoked"}})
 
     local = LocalServer(EchoKey)
     try:

@@ -435,3 +435,15 @@ def test_redaction_covers_the_key_and_the_base_url_secrets():
     t = OpenAITeacher(base_url="https://bot:pw-77a1@llm.example.com/v1?sig=abc123def", model="m", api_key="sk-9f8e")
     assert t._redact("bad key sk-9f8e for bot:pw-77a1 at /v1?sig=abc123def") == "bad key *** for bot:*** at /v1?***"
     assert t.endpoint == "https://llm.example.com:443/v1/chat/completions"
+
+
+def test_a_worker_process_teacher_error_is_recovered_as_its_one_line():
+    # Multi-process runners hand the driver a RuntimeError holding the worker's traceback text.
+    line = "teacher endpoint http://10.1.2.3:8000/v1/chat/completions returned HTTP 401 (key revoked); check the API key"
+    worker_text = ('Traceback (most recent call last):\n  File "/srv/teacher.py", line 12, in _post\n    raise TeacherError(msg)\n'
+                   f"pipeline.trajectories.teachers.TeacherError: {line}\n\nDuring handling, another frame\n")
+    recovered = TeacherError.from_run_failure(RuntimeError(worker_text))
+    assert isinstance(recovered, TeacherError) and str(recovered) == line
+    assert TeacherError.from_run_failure(RuntimeError("No space left on device")) is None
+    own = TeacherError("in-process")
+    assert TeacherError.from_run_failure(own) is own

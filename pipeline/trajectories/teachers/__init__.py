@@ -28,6 +28,20 @@ class TeacherError(RuntimeError):
     # logs the full traceback and appends "[while running '…']" to the one line.
     _tagged_with_step = True
 
+    @classmethod
+    def from_run_failure(cls, exc: BaseException) -> "TeacherError | None":
+        """The teacher error behind a failed run, or None. Multi-process runners hand a worker's
+        failure to the driver as a ``RuntimeError`` holding the worker's traceback text; its last
+        ``…TeacherError: <line>`` is the line to show."""
+        if isinstance(exc, cls):
+            return exc
+        marker = f"{cls.__module__}.{cls.__qualname__}: "
+        text = str(exc)
+        at = text.rfind(marker)
+        if at < 0:
+            return None
+        return cls(text[at + len(marker):].splitlines()[0])
+
 
 def make_teacher(config):
     """The teacher for ``config.trajectories.teacher.backend`` (None for replay)."""

@@ -342,7 +342,7 @@ class OpenAITeacher:
         raise self._trip(TeacherError(
             f"teacher endpoint {self.endpoint} unreachable: {self.max_consecutive_failures} consecutive connection "
             f"failures, last {type(exc).__name__}: {cause}; check trajectories.teacher.base_url and that the server is up"
-        ))
+        )) from None  # the cause is in the line; httpx's traceback adds nothing
 
     def _trip(self, error: TeacherError) -> TeacherError:
         """Stop this worker's requests: the first error stands for all of them."""

@@ -77,6 +77,9 @@ def cmd_run(args, beam_args: list[str]) -> int:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the run itself is exit 1
         logging.getLogger("pipeline.run").debug("run failed", exc_info=True)
+        from pipeline.trajectories.teachers import TeacherError
+
+        exc = TeacherError.from_run_failure(exc) or exc  # a worker process's teacher error: its one line
         print(f"curate: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return EXIT_FAILURE
     print(format_summary(result))

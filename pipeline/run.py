@@ -96,6 +96,14 @@ def summarize(counts: dict, records_in: int, wall: float) -> dict:
     summary = summary_counts(counts, records_in)
     summary["wall_seconds"] = round(wall, 3)
     summary["docs_per_second"] = round(records_in / wall, 1) if wall > 0 else None
+    if "trajectories" in summary:
+        # A trajectory decisions row's reason is the first failed check (or the step that dropped the
+        # prompt: teacher_error, near_duplicate_prompt, …); quarantines (stage_error) count as rejections too.
+        entry = counts["trajectory"]
+        rejected: dict[str, int] = {}
+        for reason, n in [*entry.get("dropped", {}).items(), *entry.get("quarantined", {}).items()]:
+            rejected[reason] = rejected.get(reason, 0) + n
+        summary["trajectories"]["rejected_by_check"] = dict(sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0])))
     return summary
 
 
@@ -220,6 +228,9 @@ def format_summary(result: RunResult) -> str:
     if "trajectories" in s:
         t = s["trajectories"]
         lines.append(f"trajectories: {t['accepted']} accepted of {t['candidates']} candidates")
+        if t.get("rejected_by_check"):
+            lines.append("trajectories rejected by check:")
+            lines.extend(f"  {check:<32} {n}" for check, n in t["rejected_by_check"].items())
     lines.append(f"output: {result.out}  (curate audit {result.out} --query drop_reasons)")
     return "\n".join(lines)
 

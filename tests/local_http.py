@@ -1,8 +1,29 @@
 """A local HTTP server on 127.0.0.1 for tests that need an endpoint (teachers): start, URL, close."""
 from __future__ import annotations
 
+import json
 import threading
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A quiet handler base for fake JSON endpoints: ``read_json()`` the request, ``send_json()`` a reply."""
+
+    def log_message(self, *args):
+        pass
+
+    def read_json(self):
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def send_json(self, status: int, payload, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class LocalServer:

@@ -30,11 +30,12 @@ class TeacherConfig:
     cache_dir: str | None = None  # response cache folder; default $XDG_CACHE_HOME/curation-pipeline/teacher
     max_completion_bytes: int = 1024 * 1024  # larger completions (UTF-8) are rejected: completion_too_large
     max_response_bytes: int = 8 * 1024 * 1024  # an HTTP response body is read up to this, then rejected
+    max_consecutive_failures: int = 5  # connection failures in a row (per worker) that stop the run
 
     RANGES: ClassVar[list[tuple]] = [
         ("temperature", 0.0, 2.0, True, True),
         *unit_interval("top_p", open_low=True),
-        *at_least(1, "max_tokens", "n", "concurrency"),
+        *at_least(1, "max_tokens", "n", "concurrency", "max_consecutive_failures"),
         *at_least(0, "timeout_seconds", strict=True),
         *at_least(0, "max_retries", "backoff_seconds", "max_backoff_seconds"),
     ]

@@ -22,6 +22,11 @@ Each arrow is a named sub-transform of :class:`TrajectoryStage`:
   With the replay backend, seeds and document templates are not used (the replay file is the
   candidate set);
 - :class:`CheckCandidates`: :class:`pipeline.trajectories.checks.Validator`.
+
+The teacher step reports Beam counters in namespace ``curation_pipeline`` (:data:`TEACHER_COUNTERS`):
+``teacher/prompts`` (sent to the teacher), ``teacher/completed`` and ``teacher/failed`` (so pending =
+prompts − completed − failed), ``teacher/requests`` (HTTP requests, retries included),
+``teacher/retries`` and ``teacher/connection_failures``.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import logging
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.metrics import Metrics
 
 from pipeline.beam_outputs import StageOutputs
 from pipeline.records import DROP, KEEP, QUARANTINE, Reason
@@ -39,12 +45,16 @@ from pipeline.trajectories.rows import DECISIONS, candidate_row, sample_row
 from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE
 
 _LOG = logging.getLogger(__name__)
+METRICS_NAMESPACE = "curation_pipeline"
+TEACHER_COUNTERS = ("prompts", "completed", "failed", "requests", "retries", "connection_failures")
+_TEACHER_TOTALS = ("requests_sent", "retries", "connection_failures")  # the teacher's running totals
 
 
 class _TeacherFn(beam.DoFn):
     def __init__(self, config, run_id: str) -> None:
         self._config = config
         self._run_id = run_id
+        self._counters = {name: Metrics.counter(METRICS_NAMESPACE, f"teacher/{name}") for name in TEACHER_COUNTERS}
 
     def setup(self) -> None:
         from pipeline.trajectories.teachers import make_teacher
@@ -52,13 +62,26 @@ class _TeacherFn(beam.DoFn):
         self._teacher = make_teacher(self._config)
         self._teacher.setup()
 
+    def _totals(self) -> list[int]:
+        return [getattr(self._teacher, name, 0) for name in _TEACHER_TOTALS]
+
     def teardown(self) -> None:
         close = getattr(getattr(self, "_teacher", None), "close", None)
         if close:
             close()
 
     def process(self, batch):
-        results = self._teacher.complete(batch)  # TeacherError (401/403/404) fails the run, by design
+        self._counters["prompts"].inc(len(batch))
+        before = self._totals()
+        try:
+            # TeacherError (401/403/404, the breaker) fails the run, by design
+            results = self._teacher.complete(batch)
+        finally:
+            for name, old, new in zip(("requests", "retries", "connection_failures"), before, self._totals()):
+                self._counters[name].inc(new - old)
+        done = sum(1 for res in results if res.completions)
+        self._counters["completed"].inc(done)
+        self._counters["failed"].inc(len(results) - done)
         for item, res in zip(batch, results):
             if not res.completions:
                 yield pvalue.TaggedOutput(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -15,7 +14,7 @@ from pipeline.trajectories.teachers import TeacherError
 from pipeline.trajectories.teachers.openai import OpenAITeacher, parse_retry_after
 from pipeline.trajectories.teachers.programmatic import ProgrammaticTeacher
 from pipeline.trajectories.templates import DocumentTemplates, generate_word_problems, load_templates
-from tests.local_http import LocalServer
+from tests.local_http import JsonHandler, LocalServer
 
 
 # --- programmatic ----------------------------------------------------------------------------
@@ -84,12 +83,9 @@ class FakeServer:
         self.lock = threading.Lock()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                body = self.read_json()
                 prompt = body["messages"][0]["content"]
                 word = prompt.split()[0]
                 with server.lock:
@@ -103,19 +99,9 @@ class FakeServer:
                     with server.lock:
                         server.inflight -= 1
 
-            def send(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
             def ok(self, body, message=None):
                 message = message or {"role": "assistant", "content": f"<think>\n{body['messages'][0]['content']}\n</think>\n\nAnswer: 1"}
-                self.send(200, {"choices": [{"index": i, "message": message} for i in range(body.get("n", 1))]})
+                self.send_json(200, {"choices": [{"index": i, "message": message} for i in range(body.get("n", 1))]})
 
             def respond(self, word, n, body):
                 if word == "slow" and n == 1:
@@ -123,16 +109,16 @@ class FakeServer:
                 if word == "busy":
                     time.sleep(0.2)
                 if word == "flaky" and n <= 2:
-                    return self.send(500, {"error": {"message": "internal error"}})
+                    return self.send_json(500, {"error": {"message": "internal error"}})
                 if word == "ratelimit" and n == 1:
-                    return self.send(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
+                    return self.send_json(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
                 if word == "down":
-                    return self.send(503, {"error": {"message": "overloaded"}})
+                    return self.send_json(503, {"error": {"message": "overloaded"}})
                 if word == "bad":
                     # endpoints echo the request in errors: the prompt must not reach decisions rows
-                    return self.send(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
+                    return self.send_json(400, {"error": {"message": f"prompt is longer than the context window: {body['messages'][0]['content']}"}})
                 if word == "auth":
-                    return self.send(401, {"error": {"message": "invalid api key"}})
+                    return self.send_json(401, {"error": {"message": "invalid api key"}})
                 if word == "huge":  # a declared 3 MB body
                     return self.ok(body, {"role": "assistant", "content": "<think>\n" + "h" * 3_000_000 + "\n</think>\n\nAnswer: 1"})
                 if word == "drip":  # a body that trickles in, each byte well inside the read timeout
@@ -347,3 +333,117 @@ def test_size_caps_must_be_positive(override):
     check_config(load_config(overrides={"trajectories": {"enabled": True}}))  # the defaults pass
     with pytest.raises(ConfigError, match=r"trajectories\.(teacher\.)?max_\w+_bytes' must be a positive"):
         check_config(load_config(overrides={"trajectories": {"enabled": True, **override}}))
+
+
+# --- circuit breaker -------------------------------------------------------------------------
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+
+
+def test_breaker_trips_after_consecutive_connection_failures(tmp_path):
+    base_url = closed_port_url()
+    t = OpenAITeacher(base_url=base_url, model="m", max_consecutive_failures=3, max_retries=10, backoff_seconds=0.2,
+                      max_backoff_seconds=5.0, concurrency=2, cache_dir=str(tmp_path))
+    t.setup()
+    started = time.monotonic()
+    with pytest.raises(TeacherError) as err:
+        t.complete(prompts("ok one", "ok two", "ok three"))
+    # Without the breaker each prompt would retry for at least 0.1+0.2+0.4+0.8+1.6+2.5×5 s.
+    assert time.monotonic() - started < 3.0
+    assert str(err.value).startswith(f"teacher endpoint {base_url}/chat/completions unreachable: 3 consecutive connection failures, last ConnectError")
+    assert 3 <= t.connection_failures <= 4  # the two threads may both be mid-request when the third failure trips it
+    assert t.requests_sent == t.connection_failures
+
+
+class _RefusingTransport:
+    """An httpx transport whose first two of every three requests fail to connect (httpx's ConnectError)."""
+
+    def __init__(self):
+        import httpx
+
+        self.inner = httpx.HTTPTransport()
+        self.calls = 0
+
+    def handle_request(self, request):
+        import httpx
+
+        self.calls += 1
+        if self.calls % 3 != 0:
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        return self.inner.handle_request(request)
+
+    def close(self):
+        self.inner.close()
+
+
+def _flaky_connection_teacher(server, tmp_path, max_consecutive_failures):
+    import httpx
+
+    t = make_teacher(server, tmp_path, concurrency=1, max_retries=5, max_consecutive_failures=max_consecutive_failures)
+    t._client = httpx.Client(transport=_RefusingTransport(), timeout=httpx.Timeout(1.0))
+    return t
+
+
+def test_connection_failures_between_answers_do_not_trip_the_breaker(server, tmp_path):
+    t = _flaky_connection_teacher(server, tmp_path, max_consecutive_failures=3)
+    results = t.complete(prompts("ok a", "ok b", "ok c"))
+    assert all(r.completions for r in results)
+    assert (t.connection_failures, t.requests_sent, t.retries) == (6, 9, 6)
+    # The same traffic trips a breaker of 2: the count is of failures in a row.
+    with pytest.raises(TeacherError, match="2 consecutive connection failures"):
+        _flaky_connection_teacher(server, tmp_path / "other", max_consecutive_failures=2).complete(prompts("ok a"))
+
+
+def test_endpoint_label_carries_no_credentials_or_query():
+    from pipeline.trajectories.teachers.openai import endpoint_label
+
+    assert endpoint_label("https://user:s3cret@api.example.com/v1/?api-key=k3y#frag") == "https://api.example.com:443/v1"
+    assert endpoint_label("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
+    assert endpoint_label("http://teacher.internal/v1") == "http://teacher.internal:80/v1"
+
+
+def test_refusal_message_never_repeats_the_api_key(tmp_path):
+    class EchoKey(JsonHandler):
+        def do_POST(self):
+            self.read_json()
+            self.send_json(403, {"error": {"message": f"key {self.headers['Authorization'][7:]} is revoked"}})
+
+    local = LocalServer(EchoKey)
+    try:
+        t = OpenAITeacher(base_url=local.base_url, model="m", api_key="sk-unit-5521", cache_dir=str(tmp_path))
+        t.setup()
+        with pytest.raises(TeacherError) as err:
+            t.complete(prompts("ok"))
+    finally:
+        local.close()
+    assert "HTTP 403 (key *** is revoked)" in str(err.value) and "sk-unit-5521" not in str(err.value)
+
+
+def test_max_consecutive_failures_must_be_at_least_one():
+    from pipeline.config import ConfigError
+
+    assert load_config().trajectories.teacher.max_consecutive_failures == 5
+    with pytest.raises(ConfigError, match=r"max_consecutive_failures' must be at least 1, got 0"):
+        load_config(overrides={"trajectories": {"teacher": {"max_consecutive_failures": 0}}})
+
+
+def test_redaction_covers_the_key_and_the_base_url_secrets():
+    t = OpenAITeacher(base_url="https://bot:pw-77a1@llm.example.com/v1?sig=abc123def", model="m", api_key="sk-9f8e")
+    assert t._redact("bad key sk-9f8e for bot:pw-77a1 at /v1?sig=abc123def") == "bad key *** for bot:*** at /v1?***"
+    assert t.endpoint == "https://llm.example.com:443/v1/chat/completions"
+
+
+def test_a_worker_process_teacher_error_is_recovered_as_its_one_line():
+    # Multi-process runners hand the driver a RuntimeError holding the worker's traceback text.
+    line = "teacher endpoint http://10.1.2.3:8000/v1/chat/completions returned HTTP 401 (key revoked); check the API key"
+    worker_text = ('Traceback (most recent call last):\n  File "/srv/teacher.py", line 12, in _post\n    raise TeacherError(msg)\n'
+                   f"pipeline.trajectories.teachers.TeacherError: {line}\n\nDuring handling, another frame\n")
+    recovered = TeacherError.from_run_failure(RuntimeError(worker_text))
+    assert isinstance(recovered, TeacherError) and str(recovered) == line
+    assert TeacherError.from_run_failure(RuntimeError("No space left on device")) is None
+    own = TeacherError("in-process")
+    assert TeacherError.from_run_failure(own) is own

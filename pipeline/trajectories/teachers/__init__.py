@@ -21,7 +21,26 @@ class Result:
 
 
 class TeacherError(RuntimeError):
-    """A teacher failure that must stop the run (misconfiguration: 401/403/404, bad base_url)."""
+    """A teacher failure that must stop the run (401/403/404, an unreachable endpoint): its message
+    is the one line ``curate run`` prints, naming the endpoint and the cause."""
+
+    # Beam re-raises an exception marked as already tagged with its step as it is: without this it
+    # logs the full traceback and appends "[while running '…']" to the one line.
+    _tagged_with_step = True
+
+    @classmethod
+    def from_run_failure(cls, exc: BaseException) -> "TeacherError | None":
+        """The teacher error behind a failed run, or None. Multi-process runners hand a worker's
+        failure to the driver as a ``RuntimeError`` holding the worker's traceback text; its last
+        ``…TeacherError: <line>`` is the line to show."""
+        if isinstance(exc, cls):
+            return exc
+        marker = f"{cls.__module__}.{cls.__qualname__}: "
+        text = str(exc)
+        at = text.rfind(marker)
+        if at < 0:
+            return None
+        return cls(text[at + len(marker):].splitlines()[0])
 
 
 def make_teacher(config):

@@ -24,6 +24,14 @@ status reaches decisions rows and log lines: an endpoint's error text may quote 
 exception is the run-stopping 401/403/404 error, which carries the endpoint's message (at most 200
 characters) because it names what to fix.
 
+Circuit breaker: a dead endpoint must fail the run, not turn every prompt into ``teacher_error``
+after its retries. After ``max_consecutive_failures`` connection failures in a row (refused, DNS,
+TLS, a connect timeout; any HTTP response resets the count) the teacher raises a
+:class:`TeacherError` naming the endpoint (``scheme://host:port/path``: no credentials, no query) and
+the cause, as it does on 401/403/404; prompts still waiting stop at their next attempt. The count is
+per teacher object, i.e. per worker process: each worker trips on its own, and the first trip fails
+the run.
+
 Servers that split reasoning out (vLLM/SGLang ``--reasoning-parser``: ``message.reasoning_content``
 or ``message.reasoning``) get it folded back as ``<think>…</think>`` before the answer.
 """
@@ -39,6 +47,7 @@ import random
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE, Result, TeacherError
 
@@ -137,6 +146,7 @@ class OpenAITeacher:
         cache_dir: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         max_response_bytes: int = 8 * 1024 * 1024,
+        max_consecutive_failures: int = 5,
     ) -> None:
         if not base_url:
             raise TeacherError("trajectories.teacher.base_url is required for the openai backend")
@@ -159,7 +169,16 @@ class OpenAITeacher:
         self.name = f"openai:{model}"
         self._client = None
         self._pool: cf.ThreadPoolExecutor | None = None
-        self.requests_sent = 0  # HTTP requests made by this worker (tests, logs)
+        self.endpoint = endpoint_label(self.base_url) + "/chat/completions"  # for messages: never self.url
+        self.max_consecutive_failures = max(1, max_consecutive_failures)
+        self._lock = threading.Lock()
+        self._consecutive_failures = 0
+        self._tripped: TeacherError | None = None  # once set, every waiting prompt raises it
+        self._stop = threading.Event()  # wakes prompts sleeping before a retry when the breaker trips
+        # Totals of this worker (Beam counters are per thread, so the stage reads these after each batch).
+        self.requests_sent = 0
+        self.retries = 0
+        self.connection_failures = 0
 
     @classmethod
     def from_config(cls, config) -> "OpenAITeacher":
@@ -180,13 +199,21 @@ class OpenAITeacher:
             max_backoff_seconds=t.max_backoff_seconds,
             cache_dir=t.cache_dir if t.cache_dir is not None else default_cache_dir(),
             max_response_bytes=t.max_response_bytes,
+            max_consecutive_failures=t.max_consecutive_failures,
         )
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_client"] = None
         state["_pool"] = None
+        state["_lock"] = None
+        state["_stop"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
 
     def setup(self) -> None:
         import httpx
@@ -240,18 +267,22 @@ class OpenAITeacher:
         body = self.request_body(prompt)
         attempt = 0
         while True:
+            if self._tripped is not None:
+                raise self._tripped
             try:
                 completions = self._post(body)
                 break
             except _Retryable as exc:
                 if attempt >= self.max_retries:
-                    _LOG.warning("teacher %s: giving up after %d attempts (%s)", self.url, attempt + 1, exc.what)
+                    _LOG.warning("teacher %s: giving up after %d attempts (%s)", self.endpoint, attempt + 1, exc.what)
                     return Result(error="teacher_error", detail={"status": exc.status, "error": exc.what, "attempts": attempt + 1})
                 delay = exc.retry_after
                 if delay is None:
                     delay = self.backoff * (2**attempt) * (0.5 + random.random() / 2)
-                time.sleep(min(delay, self.max_backoff))
+                self._stop.wait(min(delay, self.max_backoff))
                 attempt += 1
+                with self._lock:
+                    self.retries += 1
             except _PromptFailed as exc:
                 return Result(error="teacher_error", detail={"status": exc.status, "error": exc.what})
             except _TooLarge:
@@ -264,7 +295,8 @@ class OpenAITeacher:
     def _post(self, body: dict) -> list[str]:
         import httpx
 
-        self.requests_sent += 1
+        with self._lock:
+            self.requests_sent += 1
         deadline = time.monotonic() + self.timeout
         try:
             with self._client.stream("POST", self.url, json=body) as resp:
@@ -276,10 +308,15 @@ class OpenAITeacher:
                 else:
                     data = b""  # not read: only the status is kept
                 reason, retry_after = resp.reason_phrase, resp.headers.get("retry-after")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self._connection_failed(exc)
+            raise _Retryable(None, None, f"connection error: {type(exc).__name__}") from None
         except (httpx.TimeoutException, _Deadline):
             raise _Retryable(None, None, f"timeout after {self.timeout:g}s") from None
         except httpx.TransportError as exc:
             raise _Retryable(None, None, f"connection error: {type(exc).__name__}") from None
+        with self._lock:
+            self._consecutive_failures = 0  # the endpoint answered: whatever the status, it is there
         if status == 200:
             try:
                 parsed = json.loads(data)
@@ -290,8 +327,43 @@ class OpenAITeacher:
             raise _Retryable(status, parse_retry_after(retry_after), f"HTTP {status}")
         if status in FATAL_STATUSES:
             hint = {401: "check the API key (trajectories.teacher.api_key_env)", 403: "check the API key's permissions", 404: "check trajectories.teacher.base_url and trajectories.teacher.model"}[status]
-            raise TeacherError(f"teacher endpoint {self.url} returned HTTP {status} ({_error_message(data, reason)}); {hint}")
+            message = self._redact(_error_message(data, reason))
+            raise self._trip(TeacherError(f"teacher endpoint {self.endpoint} returned HTTP {status} ({message}); {hint}"))
         raise _PromptFailed(status, f"HTTP {status}")
+
+    def _connection_failed(self, exc: Exception) -> None:
+        """Count a failed connection; at ``max_consecutive_failures`` in a row, trip the breaker."""
+        with self._lock:
+            self.connection_failures += 1
+            self._consecutive_failures += 1
+            if self._consecutive_failures < self.max_consecutive_failures:
+                return
+        cause = self._redact(" ".join(str(exc).split())[:200]) or "no detail"
+        raise self._trip(TeacherError(
+            f"teacher endpoint {self.endpoint} unreachable: {self.max_consecutive_failures} consecutive connection "
+            f"failures, last {type(exc).__name__}: {cause}; check trajectories.teacher.base_url and that the server is up"
+        )) from None  # the cause is in the line; httpx's traceback adds nothing
+
+    def _trip(self, error: TeacherError) -> TeacherError:
+        """Stop this worker's requests: the first error stands for all of them."""
+        with self._lock:
+            if self._tripped is None:
+                self._tripped = error
+            self._stop.set()
+            return self._tripped
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the API key or the password and query of ``base_url`` (an endpoint or an
+        error may repeat them)."""
+        try:
+            parts = urlsplit(self.base_url)
+            secrets = [self.api_key, parts.password, parts.query]
+        except ValueError:
+            secrets = [self.api_key]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     @staticmethod
     def _completions(data: dict) -> list[str]:
@@ -309,6 +381,19 @@ class OpenAITeacher:
 
 class _Deadline(Exception):
     pass
+
+
+def endpoint_label(url: str) -> str:
+    """``scheme://host:port/path`` of ``url``: no user, password, query or fragment (they may hold keys)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "<unparsable base_url>"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path.rstrip('/')}"
 
 
 def _read_capped(resp, limit: int, deadline: float, truncate: bool = False) -> bytes:

@@ -85,8 +85,11 @@ def _setup_logging(quiet: bool, level: str | None = None, log_file: str | None =
     logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers)
     name = level or ("warning" if quiet else "info")
     logging.getLogger("pipeline").setLevel(getattr(logging, name.upper()))
-    for noisy in ("apache_beam", "presidio-analyzer", "presidio-anonymizer", "trafilatura", "htmldate", "root"):
+    for noisy in ("presidio-analyzer", "presidio-anonymizer", "trafilatura", "htmldate", "root"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Beam logs a failed bundle with its traceback; a failed run ends with our one line instead
+    # (the traceback is logged at --log-level debug).
+    logging.getLogger("apache_beam").setLevel(logging.ERROR if name == "debug" else logging.CRITICAL)
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -175,11 +178,23 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
 
     # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    interrupted = []
+
+    def on_interrupt(*_):
+        # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
+        # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
+        interrupted.append(True)
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the run itself is exit 1
+        if interrupted:
+            raise KeyboardInterrupt from None
         logging.getLogger("pipeline.run").debug("run failed", exc_info=True)
         print(f"curate: run failed: {_failure_text(exc)}", file=sys.stderr)
         return EXIT_FAILURE

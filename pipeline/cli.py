@@ -187,7 +187,7 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_interrupt)
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:
@@ -198,6 +198,8 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
         logging.getLogger("pipeline.run").debug("run failed", exc_info=True)
         print(f"curate: run failed: {_failure_text(exc)}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() may be called in-process (tests, orchestrators)
     _print_stdout(format_summary(result))
     warning = empty_run_warning(result.summary)
     if warning:

@@ -227,9 +227,6 @@ def _failure_text(exc: BaseException) -> str:
     if resource:
         return resource
     text = str(exc)
-    for marker in ("MemoryError", "No space left on device"):  # a worker's failure re-raised as text
-        if marker in text:
-            return "out of memory (MemoryError)" if marker == "MemoryError" else "no space left on the device (OSError errno ENOSPC)"
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 

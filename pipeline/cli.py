@@ -175,6 +175,7 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
         beam_args = profiles.apply(args.profile, beam_args)
     check_beam_args(beam_args, ours)
     import signal
+    import threading
 
     # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -183,8 +184,11 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     def on_interrupt(*_):
         # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
         # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
+        # A terminal's Ctrl-C also stops local worker processes, and Beam's threads watching them
+        # raise in turn: consequences of the interrupt, not news.
         interrupted.append(True)
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
+        threading.excepthook = lambda _args: None
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_interrupt)

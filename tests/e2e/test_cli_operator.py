@@ -118,7 +118,11 @@ def test_a_run_that_keeps_nothing_warns_with_the_top_reason_and_fail_on_empty_ex
     assert proc.returncode == 0 and "warning" not in proc.stderr
 
 
-def test_ctrl_c_ends_with_one_line_exit_130_and_the_next_run_needs_no_overwrite(small, tmp_path):
+@pytest.mark.parametrize("mode, whole_group", [
+    ("in_memory", False),        # `kill -INT <pid>`
+    ("multi_processing", True),  # a terminal's Ctrl-C: the signal reaches the worker processes too
+])
+def test_ctrl_c_ends_with_exit_130_no_staging_and_the_next_run_needs_no_overwrite(small, tmp_path, mode, whole_group):
     _, config = small
     big = tmp_path / "big.jsonl"
     with big.open("w", encoding="utf-8") as fh:  # large enough that the run is still reading when interrupted
@@ -127,18 +131,23 @@ def test_ctrl_c_ends_with_one_line_exit_130_and_the_next_run_needs_no_overwrite(
     out = tmp_path / "out"
     out.mkdir()
     child = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--input", str(big), "--output", str(out),
-                              "--config", str(config), "--quiet"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              "--config", str(config), "--quiet", f"--direct_running_mode={mode}", "--direct_num_workers=2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 120
-    while not (out / "_curate.lock").exists() and child.poll() is None and time.monotonic() < deadline:
+    while not (out / "_staging").exists() and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert child.poll() is None, "the run ended before it could be interrupted"
-    time.sleep(0.5)  # into the pipeline's run
-    child.send_signal(signal.SIGINT)
+    if whole_group:
+        os.killpg(child.pid, signal.SIGINT)
+    else:
+        child.send_signal(signal.SIGINT)
     stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 130, stderr
-    assert lines(stderr) == ["curate: interrupted"] and stdout == ""
-    assert sorted(os.listdir(out)) == []  # no _staging, no lock, no manifest
+    if whole_group:  # Beam's worker processes print their own KeyboardInterrupt; ours is the last line
+        assert lines(stderr)[-1] == "curate: interrupted" and stderr.count("curate:") == 1
+    else:
+        assert lines(stderr) == ["curate: interrupted"]
+    assert stdout == "" and sorted(os.listdir(out)) == []  # no _staging, no lock, no manifest
 
     src, _ = small
     proc = curate("run", "--input", src, "--output", out, "--config", config, "--quiet")

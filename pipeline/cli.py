@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress logging (same as --log-level warning)")
     run.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, metavar="LEVEL",
                      help=f"pipeline log level: {', '.join(LOG_LEVELS)} (default info)")
-    run.add_argument("--log-file", metavar="FILE", help="also append the log lines to FILE (never inside --output)")
+    run.add_argument("--log-file", metavar="FILE", help="also append the log lines to FILE (not inside --output or an --input)")
 
     audit = sub.add_parser("audit", help="query a run's output with DuckDB")
     audit.add_argument("out", metavar="OUT")
@@ -146,18 +146,22 @@ def check_beam_args(beam_args: list[str], ours: list[str]) -> None:
     raise ConfigError(f"unrecognized option {flags[0]}{_nearest(flags[0], sorted(set(ours) | set(beam_names)))}")
 
 
-def _check_log_file(log_file: str | None, out: str | None) -> None:
+def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) -> None:
+    """The log is appended to: never inside OUT (the release holds only curate's files) nor an input."""
     import os
+
+    from pipeline.io.outdir import _root_of, _within, is_remote
 
     if not log_file:
         return
     path = os.path.realpath(log_file)
     if os.path.isdir(path):
         raise ConfigError(f"--log-file {log_file}: is a folder")
-    if out and "://" not in out:
-        root = os.path.realpath(out)
-        if path == root or path.startswith(root.rstrip("/") + "/"):
-            raise ConfigError(f"--log-file {log_file}: is inside --output (the release holds only curate's files)")
+    if out and not is_remote(out) and _within(path, os.path.realpath(out)):
+        raise ConfigError(f"--log-file {log_file}: is inside --output (the release holds only curate's files)")
+    for given in inputs:
+        if not is_remote(given) and _within(path, _root_of(given)):
+            raise ConfigError(f"--log-file {log_file}: is inside the input {given}")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise ConfigError(f"--log-file {log_file}: folder not found")
 
@@ -289,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        _check_log_file(getattr(args, "log_file", None), getattr(args, "output", None))
+        _check_log_file(getattr(args, "log_file", None), getattr(args, "output", None), getattr(args, "input", None) or [])
         _setup_logging(getattr(args, "quiet", False), getattr(args, "log_level", None), getattr(args, "log_file", None))
         if args.command == "run":
             return cmd_run(args, extra, _option_names(parser, "run"))

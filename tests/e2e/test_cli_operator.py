@@ -207,9 +207,14 @@ def test_log_file_gets_the_same_lines_and_log_level_filters(small, tmp_path):
     assert proc.returncode == 0 and " INFO " not in proc.stderr
 
 
-def test_a_log_file_inside_the_output_is_refused(small, tmp_path):
+@pytest.mark.parametrize("where, message", [
+    ("out/run.log", "is inside --output (the release holds only curate's files)"),
+    ("in.jsonl", "is inside the input"),
+])
+def test_a_log_file_inside_the_output_or_an_input_is_refused(small, tmp_path, where, message):
     src, config = small
     out = tmp_path / "out"
-    proc = curate("run", "--input", src, "--output", out, "--config", config, "--log-file", out / "run.log")
-    assert proc.returncode == 2 and lines(proc.stderr) == [f"curate: --log-file {out / 'run.log'}: is inside --output (the release holds only curate's files)"]
-    assert not out.exists()
+    before = src.read_bytes()
+    proc = curate("run", "--input", src, "--output", out, "--config", config, "--log-file", tmp_path / where)
+    assert proc.returncode == 2 and len(lines(proc.stderr)) == 1 and message in proc.stderr
+    assert not out.exists() and src.read_bytes() == before

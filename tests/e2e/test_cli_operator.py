@@ -167,7 +167,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("raise_, named", [
-    ("raise OSError(errno.ENOSPC, 'No space left on device')", "no space left on the device"),
+    ("raise OSError(errno.ENOSPC, 'No space left on device')", "no space left on the device (OSError errno ENOSPC)"),
     ("raise MemoryError()", "out of memory (MemoryError)"),
 ])
 def test_out_of_disk_or_memory_in_a_worker_is_one_line_and_exit_1(small, tmp_path, raise_, named):
@@ -176,7 +176,7 @@ def test_out_of_disk_or_memory_in_a_worker_is_one_line_and_exit_1(small, tmp_pat
     proc = curate("run", "--input", src, "--output", out, "--config", config, "--quiet",
                   python=[sys.executable, "-c", _INJECT.format(raise_=raise_)])
     assert proc.returncode == 1
-    assert lines(proc.stderr) == [f"curate: run failed: {named}" + (" (OSError errno ENOSPC)" if "space" in named else "")]
+    assert lines(proc.stderr) == [f"curate: run failed: {named}"]
     assert not out.exists()
 
 

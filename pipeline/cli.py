@@ -1,17 +1,23 @@
 """`curate run | audit | verify`: argument parsing and exit codes only.
 
-Exit codes: 0 success; 2 usage or config error (one line naming the bad key or file); 1 run failure
-(and a failed run never leaves a manifest.json).
+Exit codes: 0 success; 2 usage or config error (one line naming the bad option, key or file); 1 run
+failure (and a failed run never leaves a manifest.json), or ``--fail-on-empty`` with nothing kept;
+130 interrupted (Ctrl-C). Failures end with one line on stderr, never a traceback (``--log-level
+debug`` logs it).
 """
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import logging
 import sys
 
 from pipeline.config import ConfigError
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,14 +25,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"curate: {message}\n")
 
 
+def version_text() -> str:
+    """``curate --version``: the package, Apache Beam and Python versions (read without importing Beam)."""
+    import platform
+    from importlib import metadata
+
+    from pipeline import __version__
+
+    try:
+        beam = metadata.version("apache-beam")
+    except metadata.PackageNotFoundError:
+        beam = "not installed"
+    return f"curate {__version__} (curation-pipeline; Apache Beam {beam}; Python {platform.python_version()})"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="curate", description="Curate LLM training data: compliance, dedup, provenance.")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
         "run",
         help="run the pipeline",
-        description="Run the curation pipeline. Unrecognised --options are passed to Apache Beam unchanged.",
+        description="Run the curation pipeline. Other --options must be Apache Beam pipeline options "
+                    "(checked before the run starts; an unknown one exits 2).",
     )
     run.add_argument("--input", action="append", required=True, metavar="URI", help="file, folder, glob, gs:// or s3:// (repeatable)")
     run.add_argument("--output", required=True, metavar="OUT", help="output folder (must be empty unless --overwrite)")
@@ -35,7 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", metavar="NAME|FILE.yaml", help="runner profile: a named set of Beam options (pipeline/profiles/); command-line options win")
     run.add_argument("--overwrite", action="store_true",
                      help="replace an earlier curate output in OUT (kept readable until the new run commits)")
-    run.add_argument("--quiet", action="store_true", help="no progress logging")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                     help="override one config key over --config, e.g. dedup.threshold=0.7 (value read as YAML; repeatable)")
+    run.add_argument("--fail-on-empty", action="store_true",
+                     help="exit 1 when records were read but none was kept (the run is still committed)")
+    run.add_argument("--quiet", action="store_true", help="no progress logging (same as --log-level warning)")
+    run.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, metavar="LEVEL",
+                     help=f"pipeline log level: {', '.join(LOG_LEVELS)} (default info)")
+    run.add_argument("--log-file", metavar="FILE", help="also append the log lines to FILE (not inside --output or an --input)")
 
     audit = sub.add_parser("audit", help="query a run's output with DuckDB")
     audit.add_argument("out", metavar="OUT")
@@ -49,41 +78,178 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("pipeline").setLevel(logging.WARNING if quiet else logging.INFO)
-    for noisy in ("apache_beam", "presidio-analyzer", "presidio-anonymizer", "trafilatura", "htmldate", "root"):
+def _setup_logging(quiet: bool, level: str | None = None, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    logging.basicConfig(level=logging.WARNING, format=_LOG_FORMAT, datefmt="%H:%M:%S", handlers=handlers)
+    name = level or ("warning" if quiet else "info")
+    logging.getLogger("pipeline").setLevel(getattr(logging, name.upper()))
+    for noisy in ("presidio-analyzer", "presidio-anonymizer", "trafilatura", "htmldate", "root"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Beam logs a failed bundle with its traceback; a failed run ends with our one line instead
+    # (the traceback is logged at --log-level debug).
+    logging.getLogger("apache_beam").setLevel(logging.ERROR if name == "debug" else logging.CRITICAL)
 
 
-def cmd_run(args, beam_args: list[str]) -> int:
+def parse_overrides(items: list[str]) -> dict:
+    """``--set a.b=VALUE`` items → a nested dict for ``load_config(overrides=...)``; each VALUE is
+    read as YAML (``0.7`` a number, ``false`` a boolean, ``[en, ko]`` a list)."""
+    import yaml
+
+    overrides: dict = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. dedup.threshold=0.7")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {key}: the value is not valid YAML") from None
+        node = overrides
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: '{'.'.join(parts[:depth + 1])}' is also set to a value")
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            raise ConfigError(f"--set {key}: also set key by key")
+        node[parts[-1]] = value
+    return overrides
+
+
+def _nearest(name: str, candidates: list[str]) -> str:
+    match = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def check_beam_args(beam_args: list[str], ours: list[str]) -> None:
+    """Usage error (exit 2) for an option neither curate nor Beam (nor the chosen runner) knows,
+    naming it and the nearest valid one, and for a value Beam refuses, in one line."""
+    from pipeline.runners import JOB_SERVICE_RUNNERS, BeamOptionError, unknown_beam_args
+
+    try:
+        unknown, beam_names = unknown_beam_args(beam_args)
+    except BeamOptionError as exc:
+        raise ConfigError(str(exc)) from None
+    if not unknown:
+        return
+    flags = [arg.split("=", 1)[0] for arg in unknown if arg.startswith("-")]
+    if not flags:
+        raise ConfigError(f"unrecognized argument: {unknown[0]}")
+    runner = next((a.split("=", 1)[1] for a in reversed(beam_args) if a.startswith("--runner=")), None)
+    if runner in JOB_SERVICE_RUNNERS:  # its job service may define more options: Beam passes them on
+        logging.getLogger("pipeline.cli").warning(
+            "options not known to Beam, passed to the %s job service unchecked: %s", runner, " ".join(flags))
+        return
+    raise ConfigError(f"unrecognized option {flags[0]}{_nearest(flags[0], sorted(set(ours) | set(beam_names)))}")
+
+
+def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) -> None:
+    """The log is appended to: never inside OUT (the release holds only curate's files) nor an input."""
+    import os
+
+    from pipeline.io.outdir import _root_of, _within, is_remote
+
+    if not log_file:
+        return
+    path = os.path.realpath(log_file)
+    if os.path.isdir(path):
+        raise ConfigError(f"--log-file {log_file}: is a folder")
+    if out and not is_remote(out) and _within(path, os.path.realpath(out)):
+        raise ConfigError(f"--log-file {log_file}: is inside --output (the release holds only curate's files)")
+    for given in inputs:
+        if not is_remote(given) and _within(path, _root_of(given)):
+            raise ConfigError(f"--log-file {log_file}: is inside the input {given}")
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        raise ConfigError(f"--log-file {log_file}: folder not found")
+
+
+def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
-    from pipeline.run import format_summary, run
+    from pipeline.run import empty_run_warning, format_summary, run
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, parse_overrides(args.overrides))
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]
     if args.profile:
         from pipeline import profiles
 
         beam_args = profiles.apply(args.profile, beam_args)
+    check_beam_args(beam_args, ours)
     import signal
+    import threading
 
     # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    interrupted = []
+
+    def on_interrupt(*_):
+        # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
+        # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
+        # A terminal's Ctrl-C also stops local worker processes, and Beam's threads watching them
+        # raise in turn: consequences of the interrupt, not news.
+        interrupted.append(True)
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
+        threading.excepthook = lambda _args: None
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the run itself is exit 1
+        if interrupted:
+            raise KeyboardInterrupt from None
         logging.getLogger("pipeline.run").debug("run failed", exc_info=True)
         from pipeline.trajectories.teachers import TeacherError
 
         exc = TeacherError.from_run_failure(exc) or exc  # a worker process's teacher error: its one line
-        print(f"curate: run failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"curate: run failed: {_failure_text(exc)}", file=sys.stderr)
         return EXIT_FAILURE
-    print(format_summary(result))
+    finally:
+        signal.signal(signal.SIGINT, previous)  # main() may be called in-process (tests, orchestrators)
+    _print_stdout(format_summary(result))
+    warning = empty_run_warning(result.summary)
+    if warning:
+        print(f"curate: warning: {warning}", file=sys.stderr)
+        if args.fail_on_empty:
+            return EXIT_FAILURE
     return EXIT_OK
+
+
+def _resource_failure(exc: BaseException) -> str | None:
+    """Out of memory or disk, wherever it was raised (Beam wraps a worker's exception in its own)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError):
+            return "out of memory (MemoryError)"
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return f"no space left on the device (OSError errno {errno.errorcode[exc.errno]})"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _failure_text(exc: BaseException) -> str:
+    resource = _resource_failure(exc)
+    if resource:
+        return resource
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _print_stdout(text: str) -> None:
+    """Print to stdout; a reader that went away (``curate ... | head -1``) is not a failure."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        import os
+
+        # Python would report the broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def cmd_audit(args) -> int:
@@ -104,7 +270,7 @@ def cmd_audit(args) -> int:
     else:
         raise ConfigError("audit needs SQL or --query NAME")
     columns, rows = audit.query(args.out, sql)
-    print(audit.render(columns, rows, args.format))
+    _print_stdout(audit.render(columns, rows, args.format))
     return EXIT_OK
 
 
@@ -129,16 +295,31 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    _setup_logging(getattr(args, "quiet", False))
     try:
+        _check_log_file(getattr(args, "log_file", None), getattr(args, "output", None), getattr(args, "input", None) or [])
+        _setup_logging(getattr(args, "quiet", False), getattr(args, "log_level", None), getattr(args, "log_file", None))
         if args.command == "run":
-            return cmd_run(args, extra)
+            return cmd_run(args, extra, _option_names(parser, "run"))
         if args.command == "audit":
             return cmd_audit(args)
         return cmd_verify(args)
     except ConfigError as exc:
         print(f"curate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # run() has removed its staging and lock on the way out
+        print("curate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BaseException as exc:  # noqa: BLE001 - out of memory or disk outside the run itself
+        resource = _resource_failure(exc)
+        if resource is None:
+            raise
+        print(f"curate: {resource}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _option_names(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    return [s for s in sub.choices[command]._option_string_actions if s.startswith("--")]  # noqa: SLF001
 
 
 def console_main() -> None:

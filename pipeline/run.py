@@ -234,3 +234,25 @@ def format_summary(result: RunResult) -> str:
     lines.append(f"output: {result.out}  (curate audit {result.out} --query drop_reasons)")
     return "\n".join(lines)
 
+
+
+# Drop reasons that usually mean the records' text is somewhere the reader does not look.
+_TEXT_FIELD_REASONS = {"ingest/missing_text", "ingest/text_not_string", "ingest/empty"}
+
+
+def empty_run_warning(summary: dict) -> str | None:
+    """One line when records were read but none was kept: the top drop or quarantine reason, and
+    a hint when that reason says the text was not where the reader looked. None otherwise."""
+    if not summary.get("records_in") or summary.get("kept"):
+        return None
+    reasons = {**summary.get("quarantined_by_reason", {})}
+    for reason, n in summary.get("dropped_by_reason", {}).items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    line = f"no record kept of {summary['records_in']} read"
+    if not reasons:
+        return line
+    top, n = min(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    line += f"; top reason: {top} ({n} of {summary['records_in']})"
+    if top in _TEXT_FIELD_REASONS:
+        line += "; is the text in another field? see ingest.text_field in docs/configuration.md"
+    return line

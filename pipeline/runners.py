@@ -74,3 +74,64 @@ def local_pipeline(*beam_args: str) -> beam.Pipeline:
     """A pipeline on the offline local runner (tests and tools): ``with local_pipeline() as p: ...``."""
     options = pipeline_options(beam_args)
     return beam.Pipeline(runner=make_runner(options), options=options)
+
+
+# Runners whose job service publishes further options only when the job is submitted: options
+# Beam's own classes do not define are passed on to it (with a warning) instead of refused.
+JOB_SERVICE_RUNNERS = {"PortableRunner", "FlinkRunner", "SparkRunner", "PrismRunner"}
+
+
+class BeamOptionError(ValueError):
+    """A Beam option the runner does not know, or a value Beam's parser refuses."""
+
+
+def _register_runner_options(runner: str | None) -> None:
+    """Import the runner's module so its own options class (e.g. Dask's) is registered."""
+    if runner in LOCAL_RUNNERS:
+        return
+    from apache_beam.runners.runner import _RUNNER_MAP
+
+    path = _RUNNER_MAP.get(runner.lower(), _RUNNER_MAP.get(runner.lower() + "runner", runner))
+    if "." in path:
+        import importlib
+
+        try:
+            importlib.import_module(path.rsplit(".", 1)[0])
+        except Exception:  # noqa: BLE001 - a runner whose extras are missing fails later with Beam's own message
+            pass
+
+
+def beam_option_parser():
+    """Beam's argument parser over every registered ``PipelineOptions`` class (what
+    ``PipelineOptions.get_all_options`` builds), raising :class:`BeamOptionError` instead of
+    printing Beam's usage and exiting."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    class _Parser(_BeamArgumentParser):
+        def error(self, message):
+            raise BeamOptionError(message)
+
+    parser = _Parser(allow_abbrev=False, add_help=False)
+    seen: dict[str, type] = {}
+    for cls in PipelineOptions.__subclasses__():
+        seen.setdefault(str(cls), cls)
+    for cls in seen.values():
+        cls._add_argparse_args(parser)  # noqa: SLF001 - the way Beam builds its own parser
+    return parser
+
+
+def unknown_beam_args(beam_args: list[str]) -> tuple[list[str], list[str]]:
+    """``(unknown, valid_option_names)``: the arguments no registered Beam options class (nor the
+    chosen runner's) accepts, and every ``--name`` Beam knows. A value Beam's parser refuses
+    (``--direct_num_workers=abc``) raises :class:`BeamOptionError` with argparse's one-line message."""
+    runner = None
+    for i, arg in enumerate(beam_args):
+        if arg.startswith("--runner="):
+            runner = arg.split("=", 1)[1]
+        elif arg == "--runner" and i + 1 < len(beam_args):
+            runner = beam_args[i + 1]
+    _register_runner_options(runner)
+    parser = beam_option_parser()
+    _, unknown = parser.parse_known_args(list(beam_args))
+    names = sorted(s for s in parser._option_string_actions if s.startswith("--"))  # noqa: SLF001
+    return unknown, names

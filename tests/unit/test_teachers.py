@@ -91,13 +91,7 @@ class FakeServer:
                 with server.lock:
                     server.bodies.append(body)
                     n = server.hits[prompt] = server.hits.get(prompt, 0) + 1
-                    server.inflight += 1
-                    server.max_inflight = max(server.max_inflight, server.inflight)
-                try:
-                    self.respond(word, n, body)
-                finally:
-                    with server.lock:
-                        server.inflight -= 1
+                self.respond(word, n, body)
 
             def ok(self, body, message=None):
                 message = message or {"role": "assistant", "content": f"<think>\n{body['messages'][0]['content']}\n</think>\n\nAnswer: 1"}
@@ -107,7 +101,14 @@ class FakeServer:
                 if word == "slow" and n == 1:
                     time.sleep(1.0)
                 if word == "busy":
+                    # Counted only while the server works: a window inside the client's request, so
+                    # the next request cannot arrive before this one is counted out.
+                    with server.lock:
+                        server.inflight += 1
+                        server.max_inflight = max(server.max_inflight, server.inflight)
                     time.sleep(0.2)
+                    with server.lock:
+                        server.inflight -= 1
                 if word == "flaky" and n <= 2:
                     return self.send_json(500, {"error": {"message": "internal error"}})
                 if word == "ratelimit" and n == 1:

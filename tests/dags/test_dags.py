@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,8 @@ def test_tasks_params_and_dependencies(dagbag, dag_id, runner, schedule):
 def _rendered_out(dag, run_id: str, output_root: str) -> str:
     """The OUT the run task would get in a DAG run with this run id (Airflow's own template rendering)."""
     run = dag.get_task("curate_run")
-    context = {"run_id": run_id, "params": {"output_root": output_root}}
+    same_day = types.SimpleNamespace(run_after=dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc), run_id=run_id)
+    context = {"run_id": run_id, "dag_run": same_day, "params": {"output_root": output_root}}
     return run.render_template(run.pipeline_options["output"], context, jinja_env=dag.get_template_env())
 
 

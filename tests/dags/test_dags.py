@@ -37,6 +37,14 @@ def dagbag(metadata_db):
     return BundleDagBag(dag_folder=str(REPO / "dags"), bundle_path=REPO / "dags")
 
 
+@pytest.fixture(scope="session")
+def curate_common(dagbag):
+    """dags/curate_common.py as the DAG files import it (the DagBag puts the bundle root on sys.path)."""
+    import importlib
+
+    return importlib.import_module("curate_common")
+
+
 def test_dagbag_imports_every_dag_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == DAG_IDS
@@ -102,9 +110,8 @@ def test_two_runs_on_the_same_day_get_different_outs(dagbag, dag_id):
     ("a:b", "a+b"),  # different run ids that read alike once made safe
     ("x/../../etc", "x_.._.._etc"),
 ])
-def test_run_dir_is_one_safe_component_and_never_shared(run_id, other):
-    from curate_common import run_dir
-
+def test_run_dir_is_one_safe_component_and_never_shared(curate_common, run_id, other):
+    run_dir = curate_common.run_dir
     made = run_dir(run_id)
     assert made != run_dir(other)
     assert made and "/" not in made and not made.startswith(".")
@@ -168,8 +175,8 @@ def test_publish_task_pushes_the_manifest_summary_and_updates_the_asset(local_ru
         assert [e.extra for e in events if e.source_run_id == dagrun.run_id] == [expected]
 
 
-def test_release_summary_reads_a_real_out(local_run):
-    from curate_common import release_summary
+def test_release_summary_reads_a_real_out(curate_common, local_run):
+    release_summary = curate_common.release_summary
 
     _, out = local_run
     manifest = json.loads((out / "manifest.json").read_text())
@@ -180,10 +187,8 @@ def test_release_summary_reads_a_real_out(local_run):
 
 
 @pytest.fixture()
-def fresh_check(monkeypatch, tmp_path):
+def fresh_check(curate_common, monkeypatch, tmp_path):
     """check_launcher without its per-process cache, run away from any ``pipeline`` folder on the path."""
-    import curate_common
-
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.chdir(tmp_path)
     curate_common.check_launcher.cache_clear()
@@ -195,8 +200,8 @@ def test_launcher_check_accepts_the_pipeline_venv(fresh_check):
     assert fresh_check(os.environ["CURATE_PYTHON"]) == os.environ["CURATE_PYTHON"]
 
 
-def test_launcher_check_names_the_problem_and_the_fix(fresh_check, tmp_path):
-    from curate_common import LauncherMissing
+def test_launcher_check_names_the_problem_and_the_fix(curate_common, fresh_check, tmp_path):
+    LAUNCHER_FIX, LauncherMissing = curate_common.LAUNCHER_FIX, curate_common.LauncherMissing
 
     not_executable = tmp_path / "python-not-executable"
     not_executable.write_text("")
@@ -214,8 +219,8 @@ def test_launcher_check_names_the_problem_and_the_fix(fresh_check, tmp_path):
         with pytest.raises(LauncherMissing) as caught:
             fresh_check(python)
         message = str(caught.value)
-        assert message.startswith(f"CURATE_PYTHON={python} {problem}: set CURATE_PYTHON"), message
-        assert "make install" in message and "\n" not in message
+        assert message.startswith(f"CURATE_PYTHON={python} {problem}"), message
+        assert message.endswith(LAUNCHER_FIX) and "make install" in message and "\n" not in message
 
 
 def test_dag_import_fails_with_the_fix_when_curate_python_is_missing(metadata_db, monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from curate_common import curation_params, curation_tasks
+from curate_common import DAG_TEMPLATING, curation_params, curation_tasks
 
 with DAG(
     dag_id="curate_dataflow",
@@ -18,7 +18,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    render_template_as_native_obj=True,
+    **DAG_TEMPLATING,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
     tags=["curation", "dataflow"],
     params=curation_params(
@@ -38,6 +38,7 @@ with DAG(
     ),
 ) as dag:
     curation_tasks(
+        dag,
         "DataflowRunner",
         dataflow_config={
             "job_name": "curate-{{ dag_run.run_after | ds_nodash }}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
-from curate_common import REPO, curation_params, curation_tasks
+from curate_common import DAG_TEMPLATING, REPO, curation_params, curation_tasks
 
 with DAG(
     dag_id="curate_local",
@@ -16,7 +16,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    render_template_as_native_obj=True,
+    **DAG_TEMPLATING,
     tags=["curation", "local"],
     params=curation_params(
         inputs=[str(REPO / "examples" / "corpus")],
@@ -24,4 +24,4 @@ with DAG(
         beam_options={"direct_running_mode": "in_memory"},  # or multi_processing + direct_num_workers
     ),
 ) as dag:
-    curation_tasks("DirectRunner")
+    curation_tasks(dag, "DirectRunner")

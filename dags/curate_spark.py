@@ -10,7 +10,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from curate_common import curation_params, curation_tasks
+from curate_common import DAG_TEMPLATING, curation_params, curation_tasks
 
 with DAG(
     dag_id="curate_spark",
@@ -19,7 +19,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    render_template_as_native_obj=True,
+    **DAG_TEMPLATING,
     default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
     tags=["curation", "spark"],
     params=curation_params(
@@ -35,4 +35,4 @@ with DAG(
                      description="SparkRunner (starts the job server from the jar) or PortableRunner (job_endpoint)"),
     ),
 ) as dag:
-    curation_tasks("{{ params.runner }}")
+    curation_tasks(dag, "{{ params.runner }}")

@@ -96,14 +96,6 @@ def summarize(counts: dict, records_in: int, wall: float) -> dict:
     summary = summary_counts(counts, records_in)
     summary["wall_seconds"] = round(wall, 3)
     summary["docs_per_second"] = round(records_in / wall, 1) if wall > 0 else None
-    if "trajectories" in summary:
-        # A trajectory decisions row's reason is the first failed check (or the step that dropped the
-        # prompt: teacher_error, near_duplicate_prompt, …); quarantines (stage_error) count as rejections too.
-        entry = counts["trajectory"]
-        rejected: dict[str, int] = {}
-        for reason, n in [*entry.get("dropped", {}).items(), *entry.get("quarantined", {}).items()]:
-            rejected[reason] = rejected.get(reason, 0) + n
-        summary["trajectories"]["rejected_by_check"] = dict(sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0])))
     return summary
 
 

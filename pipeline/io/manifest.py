@@ -118,7 +118,17 @@ def summary_counts(counts: dict, records_in: int) -> dict:
         "quarantined_by_reason": dict(sorted(quarantined.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
     if "trajectory" in counts:
-        summary["trajectories"] = {"candidates": counts["trajectory"]["in"], "accepted": counts["trajectory"]["out"]}
+        entry = counts["trajectory"]
+        # A trajectory decisions row's reason is the first failed check (or the step that dropped the
+        # prompt: teacher_error, near_duplicate_prompt, …); quarantines (stage_error) count as rejections too.
+        rejected: dict[str, int] = {}
+        for reason, n in [*entry.get("dropped", {}).items(), *entry.get("quarantined", {}).items()]:
+            rejected[reason] = rejected.get(reason, 0) + n
+        summary["trajectories"] = {
+            "candidates": entry["in"],
+            "accepted": entry["out"],
+            "rejected_by_check": dict(sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
     return summary
 
 

@@ -37,6 +37,7 @@ from pipeline.io.shards import commit_shards
 from pipeline.resources import langid_model_path, rules_hashes, sha256_file
 from pipeline.runners import make_runner, pipeline_options, runner_name
 from pipeline.runtime import tune_process
+from pipeline.tokens import languages_summary
 
 _LOG = logging.getLogger("pipeline.run")
 
@@ -92,8 +93,10 @@ def read_workers(options: PipelineOptions) -> int:
     return 1
 
 
-def summarize(counts: dict, records_in: int, wall: float) -> dict:
+def summarize(counts: dict, records_in: int, wall: float, langs: list | None = None) -> dict:
+    """The run summary; ``langs`` is the documents shards' ``[[lang, docs, bytes, est_tokens], ...]``."""
     summary = summary_counts(counts, records_in)
+    summary["languages"] = languages_summary(langs)
     summary["wall_seconds"] = round(wall, 3)
     summary["docs_per_second"] = round(records_in / wall, 1) if wall > 0 else None
     if "trajectories" in summary:
@@ -183,7 +186,7 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
     try:
         committed = commit_shards(out, infos, run_id, graph.TABLES, taken=frozenset(replaced))
         wall = time.monotonic() - started
-        summary = summarize(counts, records_in, wall)
+        summary = summarize(counts, records_in, wall, graph.read_meta(staging, "langs"))
         summary["stages"] = graph.stage_switches(cfg)
         manifest = build_manifest(
             run_id=run_id,
@@ -231,6 +234,10 @@ def format_summary(result: RunResult) -> str:
         if t.get("rejected_by_check"):
             lines.append("trajectories rejected by check:")
             lines.extend(f"  {check:<32} {n}" for check, n in t["rejected_by_check"].items())
+    if s.get("languages"):
+        lines.append(f"kept by language:  {'lang':<8} {'docs':>10} {'bytes':>14} {'est. tokens':>14}")
+        lines.extend(f"                   {lang:<8} {v['docs']:>10} {v['bytes']:>14} {v['est_tokens']:>14}"
+                     for lang, v in s["languages"].items())
     lines.append(f"output: {result.out}  (curate audit {result.out} --query drop_reasons)")
     return "\n".join(lines)
 

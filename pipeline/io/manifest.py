@@ -310,6 +310,31 @@ def _decision_counts(path: str) -> list[tuple[str, str, str, int]]:
     return list(zip(*(grouped.column(c).to_pylist() for c in ("stage", "action", "reason", "stage_count"))))
 
 
+def _language_totals(path: str) -> list[list]:
+    from pipeline.tokens import language_totals
+
+    with FileSystems.open(path) as fh:
+        return language_totals(pq.read_table(fh, columns=["lang", "text"]))
+
+
+def _check_languages(summary: dict, langs: dict[str, list[int]] | None) -> list[str]:
+    """summary.languages (docs and text bytes per language) against the documents shards' rows.
+    A manifest written before the field existed has no ``languages``: nothing to check."""
+    if langs is None or "languages" not in summary:
+        return []
+    stated = summary["languages"]
+    if not isinstance(stated, dict):
+        return [f"manifest: summary.languages is {_json_type(stated)}, expected an object"]
+    problems = []
+    for lang in sorted(set(stated) | set(langs)):
+        entry = stated.get(lang)
+        docs, size = (langs.get(lang) or [0, 0, 0])[:2]
+        if not isinstance(entry, dict) or entry.get("docs") != docs or entry.get("bytes") != size:
+            problems.append(f"manifest: summary.languages[{lang!r}] does not match the documents shards "
+                            f"({docs} docs, {size} text bytes)")
+    return problems
+
+
 def _check_signature(manifest: dict) -> list[str]:
     key = signing_key()
     if key is None:
@@ -328,10 +353,12 @@ def _check_signature(manifest: dict) -> list[str]:
     return []
 
 
-def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None) -> list[str]:
-    """Counts and summaries against the shards' row counts and the decisions rows themselves."""
-    problems = []
+def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
+                  langs: dict[str, list[int]] | None = None) -> list[str]:
+    """Counts and summaries against the shards' row counts, the decisions rows themselves and the
+    documents rows' languages and text bytes."""
     summary, counts = manifest["summary"], manifest["stage_counts"]
+    problems = _check_languages(summary, langs)
     records_in = sum(e["records"] for e in manifest["inputs"])
     if summary.get("records_in") != records_in:
         problems.append(f"manifest: summary.records_in is {summary.get('records_in')!r} but the inputs hold {records_in} records")
@@ -371,6 +398,7 @@ def verify(out: str) -> list[str]:
     listed = set()
     rows = {table: 0 for table in TABLES}
     decisions: list | None = []
+    langs: dict[str, list[int]] | None = {}
     for entry in outputs:
         rel = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(rel, str) or not SHARD_PATH.match(rel) or rel in listed:
@@ -396,6 +424,10 @@ def verify(out: str) -> list[str]:
                     n = pq.ParquetFile(fh).metadata.num_rows
                 if table == "decisions" and decisions is not None:
                     decisions += _decision_counts(path)
+                if table == "documents" and langs is not None:
+                    from pipeline.tokens import add_language_totals
+
+                    add_language_totals(langs, _language_totals(path))
             except Exception as exc:  # noqa: BLE001 - any parse failure is a verification failure
                 problems.append(f"{rel}: unreadable Parquet ({type(exc).__name__})")
                 damaged = True
@@ -413,5 +445,5 @@ def verify(out: str) -> list[str]:
         if rel != MANIFEST and rel not in listed and not is_machinery(rel):
             problems.append(f"{rel}: not listed in the manifest")
     if not problems:
-        problems += _check_counts(manifest, rows, decisions)
+        problems += _check_counts(manifest, rows, decisions, langs)
     return problems

@@ -27,6 +27,7 @@ from pipeline.io.manifest import (
     MANIFEST,
     STAGING,
     build_manifest,
+    dedup_release,
     merge_input_stats,
     sanitize_options,
     stage_counts,
@@ -129,6 +130,8 @@ def run(
     if not outdir.is_remote(out):  # local: absolute, so workers and the manifest agree
         out = os.path.abspath(out)
     graph.check_rules(cfg)  # a broken user pattern is a usage error before OUT is touched
+    # The releases deduplicated against, pinned by their manifests' hashes as read before the run.
+    releases = [dedup_release(a) for a in cfg.dedup.against] if cfg.dedup.enabled else []
     outdir.check_location(out, inputs, files)
     outdir.check_contents(out, overwrite)
     run_id = new_run_id()
@@ -156,7 +159,7 @@ def run(
         _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
         result = p.run()
         result.wait_until_finish()
-        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started)
+        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases)
         failed = False
         return committed
     finally:
@@ -176,7 +179,7 @@ def _remove_if_empty(out: str, created: bool) -> None:
 
 
 def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict], options, replaced: set[str],
-            started: float) -> RunResult:
+            started: float, releases: list[dict]) -> RunResult:
     infos = graph.read_meta(staging, "shards")
     inputs_info = merge_input_stats(files, graph.read_meta(staging, "inputs"))
     records_in = sum(i["records"] for i in inputs_info)
@@ -199,7 +202,7 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
             outputs=committed,
             counts=counts,
             summary=summary,
-            extra={"dedup": _dedup_info(cfg)},
+            extra={"dedup": _dedup_info(cfg), "dedup_against": releases},
         )
         write_manifest(out, manifest)  # the commit point
     except BaseException:

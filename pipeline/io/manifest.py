@@ -198,6 +198,47 @@ def read_manifest(out: str) -> dict:
         return json.loads(fh.read().decode("utf-8"))
 
 
+def release_root(against: str) -> str:
+    """The OUT folder a ``dedup.against`` entry reads from: ``OUT``, ``OUT/signatures`` or a
+    Parquet glob under ``OUT/signatures/``."""
+    path = against.rstrip("/")
+    if any(ch in path for ch in "*?[") or path.endswith(".parquet"):
+        path = path.rsplit("/", 1)[0]
+    if path.rsplit("/", 1)[-1] == "signatures":
+        path = path.rsplit("/", 1)[0]
+    return path
+
+
+def dedup_release(against: str) -> dict:
+    """``{path, run_id, manifest_sha256}`` of the release a ``dedup.against`` entry names, read
+    from its manifest.json; ``run_id`` and ``manifest_sha256`` are None when there is none (a bare
+    signatures folder)."""
+    root = release_root(against)
+    entry = {"path": root, "run_id": None, "manifest_sha256": None}
+    try:
+        with FileSystems.open(FileSystems.join(root, MANIFEST)) as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+        run_id = json.loads(data.decode("utf-8")).get("run_id")
+    except (IOError, OSError, ValueError, AttributeError):
+        return entry
+    entry.update(run_id=run_id if isinstance(run_id, str) else None, manifest_sha256=hashlib.sha256(data).hexdigest())
+    return entry
+
+
+def checked_release_signatures(out: str) -> str:
+    """``OUT/signatures`` of an earlier release named by ``curate run --dedup-against OUT``, once
+    OUT has a manifest and passes verify (a release whose files changed since its run cannot be
+    named by its manifest hash). A ``ConfigError`` (exit 2) naming OUT otherwise."""
+    from pipeline.config import ConfigError
+
+    if not FileSystems.exists(FileSystems.join(out, MANIFEST)):
+        raise ConfigError(f"--dedup-against {out}: no {MANIFEST} (not a curate release, or its run did not finish)")
+    problems = verify(out)
+    if problems:
+        raise ConfigError(f"--dedup-against {out}: fails curate verify ({len(problems)} problem(s), first: {problems[0]})")
+    return FileSystems.join(out, "signatures")
+
+
 # --- verify ---------------------------------------------------------------------------------
 # A manifest larger than this is not one curate wrote (it lists files, not data).
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024

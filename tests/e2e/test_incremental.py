@@ -131,3 +131,14 @@ def test_dedup_against_refuses_an_out_without_manifest_or_failing_verify(release
     assert proc.returncode == 2
     assert f"--dedup-against {tampered}: fails curate verify" in proc.stderr
     assert not (tmp_path / "c").exists()  # refused before OUT was touched
+
+
+def test_dedup_release_of_config_entries_folder_glob_and_bare_signatures(release_a, tmp_path):
+    from pipeline.io.manifest import dedup_release
+
+    run_id = json.loads((release_a / "manifest.json").read_text(encoding="utf-8"))["run_id"]
+    for entry in (f"{release_a}/signatures", f"{release_a}/signatures/", f"{release_a}/signatures/*.parquet"):
+        assert dedup_release(entry)["run_id"] == run_id, entry
+    bare = tmp_path / "copied" / "signatures"
+    shutil.copytree(release_a / "signatures", bare)  # signatures without their release's manifest
+    assert dedup_release(str(bare)) == {"path": str(bare.parent), "run_id": None, "manifest_sha256": None}

@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="replace an earlier curate output in OUT (kept readable until the new run commits)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                      help="override one config key over --config, e.g. dedup.threshold=0.7 (value read as YAML; repeatable)")
+    run.add_argument("--dedup-against", action="append", default=[], metavar="OUT_OLD",
+                     help="an earlier release (its OUT folder) to deduplicate against: dedup.against += OUT_OLD/signatures (repeatable)")
     run.add_argument("--fail-on-empty", action="store_true",
                      help="exit 1 when records were read but none was kept (the run is still committed)")
     run.add_argument("--quiet", action="store_true", help="no progress logging (same as --log-level warning)")
@@ -171,6 +173,16 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.run import empty_run_warning, format_summary, run
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
+    if args.dedup_against:
+        import os
+
+        from pipeline.io.manifest import checked_release_signatures
+        from pipeline.io.outdir import is_remote
+
+        if not cfg.dedup.enabled:
+            raise ConfigError("--dedup-against: dedup is off in this config (dedup.enabled: false)")
+        olds = [o if is_remote(o) else os.path.abspath(o) for o in args.dedup_against]
+        cfg.dedup.against = [*cfg.dedup.against, *(checked_release_signatures(o) for o in olds)]
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]
     if args.profile:

@@ -26,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import Config
 from pipeline.io.shards import WriteShards
 from pipeline.records import output_batches
+from pipeline.tokens import add_language_totals
 
 from pipeline.stages import registry
 
@@ -164,13 +165,14 @@ class _RunMeta(beam.CombineFn):
     per-split input stats (rows with ``uri``) and shard infos (rows with ``table``). Decision counts
     come from the decisions shards' infos: each writer counts the (stage, action, reason) of the
     rows it wrote, so every number traces back to rows and no decisions row crosses a shuffle
-    just to be counted."""
+    just to be counted. Per-language totals (docs, text bytes, estimated tokens) come the same way
+    from the documents shards' infos."""
 
     def create_accumulator(self):
-        return ({}, [], [])
+        return ({}, [], [], {})
 
     def add_input(self, acc, element):
-        counts, inputs, shards = acc
+        counts, inputs, shards, langs = acc
         if "table" not in element:
             inputs.append(element)
             return acc
@@ -178,24 +180,27 @@ class _RunMeta(beam.CombineFn):
         for stage, action, reason, n in info.pop("counts", None) or ():
             key = (stage, action, reason)
             counts[key] = counts.get(key, 0) + n
+        add_language_totals(langs, info.pop("langs", None))
         shards.append(info)
         return acc
 
     def merge_accumulators(self, accs):
-        counts, inputs, shards = {}, [], []
-        for c, i, s in accs:
+        counts, inputs, shards, langs = {}, [], [], {}
+        for c, i, s, l in accs:
             for key, n in c.items():
                 counts[key] = counts.get(key, 0) + n
             inputs.extend(i)
             shards.extend(s)
-        return counts, inputs, shards
+            add_language_totals(langs, [[lang, *v] for lang, v in l.items()])
+        return counts, inputs, shards, langs
 
     def extract_output(self, acc):
-        counts, inputs, shards = acc
+        counts, inputs, shards, langs = acc
         return {
             "counts": [dict(stage=k[0], action=k[1], reason=k[2], n=n) for k, n in sorted(counts.items())],
             "inputs": sorted(inputs, key=lambda r: json.dumps(r, sort_keys=True, default=str)),
             "shards": sorted(shards, key=lambda r: (r["table"], r["path"])),
+            "langs": [[lang, *v] for lang, v in sorted(langs.items())],
         }
 
 
@@ -286,7 +291,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
 
 
 def read_meta(staging: str, name: str) -> list[dict]:
-    """One part of the run metadata: ``counts``, ``inputs`` or ``shards``."""
+    """One part of the run metadata: ``counts``, ``inputs``, ``shards`` or ``langs``."""
     path = FileSystems.join(staging, META_DIR, META_FILE)
     if not FileSystems.exists(path):
         raise RuntimeError(f"run metadata {path} was not written: the pipeline did not finish")

@@ -27,6 +27,7 @@ from pipeline.io.manifest import (
     MANIFEST,
     STAGING,
     build_manifest,
+    dedup_release,
     merge_input_stats,
     sanitize_options,
     stage_counts,
@@ -37,6 +38,7 @@ from pipeline.io.shards import commit_shards
 from pipeline.resources import langid_model_path, rules_hashes, sha256_file
 from pipeline.runners import make_runner, pipeline_options, runner_name
 from pipeline.runtime import tune_process
+from pipeline.tokens import languages_summary
 
 _LOG = logging.getLogger("pipeline.run")
 
@@ -92,8 +94,10 @@ def read_workers(options: PipelineOptions) -> int:
     return 1
 
 
-def summarize(counts: dict, records_in: int, wall: float) -> dict:
+def summarize(counts: dict, records_in: int, wall: float, langs: list | None = None) -> dict:
+    """The run summary; ``langs`` is the documents shards' ``[[lang, docs, bytes, est_tokens], ...]``."""
     summary = summary_counts(counts, records_in)
+    summary["languages"] = languages_summary(langs)
     summary["wall_seconds"] = round(wall, 3)
     summary["docs_per_second"] = round(records_in / wall, 1) if wall > 0 else None
     return summary
@@ -118,6 +122,8 @@ def run(
     if not outdir.is_remote(out):  # local: absolute, so workers and the manifest agree
         out = os.path.abspath(out)
     graph.check_rules(cfg)  # a broken user pattern is a usage error before OUT is touched
+    # The releases deduplicated against, pinned by their manifests' hashes as read before the run.
+    releases = [dedup_release(a) for a in cfg.dedup.against] if cfg.dedup.enabled else []
     outdir.check_location(out, inputs, files)
     outdir.check_contents(out, overwrite)
     run_id = new_run_id()
@@ -145,7 +151,7 @@ def run(
         _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
         result = p.run()
         result.wait_until_finish()
-        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started)
+        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases)
         failed = False
         return committed
     finally:
@@ -165,7 +171,7 @@ def _remove_if_empty(out: str, created: bool) -> None:
 
 
 def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict], options, replaced: set[str],
-            started: float) -> RunResult:
+            started: float, releases: list[dict]) -> RunResult:
     infos = graph.read_meta(staging, "shards")
     inputs_info = merge_input_stats(files, graph.read_meta(staging, "inputs"))
     records_in = sum(i["records"] for i in inputs_info)
@@ -175,7 +181,7 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
     try:
         committed = commit_shards(out, infos, run_id, graph.TABLES, taken=frozenset(replaced))
         wall = time.monotonic() - started
-        summary = summarize(counts, records_in, wall)
+        summary = summarize(counts, records_in, wall, graph.read_meta(staging, "langs"))
         summary["stages"] = graph.stage_switches(cfg)
         manifest = build_manifest(
             run_id=run_id,
@@ -188,7 +194,7 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
             outputs=committed,
             counts=counts,
             summary=summary,
-            extra={"dedup": _dedup_info(cfg)},
+            extra={"dedup": _dedup_info(cfg), "dedup_against": releases},
         )
         write_manifest(out, manifest)  # the commit point
     except BaseException:
@@ -223,6 +229,10 @@ def format_summary(result: RunResult) -> str:
         if t.get("rejected_by_check"):
             lines.append("trajectories rejected by check:")
             lines.extend(f"  {check:<32} {n}" for check, n in t["rejected_by_check"].items())
+    if s.get("languages"):
+        lines.append(f"kept by language:  {'lang':<8} {'docs':>10} {'bytes':>14} {'est. tokens':>14}")
+        lines.extend(f"                   {lang:<8} {v['docs']:>10} {v['bytes']:>14} {v['est_tokens']:>14}"
+                     for lang, v in s["languages"].items())
     lines.append(f"output: {result.out}  (curate audit {result.out} --query drop_reasons)")
     return "\n".join(lines)
 

@@ -208,6 +208,47 @@ def read_manifest(out: str) -> dict:
         return json.loads(fh.read().decode("utf-8"))
 
 
+def release_root(against: str) -> str:
+    """The OUT folder a ``dedup.against`` entry reads from: ``OUT``, ``OUT/signatures`` or a
+    Parquet glob under ``OUT/signatures/``."""
+    path = against.rstrip("/")
+    if any(ch in path for ch in "*?[") or path.endswith(".parquet"):
+        path = path.rsplit("/", 1)[0]
+    if path.rsplit("/", 1)[-1] == "signatures":
+        path = path.rsplit("/", 1)[0]
+    return path
+
+
+def dedup_release(against: str) -> dict:
+    """``{path, run_id, manifest_sha256}`` of the release a ``dedup.against`` entry names, read
+    from its manifest.json; ``run_id`` and ``manifest_sha256`` are None when there is none (a bare
+    signatures folder)."""
+    root = release_root(against)
+    entry = {"path": root, "run_id": None, "manifest_sha256": None}
+    try:
+        with FileSystems.open(FileSystems.join(root, MANIFEST)) as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+        run_id = json.loads(data.decode("utf-8")).get("run_id")
+    except (IOError, OSError, ValueError, AttributeError):
+        return entry
+    entry.update(run_id=run_id if isinstance(run_id, str) else None, manifest_sha256=hashlib.sha256(data).hexdigest())
+    return entry
+
+
+def checked_release_signatures(out: str) -> str:
+    """``OUT/signatures`` of an earlier release named by ``curate run --dedup-against OUT``, once
+    OUT has a manifest and passes verify (a release whose files changed since its run cannot be
+    named by its manifest hash). A ``ConfigError`` (exit 2) naming OUT otherwise."""
+    from pipeline.config import ConfigError
+
+    if not FileSystems.exists(FileSystems.join(out, MANIFEST)):
+        raise ConfigError(f"--dedup-against {out}: no {MANIFEST} (not a curate release, or its run did not finish)")
+    problems = verify(out)
+    if problems:
+        raise ConfigError(f"--dedup-against {out}: fails curate verify ({len(problems)} problem(s), first: {problems[0]})")
+    return FileSystems.join(out, "signatures")
+
+
 # --- verify ---------------------------------------------------------------------------------
 # A manifest larger than this is not one curate wrote (it lists files, not data).
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -320,6 +361,31 @@ def _decision_counts(path: str) -> list[tuple[str, str, str, int]]:
     return list(zip(*(grouped.column(c).to_pylist() for c in ("stage", "action", "reason", "stage_count"))))
 
 
+def _language_totals(path: str) -> list[list]:
+    from pipeline.tokens import language_totals
+
+    with FileSystems.open(path) as fh:
+        return language_totals(pq.read_table(fh, columns=["lang", "text"]))
+
+
+def _check_languages(summary: dict, langs: dict[str, list[int]] | None) -> list[str]:
+    """summary.languages (docs and text bytes per language) against the documents shards' rows.
+    A manifest written before the field existed has no ``languages``: nothing to check."""
+    if langs is None or "languages" not in summary:
+        return []
+    stated = summary["languages"]
+    if not isinstance(stated, dict):
+        return [f"manifest: summary.languages is {_json_type(stated)}, expected an object"]
+    problems = []
+    for lang in sorted(set(stated) | set(langs)):
+        entry = stated.get(lang)
+        docs, size = (langs.get(lang) or [0, 0, 0])[:2]
+        if not isinstance(entry, dict) or entry.get("docs") != docs or entry.get("bytes") != size:
+            problems.append(f"manifest: summary.languages[{lang!r}] does not match the documents shards "
+                            f"({docs} docs, {size} text bytes)")
+    return problems
+
+
 def _check_signature(manifest: dict) -> list[str]:
     key = signing_key()
     if key is None:
@@ -338,10 +404,12 @@ def _check_signature(manifest: dict) -> list[str]:
     return []
 
 
-def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None) -> list[str]:
-    """Counts and summaries against the shards' row counts and the decisions rows themselves."""
-    problems = []
+def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
+                  langs: dict[str, list[int]] | None = None) -> list[str]:
+    """Counts and summaries against the shards' row counts, the decisions rows themselves and the
+    documents rows' languages and text bytes."""
     summary, counts = manifest["summary"], manifest["stage_counts"]
+    problems = _check_languages(summary, langs)
     records_in = sum(e["records"] for e in manifest["inputs"])
     if summary.get("records_in") != records_in:
         problems.append(f"manifest: summary.records_in is {summary.get('records_in')!r} but the inputs hold {records_in} records")
@@ -381,6 +449,7 @@ def verify(out: str) -> list[str]:
     listed = set()
     rows = {table: 0 for table in TABLES}
     decisions: list | None = []
+    langs: dict[str, list[int]] | None = {}
     for entry in outputs:
         rel = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(rel, str) or not SHARD_PATH.match(rel) or rel in listed:
@@ -406,6 +475,10 @@ def verify(out: str) -> list[str]:
                     n = pq.ParquetFile(fh).metadata.num_rows
                 if table == "decisions" and decisions is not None:
                     decisions += _decision_counts(path)
+                if table == "documents" and langs is not None:
+                    from pipeline.tokens import add_language_totals
+
+                    add_language_totals(langs, _language_totals(path))
             except Exception as exc:  # noqa: BLE001 - any parse failure is a verification failure
                 problems.append(f"{rel}: unreadable Parquet ({type(exc).__name__})")
                 damaged = True
@@ -423,5 +496,5 @@ def verify(out: str) -> list[str]:
         if rel != MANIFEST and rel not in listed and not is_machinery(rel):
             problems.append(f"{rel}: not listed in the manifest")
     if not problems:
-        problems += _check_counts(manifest, rows, decisions)
+        problems += _check_counts(manifest, rows, decisions, langs)
     return problems

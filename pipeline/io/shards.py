@@ -30,6 +30,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.records import TABLE_SCHEMAS
+from pipeline.tokens import language_totals
 
 PARQUET_COMPRESSION = "zstd"
 
@@ -232,6 +233,8 @@ class _ShardWriterFn(beam.DoFn):
         }
         if self._table in _COUNTED:
             info["counts"] = count_rows(table, _COUNTED[self._table])
+        if self._table == "documents":  # the summary's per-language docs, bytes and estimated tokens
+            info["langs"] = language_totals(table)
         return info
 
 

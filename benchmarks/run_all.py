@@ -98,7 +98,7 @@ def split_input(path: Path, k: int) -> Path:
 
 
 def run_datatrove(path: Path, size: int, mode: str, workers: int, tag: str) -> dict:
-    from pipeline.minhash.minhash import optimal_bands
+    from pipeline.minhash.lsh import optimal_bands
     from pipeline.resources import langid_model_path
 
     bands, rows = optimal_bands(0.8, 128)

@@ -68,7 +68,8 @@ def _dedup_info(cfg: Config) -> dict | None:
         return None
     info = {"exact": cfg.dedup.exact, "near": cfg.dedup.near, "threshold": cfg.dedup.threshold, "num_perm": cfg.dedup.num_perm}
     try:
-        from pipeline.minhash.minhash import SCHEME, optimal_bands
+        from pipeline.minhash.lsh import optimal_bands
+        from pipeline.minhash.minhash import SCHEME
 
         bands, rows = optimal_bands(cfg.dedup.threshold, cfg.dedup.num_perm)
         info.update(scheme=SCHEME, bands=bands, rows=rows, seed=cfg.dedup.seed)

@@ -25,7 +25,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from pipeline.minhash.lsh import optimal_bands  # noqa: F401  (re-exported: the manifest imports it here)
 from pipeline.minhash.shingles import (
     base_lang,
     char_hashes,

@@ -66,7 +66,8 @@ class _BandKeysFn(beam.DoFn):
         self._threshold = threshold
 
     def setup(self) -> None:
-        from pipeline.minhash.minhash import MinHasher, optimal_bands
+        from pipeline.minhash.lsh import optimal_bands
+        from pipeline.minhash.minhash import MinHasher
 
         self._hasher = MinHasher.from_config(self._config.dedup)
         self._bands, self._rows = optimal_bands(self._threshold, self._hasher.num_perm)

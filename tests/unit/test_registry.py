@@ -62,7 +62,7 @@ def test_counts_chain_through_a_plugin_stage_and_keep_trajectories_apart():
     assert counts["trajectory"]["in"] == 7 and counts["trajectory"]["out"] == 3
     summary = summary_counts(counts, 10)
     assert summary["dropped_by_reason"] == {"my_filter/banned": 2, "dedup/exact_duplicate": 1, "pii/x": 1}
-    assert summary["trajectories"] == {"candidates": 7, "accepted": 3}
+    assert summary["trajectories"] == {"candidates": 7, "accepted": 3, "rejected_by_check": {"answer_mismatch": 4}}
 
 
 def test_stage_switches_follow_the_config():

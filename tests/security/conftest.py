@@ -3,7 +3,6 @@
 values that must not appear there."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -52,6 +51,9 @@ def _strings(value) -> list[str]:
     return [str(value)]
 
 
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
 def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
@@ -59,13 +61,10 @@ def _digits(text: str) -> str:
 def _contains(haystack: str, value: str) -> bool:
     if value in haystack:
         return True
-    # JSON-escaped forms (\u0040 for @ …) must not hide a value either.
-    if "\\u" in haystack or "\\" in haystack:
-        try:
-            if value in json.loads(f'"{haystack}"'):
-                return True
-        except ValueError:
-            pass
+    # JSON-escaped forms (\u0040 for @ …) must not hide a value either. Decoded escape by escape:
+    # a whole-haystack json.loads fails on any raw newline or quote, and would hide them again.
+    if "\\u" in haystack and value in _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), haystack):
+        return True
     # Numbers (cards, phones, IDs) also count when their separators were changed or removed.
     digits = _digits(value)
     if len(digits) >= 9 and digits == _digits(value.replace(" ", "").replace("-", "")) and len(digits) >= len(value) * 0.6:

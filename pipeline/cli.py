@@ -1,4 +1,4 @@
-"""`curate run | audit | verify`: argument parsing and exit codes only.
+"""`curate run | audit | verify | report`: argument parsing and exit codes only.
 
 Exit codes: 0 success; 2 usage or config error (one line naming the bad option, key or file); 1 run
 failure (and a failed run never leaves a manifest.json), or ``--fail-on-empty`` with nothing kept;
@@ -77,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="check OUT against its manifest (hashes, row counts, extra files)")
     verify.add_argument("out", metavar="OUT")
+
+    report = sub.add_parser("report", help="write a release's data card (HTML with charts, or Markdown)",
+                            description="Counts and labels of a verified release, never document text (docs/report.md).")
+    report.add_argument("out", metavar="OUT")
+    report.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write (default: OUT/report.html, listed in the manifest; Markdown: stdout)")
+    report.add_argument("--format", choices=["html", "md"], default="html")
     return parser
 
 
@@ -302,6 +309,17 @@ def cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def cmd_report(args) -> int:
+    from pipeline.report import report
+
+    written, text = report(args.out, args.output, args.format)
+    if written is None:
+        _print_stdout(text)
+    else:
+        print(f"curate report: wrote {written}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
@@ -314,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, extra, _option_names(parser, "run"))
         if args.command == "audit":
             return cmd_audit(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_verify(args)
     except ConfigError as exc:
         print(f"curate: {exc}", file=sys.stderr)

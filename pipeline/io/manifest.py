@@ -31,6 +31,9 @@ TABLES = ["documents", "decisions", "quarantine", "signatures", "trajectories"]
 # A committed shard: OUT/<table>/part-NNNNN.parquet, or part-NNNNN-<run_id>.parquet when a run
 # replaces a release whose shards hold the plain names (the old files stay readable until commit).
 SHARD_PATH = re.compile(r"^(%s)/part-[0-9]{5}(-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})?\.parquet$" % "|".join(TABLES))
+# `curate report OUT` lists its HTML data card in `outputs` as {path, bytes, sha256, table: "report"}.
+REPORT = "report.html"
+REPORT_TABLE = "report"
 SIGNING_KEY_ENV = "CURATE_MANIFEST_KEY"
 SIGNATURE_ALG = "HMAC-SHA256"
 _SECRET = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
@@ -301,6 +304,11 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_report_entry(entry) -> bool:
+    """The outputs entry of OUT/report.html (no rows: it is not a table shard)."""
+    return isinstance(entry, dict) and entry.get("table") == REPORT_TABLE and entry.get("path") == REPORT
+
+
 def _check_structure(manifest: dict) -> list[str]:
     """Problems with the manifest's own shape (the keys verify relies on)."""
     problems = []
@@ -320,13 +328,15 @@ def _check_structure(manifest: dict) -> list[str]:
                                   ("sha256", lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{64}", v), "64 hex digits"),
                                   ("rows", lambda v: _is_int(v) and v >= 0, "a non-negative integer"),
                                   ("bytes", lambda v: _is_int(v) and v >= 0, "a non-negative integer")):
+                if key == "rows" and is_report_entry(entry):
+                    continue
                 if key not in entry:
                     problems.append(f"manifest: outputs[{i}].{key} is missing")
                 elif not ok(entry[key]):
                     problems.append(f"manifest: outputs[{i}].{key} must be {what}")
             path = entry.get("path")
             if isinstance(path, str):
-                if not SHARD_PATH.match(path):
+                if not SHARD_PATH.match(path) and not is_report_entry(entry):
                     # also keeps a tampered manifest from pointing verify outside OUT
                     problems.append(f"manifest: outputs[{i}].path is not a shard path (<table>/part-NNNNN.parquet)")
                 elif path in seen:
@@ -438,6 +448,18 @@ def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
     return problems
 
 
+def _check_report(out: str, entry: dict) -> list[str]:
+    try:
+        size, digest = _hash_file(FileSystems.join(out, REPORT))
+    except (IOError, OSError):
+        return [f"{REPORT}: missing"]
+    if size != entry.get("bytes"):
+        return [f"{REPORT}: size {size} bytes, manifest says {entry.get('bytes')}"]
+    if digest != entry.get("sha256"):
+        return [f"{REPORT}: sha256 mismatch (file changed since curate report wrote it)"]
+    return []
+
+
 def verify(out: str) -> list[str]:
     """Problems found (empty list when OUT matches its manifest exactly). One line per problem;
     never raises on a damaged or hostile OUT."""
@@ -452,6 +474,10 @@ def verify(out: str) -> list[str]:
     langs: dict[str, list[int]] | None = {}
     for entry in outputs:
         rel = entry.get("path") if isinstance(entry, dict) else None
+        if is_report_entry(entry) and rel not in listed:
+            listed.add(rel)
+            problems += _check_report(out, entry)
+            continue
         if not isinstance(rel, str) or not SHARD_PATH.match(rel) or rel in listed:
             continue
         listed.add(rel)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
-from pipeline.io.manifest import LOCK, MANIFEST, SHARD_PATH, STAGING, TABLES, is_machinery, list_files
+from pipeline.io.manifest import LOCK, MANIFEST, REPORT, SHARD_PATH, STAGING, TABLES, is_machinery, list_files
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -119,7 +119,7 @@ def check_contents(out: str, overwrite: bool) -> list[str]:
         return []
     if not overwrite:
         raise OutputRefused(f"output folder is not empty: {out} (pass --overwrite to replace it)")
-    top_level = {MANIFEST, *TABLES}
+    top_level = {MANIFEST, REPORT, *TABLES}
     foreign = [rel for rel in present if rel.split("/", 1)[0] not in top_level]
     if not foreign and committed_run(out) is None:
         foreign = [rel for rel in present if rel != MANIFEST and not SHARD_PATH.match(rel)]

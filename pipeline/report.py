@@ -211,7 +211,7 @@ def _provenance_sections(manifest: dict) -> list[Table]:
                      + [[str(k), str(v)] for k, v in sorted(rules.items())])]
     model = manifest.get("langid_model")
     if isinstance(model, dict) and model.get("sha256"):
-        tables[0].rows.append([f"(language-ID model {model.get('name') or ''})".replace(" )", ")"), str(model["sha256"])])
+        tables[0].rows.append(["(language-ID model)", str(model["sha256"])])
     against = [a for a in manifest.get("dedup_against") or [] if isinstance(a, dict)]
     if against:
         tables.append(_table("dedup_against", "Deduplicated against", ["release", "run_id", "manifest sha256"],

@@ -31,12 +31,17 @@ demo: $(STAMP)
 	$(BIN)/curate run --input examples/corpus --output out/demo --overwrite
 	$(BIN)/curate verify out/demo
 	$(BIN)/curate audit out/demo --query drop_reasons
+	$(BIN)/curate report out/demo
 	@echo "--- the same corpus with thinking-trajectory synthesis (programmatic teacher, examples/trajectories.yaml)"
 	$(BIN)/curate run --input examples/corpus --output out/demo-trajectories --overwrite --quiet --config examples/trajectories.yaml
 	$(BIN)/curate audit out/demo-trajectories "SELECT template_id, lang, count(*) AS samples FROM trajectories GROUP BY ALL ORDER BY samples DESC"
 
-## The whole test suite (unit, end-to-end on real runners, DAGs).
+## The whole test suite (unit, end-to-end on real runners, DAGs). tests/e2e/test_report.py renders the
+## data card in headless Chromium: installed here (Debian package chromium) when missing and we are root.
 test: $(STAMP) $(AIRFLOW_STAMP)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+		|| echo "make test: could not install chromium; the Chromium report test will skip"; fi
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 ## Benchmark prerequisites: Debian documentation packages (the corpus text) and .venv-datatrove.

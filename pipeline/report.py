@@ -199,9 +199,9 @@ def _erasures_section(manifest: dict) -> Table:
         removed = e.get("removed") if isinstance(e.get("removed"), dict) else {}
         rows.append([_int(e.get("version")), str(e.get("at") or ""), str(e.get("reason") or ""), str(sel.get("kind") or ""),
                      _int(sel.get("count"))] + [_int(removed.get(k)) for k in ("documents", "signatures", "trajectories", "quarantine")])
-    note = "" if entries else "No erasures recorded in this release's manifest."
     return _table("erasures", "Erasures", ["version", "at", "reason", "selector", "selected", "documents removed",
-                                           "signatures removed", "trajectories removed", "quarantine removed"], rows, note=note)
+                                           "signatures removed", "trajectories removed", "quarantine removed"], rows,
+                  note="Records erased from the release since its run (manifest erasures).")
 
 
 def _provenance_sections(manifest: dict) -> list[Table]:
@@ -343,7 +343,7 @@ def render_html(card: CardData) -> str:
                 cells = "".join(f'<td class="n">{e(v)}</td>' if isinstance(v, int) else f"<td>{e(v)}</td>" for v in row)
                 parts.append(f"<tr>{cells}</tr>")
             parts.append("</tbody></table>")
-        elif not t.note:
+        else:
             parts.append('<p class="note">None.</p>')
         if t.total_rows:
             parts.append(f'<p class="note">Showing {len(t.rows):,} of {t.total_rows:,} rows.</p>')
@@ -377,7 +377,7 @@ def render_markdown(card: CardData) -> str:
             lines.append("|" + "|".join("---:" if isinstance(v, int) else "---" for v in t.rows[0]) + "|")
             lines += ["| " + " | ".join(md_escape(v) for v in row) + " |" for row in t.rows]
             lines.append("")
-        elif not t.note:
+        else:
             lines += ["None.", ""]
         if t.total_rows:
             lines += [f"Showing {len(t.rows):,} of {t.total_rows:,} rows.", ""]
@@ -446,6 +446,8 @@ def _write_atomically(dest: str, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temp, dest)
+    except OSError as exc:
+        raise ReportError(f"-o {dest}: cannot be written ({exc.strerror or type(exc).__name__})") from None
     finally:
         if os.path.exists(temp):
             os.unlink(temp)

@@ -337,3 +337,35 @@ def test_rendered_in_chromium(release, html_card, tmp_path):
     shot = tmp_path / "card.png"
     chromium("--window-size=1200,3000", f"--screenshot={shot}", url, user_data=tmp_path / "profile")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_that_kept_nothing(tmp_path, capsys):
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    shutil.copy(REPO / "examples" / "corpus" / "bad.jsonl", corpus)
+    out = tmp_path / "out"
+    run(load_config(overrides={"pii": {"enabled": False}, "dedup": {"enabled": False}}), [str(corpus)], str(out), [])
+    assert main(["report", str(out)]) == 0
+    tables = html_tables((out / "report.html").read_text(encoding="utf-8")).tables
+    kept, records = sql(out, "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM decisions)")[0]
+    assert kept == 0 and dict(body(tables["totals"]))["records read"] == records > 0
+    assert "languages" not in tables and "pii" not in tables  # empty sections say "None." instead of a table
+    assert verify(str(out)) == []
+    assert main(["report", str(out), "--format", "md"]) == 0
+    assert "None." in capsys.readouterr().out
+
+
+def test_values_are_escaped_wherever_they_appear():
+    from pipeline.report import CardData, Chart, Table, render_html, render_markdown
+
+    bad = '<img src=x onerror=alert(1)>"\'&|[a](javascript:x)*_`'
+    card = CardData(meta=[("run_id", bad)], tables=[
+        Table("t", "T", ["label", "n"], [[bad, 3], ["ok", 1]], chart=Chart("c", [bad, "ok"], {"n": [3, 1]}))])
+    page = render_html(card)
+    assert "<img src=x" not in page and html.escape(bad, quote=True) in page
+    assert [tag for tag in re.findall(r"<img [^>]*>", page) if 'src="data:image/png;base64,' not in tag] == []
+    text = render_markdown(card)
+    for row in [line for line in text.splitlines() if "onerror" in line]:
+        cells = re.split(r"(?<!\\)\|", row)[1:-1]
+        assert len(cells) == 2, row  # the value's | did not open a cell
+        assert not re.search(r"[<>\[\]`*_&|]", re.sub(r"\\.", "", cells[0] if "run_id" not in row else cells[1])), row

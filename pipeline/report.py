@@ -420,19 +420,28 @@ def check_destination(out: str, manifest: dict, dest: str) -> bool:
     return in_release
 
 
-def _load_checked_manifest(out: str) -> dict:
+def _manifest_bytes(out: str) -> bytes:
+    from pipeline.io.manifest import MANIFEST
+
+    with open(os.path.join(out, MANIFEST), "rb") as fh:
+        return fh.read()
+
+
+def _load_checked_manifest(out: str) -> tuple[dict, bytes]:
+    """OUT's manifest (and its bytes) once OUT passes verify."""
     from pipeline.io.manifest import MANIFEST, verify
 
-    where = os.path.join(out, MANIFEST)
     if not os.path.isdir(out):
         raise ReportError(f"report {out}: not a folder")
-    if not os.path.isfile(where):
+    if not os.path.isfile(os.path.join(out, MANIFEST)):
         raise ReportError(f"report {out}: no {MANIFEST} (not a curate release, or its run did not finish)")
+    raw = _manifest_bytes(out)
     problems = verify(out)
     if problems:
         raise ReportError(f"report {out}: fails curate verify ({len(problems)} problem(s), first: {problems[0]})")
-    with open(where, "rb") as fh:
-        return json.loads(fh.read().decode("utf-8"))
+    if _manifest_bytes(out) != raw:
+        raise ReportError(f"report {out}: the release changed while it was verified; run curate report again")
+    return json.loads(raw.decode("utf-8")), raw
 
 
 def _write_atomically(dest: str, data: bytes) -> None:
@@ -456,13 +465,8 @@ def _write_atomically(dest: str, data: bytes) -> None:
 def list_in_manifest(out: str, manifest: dict, data: bytes) -> None:
     """Rewrite OUT/manifest.json (same version, atomically; re-signed when the key is set) with
     OUT/report.html in ``outputs``. Call holding the run lock, before the report is renamed in."""
-    from pipeline.io.manifest import signing_key, write_manifest
+    from pipeline.io.manifest import write_manifest
 
-    if isinstance(manifest.get("signature"), dict) and signing_key() is None:
-        from pipeline.io.manifest import SIGNING_KEY_ENV
-
-        raise ReportError(f"report {out}: its manifest is signed; set ${SIGNING_KEY_ENV} to list the report in it "
-                          f"(or write the report outside OUT with -o)")
     entry = {"path": REPORT_HTML, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "table": REPORT_TABLE}
     body = {k: v for k, v in manifest.items() if k != "signature"}
     body["outputs"] = [o for o in body.get("outputs") or [] if not (isinstance(o, dict) and o.get("table") == REPORT_TABLE)] + [entry]
@@ -471,31 +475,35 @@ def list_in_manifest(out: str, manifest: dict, data: bytes) -> None:
 
 def report(out: str, output: str | None = None, fmt: str = "html") -> tuple[str | None, str]:
     """Write the card; returns (path written or None for stdout, text)."""
+    from pipeline.io.manifest import SIGNING_KEY_ENV, signing_key
     from pipeline.io.outdir import RunLock, is_remote
 
     if fmt not in FORMATS:
         raise ReportError(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
     if is_remote(out):
         raise ReportError(f"report {out}: only a local OUT folder can be reported on")
-    manifest = _load_checked_manifest(out)
+    manifest, raw = _load_checked_manifest(out)
     if output is None and fmt == "md":
         return None, render_markdown(gather(out, manifest))
     dest = output or os.path.join(out, REPORT_HTML)
     in_release = check_destination(out, manifest, dest)
+    if in_release and fmt != "html":
+        raise ReportError(f"-o {dest}: OUT/{REPORT_HTML} holds the HTML card (use --format html, or -o outside OUT)")
+    if in_release and isinstance(manifest.get("signature"), dict) and signing_key() is None:
+        raise ReportError(f"report {out}: its manifest is signed; set ${SIGNING_KEY_ENV} to list the report in it "
+                          f"(or write the report outside OUT with -o)")
     card = gather(out, manifest)
     text = render_html(card) if fmt == "html" else render_markdown(card)
     data = text.encode("utf-8")
-    if in_release and fmt != "html":
-        raise ReportError(f"-o {dest}: OUT/{REPORT_HTML} holds the HTML card (use --format html, or -o outside OUT)")
     if not in_release:
         _write_atomically(dest, data)
         return dest, text
     lock = RunLock(out, run_id=f"report-{secrets.token_hex(4)}").acquire()
     try:
-        current = _load_checked_manifest(out)  # a run may have committed since the card was read
-        if current.get("run_id") != manifest.get("run_id") or current.get("version") != manifest.get("version"):
+        # the card describes the manifest verified above: a run or erasure committed since then refuses it
+        if _manifest_bytes(out) != raw:
             raise ReportError(f"report {out}: the release changed while the report was written; run curate report again")
-        list_in_manifest(out, current, data)
+        list_in_manifest(out, manifest, data)
         _write_atomically(dest, data)
     finally:
         lock.release()

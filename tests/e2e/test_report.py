@@ -213,6 +213,11 @@ def test_report_is_listed_in_the_manifest_and_verified(release, html_card):
     data = (release / "report.html").read_bytes()
     assert entries == [{"path": "report.html", "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "table": "report"}]
     assert manifest["erasures"] == [ERASURE]  # the rest of the manifest is kept as it was
+    import jsonschema
+
+    from pipeline.resources import manifests_dir
+
+    jsonschema.validate(manifest, json.loads((manifests_dir() / "manifest.schema.json").read_text()))
     assert verify(str(release)) == []
     # run again: the entry is replaced, not added
     assert main(["report", str(release)]) == 0
@@ -232,6 +237,12 @@ def test_a_changed_report_fails_verify(release, html_card, tmp_path):
     assert any("report.html: " in p for p in verify(str(copy)))
     (copy / "report.html").unlink()
     assert verify(str(copy)) == ["report.html: missing"]
+    # the report entry names OUT/report.html only: any other path is still refused as a non-shard
+    manifest = json.loads((copy / "manifest.json").read_text())
+    entry = next(o for o in manifest["outputs"] if o.get("table") == "report")
+    entry["path"] = "../outside.html"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert any("is not a shard path" in p for p in verify(str(copy)))
 
 
 def test_markdown_numbers_equal_duckdb(release, tmp_path, capsys):

@@ -172,23 +172,32 @@ def _dedup_section(con) -> Table:
                        "(dedup.against) counts only this release's dropped records.", chart=chart)
 
 
-def _trajectory_section(con, manifest: dict) -> Table | None:
+def _trajectory_sections(con, manifest: dict) -> list[Table]:
     summary = (manifest.get("summary") or {}).get("trajectories")
     if not isinstance(summary, dict):
-        return None
-    checks = {r[0]: r[1:] for r in _rows(con, """
-        SELECT c.key, count(*) FILTER (WHERE c.value), count(*) FILTER (WHERE NOT c.value)
-        FROM (SELECT unnest(checks) AS c FROM trajectories) GROUP BY 1""")}
-    rejected = {str(k): _int(v) for k, v in (summary.get("rejected_by_check") or {}).items()}
-    names = sorted(set(checks) | set(rejected), key=lambda n: (-rejected.get(n, 0), n))
-    rows = [[n, int(checks.get(n, (0, 0))[0]), int(checks.get(n, (0, 0))[1]), rejected.get(n, 0)] for n in names]
-    chart = _bars("Trajectory checks", names, {"passed (accepted)": [r[1] for r in rows],
-                                               "rejected (first failed)": [r[3] for r in rows]}, sort=False)
+        return []
+    # Every validated candidate went through every check: accepted samples carry them as `checks`,
+    # rejected ones in their decisions row's detail.checks (candidates dropped before validation —
+    # source_dropped, teacher_error, … — have none).
+    checks = _rows(con, """
+        WITH results AS (
+            SELECT c.key AS name, c.value AS passed FROM (SELECT unnest(checks) AS c FROM trajectories)
+            UNION ALL
+            SELECT j.key, j.value::BOOLEAN FROM decisions, json_each(detail, '$.checks') AS j
+            WHERE stage = 'trajectory' AND action <> 'keep' AND json_valid(detail))
+        SELECT name, count(*) FILTER (WHERE passed), count(*) FILTER (WHERE NOT passed)
+        FROM results GROUP BY name ORDER BY 3 DESC, name""")
+    chart = _bars("Trajectory checks on validated candidates", [r[0] for r in checks],
+                  {"passed": [r[1] for r in checks], "failed": [r[2] for r in checks]}, sort=False)
     note = (f"{_int(summary.get('accepted'))} accepted of {_int(summary.get('candidates'))} candidates. "
-            "Passed/failed: the checks recorded on accepted samples; rejected: candidates whose first failed "
-            "check (or dropping step) this was (summary.trajectories.rejected_by_check).")
-    return _table("trajectories", "Trajectory checks", ["check", "passed (accepted)", "failed (accepted)",
-                                                        "rejected (first failed)"], rows, note=note, chart=chart)
+            "Each check's result on every candidate that reached validation (one candidate may fail several).")
+    rejected = sorted(((str(k), _int(v)) for k, v in (summary.get("rejected_by_check") or {}).items()), key=lambda kv: (-kv[1], kv[0]))
+    return [
+        _table("trajectories", "Trajectory checks", ["check", "passed", "failed"], checks, note=note, chart=chart),
+        _table("trajectory_rejections", "Trajectory rejections", ["reason", "candidates"], [list(r) for r in rejected],
+               note="Rejected candidates by their first failed check (as its reject reason) or the step that dropped "
+                    "them (summary.trajectories.rejected_by_check)."),
+    ]
 
 
 def _erasures_section(manifest: dict) -> Table:
@@ -245,9 +254,7 @@ def gather(out: str, manifest: dict) -> CardData:
     try:
         tables = [_summary_section(manifest), _sources_section(con, manifest), _languages_section(manifest),
                   _licenses_section(con), _drops_section(con), _pii_section(con), _dedup_section(con)]
-        trajectories = _trajectory_section(con, manifest)
-        if trajectories:
-            tables.append(trajectories)
+        tables += _trajectory_sections(con, manifest)
         tables.append(_erasures_section(manifest))
         tables += _provenance_sections(manifest)
     finally:

@@ -151,8 +151,10 @@ def expected_tables(out: Path) -> dict[str, list[tuple]]:
     for (pairs,) in sql(out, "SELECT checks FROM trajectories"):
         for pair in pairs:
             checks[(pair["key"], pair["value"])] += 1
-    rejected = dict(sql(out, "SELECT reason, count(*) FROM decisions WHERE stage = 'trajectory' AND action <> 'keep' GROUP BY 1"))
-    names = {k for k, _ in checks} | set(rejected)
+    for (detail,) in sql(out, "SELECT detail FROM decisions WHERE stage = 'trajectory' AND action <> 'keep'"):
+        for name, passed in (json.loads(detail or "{}").get("checks") or {}).items():
+            checks[(name, passed)] += 1
+    rejected = sql(out, "SELECT reason, count(*) FROM decisions WHERE stage = 'trajectory' AND action <> 'keep' GROUP BY 1")
     totals = sql(out, "SELECT count(*) FILTER (WHERE stage <> 'trajectory'), "
                       "count(*) FILTER (WHERE action = 'drop' AND stage <> 'trajectory'), "
                       "count(*) FILTER (WHERE action = 'quarantine' AND stage <> 'trajectory') FROM decisions")[0]
@@ -165,7 +167,8 @@ def expected_tables(out: Path) -> dict[str, list[tuple]]:
         "drops": drops,
         "pii": pii,
         "dedup": [(where, size, n, dropped[(where, size)]) for (where, size), n in sizes.items()],
-        "trajectories": [(n, checks[(n, True)], checks[(n, False)], rejected.get(n, 0)) for n in names],
+        "trajectories": [(n, checks[(n, True)], checks[(n, False)]) for n in {k for k, _ in checks}],
+        "trajectory_rejections": rejected,
         "erasures": [(2, ERASURE["at"], HOSTILE_REASON, "doc-id", 3, 2, 2, 1, 0)],
         "rules": [("(resolved config)", manifest["config_sha256"]), *manifest["rules"].items(),
                   ("(language-ID model)", manifest["langid_model"]["sha256"])],
@@ -178,8 +181,9 @@ def assert_tables_match(tables: dict[str, list[list[str]]], out: Path) -> None:
         assert key in tables, f"the card has no {key} table"
         assert body(tables[key]) == sorted(rows), key
     # the fixture exercises every section: nothing above compared empty tables
-    assert all(expected[k] for k in ("sources", "languages", "licenses", "drops", "pii", "dedup", "trajectories"))
-    assert any(r[2] for r in expected["trajectories"]) or any(r[3] for r in expected["trajectories"])
+    assert all(expected[k] for k in ("sources", "languages", "licenses", "drops", "pii", "dedup", "trajectories",
+                                     "trajectory_rejections"))
+    assert any(r[2] for r in expected["trajectories"])  # some check failed somewhere
 
 
 def document_snippets(out: Path) -> list[str]:
@@ -250,7 +254,8 @@ def test_markdown_numbers_equal_duckdb(release, tmp_path, capsys):
     text = capsys.readouterr().out
     titles = {"Totals": "totals", "Sources": "sources", "Languages (kept documents)": "languages", "Licenses": "licenses",
               "Drop and quarantine reasons by stage": "drops", "PII replaced by type (kept documents)": "pii",
-              "Duplicate clusters": "dedup", "Trajectory checks": "trajectories", "Erasures": "erasures",
+              "Duplicate clusters": "dedup", "Trajectory checks": "trajectories",
+              "Trajectory rejections": "trajectory_rejections", "Erasures": "erasures",
               "Config and rules hashes": "rules"}
     tables = {titles[t]: rows for t, rows in md_tables(text).items() if t in titles}
     assert_tables_match(tables, release)

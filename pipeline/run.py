@@ -203,6 +203,9 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
         )
         if manifest["parent"] is not None:
             versions.archive(out, manifest["parent"]["version"], previous)
+            if versions.parse(previous).get("erasures"):
+                _LOG.warning("the replaced version had erasures (curate log %s); this run read its inputs anew, so "
+                             "erased documents still in them are back: erase them again or remove them from the inputs", out)
         write_manifest(out, manifest)  # the commit point
     except BaseException:
         if outdir.committed_run(out) == run_id:

@@ -239,17 +239,20 @@ def verify_version(out: str, number: int) -> list[str]:
         path = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(path, str) or not SHARD_PATH.match(path):
             continue
+        # the first later version that no longer lists this file (same path and sha256)
+        remover = next((n for n in sorted(later) if later[n] is not None
+                        and (path, entry.get("sha256")) not in _listed(later[n])), None)
+        removed = f"removed by version {remover} ({kind_of(later[remover])})" if remover else None
         try:
             size, digest = _hash_file(FileSystems.join(out, path))
         except (IOError, OSError):
-            remover = next((n for n in sorted(later) if later[n] is not None and path not in _listed(later[n])), None)
-            by = f"removed by version {remover} ({kind_of(later[remover])})" if remover else "missing"
-            problems.append(f"{path}: {by}")
+            problems.append(f"{path}: {removed or 'missing'}")
             continue
         if size != entry.get("bytes") or digest != entry.get("sha256"):
-            problems.append(f"{path}: sha256 or size differs from version {number}'s manifest")
+            problems.append(f"{path}: {removed}; the file now at that path is another version's" if removed
+                            else f"{path}: sha256 or size differs from version {number}'s manifest")
     return problems
 
 
-def _listed(manifest: dict) -> set[str]:
-    return {e.get("path") for e in manifest.get("outputs") or [] if isinstance(e, dict)}
+def _listed(manifest: dict) -> set[tuple]:
+    return {(e.get("path"), e.get("sha256")) for e in manifest.get("outputs") or [] if isinstance(e, dict)}

@@ -131,19 +131,36 @@ def _read_columns(out: str, rel: str, columns: list[str]) -> pa.Table:
 
 # --- selection ----------------------------------------------------------------------------------
 def check_where(expression: str) -> str:
-    """A ``--where`` expression: one boolean SQL expression, no statement separator."""
+    """A ``--where`` expression: one SQL expression, nothing around it. Parsed (not run) by DuckDB:
+    the query it makes must differ from ``SELECT doc_id FROM documents WHERE (true)`` in its WHERE
+    clause only (a closing parenthesis cannot smuggle in a UNION, ORDER BY, LIMIT, GROUP BY …)."""
     import duckdb
 
     if ";" in expression:
         raise ForgetError("--where: must be one SQL expression (no ';')")
     sql = f"SELECT doc_id FROM documents WHERE ({expression})"
+    parsed, template = _parse(sql), _parse("SELECT doc_id FROM documents WHERE (true)")
+    if parsed.get("error"):
+        raise ForgetError(f"--where: SQL error: {str(parsed.get('error_message', 'cannot parse')).splitlines()[0]}")
+    strip = lambda tree: {k: v for k, v in tree["statements"][0]["node"].items() if k != "where_clause"}  # noqa: E731
+    if len(parsed["statements"]) != 1 or strip(parsed) != strip(template):
+        raise ForgetError("--where: must be one SQL expression over the documents view")
     try:
-        statements = duckdb.extract_statements(sql)
+        if len(duckdb.extract_statements(sql)) != 1:
+            raise ForgetError("--where: must be one SQL expression over the documents view")
     except duckdb.Error as exc:
         raise ForgetError(f"--where: SQL error: {_first_line(exc)}") from None
-    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise ForgetError("--where: must be one SQL expression")
     return sql
+
+
+def _parse(sql: str) -> dict:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        return json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    finally:
+        con.close()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -428,7 +445,7 @@ def _commit(out: str, data: bytes, manifest: dict, todo: Plan, selector: Selecto
             raise  # failed after the commit point: the new version stands; the next forget or run tidies up
         for rel in written:
             outdir.delete_quietly(FileSystems.join(out, rel))
-        outdir.delete_quietly(staging)
+        outdir.remove_leftovers(out)  # staging, the half-written manifest, the archive of the current version
         raise
     outdir.remove_leftovers(out)
     left = [rel for rel in replaced if _delete(out, rel)]

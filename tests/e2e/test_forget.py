@@ -341,3 +341,18 @@ def test_erasure_is_signed_when_the_key_is_set(out, capsys, monkeypatch):
     assert verify(str(out)) == []
     monkeypatch.setenv("CURATE_MANIFEST_KEY", "another-key")
     assert any("signature does not match" in p for p in verify(str(out)))
+
+
+def test_a_release_written_before_versions_reads_as_version_1(out, capsys):
+    legacy = {k: v for k, v in json.loads((out / "manifest.json").read_bytes()).items()
+              if k not in ("version", "kind", "parent", "erasures")}
+    (out / "manifest.json").write_text(json.dumps(legacy, indent=2), encoding="utf-8")
+    legacy_bytes = (out / "manifest.json").read_bytes()
+    assert verify(str(out)) == []
+    doc, _ = grounded_doc(out)
+    assert curate(capsys, "forget", out, "--doc-id", doc["doc_id"], "--reason", "r")[0] == 0
+    manifest = json.loads((out / "manifest.json").read_bytes())
+    assert (manifest["version"], manifest["parent"]["version"]) == (2, 1)
+    assert manifest["parent"]["manifest_sha256"] == hashlib.sha256(legacy_bytes).hexdigest()
+    code, stdout, _ = curate(capsys, "log", out, "--format", "json")
+    assert [(e["version"], e["kind"]) for e in json.loads(stdout)] == [(1, "run"), (2, "erasure")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 
 from apache_beam.io.filesystems import FileSystems
@@ -117,12 +118,13 @@ def remove_uncommitted_archives(out: str) -> None:
     from pipeline.io.outdir import delete_quietly
 
     manifest = parse(read_bytes(FileSystems.join(out, MANIFEST)))
-    if manifest is None:
-        return
-    current = version_of(manifest)
+    current = version_of(manifest) if manifest is not None else None
     for number, rel in archived_versions(out).items():
-        if number >= current:
+        if current is not None and number >= current:
             delete_quietly(FileSystems.join(out, rel))
+    folder = FileSystems.join(out, VERSIONS)
+    if FileSystems.get_scheme(out) in (None, "file") and os.path.isdir(folder) and not os.listdir(folder):
+        os.rmdir(folder)  # made by a commit that did not happen: OUT is left as it was
 
 
 def check_archive(out: str, manifest: dict) -> list[str]:

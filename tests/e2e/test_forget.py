@@ -248,6 +248,7 @@ def test_interrupted_before_the_manifest_rename_leaves_the_previous_version(out,
     code, _, stderr = curate(capsys, "forget", out, "--doc-id", doc["doc_id"], "--reason", "r")
     assert code == 1 and "unchanged" in stderr
     assert snapshot(out) == before
+    assert not (out / "versions").exists() and not (out / "_staging").exists()
     assert verify(str(out)) == []
     monkeypatch.setattr(FileSystems, "rename", real_rename)
     code, _, stderr = curate(capsys, "forget", out, "--doc-id", doc["doc_id"], "--reason", "r")

@@ -37,7 +37,6 @@ from pipeline.io.manifest import (
     MANIFEST,
     SHARD_PATH,
     STAGING,
-    TABLES,
     list_files,
     verify,
     write_manifest,
@@ -360,9 +359,8 @@ def forget(out: str, selector: Selector, reason: str, dry_run: bool = False) -> 
         check_where(selector.values[0])  # a bad expression is a usage error before OUT is touched
     if not outdir.is_remote(out):
         out = os.path.abspath(out)
-    _load_current(out)
+    data, manifest = _load_current(out)  # OUT without a manifest: a usage error before the lock
     if dry_run:
-        data, manifest = _load_current(out)
         matched = select(out, manifest, selector)
         if not matched:
             raise NothingMatched(f"0 matched ({selector.kind}, {len(selector.values)} value(s)); nothing would change")

@@ -146,8 +146,9 @@ def check_archive(out: str, manifest: dict) -> list[str]:
     for number in sorted(archived, reverse=True):
         chain.append((number, parse(read_bytes(FileSystems.join(out, archived[number])))))
     for number, version in chain:
+        label = MANIFEST if number == current else archive_rel(number)
         if version is None:
-            problems.append(f"{archived_label(number)}: not a manifest (unreadable JSON)")
+            problems.append(f"{label}: not a manifest (unreadable JSON)")
             continue
         parent = version.get("parent")
         if parent is None or not isinstance(parent, dict) or not _is_int(parent.get("version")):
@@ -155,14 +156,10 @@ def check_archive(out: str, manifest: dict) -> list[str]:
         rel = archive_rel(parent["version"])
         data = read_bytes(FileSystems.join(out, rel))
         if data is None:
-            problems.append(f"{archived_label(number)}: its parent version {parent['version']} is not archived ({rel} missing)")
+            problems.append(f"{label}: its parent version {parent['version']} is not archived ({rel} missing)")
         elif sha256_hex(data) != parent.get("manifest_sha256"):
             problems.append(f"{rel}: sha256 does not match parent.manifest_sha256 of version {number}")
     return problems
-
-
-def archived_label(number: int) -> str:
-    return archive_rel(number)
 
 
 def history(out: str) -> list[dict]:

@@ -326,6 +326,10 @@ def test_tampered_archive_fails_verify(out, capsys):
     assert any("parent.manifest_sha256" in p for p in verify(str(out)))
     (out / "versions" / "notes.txt").write_text("x")
     assert any("versions/notes.txt" in p for p in verify(str(out)))
+    archive.unlink()
+    assert any(p.startswith("manifest.json: its parent version 1 is not archived") for p in verify(str(out)))
+    code, _, stderr = curate(capsys, "verify", out, "--version", "1")
+    assert code == 1 and "versions/v000001.json is missing" in stderr
 
 
 def test_erasure_is_signed_when_the_key_is_set(out, capsys, monkeypatch):

@@ -5,7 +5,8 @@
 The release is made once (`curate run`, every stage off, shards of --shard-rows rows); each repeat
 copies it and times, as a fresh process from launch to exit: an erasure of one document by
 ``--source-id`` (rewrites one shard per table that holds it), and one of about 1% of the documents by
-``--where`` (rewrites most shards). Prints the median and range of each, and the shards rewritten.
+``--where`` (rewrites most shards); and ``curate verify`` of the release alone, which forget runs
+first. Prints the median and range of each, and the shards rewritten.
 """
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def main() -> None:
         curate("run", "--input", str(inp), "--output", str(release), "--config", str(cfg), "--quiet")
         manifest = json.loads((release / "manifest.json").read_text())
         print(f"release: {manifest['summary']['kept']} documents, {len(manifest['outputs'])} shards")
+        checks = [curate("verify", str(release))[0] for _ in range(args.repeat)]
+        print(f"curate verify (which forget runs first): median {statistics.median(checks):.2f}s "
+              f"(range {min(checks):.2f}-{max(checks):.2f}s, {args.repeat} runs)")
         cases = {
             "--source-id (1 document)": lambda: ["--source-id", f"s{args.docs // 2}"],
             "--where (~1% of documents)": lambda: ["--where", "record_index % 100 = 7"],

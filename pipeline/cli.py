@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="check OUT against its manifest (hashes, row counts, extra files)")
     verify.add_argument("out", metavar="OUT")
+    verify.add_argument("--version", type=int, metavar="N", dest="manifest_version",
+                        help="check an earlier version's files where they still exist, naming the ones removed since")
 
     report = sub.add_parser("report", help="write a release's data card (HTML with charts, or Markdown)",
                             description="Counts and labels of a verified release, never document text (docs/report.md).")
@@ -84,7 +86,26 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", metavar="FILE",
                         help="where to write (default: OUT/report.html, listed in the manifest; Markdown: stdout)")
     report.add_argument("--format", choices=["html", "md"], default="html")
+    _add_forget_and_log(sub)
     return parser
+
+
+def _add_forget_and_log(sub) -> None:
+    forget = sub.add_parser("forget", help="erase documents (and what derives from them) from a release, as a new version",
+                            description="Erase documents from OUT: their documents rows, signatures, quarantine rows and "
+                                        "derived trajectory samples; their decisions rows keep their audit columns without content.")
+    forget.add_argument("out", metavar="OUT")
+    which = forget.add_mutually_exclusive_group(required=True)
+    which.add_argument("--doc-id", nargs="+", action="extend", metavar="ID", help="doc_id values (repeatable)")
+    which.add_argument("--source-id", nargs="+", action="extend", metavar="ID", help="the inputs' own id values (repeatable)")
+    which.add_argument("--url-pattern", metavar="GLOB", help="documents whose url matches the glob, e.g. 'https://example.org/*'")
+    which.add_argument("--where", metavar="SQL", help="a DuckDB boolean expression over the documents view")
+    forget.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded in the manifest; no personal data)")
+    forget.add_argument("--dry-run", action="store_true", help="list what would go (counts, hashed ids) and change nothing")
+
+    log = sub.add_parser("log", help="list OUT's manifest versions (runs and erasures)")
+    log.add_argument("out", metavar="OUT")
+    log.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def _setup_logging(quiet: bool, level: str | None = None, log_file: str | None = None) -> None:
@@ -293,17 +314,61 @@ def cmd_audit(args) -> int:
     return EXIT_OK
 
 
+def cmd_forget(args) -> int:
+    from pipeline import erasure
+
+    for kind in erasure.SELECTORS:
+        value = getattr(args, kind.replace("-", "_"))
+        if value:
+            selector = erasure.Selector(kind, list(value) if isinstance(value, list) else [value])
+    try:
+        result = erasure.forget(args.out, selector, args.reason, dry_run=args.dry_run)
+    except erasure.NothingMatched as exc:
+        print(f"curate forget: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an I/O failure mid-erasure: the previous version stands
+        logging.getLogger("pipeline.erasure").debug("forget failed", exc_info=True)
+        print(f"curate forget: failed, {args.out} is unchanged: {type(exc).__name__}", file=sys.stderr)
+        return EXIT_FAILURE
+    _print_stdout(erasure.format_result(result))
+    return EXIT_OK
+
+
+def cmd_log(args) -> int:
+    import json
+
+    from apache_beam.io.filesystems import FileSystems
+
+    from pipeline.io import versions
+
+    if versions.parse(versions.read_bytes(FileSystems.join(args.out, "manifest.json"))) is None:
+        raise ConfigError(f"{args.out}: no readable manifest.json (not a curate release)")
+    entries = [versions.log_entry(m) for m in versions.history(args.out)]
+    _print_stdout(json.dumps(entries, indent=1) if args.format == "json" else versions.format_log(entries))
+    return EXIT_OK
+
+
 def cmd_verify(args) -> int:
     from pipeline.io.manifest import SIGNING_KEY_ENV, signing_key, verify
 
     try:
-        problems = verify(args.out)
+        if args.manifest_version is not None:
+            from pipeline.io.versions import verify_version
+
+            problems = verify_version(args.out, args.manifest_version)
+        else:
+            problems = verify(args.out)
     except Exception as exc:  # noqa: BLE001 - a hostile OUT gets one line, never a traceback
         problems = [f"{args.out}: cannot be verified ({type(exc).__name__})"]
     if problems:
         for problem in problems:
             print(f"curate verify: {problem}", file=sys.stderr)
         return EXIT_FAILURE
+    if args.manifest_version is not None:
+        print(f"curate verify: {args.out} version {args.manifest_version} OK (every file it lists is present and unchanged)")
+        return EXIT_OK
     signed = "signature OK" if signing_key() else f"signature not checked: ${SIGNING_KEY_ENV} is not set"
     print(f"curate verify: {args.out} OK ({signed})")
     return EXIT_OK
@@ -334,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_audit(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command in ("forget", "log"):
+            return cmd_forget(args) if args.command == "forget" else cmd_log(args)
         return cmd_verify(args)
     except ConfigError as exc:
         print(f"curate: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import graph
 from pipeline.config import Config, preflight
-from pipeline.io import outdir
+from pipeline.io import outdir, versions
 from pipeline.io.manifest import (
     MANIFEST,
     STAGING,
@@ -152,7 +152,8 @@ def run(
         _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
         result = p.run()
         result.wait_until_finish()
-        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases)
+        previous = versions.read_bytes(FileSystems.join(out, MANIFEST)) if replaced else None
+        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases, previous)
         failed = False
         return committed
     finally:
@@ -172,7 +173,9 @@ def _remove_if_empty(out: str, created: bool) -> None:
 
 
 def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict], options, replaced: set[str],
-            started: float, releases: list[dict]) -> RunResult:
+            started: float, releases: list[dict], previous: bytes | None = None) -> RunResult:
+    """``previous``: the bytes of the manifest.json being replaced (None for a first run): the new
+    manifest is its next version, and those bytes are archived under OUT/versions/ before the commit."""
     infos = graph.read_meta(staging, "shards")
     inputs_info = merge_input_stats(files, graph.read_meta(staging, "inputs"))
     records_in = sum(i["records"] for i in inputs_info)
@@ -195,8 +198,14 @@ def _commit(cfg: Config, out: str, staging: str, run_id: str, files: list[dict],
             outputs=committed,
             counts=counts,
             summary=summary,
-            extra={"dedup": _dedup_info(cfg), "dedup_against": releases},
+            extra={"dedup": _dedup_info(cfg), "dedup_against": releases,
+                   **versions.next_version_fields(out, previous, versions.RUN), "erasures": []},
         )
+        if manifest["parent"] is not None:
+            versions.archive(out, manifest["parent"]["version"], previous)
+            if versions.parse(previous).get("erasures"):
+                _LOG.warning("the replaced version had erasures (curate log %s); this run read its inputs anew, so "
+                             "erased documents still in them are back: erase them again or remove them from the inputs", out)
         write_manifest(out, manifest)  # the commit point
     except BaseException:
         if outdir.committed_run(out) == run_id:

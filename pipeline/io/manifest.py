@@ -34,6 +34,10 @@ SHARD_PATH = re.compile(r"^(%s)/part-[0-9]{5}(-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8})?\
 # `curate report OUT` lists its HTML data card in `outputs` as {path, bytes, sha256, table: "report"}.
 REPORT = "report.html"
 REPORT_TABLE = "report"
+# An erased document's decisions rows keep doc_id, action, stage and reason; their detail becomes
+# this marker (see pipeline/erasure.py), so verify can recount what the release holds now.
+ERASED_KEY = "erased_in_version"
+ERASED_DETAIL_PREFIX = '{"%s": ' % ERASED_KEY
 SIGNING_KEY_ENV = "CURATE_MANIFEST_KEY"
 SIGNATURE_ALG = "HMAC-SHA256"
 _SECRET = re.compile(r"(key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
@@ -371,6 +375,18 @@ def _decision_counts(path: str) -> list[tuple[str, str, str, int]]:
     return list(zip(*(grouped.column(c).to_pylist() for c in ("stage", "action", "reason", "stage_count"))))
 
 
+def _erased_keeps(path: str) -> dict[str, int]:
+    """Kept rows later erased, by stage (``output``: documents; ``trajectory``: samples)."""
+    import pyarrow.compute as pc
+
+    with FileSystems.open(path) as fh:
+        table = pq.read_table(fh, columns=["stage", "action", "detail"])
+    marked = pc.and_(pc.equal(table.column("action"), KEEP),
+                     pc.starts_with(table.column("detail").fill_null(""), ERASED_DETAIL_PREFIX))
+    stages = table.column("stage").filter(marked).to_pylist()
+    return {stage: stages.count(stage) for stage in set(stages)}
+
+
 def _language_totals(path: str) -> list[list]:
     from pipeline.tokens import language_totals
 
@@ -415,10 +431,12 @@ def _check_signature(manifest: dict) -> list[str]:
 
 
 def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
-                  langs: dict[str, list[int]] | None = None) -> list[str]:
+                  langs: dict[str, list[int]] | None = None, erased: dict[str, int] | None = None) -> list[str]:
     """Counts and summaries against the shards' row counts, the decisions rows themselves and the
-    documents rows' languages and text bytes."""
+    documents rows' languages and text bytes. ``erased``: kept rows an erasure removed since the run
+    (by stage), which the run's stage_counts still count but the release no longer holds."""
     summary, counts = manifest["summary"], manifest["stage_counts"]
+    erased = erased or {}
     problems = _check_languages(summary, langs)
     records_in = sum(e["records"] for e in manifest["inputs"])
     if summary.get("records_in") != records_in:
@@ -428,8 +446,11 @@ def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
     trajectory = counts.get("trajectory", {})
     accepted = trajectory.get("out") if isinstance(trajectory, dict) else None
     accepted = 0 if "trajectory" not in counts else accepted
+    if _is_int(accepted):
+        accepted -= erased.get("trajectory", 0)
     if accepted != rows["trajectories"]:
-        problems.append(f"manifest: stage_counts.trajectory.out is {accepted!r} but the trajectories shards hold {rows['trajectories']} rows")
+        less = f" (less {erased['trajectory']} erased)" if erased.get("trajectory") else ""
+        problems.append(f"manifest: stage_counts.trajectory.out{less} is {accepted!r} but the trajectories shards hold {rows['trajectories']} rows")
     if decisions is None:
         return problems  # a decisions shard is already reported as damaged
     from pipeline.stages import registry
@@ -442,6 +463,16 @@ def _check_counts(manifest: dict, rows: dict[str, int], decisions: list | None,
         differing = sorted(set(derived) ^ set(counts) | {k for k in set(derived) & set(counts) if derived[k] != counts[k]})
         problems.append(f"manifest: stage_counts do not match the decisions rows (stages {', '.join(differing)})")
     expected = summary_counts(derived, records_in)
+    expected["kept"] -= erased.get("output", 0)
+    if "trajectories" in expected:
+        expected["trajectories"]["accepted"] -= erased.get("trajectory", 0)
+    stated = summary.get("erased")
+    if erased and not isinstance(stated, dict):
+        problems.append("manifest: decisions rows are marked erased but summary.erased is missing")
+    elif isinstance(stated, dict):
+        for key, stage in (("documents", "output"), ("trajectories", "trajectory")):
+            if stated.get(key) != erased.get(stage, 0):
+                problems.append(f"manifest: summary.erased.{key} is {stated.get(key)!r} but the decisions rows mark {erased.get(stage, 0)} erased")
     for key, value in expected.items():
         if summary.get(key) != value:
             problems.append(f"manifest: summary.{key} does not match the decisions rows")
@@ -471,6 +502,7 @@ def verify(out: str) -> list[str]:
     listed = set()
     rows = {table: 0 for table in TABLES}
     decisions: list | None = []
+    erased: dict[str, int] = {}
     langs: dict[str, list[int]] | None = {}
     for entry in outputs:
         rel = entry.get("path") if isinstance(entry, dict) else None
@@ -501,6 +533,8 @@ def verify(out: str) -> list[str]:
                     n = pq.ParquetFile(fh).metadata.num_rows
                 if table == "decisions" and decisions is not None:
                     decisions += _decision_counts(path)
+                    for stage, marked in _erased_keeps(path).items():
+                        erased[stage] = erased.get(stage, 0) + marked
                 if table == "documents" and langs is not None:
                     from pipeline.tokens import add_language_totals
 
@@ -518,9 +552,12 @@ def verify(out: str) -> list[str]:
         for table in TABLES:
             if not any(rel.startswith(table + "/") for rel in listed):
                 problems.append(f"manifest: no {table} shard listed (every run writes at least one per table)")
+    from pipeline.io import versions
+
     for rel in list_files(out):
-        if rel != MANIFEST and rel not in listed and not is_machinery(rel):
+        if rel != MANIFEST and rel not in listed and not is_machinery(rel) and not versions.is_archive(rel):
             problems.append(f"{rel}: not listed in the manifest")
+    problems += versions.check_archive(out, manifest)
     if not problems:
-        problems += _check_counts(manifest, rows, decisions, langs)
+        problems += _check_counts(manifest, rows, decisions, langs, erased)
     return problems

@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
 from pipeline.io.manifest import LOCK, MANIFEST, REPORT, SHARD_PATH, STAGING, TABLES, is_machinery, list_files
+from pipeline.io.versions import ARCHIVE_PATH, VERSIONS
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -119,10 +120,10 @@ def check_contents(out: str, overwrite: bool) -> list[str]:
         return []
     if not overwrite:
         raise OutputRefused(f"output folder is not empty: {out} (pass --overwrite to replace it)")
-    top_level = {MANIFEST, REPORT, *TABLES}
+    top_level = {MANIFEST, REPORT, VERSIONS, *TABLES}
     foreign = [rel for rel in present if rel.split("/", 1)[0] not in top_level]
     if not foreign and committed_run(out) is None:
-        foreign = [rel for rel in present if rel != MANIFEST and not SHARD_PATH.match(rel)]
+        foreign = [rel for rel in present if rel != MANIFEST and not SHARD_PATH.match(rel) and not ARCHIVE_PATH.match(rel)]
     if foreign:
         raise OutputRefused(
             f"--overwrite {out}: not an earlier curate output (it holds {foreign[0]}); "
@@ -303,14 +304,17 @@ def remove_leftovers(out: str) -> None:
     staging = FileSystems.join(out, STAGING)
     if FileSystems.exists(staging):
         delete_quietly(staging)
+    from pipeline.io.versions import remove_uncommitted_archives
+
+    remove_uncommitted_archives(out)
 
 
 def remove_unlisted(out: str, keep: set[str]) -> list[str]:
     """After the commit: every release file not in the new manifest (the old release, and files
-    an interrupted commit left); returns what could not be removed."""
+    an interrupted commit left) except the archive of earlier versions; returns what could not be removed."""
     failed = []
     for rel in release_files(out):
-        if rel != MANIFEST and rel not in keep:
+        if rel != MANIFEST and rel not in keep and not ARCHIVE_PATH.match(rel):
             try:
                 FileSystems.delete([FileSystems.join(out, rel)])
             except OSError:

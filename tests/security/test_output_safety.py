@@ -167,14 +167,17 @@ def test_without_overwrite_a_release_is_kept(published, config):
 
 def test_overwrite_replaces_the_release_and_leaves_no_old_files(published, config, tmp_path):
     _, out = published
-    old = json.loads((out / "manifest.json").read_text())
+    old_bytes = (out / "manifest.json").read_bytes()
+    old = json.loads(old_bytes)
     new_inp = write_inputs(tmp_path / "in2", n=3, tag="orchard")
     res = run_cli("run", "--input", new_inp, "--output", out, "--config", config, "--overwrite", "--quiet")
     assert res.code == 0, res.stderr
     new = json.loads((out / "manifest.json").read_text())
     assert new["run_id"] != old["run_id"] and new["summary"]["records_in"] == 3
     on_disk = {k for k, v in tree(out).items() if v != "dir"}
-    assert on_disk == {"manifest.json"} | {o["path"] for o in new["outputs"]}
+    # the replaced version's manifest is archived byte for byte (docs/audit.md#versions), nothing else stays
+    assert on_disk == {"manifest.json", "versions/v000001.json"} | {o["path"] for o in new["outputs"]}
+    assert (out / "versions" / "v000001.json").read_bytes() == old_bytes
     assert not {o["path"] for o in old["outputs"]} & on_disk
     assert run_cli("verify", out).code == 0
 

@@ -206,8 +206,10 @@ class _Translator(beam.pipeline.PipelineVisitor):
             bag = inputs[0].repartition(npartitions=self.parallelism) if inputs[0].npartitions < self.parallelism else inputs[0]
         elif type(transform) is beam.Flatten:
             bag = db.concat(inputs) if inputs else db.from_sequence([], npartitions=1)
+            if bag.npartitions > self.parallelism:  # concat adds partitions up: keep the task count flat
+                bag = bag.repartition(npartitions=self.parallelism)
         elif type(transform) is beam.GroupByKey:
-            bag = inputs[0].groupby(_first).map(_grouped)
+            bag = inputs[0].groupby(_first, npartitions=self.parallelism).map(_grouped)
         elif isinstance(transform, beam.ParDo):
             self._pardo(applied, inputs[0])
             return

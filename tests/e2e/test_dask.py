@@ -106,7 +106,7 @@ def local_out(inputs, tmp_path_factory):
     result = run(load_config(str(config)), [str(corpus)], str(out), [])
     s = result.summary
     # the corpus exercises what is compared: kept, dropped and quarantined rows, duplicates, trajectories
-    assert s["kept"] and s["quarantined"] and s["dropped_by_reason"].get("exact_duplicate") and s["trajectories"]["accepted"]
+    assert s["kept"] and s["quarantined"] and s["dropped_by_reason"].get("dedup/exact_duplicate") and s["trajectories"]["accepted"]
     assert s["records_in"] >= 150
     return out
 

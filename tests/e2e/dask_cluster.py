@@ -141,3 +141,14 @@ def collected(folder: Path) -> list:
 
 def split_odd(x):
     yield beam.pvalue.TaggedOutput("odd", x) if x % 2 else x
+
+
+def beam_patched(_):
+    """Whether pipeline.beam_memory's output-buffer patch is on in this (worker) process, after
+    the tuning every stage DoFn runs in its setup."""
+    from apache_beam.runners.worker import bundle_processor
+
+    from pipeline.runtime import tune_process
+
+    tune_process()
+    return hasattr(bundle_processor.DataOutputOperation.finish, "__wrapped__")

@@ -30,7 +30,7 @@ pytest.importorskip("distributed", reason="the dask extra is not installed: pip 
 from pipeline.config import load_config  # noqa: E402
 from pipeline.io.manifest import read_manifest, verify  # noqa: E402
 from pipeline.run import run  # noqa: E402
-from tests.e2e.dask_cluster import REPO, BatchAtFinish, Collect, DaskCluster, collected, split_odd  # noqa: E402
+from tests.e2e.dask_cluster import REPO, BatchAtFinish, Collect, DaskCluster, beam_patched, collected, split_odd  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_a_worker_killed_mid_run_is_recovered_or_fails_the_run_without_a_manifes
 # --- the runner fixes, one by one, on tiny graphs (oracle: plain Python over the same values) -----
 
 def _tiny_graph(p, tmp: Path, values: list[int]) -> dict[str, Path]:
-    folders = {name: tmp / name for name in ("even", "odd", "counted", "scaled")}
+    folders = {name: tmp / name for name in ("even", "odd", "counted", "scaled", "patched")}
     for f in folders.values():
         f.mkdir()
     nums = p | beam.Create(values, reshuffle=False)
@@ -173,6 +173,7 @@ def _tiny_graph(p, tmp: Path, values: list[int]) -> dict[str, Path]:
         | "counted" >> beam.ParDo(Collect(str(folders["counted"])))
     top = nums | "max" >> beam.CombineGlobally(max)
     nums | "scale" >> beam.Map(lambda x, m: [x, m], m=beam.pvalue.AsSingleton(top)) | "scaled" >> beam.ParDo(Collect(str(folders["scaled"])))
+    nums | "patched?" >> beam.Map(beam_patched) | "distinct" >> beam.Distinct() | "patched" >> beam.ParDo(Collect(str(folders["patched"])))
     return folders
 
 
@@ -187,6 +188,7 @@ def test_fixed_runner_keeps_tags_apart_and_runs_finish_bundle_side_inputs_and_ev
     assert collected(folders["odd"]) == [v for v in values if v % 2]
     assert collected(folders["counted"]) == [len(values)]  # finish_bundle outputs of every bundle
     assert collected(folders["scaled"]) == sorted([v, max(values)] for v in values)
+    assert collected(folders["patched"]) == [False]  # the local runner's memory patches stay off on Dask workers
 
 
 def test_beam_dask_runner_as_shipped_still_mixes_tagged_outputs(cluster, tmp_path):

@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -113,14 +114,34 @@ class _ParDoSpec:
 
 
 # (ParDo uid, thread) → (DoFnRunner, receivers): each worker thread unpickles and sets up a DoFn once,
-# as Beam's own workers reuse a DoFn instance across bundles.
+# as Beam's own workers reuse a DoFn instance across bundles. A uid is "<run token>:<n>"; a worker
+# outlives runs, so the DoFns of a run idle for IDLE_RUN_SECONDS are torn down when another run's
+# DoFn is set up (their models would otherwise stay in the worker for good).
 _SET_UP: dict[tuple[str, int], tuple[DoFnRunner, _Receivers]] = {}
+_LAST_USED: dict[str, float] = {}
+IDLE_RUN_SECONDS = 60.0
+
+
+def _evict_idle_runs(current: str) -> None:
+    now = time.monotonic()
+    idle = {run for run, used in _LAST_USED.items() if run != current and now - used > IDLE_RUN_SECONDS}
+    for key in [k for k in _SET_UP if k[0].split(":", 1)[0] in idle]:
+        runner, _ = _SET_UP.pop(key)
+        try:
+            runner.teardown()
+        except Exception:  # noqa: BLE001 - a DoFn failing its teardown must not fail another run's bundle
+            _LOG.warning("teardown of an idle run's DoFn failed", exc_info=True)
+    for run in idle:
+        _LAST_USED.pop(run, None)
 
 
 def _runner_for(uid: str, blob: bytes, side_values) -> tuple[DoFnRunner, _Receivers, bool]:
     key = (uid, threading.get_ident())
+    run = uid.split(":", 1)[0]
+    _LAST_USED[run] = time.monotonic()
     if not side_values and key in _SET_UP:
         return (*_SET_UP[key], True)
+    _evict_idle_runs(run)
     spec: _ParDoSpec = pickler.loads(blob)
     side_inputs = [
         SideInputMap(view, options, [_windowed(v) for v in values])
@@ -181,6 +202,8 @@ class _Translator(beam.pipeline.PipelineVisitor):
         self.parallelism = parallelism
         self.bags: dict = {}  # PCollection → bag
         self.consumed: set = set()
+        self._run_token = uuid.uuid4().hex
+        self._pardos = itertools.count()
 
     def _input(self, applied):
         mains = [p for p in applied.main_inputs.values() if not isinstance(p, beam.pvalue.PBegin)]
@@ -232,7 +255,8 @@ class _Translator(beam.pipeline.PipelineVisitor):
             windowing=applied.main_inputs[next(iter(applied.main_inputs))].windowing,
             side_views=[(type(si), si._view_options()) for si in transform.side_inputs],  # noqa: SLF001 - as Beam's runners do
         )
-        bundles = main.map_partitions(_run_bundle, uuid.uuid4().hex, pickler.dumps(spec), *sides)
+        uid = f"{self._run_token}:{next(self._pardos)}"
+        bundles = main.map_partitions(_run_bundle, uid, pickler.dumps(spec), *sides)
         for tag, pcoll in applied.outputs.items():
             self.bags[pcoll] = bundles.map_partitions(_select, None if tag == "None" else tag)
 

@@ -20,7 +20,7 @@ ParDos, bundle-level outputs or several sinks (the upstream bugs, each fixed her
    ``list(bag)`` on a worker, which recomputes the upstream graph with a local scheduler).
 7. ``--runner DaskRunner`` is not a registered short name.
 
-:class:`DaskRunner` below is Beam's runner with its graph translation replaced: each PCollection is
+The runner :func:`make_runner` returns is Beam's with its graph translation replaced: each PCollection is
 a bag; a ParDo is one task per partition (bundle) returning its outputs by tag, each consumer
 selecting its tag; the DoFn is unpickled and set up once per worker thread; side inputs are
 computed as dependencies of the consuming tasks; ``GroupByKey`` is ``Bag.groupby`` (dask's task
@@ -65,14 +65,14 @@ def is_dask_runner(name: str | None) -> bool:
 def make_runner():
     """The runner object for ``--runner DaskRunner``: ours on Beam 2.77.0, Beam's on any other."""
     try:
-        from apache_beam.runners.dask import dask_runner  # noqa: F401 - needs the dask extra
-        import distributed  # noqa: F401
+        import distributed  # noqa: F401 - first: Beam's module fails obscurely without it
+        from apache_beam.runners.dask import dask_runner
     except ImportError as exc:
         raise ImportError(f"the Dask runner needs the dask extra: pip install -e '.[dask]' ({exc})") from None
     if beam.__version__ != BEAM_VERSION:
         _LOG.warning("apache-beam %s is not %s: Beam's DaskRunner used as shipped (pipeline.beam_dask)", beam.__version__, BEAM_VERSION)
         return dask_runner.DaskRunner()
-    return DaskRunner()
+    return _fixed_runner_class()()
 
 
 def _windowed(value) -> WindowedValue:
@@ -301,34 +301,41 @@ class DaskResult(PipelineResult):
         raise NotImplementedError("the Dask runner reports no Beam metrics")
 
 
-def _base():
+def _fixed_runner_class():
+    """Beam's DaskRunner with the translation of this module. Built on first use: Beam's runner
+    module imports dask, which only the ``dask`` extra installs (this module must import without it)."""
+    global _FIXED
+    if _FIXED is not None:
+        return _FIXED
+    import distributed
+    from apache_beam.runners.dask.dask_runner import DaskOptions
     from apache_beam.runners.dask.dask_runner import DaskRunner as BeamDaskRunner
+    from apache_beam.runners.dask.overrides import dask_overrides
 
-    return BeamDaskRunner
+    class DaskRunner(BeamDaskRunner):
+        """Beam's DaskRunner with the graph translation of :mod:`pipeline.beam_dask`."""
+
+        def run_pipeline(self, pipeline, options):
+            dask_options = options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)
+            bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)  # noqa: SLF001 - Beam's own parsing
+            if bag_kwargs.get("partition_size"):
+                raise ValueError("--dask_partition_size is not supported by this runner; use --dask_npartitions")
+            client = distributed.Client(**dask_options)
+            try:
+                parallelism = bag_kwargs.get("npartitions") or 2 * max(1, sum(client.nthreads().values()))
+                # Create and Reshuffle become bag partitioning; GroupByKey and Flatten are translated
+                # here directly (Beam's GroupByKey override leaves a ParDo it then drops as a no-op).
+                pipeline.replace_all([o for o in dask_overrides() if type(o).__name__ in ("CreateOverride", "ReshuffleOverride")])
+                translator = _Translator(parallelism)
+                pipeline.visit(translator)
+                futures = client.compute(translator.sinks())
+            except BaseException:
+                client.close()
+                raise
+            return DaskResult(client, list(futures))
+
+    _FIXED = DaskRunner
+    return _FIXED
 
 
-class DaskRunner(_base()):
-    """Beam's DaskRunner with the graph translation of this module (see the module docstring)."""
-
-    def run_pipeline(self, pipeline, options):
-        import distributed
-        from apache_beam.runners.dask.dask_runner import DaskOptions
-        from apache_beam.runners.dask.overrides import dask_overrides
-
-        dask_options = options.view_as(DaskOptions).get_all_options(drop_default=True, current_only=True)
-        bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)  # noqa: SLF001 - Beam's own parsing
-        if bag_kwargs.get("partition_size"):
-            raise ValueError("--dask_partition_size is not supported by this runner; use --dask_npartitions")
-        client = distributed.Client(**dask_options)
-        try:
-            parallelism = bag_kwargs.get("npartitions") or 2 * max(1, sum(client.nthreads().values()))
-            # Create and Reshuffle become bag partitioning; Read, GroupByKey and Flatten are translated
-            # here directly (Beam's GroupByKey override leaves a ParDo it then drops as a no-op).
-            pipeline.replace_all([o for o in dask_overrides() if type(o).__name__ in ("CreateOverride", "ReshuffleOverride")])
-            translator = _Translator(parallelism)
-            pipeline.visit(translator)
-            futures = client.compute(translator.sinks())
-        except BaseException:
-            client.close()
-            raise
-        return DaskResult(client, list(futures))
+_FIXED = None

@@ -97,7 +97,12 @@ def _register_runner_options(runner: str | None) -> None:
     from pipeline.beam_dask import RUNNER_NAMES as DASK_RUNNERS
 
     if runner in DASK_RUNNERS:
-        runner = "apache_beam.runners.dask.dask_runner.DaskRunner"  # not in Beam's short names
+        try:
+            import distributed  # noqa: F401 - first: Beam's module fails obscurely without it
+            import apache_beam.runners.dask.dask_runner  # noqa: F401 - registers DaskOptions
+        except ImportError:
+            raise BeamOptionError(f"--runner {runner} needs the dask extra: pip install -e '.[dask]'") from None
+        return
 
     path = _RUNNER_MAP.get(runner.lower(), _RUNNER_MAP.get(runner.lower() + "runner", runner))
     if "." in path:

@@ -71,3 +71,20 @@ def test_a_failed_bundle_drops_its_dofn():
         beam_dask._run_bundle([1, "x"], "runA:0", _blob())  # "x" % 2 fails
     assert beam_dask._SET_UP == {}
     assert beam_dask._run_bundle([2], "runA:0", _blob()) == [{None: [2, ("seen", 1)]}]
+
+
+def test_dask_runner_without_the_extra_is_a_usage_error_naming_it(monkeypatch):
+    import sys
+
+    from pipeline.runners import BeamOptionError, unknown_beam_args
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    with pytest.raises(BeamOptionError, match=r"needs the dask extra: pip install -e '\.\[dask\]'"):
+        unknown_beam_args(["--runner=DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786"])
+
+
+def test_dask_options_are_known_with_the_runners_short_name():
+    from pipeline.runners import unknown_beam_args
+
+    unknown, names = unknown_beam_args(["--runner", "DaskRunner", "--dask_client_address=tcp://127.0.0.1:8786", "--dask_npartitions=8"])
+    assert unknown == [] and "--dask_scheduler_file" in names

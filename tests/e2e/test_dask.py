@@ -181,7 +181,8 @@ def test_fixed_runner_keeps_tags_apart_and_runs_finish_bundle_side_inputs_and_ev
     from pipeline.runners import make_runner, pipeline_options
 
     values = list(range(1, 301))
-    options = pipeline_options(["--runner=DaskRunner", f"--dask_client_address={cluster.address}"])
+    # through the scheduler file (the HPC set-up in docs/running-at-scale.md) instead of the address
+    options = pipeline_options(["--runner=DaskRunner", f"--dask_scheduler_file={cluster.workdir / 'scheduler.json'}"])
     with beam.Pipeline(runner=make_runner(options), options=options) as p:
         folders = _tiny_graph(p, tmp_path, values)
     assert collected(folders["even"]) == [v for v in values if v % 2 == 0]

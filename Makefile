@@ -13,7 +13,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip wheel
-	$(BIN)/python -m pip install -q -e '.[test,gcp]'
+	$(BIN)/python -m pip install -q -e '.[test,gcp,dask]'
 	touch $(STAMP)
 
 install: $(STAMP)

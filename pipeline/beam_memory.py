@@ -20,12 +20,15 @@ figures are in docs/benchmarks.md, "Process and runner tuning"):
   (the Fn API's data channel already bounds its receive queue to 5 messages).
 
 Both are behaviour-preserving: the same elements reach the same bundles in the same order, only
-in more, smaller messages, or with a buffer freed sooner. The first is applied by
-:func:`pipeline.runtime.tune_process` (driver and every worker's DoFn setup), both by
-:func:`pipeline.runners.make_runner` for the local runner, and only on the Beam version they were
-written against: another version is left as it is, with a warning, since these
-internals are not a public API. ``CURATE_NO_BEAM_PATCHES=1`` in the environment (inherited by local
-SDK workers) leaves Beam as shipped.
+in more, smaller messages, or with a buffer freed sooner. They are applied only where they are
+tested — the local runner (:data:`TESTED_RUNNERS`: in-process and ``multi_processing`` workers) —
+and only on the Beam version they were written against: another version is left as it is, with a
+warning, since these internals are not a public API. :func:`pipeline.runners.make_runner` applies
+both for the local runner and sets ``CURATE_BEAM_PATCHES=1`` in the environment, which its local
+SDK worker processes inherit; there :func:`pipeline.runtime.tune_process` (every worker's DoFn
+setup) applies the first. Workers of every other runner (Dataflow, Spark, Flink, Dask, a portable
+job server) never see that variable, so Beam stays as shipped there. ``CURATE_NO_BEAM_PATCHES=1``
+leaves Beam as shipped everywhere.
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ _LOG = logging.getLogger(__name__)
 BEAM_VERSION = "2.77.0"  # the pin in pyproject.toml; the patched internals are this version's
 INPUT_CHUNK_BYTES = 4 << 20
 DISABLE_ENV = "CURATE_NO_BEAM_PATCHES"  # =1: Beam as shipped (comparisons, or if a patch misbehaves)
+ENABLE_ENV = "CURATE_BEAM_PATCHES"  # set to 1 by the local runner's launcher, inherited by its workers
+TESTED_RUNNERS = {"DirectRunner"}  # pipeline.runners.runner_name of the runners the patches are tested on
 _APPLIED: set[str] = set()
 
 
@@ -57,10 +62,11 @@ def _beam_matches() -> bool:
 
 
 def release_bundle_output_buffers() -> bool:
-    """After a bundle closes an output to the runner, forget the stream (and its buffer)."""
+    """After a bundle closes an output to the runner, forget the stream (and its buffer). Only in
+    a process of the local runner (``CURATE_BEAM_PATCHES=1``, set by :func:`bound_worker_memory`)."""
     if "outputs" in _APPLIED:
         return True
-    if not _beam_matches():
+    if os.environ.get(ENABLE_ENV) != "1" or not _beam_matches():
         return False
     from apache_beam.runners.worker import bundle_processor
 
@@ -146,7 +152,9 @@ def stream_local_runner_inputs() -> bool:
 
 
 def bound_worker_memory() -> None:
-    """Both patches; idempotent. Called by :func:`pipeline.runners.make_runner` for the local
-    runner, whose in-process workers share the launching process."""
+    """Both patches, here and (through ``CURATE_BEAM_PATCHES=1``) in the local SDK worker processes
+    this process starts; idempotent. Called by :func:`pipeline.runners.make_runner` for the local
+    runner only, whose in-process workers share the launching process."""
+    os.environ[ENABLE_ENV] = "1"
     release_bundle_output_buffers()
     stream_local_runner_inputs()

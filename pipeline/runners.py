@@ -62,6 +62,10 @@ def make_runner(options: PipelineOptions):
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
         )
         return fn_runner.FnApiRunner(provision_info=provision_info)
+    from pipeline import beam_dask
+
+    if beam_dask.is_dask_runner(name):
+        return beam_dask.make_runner()  # Beam's Dask runner with its translation fixed (pipeline/beam_dask.py)
     return name  # Beam resolves the name (DataflowRunner, PortableRunner, SparkRunner, FlinkRunner …)
 
 
@@ -90,6 +94,15 @@ def _register_runner_options(runner: str | None) -> None:
     if runner in LOCAL_RUNNERS:
         return
     from apache_beam.runners.runner import _RUNNER_MAP
+    from pipeline.beam_dask import RUNNER_NAMES as DASK_RUNNERS
+
+    if runner in DASK_RUNNERS:
+        try:
+            import distributed  # noqa: F401 - first: Beam's module fails obscurely without it
+            import apache_beam.runners.dask.dask_runner  # noqa: F401 - registers DaskOptions
+        except ImportError:
+            raise BeamOptionError(f"--runner {runner} needs the dask extra: pip install -e '.[dask]'") from None
+        return
 
     path = _RUNNER_MAP.get(runner.lower(), _RUNNER_MAP.get(runner.lower() + "runner", runner))
     if "." in path:

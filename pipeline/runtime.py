@@ -41,7 +41,8 @@ def tune_process() -> None:
 
     * glibc malloc arenas are capped (:func:`limit_malloc_arenas`).
     * A finished bundle's output buffers are freed instead of staying with the cached bundle
-      processor (:func:`pipeline.beam_memory.release_bundle_output_buffers`).
+      processor (:func:`pipeline.beam_memory.release_bundle_output_buffers`) — in processes of
+      the local runner only, where that patch is tested.
     * The GC's generation-0 threshold goes up: a run allocates millions of short-lived, acyclic
       record dicts, and the default threshold (700) makes the cyclic collector rescan live batches
       constantly.

@@ -4,6 +4,7 @@ elements, in the same order, reaching the worker."""
 from __future__ import annotations
 
 import gc
+import os
 import random
 
 import apache_beam as beam
@@ -26,6 +27,7 @@ _POST = coders.WindowedValueCoder(
 
 @pytest.fixture(autouse=True)
 def _patched():
+    beam_memory.bound_worker_memory()  # what make_runner does for the local runner
     assert beam_memory.stream_local_runner_inputs() and beam_memory.release_bundle_output_buffers()
 
 
@@ -154,3 +156,40 @@ def test_patches_apply_once_on_the_pinned_beam_only(monkeypatch, caplog):
     monkeypatch.setenv(beam_memory.DISABLE_ENV, "1")
     assert beam_memory.release_bundle_output_buffers() is False  # switched off by the environment
     assert not caplog.text
+
+
+_PROBE = """
+import os, sys
+from apache_beam.runners.worker import bundle_processor
+from pipeline.runtime import tune_process
+tune_process()
+print(hasattr(bundle_processor.DataOutputOperation.finish, "__wrapped__"))
+"""
+
+
+@pytest.mark.parametrize("enabled, patched", [(None, "False"), ("1", "True")])
+def test_a_worker_process_patches_beam_only_when_the_local_runner_launched_it(enabled, patched):
+    """A fresh interpreter stands for a worker: a local multi_processing worker inherits
+    CURATE_BEAM_PATCHES=1 from its launcher; a Dataflow, Spark, Flink or Dask worker never has it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in (beam_memory.ENABLE_ENV, beam_memory.DISABLE_ENV)}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    if enabled:
+        env[beam_memory.ENABLE_ENV] = enabled
+    out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == patched
+
+
+def test_only_the_local_runner_turns_the_patches_on(monkeypatch):
+    from pipeline.runners import make_runner, pipeline_options
+
+    monkeypatch.delenv(beam_memory.ENABLE_ENV, raising=False)
+    assert make_runner(pipeline_options(["--runner=DataflowRunner"])) == "DataflowRunner"
+    assert beam_memory.ENABLE_ENV not in os.environ
+    make_runner(pipeline_options([]))
+    assert os.environ[beam_memory.ENABLE_ENV] == "1"

@@ -12,7 +12,7 @@ from pipeline.io.manifest import read_manifest
 
 def test_every_shipped_profile_loads_and_names_its_runner():
     shipped = profiles.available()
-    assert {"local-mp", "portable-embed", "dataflow", "dataflow-container", "spark", "flink", "portable"} <= set(shipped)
+    assert {"local-mp", "portable-embed", "dataflow", "dataflow-container", "spark", "flink", "portable", "dask"} <= set(shipped)
     for name in shipped:
         profile = profiles.load(name)
         assert profile["description"] and profile["options"]["runner"], name

@@ -90,6 +90,9 @@ class _DocumentsAndKeepDecisions(beam.DoFn):
         yield docs
         yield pvalue.TaggedOutput("decisions", decisions)
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
 
 _JSON_ESCAPE = re.compile(
     r"\\(?:\\|/|u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4}))"

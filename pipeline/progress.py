@@ -161,7 +161,7 @@ def _duration(seconds: float) -> str:
 class Snapshot:
     counts: dict[str, int]
     total_bytes: int | None  # the input's size as discovered; None when unknown
-    elapsed: float  # seconds since the run started
+    bytes_per_second: float | None = None  # the reading rate so far (see ReadingRate); None before any
 
     def get(self, name: str) -> int:
         return self.counts.get(name, 0)
@@ -171,15 +171,11 @@ class Snapshot:
         return bool(self.total_bytes) and self.get(BYTES) < self.total_bytes
 
     @property
-    def mb_per_second(self) -> float:
-        return self.get(BYTES) / 1e6 / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
     def eta_seconds(self) -> float | None:
         """Seconds until the input is read at the rate so far; None once read, or with no rate yet."""
-        if not self.reading or not self.get(BYTES) or self.elapsed <= 0:
+        if not self.reading or not self.bytes_per_second:
             return None
-        return (self.total_bytes - self.get(BYTES)) / (self.get(BYTES) / self.elapsed)
+        return (self.total_bytes - self.get(BYTES)) / self.bytes_per_second
 
     @property
     def teacher(self) -> tuple[int, int, int] | None:
@@ -191,6 +187,28 @@ class Snapshot:
         return done, failed, max(prompts - done - failed, 0)
 
 
+class ReadingRate:
+    """Input bytes per second, measured from the first bytes seen (worker start-up is not reading)
+    to the last increase (a finished read keeps its rate instead of decaying while stages run)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.first: tuple[float, int] | None = None  # (time, bytes) when bytes were first seen
+        self.last: tuple[float, int] | None = None  # when they last grew
+
+    def observe(self, now: float, nbytes: int) -> float | None:
+        if nbytes <= 0:
+            return None
+        if self.first is None:
+            self.first = self.last = (now, nbytes)
+        elif nbytes > self.last[1]:
+            self.last = (now, nbytes)
+        (t0, b0), (t1, b1) = self.first, self.last
+        if t1 > t0 and b1 > b0:
+            return (b1 - b0) / (t1 - t0)
+        return b1 / (t1 - self.started) if t1 > self.started else None
+
+
 def format_line(s: Snapshot) -> str:
     """One plain progress line (what a non-terminal stderr and ``--log-file`` get)."""
     read_mb = s.get(BYTES) / 1e6
@@ -198,7 +216,9 @@ def format_line(s: Snapshot) -> str:
         size = f"{read_mb:.1f} of {s.total_bytes / 1e6:.1f} MB ({100.0 * min(s.get(BYTES), s.total_bytes) / s.total_bytes:.0f}%)"
     else:
         size = f"{read_mb:.1f} MB"
-    line = f"progress: read {s.get(READ):,} records, {size}, {s.mb_per_second:.1f} MB/s"
+    line = f"progress: read {s.get(READ):,} records, {size}"
+    if s.bytes_per_second:
+        line += f", {s.bytes_per_second / 1e6:.1f} MB/s"
     eta = s.eta_seconds
     if eta is not None:
         line += f", ETA {_duration(eta)}"
@@ -257,7 +277,7 @@ class ProgressMonitor:
         self.interval = interval
         self.terminal = stderr_is_terminal() if terminal is None else terminal
         self.result = None  # the running pipeline's result, for runners that report metrics live
-        self._started = time.monotonic()
+        self._rate = ReadingRate(time.monotonic())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._bars: _Bars | None = None
@@ -269,12 +289,15 @@ class ProgressMonitor:
         return _LOG.isEnabledFor(logging.INFO)
 
     def snapshot(self) -> Snapshot | None:
+        """The counts so far; zeros while local workers start (none published yet); None when the
+        runner's pipeline is running elsewhere and neither files nor live metrics report."""
         counts = read_counts(self.directory)
         if counts is None and self.result is not None:
             counts = metrics_counts(self.result)
-        if counts is None:
-            return None
-        return Snapshot(counts, self.total_bytes, time.monotonic() - self._started)
+            if counts is None:
+                return None
+        counts = counts or {}
+        return Snapshot(counts, self.total_bytes, self._rate.observe(time.monotonic(), counts.get(BYTES, 0)))
 
     def render(self) -> None:
         s = self.snapshot()
@@ -304,10 +327,10 @@ class ProgressMonitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._bars is not None:
-            try:
-                if exc[0] is None:  # a finished run: the bars show the last counts before the summary
-                    self.render()
+        try:
+            if exc[0] is None:  # a finished run: the last line (or the bars) shows every count
+                self.render()
+            if self._bars is not None:
                 self._bars.close()
-            except Exception:  # noqa: BLE001
-                pass
+        except Exception:  # noqa: BLE001 - progress must never fail a run
+            _LOG.debug("progress rendering failed", exc_info=True)

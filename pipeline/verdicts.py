@@ -145,6 +145,9 @@ class StageDoFn(beam.DoFn):
         if kept:
             yield kept
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
 
 class RecordStage(beam.PTransform):
     """A per-record stage: batches in; ``kept`` batches and ``decisions`` rows out.

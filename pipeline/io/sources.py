@@ -92,6 +92,9 @@ class _ReadSplit(beam.DoFn):
                     progress.add(progress.DROPPED)
                 yield pvalue.TaggedOutput(tag, value)
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
 
 class ReadInputs(beam.PTransform):
     """files (from :func:`expand_inputs`) → outputs ``records`` (main: batches of records),

@@ -71,6 +71,9 @@ class _TeacherFn(beam.DoFn):
         if close:
             close()
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
     def process(self, batch):
         self._counters["prompts"].inc(len(batch))
         progress.add(progress.TEACHER_PROMPTS, len(batch))

@@ -245,6 +245,9 @@ class _ApplyHeld(beam.DoFn):
         if kept:
             yield kept
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
     def _drop(self, record, reason, other, detail):
         if other.startswith(PRIOR):
             other = other[len(PRIOR) :]

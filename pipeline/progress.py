@@ -235,10 +235,22 @@ class _Bars:
     def __init__(self, stream, total_bytes: int | None) -> None:
         from tqdm import tqdm
 
+        # tqdm hides every bar on a terminal that reports no size (a fresh pseudo-terminal: 0 x 0).
+        try:
+            size = os.get_terminal_size(stream.fileno())
+            sized = size.columns > 0 and size.lines > 0
+        except (OSError, ValueError, AttributeError):
+            sized = False
+        self._width = {"dynamic_ncols": True} if sized else {"ncols": 100, "nrows": 24}
         self._tqdm = tqdm
         self._stream = stream
+        # Log lines meanwhile are written above the bars instead of through them.
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        self._redirect = logging_redirect_tqdm()
+        self._redirect.__enter__()
         self.read = tqdm(total=total_bytes or None, unit="B", unit_scale=True, desc="read", file=stream,
-                         dynamic_ncols=True, mininterval=0, leave=True)
+                         mininterval=0, leave=True, **self._width)
         self.teacher = None
 
     def update(self, s: Snapshot) -> None:
@@ -248,7 +260,7 @@ class _Bars:
             done, failed, pending = s.teacher
             if self.teacher is None:
                 self.teacher = self._tqdm(total=s.get(TEACHER_PROMPTS), unit="prompt", desc="teacher", file=self._stream,
-                                          dynamic_ncols=True, mininterval=0, leave=True)
+                                          mininterval=0, leave=True, **self._width)
             self.teacher.total = s.get(TEACHER_PROMPTS)
             self.teacher.set_postfix_str(f"{done:,} done, {failed:,} failed, {pending:,} pending", refresh=False)
             self.teacher.update(done + failed - self.teacher.n) if done + failed > self.teacher.n else self.teacher.refresh()
@@ -257,6 +269,7 @@ class _Bars:
         for bar in (self.read, self.teacher):
             if bar is not None:
                 bar.close()
+        self._redirect.__exit__(None, None, None)
 
 
 def stderr_is_terminal() -> bool:

@@ -111,7 +111,7 @@ class Split:
         mb = nbytes / 1e6
         rate = mb / max(now - self._started, 1e-9)
         of = f" of {total / 1e6:.1f} MB ({100.0 * nbytes / total:.0f}%)" if total else " MB"
-        _LOG.info("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
+        _LOG.debug("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
 
     def _publish_bytes(self, nbytes: int) -> None:
         nbytes = min(nbytes, self.stored_size) if self.stored_size is not None else nbytes
@@ -124,7 +124,7 @@ class Split:
             self._publish_bytes(self.stored_size)  # the whole item is read (or unreadable: done with)
         elapsed = time.monotonic() - self._started
         if elapsed >= self.cfg.progress_seconds:
-            _LOG.info("ingest %s: done, %d records in %.1fs", self._where, self.seen, elapsed)
+            _LOG.debug("ingest %s: done, %d records in %.1fs", self._where, self.seen, elapsed)
 
     def hash_rest(self, counter: CountingReader) -> None:
         """Read the rest of the file through ``counter`` so its byte count and sha256 cover it all."""

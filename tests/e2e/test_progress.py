@@ -5,14 +5,17 @@ in a subprocess; the oracles are the input as written here (its size, its record
 run's own manifest, never the progress code's numbers."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import re
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
@@ -170,7 +173,10 @@ def test_the_teacher_shows_prompts_done_failed_and_pending(tmp_path):
     assert proc.returncode == 0, proc.stderr
     teacher = [m for m in progress_lines(proc.stderr) if m["done"] is not None]
     assert teacher, proc.stderr
-    assert all(number(m["done"]) + number(m["failed"]) + number(m["pending"]) == len(seeds) for m in teacher)
+    handed = [number(m["done"]) + number(m["failed"]) + number(m["pending"]) for m in teacher]  # prompts handed over so far
+    assert handed == sorted(handed) and handed[-1] == len(seeds), proc.stderr
+    for key in ("done", "failed", "requests"):
+        assert [number(m[key]) for m in teacher] == sorted(number(m[key]) for m in teacher)
     assert any(number(m["pending"]) > 0 and number(m["done"]) + number(m["failed"]) > 0 for m in teacher), proc.stderr  # mid-way
     last = teacher[-1]
     assert (number(last["done"]), number(last["failed"]), number(last["pending"])) == (6, 2, 0)  # 2 of 8 start "Refuse"
@@ -178,9 +184,12 @@ def test_the_teacher_shows_prompts_done_failed_and_pending(tmp_path):
     assert API_KEY not in proc.stderr and "apples" not in proc.stderr
 
 
-def run_on_terminal(args: list[str], timeout: float = 300) -> tuple[int, str, str]:
-    """Run with stderr on a pseudo-terminal (stdout a pipe): (exit code, terminal output, stdout)."""
+def run_on_terminal(args: list[str], size: tuple[int, int] | None = None, timeout: float = 300) -> tuple[int, str, str]:
+    """Run with stderr on a pseudo-terminal of ``size`` (rows, columns; None: one that reports no
+    size), stdout a pipe: (exit code, terminal output, stdout)."""
     master, slave = pty.openpty()
+    if size:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, text=False, env={**os.environ, "TERM": "xterm", "COLUMNS": "120"})
     os.close(slave)
     chunks: list[bytes] = []
@@ -206,20 +215,23 @@ def run_on_terminal(args: list[str], timeout: float = 300) -> tuple[int, str, st
     return code, b"".join(chunks).decode("utf-8", errors="replace"), b"".join(stdout_chunks).decode("utf-8")
 
 
-def test_a_terminal_gets_a_progress_bar_and_quiet_silences_it(corpus, tmp_path):
+@pytest.mark.parametrize("size", [(40, 120), None], ids=["sized", "no_size"])
+def test_a_terminal_gets_a_progress_bar_and_quiet_silences_it(corpus, tmp_path, size):
     src, config, written = corpus
     code, terminal, stdout = run_on_terminal(curate_cmd("--input", src, "--output", tmp_path / "out", "--config", config,
-                                                        "--set", "run.progress_seconds=0.2"))
+                                                        "--set", "run.progress_seconds=0.2"), size)
     assert code == 0, terminal
-    size = src.stat().st_size
+    nbytes = src.stat().st_size
     assert "\r" in terminal and "read:" in terminal and "%|" in terminal, terminal  # a redrawn bar
-    assert re.search(r"read: 100%\|[^\n]*\| " + re.escape(f"{size / 1e6:.2f}M/{size / 1e6:.2f}M"), terminal), terminal
+    assert re.search(r"read: 100%\|[^\n]*\| " + re.escape(f"{nbytes / 1e6:.2f}M/{nbytes / 1e6:.2f}M"), terminal), terminal
     assert f"{written:,} records" in terminal and "B/s" in terminal
     assert "pipeline.progress" not in terminal  # bars instead of lines
     assert f"{written} records in" in stdout
 
+    if size is None:
+        return
     code, terminal, stdout = run_on_terminal(curate_cmd("--input", src, "--output", tmp_path / "quiet", "--config", config,
-                                                        "--set", "run.progress_seconds=0.2", "--quiet"))
+                                                        "--set", "run.progress_seconds=0.2", "--quiet"), size)
     assert code == 0, terminal
     assert terminal.strip() == "" and f"{written} records in" in stdout
 

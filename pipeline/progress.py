@@ -229,6 +229,14 @@ def format_line(s: Snapshot) -> str:
     return line
 
 
+def _advance(bar, n: int) -> None:
+    """Move a tqdm bar to ``n`` (its rate and ETA follow), or just redraw it."""
+    if n > bar.n:
+        bar.update(n - bar.n)
+    else:
+        bar.refresh()
+
+
 class _Bars:
     """tqdm bars on a terminal: input bytes (rate and ETA by tqdm), and the teacher's prompts."""
 
@@ -255,7 +263,7 @@ class _Bars:
 
     def update(self, s: Snapshot) -> None:
         self.read.set_postfix_str(f"{s.get(READ):,} records, kept {s.get(KEPT):,}, dropped {s.get(DROPPED):,}", refresh=False)
-        self.read.update(max(s.get(BYTES) - self.read.n, 0)) if s.get(BYTES) > self.read.n else self.read.refresh()
+        _advance(self.read, s.get(BYTES))
         if s.teacher:
             done, failed, pending = s.teacher
             if self.teacher is None:
@@ -263,7 +271,7 @@ class _Bars:
                                           mininterval=0, leave=True, **self._width)
             self.teacher.total = s.get(TEACHER_PROMPTS)
             self.teacher.set_postfix_str(f"{done:,} done, {failed:,} failed, {pending:,} pending", refresh=False)
-            self.teacher.update(done + failed - self.teacher.n) if done + failed > self.teacher.n else self.teacher.refresh()
+            _advance(self.teacher, done + failed)
 
     def close(self) -> None:
         for bar in (self.read, self.teacher):

@@ -6,6 +6,7 @@ run's own manifest, never the progress code's numbers."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -89,6 +90,17 @@ def test_the_reading_rate_starts_at_the_first_bytes_and_stops_when_they_stop():
     assert rate.observe(150.0, 9_000_000) == 4_000_000 / 2.0  # reading over: no decay
 
 
+def test_the_teacher_gets_its_own_bar():
+    stream = io.StringIO()
+    bars = progress._Bars(stream, 1_000_000)
+    bars.update(progress.Snapshot({"read": 3, "bytes": 1_000_000, "kept": 3, "teacher_prompts": 10, "teacher_done": 6,
+                                   "teacher_failed": 1}, 1_000_000, 1.0))
+    bars.close()
+    drawn = stream.getvalue()
+    assert re.search(r"read: 100%.*3 records, kept 3, dropped 0", drawn), drawn
+    assert re.search(r"teacher:  70%.* 7/10 .*6 done, 1 failed, 3 pending", drawn), drawn
+
+
 _PUBLISH = """
 import sys
 from pipeline import progress
@@ -136,6 +148,7 @@ def test_periodic_lines_show_read_kept_dropped_rate_and_eta(corpus, tmp_path, mo
     assert max(number(m["kept"]) for m in found) <= summary["kept"]
     assert max(number(m["dropped"]) for m in found) <= summary["dropped"] + summary["quarantined"]
     last = found[-1]  # after the run: every count
+    assert (last["mb"], last["pct"]) == (size_mb, "100")
     assert (number(last["read"]), number(last["kept"]), number(last["dropped"])) == (
         written, summary["kept"], summary["dropped"] + summary["quarantined"])
     assert NOTE not in proc.stderr and not re.search(r"\bp\d+\b", "\n".join(m.string for m in found))  # counts only

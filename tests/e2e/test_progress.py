@@ -21,11 +21,13 @@ import threading
 import time
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
 import yaml
 
 from pipeline import progress
 from pipeline.io.manifest import read_manifest
+from pipeline.runners import local_pipeline
 from tests.e2e.test_teacher_breaker import API_KEY, closed_port, write_run
 from tests.local_http import JsonHandler, LocalServer
 
@@ -99,6 +101,29 @@ def test_the_teacher_gets_its_own_bar():
     drawn = stream.getvalue()
     assert re.search(r"read: 100%.*3 records, kept 3, dropped 0", drawn), drawn
     assert re.search(r"teacher:  70%.* 7/10 .*6 done, 1 failed, 3 pending", drawn), drawn
+
+
+class _CountBatches(beam.DoFn):
+    def process(self, batch):
+        progress.add(progress.READ, len(batch))
+        progress.add(progress.DROPPED, 1)
+        yield batch
+
+
+def test_the_same_counts_are_beam_metrics_for_runners_that_report_them(monkeypatch):
+    monkeypatch.delenv(progress.ENV_DIR, raising=False)  # no folder: the metrics are the only source
+    p = local_pipeline()
+    _ = p | beam.Create([[1, 2, 3], [4, 5]]) | beam.ParDo(_CountBatches())
+    result = p.run()
+    result.wait_until_finish()
+    assert progress.metrics_counts(result) == {"read": 5, "dropped": 2}
+
+
+def test_with_no_counts_from_anywhere_nothing_is_shown(tmp_path):
+    monitor = progress.ProgressMonitor(str(tmp_path), 1_000, 1.0, terminal=False)
+    assert monitor.snapshot().counts == {}  # local workers still starting: zeros
+    monitor.result = object()  # a runner that returned, reports no live metrics, and sees no folder
+    assert monitor.snapshot() is None
 
 
 _PUBLISH = """

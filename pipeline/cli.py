@@ -120,6 +120,10 @@ def _setup_logging(quiet: bool, level: str | None = None, log_file: str | None =
     # Beam logs a failed bundle with its traceback; a failed run ends with our one line instead
     # (the traceback is logged at --log-level debug).
     logging.getLogger("apache_beam").setLevel(logging.ERROR if name == "debug" else logging.CRITICAL)
+    if name == "debug":  # local worker processes keep their stderr (pipeline/beam_worker.py)
+        import os
+
+        os.environ.setdefault("CURATE_WORKER_STDERR", "1")
 
 
 def parse_overrides(items: list[str]) -> dict:

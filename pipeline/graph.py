@@ -23,6 +23,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import progress
 from pipeline.config import Config
 from pipeline.io.shards import WriteShards
 from pipeline.records import output_batches
@@ -84,9 +85,13 @@ class _DocumentsAndKeepDecisions(beam.DoFn):
     def process(self, batch):
         if not batch:
             return
+        progress.add(progress.KEPT, len(batch))
         docs, decisions = output_batches(batch, self._run_id)
         yield docs
         yield pvalue.TaggedOutput("decisions", decisions)
+
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
 
 
 _JSON_ESCAPE = re.compile(

@@ -9,10 +9,13 @@ fails or is killed before the rename leaves the previous release as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +23,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import graph
+from pipeline import graph, progress
 from pipeline.config import Config, preflight
 from pipeline.io import outdir, versions
 from pipeline.io.manifest import (
@@ -150,8 +153,11 @@ def run(
         replaced = outdir.check_contents(out, overwrite)  # again: another run may have committed meanwhile
         outdir.remove_leftovers(out)
         _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
-        result = p.run()
-        result.wait_until_finish()
+        with _progress(cfg, out, staging, files) as monitor:
+            result = p.run()
+            if monitor is not None:
+                monitor.result = result  # runners that return before the end report live metrics
+            result.wait_until_finish()
         previous = versions.read_bytes(FileSystems.join(out, MANIFEST)) if replaced else None
         committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases, previous)
         failed = False
@@ -162,6 +168,33 @@ def run(
         lock.release()
         if failed:
             _remove_if_empty(out, created)
+
+
+@contextlib.contextmanager
+def _progress(cfg: Config, out: str, staging: str, files: list[dict]):
+    """Progress on stderr while the pipeline runs (:mod:`pipeline.progress`): workers publish counts
+    under ``staging/_progress`` (a temporary folder when OUT is remote), the driver renders them.
+    Yields the monitor, or None when progress is silenced (``--quiet``)."""
+    if not progress.ProgressMonitor.wanted():
+        yield None
+        return
+    remote = outdir.is_remote(out)
+    directory = tempfile.mkdtemp(prefix="curate-progress-") if remote else os.path.join(staging, progress.PROGRESS_DIR)
+    os.makedirs(directory, exist_ok=True)
+    previous = os.environ.get(progress.ENV_DIR)
+    os.environ[progress.ENV_DIR] = directory  # local worker processes inherit it
+    sizes = [f.get("size") for f in files]
+    total = sum(sizes) if sizes and all(isinstance(n, int) for n in sizes) else None
+    try:
+        with progress.ProgressMonitor(directory, total, cfg.run.progress_seconds) as monitor:
+            yield monitor
+    finally:
+        if previous is None:
+            os.environ.pop(progress.ENV_DIR, None)
+        else:
+            os.environ[progress.ENV_DIR] = previous
+        if remote:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _remove_if_empty(out: str, created: bool) -> None:

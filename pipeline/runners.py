@@ -61,7 +61,9 @@ def make_runner(options: PipelineOptions):
         provision_info = fn_runner.ExtendedProvisionInfo(
             beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
         )
-        return fn_runner.FnApiRunner(provision_info=provision_info)
+        from pipeline.beam_worker import LocalRunner  # quiet worker processes in the multi-processing mode
+
+        return LocalRunner(provision_info=provision_info)
     from pipeline import beam_dask
 
     if beam_dask.is_dask_runner(name):

@@ -16,6 +16,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from pipeline import progress
 from pipeline.runtime import tune_process
 from pipeline.saferegex import RuleTimeout
 from pipeline.records import DROP, K_FLAGS, K_NOTES, KEEP, QUARANTINE, Reason, decision_row
@@ -139,8 +140,13 @@ class StageDoFn(beam.DoFn):
             yield pvalue.TaggedOutput(DECISIONS, row)
         for (action, reason), n in removed.items():
             self._count(action, reason, n)
+        if rows:
+            progress.add(progress.DROPPED, len(rows))
         if kept:
             yield kept
+
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
 
 
 class RecordStage(beam.PTransform):

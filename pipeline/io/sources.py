@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import apache_beam as beam
 from apache_beam import pvalue
 
+from pipeline import progress
 from pipeline.config import RunConfig
 from pipeline.io.readers import READERS
 from pipeline.io.splits import DECISIONS, INPUTS, QUARANTINE, RECORDS, Split, plan_splits, whole_file_item
@@ -44,6 +45,7 @@ def read_split(item: dict, cfg: RunConfig, run_id: str, fields: dict | None = No
         sp.seen = 1
         sp.quarantine(item.get("first_index", 0), item.get("start", 0), Reason.UNREADABLE_FILE, error_text(exc), None)
         yield from sp.flush_side()
+        sp.log_done()
         sp.file_bytes = sp.file_sha256 = None
         yield INPUTS, sp.stats()
         return
@@ -82,9 +84,16 @@ class _ReadSplit(beam.DoFn):
     def process(self, item):
         for tag, value in read_split(item, self._cfg, self._run_id, self._fields):
             if tag == RECORDS:
+                progress.add(progress.READ, len(value))
                 yield value
             else:
+                if tag == DECISIONS:  # one per record dropped or quarantined at ingest
+                    progress.add(progress.READ)
+                    progress.add(progress.DROPPED)
                 yield pvalue.TaggedOutput(tag, value)
+
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
 
 
 class ReadInputs(beam.PTransform):

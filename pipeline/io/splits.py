@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any, Callable, Iterator
 
+from pipeline import progress
 from pipeline.config import RunConfig
 from pipeline.io.streams import HASH_BLOCK, CountingReader, error_text, open_raw
 from pipeline.records import DROP, Reason, decision_row, new_record, quarantine_decision, quarantine_row
@@ -57,6 +58,9 @@ class Split:
         # the file as stored, for the ``inputs`` row: set on exactly one split per file
         self.file_bytes: int | None = item.get("bytes")
         self.file_sha256: str | None = item.get("sha256")
+        # bytes of this item as stored (a byte range, or the whole file), for progress
+        self.stored_size: int | None = item["end"] - item["start"] if item.get("end") is not None else item.get("size")
+        self._bytes_published = 0
 
     # -- outcomes other than a kept record ------------------------------------------------------
     def quarantine(self, index: int | None, offset: int | None, reason: str, error: str, raw: bytes | None) -> None:
@@ -95,7 +99,11 @@ class Split:
             yield RECORDS, batch
         yield from self.flush_side()
 
-    def progress(self, nbytes: int, total: int | None = None) -> None:
+    def progress(self, nbytes: int, total: int | None = None, stored: bool = True) -> None:
+        """``nbytes`` read of this item so far (of ``total`` when known); ``stored`` says they are
+        bytes of the file as stored (the units of the input sizes the run's ETA is based on)."""
+        if stored:
+            self._publish_bytes(nbytes)
         now = time.monotonic()
         if now - self._last_log < self.cfg.progress_seconds:
             return
@@ -103,12 +111,20 @@ class Split:
         mb = nbytes / 1e6
         rate = mb / max(now - self._started, 1e-9)
         of = f" of {total / 1e6:.1f} MB ({100.0 * nbytes / total:.0f}%)" if total else " MB"
-        _LOG.info("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
+        _LOG.debug("ingest %s: %d records, %.1f%s, %.1f MB/s", self._where, self.seen, mb, of, rate)
+
+    def _publish_bytes(self, nbytes: int) -> None:
+        nbytes = min(nbytes, self.stored_size) if self.stored_size is not None else nbytes
+        if nbytes > self._bytes_published:
+            progress.add(progress.BYTES, nbytes - self._bytes_published)
+            self._bytes_published = nbytes
 
     def log_done(self) -> None:
+        if self.stored_size is not None:
+            self._publish_bytes(self.stored_size)  # the whole item is read (or unreadable: done with)
         elapsed = time.monotonic() - self._started
         if elapsed >= self.cfg.progress_seconds:
-            _LOG.info("ingest %s: done, %d records in %.1fs", self._where, self.seen, elapsed)
+            _LOG.debug("ingest %s: done, %d records in %.1fs", self._where, self.seen, elapsed)
 
     def hash_rest(self, counter: CountingReader) -> None:
         """Read the rest of the file through ``counter`` so its byte count and sha256 cover it all."""

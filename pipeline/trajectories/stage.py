@@ -36,6 +36,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
+from pipeline import progress
 from pipeline.beam_outputs import StageOutputs
 from pipeline.records import DROP, KEEP, QUARANTINE, Reason
 from pipeline.saferegex import RuleTimeout
@@ -70,8 +71,12 @@ class _TeacherFn(beam.DoFn):
         if close:
             close()
 
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
     def process(self, batch):
         self._counters["prompts"].inc(len(batch))
+        progress.add(progress.TEACHER_PROMPTS, len(batch))
         before = self._totals()
         try:
             # TeacherError (401/403/404, the breaker) fails the run, by design
@@ -82,6 +87,9 @@ class _TeacherFn(beam.DoFn):
         done = sum(1 for res in results if res.completions)
         self._counters["completed"].inc(done)
         self._counters["failed"].inc(len(results) - done)
+        if not getattr(self._teacher, "publishes_progress", False):  # else counted prompt by prompt as each ends
+            progress.add(progress.TEACHER_DONE, done)
+            progress.add(progress.TEACHER_FAILED, len(results) - done)
         for item, res in zip(batch, results):
             if not res.completions:
                 yield pvalue.TaggedOutput(

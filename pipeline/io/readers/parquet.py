@@ -155,7 +155,7 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
             index += n
             yield from sp.flush_side()
             decoded += rb.nbytes
-            sp.progress(decoded, None)
+            sp.progress(decoded, None, stored=False)
     except Exception as exc:  # noqa: BLE001 - corrupt or unreadable: keep what was read, then one row
         if batch:
             yield RECORDS, batch

@@ -43,6 +43,7 @@ import numpy as np
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import progress
 from pipeline.beam_outputs import StageOutputs
 from pipeline.config import unit_interval
 from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
@@ -205,6 +206,7 @@ class _ApplyHeld(beam.DoFn):
         name, values = kv
         verdicts = {v[0]: v[1] for v in values if v is not None}
         kept = []
+        dropped = 0
         for record in read_held(FileSystems.join(self._hold_dir, name)):
             doc_id = record["doc_id"]
             exact_drop = near = None
@@ -218,8 +220,10 @@ class _ApplyHeld(beam.DoFn):
                     group = True
             key, sig = record.pop(_K)
             if exact_drop is not None:
+                dropped += 1
                 yield pvalue.TaggedOutput("decisions", self._drop(record, Reason.EXACT_DUPLICATE, exact_drop, None))
             elif near is not None and near != doc_id:
+                dropped += 1
                 yield pvalue.TaggedOutput(
                     "decisions", self._drop(record, Reason.NEAR_DUPLICATE, near, {"threshold": self._threshold})
                 )
@@ -236,8 +240,13 @@ class _ApplyHeld(beam.DoFn):
                         "run_id": self._run_id,
                     },
                 )
+        if dropped:
+            progress.add(progress.DROPPED, dropped)
         if kept:
             yield kept
+
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
 
     def _drop(self, record, reason, other, detail):
         if other.startswith(PRIOR):

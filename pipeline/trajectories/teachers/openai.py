@@ -49,6 +49,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pipeline import progress
 from pipeline.trajectories.teachers import COMPLETION_TOO_LARGE, Result, TeacherError
 
 _LOG = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class ResponseCache:
 
 
 class OpenAITeacher:
+    publishes_progress = True  # each prompt's outcome as it ends (pipeline.progress), not per batch
+
     def __init__(
         self,
         *,
@@ -247,6 +250,8 @@ class OpenAITeacher:
         if self._client is None:
             self.setup()
         futures = [self._pool.submit(self._one, p["prompt"]) for p in prompts]
+        for fut in futures:
+            fut.add_done_callback(_publish_outcome)
         results = []
         fatal: TeacherError | None = None
         for fut in futures:
@@ -297,6 +302,7 @@ class OpenAITeacher:
 
         with self._lock:
             self.requests_sent += 1
+        progress.add(progress.TEACHER_REQUESTS)
         deadline = time.monotonic() + self.timeout
         try:
             with self._client.stream("POST", self.url, json=body) as resp:
@@ -377,6 +383,12 @@ class OpenAITeacher:
             if content:
                 out.append(content)
         return out
+
+
+def _publish_outcome(fut: cf.Future) -> None:
+    """Progress for one prompt as soon as it ends: answered with a completion, or not."""
+    ok = not fut.cancelled() and fut.exception() is None and bool(fut.result().completions)
+    progress.add(progress.TEACHER_DONE if ok else progress.TEACHER_FAILED)
 
 
 class _Deadline(Exception):

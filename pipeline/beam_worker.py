@@ -1,0 +1,54 @@
+"""The local multi-processing runner's worker processes, quiet on the terminal.
+
+``--direct_running_mode=multi_processing`` starts one Beam SDK worker process per worker, sharing the
+driver's stderr and its terminal's process group. Beam's worker prints the traceback of every failed
+bundle to stderr (the driver reports the same failure, in one line) and a terminal's Ctrl-C reaches
+every worker, each printing a ``KeyboardInterrupt`` traceback. :class:`LocalRunner` starts its workers
+with :func:`main` instead of Beam's own entry point: Ctrl-C ends a worker at once and silently (the
+driver prints the one line and cleans up), and the worker's stderr goes to /dev/null unless
+``$CURATE_WORKER_STDERR`` is set (``--log-level debug`` sets it).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from apache_beam.options.pipeline_options import DirectOptions
+from apache_beam.runners.portability.fn_api_runner import fn_runner
+from apache_beam.transforms import environments
+
+KEEP_STDERR_ENV = "CURATE_WORKER_STDERR"
+MULTI_PROCESSING = "multi_processing"
+
+
+class LocalRunner(fn_runner.FnApiRunner):
+    """Beam's FnApiRunner; in the multi-processing mode its workers run :func:`main`."""
+
+    def run_pipeline(self, pipeline, options):
+        direct = options.view_as(DirectOptions)
+        if direct.direct_running_mode != MULTI_PROCESSING:
+            return super().run_pipeline(pipeline, options)
+        # FnApiRunner picks Beam's worker command for this mode; with no mode it keeps ours.
+        self._default_environment = environments.SubprocessSDKEnvironment.from_command_string(
+            command_string=f"{sys.executable} -m pipeline.beam_worker")
+        direct.direct_running_mode = None
+        try:
+            return super().run_pipeline(pipeline, options)
+        finally:
+            direct.direct_running_mode = MULTI_PROCESSING
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
+    if not os.environ.get(KEEP_STDERR_ENV):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - the process's stderr until it exits
+    from apache_beam.runners.worker import sdk_worker_main
+
+    sdk_worker_main.main(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -71,6 +71,7 @@ class Suppressor:
         self.version_entities = frozenset(ver.get("entities") or [])
         self.version_words = frozenset(str(w).lower() for w in ver.get("words_before") or [])
         self.version_span = int(ver.get("words", 2))
+        self.address_words = frozenset(str(w).lower() for w in ver.get("address_words") or [])
         self.version_before = [self._rule(f"version_numbers.before[{i}]", rf"(?:{p})\Z")
                                for i, p in enumerate(ver.get("before") or [])]
         self.version_after = [self._rule(f"version_numbers.after[{i}]", rf"\G(?:{p})")
@@ -174,9 +175,10 @@ class Suppressor:
             return True  # 1:1.0.99.4 (a Debian epoch)
         if any(p.search(text, end, min(len(text), end + 80)) for p in self.version_after):
             return True  # libfoo (1.2.3.4) unstable; urgency=low
-        words = _LETTERS.findall(text, max(0, start - 80), start)[-self.version_span :]
-        if any(w.lower() in self.version_words for w in words):
-            return True
+        words = [w.lower() for w in _LETTERS.findall(text, max(0, start - 80), start)[-self.version_span :]]
+        for i, w in enumerate(words):
+            if w in self.version_words and not any(a in self.address_words for a in words[i + 1 :]):
+                return True
         return self._in_version_list(text, start, end)
 
     @staticmethod

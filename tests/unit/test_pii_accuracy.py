@@ -375,3 +375,8 @@ def test_dashed_brn_with_a_wrong_check_digit_is_not_reported(engine):
 def test_weak_ssn_forms_need_a_context_word(engine):
     assert ("US_SSN", "341226789") in _found(engine, "Her SSN: 341226789")
     assert not any(e == "US_SSN" for e, _ in _found(engine, "Order 341226789 shipped"))
+
+
+@pytest.mark.parametrize("text", ["build server 10.20.0.7 is down", "build box 81.2.69.160 answers"])
+def test_an_address_word_after_a_version_word_keeps_the_address(engine, text):
+    assert any(e == "IP_ADDRESS" for e, _ in _found(engine, text))

@@ -380,3 +380,14 @@ def test_weak_ssn_forms_need_a_context_word(engine):
 @pytest.mark.parametrize("text", ["build server 10.20.0.7 is down", "build box 81.2.69.160 answers"])
 def test_an_address_word_after_a_version_word_keeps_the_address(engine, text):
     assert any(e == "IP_ADDRESS" for e, _ in _found(engine, text))
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("Our Haifa office: 04-8123456", "04-8123456"),  # an Israeli national number
+        ("The Pune desk is 020-26123456", "020-26123456"),  # an Indian national number
+    ],
+)
+def test_israeli_and_indian_national_numbers(engine, text, value):
+    assert ("PHONE_NUMBER", value) in _found(engine, text)

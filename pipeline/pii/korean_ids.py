@@ -61,10 +61,7 @@ class _KrRegistrationMixin:
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         for r in results:
-            value = text[r.start : r.end]
-            # written YYMMDD-GNNNNNN the number keeps the pattern score (presidio's medium match);
-            # a bare 13-digit run (an order number, a millisecond time stamp) needs a context word
-            if self._classify(value) == "unchecked" and ("-" not in value or value[7] in self.CONTEXT_ONLY):
+            if self._classify(text[r.start : r.end]) == "unchecked":
                 r.score = self.UNCHECKED_SCORE
         return results
 

@@ -187,7 +187,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
     is not a phone number.
     """
 
-    REGIONS = ("KR", "US", "GB", "JP", "CN", "IL", "IN")
+    REGIONS = ("KR", "US", "GB", "JP", "CN", "IL")
 
     def __init__(self, context=None, supported_language="en", supported_entity="PHONE_NUMBER", name=None):
         super().__init__(

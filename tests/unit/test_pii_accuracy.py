@@ -354,8 +354,6 @@ def test_phone_context_word_must_start_a_word_in_technical_text(engine):
 @pytest.mark.parametrize(
     "formatted,bare,entity,context",
     [
-        ("850317-1234566", "8503171234566", "KR_RRN", "주민등록번호"),  # check digit wrong, born before 2020-10
-        ("921104-2548100", "9211042548100", "KR_RRN", "주민번호"),
         ("220-81-35742", "2208135742", "KR_BRN", "사업자등록번호"),  # check digit right
         ("317-05-29462", "3170529462", "KR_BRN", "사업자번호"),
         ("13-19-654321-88", "131965432188", "KR_DRIVER_LICENSE", "운전면허번호"),  # region 13
@@ -366,6 +364,13 @@ def test_korean_numbers_written_with_dashes_need_no_context(engine, formatted, b
     # the bare digit run (an order number, a time stamp) needs its context word
     assert not any(e == entity for e, _ in _found(engine, f"접수 번호 {bare} 확인", "ko"))
     assert (entity, bare) in _found(engine, f"{context} {bare} 확인", "ko")
+
+
+@pytest.mark.parametrize("value", ["850317-1234566", "8503171234566"])
+def test_rrn_with_a_wrong_check_digit_needs_context_even_with_its_dash(engine, value):
+    # born before 2020-10 with a wrong check digit: no real number of that time has one
+    assert not any(e == "KR_RRN" for e, _ in _found(engine, f"접수 번호 {value} 확인", "ko"))
+    assert ("KR_RRN", value) in _found(engine, f"주민등록번호 {value} 확인", "ko")
 
 
 def test_dashed_brn_with_a_wrong_check_digit_is_not_reported(engine):
@@ -386,8 +391,14 @@ def test_an_address_word_after_a_version_word_keeps_the_address(engine, text):
     "text,value",
     [
         ("Our Haifa office: 04-8123456", "04-8123456"),  # an Israeli national number
-        ("The Pune desk is 020-26123456", "020-26123456"),  # an Indian national number
+        ("Haifa desk 04 812 3456 or 052-612-3456", "052-612-3456"),
     ],
 )
-def test_israeli_and_indian_national_numbers(engine, text, value):
+def test_israeli_national_numbers(engine, text, value):
     assert ("PHONE_NUMBER", value) in _found(engine, text)
+
+
+def test_unix_time_stamps_are_not_phone_numbers(engine):
+    # why India's national numbers are not recognised: phonenumbers validates 10-digit runs
+    # starting with 1 (Unix time stamps of 2001-2033) as Indian landlines
+    assert not any(e == "PHONE_NUMBER" for e, _ in _found(engine, "Uploaded at 1684295484 by the job."))

@@ -5,9 +5,14 @@ Ground truth (nothing here is downloaded):
 * presidio's per-recognizer parametrized test cases (text, expected count, expected spans), read
   with ``ast`` from a checkout of github.com/microsoft/presidio placed at
   ``$CURATE_EVAL_DATA/presidio`` (only ``presidio-analyzer/tests/`` is needed);
+  A span presidio's test expects with a score below 0.5 is a weak match presidio itself reports
+  only when a context word lifts it: it is scored with the type's context word before the text,
+  and only if presidio's own recognizer class (the one its test runs, in presidio's AnalyzerEngine
+  with the same enhancer and our threshold) reports it there too;
 * the technical corpus: Debian man pages (``/usr/share/man/man?/``) and package changelogs
   (``/usr/share/doc/*/changelog*``) installed on this machine — text without personal data other
-  than maintainers' e-mail addresses, so every other finding there is a false positive;
+  than maintainers' e-mail addresses, so every other finding there is a false positive. The
+  denominator is distinct texts: Debian installs one changelog under several packages;
 * our own cases, written for this project: ``tests/data/pii/boundary_cases.jsonl``.
 
 Every figure is given with its denominator; misses are listed by case (presidio's test text is

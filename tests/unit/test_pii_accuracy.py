@@ -402,3 +402,15 @@ def test_unix_time_stamps_are_not_phone_numbers(engine):
     # why India's national numbers are not recognised: phonenumbers validates 10-digit runs
     # starting with 1 (Unix time stamps of 2001-2033) as Indian landlines
     assert not any(e == "PHONE_NUMBER" for e, _ in _found(engine, "Uploaded at 1684295484 by the job."))
+
+
+@pytest.mark.parametrize(
+    "value",
+    # Luhn-valid numbers of national schemes: Troy, Humo, UzCard, BORICA, Verve, GPN, InterPayment, InstaPayment
+    ["9792437287544966", "9860720477533296", "8600498149348404", "2205154094941006", "5061231487299923",
+     "1946807936878365", "6365904610113754", "6389884796531767"],
+)
+def test_national_card_schemes(engine, value):
+    assert ("CREDIT_CARD", value) in _found(engine, f"paid with {value} yesterday")
+    wrong = value[:-1] + str((int(value[-1]) + 1) % 10)  # the Luhn digit changed
+    assert not any(e == "CREDIT_CARD" for e, _ in _found(engine, f"paid with {wrong} yesterday"))

@@ -17,6 +17,7 @@ Built once per engine; every pattern from the YAML goes through :mod:`pipeline.s
 """
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import regex
@@ -37,8 +38,6 @@ _CONSTRAINT = regex.compile(r"(?:[<>!~=]=|<<|>>|[<>])\s*\Z")
 
 
 def _network(value: str):
-    import ipaddress
-
     try:
         return ipaddress.ip_network(value.split("%")[0], strict=False)
     except ValueError:
@@ -48,8 +47,6 @@ def _network(value: str):
 def not_global(value: str) -> bool:
     """An IP address or network (``10.1.2.3``, ``fe80::1%eth0``, ``10.0.0.0/24``) outside the
     globally routable space."""
-    import ipaddress
-
     try:
         return not ipaddress.ip_network(value.split("%")[0], strict=False).is_global
     except ValueError:
@@ -91,8 +88,8 @@ class Suppressor:
         self.reserved_prefixed = bool(reserved.get("networks_with_prefix", True))
         self.context_rules = []  # (entities, pattern ending where the finding starts)
         for name, rule in (conf.get("technical_context") or {}).items():
-            if not isinstance(rule, dict):
-                raise ConfigError(f"rules file {source}: technical_context.{name} must be a mapping")
+            if not isinstance(rule, dict) or not isinstance(rule.get("before"), str):
+                raise ConfigError(f"rules file {source}: technical_context.{name} needs entities and a 'before' pattern")
             self.context_rules.append((frozenset(rule.get("entities") or []),
                                        self._rule(f"technical_context.{name}.before", rf"(?:{rule.get('before')})\Z")))
         addr = conf.get("technical_addresses") or {}
@@ -218,8 +215,6 @@ class Suppressor:
             return False
         if self.reserved_prefixed and "/" in value and net.prefixlen < net.max_prefixlen:
             try:
-                import ipaddress
-
                 ipaddress.ip_network(value.split("%")[0], strict=True)
                 return True  # host bits zero: a range, not one device (10.1.2.3/24 is a device)
             except ValueError:

@@ -414,3 +414,15 @@ def test_national_card_schemes(engine, value):
     assert ("CREDIT_CARD", value) in _found(engine, f"paid with {value} yesterday")
     wrong = value[:-1] + str((int(value[-1]) + 1) % 10)  # the Luhn digit changed
     assert not any(e == "CREDIT_CARD" for e, _ in _found(engine, f"paid with {wrong} yesterday"))
+
+
+def test_bad_reserved_network_or_context_rule_is_a_config_error(tmp_path, make_config, cfg):
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "suppression.yaml"
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original.replace("networks: [0.0.0.0/8,", "networks: [not-a-net,"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="reserved_addresses.networks"):
+        PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+    path.write_text(original.replace("  identifiers:\n", "  identifiers: 12\n  unused:\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="technical_context.identifiers"):
+        PiiEngine.from_config(make_config({"rules_dir": str(rules)}))

@@ -244,7 +244,10 @@ class PiiEngine:
         # the score a finding has without context, for recognizers whose context raises it
         base_scores = {r.supported_entities[0]: float(r.SCORE) for r in registry.recognizers
                        if isinstance(getattr(type(r), "SCORE", None), (int, float))}
-        self.suppressor = Suppressor.from_config(config, base_scores)
+        context_by_entity: dict[str, set[str]] = {}
+        for r in registry.recognizers:
+            context_by_entity.setdefault(r.supported_entities[0], set()).update(r.context or ())
+        self.suppressor = Suppressor.from_config(config, base_scores, context_by_entity)
         if self.suppressor is not None:
             self.rule_files.append(config.rules_path() / SUPPRESSION_FILE)
         self.anonymizer = AnonymizerEngine()

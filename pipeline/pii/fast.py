@@ -241,4 +241,4 @@ def _analyze_ignores_nlp() -> tuple:
     from pipeline.pii import recognizers as ours
 
     return (PatternRecognizer, IbanRecognizer, PhoneRecognizer, ours.RegionalPhoneRecognizer,
-            ours._KrRegistrationMixin, ours.PaymentCardRecognizer)
+            ours._KrRegistrationMixin, ours.KrDriverLicenseContextRecognizer, ours.PaymentCardRecognizer)

@@ -6,6 +6,7 @@ Referenced by class name from ``rules/pii/recognizers.yaml`` like the other code
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Optional
 
 from presidio_analyzer import Pattern
@@ -117,12 +118,13 @@ class KrBrnChecksumRecognizer(KrBrnRecognizer):
     """Korean business registration number (사업자등록번호) NNN-NN-NNNNC, check digit validated.
 
     presidio's class scores every checksum-valid 10-digit number 1.0 — one random number in ten.
-    Here a valid checksum keeps the pattern score (below the threshold), so a context word is
-    required; a wrong checksum rejects.
+    Here a valid checksum keeps the pattern score: written NNN-NN-NNNNN it is reported without
+    context; a bare 10-digit run (a Unix time stamp, an id) needs a context word. A wrong
+    checksum rejects.
     """
 
     PATTERNS = [
-        Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.4),
+        Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.5),
         Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.2),
     ]
     PREFILTER = r"\d{3}-\d{2}-\d{5}|\d{10}"
@@ -140,10 +142,20 @@ class KrDriverLicenseContextRecognizer(KrDriverLicenseRecognizer):
     """Korean driver's licence number RR-YY-NNNNNN-CC (RR: issuing region code).
 
     presidio's class returns 1.0 for every 12-digit number starting with a region code; here the
-    region check only rejects, and a context word (운전면허, 면허번호, …) is required.
+    region check only rejects. Written RR-YY-NNNNNN-CC (dashes) the number is reported without
+    context (``DASHED_SCORE``); spaced or bare digits need a context word (운전면허, 면허번호, …).
     """
 
     PREFILTER = r"\d{2}[- ]?\d{2}[- ]?\d{6}"
+    DASHED_SCORE = 0.5
+    _DASHED = re.compile(r"\d{2}-\d{2}-\d{6}-\d{2}")
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         return None if super().validate_result(pattern_text) else False
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            if self._DASHED.fullmatch(text, r.start, r.end):
+                r.score = max(r.score, self.DASHED_SCORE)
+        return results

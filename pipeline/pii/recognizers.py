@@ -187,7 +187,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
     is not a phone number.
     """
 
-    REGIONS = ("KR", "US", "GB", "JP", "CN")
+    REGIONS = ("KR", "US", "GB", "JP", "CN", "IL")
 
     def __init__(self, context=None, supported_language="en", supported_entity="PHONE_NUMBER", name=None):
         super().__init__(
@@ -340,6 +340,15 @@ class PaymentCardRecognizer(CreditCardRecognizer):
         ("mir", [("2200", "2204")], (16, 17, 18, 19)),
         ("rupay", [("60", "60"), ("508", "508")], (16,)),
         ("uatp", [("1", "1")], (15,)),
+        # national and regional schemes (the same article's table)
+        ("verve", [("506099", "506198"), ("507865", "507964"), ("650002", "650027")], (16, 18, 19)),
+        ("troy", [("9792", "9792")], (16,)),
+        ("borica", [("2205", "2205")], (16,)),
+        ("humo", [("9860", "9860")], (16,)),
+        ("uzcard", [("8600", "8600")], (16,)),
+        ("gpn", [("1946", "1946")], (16, 18, 19)),
+        ("interpayment", [("636", "636")], (16, 17, 18, 19)),
+        ("instapayment", [("637", "639")], (16,)),
     ]
     # digit groups joined by single separators; not inside a word, a longer number or a decimal
     _RUN = re.compile(r"(?<![0-9A-Za-z_])(?<![0-9][.,])[0-9]+(?:[ \-][0-9]+)*(?![0-9A-Za-z_]|[.,][0-9])")

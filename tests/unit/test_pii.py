@@ -2,6 +2,8 @@
 path's identity with presidio's plain AnalyzerEngine, offline operation and replacement."""
 from __future__ import annotations
 
+import ipaddress
+
 import json
 import logging
 import random
@@ -56,14 +58,22 @@ def test_labelled_recall_per_type_and_decoys_preserved(engine, labelled):
     results = engine.analyze_batch(texts, langs)
     per_type: dict[str, list[int]] = {}
     decoys_total = decoys_kept = 0
-    for doc, res, (scrubbed, counts) in zip(labelled, results, engine.scrub_batch(texts, langs)):
+    kept_by_rules = engine.detect_batch(texts, langs)  # without suppression.yaml's non-PII
+    for doc, res, kept_res, (scrubbed, counts) in zip(labelled, results, kept_by_rules, engine.scrub_batch(texts, langs)):
         chosen = engine.resolve(res)
+        replaced = engine.resolve(kept_res)
         for p in doc["pii"]:
             covered = any(r.start <= p["start"] and r.end >= p["end"] for r in chosen)
             per_type.setdefault(p["type"], [0, 0])
             per_type[p["type"]][0] += covered
             per_type[p["type"]][1] += 1
-            assert doc["text"][p["start"] : p["end"]] not in scrubbed or not covered
+            value = doc["text"][p["start"] : p["end"]]
+            if covered and not any(r.start <= p["start"] and r.end >= p["end"] for r in replaced):
+                # the only planted values suppression may keep: documentation addresses (RFC 3849/5737)
+                # in a document with technical markers (reserved_addresses)
+                assert p["type"] == "IP_ADDRESS" and ipaddress.ip_address(value) in ipaddress.ip_network("2001:db8::/32")
+                continue
+            assert value not in scrubbed or not covered
         for d in doc["decoys"]:
             decoys_total += 1
             value = doc["text"][d["start"] : d["end"]]
@@ -71,7 +81,7 @@ def test_labelled_recall_per_type_and_decoys_preserved(engine, labelled):
             decoys_kept += kept
             if kept:
                 assert value in scrubbed
-        assert sum(counts.values()) == len(chosen)
+        assert sum(counts.values()) == len(replaced)
     assert len(per_type) >= 13, per_type.keys()
     for entity, (hit, total) in per_type.items():
         assert total >= 10, entity
@@ -265,10 +275,10 @@ def test_rrn_rules(engine):
 
 
 def test_weak_korean_numbers_need_context(engine):
-    # a valid BRN checksum without context is no KR_BRN (phonenumbers may still call it a number)
-    assert not any(e == "KR_BRN" for e, _ in _found(engine, "코드 220-81-62517 참고", "ko"))
+    # a valid BRN checksum as bare digits is no KR_BRN without context (phonenumbers may still call it a number)
+    assert not any(e == "KR_BRN" for e, _ in _found(engine, "코드 2208162517 참고", "ko"))
     assert _found(engine, "모델 M123A4567 출시", "ko") == set()
-    assert _found(engine, "문서 11-17-123456-61 보관", "ko") == set()
+    assert _found(engine, "문서 11 17 123456 61 보관", "ko") == set()
     assert _found(engine, "번호 110-123-456789 참고", "ko") == set()
 
 

@@ -31,9 +31,9 @@ OUT = ROOT / "benchmarks" / "results" / "startup.md"
 
 
 def checkout(rev: str, into: Path) -> Path:
-    """The tree of ``rev`` (only pipeline/ and examples/) under ``into``."""
+    """The tree of ``rev`` (pipeline/, the rules/ it links to, examples/) under ``into``."""
     into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pipeline", "examples"], check=True, capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pipeline", "rules", "examples"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
@@ -121,6 +121,8 @@ def main() -> None:
                     got[side]["cpu"].append(cpu)
                     codes.add((side, rc))
             beam = {side: imports_beam(tree, argv(f"{side}-imports"), tmp) for side, tree in trees.items()}
+            if len({rc for _, rc in codes}) != 1:
+                raise SystemExit(f"{label}: exit codes differ between the trees: {sorted(codes)}")
             rows.append((label, got, beam, sorted(codes)))
             print(label, {s: (summary(v["wall"]), summary(v["cpu"])) for s, v in got.items()}, beam, sorted(codes), flush=True)
             for side in trees:

@@ -101,11 +101,11 @@ class DocStats:
     @cached_property
     def lines(self) -> list[str]:
         """Non-empty lines, stripped."""
-        return [s for s in (ln.strip() for ln in self.text.split("\n")) if s]
+        return list(filter(None, map(str.strip, self.text.split("\n"))))
 
     @cached_property
     def paragraphs(self) -> list[str]:
-        return [s for s in (p.strip() for p in _PARAGRAPH_SPLIT.split(self.text)) if s]
+        return list(filter(None, map(str.strip, _PARAGRAPH_SPLIT.split(self.text))))
 
     @cached_property
     def codepoints(self) -> np.ndarray:
@@ -270,15 +270,9 @@ def _ratio(a: float, b: float) -> float:
 def _dup_fractions(items: list[str]) -> tuple[float, float]:
     if len(items) < 2:
         return 0.0, 0.0
-    seen: set[str] = set()
-    dup = dup_chars = total = 0
-    for it in items:
-        n = len(it)
-        total += n
-        if it in seen:
-            dup += 1
-            dup_chars += n
-        else:
-            seen.add(it)
-    return dup / len(items), _ratio(dup_chars, total)
+    # An item repeats an earlier one unless it is the first of its distinct value.
+    distinct = set(items)
+    total = sum(map(len, items))
+    dup_chars = total - sum(map(len, distinct))
+    return (len(items) - len(distinct)) / len(items), _ratio(dup_chars, total)
 

@@ -15,26 +15,13 @@ from pipeline.quality import DocStats
 from pipeline.quality.measures import m_bullet_lines, m_ellipsis_lines, m_line_punct
 from pipeline.quality.ngrams import dup_ngram_fraction
 from pipeline.quality.stats import _dup_fractions
+from test_quality import _reference_dup as naive_dup_ngram  # the plain-Python definition, tests/unit
 
 # A small vocabulary (Latin, Hangul, Han, punctuation, line and paragraph breaks) so that words,
 # n-grams, lines and paragraphs repeat often.
 PIECES = ["the", "cat", "sat", "on", "mat", "a", "학교에서", "공부", "日本", "語", "- item", "• dot", "...", "end.",
           "why?", " ", " ", "\n", "\n\n", "\t", "42"]
 TEXT = st.lists(st.sampled_from(PIECES), max_size=120).map(lambda parts: " ".join(parts))
-
-
-def naive_dup_ngram(words: list[str], n: int) -> float:
-    """Characters of words covered by a 2nd, 3rd … occurrence of a word n-gram ÷ all word characters."""
-    seen: set[tuple[str, ...]] = set()
-    covered = [False] * len(words)
-    for i in range(len(words) - n + 1):
-        gram = tuple(words[i : i + n])
-        if gram in seen:
-            for k in range(i, i + n):
-                covered[k] = True
-        seen.add(gram)
-    total = sum(map(len, words))
-    return sum(len(w) for w, c in zip(words, covered) if c) / total if total and any(covered) else 0.0
 
 
 def naive_dup_items(items: list[str]) -> tuple[float, float]:

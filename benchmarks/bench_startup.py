@@ -31,9 +31,9 @@ OUT = ROOT / "benchmarks" / "results" / "startup.md"
 
 
 def checkout(rev: str, into: Path) -> Path:
-    """The tree of ``rev`` (pipeline/, the rules/ it links to, examples/) under ``into``."""
+    """The tree of ``rev`` (pipeline/, the rules/ and manifests/ it links to, examples/) under ``into``."""
     into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pipeline", "rules", "examples"], check=True, capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pipeline", "rules", "manifests", "examples"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 

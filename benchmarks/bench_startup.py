@@ -137,7 +137,7 @@ def main() -> None:
         f"median of {args.runs} runs and (range). CPU = user + system seconds of the child process. "
         f"Load average at the end: {load:.1f} on {os.cpu_count()} cores (the machine is shared; CPU seconds are the steadier figure).",
         "",
-        "| command | wall s before | wall s after | CPU s before | CPU s after | imports Beam before → after | import time s (`-X importtime`) before → after |",
+        "| command | wall s before | wall s after | CPU s before | CPU s after | imports Beam before → after | imports, s (one `-X importtime` run, wall: noisy under load) before → after |",
         "|---|---:|---:|---:|---:|:---:|---:|",
     ]
     for label, got, beam, _codes in rows:

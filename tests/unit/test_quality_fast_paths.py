@@ -15,7 +15,8 @@ from pipeline.quality import DocStats
 from pipeline.quality.measures import m_bullet_lines, m_ellipsis_lines, m_line_punct
 from pipeline.quality.ngrams import dup_ngram_fraction
 from pipeline.quality.stats import _dup_fractions
-from test_quality import _reference_dup as naive_dup_ngram  # the plain-Python definition, tests/unit
+from test_quality import _reference_dup as naive_dup_ngram  # the plain-Python definitions, tests/unit
+from test_quality import _reference_top as naive_top_ngram
 
 # A small vocabulary (Latin, Hangul, Han, punctuation, line and paragraph breaks) so that words,
 # n-grams, lines and paragraphs repeat often.
@@ -70,3 +71,13 @@ def test_line_share_measures_equal_the_definition(text):
     assert m_bullet_lines(s, {"_bullets": bullets}) == share(sum(1 for ln in lines if ln.startswith(bullets)))
     assert m_ellipsis_lines(s, {"_endings": endings}) == share(sum(1 for ln in lines if ln.endswith(endings)))
     assert m_line_punct(s, {"_endings": endings}) == share(sum(1 for ln in lines if ln.endswith(endings)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(TEXT, min_size=1, max_size=6), n=st.integers(min_value=1, max_value=6))
+def test_the_batch_top_ngram_bound_is_never_below_the_share_it_bounds(texts, n):
+    # A text is let through top_ngram without sorting when this bound is under the limit.
+    stats = DocStats.batch(texts, [None] * len(texts))
+    bound = stats[0]._batch_words[0].ngram_bucket_maxima(n, 8)
+    for i, text in enumerate(texts):
+        assert bound[i] >= naive_top_ngram(DocStats(text, None).words, n)

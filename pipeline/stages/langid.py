@@ -41,7 +41,7 @@ from typing import ClassVar
 from pipeline.config import at_least, unit_interval
 from pipeline.records import Reason
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.stages.registry import declare_stage
+from pipeline.stages.registry import beam_half, declare_stage
 
 ALL = "*"
 
@@ -127,10 +127,4 @@ declare_stage("langid", 20, config_section="langid", config_class=LangidConfig, 
               transform="pipeline.stages.transforms:LanguageStage")
 
 
-def __getattr__(name: str):
-    # The Beam half lives in pipeline.stages.transforms, imported only when asked for.
-    if name in ('LanguageStage',):
-        from pipeline.stages import transforms
-
-        return getattr(transforms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = beam_half(__name__, ("LanguageStage",))  # the PTransform: pipeline.stages.transforms

@@ -50,7 +50,7 @@ from pipeline.compliance.spdx import (
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
-from pipeline.stages.registry import declare_stage
+from pipeline.stages.registry import beam_half, declare_stage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
@@ -474,10 +474,4 @@ declare_stage("license", 10, config_section="license", config_class=LicenseConfi
               transform="pipeline.stages.transforms:LicenseStage")
 
 
-def __getattr__(name: str):
-    # The Beam half lives in pipeline.stages.transforms, imported only when asked for.
-    if name in ('LicenseStage',):
-        from pipeline.stages import transforms
-
-        return getattr(transforms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = beam_half(__name__, ("LicenseStage",))  # the PTransform: pipeline.stages.transforms

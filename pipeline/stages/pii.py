@@ -48,7 +48,7 @@ from urllib.parse import quote, unquote, unquote_plus
 from pipeline.config import ConfigError, unit_interval
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
-from pipeline.stages.registry import declare_stage
+from pipeline.stages.registry import beam_half, declare_stage
 
 # Internal fields only the license stage reads (opt-out signals, per-source policy), and the
 # empty value each is given here.
@@ -432,13 +432,7 @@ declare_stage("pii", 40, config_section="pii", config_class=PiiConfig, reasons=[
               transform="pipeline.stages.transforms:PiiStage")
 
 
-def __getattr__(name: str):
-    # The Beam half lives in pipeline.stages.transforms, imported only when asked for.
-    if name in ('PiiStage', 'ScrubDecisionFields'):
-        from pipeline.stages import transforms
-
-        return getattr(transforms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = beam_half(__name__, ("PiiStage", "ScrubDecisionFields",))  # the PTransform: pipeline.stages.transforms
 
 
 def scrub_decision_row(fields: FieldScrubber, row: dict) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from pipeline.quality.rules import QualityRules, effective_lang
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.stages.registry import declare_stage
+from pipeline.stages.registry import beam_half, declare_stage
 
 
 class QualityFilter(StageCore):
@@ -58,10 +58,4 @@ declare_stage("quality", 30, config_section="quality", config_class=QualityConfi
               transform="pipeline.stages.transforms:QualityStage")
 
 
-def __getattr__(name: str):
-    # The Beam half lives in pipeline.stages.transforms, imported only when asked for.
-    if name in ('QualityStage',):
-        from pipeline.stages import transforms
-
-        return getattr(transforms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = beam_half(__name__, ("QualityStage",))  # the PTransform: pipeline.stages.transforms

@@ -74,6 +74,22 @@ class TransformRef:
         return f"TransformRef({self.target!r})"
 
 
+def beam_half(module: str, names: tuple[str, ...] | None, target: str = "pipeline.stages.transforms"):
+    """A module ``__getattr__`` handing out ``names`` (None: any name) from ``target``, imported on
+    first use: ``from pipeline.stages.langid import LanguageStage`` keeps working while importing
+    the stage module imports no Beam."""
+
+    def __getattr__(name: str):
+        if (names is None and not name.startswith("__")) or (names is not None and name in names):
+            try:
+                return getattr(importlib.import_module(target), name)
+            except AttributeError:
+                pass
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 @dataclass(frozen=True)
 class StageInfo:
     name: str

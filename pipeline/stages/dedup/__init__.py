@@ -37,7 +37,7 @@ from typing import ClassVar
 
 from pipeline.config import unit_interval
 from pipeline.records import Reason
-from pipeline.stages.registry import declare_stage
+from pipeline.stages.registry import beam_half, declare_stage
 
 
 def _against_paths(paths: list[str]) -> list[str]:
@@ -82,12 +82,5 @@ declare_stage("dedup", 50, config_section="dedup", config_class=DedupConfig, rea
               transform="pipeline.stages.dedup.transform:DedupStage")
 
 
-def __getattr__(name: str):
-    # The Beam half (DedupStage, held batches, DoFns) lives in .transform, imported when asked for.
-    import importlib
-
-    transform = importlib.import_module("pipeline.stages.dedup.transform")
-    try:
-        return getattr(transform, name)
-    except AttributeError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+# The Beam half (DedupStage, held batches, DoFns) lives in .transform, imported when asked for.
+__getattr__ = beam_half(__name__, None, "pipeline.stages.dedup.transform")

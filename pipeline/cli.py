@@ -202,9 +202,10 @@ def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) ->
 
 def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
-    from pipeline.run import empty_run_warning, format_summary, run
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
+    from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
+
     if args.dedup_against:
         import os
 

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
+from pipeline.io.fs import FileSystems  # Beam's, imported only for remote paths and writes
 
 from pipeline.config import ConfigError
 from pipeline.io import outdir, versions

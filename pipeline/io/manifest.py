@@ -17,9 +17,9 @@ import re
 from collections import defaultdict
 
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import FileSystems
 
 import pipeline
+from pipeline.io.fs import FileSystems  # Beam's, imported only for remote paths and writes
 from pipeline.records import DROP, KEEP, QUARANTINE
 
 MANIFEST = "manifest.json"

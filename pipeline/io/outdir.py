@@ -16,9 +16,9 @@ import secrets
 import socket
 from dataclasses import dataclass
 
-from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import ConfigError
+from pipeline.io.fs import FileSystems  # Beam's, imported only for remote paths and writes
 from pipeline.io.manifest import LOCK, MANIFEST, REPORT, SHARD_PATH, STAGING, TABLES, is_machinery, list_files
 from pipeline.io.versions import ARCHIVE_PATH, VERSIONS
 

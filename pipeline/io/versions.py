@@ -17,7 +17,7 @@ import json
 import os
 import re
 
-from apache_beam.io.filesystems import FileSystems
+from pipeline.io.fs import FileSystems  # Beam's, imported only for remote paths and writes
 
 from pipeline.io.manifest import MANIFEST, MAX_MANIFEST_BYTES, SHARD_PATH, list_files
 

@@ -2,6 +2,7 @@
 the ``check`` name a rule in ``rules/quality.yaml`` uses."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
@@ -43,21 +44,18 @@ def m_alpha_words(s: DocStats, p: dict) -> float:
 
 
 def m_bullet_lines(s: DocStats, p: dict) -> float:
-    bullets = p["_bullets"]
     lines = s.lines
-    return _ratio(sum(1 for ln in lines if ln.startswith(bullets)), len(lines))
+    return _ratio(sum(map(str.startswith, lines, repeat(p["_bullets"]))), len(lines))
 
 
 def m_ellipsis_lines(s: DocStats, p: dict) -> float:
-    endings = p["_endings"]
     lines = s.lines
-    return _ratio(sum(1 for ln in lines if ln.endswith(endings)), len(lines))
+    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines))
 
 
 def m_line_punct(s: DocStats, p: dict) -> float:
-    endings = p["_endings"]
     lines = s.lines
-    return _ratio(sum(1 for ln in lines if ln.endswith(endings)), len(lines)) if lines else 0.0
+    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines)) if lines else 0.0
 
 
 def m_short_lines(s: DocStats, p: dict) -> float:

@@ -83,17 +83,20 @@ def top_ngram_first_failure(s: DocStats, table: list[tuple[int, float]]) -> tupl
 
 
 def dup_ngram_fraction(s: DocStats, n: int) -> float:
-    """Characters of words covered by any repeated (2nd, 3rd, …) occurrence of a word n-gram ÷ all."""
-    groups = ngram_groups(s, n)
-    if groups is None:
+    """Characters of words covered by any repeated (2nd, 3rd, …) occurrence of a word n-gram ÷ all.
+
+    The repeated occurrences are read straight off one stable sort: after it, an n-gram equal to
+    the one before it in sorted order is a later occurrence (a group's first comes first), so no
+    group table is built."""
+    g = s.ngram_hashes(n)
+    if len(g) < 2:
         return 0.0
-    first, counts = groups
-    if counts.max() < 2:
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    repeat = gs[1:] == gs[:-1]
+    if not repeat.any():
         return 0.0
-    m = int(counts.sum())
-    dup = np.ones(m, dtype=bool)
-    dup[first] = False
-    dup_starts = np.flatnonzero(dup)
+    dup_starts = order[1:][repeat]
     lens = s.word_lengths
     total = len(lens)
     edge = np.bincount(dup_starts, minlength=total + 1) - np.bincount(dup_starts + n, minlength=total + 1)

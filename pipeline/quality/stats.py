@@ -101,11 +101,11 @@ class DocStats:
     @cached_property
     def lines(self) -> list[str]:
         """Non-empty lines, stripped."""
-        return [s for s in (ln.strip() for ln in self.text.split("\n")) if s]
+        return list(filter(None, map(str.strip, self.text.split("\n"))))
 
     @cached_property
     def paragraphs(self) -> list[str]:
-        return [s for s in (p.strip() for p in _PARAGRAPH_SPLIT.split(self.text)) if s]
+        return list(filter(None, map(str.strip, _PARAGRAPH_SPLIT.split(self.text))))
 
     @cached_property
     def codepoints(self) -> np.ndarray:
@@ -206,6 +206,7 @@ class BatchWords:
         self.text_bounds = text_bounds  # text i's words: text_bounds[i] … text_bounds[i + 1]
         self._ngrams: dict[int, np.ndarray] = {1: hashes}
         self._cum: np.ndarray | None = None
+        self._texts: tuple[np.ndarray, np.ndarray] | None = None
         self._bucket_maxima: dict[tuple[int, int], np.ndarray] = {}
 
     def ngram_bucket_maxima(self, n: int, bits: int) -> np.ndarray:
@@ -215,17 +216,29 @@ class BatchWords:
         hit = self._bucket_maxima.get((n, bits))
         if hit is None:
             g = self.ngram_hashes(n)
+            m = len(g)
             cum = self.cum_lengths()
             bounds = self.text_bounds
             n_texts = len(bounds) - 1
-            text_of = np.repeat(np.arange(n_texts), np.diff(bounds))[: len(g)]
-            inside = np.arange(len(g)) + n <= bounds[1:][text_of]  # all n words in the same text
-            keys = (text_of[inside] << bits) | (g[inside] >> np.uint64(64 - bits)).astype(np.intp)
-            sums = np.bincount(keys, weights=(cum[n:] - cum[: len(g)])[inside], minlength=n_texts << bits)
+            text_of, past_last = self.word_texts()
+            keys = (text_of[:m] << bits) | (g >> np.uint64(64 - bits)).astype(np.intp)
+            weights = cum[n:] - cum[:m]
+            # an n-gram running into the next text weighs nothing (adding 0.0 changes no sum)
+            weights[past_last[:m] < n] = 0
+            sums = np.bincount(keys, weights=weights, minlength=n_texts << bits)
             totals = (cum[bounds[1:]] - cum[bounds[:-1]]).astype(np.float64)
             hit = sums.reshape(n_texts, 1 << bits).max(axis=1) / np.maximum(totals, 1.0)
             self._bucket_maxima[(n, bits)] = hit
         return hit
+
+    def word_texts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per word of the batch: the index of its text, and how many words of that text start
+        at it (an n-gram starting there stays in its text when n is at most that)."""
+        if self._texts is None:
+            bounds = self.text_bounds
+            text_of = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+            self._texts = text_of, bounds[1:][text_of] - np.arange(len(text_of))
+        return self._texts
 
     def cum_lengths(self) -> np.ndarray:
         if self._cum is None:
@@ -270,15 +283,9 @@ def _ratio(a: float, b: float) -> float:
 def _dup_fractions(items: list[str]) -> tuple[float, float]:
     if len(items) < 2:
         return 0.0, 0.0
-    seen: set[str] = set()
-    dup = dup_chars = total = 0
-    for it in items:
-        n = len(it)
-        total += n
-        if it in seen:
-            dup += 1
-            dup_chars += n
-        else:
-            seen.add(it)
-    return dup / len(items), _ratio(dup_chars, total)
+    # An item repeats an earlier one unless it is the first of its distinct value.
+    distinct = set(items)
+    total = sum(map(len, items))
+    dup_chars = total - sum(map(len, distinct))
+    return (len(items) - len(distinct)) / len(items), _ratio(dup_chars, total)
 

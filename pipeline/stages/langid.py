@@ -41,8 +41,7 @@ from typing import ClassVar
 from pipeline.config import at_least, unit_interval
 from pipeline.records import Reason
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.stages.registry import register_stage
-from pipeline.verdicts import RecordStage
+from pipeline.stages.registry import beam_half, declare_stage
 
 ALL = "*"
 
@@ -124,18 +123,8 @@ class LangidConfig:
         return None
 
 
-@register_stage(name="langid", order=20, config_section="langid", config_class=LangidConfig, reasons=["lang_not_allowed", "lang_low_confidence"])
-class LanguageStage(RecordStage):
-    core_class = LanguageFilter
+declare_stage("langid", 20, config_section="langid", config_class=LangidConfig, reasons=["lang_not_allowed", "lang_low_confidence"],
+              transform="pipeline.stages.transforms:LanguageStage")
 
-    def __init__(self, config, run_id: str) -> None:
-        # Fail on the driver (exit 2) when the configured model file is missing, not on every worker.
-        from pathlib import Path
 
-        from pipeline.config import ConfigError
-
-        if config.langid.model and not Path(config.langid.model).is_file():
-            raise ConfigError(f"config key 'langid.model': fasttext model file not found: {config.langid.model}")
-        if not 0.0 <= config.langid.mixed_share <= 1.0:
-            raise ConfigError("config key 'langid.mixed_share' must be in [0, 1]")
-        super().__init__(config, run_id)
+__getattr__ = beam_half(__name__, ("LanguageStage",))  # the PTransform: pipeline.stages.transforms

@@ -50,8 +50,7 @@ from pipeline.compliance.spdx import (
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
 from pipeline.stages.base import StageCore, Verdict, drop, keep, quarantine
-from pipeline.stages.registry import register_stage
-from pipeline.verdicts import RecordStage
+from pipeline.stages.registry import beam_half, declare_stage
 
 _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
@@ -471,25 +470,8 @@ class LicenseConfig:
     opt_out: bool = True  # drop records carrying an opt-out signal (rules/optout.yaml)
 
 
-@register_stage(name="license", order=10, config_section="license", config_class=LicenseConfig, reasons=["copyright_notice", "license_denied", "license_review", "opt_out"])
-class LicenseStage(RecordStage):
-    """``batches | "license" >> LicenseStage(config, run_id)`` → ``.kept`` batches, ``.decisions`` rows."""
+declare_stage("license", 10, config_section="license", config_class=LicenseConfig, reasons=["copyright_notice", "license_denied", "license_review", "opt_out"],
+              transform="pipeline.stages.transforms:LicenseStage")
 
-    core_class = LicenseDetector
 
-    @staticmethod
-    def check_rules(config) -> None:
-        """Compile the user patterns of rules/copyright.yaml and rules/optout.yaml on the driver: a
-        broken file or pattern is a ``ConfigError`` (exit 2) naming the file and the rule."""
-        from pipeline.config import ConfigError
-        from pipeline.saferegex import RulePatternError
-
-        for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
-            path = config.rule_file(name)
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-                if not isinstance(data, dict):
-                    raise ValueError("top level must be a mapping")
-                build(data)
-            except (yaml.YAMLError, ValueError, RulePatternError) as exc:
-                raise ConfigError(f"rules file {path}: {str(exc).splitlines()[0]}") from None
+__getattr__ = beam_half(__name__, ("LicenseStage",))  # the PTransform: pipeline.stages.transforms

@@ -45,13 +45,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 from urllib.parse import quote, unquote, unquote_plus
 
-import apache_beam as beam
-
 from pipeline.config import ConfigError, unit_interval
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep
-from pipeline.stages.registry import register_stage
-from pipeline.verdicts import RecordStage
+from pipeline.stages.registry import beam_half, declare_stage
 
 # Internal fields only the license stage reads (opt-out signals, per-source policy), and the
 # empty value each is given here.
@@ -431,36 +428,11 @@ class PiiConfig:
         return None
 
 
-@register_stage(name="pii", order=40, config_section="pii", config_class=PiiConfig, reasons=[])  # scrubs and keeps: no drops of its own
-class PiiStage(RecordStage):
-    core_class = PiiScrubber
-
-    def __init__(self, config, run_id: str) -> None:
-        # Fail on the driver (exit 2) rather than on every worker when the pseudonym key is missing
-        # or a rules file is broken.
-        from pipeline.pii.engine import pseudonym_key
-
-        pseudonym_key(config)
-        load_url_parameters(config)
-        super().__init__(config, run_id)
+declare_stage("pii", 40, config_section="pii", config_class=PiiConfig, reasons=[],  # scrubs and keeps: no drops of its own
+              transform="pipeline.stages.transforms:PiiStage")
 
 
-class ScrubDecisionFields(beam.DoFn):
-    """Decisions rows made before the PII stage (ingest, license, langid, quality, and the PII
-    stage's own ``stage_error`` rows) → the same rows with ``source_id`` and every string in
-    ``detail`` scrubbed. A value the engine fails on is written as null."""
-
-    def __init__(self, config) -> None:
-        self._config = config
-        self._fields: FieldScrubber | None = None
-
-    def setup(self) -> None:
-        from pipeline.pii.engine import PiiEngine
-
-        self._fields = FieldScrubber(PiiEngine.from_config(self._config))
-
-    def process(self, row):
-        yield scrub_decision_row(self._fields, row)
+__getattr__ = beam_half(__name__, ("PiiStage", "ScrubDecisionFields",))  # the PTransform: pipeline.stages.transforms
 
 
 def scrub_decision_row(fields: FieldScrubber, row: dict) -> dict:

@@ -20,12 +20,10 @@ that checks a batch of records at once (one tokenisation per batch) and its PTra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from pipeline.quality.rules import QualityRules, RulesError, effective_lang
+from pipeline.quality.rules import QualityRules, effective_lang
 from pipeline.stages.base import StageCore, Verdict, drop, keep
-from pipeline.stages.registry import register_stage
-from pipeline.verdicts import RecordStage
+from pipeline.stages.registry import beam_half, declare_stage
 
 
 class QualityFilter(StageCore):
@@ -56,22 +54,8 @@ class QualityConfig:
     rules: str | None = None  # another quality.yaml; default: rules/quality.yaml
 
 
-@register_stage(name="quality", order=30, config_section="quality", config_class=QualityConfig, reasons=[])  # reasons: the rule names of rules/quality.yaml
-class QualityStage(RecordStage):
-    core_class = QualityFilter
+declare_stage("quality", 30, config_section="quality", config_class=QualityConfig, reasons=[],  # reasons: the rule names of rules/quality.yaml
+              transform="pipeline.stages.transforms:QualityStage")
 
-    def __init__(self, config, run_id: str) -> None:
-        self.check_rules(config)
-        super().__init__(config, run_id)
 
-    @staticmethod
-    def check_rules(config) -> None:
-        """Validate the rules on the driver: a broken rules file is a usage error (exit 2)."""
-        from pipeline.config import ConfigError
-
-        if config.quality.rules and not Path(config.quality.rules).is_file():
-            raise ConfigError(f"config key 'quality.rules': file not found: {config.quality.rules}")
-        try:
-            QualityRules.from_config(config)
-        except RulesError as exc:
-            raise ConfigError(str(exc)) from None
+__getattr__ = beam_half(__name__, ("QualityStage",))  # the PTransform: pipeline.stages.transforms

@@ -9,9 +9,12 @@ the dataclass of its config section::
         enabled: bool = True
         ...
 
-    @register_stage(name="license", order=10, config_section="license", config_class=LicenseConfig, reasons=[...])
-    class LicenseStage(RecordStage): ...
+    declare_stage("license", 10, config_class=LicenseConfig, reasons=[...],
+                  transform="pipeline.stages.transforms:LicenseStage")
 
+The PTransform is named as ``"module:Class"`` and imported only when the graph is built, so the
+declarations, and with them ``load_config()``, need no Apache Beam (a config error, ``curate
+verify`` and ``curate audit`` start without it). A class works too (``register_stage`` decorator).
 The section becomes the ``license:`` key of the config (:func:`pipeline.config.config_class`
 builds ``Config`` from the registered sections). Every module of the ``pipeline.stages`` package is imported once, on first use, so a new module
 there is found without a list to edit. The graph, the run summary, the manifest's stage counts and
@@ -40,6 +43,53 @@ PLUGIN_ORDER = 45
 PLUGIN_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+class TransformRef:
+    """A stage's PTransform class named ``"module:Class"``, imported on first use: calling it
+    builds the transform, and its attributes are the class's (``check_rules``)."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def resolve(self) -> type:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.resolve(), name)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TransformRef) and other.target == self.target
+
+    def __hash__(self) -> int:
+        return hash(self.target)
+
+    def __repr__(self) -> str:
+        return f"TransformRef({self.target!r})"
+
+
+def beam_half(module: str, names: tuple[str, ...] | None, target: str = "pipeline.stages.transforms"):
+    """A module ``__getattr__`` handing out ``names`` (None: any name) from ``target``, imported on
+    first use: ``from pipeline.stages.langid import LanguageStage`` keeps working while importing
+    the stage module imports no Beam."""
+
+    def __getattr__(name: str):
+        if (names is None and not name.startswith("__")) or (names is not None and name in names):
+            try:
+                return getattr(importlib.import_module(target), name)
+            except AttributeError:
+                pass
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 @dataclass(frozen=True)
 class StageInfo:
     name: str
@@ -48,7 +98,7 @@ class StageInfo:
     config_class: type | None = None  # the dataclass of that section, when this stage declares it
     reasons: tuple[str, ...] = ()
     kind: str = RECORD
-    transform: Any = None  # the PTransform class; None for pseudo-stages
+    transform: Any = None  # the PTransform class or a TransformRef to it; None for pseudo-stages
     enabled_when: Callable[[Any], bool] | None = field(default=None, compare=False)
 
     def enabled(self, cfg) -> bool:
@@ -64,7 +114,7 @@ _LOADING = False
 
 def _add(info: StageInfo) -> None:
     known = _STAGES.get(info.name)
-    if known is not None and known.transform is not info.transform:
+    if known is not None and known.transform != info.transform:
         raise RuntimeError(f"stage {info.name!r} is registered twice")
     for other in _STAGES.values():
         if (info.config_class is not None and other.name != info.name and other.config_class is not None
@@ -77,7 +127,10 @@ def declare_stage(name: str, order: int, *, config_section: str | None = None, c
                   reasons=(), kind: str = RECORD, transform: Any = None,
                   enabled_when: Callable[[Any], bool] | None = None) -> StageInfo:
     """Declare a stage; ``config_class`` (a dataclass) makes ``config_section`` (default: the
-    stage's name) a section of the config."""
+    stage's name) a section of the config; ``transform`` is the PTransform class or its
+    ``"module:Class"`` (imported when the graph is built)."""
+    if isinstance(transform, str):
+        transform = TransformRef(transform)
     if config_class is not None and config_section is None:
         config_section = name
     info = StageInfo(name, order, config_section, config_class, tuple(reasons), kind, transform, enabled_when)
@@ -114,7 +167,7 @@ def _load_builtins() -> None:
     _LOADING = True
     try:
         for module in pkgutil.iter_modules(package.__path__):
-            if module.name not in ("base", "registry"):
+            if module.name not in ("base", "registry", "transforms"):  # transforms: the Beam half
                 importlib.import_module(f"{package.__name__}.{module.name}")
     finally:
         _LOADING = False

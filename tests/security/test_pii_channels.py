@@ -278,7 +278,7 @@ def held_batches(planted_inputs, tmp_path_factory):
     """Everything the dedup stage writes to its held batches under OUT/_staging (deleted after
     the run) during an in-process run with PII on: what crossed the PII stage, internal fields
     included."""
-    import pipeline.stages.dedup as dedup
+    import pipeline.stages.dedup.transform as dedup
     from pipeline.config import load_config
     from pipeline.run import run
 

@@ -1,0 +1,290 @@
+"""The Beam half of stage ``dedup`` (see :mod:`pipeline.stages.dedup` for what it decides and how):
+its PTransform, DoFns and held batches; imported when the graph is built."""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
+
+import apache_beam as beam
+import numpy as np
+from apache_beam import pvalue
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline import progress
+from pipeline.beam_outputs import StageOutputs
+from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
+from pipeline.records import DROP, Reason, decision_row
+from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
+from pipeline.stages.dedup import _against_paths
+from pipeline.stages.dedup.near import NearDedup
+
+STAGE = "dedup"
+PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
+_K = "_dedup"  # internal record key: (exact_key, signature bytes or None)
+HOLD_DIR = "_dedup"  # under the run's staging folder: the held batches
+_HOLD_LEVEL = 1  # zstd level of held batches: fast; they are read once and deleted with the staging folder
+
+
+def _local_staging() -> str:
+    """A temporary folder for held batches when no run staging folder is given, removed when the
+    process that built the pipeline exits."""
+    import atexit
+    import shutil
+
+    path = tempfile.mkdtemp(prefix="curate-dedup-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def hold_name(batch: list[dict]) -> str:
+    """A held batch's file name, from its doc_ids: a retried bundle rewrites the same file."""
+    digest = hashlib.sha1("\n".join(r["doc_id"] for r in batch).encode("utf-8")).hexdigest()
+    return f"{digest}.pkl.zst"
+
+
+def write_held(path: str, batch: list[dict]) -> None:
+    import zstandard
+
+    data = zstandard.ZstdCompressor(level=_HOLD_LEVEL).compress(pickle.dumps(batch, protocol=5))
+    with FileSystems.create(path) as fh:
+        fh.write(data)
+
+
+def read_held(path: str) -> list[dict]:
+    import zstandard
+
+    with FileSystems.open(path) as fh:
+        data = fh.read()
+    return pickle.loads(zstandard.ZstdDecompressor().decompress(data))
+
+__all__ = ["DedupStage", "STAGE"]
+
+
+def _dedup_section(config):
+    return getattr(config, "dedup", config)
+
+
+class _Prepare(beam.DoFn):
+    """Batch → ``(exact_key, (doc_id, band_keys))`` on the main output; the batch is written to a
+    held file, named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``; with
+    near dedup verifying pairs, ``(doc_id, signature bytes)`` on ``sigs`` for documents with shingles.
+
+    The signature goes straight to the one join that needs it (near dedup's ``meet``) instead of
+    riding through the exact-duplicate grouping: 512 of a light tuple's ~650 bytes."""
+
+    def __init__(self, dedup_config, hold_dir: str) -> None:
+        self._cfg = dedup_config
+        self._hold_dir = hold_dir
+        self._hasher = None
+        self._bands = None
+        self._verify = bool(dedup_config.near and dedup_config.verify_jaccard)
+
+    def setup(self) -> None:
+        from pipeline.runtime import tune_gc
+
+        tune_gc()
+        if self._cfg.near:
+            self._hasher = MinHasher.from_config(self._cfg)
+            self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm)
+
+    def process(self, batch):
+        if not batch:
+            return
+        texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in batch]
+        sigs = keys = empty = None
+        if self._hasher is not None:
+            sigs = self._hasher.signatures(texts, [r.get("lang") for r in batch])
+            keys = band_keys(sigs, *self._bands)
+            empty = (sigs == self._hasher.empty_value).all(axis=1)
+        name = hold_name(batch)
+        for i, (record, text) in enumerate(zip(batch, texts)):
+            key = exact_key(text)
+            doc_id = record["doc_id"]
+            sig = bands = None
+            if sigs is not None:
+                sig = sigs[i].tobytes()
+                if not empty[i]:
+                    bands = tuple(keys[i].tolist())
+                    if self._verify:
+                        yield pvalue.TaggedOutput("sigs", (doc_id, sig))
+            record[_K] = (key, sig)
+            yield key, (doc_id, bands)
+            yield pvalue.TaggedOutput("located", (doc_id, name))
+        write_held(FileSystems.join(self._hold_dir, name), batch)
+        yield pvalue.TaggedOutput("held", (name, None))
+
+
+class _PriorSignatures(beam.DoFn):
+    """Rows of an earlier release's signatures → ``(exact_key, (node, band_keys))`` with a ``PRIOR``
+    node id, and ``(node, signature bytes)`` on ``sigs`` as :class:`_Prepare` emits them."""
+
+    def __init__(self, dedup_config) -> None:
+        self._cfg = dedup_config
+        self._bands = None
+        self._dtype = None
+        self._verify = bool(dedup_config.near and dedup_config.verify_jaccard)
+
+    def setup(self) -> None:
+        hasher = MinHasher.from_config(self._cfg)
+        self._dtype = hasher.dtype
+        self._empty = hasher.empty_value
+        self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm) if self._cfg.near else None
+
+    def process(self, row):
+        node = PRIOR + row["doc_id"]
+        bands = None
+        values = row.get("minhash")
+        if self._bands is not None and values is not None:
+            if len(values) != self._cfg.num_perm:
+                raise ValueError(
+                    f"dedup.against: a signature has {len(values)} values but dedup.num_perm is "
+                    f"{self._cfg.num_perm}; compare releases made with the same MinHash settings"
+                )
+            arr = np.asarray(values, dtype=self._dtype)
+            if not (arr == self._empty).all():
+                bands = tuple(band_keys(arr[None, :], *self._bands)[0].tolist())
+                if self._verify:
+                    yield pvalue.TaggedOutput("sigs", (node, arr.tobytes()))
+        yield row["exact_hash"], (node, bands)
+
+
+def _route(kv):
+    """(doc_id, {at: [file], verdicts: [...]}) → (file, (doc_id, verdicts)) for documents with a
+    verdict. Nodes of an earlier release have no file: nothing to apply."""
+    doc_id, grouped = kv
+    verdicts = list(grouped["verdicts"])
+    if verdicts:
+        for name in grouped["at"]:
+            yield name, (doc_id, verdicts)
+
+
+class _ApplyHeld(beam.DoFn):
+    """(file, [(doc_id, verdicts) | None, ...]) → the held batch's kept records as one batch,
+    decisions rows for its dropped ones, signature rows for its kept ones."""
+
+    def __init__(self, hold_dir: str, run_id: str, threshold: float, dtype: str) -> None:
+        self._hold_dir = hold_dir
+        self._run_id = run_id
+        self._threshold = threshold
+        self._dtype = dtype
+
+    def process(self, kv):
+        name, values = kv
+        verdicts = {v[0]: v[1] for v in values if v is not None}
+        kept = []
+        dropped = 0
+        for record in read_held(FileSystems.join(self._hold_dir, name)):
+            doc_id = record["doc_id"]
+            exact_drop = near = None
+            group = False
+            for kind, other in verdicts.get(doc_id, ()):
+                if kind == V_EXACT_DROP:
+                    exact_drop = other
+                elif kind == V_NEAR:
+                    near = other
+                elif kind == V_GROUP:
+                    group = True
+            key, sig = record.pop(_K)
+            if exact_drop is not None:
+                dropped += 1
+                yield pvalue.TaggedOutput("decisions", self._drop(record, Reason.EXACT_DUPLICATE, exact_drop, None))
+            elif near is not None and near != doc_id:
+                dropped += 1
+                yield pvalue.TaggedOutput(
+                    "decisions", self._drop(record, Reason.NEAR_DUPLICATE, near, {"threshold": self._threshold})
+                )
+            else:
+                record["dup_cluster"] = near if near is not None else (doc_id if group else None)
+                kept.append(record)
+                yield pvalue.TaggedOutput(
+                    "signatures",
+                    {
+                        "doc_id": doc_id,
+                        "exact_hash": key,
+                        "minhash": None if sig is None else np.frombuffer(sig, dtype=self._dtype).tolist(),
+                        "lang": record.get("lang"),
+                        "run_id": self._run_id,
+                    },
+                )
+        if dropped:
+            progress.add(progress.DROPPED, dropped)
+        if kept:
+            yield kept
+
+    def finish_bundle(self):
+        progress.flush()  # the run's last progress line shows every bundle's counts
+
+    def _drop(self, record, reason, other, detail):
+        if other.startswith(PRIOR):
+            other = other[len(PRIOR) :]
+            detail = {**(detail or {}), "prior_release": True}
+        return decision_row(record, action=DROP, stage=STAGE, reason=reason, detail=detail, dup_of=other, run_id=self._run_id)
+
+
+class DedupStage(beam.PTransform):
+    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out.
+
+    ``staging`` is a folder every worker can read and write (the run's staging folder); batches are
+    held under ``staging/_dedup`` until their verdicts are known. Without it (tests, one machine)
+    a local temporary folder is used.
+    """
+
+    def __init__(self, config, run_id: str, staging: str | None = None) -> None:
+        super().__init__()
+        self._config = config
+        self._run_id = run_id
+        self._staging = staging
+
+    def expand(self, batches):
+        cfg = _dedup_section(self._config)
+        dtype = np.dtype(MinHasher.from_config(cfg).dtype).str
+        staging = self._staging or _local_staging()
+        hold_dir = FileSystems.join(staging, HOLD_DIR)
+
+        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir)).with_outputs(
+            "located", "held", "sigs", main="light"
+        )
+        light, sigs = prepared.light, prepared.sigs
+        against = list(getattr(cfg, "against", None) or [])
+        if against:
+            priors = [
+                batches.pipeline
+                | f"against{i}:read" >> beam.io.ReadFromParquet(pattern, columns=["doc_id", "exact_hash", "minhash"])
+                | f"against{i}:light" >> beam.ParDo(_PriorSignatures(cfg)).with_outputs("sigs", main="light")
+                for i, pattern in enumerate(_against_paths(against))
+            ]
+            light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
+            sigs = [sigs, *(p.sigs for p in priors)] | "against:sigs" >> beam.Flatten()
+
+        verdicts = []
+        if cfg.exact:
+            exact = light | "exact" >> ExactDedup()
+            survivors = exact.survivors
+            verdicts.append(exact[EXACT_VERDICTS])
+        else:
+            survivors = light | "no-exact" >> beam.Values()
+        if cfg.near:
+            labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype
+            )
+            verdicts.append(labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1]))))
+        if verdicts:
+            all_verdicts = verdicts | "verdicts" >> beam.Flatten()
+        else:
+            all_verdicts = batches.pipeline | "no-verdicts" >> beam.Create([])
+
+        routed = (
+            {"at": prepared.located, "verdicts": all_verdicts}
+            | "route" >> beam.CoGroupByKey()
+            | "route:by-file" >> beam.FlatMap(_route)
+        )
+        out = (
+            (prepared.held, routed)
+            | "by-file" >> beam.Flatten()
+            | "by-file:group" >> beam.GroupByKey()
+            | "apply" >> beam.ParDo(_ApplyHeld(hold_dir, self._run_id, cfg.threshold, dtype)).with_outputs(
+                "decisions", "signatures", main="kept"
+            )
+        )
+        return StageOutputs(kept=out.kept, decisions=out.decisions, signatures=out.signatures)

@@ -98,6 +98,42 @@ def read_workers(options: PipelineOptions) -> int:
     return 1
 
 
+# Config keys naming local files that workers open. A relative path resolves in each worker's own
+# working directory, which on a cluster (Dask, Spark …) is not the launcher's.
+WORKER_FILE_KEYS = (
+    "langid.model",
+    "quality.rules",
+    "dedup.against",
+    "trajectories.teacher.path",
+    "trajectories.seeds",
+    "trajectories.decontaminate",
+    "trajectories.tokenizer",
+)
+
+
+def _absolute(value):
+    if isinstance(value, list):
+        return [_absolute(v) for v in value]
+    if isinstance(value, str) and value and not outdir.is_remote(value) and not os.path.isabs(value):
+        return os.path.abspath(value)
+    return value
+
+
+def with_absolute_file_paths(cfg: Config) -> Config:
+    """A copy of ``cfg`` whose local relative file paths (:data:`WORKER_FILE_KEYS`) are absolute,
+    resolved against the launcher's working directory, for runners whose workers run elsewhere."""
+    import copy
+
+    cfg = copy.deepcopy(cfg)
+    for key in WORKER_FILE_KEYS:
+        *parents, leaf = key.split(".")
+        holder = cfg
+        for name in parents:
+            holder = getattr(holder, name)
+        setattr(holder, leaf, _absolute(getattr(holder, leaf)))
+    return cfg
+
+
 def summarize(counts: dict, records_in: int, wall: float, langs: list | None = None) -> dict:
     """The run summary; ``langs`` is the documents shards' ``[[lang, docs, bytes, est_tokens], ...]``."""
     summary = summary_counts(counts, records_in)
@@ -133,6 +169,8 @@ def run(
     run_id = new_run_id()
     staging = FileSystems.join(out, STAGING, run_id)
     options = pipeline_options(beam_args)
+    if runner_name(options) != "DirectRunner":
+        cfg = with_absolute_file_paths(cfg)
     p = beam.Pipeline(runner=make_runner(options), options=options)
     graph.build(p, cfg, files, staging, run_id, read_workers=read_workers(options))
 

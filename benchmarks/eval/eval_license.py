@@ -171,12 +171,18 @@ def _scancode_cases(root: Path, licensing, spdx_of: dict[str, str]):
 
 
 def _outcome(truth: str, predicted: str | None, see_other: str) -> str:
+    from pipeline.stages.license import is_variant_id
+
     if predicted == truth:
         return "exact"
     if predicted is None:
         return "unlabelled"
     if predicted == see_other:
         return "see other file"
+    # "a variant of X, for review" names no license: flagged, not a wrong label (unless it sits next to one)
+    parts = [p for p in re.split(r"\s+(?:AND|OR|WITH)\s+|[()]", predicted) if p.strip()]
+    if all(is_variant_id(p) or p == see_other for p in parts):
+        return "variant (flagged)"
     return "wrong"
 
 

@@ -78,6 +78,7 @@ class Match:
     coverage: float  # matched / reference 4-grams
     ref: int  # reference index
     repeated: float = 0.0  # share of its matched 4-grams that occur more than once in the document
+    covered: np.ndarray | None = None  # start positions of every document 4-gram this reference has
 
 
 class SpdxNormalizer:
@@ -256,7 +257,7 @@ class LicenseMatcher:
             positions = np.arange(len(grams))
         if not len(grams):
             return []
-        uniq, first, mult = np.unique(grams, return_index=True, return_counts=True)
+        uniq, first, inverse, mult = np.unique(grams, return_index=True, return_inverse=True, return_counts=True)
         first_pos = positions[first]
         lo = np.searchsorted(self.post_keys, uniq, "left")
         hi = np.searchsorted(self.post_keys, uniq, "right")
@@ -276,8 +277,9 @@ class LicenseMatcher:
         pair_ref = pair_ref[sel]
         pair_pos = np.repeat(first_pos, lens)[sel]
         pair_rep = np.repeat(mult > 1, lens)[sel]
+        pair_gram = np.repeat(np.arange(len(uniq)), lens)[sel]
         order = np.lexsort((pair_pos, pair_ref))
-        pair_ref, pair_pos, pair_rep = pair_ref[order], pair_pos[order], pair_rep[order]
+        pair_ref, pair_pos, pair_rep, pair_gram = pair_ref[order], pair_pos[order], pair_rep[order], pair_gram[order]
         cuts = np.nonzero(np.diff(pair_ref))[0] + 1
         matches: list[Match] = []
         for ref_pos in np.split(np.arange(len(pair_ref)), cuts):
@@ -285,9 +287,15 @@ class LicenseMatcher:
             size = int(self.ref_sizes[ref])
             start, end = self._densest_span(pair_pos[ref_pos], size)
             matched = int(counts[ref])
-            matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
-                                 float(pair_rep[ref_pos].mean())))
-        return _resolve(matches, self.short)
+            m = Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
+                      float(pair_rep[ref_pos].mean()))
+            m.covered = pair_gram[ref_pos]  # the reference's document 4-grams; positions below
+            matches.append(m)
+        kept = _resolve(matches, self.short)
+        for m in kept:
+            # every occurrence, not only the first: a repeated 4-gram covers each place it stands
+            m.covered = positions[np.isin(inverse, m.covered)]
+        return kept
 
     @staticmethod
     def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:

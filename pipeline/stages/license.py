@@ -267,7 +267,7 @@ class LicenseDetector(StageCore):
         v = rules.get("variants") or {}
         self.variant_min_words = int(v.get("min_inserted_words", 15))
         self.variant_partial_share = float(v.get("partial_max_uncovered_share", 0.1))
-        self.restriction_before = int(v.get("restriction_window_before", 30))
+        self.restriction_before = int(v.get("restriction_window_before", 40))
         self.restriction_after = int(v.get("restriction_window_after", 60))
         self.variant_gap_words = int(v.get("gap_min_words", 3))
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)

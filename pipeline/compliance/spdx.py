@@ -79,6 +79,8 @@ class Match:
     ref: int  # reference index
     repeated: float = 0.0  # share of its matched 4-grams that occur more than once in the document
     covered: np.ndarray | None = None  # start positions of every document 4-gram this reference has
+    missing_words: int = 0  # longest inner run of the reference's own words the document lacks (full texts)
+    ref_words: int = 0  # words of that reference text
 
 
 class SpdxNormalizer:
@@ -196,6 +198,8 @@ class LicenseMatcher:
         self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
         self.short = int(matching.get("short_ref_ngrams", 12))
         refs = data["refs"]
+        # full texts keep their words: which part of one a document lacks (a removed clause) is asked
+        self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
@@ -295,7 +299,25 @@ class LicenseMatcher:
         for m in kept:
             # every occurrence, not only the first: a repeated 4-gram covers each place it stands
             m.covered = positions[np.isin(inverse, m.covered)]
+            if m.kind == "text" and m.coverage < 1.0:
+                m.missing_words = self._longest_missing(m.ref, uniq)
+                m.ref_words = self.text_words[m.ref].count(" ") + 1
         return kept
+
+    def _longest_missing(self, ref: int, doc_grams: np.ndarray) -> int:
+        """Words in the longest run of reference ``ref``'s text whose 4-grams the document lacks."""
+        get = self.vocab.get
+        ids = np.fromiter((get(t, 0) for t in self.text_words[ref].split()), dtype=np.uint64)
+        grams = self._grams(ids)
+        if not len(grams):
+            return 0
+        absent = ~np.isin(grams, doc_grams)
+        edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
+        starts, ends = edges[::2], edges[1::2]
+        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own
+        inner = (starts > 0) & (ends < len(grams))
+        longest = int((ends[inner] - starts[inner]).max()) if inner.any() else 0
+        return longest - self.n + 1 if longest >= self.n else 0  # n-1 absent 4-grams per changed word
 
     @staticmethod
     def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:

@@ -270,6 +270,9 @@ class LicenseDetector(StageCore):
         self.restriction_before = int(v.get("restriction_window_before", 40))
         self.restriction_after = int(v.get("restriction_window_after", 60))
         self.variant_gap_words = int(v.get("gap_min_words", 3))
+        self.variant_removed_words = int(v.get("min_removed_words", 12))
+        self.variant_removed_share = float(v.get("min_removed_share", 0.02))
+        self.variant_neighbour_words = int(v.get("neighbour_words", 20))
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
@@ -309,6 +312,7 @@ class LicenseDetector(StageCore):
             stated: set[str] | None = None  # CC elements the text states, computed on first need
             matches = self.matcher.match(text)
             region: _Region | None = None
+            prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
             for m in matches:
                 if m.kind == "pointer":
                     pointers = True
@@ -333,9 +337,11 @@ class LicenseDetector(StageCore):
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
                 region = region or _Region(low, matches, self.matcher.n)
+                prints.append((len(found), m.start, m.end))
                 found.append((self._judge(m.expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
+            self._spread_variants(found, prints, variant_of)
             word_at = _WordIndex(text)
             for d in self.declarations:
                 # matches first, then the work on them: the rule's time limit is the regex's alone
@@ -405,10 +411,24 @@ class LicenseDetector(StageCore):
         inserted = any(self._material_words(region.text(a, b)) >= self.variant_min_words for a, b in runs)
         partial = match.kind == "text" and match.coverage < self.matcher.text_cov
         gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
-        if inserted or gappy:
+        removed = match.missing_words >= max(self.variant_removed_words, self.variant_removed_share * match.ref_words)
+        if inserted or gappy or removed:
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _spread_variants(self, found: list[tuple[str, str]], prints: list[tuple[int, int, int]], variant_of: list[str]) -> None:
+        """A fingerprint next to (or over) a variant's is a piece of the same unknown text: the pieces
+        of one license that matches none (a BSD clause inside an Apache-1.1-like text) are a variant too."""
+        near = self.variant_neighbour_words
+        marked = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
+        if not marked:
+            return
+        for i, a, b in prints:
+            expr, via = found[i]
+            if not is_variant_id(expr) and any(a < vb + near and va < b + near for va, vb in marked):
+                variant_of.append(expr)
+                found[i] = (variant_id(expr, restricted=False), via)
 
     def _material_words(self, gap: str) -> int:
         """Words of an uncovered run that are not a copyright, author or names line."""

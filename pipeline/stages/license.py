@@ -119,6 +119,7 @@ class _Restriction:
     id: str
     wording: RulePattern
     inside: bool = False  # only words inside a fingerprint match count (a reference's wording changed)
+    max_words: int = 0  # with `inside`: only runs this short (0: any)
 
 
 # variants get ids of their own, on the policy's review list: never the label of the base license
@@ -170,6 +171,14 @@ class _Region:
             free[max(0, own[0] - start) : max(0, own[1] - start)] = False
         edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
         return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+    def lines(self, start: int, end: int) -> str:
+        """The whole lines words ``[start, end)`` stand on (a run may begin mid-line)."""
+        if start >= end:
+            return ""
+        a = self.low.rfind("\n", 0, self.starts[start]) + 1
+        b = self.low.find("\n", self.ends[end - 1])
+        return self.low[a : b if b >= 0 else len(self.low)]
 
     def text(self, start: int, end: int) -> str:
         start, end = max(0, start), min(self.size, end)
@@ -257,7 +266,7 @@ class LicenseDetector(StageCore):
         ]
         self.restrictions = [
             _Restriction(str(r["id"]), compile_rule(f"licenses.restrictions.{r['id']}", r["wording"], regex.I),
-                         r.get("scope") == "inside")
+                         r.get("scope") == "inside", int(r.get("max_words") or 0))
             for r in rules.get("restrictions") or []
         ]
         self.restriction_exempt = {
@@ -393,11 +402,12 @@ class LicenseDetector(StageCore):
         runs_near = region.uncovered_runs(start - self.restriction_before, end + self.restriction_after, own) if checked else []
         for a, b in runs_near:
             window = region.text(a - 2, b + 2)  # a phrase may begin in a word a reference also has
-            inside = match is not None and match.kind in ("text", "notice") and start <= a and b <= end
+            ia, ib = max(a, start), min(b, end)  # the part inside the match
+            inside = match is not None and match.kind in ("text", "notice") and ia < ib
             for r in self.restrictions:
-                if r.inside and not inside:
+                if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
-                if r.id not in hits and r.wording.search(region.text(a, b) if r.inside else window):
+                if r.id not in hits and r.wording.search(region.text(ia, ib) if r.inside else window):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)
@@ -408,10 +418,11 @@ class LicenseDetector(StageCore):
         if match is None or match.kind not in ("text", "notice") or _CC_ANY.match(expr):
             return expr
         runs = [(a, b) for a, b in region.uncovered_runs(start, end) if b - a >= self.variant_gap_words]
-        inserted = any(self._material_words(region.text(a, b)) >= self.variant_min_words for a, b in runs)
+        inserted = any(self._material_words(region.lines(a, b)) >= self.variant_min_words for a, b in runs)
         partial = match.kind == "text" and match.coverage < self.matcher.text_cov
         gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
-        removed = match.missing_words >= max(self.variant_removed_words, self.variant_removed_share * match.ref_words)
+        # a partial copy lacks the rest anyway: only a text that is otherwise whole can lack a clause
+        removed = not partial and match.missing_words >= max(self.variant_removed_words, self.variant_removed_share * match.ref_words)
         if inserted or gappy or removed:
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
@@ -434,7 +445,7 @@ class LicenseDetector(StageCore):
         """Words of an uncovered run that are not a copyright, author or names line."""
         lines = gap.splitlines() if self.variant_ignore else [gap]
         return sum(len(_WORD.findall(line)) for line in lines
-                   if not (self.variant_ignore and self.variant_ignore.search(line)))
+                   if not (self.variant_ignore and self.variant_ignore.search(line.strip(" \t*#/;-!"))))
 
     def _allowable_somewhere(self, expr: str) -> bool:
         """Whether the global policy or an override could allow ``expr`` (a restriction next to it
@@ -569,6 +580,10 @@ class LicenseDetector(StageCore):
             detail["via"] = findings.via
         if findings.unknown:
             detail["unknown_spdx_ids"] = len(findings.unknown)
+        if findings.variant_of:  # SPDX ids and rule ids only: never the differing words themselves
+            detail["variant_of"] = findings.variant_of
+        if findings.restrictions:
+            detail["restrictions"] = findings.restrictions
         if found == SEE_OTHER_FILE:
             detail["see_other_file"] = True
             if declared:  # the pointer says the license is elsewhere; the declared field says which

@@ -172,13 +172,22 @@ class _Region:
         edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
         return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
-    def lines(self, start: int, end: int) -> str:
-        """The whole lines words ``[start, end)`` stand on (a run may begin mid-line)."""
-        if start >= end:
-            return ""
-        a = self.low.rfind("\n", 0, self.starts[start]) + 1
-        b = self.low.find("\n", self.ends[end - 1])
-        return self.low[a : b if b >= 0 else len(self.low)]
+    def material_words(self, start: int, end: int, ignore: RulePattern | None) -> int:
+        """Words ``[start, end)`` not on a line ``ignore`` finds (a copyright or author line, judged
+        as the whole line: a run may begin mid-line)."""
+        if ignore is None:
+            return end - start
+        count = 0
+        i = start
+        while i < end:
+            line_start = self.low.rfind("\n", 0, self.starts[i]) + 1
+            line_end = self.low.find("\n", self.starts[i])
+            line_end = len(self.low) if line_end < 0 else line_end
+            j = bisect.bisect_left(self.starts, line_end, i, end)  # first word on a later line
+            if not ignore.search(self.low[line_start:line_end].strip(" \t*#/;-!")):
+                count += j - i
+            i = j
+        return count
 
     def text(self, start: int, end: int) -> str:
         start, end = max(0, start), min(self.size, end)
@@ -402,7 +411,10 @@ class LicenseDetector(StageCore):
         runs_near = region.uncovered_runs(start - self.restriction_before, end + self.restriction_after, own) if checked else []
         for a, b in runs_near:
             window = region.text(a - 2, b + 2)  # a phrase may begin in a word a reference also has
-            ia, ib = max(a, start), min(b, end)  # the part inside the match
+            # the part inside the match, or just at its edge: a changed first or last word breaks the
+            # reference's 4-grams there, so the match starts or ends a few words further in
+            edge = self.matcher.n if match is not None and match.coverage < 1.0 else 0
+            ia, ib = max(a, start - edge), min(b, end + edge)
             inside = match is not None and match.kind in ("text", "notice") and ia < ib
             for r in self.restrictions:
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
@@ -418,7 +430,7 @@ class LicenseDetector(StageCore):
         if match is None or match.kind not in ("text", "notice") or _CC_ANY.match(expr):
             return expr
         runs = [(a, b) for a, b in region.uncovered_runs(start, end) if b - a >= self.variant_gap_words]
-        inserted = any(self._material_words(region.lines(a, b)) >= self.variant_min_words for a, b in runs)
+        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words for a, b in runs)
         partial = match.kind == "text" and match.coverage < self.matcher.text_cov
         gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
         # a partial copy lacks the rest anyway: only a text that is otherwise whole can lack a clause
@@ -440,12 +452,6 @@ class LicenseDetector(StageCore):
             if not is_variant_id(expr) and any(a < vb + near and va < b + near for va, vb in marked):
                 variant_of.append(expr)
                 found[i] = (variant_id(expr, restricted=False), via)
-
-    def _material_words(self, gap: str) -> int:
-        """Words of an uncovered run that are not a copyright, author or names line."""
-        lines = gap.splitlines() if self.variant_ignore else [gap]
-        return sum(len(_WORD.findall(line)) for line in lines
-                   if not (self.variant_ignore and self.variant_ignore.search(line.strip(" \t*#/;-!"))))
 
     def _allowable_somewhere(self, expr: str) -> bool:
         """Whether the global policy or an override could allow ``expr`` (a restriction next to it

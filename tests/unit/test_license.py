@@ -157,7 +157,8 @@ def test_two_license_texts_without_a_choice_are_and(core):
         ("libexpat1", {"MIT"}),
         ("zlib1g", {"Zlib"}),
         ("grep", {"GPL-3.0-or-later"}),
-        ("libbz2-1.0", {"BSD-3-Clause"}),
+        # Debian's own field says "License: BSD-variant" (bzip2's license: BSD wording plus clauses of its own)
+        ("libbz2-1.0", {"LicenseRef-curate-variant-of-BSD-3-Clause"}),
         ("libssl3", {"Apache-2.0"}),
     ],
 )
@@ -473,8 +474,12 @@ def _edited_license_rules(tmp_path, edit) -> Path:
 
 
 def test_cc_element_rule_is_data(tmp_path):
-    rules = _edited_license_rules(tmp_path, lambda data: data.update(cc_elements=[]))
     text = "Photos on this page: Creative Commons Attribution 4.0, for non-commercial use only."
+    # without cc_elements the restriction phrases still keep the permissive label off ...
+    rules = _edited_license_rules(tmp_path / "a", lambda data: data.update(cc_elements=[]))
+    assert _core(rules_dir=rules).analyse(text).expression == "LicenseRef-curate-restricted-variant-of-CC-BY-4.0"
+    # ... and without both, nothing does: each is a rule in licenses.yaml, not code
+    rules = _edited_license_rules(tmp_path / "b", lambda data: data.update(cc_elements=[], restrictions=[]))
     assert _core(rules_dir=rules).analyse(text).expression == "CC-BY-4.0"
 
 

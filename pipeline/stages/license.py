@@ -288,7 +288,7 @@ class LicenseDetector(StageCore):
         self.restriction_before = int(v.get("restriction_window_before", 40))
         self.restriction_after = int(v.get("restriction_window_after", 60))
         self.variant_gap_words = int(v.get("gap_min_words", 3))
-        self.variant_removed_words = int(v.get("min_removed_words", 12))
+        self.variant_removed_words = int(v.get("min_removed_words", 10))
         self.variant_removed_share = float(v.get("min_removed_share", 0.02))
         self.variant_neighbour_words = int(v.get("neighbour_words", 20))
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
@@ -464,6 +464,8 @@ class LicenseDetector(StageCore):
                 hit = any(pol.status(parsed) == ALLOWED for pol in policies)
             except Exception:  # noqa: BLE001 - an unparsable expression is checked
                 hit = True
+            if len(self._allowable) > 4096:  # expressions come from documents: keep the cache bounded
+                self._allowable.clear()
             self._allowable[expr] = hit
         return hit
 

@@ -284,16 +284,18 @@ class LicenseMatcher:
         pair_gram = np.repeat(np.arange(len(uniq)), lens)[sel]
         order = np.lexsort((pair_pos, pair_ref))
         pair_ref, pair_pos, pair_rep, pair_gram = pair_ref[order], pair_pos[order], pair_rep[order], pair_gram[order]
-        cuts = np.nonzero(np.diff(pair_ref))[0] + 1
+        seg_start = np.r_[0, np.nonzero(np.diff(pair_ref))[0] + 1]
+        seg_end = np.r_[seg_start[1:], len(pair_ref)]
+        refs_found = pair_ref[seg_start]
+        span_start, span_end = _densest_spans(pair_ref, pair_pos, seg_start, self.ref_sizes)
+        repeated = np.add.reduceat(pair_rep.astype(np.int64), seg_start) / (seg_end - seg_start)
         matches: list[Match] = []
-        for ref_pos in np.split(np.arange(len(pair_ref)), cuts):
-            ref = int(pair_ref[ref_pos[0]])
+        for k, ref in enumerate(refs_found.tolist()):
             size = int(self.ref_sizes[ref])
-            start, end = self._densest_span(pair_pos[ref_pos], size)
             matched = int(counts[ref])
-            m = Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
-                      float(pair_rep[ref_pos].mean()))
-            m.covered = pair_gram[ref_pos]  # the reference's document 4-grams; positions below
+            m = Match(self.exprs[ref], self.kinds[ref], int(span_start[k]), int(span_end[k]) + self.n, matched,
+                      matched / max(1, size), ref, float(repeated[k]))
+            m.covered = pair_gram[seg_start[k] : seg_end[k]]  # the reference's document 4-grams; positions below
             matches.append(m)
         kept = _resolve(matches, self.short)
         for m in kept:
@@ -330,6 +332,24 @@ class LicenseMatcher:
         sizes = np.diff(bounds)
         best = int(np.argmax(sizes))
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def _densest_spans(pair_ref: np.ndarray, pair_pos: np.ndarray, seg_start: np.ndarray, ref_sizes: np.ndarray):
+    """:meth:`LicenseMatcher._densest_span` for every reference at once (one pass over all hits,
+    not one numpy call per candidate reference): ``pair_pos`` sorted within each reference's
+    segment. Returns the first and last position of each segment's longest run (first on ties)."""
+    gap = np.maximum(8, ref_sizes[pair_ref] // 4)
+    new_run = np.ones(len(pair_pos), dtype=bool)
+    new_run[1:] = (np.diff(pair_pos) > gap[1:]) | (pair_ref[1:] != pair_ref[:-1])
+    run_start = np.flatnonzero(new_run)
+    run_end = np.r_[run_start[1:], len(pair_pos)]  # one past
+    run_len = run_end - run_start
+    run_seg = np.searchsorted(seg_start, run_start, "right") - 1
+    # per segment the longest run, the first one on ties: order by (segment, -length, start)
+    order = np.lexsort((run_start, -run_len, run_seg))
+    first = np.r_[True, run_seg[order][1:] != run_seg[order][:-1]]
+    best = order[first]
+    return pair_pos[run_start[best]], pair_pos[run_end[best] - 1]
 
 
 def _resolve(matches: list[Match], short: int) -> list[Match]:

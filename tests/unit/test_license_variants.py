@@ -166,3 +166,26 @@ def test_restriction_phrases_are_data(tmp_path):
     assert default.analyse(text).expression == "MIT"
     f = _core(rules).analyse(text)
     assert f.expression == variant_id("MIT", restricted=True) and f.restrictions == ["no_robots"]
+
+
+def test_all_densest_spans_at_once_equal_the_one_by_one_ones():
+    """The matcher's one-pass span finder against its one-reference-at-a-time original (the oracle)."""
+    import numpy as np
+
+    from pipeline.compliance.spdx import LicenseMatcher, _densest_spans
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        sizes = rng.integers(1, 400, size=12)
+        refs = np.sort(rng.choice(12, size=int(rng.integers(1, 7)), replace=False))
+        pair_ref, pair_pos = [], []
+        for r in refs:
+            pos = np.sort(rng.choice(3000, size=int(rng.integers(1, 40)), replace=False))
+            pair_ref += [int(r)] * len(pos)
+            pair_pos += pos.tolist()
+        pair_ref, pair_pos = np.array(pair_ref), np.array(pair_pos)
+        seg_start = np.r_[0, np.nonzero(np.diff(pair_ref))[0] + 1]
+        seg_end = np.r_[seg_start[1:], len(pair_ref)]
+        first, last = _densest_spans(pair_ref, pair_pos, seg_start, sizes)
+        for k, (a, b) in enumerate(zip(seg_start, seg_end)):
+            assert (int(first[k]), int(last[k])) == LicenseMatcher._densest_span(pair_pos[a:b], int(sizes[pair_ref[a]]))

@@ -360,6 +360,7 @@ class LicenseDetector(StageCore):
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
             self._spread_variants(found, prints, variant_of)
+            variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
             word_at = _WordIndex(text)
             for d in self.declarations:
                 # matches first, then the work on them: the rule's time limit is the regex's alone
@@ -367,6 +368,10 @@ class LicenseDetector(StageCore):
                     # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
                     # relicensing, Apache 1.1 mentioning the public domain) is part of that text
                     if full_texts and _inside(word_at(mm.start()), full_texts):
+                        continue
+                    # likewise a license named inside a variant's text: "the GNU Library General Public
+                    # License" in a changed LGPL notice is that variant, not the plain license
+                    if variant_spans and _inside(word_at(mm.start()), variant_spans):
                         continue
                     expr = self._declared_expr(d, mm)
                     if expr:

@@ -13,13 +13,11 @@ import zstandard
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import load_config
-from pipeline.records import new_record
 from pipeline.runners import local_pipeline
-from pipeline.stages.license import LicenseDetector, LicenseStage
+from pipeline.stages.license import LicenseStage
+from tests.unit.license_support import REPO, _common, _core, core, rec  # noqa: F401 - core is a fixture
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "license"
-COMMON = Path("/usr/share/common-licenses")
-REPO = Path(__file__).resolve().parents[2]
 
 MIT_HEADER = (
     "Copyright (c) 2021 Jane Doe\n\n"
@@ -41,33 +39,6 @@ def _jsonl(name):
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _common(name: str) -> str:
-    path = COMMON / name
-    assert path.is_file(), (
-        f"{path} is missing: these tests use Debian's real license texts (package base-files); "
-        "run them on the project's Debian image"
-    )
-    return path.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def core():
-    c = LicenseDetector(load_config())
-    c.setup()
-    return c
-
-
-def _core(overrides=None, rules_dir=None):
-    data = dict(overrides or {})
-    if rules_dir:
-        data["rules_dir"] = str(rules_dir)
-    c = LicenseDetector(load_config(overrides=data))
-    c.setup()
-    return c
-
-
-def rec(text, **kw):
-    return new_record(source_uri="mem://t.jsonl", record_index=kw.pop("index", 0), text=text, **kw)
 
 
 # --- license texts -------------------------------------------------------------------------------

@@ -8,17 +8,14 @@ sends it to review. Unchanged texts (with copyright and author lines) keep their
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
 from pipeline.config import load_config
-from pipeline.records import new_record
 from pipeline.stages.license import LicenseDetector, is_variant_id, variant_id
+from tests.unit.license_support import REPO, _common, _core, core, rec  # noqa: F401 - core is a fixture
 
-COMMON = Path("/usr/share/common-licenses")
-REPO = Path(__file__).resolve().parents[2]
 
 MIT_GRANT = (
     "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and "
@@ -46,29 +43,6 @@ RESTRICTIONS = {
     "use_limited": "The Software may only be used together with hosted services sold by Lumen Works.",
     "permission_required": "Any use beyond evaluation requires you to first obtain a paid license key from the author.",
 }
-
-
-def _common(name: str) -> str:
-    path = COMMON / name
-    assert path.is_file(), f"{path} is missing: these tests use Debian's real license texts (package base-files)"
-    return path.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def core():
-    c = LicenseDetector(load_config())
-    c.setup()
-    return c
-
-
-def _core(rules_dir: Path) -> LicenseDetector:
-    c = LicenseDetector(load_config(overrides={"rules_dir": str(rules_dir)}))
-    c.setup()
-    return c
-
-
-def rec(text):
-    return new_record(source_uri="mem://t.jsonl", record_index=0, text=text)
 
 
 def _bsd() -> str:
@@ -164,7 +138,7 @@ def test_restriction_phrases_are_data(tmp_path):
     default = LicenseDetector(load_config())
     default.setup()
     assert default.analyse(text).expression == "MIT"
-    f = _core(rules).analyse(text)
+    f = _core(rules_dir=rules).analyse(text)
     assert f.expression == variant_id("MIT", restricted=True) and f.restrictions == ["no_robots"]
 
 

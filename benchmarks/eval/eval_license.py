@@ -16,7 +16,9 @@
    from the copyright-format 1.0 specification; SPDX ids, which packages also use, pass as they are).
 
 Figures: exact expression matches, unlabelled, "see other file" results (a pointer, flagged for a
-human, never a guessed license), and the **restricted-as-permissive** count: a case whose true
+human, never a guessed license), variants (``LicenseRef-curate-[restricted-]variant-of-X``: the text
+matches X with wording of its own, flagged for review, naming no license), wrong labels, and the
+**restricted-as-permissive** count: a case whose true
 license is restricted — denied by the default policy (NonCommercial / NoDerivatives) or in one of
 ScanCode's restricted categories (Source-available, Commercial, Proprietary Free, Free Restricted) —
 that the stage labels with an allowed license, the error that lets data through. Counted over all
@@ -171,12 +173,18 @@ def _scancode_cases(root: Path, licensing, spdx_of: dict[str, str]):
 
 
 def _outcome(truth: str, predicted: str | None, see_other: str) -> str:
+    from pipeline.stages.license import is_variant_id
+
     if predicted == truth:
         return "exact"
     if predicted is None:
         return "unlabelled"
     if predicted == see_other:
         return "see other file"
+    # "a variant of X, for review" names no license: flagged, not a wrong label (unless it sits next to one)
+    parts = [p for p in re.split(r"\s+(?:AND|OR|WITH)\s+|[()]", predicted) if p.strip()]
+    if all(is_variant_id(p) or p == see_other for p in parts):
+        return "variant (flagged)"
     return "wrong"
 
 
@@ -247,7 +255,11 @@ def _reference_texts(core) -> set[str]:
 def _summary(rows: list[dict]) -> list:
     n = len(rows)
     c = collections.Counter(r["outcome"] for r in rows)
-    return [n, pct(c["exact"], n), pct(c["unlabelled"], n), pct(c["see other file"], n), pct(c["wrong"], n)]
+    return [n, pct(c["exact"], n), pct(c["unlabelled"], n), pct(c["see other file"], n), pct(c["variant (flagged)"], n),
+            pct(c["wrong"], n)]
+
+
+_HEADER_TAIL = ["unlabelled", "see other file (flagged)", "variant of a license (flagged)", "wrong label"]
 
 
 def _confusion(rows: list[dict], top: int, first_column: str) -> str:
@@ -259,9 +271,9 @@ def _confusion(rows: list[dict], top: int, first_column: str) -> str:
     for truth, rs in sorted(by_truth.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]:
         c = collections.Counter(r["outcome"] for r in rs)
         wrong = collections.Counter(r["predicted"] for r in rs if r["outcome"] == "wrong")
-        out.append([truth, len(rs), c["exact"], c["unlabelled"], c["see other file"],
+        out.append([truth, len(rs), c["exact"], c["unlabelled"], c["see other file"], c["variant (flagged)"],
                     "; ".join(f"{p} ×{k}" for p, k in wrong.most_common(3)) or "–"])
-    return table([first_column, "n", "exact", "unlabelled", "see other file", "most frequent wrong labels"], out)
+    return table([first_column, "n", "exact", "unlabelled", "see other file", "variant", "most frequent wrong labels"], out)
 
 
 def _restricted(r: dict, denied: str) -> bool:
@@ -277,7 +289,7 @@ def _restricted_as_permissive(rows: list[dict], allowed: str, denied: str) -> tu
 
 def _scancode_section(rows: list[dict], skipped: collections.Counter, allowed: str, denied: str) -> str:
     scope = [r for r in rows if r["in_scope"]]
-    header = ["cases", "n", "exact", "unlabelled", "see other file (flagged)", "wrong label"]
+    header = ["cases", "n", "exact", *_HEADER_TAIL]
     lines = [
         "#### ScanCode data-driven license tests, single-license cases",
         "",
@@ -285,7 +297,12 @@ def _scancode_section(rows: list[dict], skipped: collections.Counter, allowed: s
             ["in scope (licenses the stage is built to name)", *_summary(scope)],
             ["in scope, text not verbatim a reference", *_summary([r for r in scope if not r["verbatim"]])],
             ["all single-license cases", *_summary(rows)],
+            ["all, text not verbatim a reference", *_summary([r for r in rows if not r["verbatim"]])],
         ]),
+        "",
+        "A *variant* result (`LicenseRef-curate-variant-of-X`, `LicenseRef-curate-restricted-variant-of-X`) "
+        "says the text matches X but has wording of its own (an added, changed or removed clause); the "
+        "policy sends it to review. It names no license, so it is counted apart, not as exact or wrong.",
         "",
         "Left out: " + (", ".join(f"{v} {k}" for k, v in sorted(skipped.items())) or "none") + ".",
     ]
@@ -302,6 +319,9 @@ def _scancode_section(rows: list[dict], skipped: collections.Counter, allowed: s
     lines += ["", f"Strong copyleft labelled allowed: {pct(len(copyleft), copyleft_n)}."]
     lines += [f"- `{r['name']}`: {r['truth']} → {r['predicted']}" for r in copyleft]
     lines += ["", "Per class (25 largest in scope):", "", _confusion(scope, 25, "true license")]
+    wrong_all = collections.Counter((r["truth"], r["predicted"]) for r in rows if r["outcome"] == "wrong")
+    lines += ["", f"Most frequent wrong labels over all cases ({sum(wrong_all.values())}; first 25):", ""]
+    lines += [table(["true license", "labelled", "cases"], [[t, p, k] for (t, p), k in wrong_all.most_common(25)])]
     misses = [r for r in scope if r["outcome"] != "exact"]
     misses.sort(key=lambda r: (r["outcome"] != "wrong", r["truth"], r["name"]))
     top = 60
@@ -341,7 +361,7 @@ def _debian_section(core, licensing, policy, see_other: str, allowed: str, denie
                          "status": _status(policy, core.normalizer, predicted)})
     if not rows:
         return "#### Debian copyright files (DEP-5)\n\nNot measured: no machine-readable /usr/share/doc/*/copyright files here."
-    header = ["License bodies", "n", "exact", "unlabelled", "see other file (flagged)", "wrong label"]
+    header = ["License bodies", "n", "exact", *_HEADER_TAIL]
     worst, copyleft = _restricted_as_permissive(rows, allowed, denied)
     lines = [
         "#### Debian copyright files (DEP-5 `License:` fields with a text body)",

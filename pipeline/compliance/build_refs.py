@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 import zstandard
 
-from pipeline.compliance.spdx import alias_key, tokenize
+from pipeline.compliance.spdx import ALIAS_FILLER, alias_key, alias_tokens, tokenize
 
 _FM = re.compile(r"\A---\n(.*?)\n---\n?(.*)\Z", re.S)
 _OPS = re.compile(r"\s+(?:and|or|with)\s+|[()]", re.I)
@@ -67,6 +67,10 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # Restricted licenses (ScanCode categories such as Source-available, Commercial) as full texts
     # too: a proprietary or "no nuclear use" variant of a BSD/MIT text must meet its own reference.
     text_only_categories: set[str] = set(policy.get("reference_text_only_categories", []))
+    # Every other license of these categories as a full text too (a text of theirs is named as itself,
+    # not as the covered relative it shares most words with); their names are added after all others
+    # and only when distinctive (two words or a version: not "Attribution", "curl", "DOC")
+    more_categories: set[str] = set(policy.get("reference_text_more_categories", []))
     min_tokens: int = int(policy.get("reference_min_tokens", 5))
     min_tokens_for: dict = policy.get("reference_min_tokens_for", {})
     min_tokens_reference: int = int(policy.get("reference_min_tokens_reference", 5))
@@ -75,20 +79,25 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     keys |= pointer
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
+    late_aliases: list[tuple[str, str]] = []  # (name, SPDX id) of more_categories licenses
     texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
     for name, raw in _files(src):
         fm, body = _parse(raw)
         if name.startswith("licenses/"):
             key = fm.get("key")
-            if key in keys or key in text_only or (fm.get("category") in text_only_categories and not fm.get("is_deprecated")
-                                                   and not fm.get("is_exception") and not fm.get("is_unknown")):
+            plain = not fm.get("is_deprecated") and not fm.get("is_exception") and not fm.get("is_unknown")
+            late = key not in keys and key not in text_only and fm.get("category") not in text_only_categories \
+                and fm.get("category") in more_categories and plain
+            if key in keys or key in text_only or (fm.get("category") in text_only_categories and plain) or late:
                 spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
                 spdx_of[key] = spdx
                 if key in pointer:  # not a license: no name to look up, no text to match
                     continue
                 for alias in [spdx, fm.get("short_name"), fm.get("name"), key, *(fm.get("other_spdx_license_keys") or [])]:
-                    if alias:
-                        if alias_key(str(alias)):
+                    if alias and alias_key(str(alias)):
+                        if late:
+                            late_aliases.append((str(alias), spdx))
+                        else:
                             aliases.setdefault(alias_key(str(alias)), spdx)
                 if fm.get("is_deprecated"):
                     continue
@@ -113,6 +122,10 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         elif not parts <= keys:
             continue
         texts.append((expr, kind, body))
+    for alias, spdx in late_aliases:
+        words = [t for t in alias_tokens(alias) if t not in ALIAS_FILLER]
+        if len(words) >= 2 or any(t.isdigit() for t in words):
+            aliases.setdefault(alias_key(alias), spdx)
     refs = []
     seen: set[tuple[str, str]] = set()
     for expr, kind, body in texts:

@@ -78,6 +78,9 @@ class Match:
     coverage: float  # matched / reference 4-grams
     ref: int  # reference index
     repeated: float = 0.0  # share of its matched 4-grams that occur more than once in the document
+    covered: np.ndarray | None = None  # start positions of every document 4-gram this reference has
+    missing_words: int = 0  # longest inner run of the reference's own words the document lacks (full texts)
+    ref_words: int = 0  # words of that reference text
 
 
 class SpdxNormalizer:
@@ -195,6 +198,8 @@ class LicenseMatcher:
         self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
         self.short = int(matching.get("short_ref_ngrams", 12))
         refs = data["refs"]
+        # full texts keep their words: which part of one a document lacks (a removed clause) is asked
+        self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
@@ -256,7 +261,7 @@ class LicenseMatcher:
             positions = np.arange(len(grams))
         if not len(grams):
             return []
-        uniq, first, mult = np.unique(grams, return_index=True, return_counts=True)
+        uniq, first, inverse, mult = np.unique(grams, return_index=True, return_inverse=True, return_counts=True)
         first_pos = positions[first]
         lo = np.searchsorted(self.post_keys, uniq, "left")
         hi = np.searchsorted(self.post_keys, uniq, "right")
@@ -276,18 +281,45 @@ class LicenseMatcher:
         pair_ref = pair_ref[sel]
         pair_pos = np.repeat(first_pos, lens)[sel]
         pair_rep = np.repeat(mult > 1, lens)[sel]
+        pair_gram = np.repeat(np.arange(len(uniq)), lens)[sel]
         order = np.lexsort((pair_pos, pair_ref))
-        pair_ref, pair_pos, pair_rep = pair_ref[order], pair_pos[order], pair_rep[order]
-        cuts = np.nonzero(np.diff(pair_ref))[0] + 1
+        pair_ref, pair_pos, pair_rep, pair_gram = pair_ref[order], pair_pos[order], pair_rep[order], pair_gram[order]
+        seg_start = np.r_[0, np.nonzero(np.diff(pair_ref))[0] + 1]
+        seg_end = np.r_[seg_start[1:], len(pair_ref)]
+        refs_found = pair_ref[seg_start]
+        span_start, span_end = _densest_spans(pair_ref, pair_pos, seg_start, self.ref_sizes)
+        repeated = np.add.reduceat(pair_rep.astype(np.int64), seg_start) / (seg_end - seg_start)
         matches: list[Match] = []
-        for ref_pos in np.split(np.arange(len(pair_ref)), cuts):
-            ref = int(pair_ref[ref_pos[0]])
+        for k, ref in enumerate(refs_found.tolist()):
             size = int(self.ref_sizes[ref])
-            start, end = self._densest_span(pair_pos[ref_pos], size)
             matched = int(counts[ref])
-            matches.append(Match(self.exprs[ref], self.kinds[ref], start, end + self.n, matched, matched / max(1, size), ref,
-                                 float(pair_rep[ref_pos].mean())))
-        return _resolve(matches, self.short)
+            m = Match(self.exprs[ref], self.kinds[ref], int(span_start[k]), int(span_end[k]) + self.n, matched,
+                      matched / max(1, size), ref, float(repeated[k]))
+            m.covered = pair_gram[seg_start[k] : seg_end[k]]  # the reference's document 4-grams; positions below
+            matches.append(m)
+        kept = _resolve(matches, self.short)
+        for m in kept:
+            # every occurrence, not only the first: a repeated 4-gram covers each place it stands
+            m.covered = positions[np.isin(inverse, m.covered)]
+            if m.kind == "text" and m.coverage < 1.0:
+                m.missing_words = self._longest_missing(m.ref, uniq)
+                m.ref_words = self.text_words[m.ref].count(" ") + 1
+        return kept
+
+    def _longest_missing(self, ref: int, doc_grams: np.ndarray) -> int:
+        """Words in the longest run of reference ``ref``'s text whose 4-grams the document lacks."""
+        get = self.vocab.get
+        ids = np.fromiter((get(t, 0) for t in self.text_words[ref].split()), dtype=np.uint64)
+        grams = self._grams(ids)
+        if not len(grams):
+            return 0
+        absent = ~np.isin(grams, doc_grams)
+        edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
+        starts, ends = edges[::2], edges[1::2]
+        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own
+        inner = (starts > 0) & (ends < len(grams))
+        longest = int((ends[inner] - starts[inner]).max()) if inner.any() else 0
+        return longest - self.n + 1 if longest >= self.n else 0  # n-1 absent 4-grams per changed word
 
     @staticmethod
     def _densest_span(pos: np.ndarray, size: int) -> tuple[int, int]:
@@ -300,6 +332,24 @@ class LicenseMatcher:
         sizes = np.diff(bounds)
         best = int(np.argmax(sizes))
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def _densest_spans(pair_ref: np.ndarray, pair_pos: np.ndarray, seg_start: np.ndarray, ref_sizes: np.ndarray):
+    """:meth:`LicenseMatcher._densest_span` for every reference at once (one pass over all hits,
+    not one numpy call per candidate reference): ``pair_pos`` sorted within each reference's
+    segment. Returns the first and last position of each segment's longest run (first on ties)."""
+    gap = np.maximum(8, ref_sizes[pair_ref] // 4)
+    new_run = np.ones(len(pair_pos), dtype=bool)
+    new_run[1:] = (np.diff(pair_pos) > gap[1:]) | (pair_ref[1:] != pair_ref[:-1])
+    run_start = np.flatnonzero(new_run)
+    run_end = np.r_[run_start[1:], len(pair_pos)]  # one past
+    run_len = run_end - run_start
+    run_seg = np.searchsorted(seg_start, run_start, "right") - 1
+    # per segment the longest run, the first one on ties: order by (segment, -length, start)
+    order = np.lexsort((run_start, -run_len, run_seg))
+    first = np.r_[True, run_seg[order][1:] != run_seg[order][:-1]]
+    best = order[first]
+    return pair_pos[run_start[best]], pair_pos[run_end[best] - 1]
 
 
 def _resolve(matches: list[Match], short: int) -> list[Match]:

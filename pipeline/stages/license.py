@@ -31,12 +31,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import regex
 import yaml
 
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
 from pipeline.compliance.optout import OptOutChecker
-from pipeline.compliance.policy import DENIED, REVIEW, PolicySet
+from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
 from pipeline.compliance.spdx import (
     LicenseMatcher,
     SpdxNormalizer,
@@ -56,7 +57,7 @@ _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
 _CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
 _WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
-_CC_ID = re.compile(r"\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")
+_CC_ID = re.compile(r"(?<!-of-)\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")  # not inside a variant id
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
 
@@ -69,6 +70,8 @@ class Findings:
     via: list[str] = field(default_factory=list)  # how: spdx_id, text, notice, declaration:<id>
     notices: list[Notice] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # SPDX-License-Identifier values not understood
+    variant_of: list[str] = field(default_factory=list)  # ids whose text is there with material of its own
+    restrictions: list[str] = field(default_factory=list)  # ids of restriction phrases next to a license
 
 
 _EMPTY = Findings()
@@ -108,8 +111,86 @@ class _Element:
     wording: RulePattern
 
 
+@dataclass(slots=True)
+class _Restriction:
+    """Wording that restricts use (non-commercial, no nuclear use, proprietary ...)."""
+
+    id: str
+    wording: RulePattern
+    inside: bool = False  # only words inside a fingerprint match count (a reference's wording changed)
+    max_words: int = 0  # with `inside`: only runs this short (0: any)
+
+
+# variants get ids of their own, on the policy's review list: never the label of the base license
+VARIANT_PREFIX = "LicenseRef-curate-variant-of-"
+RESTRICTED_PREFIX = "LicenseRef-curate-restricted-variant-of-"
+_ID_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
+
+
+def variant_id(expr: str, restricted: bool) -> str:
+    """``MIT`` -> ``LicenseRef-curate-variant-of-MIT`` (a valid SPDX LicenseRef for any expression)."""
+    base = expr[len("LicenseRef-"):] if expr.startswith("LicenseRef-") else expr
+    base = _ID_CHARS.sub("-", base).strip("-")
+    return (RESTRICTED_PREFIX if restricted else VARIANT_PREFIX) + base
+
+
+def is_variant_id(expr: str | None) -> bool:
+    return bool(expr) and (VARIANT_PREFIX in expr or RESTRICTED_PREFIX in expr)
+
+
 # what an unversioned name means (any version ever published), and the family it belongs to
 _UNVERSIONED = {"GPL-1.0-or-later": ("GPL-", "LGPL-", "AGPL-"), "LGPL-2.0-or-later": ("LGPL-",)}
+
+
+class _Region:
+    """The document's matcher words with their character spans and which of them a matched
+    reference (any kept match) has: what is left over is wording no reference accounts for."""
+
+    def __init__(self, low: str, matches, n: int) -> None:
+        self.low = low
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(low)]
+        self.starts = [a for a, _ in spans]
+        self.ends = [b for _, b in spans]
+        self.size = len(spans)
+        mask = np.zeros(self.size + n, dtype=bool)
+        for m in matches:
+            if m.covered is not None and len(m.covered):
+                for k in range(n):
+                    mask[m.covered + k] = True
+        self.covered = mask[: self.size]
+        self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
+
+    def uncovered_runs(self, start: int, end: int, own: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+        """Word runs in ``[start, end)`` no matched reference has (nor ``own``, a declaration's name)."""
+        start, end = max(0, start), min(self.size, end)
+        if start >= end:
+            return []
+        free = ~self.covered[start:end]
+        if own is not None:
+            free[max(0, own[0] - start) : max(0, own[1] - start)] = False
+        edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
+        return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+    def material_words(self, start: int, end: int, ignore: RulePattern | None) -> int:
+        """Words ``[start, end)`` not on a line ``ignore`` finds (a copyright or author line, judged
+        as the whole line: a run may begin mid-line)."""
+        if ignore is None:
+            return end - start
+        count = 0
+        i = start
+        while i < end:
+            line_start = self.low.rfind("\n", 0, self.starts[i]) + 1
+            line_end = self.low.find("\n", self.starts[i])
+            line_end = len(self.low) if line_end < 0 else line_end
+            j = bisect.bisect_left(self.starts, line_end, i, end)  # first word on a later line
+            if not ignore.search(self.low[line_start:line_end].strip(" \t*#/;-!")):
+                count += j - i
+            i = j
+        return count
+
+    def text(self, start: int, end: int) -> str:
+        start, end = max(0, start), min(self.size, end)
+        return self.low[self.starts[start] : self.ends[end - 1]] if start < end else ""
 
 
 class _WordIndex:
@@ -191,6 +272,27 @@ class LicenseDetector(StageCore):
             _Element(str(e["element"]).upper(), compile_rule(f"licenses.cc_elements.{e['element']}", e["wording"], regex.I))
             for e in rules.get("cc_elements") or []
         ]
+        self.restrictions = [
+            _Restriction(str(r["id"]), compile_rule(f"licenses.restrictions.{r['id']}", r["wording"], regex.I),
+                         r.get("scope") == "inside", int(r.get("max_words") or 0))
+            for r in rules.get("restrictions") or []
+        ]
+        self.restriction_exempt = {
+            str(r["id"]): compile_rule(f"licenses.restrictions.{r['id']}.except_ids", r["except_ids"])
+            for r in rules.get("restrictions") or [] if r.get("except_ids")
+        }
+        v = rules.get("variants") or {}
+        self.variant_min_words = int(v.get("min_inserted_words", 15))
+        self.variant_partial_share = float(v.get("partial_max_uncovered_share", 0.1))
+        self.restriction_before = int(v.get("restriction_window_before", 40))
+        self.restriction_after = int(v.get("restriction_window_after", 60))
+        self.variant_gap_words = int(v.get("gap_min_words", 3))
+        self.variant_removed_words = int(v.get("min_removed_words", 10))
+        self.variant_removed_share = float(v.get("min_removed_share", 0.02))
+        self.variant_neighbour_words = int(v.get("neighbour_words", 20))
+        self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
+                               if v.get("ignore_inserted_lines") else None)
+        self._allowable: dict[str, bool] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -210,6 +312,8 @@ class LicenseDetector(StageCore):
         found: list[tuple[str, str]] = []  # (expression, via)
         pointers = False
         unknown: list[str] = []
+        variant_of: list[str] = []
+        restrictions: list[str] = []
         if present & self.license_keywords:
             if "spdx-" in present:
                 for value in spdx_identifier_values(text):
@@ -223,7 +327,10 @@ class LicenseDetector(StageCore):
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             stated: set[str] | None = None  # CC elements the text states, computed on first need
-            for m in self.matcher.match(text):
+            matches = self.matcher.match(text)
+            region: _Region | None = None
+            prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
+            for m in matches:
                 if m.kind == "pointer":
                     pointers = True
                     continue
@@ -246,9 +353,13 @@ class LicenseDetector(StageCore):
                         window = " ".join(doc_tokens[m.start : m.end])
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
-                found.append((m.expr, m.kind))
+                region = region or _Region(low, matches, self.matcher.n)
+                prints.append((len(found), m.start, m.end))
+                found.append((self._judge(m.expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
+            self._spread_variants(found, prints, variant_of)
+            variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
             word_at = _WordIndex(text)
             for d in self.declarations:
                 # matches first, then the work on them: the rule's time limit is the regex's alone
@@ -257,8 +368,14 @@ class LicenseDetector(StageCore):
                     # relicensing, Apache 1.1 mentioning the public domain) is part of that text
                     if full_texts and _inside(word_at(mm.start()), full_texts):
                         continue
+                    # likewise a license named inside a variant's text: "the GNU Library General Public
+                    # License" in a changed LGPL notice is that variant, not the plain license
+                    if variant_spans and _inside(word_at(mm.start()), variant_spans):
+                        continue
                     expr = self._declared_expr(d, mm)
                     if expr:
+                        region = region or _Region(low, matches, self.matcher.n)
+                        expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
                         found.append((expr, f"declaration:{d.id}"))
         notices = self.copyright.extract(text, present)
         if len(found) > 1:
@@ -280,7 +397,81 @@ class LicenseDetector(StageCore):
             return _EMPTY
         expression = self._combine([e for e, _ in found], text) if found else None
         via = list(dict.fromkeys(v for _, v in found))
-        return Findings(expression, via, notices, unknown)
+        return Findings(expression, via, notices, unknown, list(dict.fromkeys(variant_of)), list(dict.fromkeys(restrictions)))
+
+    def _judge(self, expr: str, start: int, end: int, region: _Region, variant_of: list[str], restrictions: list[str],
+               match=None) -> str:
+        """``expr`` as found in words ``[start, end)``, or its variant id: a restriction phrase that no
+        matched reference accounts for near the finding makes it a restricted variant (never the
+        permissive label); a fingerprint match with a long run of wording of its own inside, or a
+        partial text full of gaps, a variant."""
+        own = (start, end) if match is None else None  # a declaration's own words are its name
+        hits = []
+        checked = self._allowable_somewhere(expr)
+        if checked and _CC_ANY.match(expr):
+            if region.cc_stated is None:
+                region.cc_stated = self._cc_stated(region.low)
+            checked = not region.cc_stated & {"NC", "ND"}  # cc_elements makes it NC/ND: denied anyway
+        runs_near = region.uncovered_runs(start - self.restriction_before, end + self.restriction_after, own) if checked else []
+        for a, b in runs_near:
+            window = region.text(a - 2, b + 2)  # a phrase may begin in a word a reference also has
+            # the part inside the match, or just at its edge: a changed first or last word breaks the
+            # reference's 4-grams there, so the match starts or ends a few words further in
+            edge = self.matcher.n if match is not None and match.coverage < 1.0 else 0
+            ia, ib = max(a, start - edge), min(b, end + edge)
+            inside = match is not None and match.kind in ("text", "notice") and ia < ib
+            for r in self.restrictions:
+                if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
+                    continue
+                if r.id not in hits and r.wording.search(region.text(ia, ib) if r.inside else window):
+                    exempt = self.restriction_exempt.get(r.id)
+                    if not (exempt and exempt.search(expr)):
+                        hits.append(r.id)
+        if hits:
+            restrictions.extend(hits)
+            variant_of.append(expr)
+            return variant_id(expr, restricted=True)
+        if match is None or match.kind not in ("text", "notice") or _CC_ANY.match(expr):
+            return expr
+        runs = [(a, b) for a, b in region.uncovered_runs(start, end) if b - a >= self.variant_gap_words]
+        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words for a, b in runs)
+        partial = match.kind == "text" and match.coverage < self.matcher.text_cov
+        gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
+        # a partial copy lacks the rest anyway: only a text that is otherwise whole can lack a clause
+        removed = not partial and match.missing_words >= max(self.variant_removed_words, self.variant_removed_share * match.ref_words)
+        if inserted or gappy or removed:
+            variant_of.append(expr)
+            return variant_id(expr, restricted=False)
+        return expr
+
+    def _spread_variants(self, found: list[tuple[str, str]], prints: list[tuple[int, int, int]], variant_of: list[str]) -> None:
+        """A fingerprint next to (or over) a variant's is a piece of the same unknown text: the pieces
+        of one license that matches none (a BSD clause inside an Apache-1.1-like text) are a variant too."""
+        near = self.variant_neighbour_words
+        marked = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
+        if not marked:
+            return
+        for i, a, b in prints:
+            expr, via = found[i]
+            if not is_variant_id(expr) and any(a < vb + near and va < b + near for va, vb in marked):
+                variant_of.append(expr)
+                found[i] = (variant_id(expr, restricted=False), via)
+
+    def _allowable_somewhere(self, expr: str) -> bool:
+        """Whether the global policy or an override could allow ``expr`` (a restriction next to it
+        matters then only)."""
+        hit = self._allowable.get(expr)
+        if hit is None:
+            try:
+                parsed = self.normalizer.parse(expr)
+                policies = [self.policies.base, *(pol for _, _, pol in self.policies.overrides)]
+                hit = any(pol.status(parsed) == ALLOWED for pol in policies)
+            except Exception:  # noqa: BLE001 - an unparsable expression is checked
+                hit = True
+            if len(self._allowable) > 4096:  # expressions come from documents: keep the cache bounded
+                self._allowable.clear()
+            self._allowable[expr] = hit
+        return hit
 
     def _pointer_spans(self, text: str) -> list[tuple[int, int]]:
         """Token spans of pointer notices ("see the file COPYING") in ``text``."""
@@ -401,6 +592,10 @@ class LicenseDetector(StageCore):
             detail["via"] = findings.via
         if findings.unknown:
             detail["unknown_spdx_ids"] = len(findings.unknown)
+        if findings.variant_of:  # SPDX ids and rule ids only: never the differing words themselves
+            detail["variant_of"] = findings.variant_of
+        if findings.restrictions:
+            detail["restrictions"] = findings.restrictions
         if found == SEE_OTHER_FILE:
             detail["see_other_file"] = True
             if declared:  # the pointer says the license is elsewhere; the declared field says which

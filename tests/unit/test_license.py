@@ -13,13 +13,11 @@ import zstandard
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import load_config
-from pipeline.records import new_record
 from pipeline.runners import local_pipeline
-from pipeline.stages.license import LicenseDetector, LicenseStage
+from pipeline.stages.license import LicenseStage
+from tests.unit.license_support import REPO, _common, _core, core, rec  # noqa: F401 - core is a fixture
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "license"
-COMMON = Path("/usr/share/common-licenses")
-REPO = Path(__file__).resolve().parents[2]
 
 MIT_HEADER = (
     "Copyright (c) 2021 Jane Doe\n\n"
@@ -41,33 +39,6 @@ def _jsonl(name):
     return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _common(name: str) -> str:
-    path = COMMON / name
-    assert path.is_file(), (
-        f"{path} is missing: these tests use Debian's real license texts (package base-files); "
-        "run them on the project's Debian image"
-    )
-    return path.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def core():
-    c = LicenseDetector(load_config())
-    c.setup()
-    return c
-
-
-def _core(overrides=None, rules_dir=None):
-    data = dict(overrides or {})
-    if rules_dir:
-        data["rules_dir"] = str(rules_dir)
-    c = LicenseDetector(load_config(overrides=data))
-    c.setup()
-    return c
-
-
-def rec(text, **kw):
-    return new_record(source_uri="mem://t.jsonl", record_index=kw.pop("index", 0), text=text, **kw)
 
 
 # --- license texts -------------------------------------------------------------------------------
@@ -157,7 +128,9 @@ def test_two_license_texts_without_a_choice_are_and(core):
         ("libexpat1", {"MIT"}),
         ("zlib1g", {"Zlib"}),
         ("grep", {"GPL-3.0-or-later"}),
-        ("libbz2-1.0", {"BSD-3-Clause"}),
+        # Debian's own field says "License: BSD-variant": bzip2's license (BSD wording plus clauses of
+        # its own), which SPDX lists as bzip2-1.0.6; never plain BSD-3-Clause
+        ("libbz2-1.0", {"bzip2-1.0.6"}),
         ("libssl3", {"Apache-2.0"}),
     ],
 )
@@ -473,8 +446,12 @@ def _edited_license_rules(tmp_path, edit) -> Path:
 
 
 def test_cc_element_rule_is_data(tmp_path):
-    rules = _edited_license_rules(tmp_path, lambda data: data.update(cc_elements=[]))
     text = "Photos on this page: Creative Commons Attribution 4.0, for non-commercial use only."
+    # without cc_elements the restriction phrases still keep the permissive label off ...
+    rules = _edited_license_rules(tmp_path / "a", lambda data: data.update(cc_elements=[]))
+    assert _core(rules_dir=rules).analyse(text).expression == "LicenseRef-curate-restricted-variant-of-CC-BY-4.0"
+    # ... and without both, nothing does: each is a rule in licenses.yaml, not code
+    rules = _edited_license_rules(tmp_path / "b", lambda data: data.update(cc_elements=[], restrictions=[]))
     assert _core(rules_dir=rules).analyse(text).expression == "CC-BY-4.0"
 
 

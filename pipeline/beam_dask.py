@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
 import uuid
@@ -50,6 +51,8 @@ from apache_beam.transforms.sideinputs import SideInputMap
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
+
+from pipeline import progress
 
 _LOG = logging.getLogger(__name__)
 
@@ -156,9 +159,13 @@ def _runner_for(uid: str, blob: bytes, side_values) -> tuple[DoFnRunner, _Receiv
     return runner, receivers, True
 
 
-def _run_bundle(items, uid: str, blob: bytes, *side_values) -> list[dict]:
+def _run_bundle(items, uid: str, blob: bytes, progress_dir: str | None, *side_values) -> list[dict]:
     """One partition = one bundle: start, process every element, finish (its outputs included).
-    Returns ``[{tag: [values]}]`` (one element, so the partition survives dask's handling as is)."""
+    Returns ``[{tag: [values]}]`` (one element, so the partition survives dask's handling as is).
+    ``progress_dir`` is the launcher's progress folder: workers a cluster started on their own do
+    not inherit its environment, so the task carries it (pipeline/progress.py)."""
+    if progress_dir and os.environ.get(progress.ENV_DIR) != progress_dir:
+        os.environ[progress.ENV_DIR] = progress_dir
     runner, receivers, cached = _runner_for(uid, blob, side_values)
     try:
         runner.start()
@@ -256,7 +263,7 @@ class _Translator(beam.pipeline.PipelineVisitor):
             side_views=[(type(si), si._view_options()) for si in transform.side_inputs],  # noqa: SLF001 - as Beam's runners do
         )
         uid = f"{self._run_token}:{next(self._pardos)}"
-        bundles = main.map_partitions(_run_bundle, uid, pickler.dumps(spec), *sides)
+        bundles = main.map_partitions(_run_bundle, uid, pickler.dumps(spec), os.environ.get(progress.ENV_DIR), *sides)
         for tag, pcoll in applied.outputs.items():
             self.bags[pcoll] = bundles.map_partitions(_select, None if tag == "None" else tag)
 

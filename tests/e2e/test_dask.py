@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,9 @@ def assert_same_outputs(out: Path, base: Path) -> None:
         assert ours["summary"][key] == theirs["summary"][key], key
 
 
+PROGRESS_LINE = re.compile(r"progress: read ([\d,]+) records.*?; kept ([\d,]+), dropped ([\d,]+)")
+
+
 def curate(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "pipeline", "run", *args],
@@ -120,7 +124,7 @@ def cluster(tmp_path_factory):
 def test_run_on_a_dask_cluster_equals_the_local_runner_row_for_row(cluster, inputs, local_out, tmp_path):
     corpus, config = inputs
     out = tmp_path / "out"
-    proc = curate("--input", str(corpus), "--output", str(out), "--config", str(config), "--quiet",
+    proc = curate("--input", str(corpus), "--output", str(out), "--config", str(config),
                   "--runner", "DaskRunner", f"--dask_client_address={cluster.address}")
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
@@ -128,6 +132,13 @@ def test_run_on_a_dask_cluster_equals_the_local_runner_row_for_row(cluster, inpu
     manifest = read_manifest(str(out))
     assert manifest["runner"] == "DaskRunner"
     assert_same_outputs(out, local_out)
+    # Progress came from the cluster's workers (they did not inherit the launcher's environment):
+    # the run's last progress line holds the manifest's counts.
+    lines = PROGRESS_LINE.findall(err)
+    assert lines, err[-3000:]
+    read, kept, dropped = (int(n.replace(",", "")) for n in lines[-1])
+    s = manifest["summary"]
+    assert (read, kept, dropped) == (s["records_in"], s["kept"], s["dropped"] + s["quarantined"])
     # the work ran on the workers: each one set up the pipeline's DoFns
     assert all(w.poll() is None for w in cluster.workers)
 

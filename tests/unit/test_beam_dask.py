@@ -50,8 +50,8 @@ def _fresh(monkeypatch):
 
 def test_a_bundle_returns_each_tag_apart_with_finish_bundle_outputs():
     blob = _blob()
-    (first,) = beam_dask._run_bundle(range(1, 6), "runA:0", blob)
-    (second,) = beam_dask._run_bundle([10, 11], "runA:0", blob)
+    (first,) = beam_dask._run_bundle(range(1, 6), "runA:0", blob, None)
+    (second,) = beam_dask._run_bundle([10, 11], "runA:0", blob, None)
     assert first == {None: [2, 4, ("seen", 5)], "odd": [1, 3, 5]}
     assert second == {None: [10, ("seen", 2)], "odd": [11]}  # nothing of the first bundle left over
     assert EVENTS == ["setup"]  # set up once for both bundles, not torn down between them
@@ -59,18 +59,18 @@ def test_a_bundle_returns_each_tag_apart_with_finish_bundle_outputs():
 
 
 def test_an_idle_run_is_torn_down_when_another_run_sets_up(monkeypatch):
-    beam_dask._run_bundle([1], "runA:0", _blob())
+    beam_dask._run_bundle([1], "runA:0", _blob(), None)
     monkeypatch.setattr(beam_dask, "IDLE_RUN_SECONDS", 0.0)
-    beam_dask._run_bundle([1], "runB:0", _blob())
+    beam_dask._run_bundle([1], "runB:0", _blob(), None)
     assert EVENTS == ["setup", "teardown", "setup"]
     assert {key[0] for key in beam_dask._SET_UP} == {"runB:0"}
 
 
 def test_a_failed_bundle_drops_its_dofn():
     with pytest.raises(TypeError):
-        beam_dask._run_bundle([1, "x"], "runA:0", _blob())  # "x" % 2 fails
+        beam_dask._run_bundle([1, "x"], "runA:0", _blob(), None)  # "x" % 2 fails
     assert beam_dask._SET_UP == {}
-    assert beam_dask._run_bundle([2], "runA:0", _blob()) == [{None: [2, ("seen", 1)]}]
+    assert beam_dask._run_bundle([2], "runA:0", _blob(), None) == [{None: [2, ("seen", 1)]}]
 
 
 def test_dask_runner_without_the_extra_is_a_usage_error_naming_it(monkeypatch):

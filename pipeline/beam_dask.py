@@ -253,7 +253,9 @@ class _Translator(beam.pipeline.PipelineVisitor):
         sides = []
         for si in transform.side_inputs:
             self.consumed.add(id(si.pvalue))
-            sides.append(self.bags[si.pvalue].reduction(list, _concat).to_delayed())
+            # Unoptimised: an optimised to_delayed() fuses the upstream tasks under new keys, so the
+            # side input's producers (the input reading, say) would run a second time.
+            sides.append(self.bags[si.pvalue].reduction(list, _concat).to_delayed(optimize_graph=False))
         spec = _ParDoSpec(
             label=applied.full_label,
             fn=transform.fn,

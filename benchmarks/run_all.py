@@ -666,6 +666,14 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(BENCH / "eval"))
     import run_eval
 
+    # The side-by-side headline is side_by_side.py's: keep it at the top as it is.
+    import side_by_side
+
+    previous = (BENCH / "RESULTS.md").read_text(encoding="utf-8") if (BENCH / "RESULTS.md").exists() else ""
+    if side_by_side.BEGIN in previous and side_by_side.END in previous:
+        block = side_by_side.BEGIN + previous.split(side_by_side.BEGIN, 1)[1].split(side_by_side.END, 1)[0] + side_by_side.END
+        first, _, rest = text.partition("\n")
+        text = first + "\n\n" + block + "\n" + rest
     (BENCH / "RESULTS.md").write_text(text, encoding="utf-8")
     run_eval.splice()
     print(f"run_all: wrote {BENCH / 'RESULTS.md'} and {BENCH / 'scaling.png'}")

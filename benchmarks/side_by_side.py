@@ -54,7 +54,7 @@ import bench_e2e as e2e  # noqa: E402
 import corpus  # noqa: E402
 
 WORK = corpus.WORK
-RESULTS_JSON = WORK / "side_by_side.json"
+RESULTS_JSON = Path(os.environ.get("BENCH_RESULTS_JSON", WORK / "side_by_side.json"))
 REPORT_MD = BENCH / "results" / "side_by_side.md"
 RESULTS_MD = BENCH / "RESULTS.md"
 BEGIN, END = "<!-- side-by-side:begin -->", "<!-- side-by-side:end -->"
@@ -62,6 +62,9 @@ BEGIN, END = "<!-- side-by-side:begin -->", "<!-- side-by-side:end -->"
 SYSTEMS = ["ours", "dt_fast", "dt_docs", "ours_lfl", "floor", "ours_gz", "alone"]
 LIKE_FOR_LIKE = ["langid", "pii", "dedup"]  # datatrove's stage set here: LanguageFilter, PIIFormatter, MinHash
 DT_MODE = {"dt_fast": "fast", "dt_docs": "default"}
+# Peak RSS of the whole process tree, MB, multilingual corpus, from the previous published run
+# (RESULTS.md of 2026-11-29, same corpus recipe): the no-regression reference.
+PREVIOUS_TREE_PEAK_MB = {(10_000, 1): 510, (10_000, 2): 1109, (100_000, 1): 1207, (100_000, 2): 2267}
 LABEL = {"ours": "ours, full default", "ours_lfl": "ours, like-for-like", "dt_fast": "datatrove fastest",
          "dt_docs": "datatrove docs setting", "ours_gz": "ours, one .jsonl.gz", "ours_off": "ours, stages off",
          "floor": "pyarrow floor (1 thread)"}
@@ -116,7 +119,8 @@ def docs_reaching_dt(run: dict) -> dict:
         stats = step.get("stats") or {}
         n = _count(stats.get("total")) or _count(stats.get("documents"))
         if n is not None:
-            out[step["name"].split(" ", 1)[-1].strip()] = n
+            name = step["name"].split(":", 1)[-1]
+            out["".join(ch for ch in name if ch.isascii()).strip() or step["name"]] = n
     out["output"] = run.get("kept")
     return out
 
@@ -168,7 +172,7 @@ def plan(corpora: list[str], sizes: list[int], workers: list[int], systems: list
                         cells.append([("ours_gz", w) for w in workers])
                 elif sysname == "alone":
                     if c == "multilingual" and s == scaling_size:
-                        cells.append([(f"ours_{st}_alone", 1) for st in e2e.available_stages()])
+                        cells.append([("ours_off", 1)] + [(f"ours_{st}_alone", 1) for st in e2e.available_stages()])
                 else:
                     cells.append([(sysname, w) for w in workers])
             out.append((c, s, cells))
@@ -239,19 +243,25 @@ def rf(x: float | None, digits: int = 2) -> str:
 def projection(cells: dict, c: str, s: int) -> dict | None:
     """4-worker projection at size s: per-stage CPU (stage alone − stages off, one worker) is the work
     the runner can spread over workers; the rest of the one-worker wall time is taken as serial."""
-    g = lambda name, w=1: cells.get(cell_key(c, s, name, w))  # noqa: E731
-    one, off = med(g("ours")), med(g("ours_off"), "cpu")
+    g = lambda name, w=1, size=s: cells.get(cell_key(c, size, name, w))  # noqa: E731
+    one = med(g("ours"))
+    # per-stage CPU where it was measured (the scaling size), carried to size s in proportion to documents
+    alone_sizes = sorted({int(k.split("|")[1]) for k in cells if k.startswith(c + "|") and k.endswith("_alone|1")})
+    at = s if s in alone_sizes else (alone_sizes[-1] if alone_sizes else None)
+    if not one or at is None:
+        return None
+    off = med(g("ours_off", size=at), "cpu")
     stage_cpu = {}
     for st in e2e.STAGES:
-        a = med(g(f"ours_{st}_alone"), "cpu")
+        a = med(g(f"ours_{st}_alone", size=at), "cpu")
         if a and off:
-            stage_cpu[st] = max(a[0] - off[0], 0.0)
-    if not (one and stage_cpu):
+            stage_cpu[st] = max(a[0] - off[0], 0.0) * s / at
+    if not stage_cpu:
         return None
     parallel = min(sum(stage_cpu.values()), one[0])
     serial = one[0] - parallel
     two = med(g("ours", 2))
-    out = {"t1": one[0], "parallel": parallel, "serial": serial, "stage_cpu": stage_cpu,
+    out = {"t1": one[0], "parallel": parallel, "measured_at": at, "serial": serial, "stage_cpu": stage_cpu,
            "ideal2": one[0] / (serial + parallel / 2), "ideal4": one[0] / (serial + parallel / 4)}
     if two:
         # what 2 workers cost beyond the model (runner overhead, pickling, contention), carried to 4 as is
@@ -267,7 +277,7 @@ def headline(results: dict) -> list[str]:
     corpora = [c for c in ("multilingual", "english") if any(k.startswith(c + "|") for k in cells)]
     sizes = sorted({int(k.split("|")[1]) for k in cells})
     w("| corpus | docs | workers | ours full default s | datatrove fastest s | datatrove docs setting s | ours like-for-like s "
-      "| **ours / dt fastest** | ours / dt docs | like-for-like / dt fastest | CPU s: ours / dt fastest | load (1 min) |")
+      "| **ours / dt fastest** | ours / dt docs | like-for-like / dt fastest | CPU s: ours / dt fastest (ratio) | load (1 min) |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for c in corpora:
         for s in sizes:
@@ -280,7 +290,7 @@ def headline(results: dict) -> list[str]:
                 loads = [r["load1"] for n in ("ours", "dt_fast", "dt_docs", "ours_lfl") for r in g(n) or []]
                 load = f"{statistics.median(loads):.1f} ({min(loads):.1f}–{max(loads):.1f})" if loads else "–"
                 w(f"| {c} | {s:,} | {wk} | {fm(o)} | {fm(f)} | {fm(d)} | {fm(lf)} | **{rf(ratio(o, f))}** | {rf(ratio(o, d))} "
-                  f"| {rf(ratio(lf, f))} | {fm(oc, 0)} / {fm(fc, 0)} | {load} |")
+                  f"| {rf(ratio(lf, f))} | {fm(oc, 0)} / {fm(fc, 0)} ({rf(ratio(oc, fc))}) | {load} |")
     return L
 
 
@@ -294,7 +304,9 @@ def targets(results: dict) -> list[str]:
         for wk in (1, 2):
             o, f = med(cells.get(cell_key(c, s, "ours", wk))), med(cells.get(cell_key(c, s, "dt_fast", wk)))
             if o and f:
-                L.append(f"| full default ≤ 0.5 × datatrove fastest | {c}, {s:,}, {wk} worker{'s' * (wk > 1)} | {o[0] / f[0]:.2f} | {yes(o[0] / f[0] <= 0.5)} |")
+                oc, fc = med(cells.get(cell_key(c, s, "ours", wk)), "cpu"), med(cells.get(cell_key(c, s, "dt_fast", wk)), "cpu")
+                L.append(f"| full default ≤ 0.5 × datatrove fastest | {c}, {s:,}, {wk} worker{'s' * (wk > 1)} | {o[0] / f[0]:.2f} wall, "
+                         f"{rf(ratio(oc, fc))} CPU (n={min(o[3], f[3])}) | {yes(o[0] / f[0] <= 0.5)} |")
     for c, s in keys:
         s = int(s)
         for name in ("ours", "ours_gz"):
@@ -341,7 +353,7 @@ def report(results: dict) -> str:
     w("|---|---:|---|---|")
     for key in sorted(cells, key=lambda k: (k.split("|")[0], int(k.split("|")[1]), k.split("|")[2])):
         c, s, system, wk = key.split("|")
-        if wk != "1" or system not in ("ours", "ours_lfl", "dt_fast", "dt_docs"):
+        if wk != "1" or system not in ("ours", "ours_lfl", "dt_fast", "dt_docs") or not cells[key]:
             continue
         reach = cells[key][0].get("reaching") or {}
         w(f"| {c} | {int(s):,} | {LABEL[system]} | " + " → ".join(f"{k} {v:,}" for k, v in reach.items() if v is not None) + " |")
@@ -351,8 +363,8 @@ def report(results: dict) -> str:
     w("## Memory: peak RSS\n")
     w("Largest single process (the in-memory runner at 1 worker; the runner or one SDK worker / forked task at 2) and the "
       "whole process tree, MB, median.\n")
-    w("| corpus | docs | workers | ours largest / tree | ours like-for-like largest / tree | dt fastest largest / tree | dt docs largest / tree | processes (ours) |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| corpus | docs | workers | ours largest / tree | ours tree, previous run | ours like-for-like largest / tree | dt fastest largest / tree | dt docs largest / tree | processes (ours) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     keys = sorted({tuple(k.split("|")[:2]) for k in cells}, key=lambda t: (t[0], int(t[1])))
     for c, s in keys:
         for wk in (1, 2):
@@ -361,7 +373,8 @@ def report(results: dict) -> str:
                 continue
             cell = lambda name: f"{fm(med(g(name), 'peak_proc_mb'), 0)} / {fm(med(g(name), 'peak_rss_mb'), 0)}" if g(name) else "–"  # noqa: E731
             procs = med(g("ours"), "procs")
-            w(f"| {c} | {int(s):,} | {wk} | {cell('ours')} | {cell('ours_lfl')} | {cell('dt_fast')} | {cell('dt_docs')} | {fm(procs, 0)} |")
+            prev = PREVIOUS_TREE_PEAK_MB.get((int(s), wk)) if c == "multilingual" else None
+            w(f"| {c} | {int(s):,} | {wk} | {cell('ours')} | {prev or '–'} | {cell('ours_lfl')} | {cell('dt_fast')} | {cell('dt_docs')} | {fm(procs, 0)} |")
     w("")
 
     # floor
@@ -389,8 +402,9 @@ def report(results: dict) -> str:
         p = projection(cells, c, int(s))
         if not p:
             continue
+        scaled = f", measured at {p['measured_at']:,} documents and scaled ×{int(s) / p['measured_at']:g}" if p["measured_at"] != int(s) else ""
         w(f"\n**Projection to 4 workers** ({c}, {int(s):,} docs, plain JSONL). Per-stage CPU seconds at one worker (stage alone − "
-          "stages off, one run each): " + ", ".join(f"{k} {v:.0f}" for k, v in p["stage_cpu"].items()) +
+          f"stages off, one run each{scaled}): " + ", ".join(f"{k} {v:.0f}" for k, v in p["stage_cpu"].items()) +
           f"; their sum, {p['parallel']:.0f} s, is the work the runner can spread; the other {p['serial']:.0f} s of the "
           f"{p['t1']:.0f} s one-worker run (start-up, graph, ingest, shuffles, writing, commit) is taken as serial. "
           f"Ideal speed-up: {p['ideal2']:.2f}x at 2 workers, **{p['ideal4']:.2f}x at 4**.")
@@ -469,7 +483,9 @@ def main(argv=None) -> int:
 
         def save():
             results["last"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-            RESULTS_JSON.write_text(json.dumps(results))
+            tmp = RESULTS_JSON.with_suffix(".tmp")
+            tmp.write_text(json.dumps(results))
+            tmp.rename(RESULTS_JSON)
 
         measure_all(args, results, save)
         save()

@@ -463,6 +463,27 @@ def splice(text_md: str) -> None:
     RESULTS_MD.write_text(text, encoding="utf-8")
 
 
+def merged(results: dict) -> dict:
+    """These results plus those of every other benchmarks/work/side_by_side*.json (measurement streams
+    run with their own BENCH_RESULTS_JSON, e.g. one per corpus), cells joined."""
+    out = json.loads(json.dumps(results))
+    for path in sorted(WORK.glob("side_by_side*.json")):
+        if path.resolve() == RESULTS_JSON.resolve():
+            continue
+        other = json.loads(path.read_text())
+        for key, runs in other.get("cells", {}).items():
+            out.setdefault("cells", {}).setdefault(key, []).extend(runs)
+        for c, by_size in other.get("corpora", {}).items():
+            out.setdefault("corpora", {}).setdefault(c, {}).update(by_size)
+        out.setdefault("failures", {}).update(other.get("failures", {}))
+        for k, pick in (("first", min), ("last", max)):
+            if other.get(k):
+                out[k] = pick(x for x in (out.get(k), other[k]) if x)
+        for k in ("machine", "commit"):
+            out.setdefault(k, other.get(k))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--report-only", action="store_true")
@@ -489,7 +510,7 @@ def main(argv=None) -> int:
 
         measure_all(args, results, save)
         save()
-    text = report(results)
+    text = report(merged(results))
     REPORT_MD.parent.mkdir(parents=True, exist_ok=True)
     REPORT_MD.write_text(text, encoding="utf-8")
     splice(text)

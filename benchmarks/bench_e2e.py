@@ -3,7 +3,7 @@
 Used by ``benchmarks/run_all.py`` (``make bench``), which runs these side by side with datatrove
 and writes benchmarks/RESULTS.md. Each measurement is a fresh subprocess, timed from launch to exit
 (start-up included), with the peak RSS of its whole process tree (psutil; the sum of the RSS of the
-process and all its descendants, sampled every 50 ms — SDK workers of multi_processing included).
+process and all its descendants, sampled every 0.2 s — SDK workers of multi_processing included).
 
 By hand:
 
@@ -51,6 +51,7 @@ STAGE_MODULES = {
     "dedup": "pipeline.stages.dedup",
 }
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+SAMPLE_SECONDS = 0.2  # process-tree sampling interval (peak RSS, CPU of processes nobody reaps)
 
 
 FROZEN: list[str] | None = None  # run_all freezes the stage list at start, so one run measures one set
@@ -126,7 +127,8 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
                 per_proc[p.pid] = max(per_proc.get(p.pid, 0), rss)
                 cpu_seen[p.pid] = ct.user + ct.system
             peak = max(peak, total)
-            stop.wait(0.05)
+            # walking the process tree costs CPU that the measured run would miss on a busy machine
+            stop.wait(SAMPLE_SECONDS)
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()

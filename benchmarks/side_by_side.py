@@ -190,7 +190,7 @@ def measure_all(args, results: dict, save) -> None:
     for c, s, groups in plan(corpora, sizes, workers, systems, scaling_size):
         path = corpus.build(s, corpus=c)
         results.setdefault("corpora", {}).setdefault(c, {})[str(s)] = {**corpus.stats(path), "file_mb": path.stat().st_size / 1e6}
-        work = WORK / f"sbs-{c}-{s}"
+        work = WORK / f"sbs-{c}-{s}-{RESULTS_JSON.stem}"  # one folder per stream: streams run side by side
         work.mkdir(parents=True, exist_ok=True)
         for rep in range(reps):
             k = rep % len(groups) if groups else 0

@@ -1,0 +1,122 @@
+"""Where the time of a 2-worker run goes: CPU per process (launcher/runner vs SDK workers) and the
+runner process's hottest functions.
+
+    .venv/bin/python benchmarks/profile_scaling.py --docs 10000 --workers 2          # per-process CPU
+    .venv/bin/python benchmarks/profile_scaling.py --docs 10000 --workers 2 --cprofile   # + cProfile of the runner process
+
+`curate run --profile local-mp` (CURATE_WORKERS=N) on ONE plain JSONL file of the multilingual corpus
+(benchmarks/corpus.py), default config. The process tree is sampled every 50 ms with psutil; each
+process's CPU seconds are its last sample (user + system). Written to benchmarks/results/scaling_profile.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench_e2e as e2e  # noqa: E402
+import corpus  # noqa: E402
+
+OUT_MD = ROOT / "benchmarks" / "results" / "scaling_profile.md"
+
+
+def role(cmdline: list[str]) -> str:
+    text = " ".join(cmdline)
+    if "sdk_worker_main" in text:
+        return "SDK worker"
+    if "pipeline.cli" in text or "curate" in text or "cProfile" in text:
+        return "runner (launcher, FnApiRunner, shuffles)"
+    return "other"
+
+
+def run_tree(cmd: list[str], env: dict) -> dict:
+    """Wall time, and CPU seconds and peak RSS per process of the tree, by role."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen: dict[int, dict] = {}
+    stop = threading.Event()
+
+    def sample():
+        root = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                procs = [root] + root.children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            for p in procs:
+                try:
+                    ct, rss = p.cpu_times(), p.memory_info().rss
+                    info = seen.setdefault(p.pid, {"role": role(p.cmdline()), "cpu": 0.0, "rss": 0})
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                info["cpu"] = ct.user + ct.system
+                info["rss"] = max(info["rss"], rss)
+            stop.wait(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    _, err = proc.communicate()
+    wall = time.perf_counter() - t0
+    stop.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"profile_scaling: run failed: {err.decode(errors='replace')[-800:]}")
+    return {"wall": wall, "procs": list(seen.values()), "load1": os.getloadavg()[0]}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--docs", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cprofile", action="store_true", help="also run once under cProfile (runner process only)")
+    args = ap.parse_args(argv)
+    path = corpus.build(args.docs)
+    work = corpus.WORK / f"scaling-{args.docs}"
+    work.mkdir(parents=True, exist_ok=True)
+    cfg = work / "config.yaml"
+    cfg.write_text(e2e.config_yaml(None), encoding="utf-8")
+    env = {**os.environ, "CURATE_WORKERS": str(args.workers)}
+    base = ["run", "--input", str(path), "--output", str(work / "out"), "--config", str(cfg), "--overwrite", "--quiet"]
+    if args.workers > 1:
+        base += ["--profile", "local-mp"]
+    r = run_tree([sys.executable, "-m", "pipeline.cli", *base], env)
+    L = [f"# Where a {args.workers}-worker run spends its CPU ({args.docs:,} docs, one plain JSONL file)\n",
+         "Written by `benchmarks/profile_scaling.py` (one run; the machine was shared: 1-minute load "
+         f"{r['load1']:.1f} at the end). CPU seconds per process (user + system, last 50 ms sample).\n",
+         f"Wall {r['wall']:.1f} s.\n", "| process | CPU s | peak RSS MB |", "|---|---:|---:|"]
+    total = 0.0
+    for p in sorted(r["procs"], key=lambda p: -p["cpu"]):
+        if p["cpu"] < 0.05:
+            continue
+        total += p["cpu"]
+        L.append(f"| {p['role']} | {p['cpu']:.1f} | {p['rss'] / 2**20:.0f} |")
+    L.append(f"| **all** | **{total:.1f}** | |\n")
+    if args.cprofile:
+        prof = work / "runner.prof"
+        run_tree([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pipeline.cli", *base], env)
+        st = pstats.Stats(str(prof))
+        rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:25]  # by own time
+        L += ["Runner process under cProfile (inflates its own time), hottest functions by own time:\n",
+              "| function | file | calls | own s | cumulative s |", "|---|---|---:|---:|---:|"]
+        for (file, line, fn), (cc, nc, tt, ct, _callers) in rows:
+            short = file.split("site-packages/")[-1].split("/work/wt/")[-1]
+            L.append(f"| `{fn}` | {short}:{line} | {nc:,} | {tt:.2f} | {ct:.2f} |")
+        L.append("")
+    OUT_MD.write_text("\n".join(L) + "\n", encoding="utf-8")
+    print("\n".join(L))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,7 +5,7 @@ runner process's hottest functions.
     .venv/bin/python benchmarks/profile_scaling.py --docs 10000 --workers 2 --cprofile   # + cProfile of the runner process
 
 `curate run --profile local-mp` (CURATE_WORKERS=N) on ONE plain JSONL file of the multilingual corpus
-(benchmarks/corpus.py), default config. The process tree is sampled every 50 ms with psutil; each
+(benchmarks/corpus.py), default config. The process tree is sampled every 0.2 s with psutil; each
 process's CPU seconds are its last sample (user + system). Written to benchmarks/results/scaling_profile.md.
 """
 from __future__ import annotations
@@ -57,12 +57,14 @@ def run_tree(cmd: list[str], env: dict) -> dict:
             for p in procs:
                 try:
                     ct, rss = p.cpu_times(), p.memory_info().rss
-                    info = seen.setdefault(p.pid, {"role": role(p.cmdline()), "cpu": 0.0, "rss": 0})
+                    if p.pid not in seen:
+                        seen[p.pid] = {"role": role(p.cmdline()), "cpu": 0.0, "rss": 0}
+                    info = seen[p.pid]
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 info["cpu"] = ct.user + ct.system
                 info["rss"] = max(info["rss"], rss)
-            stop.wait(0.05)
+            stop.wait(e2e.SAMPLE_SECONDS)
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -93,7 +95,7 @@ def main(argv=None) -> int:
     r = run_tree([sys.executable, "-m", "pipeline.cli", *base], env)
     L = [f"# Where a {args.workers}-worker run spends its CPU ({args.docs:,} docs, one plain JSONL file)\n",
          "Written by `benchmarks/profile_scaling.py` (one run; the machine was shared: 1-minute load "
-         f"{r['load1']:.1f} at the end). CPU seconds per process (user + system, last 50 ms sample).\n",
+         f"{r['load1']:.1f} at the end). CPU seconds per process (user + system, last sample).\n",
          f"Wall {r['wall']:.1f} s.\n", "| process | CPU s | peak RSS MB |", "|---|---:|---:|"]
     total = 0.0
     for p in sorted(r["procs"], key=lambda p: -p["cpu"]):

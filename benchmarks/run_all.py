@@ -88,12 +88,16 @@ def split_input(path: Path, k: int) -> Path:
     d = WORK / f"dt-input-{path.stem}-{k}"
     if d.exists() and len(list(d.glob("*.jsonl"))) == k:
         return d
-    shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
+    # built under a temporary name and renamed: a run killed while writing leaves no short file behind
+    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     lines = path.read_bytes().splitlines(keepends=True)
     per = -(-len(lines) // k)
     for i in range(k):
-        (d / f"{i:05d}.jsonl").write_bytes(b"".join(lines[i * per:(i + 1) * per]))
+        (tmp / f"{i:05d}.jsonl").write_bytes(b"".join(lines[i * per:(i + 1) * per]))
+    shutil.rmtree(d, ignore_errors=True)
+    tmp.rename(d)
     return d
 
 

@@ -57,6 +57,7 @@ WORK = corpus.WORK
 RESULTS_JSON = Path(os.environ.get("BENCH_RESULTS_JSON", WORK / "side_by_side.json"))
 REPORT_MD = BENCH / "results" / "side_by_side.md"
 RESULTS_MD = BENCH / "RESULTS.md"
+FINDINGS_MD = BENCH / "side_by_side_findings.md"
 BEGIN, END = "<!-- side-by-side:begin -->", "<!-- side-by-side:end -->"
 
 SYSTEMS = ["ours", "dt_fast", "dt_docs", "ours_lfl", "floor", "ours_gz", "alone"]
@@ -125,6 +126,12 @@ def docs_reaching_dt(run: dict) -> dict:
     return out
 
 
+def valid_dt_run(run: dict, size: int) -> bool:
+    """A datatrove run counts only if its reader saw every document (a short input file once slipped in)."""
+    first = next(iter((run.get("reaching") or {}).values()), None)
+    return first is None or first == size
+
+
 # --- running one cell ---------------------------------------------------------------------------
 def run_system(system: str, corpus_name: str, size: int, workers: int, path: Path, work: Path) -> dict:
     import run_all
@@ -148,6 +155,8 @@ def run_system(system: str, corpus_name: str, size: int, workers: int, path: Pat
         r.pop("clusters", None)
         r["reaching"] = docs_reaching_dt(r)
         r.pop("steps", None)
+        if not valid_dt_run(r, size):
+            raise RuntimeError(f"datatrove read {next(iter(r['reaching'].values()))} of {size} documents")
     else:
         raise ValueError(system)
     if system.startswith("ours"):
@@ -344,6 +353,8 @@ def report(results: dict) -> str:
     w("## Targets\n")
     L += targets(results)
     w("")
+    if FINDINGS_MD.exists():  # hand-written reading of these figures, kept with them
+        w(FINDINGS_MD.read_text(encoding="utf-8").strip() + "\n")
 
     # docs reaching each stage
     w("## Documents reaching each stage (first repetition, 1 worker)\n")
@@ -473,6 +484,15 @@ def merged(results: dict) -> dict:
         other = json.loads(path.read_text())
         for key, runs in other.get("cells", {}).items():
             out.setdefault("cells", {}).setdefault(key, []).extend(runs)
+    for key, runs in out.get("cells", {}).items():
+        if key.split("|")[2] not in DT_MODE:
+            continue
+        size = int(key.split("|")[1])
+        bad = [r for r in runs if not valid_dt_run(r, size)]
+        if bad:
+            out["cells"][key] = [r for r in runs if valid_dt_run(r, size)]
+            out.setdefault("failures", {})[key + f" ({len(bad)} dropped)"] = (
+                f"datatrove read {next(iter(bad[0]['reaching'].values()))} of {size} documents: its input file was short")
         for c, by_size in other.get("corpora", {}).items():
             out.setdefault("corpora", {}).setdefault(c, {}).update(by_size)
         out.setdefault("failures", {}).update(other.get("failures", {}))

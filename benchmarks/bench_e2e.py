@@ -101,6 +101,7 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
     peak = 0
     per_proc: dict[int, int] = {}  # pid -> its peak RSS
     cpu_seen: dict[int, float] = {}  # pid -> its last sampled CPU seconds (for processes nobody reaps)
+    cmds: dict[int, str] = {}  # pid -> its command line
     loads: list[float] = []
     stop = threading.Event()
 
@@ -121,6 +122,8 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
                 try:
                     rss = p.memory_info().rss
                     ct = p.cpu_times()
+                    if p.pid not in cmds:
+                        cmds[p.pid] = " ".join(p.cmdline())[:300]
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 total += rss
@@ -149,6 +152,7 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
         "peak_rss_mb": peak / 2**20,
         "peak_proc_mb": max(per_proc.values(), default=0) / 2**20,
         "procs": len(per_proc),
+        "per_process": [{"cmd": cmds.get(pid, ""), "cpu": cpu_seen.get(pid, 0.0), "peak_mb": rss / 2**20} for pid, rss in per_proc.items()],
         "load1": (sum(loads) / len(loads)) if loads else os.getloadavg()[0],
         "load1_max": max(loads, default=0.0),
         "rc": proc.returncode,

@@ -13,19 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import bench_e2e as e2e  # noqa: E402
+import bench_e2e  # noqa: E402
 import corpus  # noqa: E402
 
 OUT_MD = ROOT / "benchmarks" / "results" / "scaling_profile.md"
@@ -42,39 +37,11 @@ def role(cmdline: list[str]) -> str:
 
 def run_tree(cmd: list[str], env: dict) -> dict:
     """Wall time, and CPU seconds and peak RSS per process of the tree, by role."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    seen: dict[int, dict] = {}
-    stop = threading.Event()
-
-    def sample():
-        root = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                procs = [root] + root.children(recursive=True)
-            except psutil.NoSuchProcess:
-                break
-            for p in procs:
-                try:
-                    ct, rss = p.cpu_times(), p.memory_info().rss
-                    if p.pid not in seen:
-                        seen[p.pid] = {"role": role(p.cmdline()), "cpu": 0.0, "rss": 0}
-                    info = seen[p.pid]
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                info["cpu"] = ct.user + ct.system
-                info["rss"] = max(info["rss"], rss)
-            stop.wait(e2e.SAMPLE_SECONDS)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    _, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    stop.set()
-    th.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"profile_scaling: run failed: {err.decode(errors='replace')[-800:]}")
-    return {"wall": wall, "procs": list(seen.values()), "load1": os.getloadavg()[0]}
+    r = bench_e2e.measure(cmd, env=env)
+    if r["rc"] != 0:
+        raise SystemExit(f"profile_scaling: run failed: {r['stderr'][-800:]}")
+    procs = [{"role": role(p["cmd"].split()), "cpu": p["cpu"], "rss": p["peak_mb"] * 2**20} for p in r["per_process"]]
+    return {"wall": r["wall"], "procs": procs, "load1": r["load1"]}
 
 
 def main(argv=None) -> int:
@@ -87,7 +54,7 @@ def main(argv=None) -> int:
     work = corpus.WORK / f"scaling-{args.docs}"
     work.mkdir(parents=True, exist_ok=True)
     cfg = work / "config.yaml"
-    cfg.write_text(e2e.config_yaml(None), encoding="utf-8")
+    cfg.write_text(bench_e2e.config_yaml(None), encoding="utf-8")
     env = {**os.environ, "CURATE_WORKERS": str(args.workers)}
     base = ["run", "--input", str(path), "--output", str(work / "out"), "--config", str(cfg), "--overwrite", "--quiet"]
     if args.workers > 1:

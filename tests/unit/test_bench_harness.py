@@ -27,6 +27,8 @@ def test_measure_sees_cpu_and_memory_of_a_grandchild():
     assert r["peak_proc_mb"] >= 200
     assert r["peak_rss_mb"] >= r["peak_proc_mb"]
     assert r["procs"] >= 2
+    holder = [p for p in r["per_process"] if "bytearray" in p["cmd"] and "subprocess" not in p["cmd"]]
+    assert len(holder) == 1 and holder[0]["peak_mb"] >= 200
     assert r["load1"] >= 0
 
 

@@ -73,7 +73,9 @@ def main(argv=None) -> int:
     L.append(f"| **all** | **{total:.1f}** | |\n")
     if args.cprofile:
         prof = work / "runner.prof"
-        run_tree([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pipeline.cli", *base], env)
+        # in-process: `curate` leaves through os._exit, which would skip cProfile's own writing of the file
+        code = f"import cProfile, sys; from pipeline.cli import main; cProfile.run('main(sys.argv[1:])', {str(prof)!r})"
+        run_tree([sys.executable, "-c", code, *base], env)
         st = pstats.Stats(str(prof))
         rows = sorted(st.stats.items(), key=lambda kv: -kv[1][2])[:25]  # by own time
         L += ["Runner process under cProfile (inflates its own time), hottest functions by own time:\n",

@@ -17,18 +17,18 @@ import side_by_side  # noqa: E402
 
 
 def test_measure_sees_cpu_and_memory_of_a_grandchild():
-    # A child that starts a grandchild holding 200 MB and burning CPU: the measurement must see the
+    # A child that starts a grandchild holding 120 MB and burning CPU: the measurement must see the
     # grandchild's memory as its largest process and count its CPU seconds.
-    grandchild = "import time; b = bytearray(200 * 2**20); t = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    grandchild = "import time; b = bytearray(120 * 2**20); t = time.process_time()\nwhile time.process_time() - t < 0.2: pass"
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
     r = bench_e2e.measure([sys.executable, "-c", child])
     assert r["rc"] == 0
-    assert r["cpu"] >= 0.4
-    assert r["peak_proc_mb"] >= 200
+    assert r["cpu"] >= 0.2
+    assert r["peak_proc_mb"] >= 120
     assert r["peak_rss_mb"] >= r["peak_proc_mb"]
     assert r["procs"] >= 2
     holder = [p for p in r["per_process"] if "bytearray" in p["cmd"] and "subprocess" not in p["cmd"]]
-    assert len(holder) == 1 and holder[0]["peak_mb"] >= 200
+    assert len(holder) == 1 and holder[0]["peak_mb"] >= 120
     assert r["load1"] >= 0
 
 

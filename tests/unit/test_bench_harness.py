@@ -68,8 +68,8 @@ def _runs(*walls_cpus):
 def test_projection_is_amdahl_over_per_stage_cpu():
     key = side_by_side.cell_key
     cells = {
-        key("m", 1000, "ours", 1): _runs((100, 95), (110, 96), (90, 94)),  # median wall 100
-        key("m", 1000, "ours", 2): _runs((70, 120)),
+        key("m", 1000, "ours", 1): _runs((300, 100), (330, 110), (280, 90)),  # median CPU 100
+        key("m", 1000, "ours", 2): _runs((250, 120)),  # 20 CPU s more than one worker
         key("m", 1000, "ours_off", 1): _runs((12, 10)),
         key("m", 1000, "ours_license_alone", 1): _runs((30, 20)),  # 10 CPU s of its own
         key("m", 1000, "ours_dedup_alone", 1): _runs((70, 60)),  # 50
@@ -79,10 +79,11 @@ def test_projection_is_amdahl_over_per_stage_cpu():
     assert p["parallel"] == pytest.approx(60)
     assert p["ideal2"] == pytest.approx(100 / 70)
     assert p["ideal4"] == pytest.approx(100 / 55)
-    # measured 70 s at 2 workers = the model exactly: no overhead to carry
-    assert p["overhead2"] == pytest.approx(0)
+    # with the 20 s extra per added worker spread too: 40 + 80/2 = 80 at 2, 40 + 120/4 = 70 at 4
+    assert p["with_overhead2"] == pytest.approx(100 / 80)
+    assert p["with_overhead4"] == pytest.approx(100 / 70)
     # at ten times the documents (one-worker run measured there), the per-stage CPU scales with them
-    cells[key("m", 10_000, "ours", 1)] = _runs((1000, 950))
+    cells[key("m", 10_000, "ours", 1)] = _runs((3000, 1000))
     p10 = side_by_side.projection(cells, "m", 10_000)
     assert p10["measured_at"] == 1000 and p10["parallel"] == pytest.approx(600)
     assert side_by_side.projection(cells, "other", 1000) is None

@@ -476,7 +476,8 @@ def splice(text_md: str) -> None:
     block = (f"{BEGIN}\n## Side by side with datatrove (headline; full tables: `benchmarks/results/side_by_side.md`)\n\n"
              + "\n".join(lines[2:start]) + "\n" + "\n".join(lines[start + 1:stop]).strip() + "\n\n"
              + "See `benchmarks/results/side_by_side.md` for documents reaching each stage, memory, the stages-off floor, "
-             "the one-file scaling and its 4-worker projection.\n" + END)
+             "the one-file scaling and its 4-worker projection. Below this block: the report of `benchmarks/run_all.py` "
+             "(per-stage table, dedup agreement, profile) from the date it states.\n" + END)
     text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else "# Benchmarks\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)

@@ -346,7 +346,7 @@ def report(results: dict) -> str:
     w = L.append
     w("# Side by side: ours vs datatrove (`make bench`, benchmarks/side_by_side.py)\n")
     w(f"Measured {results.get('first', '?')} – {results.get('last', '?')} UTC on commit `{results.get('commit', '?')}`; "
-      f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gib', '?')} GiB. Raw figures: `benchmarks/work/side_by_side.json` (not committed).\n")
+      f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gib', '?')} GiB. Raw figures: `benchmarks/work/side_by_side*.json` (not committed).\n")
     w("**The machine was shared** with other engineers' test runs while this was measured: the 1-minute load average during "
       "each run is recorded (it includes the measured run itself, about 1 per busy worker). Wall times are therefore noisy; "
       "CPU seconds (user + system of the whole process tree) are given beside them and are disturbed less. Medians of n runs, "
@@ -498,6 +498,14 @@ def merged(results: dict) -> dict:
         other = json.loads(path.read_text())
         for key, runs in other.get("cells", {}).items():
             out.setdefault("cells", {}).setdefault(key, []).extend(runs)
+        for c, by_size in other.get("corpora", {}).items():
+            out.setdefault("corpora", {}).setdefault(c, {}).update(by_size)
+        out.setdefault("failures", {}).update(other.get("failures", {}))
+        for k, pick in (("first", min), ("last", max)):
+            if other.get(k):
+                out[k] = pick(x for x in (out.get(k), other[k]) if x)
+        for k in ("machine", "commit"):
+            out.setdefault(k, other.get(k))
     for key, runs in out.get("cells", {}).items():
         if key.split("|")[2] not in DT_MODE:
             continue
@@ -507,14 +515,6 @@ def merged(results: dict) -> dict:
             out["cells"][key] = [r for r in runs if valid_dt_run(r, size)]
             out.setdefault("failures", {})[key + f" ({len(bad)} dropped)"] = (
                 f"datatrove read {next(iter(bad[0]['reaching'].values()))} of {size} documents: its input file was short")
-        for c, by_size in other.get("corpora", {}).items():
-            out.setdefault("corpora", {}).setdefault(c, {}).update(by_size)
-        out.setdefault("failures", {}).update(other.get("failures", {}))
-        for k, pick in (("first", min), ("last", max)):
-            if other.get(k):
-                out[k] = pick(x for x in (out.get(k), other[k]) if x)
-        for k in ("machine", "commit"):
-            out.setdefault(k, other.get(k))
     return out
 
 

@@ -48,9 +48,10 @@ test: $(STAMP) $(AIRFLOW_STAMP)
 bench-setup:
 	PYTHON=$(PYTHON) sh benchmarks/setup_bench.sh
 
+## Ours vs datatrove side by side (benchmarks/side_by_side.py; subset: BENCH_SIZES=10000 BENCH_CORPORA=english …).
 bench: $(STAMP) bench-setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/side_by_side.py
 
 ## Accuracy against external ground truth (local checkouts; docs/benchmarks.md) → benchmarks/RESULTS.md.
 eval: $(STAMP)

@@ -3,7 +3,7 @@
 Used by ``benchmarks/run_all.py`` (``make bench``), which runs these side by side with datatrove
 and writes benchmarks/RESULTS.md. Each measurement is a fresh subprocess, timed from launch to exit
 (start-up included), with the peak RSS of its whole process tree (psutil; the sum of the RSS of the
-process and all its descendants, sampled every 50 ms — SDK workers of multi_processing included).
+process and all its descendants, sampled every 0.2 s — SDK workers of multi_processing included).
 
 By hand:
 
@@ -51,6 +51,7 @@ STAGE_MODULES = {
     "dedup": "pipeline.stages.dedup",
 }
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+SAMPLE_SECONDS = 0.2  # process-tree sampling interval (peak RSS, CPU of processes nobody reaps)
 
 
 FROZEN: list[str] | None = None  # run_all freezes the stage list at start, so one run measures one set
@@ -90,10 +91,18 @@ def config_yaml(enabled: list[str] | None) -> str:
 
 # --- measuring a process tree -------------------------------------------------------------------
 def measure(cmd: list[str], env: dict | None = None, timeout: float | None = None) -> dict:
-    """Run `cmd`, return wall seconds, peak RSS (MB) of the whole tree, exit code, stderr tail."""
+    """Run `cmd`; return wall seconds, CPU seconds, peak RSS (MB) of the whole tree and of its largest
+    process, the 1-minute load average while it ran, exit code, stderr tail."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     peak = 0
+    per_proc: dict[int, int] = {}  # pid -> its peak RSS
+    cpu_seen: dict[int, float] = {}  # pid -> its last sampled CPU seconds (for processes nobody reaps)
+    cmds: dict[int, str] = {}  # pid -> its command line
+    loads: list[float] = []
     stop = threading.Event()
 
     def sample():
@@ -104,17 +113,25 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
             return
         while not stop.is_set():
             total = 0
+            loads.append(os.getloadavg()[0])
             try:
                 procs = [root] + root.children(recursive=True)
             except psutil.NoSuchProcess:
                 break
             for p in procs:
                 try:
-                    total += p.memory_info().rss
+                    rss = p.memory_info().rss
+                    ct = p.cpu_times()
+                    if p.pid not in cmds:
+                        cmds[p.pid] = " ".join(p.cmdline())[:300]
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
+                    continue
+                total += rss
+                per_proc[p.pid] = max(per_proc.get(p.pid, 0), rss)
+                cpu_seen[p.pid] = ct.user + ct.system
             peak = max(peak, total)
-            stop.wait(0.05)
+            # walking the process tree costs CPU that the measured run would miss on a busy machine
+            stop.wait(SAMPLE_SECONDS)
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -126,9 +143,18 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float | None = Non
     wall = time.perf_counter() - t0
     stop.set()
     th.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    reaped = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {
         "wall": wall,
+        # descendants reaped by their parents count in RUSAGE_CHILDREN; the sampled sum covers any that are not
+        "cpu": max(reaped, sum(cpu_seen.values())),
         "peak_rss_mb": peak / 2**20,
+        "peak_proc_mb": max(per_proc.values(), default=0) / 2**20,
+        "procs": len(per_proc),
+        "per_process": [{"cmd": cmds.get(pid, ""), "cpu": cpu_seen.get(pid, 0.0), "peak_mb": rss / 2**20} for pid, rss in per_proc.items()],
+        "load1": (sum(loads) / len(loads)) if loads else os.getloadavg()[0],
+        "load1_max": max(loads, default=0.0),
         "rc": proc.returncode,
         "stdout": out.decode("utf-8", "replace")[-4000:],
         "stderr": err.decode("utf-8", "replace")[-4000:],
@@ -162,14 +188,21 @@ def run_floor(input_path: Path, work: Path, threads: bool) -> dict:
 
 
 # --- ours -------------------------------------------------------------------------------------
-def run_ours(input_path: Path, work: Path, enabled: list[str] | None, workers: int, keep_out: bool = False, tag: str = "run") -> dict:
+def run_ours(input_path: Path, work: Path, enabled: list[str] | None, workers: int, keep_out: bool = False, tag: str = "run",
+             profile: str | None = None) -> dict:
+    """`curate run` in a fresh process. `profile="local-mp"`: the recommended one-machine runner
+    profile with CURATE_WORKERS=`workers`; otherwise 1 worker in-memory, more via multi_processing."""
     cfg = work / f"config-{tag}.yaml"
     cfg.write_text(config_yaml(enabled), encoding="utf-8")
     out = work / f"out-{tag}"
     cmd = [str(BIN / "curate"), "run", "--input", str(input_path), "--output", str(out), "--config", str(cfg), "--overwrite", "--quiet"]
-    if workers > 1:
+    env = None
+    if profile:
+        cmd += ["--profile", profile]
+        env = {**os.environ, "CURATE_WORKERS": str(workers)}
+    elif workers > 1:
         cmd += MULTI
-    res = measure(cmd)
+    res = measure(cmd, env=env)
     if res["rc"] != 0:
         raise RuntimeError(f"curate run ({tag}) failed: {res['stderr'][-1500:]}")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
@@ -177,6 +210,7 @@ def run_ours(input_path: Path, work: Path, enabled: list[str] | None, workers: i
     res["records_in"] = s.get("records_in")
     res["kept"] = s.get("kept")
     res["dropped_by_reason"] = s.get("dropped_by_reason")
+    res["quarantined"] = s.get("quarantined")
     res["stages"] = s.get("stages")
     res["inner_wall"] = s.get("wall_seconds")
     res["out"] = str(out)

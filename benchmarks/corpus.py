@@ -55,6 +55,21 @@ HTML_SOURCES = [
     ("libreoffice-help", "/usr/share/libreoffice/help/ko/**/*.htm*"),
 ]
 MAN_SOURCES = [(f"manpages-{lang.lower()}", f"/usr/share/man/{lang}/man*/*") for lang in ("ja", "ko", "zh_CN", "zh_TW", "de", "fr", "es")]
+
+# The English-heavy corpus (``--corpus english``): what any Debian machine carries, no extra package
+# needed — the English man pages, and READMEs, changelogs, NEWS, copyright files and license texts.
+ENGLISH_MAN_SOURCES = [("man", "/usr/share/man/man[1-8]/*")]
+ENGLISH_TEXT_SOURCES = [
+    ("readme", "/usr/share/doc/*/README*"),
+    ("changelog", "/usr/share/doc/*/changelog*"),
+    ("news", "/usr/share/doc/*/NEWS*"),
+    ("copyright", "/usr/share/doc/*/copyright"),
+    ("license", "/usr/share/common-licenses/*"),
+]
+CORPORA = {
+    "multilingual": {"html": HTML_SOURCES, "man": MAN_SOURCES, "text": []},
+    "english": {"html": [], "man": ENGLISH_MAN_SOURCES, "text": ENGLISH_TEXT_SOURCES},
+}
 BLOCK_TAGS = ("p", "pre", "li", "dt", "dd", "td", "th", "h1", "h2", "h3", "h4", "blockquote")
 
 
@@ -144,6 +159,20 @@ def man_paragraphs(raw: bytes) -> list[str]:
     return paras
 
 
+def text_paragraphs(raw: bytes) -> list[str]:
+    """Paragraphs of a plain-text file (README, changelog, license): blocks between blank lines."""
+    try:
+        src = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return []
+    out = []
+    for block in re.split(r"\n[ \t]*\n", src):
+        text = _clean(block)
+        if len(text) >= MIN_PARA_CHARS:
+            out.append(text)
+    return out
+
+
 def _lang_of(label: str, path: str) -> str:
     for pat in (r"/help/([a-zA-Z_]{2,5})/", r"/man/([a-zA-Z_]+)/", r"/FAQ/([a-zA-Z_-]+)/", r"maint-guide-([a-z]{2}(?:-[a-z]{2})?)/",
                 r"developers-reference/([a-zA-Z_-]+)/", r"\.([a-z]{2}(?:[-_][a-zA-Z]{2})?)\.html?$"):
@@ -153,28 +182,33 @@ def _lang_of(label: str, path: str) -> str:
     return "en"
 
 
-def units(cache: Path = WORK) -> list[dict]:
+def units(cache: Path = WORK, corpus: str = "multilingual") -> list[dict]:
     """Every source file with text: {"source": "<package>/<lang>", "paras": [...]}, cached."""
     cache.mkdir(parents=True, exist_ok=True)
+    spec = CORPORA[corpus]
     files: list[tuple[str, str, str]] = []
-    for label, pattern in HTML_SOURCES:
+    for label, pattern in spec["html"]:
         files += [(label, p, "html") for p in sorted(glob.glob(pattern, recursive=True))]
-    for label, pattern in MAN_SOURCES:
+    for label, pattern in spec["man"]:
         files += [(label, p, "man") for p in sorted(glob.glob(pattern)) if os.path.isfile(p)]
+    for label, pattern in spec["text"]:
+        files += [(label, p, "text") for p in sorted(glob.glob(pattern)) if os.path.isfile(p) and not p.endswith((".html", ".htm"))]
     listing = hashlib.sha256("\n".join(f"{l}\t{p}\t{os.path.getsize(p)}" for l, p, _ in files).encode()).hexdigest()[:12]
-    path = cache / f"units-v{VERSION}-{listing}.jsonl"
+    prefix = "units" if corpus == "multilingual" else f"units-{corpus}"
+    path = cache / f"{prefix}-v{VERSION}-{listing}.jsonl"
     if path.exists():
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     if not files:
         raise SystemExit("corpus: no Debian documentation found; run `make bench-setup` (benchmarks/setup_bench.sh)")
+    parse = {"html": html_paragraphs, "man": man_paragraphs, "text": text_paragraphs}
     seen: set[str] = set()
     out = []
     for label, p, kind in files:
         try:
             raw = _read(p)
-        except (OSError, EOFError):
+        except (OSError, EOFError, gzip.BadGzipFile):
             continue
-        paras = html_paragraphs(raw) if kind == "html" else man_paragraphs(raw)
+        paras = parse[kind](raw)
         fresh = []
         for para in paras:
             key = hashlib.blake2b(para.encode(), digest_size=12).digest().hex()
@@ -182,7 +216,8 @@ def units(cache: Path = WORK) -> list[dict]:
                 seen.add(key)
                 fresh.append(para)
         if fresh:
-            out.append({"source": f"{label}/{_lang_of(label, p)}", "paras": fresh})
+            lang = "en" if corpus == "english" else _lang_of(label, p)
+            out.append({"source": f"{label}/{lang}", "paras": fresh})
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(u, ensure_ascii=False) + "\n" for u in out), encoding="utf-8")
     tmp.rename(path)
@@ -310,15 +345,16 @@ def pii_value(rng: random.Random) -> tuple[str, str]:
 
 
 def build(n_docs: int, seed: int = 7, exact_share: float = 0.05, near_share: float = 0.10,
-          pii_share: float = 0.02, work: Path = WORK) -> Path:
+          pii_share: float = 0.02, work: Path = WORK, corpus: str = "multilingual") -> Path:
     """Build (or reuse) the corpus; returns the JSONL path. Truth: ``path.with_suffix('.truth.json')``."""
     work.mkdir(parents=True, exist_ok=True)
-    path = work / f"corpus-v{VERSION}-{n_docs}-s{seed}.jsonl"
+    name = "corpus" if corpus == "multilingual" else f"corpus-{corpus}"
+    path = work / f"{name}-v{VERSION}-{n_docs}-s{seed}.jsonl"
     truth_path = path.with_suffix(".truth.json")
     if path.exists() and truth_path.exists():
         return path
     rng = random.Random(seed)
-    all_units = units(work)
+    all_units = units(work, corpus)
     n_exact = round(n_docs * exact_share)
     n_near = round(n_docs * near_share)
     n_unique = n_docs - n_exact - n_near
@@ -371,14 +407,17 @@ def build(n_docs: int, seed: int = 7, exact_share: float = 0.05, near_share: flo
             fh.write(json.dumps({"id": d["id"], "text": d["text"], "source": d["source"]}, ensure_ascii=False) + "\n")
     sizes = [_nbytes(d["text"]) for d in docs]
     langs: dict[str, int] = {}
+    kinds_count: dict[str, int] = {}
     for d in docs:
+        kinds_count[d["source"].split("/")[0]] = kinds_count.get(d["source"].split("/")[0], 0) + 1
         lang = d["source"].split("/")[1]
         langs[lang] = langs.get(lang, 0) + 1
     stats = {
         "docs": len(docs), "seed": seed, "version": VERSION, "bytes_text": sum(sizes), "bytes_file": tmp.stat().st_size,
         "mean_bytes": sum(sizes) / len(sizes), "min_bytes": min(sizes), "max_bytes": max(sizes),
         "natural": n_natural, "mixed": n_unique - n_natural, "exact": n_exact, "near": n_near, "pii": len(pii),
-        "langs": dict(sorted(langs.items(), key=lambda kv: -kv[1])),
+        "langs": dict(sorted(langs.items(), key=lambda kv: -kv[1])), "corpus": corpus,
+        "source_kinds": dict(sorted(kinds_count.items(), key=lambda kv: -kv[1])),
         "packages": sorted({d["source"].split("/")[0] for d in docs}),
     }
     truth_path.write_text(json.dumps({"stats": stats, "dups": truth, "pii": pii}, ensure_ascii=False, indent=0), encoding="utf-8")
@@ -401,9 +440,10 @@ def main(argv=None) -> int:
     ap.add_argument("--docs", type=int, action="append", help="corpus size (repeatable); default 10000 50000 100000")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--stats", action="store_true")
+    ap.add_argument("--corpus", choices=sorted(CORPORA), default="multilingual")
     args = ap.parse_args(argv)
     for n in args.docs or [10_000, 50_000, 100_000]:
-        path = build(n, args.seed)
+        path = build(n, args.seed, corpus=args.corpus)
         print(path)
         if args.stats:
             print(json.dumps(stats(path), ensure_ascii=False, indent=1))

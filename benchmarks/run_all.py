@@ -88,12 +88,16 @@ def split_input(path: Path, k: int) -> Path:
     d = WORK / f"dt-input-{path.stem}-{k}"
     if d.exists() and len(list(d.glob("*.jsonl"))) == k:
         return d
-    shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
+    # built under a temporary name and renamed: a run killed while writing leaves no short file behind
+    tmp = d.with_name(d.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     lines = path.read_bytes().splitlines(keepends=True)
     per = -(-len(lines) // k)
     for i in range(k):
-        (d / f"{i:05d}.jsonl").write_bytes(b"".join(lines[i * per:(i + 1) * per]))
+        (tmp / f"{i:05d}.jsonl").write_bytes(b"".join(lines[i * per:(i + 1) * per]))
+    shutil.rmtree(d, ignore_errors=True)
+    tmp.rename(d)
     return d
 
 
@@ -666,6 +670,14 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(BENCH / "eval"))
     import run_eval
 
+    # The side-by-side headline is side_by_side.py's: keep it at the top as it is.
+    import side_by_side
+
+    previous = (BENCH / "RESULTS.md").read_text(encoding="utf-8") if (BENCH / "RESULTS.md").exists() else ""
+    if side_by_side.BEGIN in previous and side_by_side.END in previous:
+        block = side_by_side.BEGIN + previous.split(side_by_side.BEGIN, 1)[1].split(side_by_side.END, 1)[0] + side_by_side.END
+        first, _, rest = text.partition("\n")
+        text = first + "\n\n" + block + "\n" + rest
     (BENCH / "RESULTS.md").write_text(text, encoding="utf-8")
     run_eval.splice()
     print(f"run_all: wrote {BENCH / 'RESULTS.md'} and {BENCH / 'scaling.png'}")

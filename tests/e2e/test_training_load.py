@@ -234,3 +234,31 @@ def test_docs_loader_refuses_a_manifest_path_outside_the_release(release, monkey
     first_block = python_blocks((REPO / "docs" / "training.md").read_text(encoding="utf-8"))[0]
     with pytest.raises(SystemExit, match="unexpected output paths|not a shard path"):
         exec(compile(first_block, "docs/training.md", "exec"), {})  # noqa: S102 - our own docs
+
+
+def test_docs_code_reads_a_release_after_a_data_card_and_an_erasure(release, monkeypatch, tmp_path):
+    # After `curate report` and `curate forget`, the manifest lists report.html and rewritten shards
+    # named part-NNNNN-<id>.parquet: the docs' loader must still read the current version.
+    job = tmp_path / "job"
+    shutil.copytree(release / RELEASE, job / RELEASE)
+    out = job / RELEASE
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    doc_id = pq.read_table(out / "documents").column("doc_id")[0].as_py()
+    for args in (["report", str(out)], ["forget", str(out), "--doc-id", doc_id, "--reason", "ticket 4"]):
+        proc = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    assert (out / "versions" / "v000001.json").exists()
+    renamed = [o["path"] for o in read_manifest(str(out))["outputs"] if o["path"].startswith("documents/")]
+    assert any(not re.fullmatch(r"documents/part-\d{5}\.parquet", p) for p in renamed)  # the case this covers
+    proc = subprocess.run([sys.executable, "-m", "pipeline.cli", "report", str(out)], env=env,
+                          capture_output=True, text=True, timeout=300)  # a card for the new version
+    assert proc.returncode == 0, proc.stderr
+
+    monkeypatch.chdir(job)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    namespace: dict = {}
+    for block in python_blocks((REPO / "docs" / "training.md").read_text(encoding="utf-8")):
+        exec(compile(block, "docs/training.md", "exec"), namespace)  # noqa: S102 - our own docs
+    manifest = read_manifest(str(out))
+    assert namespace["documents"].num_rows == manifest_rows(manifest, "documents") == manifest["summary"]["kept"]
+    assert doc_id not in set(namespace["documents"]["doc_id"])

@@ -25,6 +25,11 @@ def _kr_birth_date(digits: str, century: int) -> _dt.date | None:
         return None
 
 
+def _registration_pattern(name: str, gender_digits: str) -> Pattern:
+    """YYMMDD-GNNNNNC: a real month and day, G one of ``gender_digits`` (a regex class body)."""
+    return Pattern(name, r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[%s]\d{6}(?![\d-])" % gender_digits, 0.5)
+
+
 class _KrRegistrationMixin:
     """Shared RRN/FRN logic: a real birth date, the gender/century digit, and the check digit.
 
@@ -38,8 +43,16 @@ class _KrRegistrationMixin:
 
     CENTURY: dict = {}
     CONTEXT_ONLY: frozenset = frozenset()  # gender/century digits reported only with a context word
+    ENTITY = ""
+    PATTERNS: list = []
+    PREFILTER = r"\d{6}-?\d{7}"
     CHECK_DIGIT_DROPPED = _dt.date(2020, 10, 1)
     UNCHECKED_SCORE = 0.3
+
+    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity=None,
+                 replacement_pairs=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity or self.ENTITY, replacement_pairs=replacement_pairs, name=name)
 
     def _classify(self, pattern_text: str) -> str:
         digits = pattern_text.replace("-", "")
@@ -80,38 +93,16 @@ class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
 
     CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "9": 1800, "0": 1800}
     CONTEXT_ONLY = frozenset("90")
-    PATTERNS = [
-        Pattern(
-            "RRN",
-            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[012349]\d{6}(?![\d-])",
-            0.5,
-        )
-    ]
-    PREFILTER = r"\d{6}-?\d{7}"
-
-    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_RRN",
-                 replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+    ENTITY = "KR_RRN"
+    PATTERNS = [_registration_pattern("RRN", "012349")]
 
 
 class KrFrnChecksumRecognizer(_KrRegistrationMixin, KrFrnRecognizer):
     """Korean foreigner registration number (외국인등록번호): G is 5/6 (1900s) or 7/8 (2000s)."""
 
     CENTURY = {"5": 1900, "6": 1900, "7": 2000, "8": 2000}
-    PATTERNS = [
-        Pattern(
-            "FRN",
-            r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[5-8]\d{6}(?![\d-])",
-            0.5,
-        )
-    ]
-    PREFILTER = r"\d{6}-?\d{7}"
-
-    def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_FRN",
-                 replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+    ENTITY = "KR_FRN"
+    PATTERNS = [_registration_pattern("FRN", "5-8")]
 
 
 class KrBrnChecksumRecognizer(KrBrnRecognizer):

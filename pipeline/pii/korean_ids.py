@@ -6,7 +6,6 @@ Referenced by class name from ``rules/pii/recognizers.yaml`` like the other code
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from typing import Optional
 
 from presidio_analyzer import Pattern
@@ -30,15 +29,44 @@ def _registration_pattern(name: str, gender_digits: str) -> Pattern:
     return Pattern(name, r"(?<![\d-])\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-?[%s]\d{6}(?![\d-])" % gender_digits, 0.5)
 
 
-class _KrRegistrationMixin:
+# Languages whose text reports a Korean ID written as bare (or spaced) digits without a context
+# word: Korean, and text whose language is unknown (the engine's fallback runs every recognizer).
+KOREAN_TEXT = frozenset({"ko", "xx"})
+
+
+class _KoreanIdMixin:
+    """Score without context from the written form and the text's language, for every Korean ID.
+
+    presidio registers these recognizers for Korean text only and reports a value with a valid
+    structure at 0.5 without context. Here they also run on other languages, where a bare digit
+    run (a time stamp, an order number) is far more often something else: in text that is not in
+    ``KOREAN_TEXT`` an unconfirmed value written without dashes scores ``BARE_SCORE``, below every
+    threshold, so only a context word reports it. A value confirmed by its check digit keeps 1.0.
+    Weak findings of technical text are dropped by rules/pii/suppression.yaml (``plain_numbers``).
+    """
+
+    BARE_SCORE = 0.3
+
+    def score_without_context(self, value: str, score: float) -> float:
+        if score < 1.0 and "-" not in value and self.supported_language not in KOREAN_TEXT:
+            return min(score, self.BARE_SCORE)
+        return score
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            r.score = self.score_without_context(text[r.start : r.end], r.score)
+        return results
+
+
+class _KrRegistrationMixin(_KoreanIdMixin):
     """Shared RRN/FRN logic: a real birth date, the gender/century digit, and the check digit.
 
-    Numbers issued before October 2020 end in a check digit; since then the last six digits are
-    random. A number whose birth date is on/after ``CHECK_DIGIT_DROPPED`` can only be a new-style
-    number, so its check digit is not required (score = pattern score). An older birth date with
-    a wrong check digit is either a re-issued number or not an RRN at all: it keeps only
-    ``UNCHECKED_SCORE``, which is below the default threshold, so it is replaced only when a
-    context word (주민등록번호, 외국인등록번호, …) lifts it. A valid check digit gives 1.0.
+    A value with a real birth date (not in the future) and a gender/century digit of its type
+    is reported without context at the pattern score (0.5, as presidio does): numbers issued since
+    October 2020 end in random digits instead of a check digit, and an older number with a wrong
+    one may be re-issued or mistyped. A valid region code and check digit give 1.0. A gender digit
+    in ``CONTEXT_ONLY`` keeps ``BARE_SCORE`` whatever its form: only a context word reports it.
     """
 
     CENTURY: dict = {}
@@ -46,8 +74,6 @@ class _KrRegistrationMixin:
     ENTITY = ""
     PATTERNS: list = []
     PREFILTER = r"\d{6}-?\d{7}"
-    CHECK_DIGIT_DROPPED = _dt.date(2020, 10, 1)
-    UNCHECKED_SCORE = 0.3
 
     def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity=None,
                  replacement_pairs=None, name=None):
@@ -62,21 +88,19 @@ class _KrRegistrationMixin:
         if born is None or born > _dt.date.today():
             return "invalid"
         if digits[6] in self.CONTEXT_ONLY:
-            return "unchecked"
+            return "context_only"
         if self._validate_region_code(int(digits[7:9])) and self._validate_checksum(digits):
             return "valid"
-        return "new_style" if born >= self.CHECK_DIGIT_DROPPED else "unchecked"
+        return "structure"
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         kind = self._classify(pattern_text)
         return True if kind == "valid" else False if kind == "invalid" else None
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            if self._classify(text[r.start : r.end]) == "unchecked":
-                r.score = self.UNCHECKED_SCORE
-        return results
+    def score_without_context(self, value: str, score: float) -> float:
+        if self._classify(value) == "context_only":
+            return self.BARE_SCORE
+        return super().score_without_context(value, score)
 
 
 class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
@@ -105,18 +129,18 @@ class KrFrnChecksumRecognizer(_KrRegistrationMixin, KrFrnRecognizer):
     PATTERNS = [_registration_pattern("FRN", "5-8")]
 
 
-class KrBrnChecksumRecognizer(KrBrnRecognizer):
+class KrBrnChecksumRecognizer(_KoreanIdMixin, KrBrnRecognizer):
     """Korean business registration number (사업자등록번호) NNN-NN-NNNNC, check digit validated.
 
     presidio's class scores every checksum-valid 10-digit number 1.0 — one random number in ten.
-    Here a valid checksum keeps the pattern score: written NNN-NN-NNNNN it is reported without
-    context; a bare 10-digit run (a Unix time stamp, an id) needs a context word. A wrong
-    checksum rejects.
+    Here a valid checksum keeps the pattern score (0.5): reported without context written
+    NNN-NN-NNNNN, and as a bare 10-digit run in Korean text (elsewhere a bare run, a Unix time
+    stamp or an id, needs a context word). A wrong checksum rejects.
     """
 
     PATTERNS = [
         Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.5),
-        Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.2),
+        Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.5),
     ]
     PREFILTER = r"\d{3}-\d{2}-\d{5}|\d{10}"
 
@@ -129,24 +153,20 @@ class KrBrnChecksumRecognizer(KrBrnRecognizer):
         return None if super().validate_result(pattern_text) else False
 
 
-class KrDriverLicenseContextRecognizer(KrDriverLicenseRecognizer):
+class KrDriverLicenseContextRecognizer(_KoreanIdMixin, KrDriverLicenseRecognizer):
     """Korean driver's licence number RR-YY-NNNNNN-CC (RR: issuing region code).
 
     presidio's class returns 1.0 for every 12-digit number starting with a region code; here the
-    region check only rejects. Written RR-YY-NNNNNN-CC (dashes) the number is reported without
-    context (``DASHED_SCORE``); spaced or bare digits need a context word (운전면허, 면허번호, …).
+    region check only rejects, and a value with a region code scores ``STRUCTURE_SCORE``: reported
+    without context written RR-YY-NNNNNN-CC, and spaced or bare in Korean text (elsewhere those
+    need a context word: 운전면허, 면허번호, …).
     """
 
     PREFILTER = r"\d{2}[- ]?\d{2}[- ]?\d{6}"
-    DASHED_SCORE = 0.5
-    _DASHED = re.compile(r"\d{2}-\d{2}-\d{6}-\d{2}")
+    STRUCTURE_SCORE = 0.5
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         return None if super().validate_result(pattern_text) else False
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            if self._DASHED.fullmatch(text, r.start, r.end):
-                r.score = max(r.score, self.DASHED_SCORE)
-        return results
+    def score_without_context(self, value: str, score: float) -> float:
+        return super().score_without_context(value, max(score, self.STRUCTURE_SCORE))

@@ -183,25 +183,59 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     Numbers written with a ``+`` country code are found from any region; ``REGIONS`` decides which
     *national* formats are recognised (``010-1234-5678``, ``02-123-4567`` need ``KR``). Each region
-    is one phonenumbers pass, so the list is kept short. A hyphenated string that is a valid ISBN
-    is not a phone number.
+    is one phonenumbers pass, so the list is kept short. ``COUNTRY_CODE_REGIONS`` are regions whose
+    numbers are kept only when written with their country code, ``+`` or not (``91-415-555-0132``):
+    India's national numbers include 10-digit Unix time stamps. A hyphenated string that is a valid
+    ISBN is not a phone number.
     """
 
     REGIONS = ("KR", "US", "GB", "JP", "CN", "IL")
+    COUNTRY_CODE_REGIONS = ("IN",)
 
     def __init__(self, context=None, supported_language="en", supported_entity="PHONE_NUMBER", name=None):
         super().__init__(
             context=context,
             supported_language=supported_language,
             supported_entity=supported_entity,
-            supported_regions=self.REGIONS,
+            supported_regions=self.REGIONS + self.COUNTRY_CODE_REGIONS,
             leniency=1,
             name=name,
         )
 
-    def analyze(self, text: str, entities: List[str], nlp_artifacts: NlpArtifacts = None) -> List[RecognizerResult]:
-        results = super().analyze(text, entities, nlp_artifacts)
+    def _written_for(self, region: str, match) -> bool:
+        """The match counts for ``region``: any match of a national region, and only numbers that
+        carry their country code for a ``COUNTRY_CODE_REGIONS`` one."""
+        if region not in self.COUNTRY_CODE_REGIONS:
+            return True
+        import phonenumbers
+
+        # the matcher clears the number's country_code_source: parse the match again to read it
+        number = phonenumbers.parse(match.raw_string, region, keep_raw_input=True)
+        return number.country_code_source != phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY
+
+    def _results(self, matches, text: str, nlp_artifacts) -> List[RecognizerResult]:
+        """presidio's ``PhoneRecognizer.analyze`` loop over ``(region, matcher)`` pairs, keeping
+        the matches :meth:`_written_for` their region, without ISBNs."""
+        import phonenumbers
+        from phonenumbers import NumberParseException
+
+        results = []
+        for region, matcher in matches:
+            for match in matcher:
+                if not self._written_for(region, match):
+                    continue
+                try:
+                    parsed_number = phonenumbers.parse(text[match.start : match.end])
+                    found_region = phonenumbers.region_code_for_number(parsed_number)
+                except NumberParseException:
+                    found_region = region
+                results.append(self._get_recognizer_result(match, text, found_region, nlp_artifacts))
+        results = EntityRecognizer.remove_duplicates(results)
         return [r for r in results if not _isbn_like(text[r.start : r.end])]
+
+    def analyze(self, text: str, entities: List[str], nlp_artifacts: NlpArtifacts = None) -> List[RecognizerResult]:
+        return self._results(((region, PhoneNumberMatcher(text, region, leniency=self.leniency))
+                              for region in self.supported_regions), text, nlp_artifacts)
 
     def analyze_fast(self, text: str, entities: List[str], nlp_artifacts: NlpArtifacts = None) -> List[RecognizerResult]:
         """The same results as :meth:`analyze` (presidio's ``PhoneRecognizer.analyze``), faster.
@@ -212,23 +246,11 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         has (:meth:`min_digits`, no letters) is rejected without parsing — phonenumbers would reject
         it and every part of it, so the matches, and where each next search starts, are unchanged.
         """
-        import phonenumbers
-        from phonenumbers import NumberParseException
-
         shared: dict = {}
         min_digits = self._min_digits_cached()
-        results = []
-        for region in self.supported_regions:
-            national = self.national_bounds(region)
-            for match in _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits, national):
-                try:
-                    parsed_number = phonenumbers.parse(text[match.start : match.end])
-                    region = phonenumbers.region_code_for_number(parsed_number)
-                    results += [self._get_recognizer_result(match, text, region, nlp_artifacts)]
-                except NumberParseException:
-                    results += [self._get_recognizer_result(match, text, region, nlp_artifacts)]
-        results = EntityRecognizer.remove_duplicates(results)
-        return [r for r in results if not _isbn_like(text[r.start : r.end])]
+        return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
+                                                               self.national_bounds(region)))
+                              for region in self.supported_regions), text, nlp_artifacts)
 
     _NATIONAL: dict = {}
 

@@ -6,12 +6,17 @@ and replacing them damages the text without protecting anyone. :class:`Suppresso
 finding when its context says what it is:
 
 * ``allow_list`` — literal values or whole-value patterns never treated as PII;
-* ``version_numbers`` — an IPv4 finding that is a version/section/build number;
+* ``version_numbers`` — an IPv4 finding that is a version/section/build number (part of a
+  dotted number of 5+ parts only in a technical document: elsewhere ``192.168.1.1.1`` holds an
+  address, as presidio's tests expect);
 * ``dates_and_ids`` — a phone finding that is part of a date, a time stamp or an id (CVE-…);
 * ``reserved_addresses`` — in a technical document, an address no device has (loopback,
   documentation, multicast …) or a network written with its prefix length;
 * ``technical_numbers`` — a phone finding in a technical document with neither a phone context
-  word (a whole word, not a piece of ``intel``) nor phone formatting.
+  word (a whole word, not a piece of ``intel``) nor phone formatting;
+* ``plain_numbers`` — a finding of an ID type confirmed by its structure alone (no check digit,
+  no context word: score at most ``max_score``) in a technical document, or after one of its
+  ``words_before`` (order, invoice, timestamp …) in any document.
 
 Built once per engine; every pattern from the YAML goes through :mod:`pipeline.saferegex`.
 """
@@ -100,6 +105,12 @@ class Suppressor:
         self.markers = [self._rule(f"technical_numbers.markers.{k}", p) for k, p in (tech.get("markers") or {}).items()]
         self.phone_formats = [self._rule(f"technical_numbers.phone_formats[{i}]", p)
                               for i, p in enumerate(tech.get("phone_formats") or [])]
+        plain = conf.get("plain_numbers") or {}
+        self.plain_entities = frozenset(plain.get("entities") or [])
+        self.plain_max_score = float(plain.get("max_score", 0.5))
+        self.plain_words = frozenset(str(w).lower() for w in plain.get("words_before") or [])
+        self.plain_span = int(plain.get("words", 3))
+        self.plain_glued = tuple(w for w in self.plain_words if not w.isascii())
 
     def _rule(self, name: str, pattern):
         if not isinstance(pattern, str):
@@ -137,7 +148,11 @@ class Suppressor:
                 continue
             if r.entity_type in self.date_entities and self.date_or_id(text, r.start, r.end):
                 continue
-            if (r.entity_type in self.tech_entities and not self.phone_formatted(value)
+            plain = r.entity_type in self.plain_entities and r.score <= self.plain_max_score + 1e-9
+            if plain and self.plain_word_before(text, r.start):
+                continue
+            if plain or (r.entity_type in self.version_entities and self.in_longer_dotted(text, r.start, r.end)) \
+                    or (r.entity_type in self.tech_entities and not self.phone_formatted(value)
                     and not self.has_context(r, text)) \
                     or (r.entity_type in self.address_entities and not_global(value)) \
                     or (r.entity_type in self.reserved_entities and self.reserved(value)) \
@@ -158,14 +173,12 @@ class Suppressor:
         if not _IPV4.fullmatch(text, start, end):
             return False
         before, after = text[max(0, start - 2) : start], text[end : end + 24]
-        if before[-1:] in ("v", "V") or (before[-1:] == "." and before[:1].isdigit()):
-            return True  # v1.2.3.4 / 1.2.3.4.5
+        if before[-1:] in ("v", "V"):
+            return True  # v1.2.3.4
         if before[-1:] in ("-", "_") and before[:1].isalpha():
             return True  # gettext-0.19.8.1: a package name's version
         if _CONSTRAINT.search(text, max(0, start - 4), start):
             return True  # zlib >= 1.2.2.3: a version constraint
-        if after[:1] == "." and after[1:2].isdigit():
-            return True
         if _VERSION_SUFFIX.match(after):
             return True  # 1.2.3.4-1, 1.2.3.4~rc1, 1.2.3.4+dfsg
         if any(p.search(text, max(0, start - 40), start) for p in self.version_before):
@@ -177,6 +190,22 @@ class Suppressor:
             if w in self.version_words and not any(a in self.address_words for a in words[i + 1 :]):
                 return True
         return self._in_version_list(text, start, end)
+
+    @staticmethod
+    def in_longer_dotted(text: str, start: int, end: int) -> bool:
+        """An IPv4-shaped finding inside a dotted number of 5+ parts (1.2.3.4.5)."""
+        if not _IPV4.fullmatch(text, start, end):
+            return False
+        return (text[start - 1 : start] == "." and text[start - 2 : start - 1].isdigit()) \
+            or (text[end : end + 1] == "." and text[end + 1 : end + 2].isdigit())
+
+    def plain_word_before(self, text: str, start: int) -> bool:
+        """One of ``plain_numbers.words_before`` among the words just before ``start``."""
+        if not self.plain_words:
+            return False
+        words = _LETTERS.findall(text, max(0, start - 80), start)[-self.plain_span :]
+        # an ASCII word must be the whole word; Hangul/CJK ones are glued to particles (주문번호는)
+        return any(w.lower() in self.plain_words or any(k in w for k in self.plain_glued) for w in words)
 
     @staticmethod
     def _in_version_list(text: str, start: int, end: int) -> bool:

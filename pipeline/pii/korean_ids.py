@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Optional
 
-from presidio_analyzer import Pattern
+from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     KrBrnRecognizer,
     KrDriverLicenseRecognizer,
@@ -52,11 +52,17 @@ class _KoreanIdMixin:
             return min(score, self.BARE_SCORE)
         return score
 
-    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: D102
-        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        for r in results:
-            r.score = self.score_without_context(text[r.start : r.end], r.score)
-        return results
+
+def _analyze_rescored(self, text, entities, nlp_artifacts=None, regex_flags=None):
+    """presidio's pattern matching, each finding then scored by ``score_without_context``.
+
+    Assigned as ``analyze`` in each class that rescores: the fast path (pipeline/pii/fast.py)
+    accepts a class's own ``analyze`` only from the classes it lists, and this one never reads
+    the NLP artifacts."""
+    results = PatternRecognizer.analyze(self, text, entities, nlp_artifacts, regex_flags)
+    for r in results:
+        r.score = self.score_without_context(text[r.start : r.end], r.score)
+    return results
 
 
 class _KrRegistrationMixin(_KoreanIdMixin):
@@ -102,6 +108,8 @@ class _KrRegistrationMixin(_KoreanIdMixin):
             return self.BARE_SCORE
         return super().score_without_context(value, score)
 
+    analyze = _analyze_rescored
+
 
 class KrRrnChecksumRecognizer(_KrRegistrationMixin, KrRrnRecognizer):
     """Korean resident registration number (주민등록번호) YYMMDD-GNNNNNC.
@@ -138,16 +146,22 @@ class KrBrnChecksumRecognizer(_KoreanIdMixin, KrBrnRecognizer):
     stamp or an id, needs a context word). A wrong checksum rejects.
     """
 
-    PATTERNS = [
-        Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.5),
-        Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.5),
-    ]
     PREFILTER = r"\d{3}-\d{2}-\d{5}|\d{10}"
 
     def __init__(self, patterns=None, context=None, supported_language="ko", supported_entity="KR_BRN",
                  replacement_pairs=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
+        # presidio scores per pattern: the bare form's score is set for the language here
+        super().__init__(patterns=patterns or self.patterns_for(supported_language), context=context,
+                         supported_language=supported_language, supported_entity=supported_entity,
+                         replacement_pairs=replacement_pairs, name=name)
+
+    @classmethod
+    def patterns_for(cls, language: str) -> list:
+        """Dashed NNN-NN-NNNNN at 0.5; bare digits at 0.5 in Korean text, else ``BARE_SCORE``."""
+        return [
+            Pattern("BRN (dashed)", r"(?<![\d-])\d{3}-\d{2}-\d{5}(?![\d-])", 0.5),
+            Pattern("BRN (digits)", r"(?<![\d-])\d{10}(?![\d-])", 0.5 if language in KOREAN_TEXT else cls.BARE_SCORE),
+        ]
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         return None if super().validate_result(pattern_text) else False
@@ -170,3 +184,5 @@ class KrDriverLicenseContextRecognizer(_KoreanIdMixin, KrDriverLicenseRecognizer
 
     def score_without_context(self, value: str, score: float) -> float:
         return super().score_without_context(value, max(score, self.STRUCTURE_SCORE))
+
+    analyze = _analyze_rescored

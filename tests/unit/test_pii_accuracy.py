@@ -359,18 +359,24 @@ def test_phone_context_word_must_start_a_word_in_technical_text(engine):
         ("13-19-654321-88", "131965432188", "KR_DRIVER_LICENSE", "운전면허번호"),  # region 13
     ],
 )
-def test_korean_numbers_written_with_dashes_need_no_context(engine, formatted, bare, entity, context):
+def test_korean_numbers_need_context_only_as_bare_digits_outside_korean_text(engine, formatted, bare, entity, context):
     assert (entity, formatted) in _found(engine, f"접수 번호 {formatted} 확인", "ko")
-    # the bare digit run (an order number, a time stamp) needs its context word
-    assert not any(e == entity for e, _ in _found(engine, f"접수 번호 {bare} 확인", "ko"))
-    assert (entity, bare) in _found(engine, f"{context} {bare} 확인", "ko")
+    assert (entity, formatted) in _found(engine, f"number {formatted} noted")
+    assert (entity, bare) in _found(engine, f"접수 번호 {bare} 확인", "ko")  # as presidio's tests expect
+    # a bare digit run in other text (an order number, a time stamp) needs its context word
+    assert not any(e == entity for e, _ in _found(engine, f"number {bare} noted"))
+    assert (entity, bare) in _found(engine, f"{context} {bare} noted")
 
 
 @pytest.mark.parametrize("value", ["850317-1234566", "8503171234566"])
-def test_rrn_with_a_wrong_check_digit_needs_context_even_with_its_dash(engine, value):
-    # born before 2020-10 with a wrong check digit: no real number of that time has one
-    assert not any(e == "KR_RRN" for e, _ in _found(engine, f"접수 번호 {value} 확인", "ko"))
+def test_rrn_with_a_wrong_check_digit_is_a_structural_match(engine, value):
+    # born before 2020-10 with a wrong check digit: a real date and gender digit, so presidio's
+    # medium match — but not after an order/ticket word, nor in a technical document
+    assert ("KR_RRN", value) in _found(engine, f"접수 번호 {value} 확인", "ko")
+    assert not any(e == "KR_RRN" for e, _ in _found(engine, f"주문번호 {value} 확인", "ko"))
+    assert not any(e == "KR_RRN" for e, _ in _found(engine, TECH.format(f"값 {value} 확인"), "ko"))
     assert ("KR_RRN", value) in _found(engine, f"주민등록번호 {value} 확인", "ko")
+    assert ("KR_RRN", value) in _found(engine, TECH.format(f"주민등록번호 {value} 확인"), "ko")
 
 
 def test_dashed_brn_with_a_wrong_check_digit_is_not_reported(engine):

@@ -432,3 +432,67 @@ def test_bad_reserved_network_or_context_rule_is_a_config_error(tmp_path, make_c
     path.write_text(original.replace("  identifiers:\n", "  identifiers: 12\n  unused:\n"), encoding="utf-8")
     with pytest.raises(ConfigError, match="technical_context.identifiers"):
         PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+
+
+# --- issue 15: structural Korean IDs, Indian numbers, addresses in longer dotted strings -----------
+@pytest.mark.parametrize(
+    "text,entity,value",
+    [
+        ("신청인 960121-1234567은 서울에 삽니다", "KR_RRN", "960121-1234567"),  # wrong check digit: structure
+        ("번호 9601211234567를 입력", "KR_RRN", "9601211234567"),
+        ("외국인 911124-5678901의 체류", "KR_FRN", "911124-5678901"),
+        ("거래처 1048656659의 대표", "KR_BRN", "1048656659"),  # check digit right, bare
+        ("번호 112212345612는 만료", "KR_DRIVER_LICENSE", "112212345612"),  # region 11, bare
+        ("번호 28 22 123456 12를 적으세요", "KR_DRIVER_LICENSE", "28 22 123456 12"),  # region 28, spaced
+    ],
+)
+def test_korean_ids_with_a_valid_structure_need_no_context_in_korean_text(engine, text, entity, value):
+    assert (entity, value) in _found(engine, text, "ko")
+
+
+@pytest.mark.parametrize(
+    "value,entity",
+    [("960121-1234567", "KR_RRN"), ("911124-5678901", "KR_FRN"), ("104-86-56659", "KR_BRN"),
+     ("11-22-123456-12", "KR_DRIVER_LICENSE")],
+)
+def test_structural_id_matches_after_id_words_or_in_technical_text_are_kept(engine, value, entity):
+    raw, kept = _raw_and_kept(engine, f"주문번호 {value}로 조회", "ko")
+    assert (entity, value) in raw and (entity, value) not in kept
+    raw, kept = _raw_and_kept(engine, TECH.format(f"값 {value} 확인"), "ko")
+    assert (entity, value) in raw and (entity, value) not in kept
+    # a context word confirms it, technical or not
+    context = {"KR_RRN": "주민등록번호", "KR_FRN": "외국인등록번호", "KR_BRN": "사업자등록번호",
+               "KR_DRIVER_LICENSE": "운전면허번호"}[entity]
+    assert (entity, value) in _found(engine, TECH.format(f"{context} {value} 확인"), "ko")
+
+
+def test_a_checked_rrn_stays_in_technical_text_and_after_id_words(engine):
+    # right check digit (1.0): more than a structure, so plain_numbers leaves it
+    assert ("KR_RRN", "960121-1021413") in _found(engine, TECH.format("값 960121-1021413 확인"), "ko")
+    assert ("KR_RRN", "960121-1021413") in _found(engine, "주문번호 960121-1021413", "ko")
+
+
+def test_plain_numbers_rule_can_be_turned_off(tmp_path, make_config, cfg):
+    rules = _rules_copy(tmp_path, cfg)
+    path = rules / "pii" / "suppression.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("plain_numbers:")
+    path.write_text(text[:start] + text[text.index("\n\n", start) :], encoding="utf-8")
+    eng = PiiEngine.from_config(make_config({"rules_dir": str(rules)}))
+    assert ("KR_RRN", "960121-1234567") in _found(eng, "주문번호 960121-1234567로 조회", "ko")
+
+
+def test_indian_numbers_only_with_their_country_code(engine):
+    text = "My US number is (415) 555-0132, and my international one is 91-415-555-0132"
+    assert ("PHONE_NUMBER", "91-415-555-0132") in _found(engine, text)
+    for written in ("+91 98765 43210", "91 98765 43210", "0091 98765 43210"):
+        assert ("PHONE_NUMBER", written) in _found(engine, f"call {written} today")
+    # the same national number without its country code is not one of our national formats
+    assert _found(engine, "India 98765 43210 here") == set()
+
+
+def test_address_inside_a_longer_dotted_string(engine):
+    # presidio's test: 192.168.1.1 is found in 192.168.1.1.1; a technical document reads it as a version
+    assert ("IP_ADDRESS", "192.168.1.1") in _found(engine, "Ping 192.168.1.1.1 failed")
+    raw, kept = _raw_and_kept(engine, TECH.format("192.168.1.1.1 failed"))
+    assert ("IP_ADDRESS", "192.168.1.1") in raw and ("IP_ADDRESS", "192.168.1.1") not in kept

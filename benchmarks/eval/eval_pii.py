@@ -231,12 +231,12 @@ def score_presidio(engine, cases: list[Case]) -> str:
         "it there too. *Recall (as written)* counts every span without context; *recall (context word "
         "before)* every span with it. *Precision*: findings of the type in that type's cases overlapping an "
         "expected span (negative cases count).")
-    out += ["", "Where this pipeline differs from presidio on purpose (docs/pii.md, 'Entities'): an RRN/FRN "
-            "born before October 2020 with a wrong check digit needs a context word (no number issued then has "
-            "one; presidio scores these 0.5); a bare 10-digit BRN or a spaced/bare driver's licence needs one "
-            "(one 10-digit number in ten passes the BRN check, Unix time stamps included); India is not a "
-            "national phone region (its national numbers include 10-digit Unix time stamps); a dotted number "
-            "of five parts (`1.2.3.4.5`) is a version, not an address."]
+    out += ["", "Where this pipeline differs from presidio on purpose (docs/pii.md, 'Entities'): outside Korean "
+            "text a Korean ID written as bare digits (a wrong RRN/FRN check digit, a BRN, a spaced/bare driver's "
+            "licence) needs a context word (one 10-digit number in ten passes the BRN check, Unix time stamps "
+            "included); Indian numbers are found only with their country code (India's national numbers include "
+            "10-digit Unix time stamps); in a technical document a dotted number of five parts (`1.2.3.4.5`) is "
+            "a version, not an address."]
     if misses:
         out += ["", f"Misses ({len(misses)}):", ""]
         out += [f"- {e} `{src}`: `{v}` in `{t[:90]}` ({how})" for e, src, v, t, how in misses]

@@ -116,11 +116,13 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     realistic text).
     """
 
-    def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None):
+    def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
+                 country_code: str | None = None):
         super().__init__(text, region, leniency=leniency)
         self._shared = shared
         self._min_digits = min_digits
         self._national = national  # (fewest, most digits, IDD regex) of a national number of the region
+        self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
 
     def _find(self, index):
         shared, text = self._shared, self.text
@@ -154,6 +156,9 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             return False
         if d.count < self._min_digits:
             return True
+        if self._country_code is not None and self._national is not None and not d.plus \
+                and self._country_code not in d.number and self._national[2].search(d.number) is None:
+            return True  # every part would be read as a national number, which this region does not keep
         if self._national is None or d.plus or d.count >= self._national[0]:
             return False
         return self._national[2].search(d.number) is None
@@ -249,8 +254,16 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         shared: dict = {}
         min_digits = self._min_digits_cached()
         return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
-                                                               self.national_bounds(region)))
+                                                               self.national_bounds(region), self._cc_only(region)))
                               for region in self.supported_regions), text, nlp_artifacts)
+
+    def _cc_only(self, region: str) -> str | None:
+        """The country code of a ``COUNTRY_CODE_REGIONS`` region, else None."""
+        if region not in self.COUNTRY_CODE_REGIONS:
+            return None
+        from phonenumbers import country_code_for_region
+
+        return str(country_code_for_region(region))
 
     _NATIONAL: dict = {}
 

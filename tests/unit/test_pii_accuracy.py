@@ -79,7 +79,8 @@ def test_context_still_read_from_the_original_text(engine):
 @pytest.mark.parametrize(
     "value",
     ["2221 3141 5926 5358", "2720314159265354", "2200314159265353", "5425-3141-5926-5355",
-     "3782 314159 26539", "3631 415926 5357", "6250314159265353", "3530314159265352"],
+     "3782 314159 26539", "3631 415926 5357", "6250314159265353", "3530314159265352",
+     "8212 3141 5926 5356", "604105314159265352"],  # RuPay 82, UkrCard 604001-604200 (18 digits)
 )
 def test_card_issuer_ranges(engine, value):
     assert ("CREDIT_CARD", value) in _found(engine, f"paid with {value} yesterday")
@@ -102,6 +103,7 @@ def test_card_after_another_number(engine, text, value):
         "paid with 2221 3141 5926 5359 yesterday",  # Luhn fails
         "pi is 3.1415926535897932 roughly",  # digits after a decimal point
         "id 7221314159265358 unknown issuer range",
+        "id 8312314159265355 unknown issuer range",  # Luhn right, 83: no network (RuPay ends at 82)
         "token ab4539314159265351 in a word",
     ],
 )

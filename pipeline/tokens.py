@@ -81,7 +81,9 @@ def count_cjk(texts: pa.Array) -> np.ndarray:
             three = b0 < 0xF0
             at = lead[three]
             cp = ((b0[three] & 0x0F) << 12) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 6) | (chunk[at + 2] & 0x3F)
-            hits = at[bmp[cp]]
+            bounds = offsets[start : stop + 1] - lo
+            # hits are in byte order: the hits before each value's end, minus those before its start
+            counts[start:stop] += np.diff(np.searchsorted(at[bmp[cp]], bounds))
             at = lead[~three]
             if at.size:
                 cp = (((b0[~three] & 0x07) << 18) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 12)
@@ -89,10 +91,7 @@ def count_cjk(texts: pa.Array) -> np.ndarray:
                 astral = np.zeros(at.size, dtype=bool)
                 for a, b in _ASTRAL:
                     astral |= (cp >= a) & (cp <= b)
-                hits = np.concatenate([hits, at[astral]])
-            if hits.size:
-                value = np.searchsorted(offsets[start : stop + 1] - lo, hits, side="right") - 1
-                counts[start:stop] += np.bincount(value, minlength=stop - start)
+                counts[start:stop] += np.diff(np.searchsorted(at[astral], bounds))
         start = stop
     return counts
 

@@ -33,7 +33,7 @@ CJK_RANGES = (
 )
 _ASTRAL = [r for r in CJK_RANGES if r[0] > 0xFFFF]
 _BMP_CJK = None  # bool per BMP code point, built on first use
-_SCAN_BYTES = 8 << 20  # text bytes decoded at a time: bounds the temporary index arrays
+_SCAN_BYTES = 1 << 20  # text bytes decoded at a time: bounds the temporary index arrays (~12x)
 
 
 def _bmp_table():

@@ -110,6 +110,7 @@ def measure_size(docs: int, repeat: int, workers: int = 1, baseline: Path | None
         "ours_all": [round(r["wall"], 2) for r in ours],
         "ours_inner": med(ours, "inner_wall"),
         "ours_cpu": med(ours, "cpu"),
+        "ours_cpu_all": [round(r["cpu"], 2) for r in ours],
         "floor_st_cpu": med(st, "cpu"),
         "ours_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in ours),
         "floor_st_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in st),
@@ -120,6 +121,7 @@ def measure_size(docs: int, repeat: int, workers: int = 1, baseline: Path | None
             baseline_all=[round(r["wall"], 2) for r in base],
             baseline_inner=med(base, "inner_wall"),
             baseline_cpu=med(base, "cpu"),
+            baseline_cpu_all=[round(r["cpu"], 2) for r in base],
             baseline_peak_rss_mb=statistics.median(r["peak_rss_mb"] for r in base),
         )
         res["baseline_ratio_st"] = res["baseline"] / res["floor_st"]

@@ -47,6 +47,10 @@ def main() -> None:
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - the process's stderr until it exits
     from apache_beam.runners.worker import sdk_worker_main
 
+    from pipeline.beam_inspect import cache_introspection
+
+    cache_introspection()  # each bundle processor this worker builds inspects every DoFn again
+
     sdk_worker_main.main(sys.argv)
 
 

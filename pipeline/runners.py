@@ -48,6 +48,9 @@ def pipeline_options(beam_args) -> PipelineOptions:
 
 def make_runner(options: PipelineOptions):
     """A runner object for ``beam.Pipeline(runner=..., options=options)``."""
+    from pipeline.beam_inspect import cache_introspection
+
+    cache_introspection()  # the driver builds and translates the graph: every runner
     name = options.view_as(StandardOptions).runner
     if name in LOCAL_RUNNERS:
         from pipeline.beam_memory import bound_worker_memory

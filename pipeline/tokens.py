@@ -12,6 +12,7 @@ It is an estimate for sizing a release, not a tokenizer's count; docs/audit.md s
 """
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,13 +25,86 @@ CJK_CHARACTERS = (
 CHARS_PER_TOKEN_OTHER = 4
 
 
+# The same ranges as code points (inclusive), for the byte-level counter below.
+CJK_RANGES = (
+    (0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xD7B0, 0xD7FF),
+    (0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F),
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F),
+)
+_ASTRAL = [r for r in CJK_RANGES if r[0] > 0xFFFF]
+_BMP_CJK = None  # bool per BMP code point, built on first use
+_SCAN_BYTES = 1 << 20  # text bytes decoded at a time: bounds the temporary index arrays (~12x)
+
+
+def _bmp_table():
+    global _BMP_CJK
+    if _BMP_CJK is None:
+        table = np.zeros(0x10000, dtype=bool)
+        for lo, hi in CJK_RANGES:
+            if hi <= 0xFFFF:
+                table[lo : hi + 1] = True
+        _BMP_CJK = table
+    return _BMP_CJK
+
+
+def count_cjk_regex(texts: pa.Array) -> np.ndarray:
+    """CJK characters per text with RE2 (the reference :func:`count_cjk` is held equal to)."""
+    texts = pc.fill_null(texts.cast(pa.string()), "")
+    return pc.count_substring_regex(texts, CJK_CHARACTERS).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def count_cjk(texts: pa.Array) -> np.ndarray:
+    """CJK characters (:data:`CJK_RANGES`) per text of a string array (a null counts 0), read
+    from Arrow's UTF-8 buffer: every code point in the ranges is encoded with 3 bytes (lead
+    0xE1-0xEF) or 4 bytes (lead 0xF0), so only bytes >= 0xE1 are decoded. Arrow strings are valid
+    UTF-8, so a lead byte's continuation bytes are inside the same value."""
+    if texts.type != pa.string():
+        texts = texts.cast(pa.string())
+    n = len(texts)
+    counts = np.zeros(n, dtype=np.int64)
+    _, offsets_buf, data_buf = texts.buffers()
+    if n == 0 or data_buf is None:
+        return counts
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=texts.offset * 4).astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    bmp = _bmp_table()
+    start = 0
+    while start < n:  # a run of values of about _SCAN_BYTES at a time
+        stop = int(np.searchsorted(offsets, offsets[start] + _SCAN_BYTES, side="right")) - 1
+        stop = min(max(stop, start + 1), n)
+        lo = int(offsets[start])
+        chunk = data[lo : int(offsets[stop])]
+        # null values have equal offsets (no bytes), so they count 0
+        lead = np.flatnonzero(chunk >= 0xE1)
+        if lead.size:
+            b0 = chunk[lead].astype(np.int32)
+            three = b0 < 0xF0
+            at = lead[three]
+            cp = ((b0[three] & 0x0F) << 12) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 6) | (chunk[at + 2] & 0x3F)
+            bounds = offsets[start : stop + 1] - lo
+            # hits are in byte order: the hits before each value's end, minus those before its start
+            counts[start:stop] += np.diff(np.searchsorted(at[bmp[cp]], bounds))
+            at = lead[~three]
+            if at.size:
+                cp = (((b0[~three] & 0x07) << 18) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 12)
+                      | ((chunk[at + 2].astype(np.int32) & 0x3F) << 6) | (chunk[at + 3] & 0x3F))
+                astral = np.zeros(at.size, dtype=bool)
+                for a, b in _ASTRAL:
+                    astral |= (cp >= a) & (cp <= b)
+                counts[start:stop] += np.diff(np.searchsorted(at[astral], bounds))
+        start = stop
+    return counts
+
+
 def estimate_tokens_array(texts: pa.Array) -> pa.Array:
     """Estimated tokens of each text (int64; a null text counts 0)."""
-    texts = pc.fill_null(texts.cast(pa.string()), "")
-    cjk = pc.count_substring_regex(texts, CJK_CHARACTERS).cast(pa.int64())
-    other = pc.subtract(pc.utf8_length(texts).cast(pa.int64()), cjk)
-    other_tokens = pc.divide(pc.add(other, CHARS_PER_TOKEN_OTHER - 1), CHARS_PER_TOKEN_OTHER)  # integer ceil
-    return pc.add(cjk, other_tokens)
+    chunks = texts.chunks if isinstance(texts, pa.ChunkedArray) else [texts]  # no copy of the text
+    tokens = [np.zeros(0, dtype=np.int64)]
+    for chunk in chunks:
+        cjk = count_cjk(chunk)
+        chars = pc.fill_null(pc.utf8_length(chunk.cast(pa.string())), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        tokens.append(cjk + (chars - cjk + CHARS_PER_TOKEN_OTHER - 1) // CHARS_PER_TOKEN_OTHER)  # integer ceil
+    return pa.array(np.concatenate(tokens), pa.int64())
 
 
 def estimate_tokens(text: str) -> int:
@@ -50,7 +124,7 @@ def language_totals(table: pa.Table) -> list[list]:
     parts = pa.table({
         "lang": pc.fill_null(table.column("lang"), UNDETERMINED),
         "bytes": pc.fill_null(pc.binary_length(text), 0).cast(pa.int64()),
-        "tokens": estimate_tokens_array(text.combine_chunks()),
+        "tokens": estimate_tokens_array(text),
     })
     grouped = parts.group_by("lang", use_threads=False).aggregate(
         [("lang", "count", pc.CountOptions(mode="all")), ("bytes", "sum"), ("tokens", "sum")]

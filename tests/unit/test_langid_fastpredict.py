@@ -155,3 +155,16 @@ def test_models_the_kernel_does_not_reproduce_fall_back_to_the_binding(tmp_path)
     ident = LanguageIdentifier.from_config(cfg)  # the binding reads it; the kernel declines
     assert ident._native is None
     assert ident.predict("Das ist ein ganz gewöhnlicher deutscher Satz über das Wetter.")[0] == "de"
+
+
+def test_remembered_words_table_starting_over_when_full_gives_the_same_answers(monkeypatch, reference):
+    """Tiny tables: the kernel's table of words seen before fills and starts over many times within
+    one call, and a word longer than the whole table is never remembered — answers stay fasttext's."""
+    monkeypatch.setattr(fastpredict, "SEEN_SLOTS", 16)
+    monkeypatch.setattr(fastpredict, "SEEN_BYTES", 64)
+    monkeypatch.setattr(fastpredict, "SEEN_ROWS", 48)
+    small = fastpredict.load(langid_model_path())
+    lines = [_predict_line(prepare(r["text"])) for r in ROWS[::4]] + ["x" * 200 + " short words", "日本語の文章" * 20]
+    assert_same(small, reference, lines)
+    assert_same(small, reference, lines[::-1])  # a second call over a table filled by the first
+    assert 0 < small._seen_used[0] <= 8 and small._seen_used[1] <= 64

@@ -406,6 +406,12 @@ class FastPredictor:
         self._seen_used = np.zeros(3, dtype=np.int64)
         self._lock = threading.Lock()  # the tables above are written by each call
 
+    def forget(self) -> None:
+        """Empty the table of words seen before (benchmarks start every run cold)."""
+        with self._lock:
+            self._seen_slot[:] = -1
+            self._seen_used[:] = 0
+
     @property
     def labels(self) -> list[str]:
         return self.t.labels

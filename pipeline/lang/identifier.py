@@ -11,13 +11,13 @@ NumPy dependency, so it works with NumPy 2). The deprecated ``fasttext`` 0.9.3 w
 module name and its ``predict()`` fails under NumPy 2 — only one of them may be installed, and the
 tests check which one owns the module.
 
-Batch prediction: fasttext-predict 0.9.2.4's list ``predict()`` is broken — its C++
-``multilinePredict`` returns labels only, so the Python wrapper's ``labels, probs = …`` unpacks the
-first two *rows* (or raises for any other batch size). Probabilities therefore come from the
-per-line C call, in one Python loop over the batch, which is as fast as the labels-only batch call
-(the model dominates; docs/benchmarks.md). If the
-installed binding's list predict returns well-formed (labels, probs) — checked once at load time — it
-is used instead (one C call per batch).
+Batch prediction: the lines of a call go to :mod:`pipeline.lang.fastpredict` in one native call —
+fastText's own arithmetic on the model file, bit-identical labels and probabilities, several times
+faster per character than the binding. Where it cannot run (another kind of model, no numba,
+``langid.native_kernel: false``) the binding predicts: fasttext-predict 0.9.2.4's list ``predict()``
+is broken — its C++ ``multilinePredict`` returns labels only — so probabilities come from the
+per-line C call in one Python loop; if the installed binding's list predict returns well-formed
+(labels, probs) — checked once at load time — it is used instead.
 """
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ FASTTEXT_VERSION = 12
 LOSS_HS = 1
 MODEL_SUPERVISED = 3
 KSUB = 256  # centroids per product-quantization subspace (fastText's ksub_)
-LABEL_PREFIX = b"__label__"
 SEEN_SLOTS = 1 << 18  # words remembered by the kernel: at most half this many …
 SEEN_BYTES = 1 << 21  # … with at most this many bytes of words …
 SEEN_ROWS = 1 << 22  # … and this many input rows (about 22 MB in all per worker)
@@ -178,7 +177,9 @@ def _huffman_tree(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 f32 = np.float32
-_ngram_rows = None  # the compiled _ngram_rows_py, set by _compile() (_predict_lines_py calls it by this name)
+# the compiled helpers, set by _compile() (_predict_lines_py calls them by these names)
+_ngram_rows = None
+_lookup = None
 
 
 def _ngram_rows_py(word, a, b, minn, maxn, bucket, bucket_row, bucket_bits, ids, nids):
@@ -212,13 +213,32 @@ def _ngram_rows_py(word, a, b, minn, maxn, bucket, bucket_row, bucket_bits, ids,
             n += 1
     return nids
 
+def _lookup_py(slots, starts, arena, text, a, b, h):
+    """Index of the word text[a:b] (hash h) in an open-addressing table over words stored
+    back to back in arena (word i = arena[starts[i]:starts[i + 1]]); -1 when absent."""
+    mask = slots.shape[0] - 1
+    s = h & mask
+    while slots[s] != -1:
+        w = slots[s]
+        ws, we = starts[w], starts[w + 1]
+        if we - ws == b - a:
+            same = True
+            for k in range(b - a):
+                if arena[ws + k] != text[a + k]:
+                    same = False
+                    break
+            if same:
+                return w
+        s = (s + 1) & mask
+    return -1
+
+
 def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits, vocab_bytes, vocab_start, vocab_slot,
                       eos_id, inputs, output, left, right, log_threshold, out_label, out_prob,
                       seen_slot, seen_start, seen_bytes, seen_row_start, seen_rows, seen_used):
     dim = inputs.shape[1]
     seen_mask = seen_slot.shape[0] - 1
     osz = output.shape[0]
-    mask = vocab_slot.shape[0] - 1
     hidden = np.zeros(dim, dtype=np.float32)
     ids = np.empty(64, dtype=np.int32)
     stack_node = np.empty(4 * osz, dtype=np.int32)
@@ -247,21 +267,7 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits,
                 c = text[k]
                 h = ((h ^ (c | 0xFFFFFF00 if c >= 0x80 else c)) * 16777619) & 0xFFFFFFFF
             # a word seen before (in this call or an earlier one): its rows, in the order found then
-            entry = -1
-            s = h & seen_mask
-            while seen_slot[s] != -1:
-                e = seen_slot[s]
-                es, ee = seen_start[e], seen_start[e + 1]
-                if ee - es == b - a:
-                    same = True
-                    for k in range(b - a):
-                        if seen_bytes[es + k] != text[a + k]:
-                            same = False
-                            break
-                    if same:
-                        entry = e
-                        break
-                s = (s + 1) & seen_mask
+            entry = _lookup(seen_slot, seen_start, seen_bytes, text, a, b, h)
             if entry >= 0:
                 r0, r1 = seen_row_start[entry], seen_row_start[entry + 1]
                 for t in range(r0, r1):
@@ -270,21 +276,7 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits,
                         hidden[d] += inputs[r, d]
                 count += r1 - r0
                 continue
-            wid = -1
-            s = h & mask
-            while vocab_slot[s] != -1:
-                w = vocab_slot[s]
-                ws, we = vocab_start[w], vocab_start[w + 1]
-                if we - ws == b - a:
-                    same = True
-                    for k in range(b - a):
-                        if vocab_bytes[ws + k] != text[a + k]:
-                            same = False
-                            break
-                    if same:
-                        wid = w
-                        break
-                s = (s + 1) & mask
+            wid = _lookup(vocab_slot, vocab_start, vocab_bytes, text, a, b, h)
             if wid < 0 and b - a >= 9:  # "__label__…": a label, not a word
                 lab = True
                 for k in range(9):
@@ -374,7 +366,7 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits,
 
 def _compile():
     """The compiled batch predictor (numba is imported only here, on first use)."""
-    global _ngram_rows
+    global _ngram_rows, _lookup
     import numba
 
     def jit(fn):
@@ -384,7 +376,7 @@ def _compile():
             return numba.njit(nogil=True)(fn)
 
     if _ngram_rows is None:
-        _ngram_rows = jit(_ngram_rows_py)
+        _ngram_rows, _lookup = jit(_ngram_rows_py), jit(_lookup_py)
     return jit(_predict_lines_py)
 
 

@@ -332,7 +332,6 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits,
         # HierarchicalSoftmaxLoss::dfs with k = 1: the best leaf, later leaves winning ties
         best_label = -1
         best_score = f32(0.0)
-        top = 0
         stack_node[0] = 2 * osz - 2
         stack_score[0] = f32(0.0)
         top = 1

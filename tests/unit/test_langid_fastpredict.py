@@ -103,8 +103,10 @@ def test_empty_batch_and_batch_order(kernel):
 
 
 def _stage(native: bool) -> LanguageFilter:
-    c = LanguageFilter(load_config(overrides={"langid": {"native_kernel": native}}))
+    c = LanguageFilter(load_config())
     c.setup()
+    ident = c._ident
+    c._ident = LanguageIdentifier(ident.model_path, ident._normalise, max_chars=ident.max_chars, native=native)
     return c
 
 

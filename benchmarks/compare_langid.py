@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     print(f"| docs/s | {n / med['old']:,.0f} | {n / med['new']:,.0f} | |")
     print(f"| MB/s | {mb / med['old']:.2f} | {mb / med['new']:.2f} | |")
     print(f"| lines handed to the identifier | {sent['old'][0]:,} | {sent['new'][0]:,} | {sent['new'][0] / sent['old'][0]:.2f} |")
-    print(f"| model calls per document (per-line C predict, or batch kernel calls) | {model_calls['old'][0] / n:.2f} | {model_calls['new'][0] / n:.2f} | {model_calls['new'][0] / max(1, model_calls['old'][0]):.2f} |")
+    print(f"| model calls per document (per-line C predict, or batch kernel calls) | {model_calls['old'][0] / n:.3f} | {model_calls['new'][0] / n:.3f} | {model_calls['new'][0] / max(1, model_calls['old'][0]):.2f} |")
     print(f"| characters predicted by the model | {model_calls['old'][1]:,} | {model_calls['new'][1]:,} | {model_calls['new'][1] / max(1, model_calls['old'][1]):.2f} |")
     print(f"| characters handed to the identifier | {sent['old'][1]:,} | {sent['new'][1]:,} | {sent['new'][1] / sent['old'][1]:.2f} |")
     print()

@@ -143,13 +143,27 @@ def _load_model(path: str):
 _NATIVE: dict[str, Any] = {}
 
 
-def _load_native(path: str):
-    """The batch kernel for this model file (None when unsupported), built once per process and path."""
+_NATIVE_PROBE = ["hello world this is english", "bonjour tout le monde", "오늘은 날씨가 좋습니다", "今日はいい天気ですね"]
+
+
+def _load_native(path: str, model):
+    """The batch kernel for this model file, built once per process and path; None when it does not
+    support the model, or when its first call (compiling or loading the kernel) fails or differs
+    from the binding on a few probe lines — then the binding predicts."""
     with _LOCK:
         if path not in _NATIVE:
             from pipeline.lang import fastpredict
 
-            _NATIVE[path] = fastpredict.load(path)
+            native = fastpredict.load(path)
+            try:
+                if native is not None:
+                    labels, probs = native.predict(_NATIVE_PROBE)
+                    got = [(native.labels[i], p) for i, p in zip(labels.tolist(), probs.tolist())]
+                    want = [tuple(reversed(model.f.predict(x + "\n", 1, 0.0, "replace")[0])) for x in _NATIVE_PROBE]
+                    native = native if got == want else None
+            except Exception:  # noqa: BLE001 - any failure of the kernel means the binding predicts
+                native = None
+            _NATIVE[path] = native
         return _NATIVE[path]
 
 
@@ -185,7 +199,7 @@ class LanguageIdentifier:
         self._memo: dict[str, tuple[str, float]] = {}
         # The batch kernel (pipeline.lang.fastpredict) when it supports this model and numba is
         # installed: the model's own labels and probabilities, all lines of a call in one native call.
-        self._native = _load_native(self.model_path) if native else None
+        self._native = _load_native(self.model_path, self._model) if native else None
         self._native_labels = [labels(lab) for lab in self._native.labels] if self._native else []
 
     @classmethod

@@ -170,3 +170,28 @@ def test_remembered_words_table_starting_over_when_full_gives_the_same_answers(m
     assert_same(small, reference, lines)
     assert_same(small, reference, lines[::-1])  # a second call over a table filled by the first
     assert 0 < small._seen_used[0] <= 8 and small._seen_used[1] <= 64
+
+
+def test_a_kernel_that_fails_or_differs_on_its_first_call_is_not_used(monkeypatch):
+    import pipeline.lang.identifier as identifier
+
+    ident = LanguageIdentifier.from_config(load_config())
+
+    class Broken:
+        labels = ["__label__en"]
+
+        def predict(self, lines):
+            raise RuntimeError("compilation failed")
+
+    class Wrong(Broken):
+        def predict(self, lines):
+            import numpy as np
+
+            return np.zeros(len(lines), dtype=np.int32), np.full(len(lines), 0.5, dtype=np.float32)
+
+    for fake in (Broken, Wrong):
+        monkeypatch.setattr(identifier, "_NATIVE", {})
+        monkeypatch.setattr(fastpredict, "load", lambda path, fake=fake: fake())
+        built = LanguageIdentifier(ident.model_path, ident._normalise)
+        assert built._native is None
+        assert built.predict("Das ist ein ganz gewöhnlicher deutscher Satz über das Wetter.")[0] == "de"

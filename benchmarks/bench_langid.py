@@ -167,6 +167,8 @@ def main(argv=None) -> int:
     def forget():
         for x in idents:
             x._memo.clear()
+            if x._native is not None:
+                x._native.forget()
 
     t_long = timed(lambda: ident.predict_batch(texts), args.runs, forget)
 
@@ -178,6 +180,11 @@ def main(argv=None) -> int:
     t_heads = timed(lambda: [c_predict(x, 1, 0.0, "replace") for x in heads], args.runs)[0]
     per_call_us = 1e6 * t_tiny / len(tiny)
     per_char_ns = 1e9 * (t_heads - len(heads) * per_call_us / 1e6) / sum(len(x) - 1 for x in heads)
+    native = ident._native  # the batch kernel (pipeline.lang.fastpredict), None when unavailable
+    kernel_char_ns = None
+    if native is not None:
+        bare = [x[:-1] for x in heads]
+        kernel_char_ns = 1e9 * timed(lambda: native.predict(bare), args.runs, native.forget)[0] / sum(map(len, bare))
 
     def run_stage(c, docs):
         for i in range(0, len(docs), 512):
@@ -195,6 +202,15 @@ def main(argv=None) -> int:
             counted[1] += len(a[0]) - 1
             return self.real.predict(*a)
 
+    kernel_counted = [0, 0]
+    if native is not None:
+        real_native = native.predict
+
+        def counting_native(lines):  # one native call for many lines
+            kernel_counted[0] += 1
+            kernel_counted[1] += sum(map(len, lines))
+            return real_native(lines)
+
     sets = []
     for natural in (False, True):
         docs, doc_source = corpus_docs(args.docs, natural=natural)
@@ -206,12 +222,17 @@ def main(argv=None) -> int:
         real_c = model.f
         model.f = CountingC(real_c)
         counted[:] = [0, 0]
+        kernel_counted[:] = [0, 0]
+        if native is not None:
+            native.predict = counting_native
         recs = [new_record(source_uri="bench", record_index=j, text=t) for j, t in enumerate(docs)]
         verdicts = []
         for i in range(0, len(recs), 512):
             verdicts += core.process_batch(recs[i : i + 512])
-        calls, chars_read = counted
+        calls, chars_read = counted[0] + kernel_counted[0], counted[1] + kernel_counted[1]
         model.f = real_c
+        if native is not None:
+            native.predict = real_native
         forget()
         labelled = []
         for i in range(0, len(docs), 512):
@@ -263,7 +284,10 @@ def main(argv=None) -> int:
         f"What a call costs (lid.176.ftz): {per_call_us:.1f} µs per call ({len(tiny):,} lines of 13 characters) plus "
         f"{per_char_ns:.0f} ns per character read ({len(heads):,} paragraph heads of ≤ 200 characters) — a 200-character "
         f"paragraph line costs about {(per_call_us * 1e3 + 200 * per_char_ns) / (per_call_us * 1e3):.0f} times a call's fixed part, "
-        "so the characters read, not the number of calls, set the stage's speed.",
+        "so the characters read, not the number of calls, set the stage's speed. "
+        + (f"The batch kernel (`pipeline.lang.fastpredict`, same labels and probabilities) reads the same paragraph heads at "
+           f"{kernel_char_ns:.0f} ns per character, all lines of a call in one native call; the stage uses it." if kernel_char_ns else
+           "The batch kernel is not available here (numba missing): the stage uses the per-line C predict."),
         "",
         "| what | input | docs/s | MB/s |",
         "|---|---|---:|---:|",
@@ -285,7 +309,7 @@ def main(argv=None) -> int:
             "Languages: " + ", ".join(f"{k} {v}" for k, v in sorted(st["langs"].items(), key=lambda kv: -kv[1])[:12]) + ". "
             f"{ws} of {n} documents have two or more paragraphs to label; {fp} of them ({fp / max(1, ws):.0%}) take their language "
             f"from the agreeing paragraphs, the other {ws - fp} also have their whole text predicted. "
-            f"Model calls: {st['calls']:,} for {n} documents ({st['calls'] / max(1, n):.2f} per document); characters the model read: "
+            f"Model calls: {st['calls']:,} for {n} documents ({st['calls'] / max(1, n):.2f} per document; with the batch kernel one per batch of 512, two when some documents' paragraphs disagree); characters the model read: "
             f"{st['chars_read']:,}, {st['chars_read'] / max(1, st['prepared']):.2f} per prepared character of the documents "
             "(a line predicted before in the same worker is not predicted again).",
         ]
@@ -293,7 +317,8 @@ def main(argv=None) -> int:
         "",
         "Notes: documents are truncated to `langid.max_chars` (4000) prepared characters, so cost per document is bounded. "
         "fasttext-predict 0.9.2.4's list `predict()` returns no probabilities (its C++ `multilinePredict` yields labels only; "
-        "re-checked with the pinned version), so the identifier calls the per-line C predict in a loop. "
+        "re-checked with the pinned version), so the identifier predicts with its batch kernel (pipeline/lang/fastpredict.py, "
+        "bit-identical labels and probabilities; tests/unit/test_langid_fastpredict.py), or the per-line C predict where the kernel cannot run. "
         "`benchmarks/compare_langid.py --old 6d8c888 [--natural]` compares this stage with the one before remembered predictions; "
         "`--probe-whole-first` measures predicting every whole text first: see docs/langid.md.",
         "",

@@ -11,13 +11,13 @@ NumPy dependency, so it works with NumPy 2). The deprecated ``fasttext`` 0.9.3 w
 module name and its ``predict()`` fails under NumPy 2 — only one of them may be installed, and the
 tests check which one owns the module.
 
-Batch prediction: fasttext-predict 0.9.2.4's list ``predict()`` is broken — its C++
-``multilinePredict`` returns labels only, so the Python wrapper's ``labels, probs = …`` unpacks the
-first two *rows* (or raises for any other batch size). Probabilities therefore come from the
-per-line C call, in one Python loop over the batch, which is as fast as the labels-only batch call
-(the model dominates; docs/benchmarks.md). If the
-installed binding's list predict returns well-formed (labels, probs) — checked once at load time — it
-is used instead (one C call per batch).
+Batch prediction: the lines of a call go to :mod:`pipeline.lang.fastpredict` in one native call —
+fastText's own arithmetic on the model file, bit-identical labels and probabilities, several times
+faster per character than the binding. Where it cannot run (another kind of model, no numba, or
+``native=False``) the binding predicts: fasttext-predict 0.9.2.4's list ``predict()``
+is broken — its C++ ``multilinePredict`` returns labels only — so probabilities come from the
+per-line C call in one Python loop; if the installed binding's list predict returns well-formed
+(labels, probs) — checked once at load time — it is used instead.
 """
 from __future__ import annotations
 
@@ -140,6 +140,33 @@ def _load_model(path: str):
         return model
 
 
+_NATIVE: dict[str, Any] = {}
+
+
+_NATIVE_PROBE = ["hello world this is english", "bonjour tout le monde", "오늘은 날씨가 좋습니다", "今日はいい天気ですね"]
+
+
+def _load_native(path: str, model):
+    """The batch kernel for this model file, built once per process and path; None when it does not
+    support the model, or when its first call (compiling or loading the kernel) fails or differs
+    from the binding on a few probe lines — then the binding predicts."""
+    with _LOCK:
+        if path not in _NATIVE:
+            from pipeline.lang import fastpredict
+
+            native = fastpredict.load(path)
+            try:
+                if native is not None:
+                    labels, probs = native.predict(_NATIVE_PROBE)
+                    got = [(native.labels[i], p) for i, p in zip(labels.tolist(), probs.tolist())]
+                    want = [tuple(reversed(model.f.predict(x + "\n", 1, 0.0, "replace")[0])) for x in _NATIVE_PROBE]
+                    native = native if got == want else None
+            except Exception:  # noqa: BLE001 - any failure of the kernel means the binding predicts
+                native = None
+            _NATIVE[path] = native
+        return _NATIVE[path]
+
+
 def _list_predict_works(model) -> bool:
     """Does this binding's list predict return (labels per line, probs per line)?"""
     probe = ["hello world this is english", "bonjour tout le monde", "guten tag zusammen"]
@@ -163,13 +190,17 @@ class LanguageIdentifier:
     (only digits, URLs, markup).
     """
 
-    def __init__(self, model_path: str | Path, labels: LabelNormalizer, max_chars: int = 4000) -> None:
+    def __init__(self, model_path: str | Path, labels: LabelNormalizer, max_chars: int = 4000, native: bool = True) -> None:
         self.model_path = str(model_path)
         self.max_chars = int(max_chars)
         self._normalise = labels
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # The batch kernel (pipeline.lang.fastpredict) when it supports this model and numba is
+        # installed: the model's own labels and probabilities, all lines of a call in one native call.
+        self._native = _load_native(self.model_path, self._model) if native else None
+        self._native_labels = [labels(lab) for lab in self._native.labels] if self._native else []
 
     @classmethod
     def from_config(cls, config) -> "LanguageIdentifier":
@@ -210,7 +241,12 @@ class LanguageIdentifier:
         todo = list(pending)
         found: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(todo)
         norm = self._normalise
-        if self._batch:
+        if self._native is not None:
+            label_ids, probs = self._native.predict(todo)
+            names = self._native_labels
+            found = [(names[lab], min(1.0, float(prob))) if lab >= 0 else (UNDETERMINED, 0.0)
+                     for lab, prob in zip(label_ids.tolist(), probs.tolist())]
+        elif self._batch:
             labels, probs = self._model.predict(todo, k=1, on_unicode_error="replace")
             found = [(norm(lab[0]), min(1.0, float(prob[0]))) for lab, prob in zip(labels, probs)]
         else:

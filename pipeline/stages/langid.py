@@ -28,7 +28,9 @@ language identifier; :class:`pipeline.lang.identifier.LanguageIdentifier` prepar
 model once per worker and normalises labels of any fasttext model (GlotLID ``kor_Hang`` → ``ko``).
 A batch of records goes to the model in one call for its paragraphs and single-paragraph documents
 and, when needed, one more for the whole text of its mixed documents
-(:meth:`~pipeline.lang.identifier.LanguageIdentifier.label_documents`). fasttext's cost is per
+(:meth:`~pipeline.lang.identifier.LanguageIdentifier.label_documents`), each one native call of the
+batch kernel (:mod:`pipeline.lang.fastpredict`: fastText's arithmetic, bit-identical labels and
+scores; another kind of model, or a machine without numba, uses the binding). fasttext's cost is per
 character read, so each distinct line is predicted once and paragraph lines already predicted in the
 worker (duplicates and boilerplate reach langid before dedup) are not predicted again — the same
 verdicts, fewer characters read.

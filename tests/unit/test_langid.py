@@ -338,19 +338,29 @@ def test_verdicts_on_fixture_documents_equal_the_committed_golden():
 
 
 class _CountingModel:
-    """Stands in for the loaded fasttext model's C object: counts every per-line predict call."""
+    """Stands in for the model's predictor: records every line predicted — by fasttext's per-line C
+    call, or by the batch kernel (one call for many lines, each recorded as the C call would see it)."""
 
     def __init__(self, real) -> None:
-        self.real, self.lines = real, []
+        self.real, self.lines, self.kernel_calls = real, [], 0
 
     def predict(self, line, k, threshold, on_error):
         self.lines.append(line)
         return self.real.predict(line, k, threshold, on_error)
 
+    def predict_lines(self, lines):
+        self.kernel_calls += 1
+        self.lines.extend(line + "\n" for line in lines)
+        return self.real(lines)
+
 
 def _count_model_calls(monkeypatch, c: LanguageFilter) -> _CountingModel:
     assert not c._ident._batch  # fasttext-predict 0.9.2.4: per-line C calls (see the identifier's docstring)
     c._ident._memo.clear()
+    if c._ident._native is not None:
+        counter = _CountingModel(c._ident._native.predict)
+        monkeypatch.setattr(c._ident._native, "predict", counter.predict_lines)
+        return counter
     counter = _CountingModel(c._ident._model.f)
     monkeypatch.setattr(c._ident._model, "f", counter)
     return counter

@@ -45,6 +45,7 @@ from pipeline.compliance.spdx import (
     alias_key_of,
     ALIAS_FILLER,
     alias_tokens,
+    same_license,
     spdx_identifier_values,
     tokenize,
 )
@@ -57,6 +58,11 @@ _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
 _CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
 _WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
+_VERSION_STATED = re.compile(r"\bversion\s+([1-9])(?:\.([0-9]))?$")
+_VERSIONED_ID = re.compile(r"^(?P<family>[A-Za-z]+(?:-[A-Za-z]+)*)-(?P<version>[0-9]\.[0-9])(?P<tail>-only|-or-later)?$")
+_LATER_WORDS = re.compile(r"\b(?:later|newer|greater|subsequent)\b")  # as spdx's _LATER_VERSION
+# HTML tags (with their attributes) and entities, RTF control words with their numeric argument
+_MARKUP = re.compile(r"<[/!?]?[a-z][^<>]{0,400}>|&#?[a-z0-9]{1,8};|\\[a-z]{1,32}-?[0-9]*")
 _CC_ID = re.compile(r"(?<!-of-)\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")  # not inside a variant id
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
@@ -159,6 +165,7 @@ class _Region:
                     mask[m.covered + k] = True
         self.covered = mask[: self.size]
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
+        self._markup: np.ndarray | None = None
 
     def uncovered_runs(self, start: int, end: int, own: tuple[int, int] | None = None) -> list[tuple[int, int]]:
         """Word runs in ``[start, end)`` no matched reference has (nor ``own``, a declaration's name)."""
@@ -174,8 +181,9 @@ class _Region:
     def material_words(self, start: int, end: int, ignore: RulePattern | None) -> int:
         """Words ``[start, end)`` not on a line ``ignore`` finds (a copyright or author line, judged
         as the whole line: a run may begin mid-line)."""
+        markup = self.markup_words()
         if ignore is None:
-            return end - start
+            return end - start - int(markup[start:end].sum())
         count = 0
         i = start
         while i < end:
@@ -184,9 +192,21 @@ class _Region:
             line_end = len(self.low) if line_end < 0 else line_end
             j = bisect.bisect_left(self.starts, line_end, i, end)  # first word on a later line
             if not ignore.search(self.low[line_start:line_end].strip(" \t*#/;-!")):
-                count += j - i
+                count += j - i - int(markup[i:j].sum())
             i = j
         return count
+
+    def markup_words(self) -> np.ndarray:
+        """Which words are markup (HTML tags and entities, RTF control words): the formatting of a
+        license page is no wording of its own."""
+        if self._markup is None:
+            mask = np.zeros(self.size, dtype=bool)
+            for m in _MARKUP.finditer(self.low):
+                a = bisect.bisect_left(self.starts, m.start())
+                b = bisect.bisect_left(self.starts, m.end())
+                mask[a:b] = True
+            self._markup = mask
+        return self._markup
 
     def text(self, start: int, end: int) -> str:
         start, end = max(0, start), min(self.size, end)
@@ -290,6 +310,8 @@ class LicenseDetector(StageCore):
         self.variant_removed_words = int(v.get("min_removed_words", 10))
         self.variant_removed_share = float(v.get("min_removed_share", 0.02))
         self.variant_neighbour_words = int(v.get("neighbour_words", 20))
+        self.restated_reach = int(v.get("restated_name_words", 8))
+        self.restated_notice_words = int(v.get("restated_notice_max_words", 200))
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
@@ -354,8 +376,9 @@ class LicenseDetector(StageCore):
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
                 region = region or _Region(low, matches, self.matcher.n)
+                expr = self._restated(m, region) if m.coverage < 1.0 else m.expr
                 prints.append((len(found), m.start, m.end))
-                found.append((self._judge(m.expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
+                found.append((self._judge(expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
             self._spread_variants(found, prints, variant_of)
@@ -443,6 +466,48 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _restated(self, m, region: _Region) -> str:
+        """The id a changed reference states itself: a notice or text matched with some words
+        replaced names its own license or version there (the Apache header naming the Educational
+        Community License, the MPL header naming the Netscape Public License, an LGPL 2.0 header
+        saying "version 2.1"), and an "or any later version" reference matched where the document lacks "later" is the "-only" license. Never
+        a change from a license the policy does not allow to one it allows."""
+        expr = m.expr
+        if _CC_ANY.match(expr):  # NonCommercial / NoDerivatives / ShareAlike: _restrict_cc
+            return expr
+        changed = region.uncovered_runs(m.start, m.end)
+        reach = self.restated_reach
+        for a, b in changed:
+            family = _VERSIONED_ID.match(expr)
+            # a versioned license name in a short header (a whole license text stored as a notice, CC
+            # BY with "noncommercial" added, is judged by its elements: _restrict_cc)
+            if m.kind == "notice" and m.end - m.start <= self.restated_notice_words:
+                own = family.group("family") if family else expr
+                names = [e for e in self._names_in(region.text(a - reach, b + reach))
+                         if _VERSIONED_ID.match(e) and e not in _UNVERSIONED and not e.startswith(own + "-")]
+                if len(names) == 1:
+                    expr = names[0]
+                    break
+            # the changed words are the version number itself: "version 2.1" where the reference has "2"
+            version = _VERSION_STATED.search(region.text(a - 2, b))
+            if version and family:
+                stated = f"{version.group(1)}.{version.group(2) or 0}"
+                if stated != family.group("version"):
+                    candidate = f"{family.group('family')}-{stated}{family.group('tail') or ''}"
+                    if self._known_id(candidate):
+                        expr = candidate
+                        break
+        if expr.endswith("-or-later") and m.ref in self.matcher.says_later and expr not in _UNVERSIONED \
+                and not _LATER_WORDS.search(region.text(m.start - reach, m.end + 2 * reach)):
+            expr = expr[: -len("-or-later")] + "-only"
+        if expr != m.expr and self._allowable_somewhere(expr) and not self._allowable_somewhere(m.expr):
+            return m.expr
+        return expr
+
+    def _known_id(self, expr: str) -> bool:
+        normal, bad = self.normalizer.normalize(expr)
+        return not bad and normal == expr
 
     def _spread_variants(self, found: list[tuple[str, str]], prints: list[tuple[int, int, int]], variant_of: list[str]) -> None:
         """A fingerprint next to (or over) a variant's is a piece of the same unknown text: the pieces

@@ -310,6 +310,11 @@ class LicenseDetector(StageCore):
         self.variant_removed_words = int(v.get("min_removed_words", 10))
         self.variant_removed_share = float(v.get("min_removed_share", 0.02))
         self.variant_neighbour_words = int(v.get("neighbour_words", 20))
+        names = rules.get("name_lists") or {}
+        self.name_list_min = int(names.get("min_names", 5))
+        self.name_list_gap = int(names.get("max_gap_words", 12))
+        self.name_list_spread = int(names.get("min_names_anywhere", 10))
+        self.sentence_declarations = frozenset(names.get("sentence_declarations") or ())
         self.restated_reach = int(v.get("restated_name_words", 8))
         self.restated_notice_words = int(v.get("restated_notice_max_words", 200))
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
@@ -352,6 +357,7 @@ class LicenseDetector(StageCore):
             matches = self.matcher.match(text)
             region: _Region | None = None
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
+            named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
             for m in matches:
                 if m.kind == "pointer":
                     pointers = True
@@ -378,6 +384,8 @@ class LicenseDetector(StageCore):
                 region = region or _Region(low, matches, self.matcher.n)
                 expr = self._restated(m, region) if m.coverage < 1.0 else m.expr
                 prints.append((len(found), m.start, m.end))
+                if m.kind == "reference":
+                    named.append((m.start, len(found)))
                 found.append((self._judge(expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
@@ -399,7 +407,13 @@ class LicenseDetector(StageCore):
                     if expr:
                         region = region or _Region(low, matches, self.matcher.n)
                         expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
+                        if d.id not in self.sentence_declarations:
+                            named.append((word_at(mm.start()), len(found)))
                         found.append((expr, f"declaration:{d.id}"))
+            if len(named) >= self.name_list_min:
+                listed = self._name_list(named, found)
+                if listed:
+                    found = [f for i, f in enumerate(found) if i not in listed]
         notices = self.copyright.extract(text, present)
         if len(found) > 1:
             # an unversioned name ("the GNU GPL") next to a versioned license of its family is that
@@ -466,6 +480,25 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _name_list(self, named: list[tuple[int, int]], found: list[tuple[str, str]]) -> set[int]:
+        """Indexes in ``found`` of names standing in a list of many licenses (a license picker, an
+        SPDX table), or of every name in a text naming very many (code that maps license names):
+        such a text names licenses, it does not license the document."""
+        named.sort()
+        if len({found[i][0] for _, i in named}) >= self.name_list_spread:  # a text about licenses
+            return {i for _, i in named}
+        listed: set[int] = set()
+        run = [named[0]]
+        for item in [*named[1:], None]:
+            if item is not None and item[0] - run[-1][0] <= self.name_list_gap:
+                run.append(item)
+                continue
+            if len({found[i][0] for _, i in run}) >= self.name_list_min:
+                listed.update(i for _, i in run)
+            if item is not None:
+                run = [item]
+        return listed
 
     def _restated(self, m, region: _Region) -> str:
         """The id a changed reference states itself: a notice or text matched with some words

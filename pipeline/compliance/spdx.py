@@ -203,6 +203,10 @@ class LicenseMatcher:
         self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
         # references that offer "any later version": a match of one whose document lacks those words
         # is the "-only" license (pipeline.stages.license)
+        # full texts of a sentence or two ("this program is distributed in the hope that it will be
+        # useful ..."): a fragment of a longer license when anything else is found next to them
+        short_text = int(matching.get("short_text_words", 40))
+        self.fragment_texts = frozenset(i for i, words in self.text_words.items() if words.count(" ") + 1 < short_text)
         self.says_later = frozenset(i for i, r in enumerate(refs) if _LATER_VERSION.search(r["text"]))
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]

@@ -99,6 +99,8 @@ class _Refinement:
     ids: RulePattern
     wording: RulePattern
     replace: str
+    absent: bool = False  # rewrite when the wording is NOT there (a twin id that needs its own words)
+    texts: bool = False  # full-text matches too (not only notices and names)
 
 
 @dataclass(slots=True)
@@ -275,7 +277,8 @@ class LicenseDetector(StageCore):
         ]
         self.refinements = [
             _Refinement(r["id"], compile_rule(f"licenses.refinements.{r['id']}.ids", r["ids"]),
-                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]))
+                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]),
+                        r.get("when") == "absent", bool(r.get("texts")))
             for r in rules.get("refinements") or []
         ]
         cues = rules.get("dual_license_cues") or []
@@ -358,6 +361,7 @@ class LicenseDetector(StageCore):
             region: _Region | None = None
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
             named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
+            fragments: list[int] = []  # indexes in found of very short full texts
             for m in matches:
                 if m.kind == "pointer":
                     pointers = True
@@ -387,6 +391,8 @@ class LicenseDetector(StageCore):
                 if m.kind == "reference":
                     named.append((m.start, len(found)))
                 found.append((self._judge(expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
+                if m.ref in self.matcher.fragment_texts:
+                    fragments.append(len(found) - 1)
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
             self._spread_variants(found, prints, variant_of)
@@ -410,10 +416,10 @@ class LicenseDetector(StageCore):
                         if d.id not in self.sentence_declarations:
                             named.append((word_at(mm.start()), len(found)))
                         found.append((expr, f"declaration:{d.id}"))
-            if len(named) >= self.name_list_min:
-                listed = self._name_list(named, found)
-                if listed:
-                    found = [f for i, f in enumerate(found) if i not in listed]
+            dropped: set[int] = self._name_list(named, found) if len(named) >= self.name_list_min else set()
+            dropped |= self._fragments(fragments, found)
+            if dropped:
+                found = [f for i, f in enumerate(found) if i not in dropped]
         notices = self.copyright.extract(text, present)
         if len(found) > 1:
             # an unversioned name ("the GNU GPL") next to a versioned license of its family is that
@@ -426,8 +432,8 @@ class LicenseDetector(StageCore):
             found = self._restrict_cc(found, text)
         # a full license text carries its own "how to apply" example wording: only notices are refined
         for r in self.refinements if found else ():
-            if any(r.ids.search(e) for e, via in found if via != "text") and r.wording.search(text):
-                found = [(e if via == "text" else r.ids.sub(r.replace, e), via) for e, via in found]
+            if any(r.ids.search(e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
+                found = [(e if via == "text" and not r.texts else self._refined(r, e), via) for e, via in found]
         if not found and pointers:
             found = [(SEE_OTHER_FILE, "pointer")]
         if not found and not notices and not unknown:
@@ -480,6 +486,26 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _refined(self, r: _Refinement, expr: str) -> str:
+        """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""
+        new = r.ids.sub(r.replace, expr)
+        if new != expr and self._allowable_somewhere(new) and not self._allowable_somewhere(expr):
+            return expr
+        return new
+
+    def _fragments(self, fragments: list[int], found: list[tuple[str, str]]) -> set[int]:
+        """Indexes in ``found`` of very short full texts (a warranty sentence) standing next to another
+        license: that license's wording. Never when that would take a restriction away: the short one
+        is dropped only if it is allowable somewhere or another finding is not."""
+        if not fragments:
+            return set()
+        own = {found[i][0] for i in fragments}
+        others = [e for e, _ in found if e not in own]
+        if not others:
+            return set()
+        guarded = any(not self._allowable_somewhere(e) for e in others)
+        return {i for i in fragments if guarded or self._allowable_somewhere(found[i][0])}
 
     def _name_list(self, named: list[tuple[int, int]], found: list[tuple[str, str]]) -> set[int]:
         """Indexes in ``found`` of names standing in a list of many licenses (a license picker, an

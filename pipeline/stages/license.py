@@ -129,6 +129,8 @@ class _Restriction:
     max_words: int = 0  # with `inside`: only runs this short (0: any)
 
 
+_STATUS_RANK = {ALLOWED: 0, REVIEW: 1, DENIED: 2}
+
 # variants get ids of their own, on the policy's review list: never the label of the base license
 VARIANT_PREFIX = "LicenseRef-curate-variant-of-"
 RESTRICTED_PREFIX = "LicenseRef-curate-restricted-variant-of-"
@@ -323,6 +325,7 @@ class LicenseDetector(StageCore):
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
+        self._rank_cache: dict[str, tuple[int, ...]] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -490,22 +493,20 @@ class LicenseDetector(StageCore):
     def _refined(self, r: _Refinement, expr: str) -> str:
         """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""
         new = r.ids.sub(r.replace, expr)
-        if new != expr and self._allowable_somewhere(new) and not self._allowable_somewhere(expr):
-            return expr
-        return new
+        return new if self._no_more_permissive(new, expr) else expr
 
     def _fragments(self, fragments: list[int], found: list[tuple[str, str]]) -> set[int]:
         """Indexes in ``found`` of very short full texts (a warranty sentence) standing next to another
-        license: that license's wording. Never when that would take a restriction away: the short one
-        is dropped only if it is allowable somewhere or another finding is not."""
+        license: that license's wording. Never when that would take a restriction away: dropped only
+        when the other findings alone get no better status under any policy."""
         if not fragments:
             return set()
         own = {found[i][0] for i in fragments}
         others = [e for e, _ in found if e not in own]
         if not others:
             return set()
-        guarded = any(not self._allowable_somewhere(e) for e in others)
-        return {i for i in fragments if guarded or self._allowable_somewhere(found[i][0])}
+        rest = self.normalizer.combine(others, "AND")
+        return {i for i in fragments if self._no_more_permissive(rest, self.normalizer.combine([rest, found[i][0]], "AND"))}
 
     def _name_list(self, named: list[tuple[int, int]], found: list[tuple[str, str]]) -> set[int]:
         """Indexes in ``found`` of names standing in a list of many licenses (a license picker, an
@@ -560,9 +561,7 @@ class LicenseDetector(StageCore):
         if expr.endswith("-or-later") and m.ref in self.matcher.says_later and expr not in _UNVERSIONED \
                 and not _LATER_WORDS.search(region.text(m.start - reach, m.end + 2 * reach)):
             expr = expr[: -len("-or-later")] + "-only"
-        if expr != m.expr and self._allowable_somewhere(expr) and not self._allowable_somewhere(m.expr):
-            return m.expr
-        return expr
+        return expr if self._no_more_permissive(expr, m.expr) else m.expr
 
     def _known_id(self, expr: str) -> bool:
         normal, bad = self.normalizer.normalize(expr)
@@ -580,6 +579,28 @@ class LicenseDetector(StageCore):
             if not is_variant_id(expr) and any(a < vb + near and va < b + near for va, vb in marked):
                 variant_of.append(expr)
                 found[i] = (variant_id(expr, restricted=False), via)
+
+    def _no_more_permissive(self, new: str, old: str) -> bool:
+        """Whether ``new`` gets no better status than ``old`` under the global policy and every
+        override: a relabelling must never let through what the old label held back."""
+        if new == old:
+            return True
+        return all(a >= b for a, b in zip(self._ranks(new), self._ranks(old)))
+
+    def _ranks(self, expr: str) -> tuple[int, ...]:
+        """Status rank of ``expr`` (0 allowed, 1 review, 2 denied) under each policy, cached."""
+        hit = self._rank_cache.get(expr)
+        if hit is None:
+            policies = [self.policies.base, *(pol for _, _, pol in self.policies.overrides)]
+            try:
+                parsed = self.normalizer.parse(expr)
+                hit = tuple(_STATUS_RANK[pol.status(parsed)] for pol in policies)
+            except Exception:  # noqa: BLE001 - an unparsable expression is held back
+                hit = tuple(_STATUS_RANK[REVIEW] for _ in policies)
+            if len(self._rank_cache) > 4096:  # expressions come from documents: keep the cache bounded
+                self._rank_cache.clear()
+            self._rank_cache[expr] = hit
+        return hit
 
     def _allowable_somewhere(self, expr: str) -> bool:
         """Whether the global policy or an override could allow ``expr`` (a restriction next to it

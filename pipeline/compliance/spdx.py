@@ -198,6 +198,8 @@ class LicenseMatcher:
         self.partial_cov = float(matching.get("partial_text_min_coverage", 0.3))
         self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
         self.short = int(matching.get("short_ref_ngrams", 12))
+        self.removed_edge_share = float(matching.get("removed_edge_share", 0.1))
+        self.removed_edge_min_words = int(matching.get("removed_edge_min_words", 250))
         refs = data["refs"]
         # full texts keep their words: which part of one a document lacks (a removed clause) is asked
         self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
@@ -324,8 +326,11 @@ class LicenseMatcher:
         absent = ~np.isin(grams, doc_grams)
         edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
         starts, ends = edges[::2], edges[1::2]
-        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own
-        inner = (starts > 0) & (ends < len(grams))
+        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own; nor
+        # does a long text whose copy lacks only some of its first or last lines (a title block, an
+        # "effective date" line, closing contact notes)
+        edge = int(len(grams) * self.removed_edge_share) if len(grams) >= self.removed_edge_min_words else 0
+        inner = (starts > edge) & (ends < len(grams) - edge)
         longest = int((ends[inner] - starts[inner]).max()) if inner.any() else 0
         return longest - self.n + 1 if longest >= self.n else 0  # n-1 absent 4-grams per changed word
 

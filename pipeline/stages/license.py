@@ -322,6 +322,8 @@ class LicenseDetector(StageCore):
         self.sentence_declarations = frozenset(names.get("sentence_declarations") or ())
         self.restated_reach = int(v.get("restated_name_words", 8))
         self.restated_notice_words = int(v.get("restated_notice_max_words", 200))
+        self.variant_legal = (compile_rule("licenses.variants.legal_wording", v["legal_wording"], regex.I)
+                              if v.get("legal_wording") else None)
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
@@ -480,7 +482,9 @@ class LicenseDetector(StageCore):
         if match is None or match.kind not in ("text", "notice") or _CC_ANY.match(expr):
             return expr
         runs = [(a, b) for a, b in region.uncovered_runs(start, end) if b - a >= self.variant_gap_words]
-        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words for a, b in runs)
+        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words
+                       and (self.variant_legal is None or self.variant_legal.search(region.text(a, b)))
+                       for a, b in runs)
         partial = match.kind == "text" and match.coverage < self.matcher.text_cov
         gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
         # a partial copy lacks the rest anyway: only a text that is otherwise whole can lack a clause

@@ -225,3 +225,45 @@ def test_clause_added_to_a_license_page_in_html_is_still_a_variant(core):
     expr = core.analyse(_html(changed)).expression
     assert expr is not None and "variant-of-MPL-1.1" in expr
     assert re.fullmatch(r"LicenseRef-curate-(?:restricted-)?variant-of-MPL-1\.1", expr)
+
+
+# -- variants: only real legal wording makes one --------------------------------------------------
+def _mpl_paragraphs() -> list[str]:
+    return _common("MPL-1.1").split("\n\n")
+
+
+NAME_CHANGE_NOTE = ("Editor's note: in March 2004 the Lumen company changed its corporate name from Lumen Works "
+                    "to Lumen Group. This change is reflected below and the years were updated, and nothing else "
+                    "was changed in the text that follows here.")
+ADDED_CLAUSE = ("Each Contributor must in addition send a written report of every Modification to the Initial "
+                "Developer within thirty days of its first distribution, together with the name and the postal "
+                "address of the distributor.")
+
+
+def test_note_between_title_and_body_is_no_variant(core):
+    paras = _mpl_paragraphs()
+    assert core.analyse("\n\n".join(paras[:2] + [NAME_CHANGE_NOTE] + paras[2:])).expression == "MPL-1.1"
+
+
+def test_clause_with_legal_wording_in_the_same_place_is_a_variant(core):
+    paras = _mpl_paragraphs()
+    expr = core.analyse("\n\n".join(paras[:2] + [ADDED_CLAUSE] + paras[2:])).expression
+    assert re.fullmatch(r"LicenseRef-curate-(?:restricted-)?variant-of-MPL-1\.1", expr or "")
+
+
+def test_long_text_lacking_part_of_its_preamble_is_no_variant(core):
+    """Three paragraphs of the GPL's preamble missing (in the first tenth of the text, before the
+    terms): a shortened copy, not a removed clause."""
+    paras = _common("GPL-2").split("\n\n")
+    start = next(i for i, p in enumerate(paras) if "When we speak of free software" in p)
+    end = next(i for i, p in enumerate(paras) if "We protect your rights" in p)
+    assert sum(len(p.split()) for p in paras[start:end]) >= 100  # far longer than a removed clause needs
+    assert core.analyse("\n\n".join(paras[:start] + paras[end:])).expression == "GPL-2.0-only"
+
+
+def test_long_text_lacking_a_clause_in_its_body_is_a_variant(core):
+    paras = _mpl_paragraphs()
+    middle = next(i for i, p in enumerate(paras) if p.strip().startswith("3.4."))  # Intellectual Property Matters
+    assert sum(len(p.split()) for p in paras[middle:middle + 2]) >= 40
+    expr = core.analyse("\n\n".join(paras[:middle] + paras[middle + 2:])).expression
+    assert re.fullmatch(r"LicenseRef-curate-(?:restricted-)?variant-of-MPL-1\.1", expr or "")

@@ -509,8 +509,9 @@ class LicenseDetector(StageCore):
         others = [e for e, _ in found if e not in own]
         if not others:
             return set()
-        rest = self.normalizer.combine(others, "AND")
-        return {i for i in fragments if self._no_more_permissive(rest, self.normalizer.combine([rest, found[i][0]], "AND"))}
+        # "A AND B" has the worse status of the two (an OR the better: dropping from it never helps)
+        rest = [max(ranks) for ranks in zip(*(self._ranks(e) for e in others))]
+        return {i for i in fragments if all(f <= r for f, r in zip(self._ranks(found[i][0]), rest))}
 
     def _name_list(self, named: list[tuple[int, int]], found: list[tuple[str, str]]) -> set[int]:
         """Indexes in ``found`` of names standing in a list of many licenses (a license picker, an

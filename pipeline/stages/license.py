@@ -317,6 +317,7 @@ class LicenseDetector(StageCore):
         self.variant_neighbour_words = int(v.get("neighbour_words", 20))
         names = rules.get("name_lists") or {}
         self.name_list_min = int(names.get("min_names", 5))
+        self.appendix_words = int(names.get("appendix_words", 40))
         self.name_list_gap = int(names.get("max_gap_words", 12))
         self.name_list_spread = int(names.get("min_names_anywhere", 10))
         self.sentence_declarations = frozenset(names.get("sentence_declarations") or ())
@@ -367,6 +368,7 @@ class LicenseDetector(StageCore):
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
             named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
             fragments: list[int] = []  # indexes in found of very short full texts
+            appendices: list[tuple[int, int, str]] = []  # (first word, end, id) right after a whole full text
             for m in matches:
                 if m.kind == "pointer":
                     pointers = True
@@ -379,6 +381,8 @@ class LicenseDetector(StageCore):
                     stated = self._cc_stated(text) if stated is None else stated
                     if not {e for e in cc.groups() if e in ("NC", "ND")} <= stated:
                         continue
+                if m.kind == "reference" and self._in_appendix(m.start, m.expr, appendices):
+                    continue
                 if m.kind != "text":
                     # "see copyright notice in zlib.h" names a file, not a license: no guess
                     if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
@@ -400,6 +404,8 @@ class LicenseDetector(StageCore):
                     fragments.append(len(found) - 1)
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
+                    if m.coverage >= self.matcher.text_cov:
+                        appendices.append((m.end, m.end + self.appendix_words, m.expr))
             self._spread_variants(found, prints, variant_of)
             variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
             word_at = _WordIndex(text)
@@ -415,6 +421,8 @@ class LicenseDetector(StageCore):
                     if variant_spans and _inside(word_at(mm.start()), variant_spans):
                         continue
                     expr = self._declared_expr(d, mm)
+                    if expr and appendices and self._in_appendix(word_at(mm.start()), expr, appendices):
+                        continue
                     if expr:
                         region = region or _Region(low, matches, self.matcher.n)
                         expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
@@ -498,6 +506,12 @@ class LicenseDetector(StageCore):
         """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""
         new = r.ids.sub(r.replace, expr)
         return new if self._no_more_permissive(new, expr) else expr
+
+    def _in_appendix(self, pos: int, expr: str, appendices: list[tuple[int, int, str]]) -> bool:
+        """Whether a license name at word ``pos`` stands right after a whole full text (the EUPL's
+        appendix listing its compatible licences), as a part of it: only when that text's own id has
+        no better status than the name (leaving the name out never lets anything through)."""
+        return any(a <= pos < b and self._no_more_permissive(text_expr, expr) for a, b, text_expr in appendices)
 
     def _fragments(self, fragments: list[int], found: list[tuple[str, str]]) -> set[int]:
         """Indexes in ``found`` of very short full texts (a warranty sentence) standing next to another

@@ -267,3 +267,17 @@ def test_long_text_lacking_a_clause_in_its_body_is_a_variant(core):
     assert sum(len(p.split()) for p in paras[middle:middle + 2]) >= 40
     expr = core.analyse("\n\n".join(paras[:middle] + paras[middle + 2:])).expression
     assert re.fullmatch(r"LicenseRef-curate-(?:restricted-)?variant-of-MPL-1\.1", expr or "")
+
+
+# -- a name right after a whole license text ------------------------------------------------------
+def test_name_in_the_appendix_of_a_license_text_is_part_of_it(core):
+    text = _common("MPL-1.1") + "\n\nAppendix\n\nLicences compatible with this one:\n\n- Eclipse Public License v. 1.0\n"
+    assert core.analyse(text).expression == "MPL-1.1"
+
+
+def test_name_after_a_more_permissive_text_is_kept(core):
+    """After the (allowed) Apache text a name of a license held for review stays: leaving it out would
+    let the document through."""
+    text = _common("Apache-2.0") + "\n\nThis file is also covered by the GNU General Public License version 3.\n"
+    expr = core.analyse(text).expression
+    assert "GPL-" in expr and _status(core, expr) != ALLOWED

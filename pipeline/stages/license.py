@@ -59,6 +59,7 @@ _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and
 _CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
 _WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
 _VERSION_STATED = re.compile(r"\bversion\s+([1-9])(?:\.([0-9]))?$")
+_VERSION_ONLY = re.compile(r"[0-9][0-9.]*")
 _VERSIONED_ID = re.compile(r"^(?P<family>[A-Za-z]+(?:-[A-Za-z]+)*)-(?P<version>[0-9]\.[0-9])(?P<tail>-only|-or-later)?$")
 _LATER_WORDS = re.compile(r"\b(?:later|newer|greater|subsequent)\b")  # as spdx's _LATER_VERSION
 # HTML tags (with their attributes) and entities, RTF control words with their numeric argument
@@ -547,18 +548,26 @@ class LicenseDetector(StageCore):
         return listed
 
     def _restated(self, m, region: _Region) -> str:
-        """The id a changed reference states itself: a notice or text matched with some words
-        replaced names its own license or version there (the Apache header naming the Educational
-        Community License, the MPL header naming the Netscape Public License, an LGPL 2.0 header
-        saying "version 2.1"), and an "or any later version" reference matched where the document lacks "later" is the "-only" license. Never
-        a change from a license the policy does not allow to one it allows."""
+        """The id a changed reference states itself: a notice matched with some words replaced names
+        its own license there (the Apache header naming the Educational Community License, the MPL
+        header naming the Netscape Public License) — never one with a better status than the
+        reference's; a notice or text whose changed words are the version number is that version
+        (an LGPL 2.0 header saying "version 2.1"); and an "or any later version" reference matched
+        where the document lacks "later" is the "-only" license."""
+        if _CC_ANY.match(m.expr):  # NonCommercial / NoDerivatives / ShareAlike: _restrict_cc
+            return m.expr
         expr = m.expr
-        if _CC_ANY.match(expr):  # NonCommercial / NoDerivatives / ShareAlike: _restrict_cc
-            return expr
-        changed = region.uncovered_runs(m.start, m.end)
         reach = self.restated_reach
-        for a, b in changed:
-            family = _VERSIONED_ID.match(expr)
+        family = _VERSIONED_ID.match(expr)
+        for a, b in region.uncovered_runs(m.start, m.end):
+            # the changed words are the version number itself: "version 2.1" where the reference has "2"
+            version = _VERSION_STATED.search(region.text(a - 2, b)) if _VERSION_ONLY.fullmatch(region.text(a, b)) else None
+            if version and family:
+                stated = f"{version.group(1)}.{version.group(2) or 0}"
+                candidate = f"{family.group('family')}-{stated}{family.group('tail') or ''}"
+                if stated != family.group("version") and self._known_id(candidate):
+                    expr = candidate  # the document's own words: taken as a declaration would be
+                    break
             # a versioned license name in a short header (a whole license text stored as a notice, CC
             # BY with "noncommercial" added, is judged by its elements: _restrict_cc)
             if m.kind == "notice" and m.end - m.start <= self.restated_notice_words:
@@ -566,21 +575,14 @@ class LicenseDetector(StageCore):
                 names = [e for e in self._names_in(region.text(a - reach, b + reach))
                          if _VERSIONED_ID.match(e) and e not in _UNVERSIONED and not e.startswith(own + "-")]
                 if len(names) == 1:
-                    expr = names[0]
+                    if self._no_more_permissive(names[0], expr):  # the rest of the header is still the reference's
+                        expr = names[0]
                     break
-            # the changed words are the version number itself: "version 2.1" where the reference has "2"
-            version = _VERSION_STATED.search(region.text(a - 2, b))
-            if version and family:
-                stated = f"{version.group(1)}.{version.group(2) or 0}"
-                if stated != family.group("version"):
-                    candidate = f"{family.group('family')}-{stated}{family.group('tail') or ''}"
-                    if self._known_id(candidate):
-                        expr = candidate
-                        break
         if expr.endswith("-or-later") and m.ref in self.matcher.says_later and expr not in _UNVERSIONED \
                 and not _LATER_WORDS.search(region.text(m.start - reach, m.end + 2 * reach)):
-            expr = expr[: -len("-or-later")] + "-only"
-        return expr if self._no_more_permissive(expr, m.expr) else m.expr
+            only = expr[: -len("-or-later")] + "-only"
+            expr = only if self._no_more_permissive(only, expr) else expr
+        return expr
 
     def _known_id(self, expr: str) -> bool:
         normal, bad = self.normalizer.normalize(expr)

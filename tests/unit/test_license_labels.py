@@ -94,6 +94,10 @@ def test_mozilla_header_naming_netscape_is_npl(core):
 @pytest.mark.parametrize("version, spdx", [("2.1", "LGPL-2.1-or-later"), ("3", "LGPL-3.0-or-later"), ("2", "LGPL-2.0-or-later")])
 def test_lgpl_header_version_is_the_stated_one(core, version, spdx):
     assert core.analyse(LGPL_HEADER.format(version=version)).expression == spdx
+    # Debian's pointer to the full text names the version without "or later": still the header's license
+    pointer = ("\nOn Debian systems, the complete text of the GNU Lesser General Public License version "
+               f"{version} can be found in /usr/share/common-licenses/LGPL-{version}.\n")
+    assert core.analyse(LGPL_HEADER.format(version=version) + pointer).expression == spdx
 
 
 @pytest.mark.parametrize("version, spdx", [

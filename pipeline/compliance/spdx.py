@@ -23,6 +23,7 @@ import zstandard
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SPDX_ID_LINE = re.compile(r"SPDX-License-Identifier\s*:\s*([^\n\r*#;\"'<>]+?)\s*(?:\*/|-->|$)", re.I | re.M)
+_LATER_VERSION = re.compile(r"\b(?:later|newer|greater|subsequent)\b")
 _EXPR_CHARS = re.compile(r"^[A-Za-z0-9.+\-: ()]+$")
 
 
@@ -197,9 +198,18 @@ class LicenseMatcher:
         self.partial_cov = float(matching.get("partial_text_min_coverage", 0.3))
         self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
         self.short = int(matching.get("short_ref_ngrams", 12))
+        self.removed_edge_share = float(matching.get("removed_edge_share", 0.1))
+        self.removed_edge_min_words = int(matching.get("removed_edge_min_words", 250))
         refs = data["refs"]
         # full texts keep their words: which part of one a document lacks (a removed clause) is asked
         self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
+        # references that offer "any later version": a match of one whose document lacks those words
+        # is the "-only" license (pipeline.stages.license)
+        # full texts of a sentence or two ("this program is distributed in the hope that it will be
+        # useful ..."): a fragment of a longer license when anything else is found next to them
+        short_text = int(matching.get("short_text_words", 40))
+        self.fragment_texts = frozenset(i for i, words in self.text_words.items() if words.count(" ") + 1 < short_text)
+        self.says_later = frozenset(i for i, r in enumerate(refs) if _LATER_VERSION.search(r["text"]))
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
@@ -316,8 +326,11 @@ class LicenseMatcher:
         absent = ~np.isin(grams, doc_grams)
         edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
         starts, ends = edges[::2], edges[1::2]
-        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own
-        inner = (starts > 0) & (ends < len(grams))
+        # inside only: a text cut short at either end (a partial copy) lacks no clause of its own; nor
+        # does a long text whose copy lacks only some of its first or last lines (a title block, an
+        # "effective date" line, closing contact notes)
+        edge = int(len(grams) * self.removed_edge_share) if len(grams) >= self.removed_edge_min_words else 0
+        inner = (starts > edge) & (ends < len(grams) - edge)
         longest = int((ends[inner] - starts[inner]).max()) if inner.any() else 0
         return longest - self.n + 1 if longest >= self.n else 0  # n-1 absent 4-grams per changed word
 
@@ -352,6 +365,15 @@ def _densest_spans(pair_ref: np.ndarray, pair_pos: np.ndarray, seg_start: np.nda
     return pair_pos[run_start[best]], pair_pos[run_end[best] - 1]
 
 
+_VERSION_TAIL = re.compile(r"-(?:only|or-later)$|\+$")
+
+
+def same_license(a: str, b: str) -> bool:
+    """Whether two ids name one license, apart from "-only" / "-or-later" (GPL-2.0-only text,
+    GPL-2.0-or-later notice)."""
+    return _VERSION_TAIL.sub("", a) == _VERSION_TAIL.sub("", b)
+
+
 def _resolve(matches: list[Match], short: int) -> list[Match]:
     """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one."""
     matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
@@ -363,7 +385,9 @@ def _resolve(matches: list[Match], short: int) -> list[Match]:
         # above the GPL text, whose appendix holds the same words) still counts on its own; a short
         # phrase ("distributed under the terms of this general public license") repeats inside anyway
         standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
-        if inside and not (standalone and all(k.kind == "text" for k in inside)):
+        # ... but only a notice of that text's own license: a text quoting another license whole
+        # (OpenSSL's SSLeay part, twice in the document) is named as the containing license
+        if inside and not (standalone and all(k.kind == "text" and same_license(k.expr, m.expr) for k in inside)):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

@@ -45,6 +45,7 @@ from pipeline.compliance.spdx import (
     alias_key_of,
     ALIAS_FILLER,
     alias_tokens,
+    same_license,
     spdx_identifier_values,
     tokenize,
 )
@@ -57,6 +58,12 @@ _OR_WORDS = re.compile(r"(?i)\b(?:or|either)\b|/|또는|または|或")
 _LATER = re.compile(r"(?:\+|or (?:any )?(?:later|newer|greater)(?: version)?|and (?:any )?later(?: version)?)(?= |$)")
 _CC_ANY = re.compile(r"CC-BY(?:-(NC))?(?:-(ND|SA))?-[0-9]")  # any CC BY id, ported ones too
 _WORD = re.compile(r"[a-z0-9]+")  # the matcher's words (pipeline.compliance.spdx.tokenize)
+_VERSION_STATED = re.compile(r"\bversion\s+([1-9])(?:\.([0-9]))?$")
+_VERSION_ONLY = re.compile(r"[0-9][0-9.]*")
+_VERSIONED_ID = re.compile(r"^(?P<family>[A-Za-z]+(?:-[A-Za-z]+)*)-(?P<version>[0-9]\.[0-9])(?P<tail>-only|-or-later)?$")
+_LATER_WORDS = re.compile(r"\b(?:later|newer|greater|subsequent)\b")  # as spdx's _LATER_VERSION
+# HTML tags (with their attributes) and entities, RTF control words with their numeric argument
+_MARKUP = re.compile(r"<[/!?]?[a-z][^<>]{0,400}>|&#?[a-z0-9]{1,8};|\\[a-z]{1,32}-?[0-9]*")
 _CC_ID = re.compile(r"(?<!-of-)\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")  # not inside a variant id
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
@@ -93,6 +100,8 @@ class _Refinement:
     ids: RulePattern
     wording: RulePattern
     replace: str
+    absent: bool = False  # rewrite when the wording is NOT there (a twin id that needs its own words)
+    texts: bool = False  # full-text matches too (not only notices and names)
 
 
 @dataclass(slots=True)
@@ -120,6 +129,8 @@ class _Restriction:
     inside: bool = False  # only words inside a fingerprint match count (a reference's wording changed)
     max_words: int = 0  # with `inside`: only runs this short (0: any)
 
+
+_STATUS_RANK = {ALLOWED: 0, REVIEW: 1, DENIED: 2}
 
 # variants get ids of their own, on the policy's review list: never the label of the base license
 VARIANT_PREFIX = "LicenseRef-curate-variant-of-"
@@ -159,6 +170,7 @@ class _Region:
                     mask[m.covered + k] = True
         self.covered = mask[: self.size]
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
+        self._markup: np.ndarray | None = None
 
     def uncovered_runs(self, start: int, end: int, own: tuple[int, int] | None = None) -> list[tuple[int, int]]:
         """Word runs in ``[start, end)`` no matched reference has (nor ``own``, a declaration's name)."""
@@ -174,8 +186,9 @@ class _Region:
     def material_words(self, start: int, end: int, ignore: RulePattern | None) -> int:
         """Words ``[start, end)`` not on a line ``ignore`` finds (a copyright or author line, judged
         as the whole line: a run may begin mid-line)."""
+        markup = self.markup_words()
         if ignore is None:
-            return end - start
+            return end - start - int(markup[start:end].sum())
         count = 0
         i = start
         while i < end:
@@ -184,9 +197,21 @@ class _Region:
             line_end = len(self.low) if line_end < 0 else line_end
             j = bisect.bisect_left(self.starts, line_end, i, end)  # first word on a later line
             if not ignore.search(self.low[line_start:line_end].strip(" \t*#/;-!")):
-                count += j - i
+                count += j - i - int(markup[i:j].sum())
             i = j
         return count
+
+    def markup_words(self) -> np.ndarray:
+        """Which words are markup (HTML tags and entities, RTF control words): the formatting of a
+        license page is no wording of its own."""
+        if self._markup is None:
+            mask = np.zeros(self.size, dtype=bool)
+            for m in _MARKUP.finditer(self.low):
+                a = bisect.bisect_left(self.starts, m.start())
+                b = bisect.bisect_left(self.starts, m.end())
+                mask[a:b] = True
+            self._markup = mask
+        return self._markup
 
     def text(self, start: int, end: int) -> str:
         start, end = max(0, start), min(self.size, end)
@@ -255,7 +280,8 @@ class LicenseDetector(StageCore):
         ]
         self.refinements = [
             _Refinement(r["id"], compile_rule(f"licenses.refinements.{r['id']}.ids", r["ids"]),
-                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]))
+                        compile_rule(f"licenses.refinements.{r['id']}.wording", r["wording"], regex.I), str(r["replace"]),
+                        r.get("when") == "absent", bool(r.get("texts")))
             for r in rules.get("refinements") or []
         ]
         cues = rules.get("dual_license_cues") or []
@@ -290,9 +316,20 @@ class LicenseDetector(StageCore):
         self.variant_removed_words = int(v.get("min_removed_words", 10))
         self.variant_removed_share = float(v.get("min_removed_share", 0.02))
         self.variant_neighbour_words = int(v.get("neighbour_words", 20))
+        names = rules.get("name_lists") or {}
+        self.name_list_min = int(names.get("min_names", 5))
+        self.appendix_words = int(names.get("appendix_words", 40))
+        self.name_list_gap = int(names.get("max_gap_words", 12))
+        self.name_list_spread = int(names.get("min_names_anywhere", 10))
+        self.sentence_declarations = frozenset(names.get("sentence_declarations") or ())
+        self.restated_reach = int(v.get("restated_name_words", 8))
+        self.restated_notice_words = int(v.get("restated_notice_max_words", 200))
+        self.variant_legal = (compile_rule("licenses.variants.legal_wording", v["legal_wording"], regex.I)
+                              if v.get("legal_wording") else None)
         self.variant_ignore = (compile_rule("licenses.variants.ignore_inserted_lines", v["ignore_inserted_lines"], regex.I)
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
+        self._rank_cache: dict[str, tuple[int, ...]] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -330,6 +367,9 @@ class LicenseDetector(StageCore):
             matches = self.matcher.match(text)
             region: _Region | None = None
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
+            named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
+            fragments: list[int] = []  # indexes in found of very short full texts
+            appendices: list[tuple[int, int, str]] = []  # (first word, end, id) right after a whole full text
             for m in matches:
                 if m.kind == "pointer":
                     pointers = True
@@ -342,6 +382,8 @@ class LicenseDetector(StageCore):
                     stated = self._cc_stated(text) if stated is None else stated
                     if not {e for e in cc.groups() if e in ("NC", "ND")} <= stated:
                         continue
+                if m.kind == "reference" and self._in_appendix(m.start, m.expr, appendices):
+                    continue
                 if m.kind != "text":
                     # "see copyright notice in zlib.h" names a file, not a license: no guess
                     if pointer_spans and _mostly_inside(m.start, m.end, pointer_spans):
@@ -354,10 +396,17 @@ class LicenseDetector(StageCore):
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
                 region = region or _Region(low, matches, self.matcher.n)
+                expr = self._restated(m, region) if m.coverage < 1.0 else m.expr
                 prints.append((len(found), m.start, m.end))
-                found.append((self._judge(m.expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
+                if m.kind == "reference":
+                    named.append((m.start, len(found)))
+                found.append((self._judge(expr, m.start, m.end, region, variant_of, restrictions, match=m), m.kind))
+                if m.ref in self.matcher.fragment_texts:
+                    fragments.append(len(found) - 1)
                 if m.kind == "text":
                     full_texts.append((m.start, m.end))
+                    if m.coverage >= self.matcher.text_cov:
+                        appendices.append((m.end, m.end + self.appendix_words, m.expr))
             self._spread_variants(found, prints, variant_of)
             variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
             word_at = _WordIndex(text)
@@ -373,10 +422,18 @@ class LicenseDetector(StageCore):
                     if variant_spans and _inside(word_at(mm.start()), variant_spans):
                         continue
                     expr = self._declared_expr(d, mm)
+                    if expr and appendices and self._in_appendix(word_at(mm.start()), expr, appendices):
+                        continue
                     if expr:
                         region = region or _Region(low, matches, self.matcher.n)
                         expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
+                        if d.id not in self.sentence_declarations:
+                            named.append((word_at(mm.start()), len(found)))
                         found.append((expr, f"declaration:{d.id}"))
+            dropped: set[int] = self._name_list(named, found) if len(named) >= self.name_list_min else set()
+            dropped |= self._fragments(fragments, found)
+            if dropped:
+                found = [f for i, f in enumerate(found) if i not in dropped]
         notices = self.copyright.extract(text, present)
         if len(found) > 1:
             # an unversioned name ("the GNU GPL") next to a versioned license of its family is that
@@ -389,8 +446,8 @@ class LicenseDetector(StageCore):
             found = self._restrict_cc(found, text)
         # a full license text carries its own "how to apply" example wording: only notices are refined
         for r in self.refinements if found else ():
-            if any(r.ids.search(e) for e, via in found if via != "text") and r.wording.search(text):
-                found = [(e if via == "text" else r.ids.sub(r.replace, e), via) for e, via in found]
+            if any(r.ids.search(e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
+                found = [(e if via == "text" and not r.texts else self._refined(r, e), via) for e, via in found]
         if not found and pointers:
             found = [(SEE_OTHER_FILE, "pointer")]
         if not found and not notices and not unknown:
@@ -434,7 +491,9 @@ class LicenseDetector(StageCore):
         if match is None or match.kind not in ("text", "notice") or _CC_ANY.match(expr):
             return expr
         runs = [(a, b) for a, b in region.uncovered_runs(start, end) if b - a >= self.variant_gap_words]
-        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words for a, b in runs)
+        inserted = any(region.material_words(a, b, self.variant_ignore) >= self.variant_min_words
+                       and (self.variant_legal is None or self.variant_legal.search(region.text(a, b)))
+                       for a, b in runs)
         partial = match.kind == "text" and match.coverage < self.matcher.text_cov
         gappy = partial and sum(b - a for a, b in runs) > self.variant_partial_share * max(1, end - start)
         # a partial copy lacks the rest anyway: only a text that is otherwise whole can lack a clause
@@ -443,6 +502,91 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _refined(self, r: _Refinement, expr: str) -> str:
+        """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""
+        new = r.ids.sub(r.replace, expr)
+        return new if self._no_more_permissive(new, expr) else expr
+
+    def _in_appendix(self, pos: int, expr: str, appendices: list[tuple[int, int, str]]) -> bool:
+        """Whether a license name at word ``pos`` stands right after a whole full text (the EUPL's
+        appendix listing its compatible licences), as a part of it: only when that text's own id has
+        no better status than the name (leaving the name out never lets anything through)."""
+        return any(a <= pos < b and self._no_more_permissive(text_expr, expr) for a, b, text_expr in appendices)
+
+    def _fragments(self, fragments: list[int], found: list[tuple[str, str]]) -> set[int]:
+        """Indexes in ``found`` of very short full texts (a warranty sentence) standing next to another
+        license: that license's wording. Never when that would take a restriction away: dropped only
+        when the other findings alone get no better status under any policy."""
+        if not fragments:
+            return set()
+        own = {found[i][0] for i in fragments}
+        others = [e for e, _ in found if e not in own]
+        if not others:
+            return set()
+        # "A AND B" has the worse status of the two (an OR the better: dropping from it never helps)
+        rest = [max(ranks) for ranks in zip(*(self._ranks(e) for e in others))]
+        return {i for i in fragments if all(f <= r for f, r in zip(self._ranks(found[i][0]), rest))}
+
+    def _name_list(self, named: list[tuple[int, int]], found: list[tuple[str, str]]) -> set[int]:
+        """Indexes in ``found`` of names standing in a list of many licenses (a license picker, an
+        SPDX table), or of every name in a text naming very many (code that maps license names):
+        such a text names licenses, it does not license the document."""
+        named.sort()
+        if len({found[i][0] for _, i in named}) >= self.name_list_spread:  # a text about licenses
+            return {i for _, i in named}
+        listed: set[int] = set()
+        run = [named[0]]
+        for item in [*named[1:], None]:
+            if item is not None and item[0] - run[-1][0] <= self.name_list_gap:
+                run.append(item)
+                continue
+            if len({found[i][0] for _, i in run}) >= self.name_list_min:
+                listed.update(i for _, i in run)
+            if item is not None:
+                run = [item]
+        return listed
+
+    def _restated(self, m, region: _Region) -> str:
+        """The id a changed reference states itself: a notice matched with some words replaced names
+        its own license there (the Apache header naming the Educational Community License, the MPL
+        header naming the Netscape Public License) — never one with a better status than the
+        reference's; a notice or text whose changed words are the version number is that version
+        (an LGPL 2.0 header saying "version 2.1"); and an "or any later version" reference matched
+        where the document lacks "later" is the "-only" license."""
+        if _CC_ANY.match(m.expr):  # NonCommercial / NoDerivatives / ShareAlike: _restrict_cc
+            return m.expr
+        expr = m.expr
+        reach = self.restated_reach
+        family = _VERSIONED_ID.match(expr)
+        for a, b in region.uncovered_runs(m.start, m.end):
+            # the changed words are the version number itself: "version 2.1" where the reference has "2"
+            version = _VERSION_STATED.search(region.text(a - 2, b)) if _VERSION_ONLY.fullmatch(region.text(a, b)) else None
+            if version and family:
+                stated = f"{version.group(1)}.{version.group(2) or 0}"
+                candidate = f"{family.group('family')}-{stated}{family.group('tail') or ''}"
+                if stated != family.group("version") and self._known_id(candidate):
+                    expr = candidate  # the document's own words: taken as a declaration would be
+                    break
+            # a versioned license name in a short header (a whole license text stored as a notice, CC
+            # BY with "noncommercial" added, is judged by its elements: _restrict_cc)
+            if m.kind == "notice" and m.end - m.start <= self.restated_notice_words:
+                own = family.group("family") if family else expr
+                names = [e for e in self._names_in(region.text(a - reach, b + reach))
+                         if _VERSIONED_ID.match(e) and e not in _UNVERSIONED and not e.startswith(own + "-")]
+                if len(names) == 1:
+                    if self._no_more_permissive(names[0], expr):  # the rest of the header is still the reference's
+                        expr = names[0]
+                    break
+        if expr.endswith("-or-later") and m.ref in self.matcher.says_later and expr not in _UNVERSIONED \
+                and not _LATER_WORDS.search(region.text(m.start - reach, m.end + 2 * reach)):
+            only = expr[: -len("-or-later")] + "-only"
+            expr = only if self._no_more_permissive(only, expr) else expr
+        return expr
+
+    def _known_id(self, expr: str) -> bool:
+        normal, bad = self.normalizer.normalize(expr)
+        return not bad and normal == expr
 
     def _spread_variants(self, found: list[tuple[str, str]], prints: list[tuple[int, int, int]], variant_of: list[str]) -> None:
         """A fingerprint next to (or over) a variant's is a piece of the same unknown text: the pieces
@@ -456,6 +600,28 @@ class LicenseDetector(StageCore):
             if not is_variant_id(expr) and any(a < vb + near and va < b + near for va, vb in marked):
                 variant_of.append(expr)
                 found[i] = (variant_id(expr, restricted=False), via)
+
+    def _no_more_permissive(self, new: str, old: str) -> bool:
+        """Whether ``new`` gets no better status than ``old`` under the global policy and every
+        override: a relabelling must never let through what the old label held back."""
+        if new == old:
+            return True
+        return all(a >= b for a, b in zip(self._ranks(new), self._ranks(old)))
+
+    def _ranks(self, expr: str) -> tuple[int, ...]:
+        """Status rank of ``expr`` (0 allowed, 1 review, 2 denied) under each policy, cached."""
+        hit = self._rank_cache.get(expr)
+        if hit is None:
+            policies = [self.policies.base, *(pol for _, _, pol in self.policies.overrides)]
+            try:
+                parsed = self.normalizer.parse(expr)
+                hit = tuple(_STATUS_RANK[pol.status(parsed)] for pol in policies)
+            except Exception:  # noqa: BLE001 - an unparsable expression is held back
+                hit = tuple(_STATUS_RANK[REVIEW] for _ in policies)
+            if len(self._rank_cache) > 4096:  # expressions come from documents: keep the cache bounded
+                self._rank_cache.clear()
+            self._rank_cache[expr] = hit
+        return hit
 
     def _allowable_somewhere(self, expr: str) -> bool:
         """Whether the global policy or an override could allow ``expr`` (a restriction next to it

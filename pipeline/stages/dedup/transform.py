@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.beam_outputs import StageOutputs
-from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
+from pipeline.minhash import MinHasher, band_keys, exact_key_of_normalized, normalize, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
 from pipeline.stages.dedup import _against_paths
@@ -91,15 +91,16 @@ class _Prepare(beam.DoFn):
     def process(self, batch):
         if not batch:
             return
-        texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in batch]
+        # normalised once: the exact key and the shingles both start from it
+        norms = [normalize(r.get("text") if isinstance(r.get("text"), str) else "") for r in batch]
         sigs = keys = empty = None
         if self._hasher is not None:
-            sigs = self._hasher.signatures(texts, [r.get("lang") for r in batch])
+            sigs = self._hasher.signatures_of_normalized(norms, [r.get("lang") for r in batch])
             keys = band_keys(sigs, *self._bands)
             empty = (sigs == self._hasher.empty_value).all(axis=1)
         name = hold_name(batch)
-        for i, (record, text) in enumerate(zip(batch, texts)):
-            key = exact_key(text)
+        for i, (record, norm) in enumerate(zip(batch, norms)):
+            key = exact_key_of_normalized(norm)
             doc_id = record["doc_id"]
             sig = bands = None
             if sigs is not None:

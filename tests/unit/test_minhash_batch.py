@@ -15,6 +15,7 @@ from datasketch import MinHash, MinHashLSH
 from pipeline.minhash import SCHEME, MinHasher, band_keys, exact_key, exact_key_of_normalized, normalize, optimal_bands
 from pipeline.minhash import minhash as mh_module
 from pipeline.minhash import shingles
+from tests.unit import test_minhash  # its real English documents (a module import: its tests are not collected twice)
 
 
 def _catalog_paragraphs(lang: str, limit: int = 60) -> list[str]:
@@ -31,24 +32,10 @@ def _catalog_paragraphs(lang: str, limit: int = 60) -> list[str]:
     return docs[:limit]
 
 
-def _doc_texts(limit: int = 60) -> list[str]:
-    docs = []
-    for path in sorted(glob.glob("/usr/share/doc/*/copyright")):
-        try:
-            text = open(path, encoding="utf-8").read()
-        except (UnicodeDecodeError, OSError):
-            continue
-        if len(text) > 200:
-            docs.append(text[:8000])
-        if len(docs) >= limit:
-            break
-    return docs
-
-
 @pytest.fixture(scope="module")
 def corpus() -> list[tuple[str, str | None]]:
     """Real documents of four languages, near-duplicate edits of some, and edge cases."""
-    items: list[tuple[str, str | None]] = [(d, "en") for d in _doc_texts()]
+    items: list[tuple[str, str | None]] = [(d, "en") for d in test_minhash._real_docs(60)]
     for lang, code in (("ko", "ko"), ("ja", "ja"), ("zh_CN", "zh")):
         docs = _catalog_paragraphs(lang)
         assert len(docs) >= 10, f"expected {lang} gettext catalogues on this machine"

@@ -44,6 +44,9 @@ _MAX32 = np.uint64((1 << 32) - 1)
 # Shingles permuted per NumPy call, into one reused (num_perm x chunk) buffer: small enough
 # (4096 x 128 x 4 B = 2 MiB) to stay in the CPU cache between the multiply and the segmented min.
 _CHUNK_SHINGLES = 4096
+# Documents shingled together, up to this many code points: the batch's per-code-point arrays
+# stay a few MiB whatever the batch size.
+_GROUP_CODEPOINTS = 1 << 18
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -193,15 +196,27 @@ class MinHasher:
     def signatures_of_normalized(
         self, norms: list[str], langs: Iterable[str | None] | None = None
     ) -> np.ndarray:
-        """:meth:`signatures` of texts already through :func:`normalize`: the whole batch is
-        shingled at once (:func:`batch_shingle_hashes`), then permuted and reduced in blocks."""
+        """:meth:`signatures` of texts already through :func:`normalize`: documents are shingled
+        many at once (:func:`batch_shingle_hashes`), then permuted and reduced in blocks."""
         langs = [None] * len(norms) if langs is None else list(langs)
         modes = []
         for lang in langs:
             code = base_lang(lang)
             modes.append(None if code is None else code in self.char_shingle_langs)
-        hv, docs, lengths = batch_shingle_hashes(norms, modes, self.shingle_words, self.shingle_chars)
         out = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
+        lo = 0
+        while lo < len(norms):  # groups of documents of at most _GROUP_CODEPOINTS (or one document)
+            hi, size = lo + 1, len(norms[lo])
+            while hi < len(norms) and size + len(norms[hi]) <= _GROUP_CODEPOINTS:
+                size += len(norms[hi])
+                hi += 1
+            self._fill(out[lo:hi], norms[lo:hi], modes[lo:hi])
+            lo = hi
+        return out
+
+    def _fill(self, out: np.ndarray, norms: list[str], modes: list[bool | None]) -> None:
+        """Signatures of one group of documents into ``out`` (rows without shingles untouched)."""
+        hv, docs, lengths = batch_shingle_hashes(norms, modes, self.shingle_words, self.shingle_chars)
         ends = np.cumsum(lengths)
         block: list[int] = []  # segment indices permuted together
         size = 0
@@ -226,7 +241,6 @@ class MinHasher:
             block.append(k)
             size += length
         flush()
-        return out
 
 
 def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

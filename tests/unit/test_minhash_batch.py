@@ -82,14 +82,16 @@ def test_batch_signatures_equal_datasketch_on_real_text(corpus, scheme):
 
 
 def test_blocks_and_large_documents_equal_single_signatures(corpus, monkeypatch):
-    """Permutation blocks split anywhere between documents give the same rows as one at a time."""
+    """Shingling groups and permutation blocks split anywhere between documents give the same rows
+    as one document at a time."""
     texts, langs = zip(*corpus)
     big = " ".join(texts[j] for j in range(len(texts)) if langs[j] == "en")  # > one block of shingles
     texts, langs = (*texts, big), (*langs, "en")
     hasher = MinHasher()
     single = np.stack([hasher.signature(t, lang) for t, lang in zip(texts, langs)])
-    for block in (64, 300, mh_module._CHUNK_SHINGLES):
+    for block, group in ((64, 1), (300, 5000), (mh_module._CHUNK_SHINGLES, mh_module._GROUP_CODEPOINTS)):
         monkeypatch.setattr(mh_module, "_CHUNK_SHINGLES", block)
+        monkeypatch.setattr(mh_module, "_GROUP_CODEPOINTS", group)
         np.testing.assert_array_equal(MinHasher().signatures(texts, langs), single)
     assert hasher.shingle_hashes(big, "en").size > mh_module._CHUNK_SHINGLES
 

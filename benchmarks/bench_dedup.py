@@ -15,6 +15,14 @@
    near duplicates): wall time, docs/s, peak RSS of the runner process; and with
    ``--direct_running_mode=multi_processing --direct_num_workers=2`` the peak RSS of each SDK worker
    process. Each size runs in a fresh subprocess so peaks do not mix.
+3. ``--stage-cpu``: CPU seconds (user+sys of this process, ``time.process_time``) per 10k documents
+   of the corpora of ``benchmarks/corpus.py`` (multilingual and English-heavy, 10k each, language
+   from each document's source): the dedup core (normalise, exact key, signatures, band keys of
+   batches of 512) and the whole ``DedupStage`` on the local runner (graph construction included,
+   records loaded from pickles so reading is nearly free). Prints medians of 3 with ranges; the
+   figures go into benchmarks/results/dedup.md by hand.
+
+    .venv/bin/python benchmarks/bench_dedup.py --stage-cpu
 """
 from __future__ import annotations
 
@@ -297,6 +305,85 @@ def memory_notes(e2e: list[dict], multi: list[dict], shipped: list[dict]) -> lis
     return out
 
 
+# --- stage CPU on benchmarks/corpus.py -------------------------------------------------------------
+def corpus_records(corpus: str, n: int = 10_000) -> list[dict]:
+    """Records of a benchmarks/corpus.py corpus, ``lang`` taken from the source label (``pkg/lang:...``)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus as corpus_module
+
+    from pipeline.records import new_record
+
+    records = []
+    with open(corpus_module.build(n, corpus=corpus), encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            doc = json.loads(line)
+            record = new_record(source_uri="corpus.jsonl", record_index=i, text=doc["text"])
+            label = doc["source"].split(":")[0].split("/")
+            record["lang"] = label[1] if len(label) > 1 else "en"
+            records.append(record)
+    return records
+
+
+def core_cpu(records: list[dict]) -> float:
+    """CPU seconds of what ``_Prepare`` computes for every batch of 512, held file aside."""
+    from pipeline.minhash import band_keys, exact_key_of_normalized, optimal_bands
+
+    hasher, bands = MinHasher(), optimal_bands(0.8, 128)
+    t0 = time.process_time()
+    for lo in range(0, len(records), 512):
+        batch = records[lo : lo + 512]
+        norms = [normalize(r["text"]) for r in batch]
+        sigs = hasher.signatures_of_normalized(norms, [r["lang"] for r in batch])
+        keys = band_keys(sigs, *bands)
+        for i, norm in enumerate(norms):
+            exact_key_of_normalized(norm), sigs[i].tobytes(), keys[i].tobytes()
+    return time.process_time() - t0
+
+
+def stage_cpu(records: list[dict], work: Path) -> float:
+    """CPU seconds of a pipeline: batches of 512 → DedupStage → counts (graph construction included)."""
+    import pickle
+
+    import apache_beam as beam
+
+    from pipeline.config import load_config
+    from pipeline.runners import local_pipeline
+    from pipeline.stages.dedup import DedupStage
+
+    paths = []
+    for j, lo in enumerate(range(0, len(records), 512)):
+        paths.append(str(work / f"batch{j}.pkl"))
+        with open(paths[-1], "wb") as fh:
+            pickle.dump(records[lo : lo + 512], fh)
+
+    def load(path):
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+
+    t0 = time.process_time()
+    with local_pipeline() as p:
+        out = p | beam.Create(paths, reshuffle=False) | beam.Map(load) | DedupStage(load_config(), "bench", staging=str(work))
+        out.kept | "kept" >> beam.Map(len) | "kept:sum" >> beam.CombineGlobally(sum)
+        out.decisions | "dropped" >> beam.Map(lambda _: 1) | "dropped:sum" >> beam.CombineGlobally(sum)
+    return time.process_time() - t0
+
+
+def run_stage_cpu(runs: int = 3) -> None:
+    import tempfile
+
+    for corpus in ("multilingual", "english"):
+        records = corpus_records(corpus)
+        per10k = 10_000 / len(records)
+        core = [core_cpu(records) * per10k for _ in range(runs)]
+        stage = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                stage.append(stage_cpu(records, Path(tmp)) * per10k)
+        for name, xs in (("core", core), ("DedupStage", stage)):
+            print(f"{corpus:12s} {name:10s} CPU s per 10k docs: median {statistics.median(xs):.2f} "
+                  f"(range {min(xs):.2f}-{max(xs):.2f}, {runs} runs)", flush=True)
+
+
 def machine() -> str:
     import apache_beam
     import datasketch
@@ -322,7 +409,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--e2e-child", nargs=2)
+    ap.add_argument("--stage-cpu", action="store_true", help="CPU per 10k docs of benchmarks/corpus.py's corpora")
     args = ap.parse_args()
+    if args.stage_cpu:
+        run_stage_cpu()
+        return
     if args.e2e_child:
         print(json.dumps(e2e_child(int(args.e2e_child[0]), args.e2e_child[1])))
         return

@@ -27,6 +27,7 @@ import numpy as np
 
 from pipeline.minhash.shingles import (
     base_lang,
+    batch_shingle_hashes,
     char_hashes,
     codepoints,
     looks_unspaced,
@@ -40,7 +41,12 @@ SCHEMES = ("affine32", "legacy")
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64((1 << 32) - 1)
-_CHUNK_SHINGLES = 32768  # shingles permuted per NumPy call: 32768 x 128 x 4 B = 16 MiB
+# Shingles permuted per NumPy call, into one reused (num_perm x chunk) buffer: small enough
+# (4096 x 128 x 4 B = 2 MiB) to stay in the CPU cache between the multiply and the segmented min.
+_CHUNK_SHINGLES = 4096
+# Documents shingled together, up to this many code points: the batch's per-code-point arrays
+# stay a few MiB whatever the batch size.
+_GROUP_CODEPOINTS = 1 << 18
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -105,11 +111,6 @@ class MinHasher:
             char_shingle_langs=tuple(dedup_config.char_shingle_langs),
         )
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_ab"] = None
-        return state
-
     @property
     def dtype(self) -> type:
         return np.uint32 if self.scheme == "affine32" else np.uint64
@@ -148,15 +149,29 @@ class MinHasher:
         a, b = self._params()
         if self.scheme == "affine32":
             x = _fmix32(hv.astype(np.uint32))
-            phv = np.multiply.outer(a, x)
-            phv += b[:, None]
-        else:  # legacy: exactly datasketch's uint64 arithmetic, including the wraparound of a * h
+        else:
             x = hv.astype(np.uint64)
-            phv = np.multiply.outer(a, x)
-            phv += b[:, None]
+        phv = self._buffer(x.size)
+        np.multiply.outer(a, x, out=phv)
+        phv += b[:, None]
+        if self.scheme == "legacy":  # exactly datasketch's uint64 arithmetic, including the wraparound of a * h
             phv %= _MERSENNE
             phv &= _MAX32
         return np.minimum.reduceat(phv, starts, axis=1).T
+
+    def _buffer(self, size: int) -> np.ndarray:
+        """A (num_perm, size) view of a buffer reused across calls (no fresh pages per block)."""
+        buf = self.__dict__.get("_buf")
+        if buf is None or buf.shape[1] < size:
+            buf = np.empty((self.num_perm, max(size, _CHUNK_SHINGLES)), dtype=self.dtype)
+            self._buf = buf
+        return buf[:, :size]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_ab"] = None
+        state.pop("_buf", None)
+        return state
 
     def signature_from_hashes(self, hv: np.ndarray) -> np.ndarray:
         """Signature of one set of shingle hash values (datasketch ``update_batch`` semantics)."""
@@ -174,37 +189,58 @@ class MinHasher:
         return self.signature_from_hashes(self.shingle_hashes(text, lang))
 
     def signatures(self, texts: Iterable[str], langs: Iterable[str | None] | None = None) -> np.ndarray:
-        """(n, num_perm) signatures of a batch, permuted and reduced chunk by chunk."""
+        """(n, num_perm) signatures of a batch (equal, row by row, to :meth:`signature`)."""
         texts = list(texts)
-        langs = [None] * len(texts) if langs is None else list(langs)
-        out = np.full((len(texts), self.num_perm), self.empty_value, dtype=self.dtype)
-        pending: list[tuple[int, np.ndarray]] = []
+        return self.signatures_of_normalized([normalize(t) for t in texts], langs)
+
+    def signatures_of_normalized(
+        self, norms: list[str], langs: Iterable[str | None] | None = None
+    ) -> np.ndarray:
+        """:meth:`signatures` of texts already through :func:`normalize`: documents are shingled
+        many at once (:func:`batch_shingle_hashes`), then permuted and reduced in blocks."""
+        langs = [None] * len(norms) if langs is None else list(langs)
+        modes = []
+        for lang in langs:
+            code = base_lang(lang)
+            modes.append(None if code is None else code in self.char_shingle_langs)
+        out = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
+        lo = 0
+        while lo < len(norms):  # groups of documents of at most _GROUP_CODEPOINTS (or one document)
+            hi, size = lo + 1, len(norms[lo])
+            while hi < len(norms) and size + len(norms[hi]) <= _GROUP_CODEPOINTS:
+                size += len(norms[hi])
+                hi += 1
+            self._fill(out[lo:hi], norms[lo:hi], modes[lo:hi])
+            lo = hi
+        return out
+
+    def _fill(self, out: np.ndarray, norms: list[str], modes: list[bool | None]) -> None:
+        """Signatures of one group of documents into ``out`` (rows without shingles untouched)."""
+        hv, docs, lengths = batch_shingle_hashes(norms, modes, self.shingle_words, self.shingle_chars)
+        ends = np.cumsum(lengths)
+        block: list[int] = []  # segment indices permuted together
         size = 0
 
         def flush() -> None:
-            nonlocal pending, size
-            if not pending:
-                return
-            rows = np.fromiter((i for i, _ in pending), dtype=np.intp, count=len(pending))
-            lengths = np.fromiter((h.size for _, h in pending), dtype=np.intp, count=len(pending))
-            starts = np.zeros(len(pending), dtype=np.intp)
-            np.cumsum(lengths[:-1], out=starts[1:])
-            out[rows] = self._permute_min(np.concatenate([h for _, h in pending]), starts)
-            pending, size = [], 0
+            nonlocal block, size
+            if block:
+                first, last = block[0], block[-1]
+                lo = int(ends[first] - lengths[first])
+                starts = (ends[first : last + 1] - lengths[first : last + 1]) - lo
+                out[docs[first : last + 1]] = self._permute_min(hv[lo : int(ends[last])], starts)
+            block, size = [], 0
 
-        for i, (text, lang) in enumerate(zip(texts, langs)):
-            hv = self.shingle_hashes(text, lang)
-            if hv.size == 0:
-                continue  # stays the empty signature
-            if hv.size > _CHUNK_SHINGLES:
-                out[i] = self.signature_from_hashes(hv)
-                continue
-            if size + hv.size > _CHUNK_SHINGLES:
+        for k, length in enumerate(lengths.tolist()):
+            if length > _CHUNK_SHINGLES:
                 flush()
-            pending.append((i, hv))
-            size += hv.size
+                lo = int(ends[k]) - length
+                out[docs[k]] = self.signature_from_hashes(hv[lo : lo + length])
+                continue
+            if size + length > _CHUNK_SHINGLES:
+                flush()
+            block.append(k)
+            size += length
         flush()
-        return out
 
 
 def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

@@ -57,8 +57,14 @@ def normalize(text: str) -> str:
 
 def exact_key(text: str) -> str:
     """Hash of the normalised text (NFKC, casefold, whitespace collapsed); 32 hex characters."""
-    norm = " ".join(normalize(text).split())
-    return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).hexdigest()
+    return exact_key_of_normalized(normalize(text))
+
+
+def exact_key_of_normalized(norm: str) -> str:
+    """:func:`exact_key` of a text already through :func:`normalize` (the batch path normalises once
+    for both the exact key and the shingles)."""
+    collapsed = " ".join(norm.split())
+    return hashlib.blake2b(collapsed.encode("utf-8"), digest_size=16).hexdigest()
 
 
 _WORD_TABLE: np.ndarray | None = None
@@ -69,8 +75,12 @@ def word_char_table() -> np.ndarray:
     matches in a str). Built once per process, then looked up for whole documents at once."""
     global _WORD_TABLE
     if _WORD_TABLE is None:
-        table = np.fromiter((chr(c).isalnum() for c in range(0x110000)), dtype=bool, count=0x110000)
-        table[ord("_")] = True
+        # re's \w is str.isalnum() or "_" per code point; one C-level scan of every code point
+        # instead of a million Python calls per worker process (equality is tested).
+        every = np.arange(0x110000, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+        table = np.zeros(0x110000, dtype=bool)
+        for run in re.finditer(r"\w+", every):
+            table[run.start() : run.end()] = True
         _WORD_TABLE = table
     return _WORD_TABLE
 
@@ -93,8 +103,12 @@ def looks_unspaced(cps: np.ndarray) -> bool:
     letters = int(np.count_nonzero(word))
     if not letters:
         return False
-    c = cps[word]
-    unspaced = (
+    return int(np.count_nonzero(_unspaced_script(cps[word]))) >= 0.3 * letters
+
+
+def _unspaced_script(c: np.ndarray) -> np.ndarray:
+    """bool per code point: Han, kana, Hangul or Thai."""
+    return (
         ((c >= 0x0E00) & (c <= 0x0E7F))  # Thai
         | ((c >= 0x1100) & (c <= 0x11FF))  # Hangul Jamo
         | ((c >= 0x3040) & (c <= 0x30FF))  # kana
@@ -104,7 +118,6 @@ def looks_unspaced(cps: np.ndarray) -> bool:
         | ((c >= 0xF900) & (c <= 0xFAFF))  # CJK compatibility ideographs
         | ((c >= 0x20000) & (c <= 0x3FFFF))  # CJK extension planes
     )
-    return int(np.count_nonzero(unspaced)) >= 0.3 * letters
 
 
 def word_hashes(cps: np.ndarray) -> np.ndarray:
@@ -146,3 +159,84 @@ def ngram_hashes(tokens: np.ndarray, n: int) -> np.ndarray:
         acc += tokens[i : i + k]
     acc += _U64(n)
     return (fmix64(acc) >> _S32).astype(np.uint32)
+
+
+def batch_shingle_hashes(
+    norms: list[str], char_mode: list[bool | None], word_n: int, char_n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingle hashes of a whole batch of normalised texts in a few NumPy passes.
+
+    ``char_mode[i]`` is True for character shingles, False for word shingles, None to decide by
+    script (:func:`looks_unspaced`). Returns ``(hv, docs, lengths)``: ``hv`` holds segment after
+    segment, segment ``k`` being every shingle of document ``docs[k]`` (``lengths[k]`` values, in
+    document order) — exactly what :func:`ngram_hashes` of :func:`word_hashes` or :func:`char_hashes`
+    gives that document alone (tested); documents without shingles have no segment.
+    """
+    n_docs = len(norms)
+    empty = (np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp))
+    if not n_docs:
+        return empty
+    # one encode for the batch; a separator (not a word character) after each document keeps
+    # words inside documents and gives every document a non-empty stretch of code points
+    cps = codepoints("\x00".join(norms) + "\x00")
+    doc_len = np.fromiter((len(t) + 1 for t in norms), dtype=np.intp, count=n_docs)
+    doc_start = np.zeros(n_docs, dtype=np.intp)
+    np.cumsum(doc_len[:-1], out=doc_start[1:])
+    word = word_char_table()[cps]
+    c = cps[word]
+    # word characters before the end of each document: maps word-character positions to documents
+    word_end = np.cumsum(np.add.reduceat(word, doc_start, dtype=np.intp))
+    mode = np.array([bool(m) for m in char_mode], dtype=bool)
+    undecided = np.array([m is None for m in char_mode], dtype=bool)
+    if undecided.any():
+        wdoc = np.repeat(np.arange(n_docs, dtype=np.intp), np.diff(word_end, prepend=0))
+        letters = np.bincount(wdoc, minlength=n_docs)
+        unspaced = np.bincount(wdoc[_unspaced_script(c)], minlength=n_docs)
+        mode[undecided] = ((letters > 0) & (unspaced >= 0.3 * letters))[undecided]
+    if c.size == 0:
+        return empty
+    prev = np.empty_like(word)
+    prev[0] = False
+    prev[1:] = word[:-1]
+    first = (word & ~prev)[word]  # True at the first character of each word
+    char_tok = np.repeat(mode, doc_len)[word]  # word characters of char-mode documents
+    idx = np.arange(c.size, dtype=np.int32 if c.size < 2**31 else np.int64)
+    pos = idx - np.maximum.accumulate(np.where(first, idx, 0))
+    pos[char_tok] = 0  # a character token hashes as the first character of a word
+    h = fmix64(c.astype(np.uint64) ^ (pos.astype(np.uint64) << _S32) ^ _CHAR_KEY)
+    # tokens: every word of a word-mode document, every word character of a char-mode document
+    tok_start = np.flatnonzero(first | char_tok)
+    tok_len = np.diff(np.append(tok_start, c.size))
+    sums = np.add.reduceat(h, tok_start)
+    tok_char = char_tok[tok_start]
+    tokens = np.where(tok_char, sums, fmix64(sums + tok_len.astype(np.uint64)))
+    tok_doc = np.searchsorted(word_end, tok_start, side="right")
+    hv_parts, doc_parts, len_parts = [], [], []
+    for is_char, n in ((False, word_n), (True, char_n)):
+        sel = tok_char == is_char
+        if not sel.any():
+            continue
+        t, d = tokens[sel], tok_doc[sel]
+        count = np.bincount(d, minlength=n_docs)
+        docs = np.flatnonzero(count)
+        full = docs[count[docs] >= n]
+        if full.size:
+            # n-grams over the concatenated tokens, then keep those that start and end in one document
+            k = t.size - n + 1
+            if k > 0:
+                acc = t[:k].copy()
+                for i in range(1, n):
+                    acc *= _NGRAM_MUL
+                    acc += t[i : i + k]
+                acc += _U64(n)
+                keep = d[:k] == d[n - 1 :]
+                hv_parts.append((fmix64(acc[keep]) >> _S32).astype(np.uint32))
+                doc_parts.append(full)
+                len_parts.append(count[full] - n + 1)
+        for doc in docs[count[docs] < n].tolist():  # fewer tokens than n: one shingle of all of them
+            hv_parts.append(ngram_hashes(t[d == doc], n))
+            doc_parts.append(np.array([doc], dtype=np.intp))
+            len_parts.append(np.array([1], dtype=np.intp))
+    if not hv_parts:
+        return empty
+    return np.concatenate(hv_parts), np.concatenate(doc_parts), np.concatenate(len_parts).astype(np.intp)

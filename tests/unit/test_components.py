@@ -110,16 +110,19 @@ def test_buckets_sharing_a_coarse_key_are_split_exactly():
     from pipeline.stages.dedup.near import _BUCKET_GROUPS, _memberships, _split_buckets
 
     key = (7 << 40) | 5  # same low 16 bits as `other`, a different bucket
-    other = (9 << 40) | 5
-    lights = [("d1", (key, 11)), ("d2", (key, 12)), ("d3", (other, 11)), ("d4", (12, key))]
+    other = (1 << 63) | (9 << 40) | 5  # a key of 2**63 or more travels as bytes too
+    def keys(*values):  # band keys as _Prepare ships them: little-endian uint64 bytes
+        return np.array(values, dtype="<u8").tobytes()
+
+    lights = [("d1", keys(key, 11)), ("d2", keys(key, 12)), ("d3", keys(other, 11)), ("d4", keys(12, key))]
     # buckets: (0, key) = d1, d2; (1, 11) = d1, d3; (0, other) = d3 alone; (1, key) = d4 alone,
     # though it shares coarse key 5 with the band-0 bucket of the same hash
     grouped: dict = {}
     for light in lights:
         for coarse, member in _memberships(light):
-            assert coarse == member[1] % _BUCKET_GROUPS
+            assert coarse == int(np.frombuffer(member[1], dtype="<u8")[0]) % _BUCKET_GROUPS
             grouped.setdefault(coarse, []).append(member)
     assert len(grouped[5]) == 4  # d1, d2, d3 in band 0 and d4 in band 1 all land in coarse key 5
     buckets = {b: sorted(n) for kv in grouped.items() for b, n in _split_buckets(kv)}
-    assert buckets == {(0, key): ["d1", "d2"], (1, 11): ["d1", "d3"]}
+    assert buckets == {(0, keys(key)): ["d1", "d2"], (1, keys(11)): ["d1", "d3"]}
     assert list(_memberships(("d5", None))) == []

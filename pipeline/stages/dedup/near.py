@@ -72,29 +72,34 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
     return [(nodes[i], nodes[_find(parent, i)]) for i in range(k) if _find(parent, i) != i]
 
 
+
+
 _BUCKET_GROUPS = 1 << 16  # buckets are shuffled under this many coarse keys (see _memberships)
 
 
 def _memberships(light):
-    """(node, band keys) → (coarse key, (band index, band key, node)) per band.
+    """(node, band keys as bytes) → (coarse key, (band index, band key bytes, node)) per band.
 
     Almost every bucket has one member, so grouping by the bucket itself makes one runner-side
     group per bucket (≈ bands × documents; the local runner keeps each as a dict entry, a key and
     a list). Buckets are grouped by the low 16 bits of their hash instead and split inside
     :func:`_split_buckets`: the same values cross the shuffle, in 65,536 groups. At 1e9 documents a
-    group holds ~140k small tuples — still bounded, and plenty of keys to spread over workers."""
+    group holds ~140k small tuples — still bounded, and plenty of keys to spread over workers.
+    Band keys travel as their 8 little-endian bytes: a uint64 of 2**63 or more is not a varint for
+    Beam's coder and would be pickled."""
     node, bands = light
     if bands is None:  # no shingles: nothing to compare
         return
-    for i, key in enumerate(bands):
-        yield key & (_BUCKET_GROUPS - 1), (i, key, node)
+    for i in range(len(bands) // 8):
+        key = bands[8 * i : 8 * i + 8]
+        yield int.from_bytes(key, "little") & (_BUCKET_GROUPS - 1), (i, key, node)
 
 
 def _split_buckets(kv):
-    """(coarse key, [(band index, band key, node), ...]) → (bucket, [node, ...]) for each bucket
+    """(coarse key, [(band index, band key bytes, node), ...]) → (bucket, [node, ...]) for each bucket
     with two or more members."""
     _, members = kv
-    buckets: dict[tuple[int, int], list] = {}
+    buckets: dict[tuple[int, bytes], list] = {}
     for i, key, node in members:
         buckets.setdefault((i, key), []).append(node)
     for bucket, nodes in buckets.items():

@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.beam_outputs import StageOutputs
-from pipeline.minhash import MinHasher, band_keys, exact_key, optimal_bands
+from pipeline.minhash import MinHasher, band_keys, exact_key_of_normalized, normalize, optimal_bands
 from pipeline.records import DROP, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
 from pipeline.stages.dedup import _against_paths
@@ -66,7 +66,8 @@ def _dedup_section(config):
 
 
 class _Prepare(beam.DoFn):
-    """Batch → ``(exact_key, (doc_id, band_keys))`` on the main output; the batch is written to a
+    """Batch → ``(exact_key, (doc_id, band_keys))`` (band keys as little-endian uint64 bytes, see
+    :func:`~pipeline.stages.dedup.near._memberships`) on the main output; the batch is written to a
     held file, named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``; with
     near dedup verifying pairs, ``(doc_id, signature bytes)`` on ``sigs`` for documents with shingles.
 
@@ -91,21 +92,22 @@ class _Prepare(beam.DoFn):
     def process(self, batch):
         if not batch:
             return
-        texts = [r.get("text") if isinstance(r.get("text"), str) else "" for r in batch]
+        # normalised once: the exact key and the shingles both start from it
+        norms = [normalize(r.get("text") if isinstance(r.get("text"), str) else "") for r in batch]
         sigs = keys = empty = None
         if self._hasher is not None:
-            sigs = self._hasher.signatures(texts, [r.get("lang") for r in batch])
-            keys = band_keys(sigs, *self._bands)
+            sigs = self._hasher.signatures_of_normalized(norms, [r.get("lang") for r in batch])
+            keys = band_keys(sigs, *self._bands).astype("<u8", copy=False)
             empty = (sigs == self._hasher.empty_value).all(axis=1)
         name = hold_name(batch)
-        for i, (record, text) in enumerate(zip(batch, texts)):
-            key = exact_key(text)
+        for i, (record, norm) in enumerate(zip(batch, norms)):
+            key = exact_key_of_normalized(norm)
             doc_id = record["doc_id"]
             sig = bands = None
             if sigs is not None:
                 sig = sigs[i].tobytes()
                 if not empty[i]:
-                    bands = tuple(keys[i].tolist())
+                    bands = keys[i].tobytes()
                     if self._verify:
                         yield pvalue.TaggedOutput("sigs", (doc_id, sig))
             record[_K] = (key, sig)
@@ -143,7 +145,7 @@ class _PriorSignatures(beam.DoFn):
                 )
             arr = np.asarray(values, dtype=self._dtype)
             if not (arr == self._empty).all():
-                bands = tuple(band_keys(arr[None, :], *self._bands)[0].tolist())
+                bands = band_keys(arr[None, :], *self._bands)[0].astype("<u8", copy=False).tobytes()
                 if self._verify:
                     yield pvalue.TaggedOutput("sigs", (node, arr.tobytes()))
         yield row["exact_hash"], (node, bands)

@@ -9,7 +9,6 @@ import numpy as np
 
 from pipeline.quality.ngrams import dup_ngram_fraction, top_ngram_fraction
 from pipeline.quality.stats import DocStats, _ratio
-from pipeline.text import DECIMAL
 
 
 def m_word_count(s: DocStats, p: dict) -> float:
@@ -34,11 +33,7 @@ def m_alpha_words(s: DocStats, p: dict) -> float:
     if p.get("unit") == "words":
         # words are letter runs, digit runs or single Han/Kana characters; count the all-digit ones
         n = s.n_words
-        if not n:
-            return 0.0
-        starts, ends = s.word_spans
-        digits = np.concatenate(([0], np.cumsum((s.char_flags & DECIMAL) != 0)))
-        return 1.0 - int(np.count_nonzero(digits[ends] - digits[starts] == ends - starts)) / n
+        return 1.0 - s.n_digit_words / n if n else 0.0
     n_tokens, with_letter = s.token_counts
     return with_letter / n_tokens if n_tokens else 0.0
 
@@ -114,10 +109,11 @@ def m_stop_words(s: DocStats, p: dict) -> float | None:
     hashes = s.word_hashes
     if not len(hashes):
         return 0.0
-    hits = _member(hashes, spec["_hashes"])
+    from pipeline.quality import kernels  # noqa: PLC0415 - numba: loaded on first use
+
     if mode == "suffix":  # Korean: a listed word, or an eojeol ending in a particle/ending syllable
-        hits |= _member(s.codepoints[s.word_spans[1] - 1], spec["_suffix_cps"])
-    return float(np.count_nonzero(hits))
+        return float(kernels.count_members_or_suffix(hashes, spec["_hashes"], s.codepoints[s.word_spans[1] - 1], spec["_suffix_cps"]))
+    return float(kernels.count_members(hashes, spec["_hashes"]))
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ import regex
 import yaml
 
 from pipeline.quality.measures import MEASURES, NGRAM_MEASURES
-from pipeline.quality.ngrams import dup_ngram_first_failure, top_ngram_first_failure
 from pipeline.quality.stats import DocStats
 from pipeline.saferegex import RulePatternError, compile_rule
 from pipeline.text import codepoints, guess_lang_from_script, span_hashes
@@ -90,7 +89,17 @@ def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
         if not isinstance(table, dict) or not table:
             raise RulesError(f"{where}: 'max' must be a table {{n: max_fraction}}")
         p["_table"] = sorted((int(n), float(v)) for n, v in table.items())
+        p["_ns"] = np.array([n for n, _ in p["_table"]], dtype=np.int64)  # the compiled kernels' form
+        p["_limits"] = np.array([v for _, v in p["_table"]], dtype=np.float64)
     return p
+
+
+def _ngram_kernel(check: str):
+    """The compiled first-failure kernel of an n-gram rule (numba imported on first use: start-up
+    of a process that never checks quality does not pay for it)."""
+    from pipeline.quality import kernels  # noqa: PLC0415
+
+    return kernels.top_ngram_first_failure if check == "top_ngram" else kernels.dup_ngram_first_failure
 
 
 class QualityRules:
@@ -208,15 +217,10 @@ class QualityRules:
         failures: list[tuple[str, dict]] = []
         for p in self.for_lang(stats.lang):
             check = p["check"]
-            if check == "top_ngram":
-                hit = top_ngram_first_failure(stats, p["_table"])
-                if hit is not None:
-                    n, value, limit = hit
-                    failures.append((p["name"], {"n": n, "value": round(value, 4), "max": limit}))
-            elif check == "dup_ngram":
-                hit = dup_ngram_first_failure(stats, p["_table"])
-                if hit is not None:
-                    n, value, limit = hit
+            if check in NGRAM_MEASURES:
+                k, value = _ngram_kernel(check)(stats.word_hashes, stats.word_lengths, p["_ns"], p["_limits"])
+                if k >= 0:
+                    n, limit = p["_table"][k]
                     failures.append((p["name"], {"n": n, "value": round(value, 4), "max": limit}))
             else:
                 value = MEASURES[check](stats, p)

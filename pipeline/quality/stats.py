@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.text import CJK, LETTER, SPACE, WORD_RE, codepoints, flags_of_codepoints, span_hashes, word_spans
+from pipeline.text import CJK, DECIMAL, LETTER, SPACE, WORD_RE, codepoints, flags_of_codepoints, span_hashes, word_spans
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # 64-bit golden-ratio multiplier for n-gram hash combining
@@ -52,6 +52,8 @@ class DocStats:
         characters on both sides) and no whitespace token crosses from one text into the next, and
         every value below equals the one computed on the text alone (tested on the golden corpus).
         Word hashes are sums of code point × P^offset, so a span hashes the same at any offset."""
+        from pipeline.quality.kernels import tokenise  # noqa: PLC0415 - numba: loaded on first use
+
         lows = [t.lower() for t in texts]
         cps = codepoints("\n".join(lows))
         flags = flags_of_codepoints(cps)
@@ -60,17 +62,14 @@ class DocStats:
         np.cumsum(lens + 1, out=char_start[1:])
         char_start = char_start[:-1]
         char_end = char_start + lens
-        starts, ends = word_spans(flags)
-        hashes = span_hashes(cps, starts, ends)
-        lengths = (ends - starts).astype(np.int64)
-        word_bound = np.searchsorted(starts, np.append(char_start, len(cps)))
+        # one compiled pass: word spans, hashes and the per-text counts (equal to word_spans,
+        # span_hashes and whitespace_token_counts: tests/unit/test_quality_kernels.py)
+        starts, ends, hashes, word_bound, n_tokens, n_letter_tokens, n_cjk, n_digit_words = tokenise(cps, flags, char_start, char_end)
+        lengths = ends - starts
         words = BatchWords(starts, ends, hashes, lengths, word_bound)
         word_bound = word_bound.tolist()
-        n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
-        cjk_at = np.flatnonzero(flags & CJK)
-        n_cjk = (np.searchsorted(cjk_at, char_end) - np.searchsorted(cjk_at, char_start)).tolist()
         out = []
-        for i, (o, e) in enumerate(zip(char_start.tolist(), char_end.tolist())):
+        for i, (o, e, tok, let, cjk, dig) in enumerate(zip(char_start.tolist(), char_end.tolist(), n_tokens.tolist(), n_letter_tokens.tolist(), n_cjk.tolist(), n_digit_words.tolist())):
             a, b = word_bound[i], word_bound[i + 1]
             s = cls(texts[i], langs[i])
             s.__dict__.update(
@@ -81,8 +80,9 @@ class DocStats:
                 n_words=b - a,
                 word_lengths=lengths[a:b],
                 word_hashes=hashes[a:b],
-                token_counts=(n_tokens[i], n_letter_tokens[i]),
-                n_cjk=n_cjk[i],
+                token_counts=(tok, let),
+                n_cjk=cjk,
+                n_digit_words=dig,
             )
             out.append(s)
         return out
@@ -158,6 +158,13 @@ class DocStats:
     def n_cjk(self) -> int:
         """Han/Kana characters (each one word)."""
         return int(np.count_nonzero(self.char_flags & CJK))
+
+    @cached_property
+    def n_digit_words(self) -> int:
+        """Words made of decimal digits only."""
+        starts, ends = self.word_spans
+        digits = np.concatenate(([0], np.cumsum((self.char_flags & DECIMAL) != 0)))
+        return int(np.count_nonzero(digits[ends] - digits[starts] == ends - starts))
 
     @cached_property
     def token_counts(self) -> tuple[int, int]:

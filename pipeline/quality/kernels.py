@@ -1,0 +1,248 @@
+"""Compiled (numba) kernels for the word n-gram repetition rules, the quality stage's heaviest part.
+
+Each kernel returns exactly what its NumPy reference in :mod:`pipeline.quality.ngrams` returns
+(same n-gram hashes, same grouping by equal 64-bit hash, the same integer sums divided in the same
+order), but in one pass over the words with a hash table instead of one ``argsort`` per n — proven
+equal by ``tests/unit/test_quality_kernels.py`` on real documents. Compiled on first use and cached
+on disk (``cache=True``), so a worker pays the compilation once per installation, not per run.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_MULT = np.uint64(0x9E3779B97F4A7C15)  # the n-gram recurrence's multiplier (stats._MULT)
+_MIX = np.uint64(0xD6E8FEB86659FD93)  # spreads a hash over the table's slots
+
+
+@njit(cache=True, nogil=True)
+def _table_bits(m: int) -> int:
+    bits = 4
+    while (1 << bits) < 2 * m:
+        bits += 1
+    return bits
+
+
+@njit(cache=True, nogil=True)
+def _next_ngrams(g: np.ndarray, h: np.ndarray, n_from: int, n_to: int) -> None:
+    """``g`` holds the n_from-gram hashes (at the first ``len(h) - n_from + 1`` positions); make
+    them the n_to-gram hashes: h(n)[i] = h(n-1)[i] * MULT + h[i + n - 1], wrapping at 2^64."""
+    for n in range(n_from + 1, n_to + 1):
+        for i in range(len(h) - n + 1):
+            g[i] = g[i] * _MULT + h[i + n - 1]
+
+
+@njit(cache=True, nogil=True)
+def _top_fraction(g: np.ndarray, m: int, lens: np.ndarray, n: int, total: float) -> float:
+    """``ngrams.top_ngram_fraction`` over the first ``m`` n-gram hashes of ``g``."""
+    if m < 2:
+        return 0.0
+    bits = _table_bits(m)
+    mask = np.int64((1 << bits) - 1)
+    shift = np.uint64(64 - bits)
+    keys = np.empty(1 << bits, dtype=np.uint64)
+    counts = np.zeros(1 << bits, dtype=np.int64)
+    first = np.empty(1 << bits, dtype=np.int64)
+    best, pos = 1, -1
+    for i in range(m):
+        key = g[i]
+        slot = np.int64((key * _MIX) >> shift)
+        while counts[slot] != 0 and keys[slot] != key:
+            slot = (slot + 1) & mask
+        if counts[slot] == 0:
+            keys[slot] = key
+            first[slot] = i
+        c = counts[slot] + 1
+        counts[slot] = c
+        # ties: the n-gram seen first (Counter.most_common order, as the reference)
+        if c > best or (c == best and first[slot] < pos):
+            best, pos = c, first[slot]
+    if best < 2:
+        return 0.0
+    chars = 0
+    for j in range(pos, pos + n):
+        chars += lens[j]
+    return best * float(chars) / total
+
+
+@njit(cache=True, nogil=True)
+def _dup_fraction(g: np.ndarray, m: int, lens: np.ndarray, n: int, total: float) -> float:
+    """``ngrams.dup_ngram_fraction`` over the first ``m`` n-gram hashes of ``g``: the characters
+    of words inside a repeated (2nd, 3rd, …) occurrence of an n-gram ÷ all word characters."""
+    if m < 2:
+        return 0.0
+    bits = _table_bits(m)
+    mask = np.int64((1 << bits) - 1)
+    shift = np.uint64(64 - bits)
+    keys = np.empty(1 << bits, dtype=np.uint64)
+    used = np.zeros(1 << bits, dtype=np.bool_)
+    covered_until = 0  # words before this index lie inside a repeated n-gram seen so far
+    covered = 0
+    for j in range(len(lens)):
+        if j < m:
+            key = g[j]
+            slot = np.int64((key * _MIX) >> shift)
+            while used[slot] and keys[slot] != key:
+                slot = (slot + 1) & mask
+            if used[slot]:
+                if j + n > covered_until:
+                    covered_until = j + n
+            else:
+                used[slot] = True
+                keys[slot] = key
+        if j < covered_until:
+            covered += lens[j]
+    if covered == 0:
+        return 0.0
+    return float(covered) / total
+
+
+@njit(cache=True, nogil=True)
+def top_ngram_first_failure(h: np.ndarray, lens: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[int, float]:
+    """(index into the table, value) of the first n with a top n-gram share over its limit, or
+    (-1, 0.0): ``ngrams.top_ngram_first_failure``. ``ns`` ascending, ``h`` the word hashes."""
+    total = 0
+    for x in lens:
+        total += x
+    g = h.copy()
+    done = 1
+    for k in range(len(ns)):
+        n = ns[k]
+        _next_ngrams(g, h, done, n)
+        done = n
+        value = _top_fraction(g, len(h) - n + 1, lens, n, float(total))
+        if value > limits[k]:
+            return k, value
+    return -1, 0.0
+
+
+@njit(cache=True, nogil=True)
+def dup_ngram_first_failure(h: np.ndarray, lens: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[int, float]:
+    """``ngrams.dup_ngram_first_failure``, as (index into the table, value) or (-1, 0.0)."""
+    total = 0
+    for x in lens:
+        total += x
+    g = h.copy()
+    done = 1
+    for k in range(len(ns)):
+        n = ns[k]
+        _next_ngrams(g, h, done, n)
+        done = n
+        value = _dup_fraction(g, len(h) - n + 1, lens, n, float(total))
+        if value > limits[k]:
+            return k, value
+        # coverage only shrinks as n grows: under every remaining limit, no larger n can fail
+        lowest = limits[k]
+        for x in limits[k:]:
+            lowest = min(lowest, x)
+        if value <= lowest:
+            return -1, 0.0
+    return -1, 0.0
+
+
+_SPACE, _LETTER, _CJK, _ALNUM, _DECIMAL, _JOINER = 1, 2, 4, 8, 16, 32  # pipeline.text's flags
+_P = np.uint64(0xC2B2AE3D27D4EB4F)  # pipeline.text.span_hashes' base
+
+
+@njit(cache=True, nogil=True)
+def _body(flags: np.ndarray, j: int, lo: int, hi: int) -> bool:
+    """A word character that is not Han/Kana, inside [lo, hi)."""
+    return lo <= j < hi and (flags[j] & _ALNUM) != 0 and (flags[j] & _CJK) == 0
+
+
+@njit(cache=True, nogil=True)
+def _in_word(flags: np.ndarray, j: int, lo: int, hi: int) -> bool:
+    if j >= hi:
+        return False
+    if _body(flags, j, lo, hi):
+        return True
+    return (flags[j] & _JOINER) != 0 and _body(flags, j - 1, lo, hi) and _body(flags, j + 1, lo, hi)
+
+
+@njit(cache=True, nogil=True)
+def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
+    """The words of every text ``cps[char_start[t]:char_end[t]]`` of a batch in one pass: what
+    ``pipeline.text.word_spans`` + ``span_hashes`` + ``stats.whitespace_token_counts`` and the CJK
+    and all-digit-word counts give, per text.
+
+    Returns (word starts, word ends, word hashes, first word of each text (+ the end), whitespace
+    tokens, tokens holding a letter, Han/Kana characters, all-digit words), per text."""
+    n_texts = len(char_start)
+    cap = len(cps)
+    starts = np.empty(cap, dtype=np.int64)
+    ends = np.empty(cap, dtype=np.int64)
+    hashes = np.empty(cap, dtype=np.uint64)
+    bounds = np.empty(n_texts + 1, dtype=np.int64)
+    tokens = np.zeros(n_texts, dtype=np.int64)
+    letter_tokens = np.zeros(n_texts, dtype=np.int64)
+    n_cjk = np.zeros(n_texts, dtype=np.int64)
+    digit_words = np.zeros(n_texts, dtype=np.int64)
+    w = 0
+    for t in range(n_texts):
+        lo, hi = char_start[t], char_end[t]
+        bounds[t] = w
+        in_token = False
+        token_letter = False
+        run_start = -1
+        for j in range(lo, hi):
+            f = flags[j]
+            # whitespace tokens: maximal runs of non-space characters
+            if (f & _SPACE) == 0:
+                if not in_token:
+                    in_token, token_letter = True, False
+                    tokens[t] += 1
+                if (f & _LETTER) != 0 and not token_letter:
+                    token_letter = True
+                    letter_tokens[t] += 1
+            else:
+                in_token = False
+            if (f & _CJK) != 0:
+                n_cjk[t] += 1
+                starts[w], ends[w] = j, j + 1
+                w += 1
+            elif _in_word(flags, j, lo, hi):
+                if run_start < 0:
+                    run_start = j
+                if not _in_word(flags, j + 1, lo, hi):
+                    starts[w], ends[w] = run_start, j + 1
+                    w += 1
+                    run_start = -1
+        bounds[t + 1] = w
+        for k in range(bounds[t], w):  # hash (span_hashes) and digit-only check of each word
+            h = np.uint64(0)
+            p = np.uint64(1)
+            all_digits = True
+            for j in range(starts[k], ends[k]):
+                h += np.uint64(cps[j]) * p
+                p *= _P
+                if (flags[j] & _DECIMAL) == 0:
+                    all_digits = False
+            hashes[k] = h ^ (np.uint64(ends[k] - starts[k]) * _MULT)
+            if all_digits:
+                digit_words[t] += 1
+    return starts[:w], ends[:w], hashes[:w], bounds, tokens, letter_tokens, n_cjk, digit_words
+
+
+@njit(cache=True, nogil=True)
+def count_members(values: np.ndarray, sorted_set: np.ndarray) -> int:
+    """How many of ``values`` are in ``sorted_set`` (``measures._member`` summed)."""
+    hits = 0
+    if len(sorted_set) == 0:
+        return 0
+    idx = np.searchsorted(sorted_set, values)
+    for i in range(len(values)):
+        if idx[i] < len(sorted_set) and sorted_set[idx[i]] == values[i]:
+            hits += 1
+    return hits
+
+
+@njit(cache=True, nogil=True)
+def count_members_or_suffix(values: np.ndarray, sorted_set: np.ndarray, last_cps: np.ndarray, suffix_cps: np.ndarray) -> int:
+    """How many words are listed (hash in ``sorted_set``) or end in a listed character."""
+    hits = 0
+    idx = np.searchsorted(sorted_set, values)
+    sidx = np.searchsorted(suffix_cps, last_cps)
+    for i in range(len(values)):
+        if (idx[i] < len(sorted_set) and sorted_set[idx[i]] == values[i]) or (sidx[i] < len(suffix_cps) and suffix_cps[sidx[i]] == last_cps[i]):
+            hits += 1
+    return hits

@@ -145,21 +145,6 @@ _P = np.uint64(0xC2B2AE3D27D4EB4F)  # pipeline.text.span_hashes' base
 
 
 @njit(cache=True, nogil=True)
-def _body(flags: np.ndarray, j: int, lo: int, hi: int) -> bool:
-    """A word character that is not Han/Kana, inside [lo, hi)."""
-    return lo <= j < hi and (flags[j] & _ALNUM) != 0 and (flags[j] & _CJK) == 0
-
-
-@njit(cache=True, nogil=True)
-def _in_word(flags: np.ndarray, j: int, lo: int, hi: int) -> bool:
-    if j >= hi:
-        return False
-    if _body(flags, j, lo, hi):
-        return True
-    return (flags[j] & _JOINER) != 0 and _body(flags, j - 1, lo, hi) and _body(flags, j + 1, lo, hi)
-
-
-@njit(cache=True, nogil=True)
 def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
     """The words of every text ``cps[char_start[t]:char_end[t]]`` of a batch in one pass: what
     ``pipeline.text.word_spans`` + ``span_hashes`` + ``stats.whitespace_token_counts`` and the CJK
@@ -184,8 +169,12 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
         in_token = False
         token_letter = False
         run_start = -1
+        # body: a word character that is not Han/Kana; a joiner (' ’ -) between two is in the word
+        body_prev = False
+        body_here = lo < hi and (flags[lo] & _ALNUM) != 0 and (flags[lo] & _CJK) == 0
         for j in range(lo, hi):
             f = flags[j]
+            body_next = j + 1 < hi and (flags[j + 1] & _ALNUM) != 0 and (flags[j + 1] & _CJK) == 0
             # whitespace tokens: maximal runs of non-space characters
             if (f & _SPACE) == 0:
                 if not in_token:
@@ -196,17 +185,21 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
                     letter_tokens[t] += 1
             else:
                 in_token = False
-            if (f & _CJK) != 0:
+            in_word = body_here or ((f & _JOINER) != 0 and body_prev and body_next)
+            if run_start >= 0 and not in_word:  # a run of word characters ends before j
+                starts[w], ends[w] = run_start, j
+                w += 1
+                run_start = -1
+            if (f & _CJK) != 0:  # each Han/Kana character is a word
                 n_cjk[t] += 1
                 starts[w], ends[w] = j, j + 1
                 w += 1
-            elif _in_word(flags, j, lo, hi):
-                if run_start < 0:
-                    run_start = j
-                if not _in_word(flags, j + 1, lo, hi):
-                    starts[w], ends[w] = run_start, j + 1
-                    w += 1
-                    run_start = -1
+            elif in_word and run_start < 0:
+                run_start = j
+            body_prev, body_here = body_here, body_next
+        if run_start >= 0:
+            starts[w], ends[w] = run_start, hi
+            w += 1
         bounds[t + 1] = w
         for k in range(bounds[t], w):  # hash (span_hashes) and digit-only check of each word
             h = np.uint64(0)
@@ -246,3 +239,195 @@ def count_members_or_suffix(values: np.ndarray, sorted_set: np.ndarray, last_cps
         if (idx[i] < len(sorted_set) and sorted_set[idx[i]] == values[i]) or (sidx[i] < len(suffix_cps) and suffix_cps[sidx[i]] == last_cps[i]):
             hits += 1
     return hits
+
+
+@njit(cache=True, nogil=True)
+def _strip(flags: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """``str.strip()`` of the span [a, b): whitespace (SPACE = str.isspace) cut off both ends."""
+    while a < b and (flags[a] & _SPACE) != 0:
+        a += 1
+    while b > a and (flags[b - 1] & _SPACE) != 0:
+        b -= 1
+    return a, b
+
+
+@njit(cache=True, nogil=True)
+def _span_hash(cps: np.ndarray, a: int, b: int) -> np.uint64:
+    h = np.uint64(b - a) * _MULT
+    for j in range(a, b):
+        h = (h ^ np.uint64(cps[j])) * _P
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _same_span(cps: np.ndarray, a: int, b: int, c: int, d: int) -> bool:
+    if b - a != d - c:
+        return False
+    for k in range(b - a):
+        if cps[a + k] != cps[c + k]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _distinct(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi: int) -> tuple[int, int, int, int]:
+    """(items, distinct items, characters of all, of the distinct ones) of the spans lo … hi - 1, equal
+    spans found by hash and confirmed character by character (``set`` semantics)."""
+    m = hi - lo
+    total = 0
+    for k in range(lo, hi):
+        total += ends[k] - starts[k]
+    if m < 2:
+        return m, m, total, total
+    bits = _table_bits(m)
+    mask = np.int64((1 << bits) - 1)
+    shift = np.uint64(64 - bits)
+    keys = np.empty(1 << bits, dtype=np.uint64)
+    item = np.full(1 << bits, -1, dtype=np.int64)
+    distinct, distinct_chars = 0, 0
+    for k in range(lo, hi):
+        key = _span_hash(cps, starts[k], ends[k])
+        slot = np.int64((key * _MIX) >> shift)
+        while item[slot] >= 0 and not (keys[slot] == key and _same_span(cps, starts[item[slot]], ends[item[slot]], starts[k], ends[k])):
+            slot = (slot + 1) & mask
+        if item[slot] < 0:
+            keys[slot] = key
+            item[slot] = k
+            distinct += 1
+            distinct_chars += ends[k] - starts[k]
+    return m, distinct, total, distinct_chars
+
+
+@njit(cache=True, nogil=True)
+def lines_and_paragraphs(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
+    """The non-empty stripped lines (split on "\\n") and paragraphs (split on ``\\n[ \\t\\r\\f\\v]*\\n``)
+    of every text of a batch, as spans of the original text's code points, and per text what the
+    repeat rules need: (items, distinct items, characters, of the distinct items), of lines and of
+    paragraphs (``stats.DocStats.lines`` / ``paragraphs`` / ``_dup_fractions``)."""
+    n_texts = len(char_start)
+    cap = len(cps) + n_texts
+    line_starts = np.empty(cap, dtype=np.int64)
+    line_ends = np.empty(cap, dtype=np.int64)
+    line_bounds = np.empty(n_texts + 1, dtype=np.int64)
+    para_starts = np.empty(cap, dtype=np.int64)
+    para_ends = np.empty(cap, dtype=np.int64)
+    dup = np.zeros((n_texts, 8), dtype=np.int64)
+    n_lines = 0
+    for t in range(n_texts):
+        lo, hi = char_start[t], char_end[t]
+        line_bounds[t] = n_lines
+        a = lo
+        for j in range(lo, hi + 1):
+            if j == hi or cps[j] == 10:
+                s, e = _strip(flags, a, j)
+                if e > s:
+                    line_starts[n_lines], line_ends[n_lines] = s, e
+                    n_lines += 1
+                a = j + 1
+        line_bounds[t + 1] = n_lines
+        # paragraphs: the regex's leftmost, non-overlapping matches of \n[ \t\r\f\v]*\n
+        n_paras = 0
+        a = lo
+        j = lo
+        while j < hi:
+            if cps[j] == 10:
+                k = j + 1
+                while k < hi and (cps[k] == 32 or cps[k] == 9 or cps[k] == 13 or cps[k] == 12 or cps[k] == 11):
+                    k += 1
+                if k < hi and cps[k] == 10:
+                    s, e = _strip(flags, a, j)
+                    if e > s:
+                        para_starts[n_paras], para_ends[n_paras] = s, e
+                        n_paras += 1
+                    a = k + 1
+                    j = k + 1
+                    continue
+            j += 1
+        s, e = _strip(flags, a, hi)
+        if e > s:
+            para_starts[n_paras], para_ends[n_paras] = s, e
+            n_paras += 1
+        dup[t, 0], dup[t, 1], dup[t, 2], dup[t, 3] = _distinct(cps, line_starts, line_ends, line_bounds[t], n_lines)
+        dup[t, 4], dup[t, 5], dup[t, 6], dup[t, 7] = _distinct(cps, para_starts, para_ends, 0, n_paras)
+    return line_starts[:n_lines], line_ends[:n_lines], line_bounds, dup
+
+
+@njit(cache=True, nogil=True)
+def _span_has_affix(cps: np.ndarray, a: int, b: int, pat_cps: np.ndarray, pat_offs: np.ndarray, at_end: bool) -> bool:
+    for p in range(len(pat_offs) - 1):
+        pa, pb = pat_offs[p], pat_offs[p + 1]
+        n = pb - pa
+        if n > b - a:
+            continue
+        o = b - n if at_end else a
+        k = 0
+        while k < n and cps[o + k] == pat_cps[pa + k]:
+            k += 1
+        if k == n:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def count_affixed(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds: np.ndarray, pat_cps: np.ndarray, pat_offs: np.ndarray, at_end: bool) -> np.ndarray:
+    """Per text (spans ``bounds[t]`` … ``bounds[t + 1] - 1``): how many spans start (or, ``at_end``,
+    end) with one of the patterns ``pat_cps[pat_offs[p]:pat_offs[p + 1]]`` — ``str.startswith`` /
+    ``str.endswith`` with a tuple."""
+    out = np.zeros(len(bounds) - 1, dtype=np.int64)
+    for t in range(len(bounds) - 1):
+        for k in range(bounds[t], bounds[t + 1]):
+            if _span_has_affix(cps, starts[k], ends[k], pat_cps, pat_offs, at_end):
+                out[t] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def count_substrings(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, pat: np.ndarray) -> np.ndarray:
+    """Per text ``cps[starts[t]:ends[t]]``: ``str.count(pattern)`` (non-overlapping, left to right)."""
+    out = np.zeros(len(starts), dtype=np.int64)
+    n = len(pat)
+    for t in range(len(starts)):
+        a, b = starts[t], ends[t]
+        if n == 0:
+            out[t] = b - a + 1
+            continue
+        j = a
+        while j + n <= b:
+            k = 0
+            while k < n and cps[j + k] == pat[k]:
+                k += 1
+            if k == n:
+                out[t] += 1
+                j += n
+            else:
+                j += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def ngram_first_failures(top: bool, hashes: np.ndarray, lens: np.ndarray, bounds: np.ndarray, texts: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`top_ngram_first_failure` (``top``) or :func:`dup_ngram_first_failure` of each listed
+    text of a batch (words ``bounds[t]`` … ``bounds[t + 1] - 1``): (table index or -1, value)."""
+    ks = np.empty(len(texts), dtype=np.int64)
+    values = np.empty(len(texts), dtype=np.float64)
+    for i in range(len(texts)):
+        a, b = bounds[texts[i]], bounds[texts[i] + 1]
+        if top:
+            ks[i], values[i] = top_ngram_first_failure(hashes[a:b], lens[a:b], ns, limits)
+        else:
+            ks[i], values[i] = dup_ngram_first_failure(hashes[a:b], lens[a:b], ns, limits)
+    return ks, values
+
+
+@njit(cache=True, nogil=True)
+def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, sorted_set: np.ndarray, last_cps: np.ndarray, suffix_cps: np.ndarray, by_suffix: bool) -> np.ndarray:
+    """Per listed text: its words whose hash is in ``sorted_set`` (or, ``by_suffix``, whose last
+    character is in ``suffix_cps``) — :func:`count_members` / :func:`count_members_or_suffix`."""
+    out = np.empty(len(texts), dtype=np.int64)
+    for i in range(len(texts)):
+        a, b = bounds[texts[i]], bounds[texts[i] + 1]
+        if by_suffix:
+            out[i] = count_members_or_suffix(hashes[a:b], sorted_set, last_cps[a:b], suffix_cps)
+        else:
+            out[i] = count_members(hashes[a:b], sorted_set)
+    return out

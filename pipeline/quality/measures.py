@@ -2,7 +2,6 @@
 the ``check`` name a rule in ``rules/quality.yaml`` uses."""
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
@@ -39,24 +38,19 @@ def m_alpha_words(s: DocStats, p: dict) -> float:
 
 
 def m_bullet_lines(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.startswith, lines, repeat(p["_bullets"]))), len(lines))
+    return _ratio(s.lines_with_affix(p["_bullets"], False), s.n_lines)
 
 
 def m_ellipsis_lines(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines))
+    return _ratio(s.lines_with_affix(p["_endings"], True), s.n_lines)
 
 
 def m_line_punct(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines)) if lines else 0.0
+    return _ratio(s.lines_with_affix(p["_endings"], True), s.n_lines)
 
 
 def m_short_lines(s: DocStats, p: dict) -> float:
-    k = int(p["chars"])
-    lines = s.lines
-    return _ratio(sum(1 for ln in lines if len(ln) <= k), len(lines))
+    return _ratio(s.short_lines(int(p["chars"])), s.n_lines)
 
 
 def m_line_pattern(s: DocStats, p: dict) -> float:
@@ -109,11 +103,10 @@ def m_stop_words(s: DocStats, p: dict) -> float | None:
     hashes = s.word_hashes
     if not len(hashes):
         return 0.0
-    from pipeline.quality import kernels  # noqa: PLC0415 - numba: loaded on first use
-
+    hits = _member(hashes, spec["_hashes"])
     if mode == "suffix":  # Korean: a listed word, or an eojeol ending in a particle/ending syllable
-        return float(kernels.count_members_or_suffix(hashes, spec["_hashes"], s.codepoints[s.word_spans[1] - 1], spec["_suffix_cps"]))
-    return float(kernels.count_members(hashes, spec["_hashes"]))
+        hits |= _member(s.codepoints[s.word_spans[1] - 1], spec["_suffix_cps"])
+    return float(np.count_nonzero(hits))
 
 
 def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:

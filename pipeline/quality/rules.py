@@ -11,6 +11,7 @@ import regex
 import yaml
 
 from pipeline.quality.measures import MEASURES, NGRAM_MEASURES
+from pipeline.quality.ngrams import dup_ngram_first_failure, top_ngram_first_failure
 from pipeline.quality.stats import DocStats
 from pipeline.saferegex import RulePatternError, compile_rule
 from pipeline.text import codepoints, guess_lang_from_script, span_hashes
@@ -92,14 +93,6 @@ def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
         p["_ns"] = np.array([n for n, _ in p["_table"]], dtype=np.int64)  # the compiled kernels' form
         p["_limits"] = np.array([v for _, v in p["_table"]], dtype=np.float64)
     return p
-
-
-def _ngram_kernel(check: str):
-    """The compiled first-failure kernel of an n-gram rule (numba imported on first use: start-up
-    of a process that never checks quality does not pay for it)."""
-    from pipeline.quality import kernels  # noqa: PLC0415
-
-    return kernels.top_ngram_first_failure if check == "top_ngram" else kernels.dup_ngram_first_failure
 
 
 class QualityRules:
@@ -198,9 +191,11 @@ class QualityRules:
         return self.check_stats(DocStats(text, lang), all_failures)
 
     def check_batch(self, texts: list[str], langs: list[str | None], all_failures: bool = False) -> list[list[tuple[str, dict]]]:
-        """:meth:`check` for each text, the tokenisation done once per run of texts of up to
-        ``BATCH_CHARS`` characters together (:meth:`DocStats.batch`), so a batch of huge records
-        needs no more memory than one of them at a time."""
+        """:meth:`check` for each text, the texts checked together (each rule over the whole run,
+        :func:`pipeline.quality.batch.check_batch`) in runs of up to ``BATCH_CHARS`` characters, so
+        a batch of huge records needs no more memory than one of them at a time."""
+        from pipeline.quality.batch import check_batch  # noqa: PLC0415 - numba: loaded on first use
+
         out: list[list[tuple[str, dict]]] = []
         lo = 0
         while lo < len(texts):
@@ -208,7 +203,7 @@ class QualityRules:
             while hi < len(texts) and chars + len(texts[hi]) <= BATCH_CHARS:
                 chars += len(texts[hi])
                 hi += 1
-            out += [self.check_stats(stats, all_failures) for stats in DocStats.batch(texts[lo:hi], langs[lo:hi])]
+            out += check_batch(self.for_lang, texts[lo:hi], langs[lo:hi], all_failures)
             lo = hi
         return out
 
@@ -217,10 +212,15 @@ class QualityRules:
         failures: list[tuple[str, dict]] = []
         for p in self.for_lang(stats.lang):
             check = p["check"]
-            if check in NGRAM_MEASURES:
-                k, value = _ngram_kernel(check)(stats.word_hashes, stats.word_lengths, p["_ns"], p["_limits"])
-                if k >= 0:
-                    n, limit = p["_table"][k]
+            if check == "top_ngram":
+                hit = top_ngram_first_failure(stats, p["_table"])
+                if hit is not None:
+                    n, value, limit = hit
+                    failures.append((p["name"], {"n": n, "value": round(value, 4), "max": limit}))
+            elif check == "dup_ngram":
+                hit = dup_ngram_first_failure(stats, p["_table"])
+                if hit is not None:
+                    n, value, limit = hit
                     failures.append((p["name"], {"n": n, "value": round(value, 4), "max": limit}))
             else:
                 value = MEASURES[check](stats, p)

@@ -13,6 +13,7 @@ it, so the fixed cost of an array operation is paid per batch, not per document.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
@@ -52,40 +53,7 @@ class DocStats:
         characters on both sides) and no whitespace token crosses from one text into the next, and
         every value below equals the one computed on the text alone (tested on the golden corpus).
         Word hashes are sums of code point × P^offset, so a span hashes the same at any offset."""
-        from pipeline.quality.kernels import tokenise  # noqa: PLC0415 - numba: loaded on first use
-
-        lows = [t.lower() for t in texts]
-        cps = codepoints("\n".join(lows))
-        flags = flags_of_codepoints(cps)
-        lens = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
-        char_start = np.zeros(len(lows) + 1, dtype=np.int64)  # text i: char_start[i] … char_end[i]
-        np.cumsum(lens + 1, out=char_start[1:])
-        char_start = char_start[:-1]
-        char_end = char_start + lens
-        # one compiled pass: word spans, hashes and the per-text counts (equal to word_spans,
-        # span_hashes and whitespace_token_counts: tests/unit/test_quality_kernels.py)
-        starts, ends, hashes, word_bound, n_tokens, n_letter_tokens, n_cjk, n_digit_words = tokenise(cps, flags, char_start, char_end)
-        lengths = ends - starts
-        words = BatchWords(starts, ends, hashes, lengths, word_bound)
-        word_bound = word_bound.tolist()
-        out = []
-        for i, (o, e, tok, let, cjk, dig) in enumerate(zip(char_start.tolist(), char_end.tolist(), n_tokens.tolist(), n_letter_tokens.tolist(), n_cjk.tolist(), n_digit_words.tolist())):
-            a, b = word_bound[i], word_bound[i + 1]
-            s = cls(texts[i], langs[i])
-            s.__dict__.update(
-                lower=lows[i],
-                codepoints=cps[o:e],
-                char_flags=flags[o:e],
-                _batch_words=(words, a, b, o, i),
-                n_words=b - a,
-                word_lengths=lengths[a:b],
-                word_hashes=hashes[a:b],
-                token_counts=(tok, let),
-                n_cjk=cjk,
-                n_digit_words=dig,
-            )
-            out.append(s)
-        return out
+        return TextBatch(texts, langs).docs
 
     def _get(self, key: str, fn: Callable[[], Any]) -> Any:
         c = self._c
@@ -177,10 +145,37 @@ class DocStats:
         """64-bit hash per word (:func:`pipeline.text.span_hashes`); only equality matters."""
         return span_hashes(self.codepoints, *self.word_spans)
 
+    _batch_lines: tuple | None = None  # (BatchLines, index of the text)
+
     def dup_stats(self, what: str) -> tuple[float, float]:
         """(share of items, share of their characters) repeating an earlier item, for "lines" or
         "paragraphs" — one pass serves both rules."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            col = 0 if what == "lines" else 4
+            return _dup_fractions_of_counts(*lines.dup[i, col : col + 4].tolist())
         return self._get(f"dup_{what}", lambda: _dup_fractions(getattr(self, what)))
+
+    @cached_property
+    def n_lines(self) -> int:
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.n_lines[i])
+        return len(self.lines)
+
+    def lines_with_affix(self, affixes: tuple[str, ...], at_end: bool) -> int:
+        """Lines starting (``at_end``: ending) with one of ``affixes``."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.with_affix(affixes, at_end)[i])
+        return sum(map(str.endswith if at_end else str.startswith, self.lines, repeat(affixes)))
+
+    def short_lines(self, chars: int) -> int:
+        """Lines of at most ``chars`` characters."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.short(chars)[i])
+        return sum(1 for ln in self.lines if len(ln) <= chars)
 
     def ngram_hashes(self, n: int) -> np.ndarray:
         """Hash of every word n-gram: h(n)[i] = h(n-1)[i] * MULT + word_hash[i + n - 1] (so each n
@@ -201,6 +196,93 @@ class DocStats:
             return g
 
         return self._get(f"ngrams{n}", build)
+
+
+class TextBatch:
+    """A batch of texts tokenised together (:meth:`DocStats.batch`): per-text counts as arrays
+    (what the vectorised rule check, :mod:`pipeline.quality.batch`, reads) and one
+    :class:`DocStats` per text (``docs``) holding views of the shared arrays."""
+
+    def __init__(self, texts: list[str], langs: list[str | None]) -> None:
+        from pipeline.quality.kernels import lines_and_paragraphs, tokenise  # noqa: PLC0415 - numba: loaded on first use
+
+        lows = [t.lower() for t in texts]
+        cps = codepoints("\n".join(lows))
+        flags = flags_of_codepoints(cps)
+        lens = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
+        char_start = np.zeros(len(lows) + 1, dtype=np.int64)  # text i: char_start[i] … char_end[i]
+        np.cumsum(lens + 1, out=char_start[1:])
+        char_start = char_start[:-1]
+        char_end = char_start + lens
+        # one compiled pass: word spans, hashes and the per-text counts (equal to word_spans,
+        # span_hashes and whitespace_token_counts: tests/unit/test_quality_kernels.py)
+        starts, ends, hashes, word_bound, n_tokens, n_letter_tokens, n_cjk, n_digit_words = tokenise(cps, flags, char_start, char_end)
+        lengths = ends - starts
+        words = BatchWords(starts, ends, hashes, lengths, word_bound)
+        word_bound = word_bound.tolist()
+        # lines and paragraphs are those of the original text (lower-casing may change lengths)
+        orig_cps = codepoints("\n".join(texts))
+        orig_start = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1, out=orig_start[1:])
+        orig_end = orig_start[1:] - 1
+        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, flags_of_codepoints(orig_cps), orig_start[:-1], orig_end))
+        self.words, self.lines = words, lines
+        self.lower_cps, self.lower_start, self.lower_end = cps, char_start, char_end
+        self.orig_cps, self.orig_start, self.orig_end = orig_cps, orig_start[:-1], orig_end
+        self.n_words = np.diff(words.text_bounds)
+        self.n_tokens, self.n_letter_tokens, self.n_cjk, self.n_digit_words = n_tokens, n_letter_tokens, n_cjk, n_digit_words
+        self.docs = out = []
+        for i, (o, e, tok, let, cjk, dig) in enumerate(zip(char_start.tolist(), char_end.tolist(), n_tokens.tolist(), n_letter_tokens.tolist(), n_cjk.tolist(), n_digit_words.tolist())):
+            a, b = word_bound[i], word_bound[i + 1]
+            s = DocStats(texts[i], langs[i])
+            s.__dict__.update(
+                lower=lows[i],
+                codepoints=cps[o:e],
+                char_flags=flags[o:e],
+                _batch_words=(words, a, b, o, i),
+                n_words=b - a,
+                word_lengths=lengths[a:b],
+                word_hashes=hashes[a:b],
+                token_counts=(tok, let),
+                n_cjk=cjk,
+                n_digit_words=dig,
+                _batch_lines=(lines, i),
+            )
+            out.append(s)
+
+
+class BatchLines:
+    """The lines of a batch of texts (:meth:`DocStats.batch`) as spans of the original texts' code
+    points, and per-text counts over them, computed for the whole batch on first use."""
+
+    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds: np.ndarray, dup: np.ndarray) -> None:
+        self.cps, self.starts, self.ends, self.bounds = cps, starts, ends, bounds
+        self.dup = dup  # per text: lines, distinct lines, their characters; the same of paragraphs
+        self.n_lines = np.diff(bounds)
+        self._counts: dict[tuple, np.ndarray] = {}
+
+    def with_affix(self, affixes: tuple[str, ...], at_end: bool) -> np.ndarray:
+        """Per text: its lines starting (``at_end``: ending) with one of ``affixes``."""
+        key = (affixes, at_end)
+        hit = self._counts.get(key)
+        if hit is None:
+            from pipeline.quality.kernels import count_affixed  # noqa: PLC0415
+
+            pat = codepoints("".join(affixes))
+            offs = np.zeros(len(affixes) + 1, dtype=np.int64)
+            np.cumsum([len(a) for a in affixes], out=offs[1:])
+            hit = self._counts[key] = count_affixed(self.cps, self.starts, self.ends, self.bounds, pat, offs, at_end)
+        return hit
+
+    def short(self, chars: int) -> np.ndarray:
+        """Per text: its lines of at most ``chars`` characters."""
+        key = ("short", chars)
+        hit = self._counts.get(key)
+        if hit is None:
+            cum = np.zeros(len(self.starts) + 1, dtype=np.int64)
+            np.cumsum(self.ends - self.starts <= chars, out=cum[1:])
+            hit = self._counts[key] = cum[self.bounds[1:]] - cum[self.bounds[:-1]]
+        return hit
 
 
 class BatchWords:
@@ -285,6 +367,13 @@ def whitespace_token_counts(flags: np.ndarray, starts: np.ndarray, ends: np.ndar
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
+
+
+def _dup_fractions_of_counts(n_items: int, n_distinct: int, total: int, distinct_total: int) -> tuple[float, float]:
+    """:func:`_dup_fractions` from the counts (``kernels.lines_and_paragraphs``)."""
+    if n_items < 2:
+        return 0.0, 0.0
+    return (n_items - n_distinct) / n_items, _ratio(total - distinct_total, total)
 
 
 def _dup_fractions(items: list[str]) -> tuple[float, float]:

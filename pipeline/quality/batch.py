@@ -5,8 +5,9 @@ work is only building the detail of the documents that fail.
 It gives exactly what :meth:`QualityRules.check_stats` gives document by document (the reference:
 same rule order, same values to the last bit, same details) — ``tests/unit/test_quality_kernels.py``
 compares the two on real documents of every script. Measures without a vectorised form here
-(``line_pattern``, ``stop_words`` by characters) run the per-document measure on the texts still
-being checked.
+(``line_pattern``, ``stop_words`` by characters, and the substring counts ``symbol_word_ratio``
+and ``contains``, which ``str.count`` already does at C speed) run the per-document measure on the
+texts still being checked.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import numpy as np
 from pipeline.quality import kernels
 from pipeline.quality.measures import MEASURES
 from pipeline.quality.stats import TextBatch
-from pipeline.text import codepoints
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -31,12 +31,6 @@ def _per_document(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     fn = MEASURES[p["check"]]
     docs = batch.docs
     return np.array([np.nan if (v := fn(docs[t], p)) is None else float(v) for t in texts.tolist()], dtype=np.float64)
-
-
-def _count(batch: TextBatch, texts: np.ndarray, pattern: str, lower: bool) -> np.ndarray:
-    if lower:
-        return kernels.count_substrings(batch.lower_cps, batch.lower_start[texts], batch.lower_end[texts], codepoints(pattern))
-    return kernels.count_substrings(batch.orig_cps, batch.orig_start[texts], batch.orig_end[texts], codepoints(pattern))
 
 
 def b_word_count(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
@@ -54,13 +48,6 @@ def b_mean_word_length(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarr
     return out
 
 
-def b_symbol_word_ratio(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
-    hits = np.zeros(len(texts), dtype=np.int64)
-    for sym in p["symbols"]:
-        hits += _count(batch, texts, sym, lower=False)
-    return _ratio(hits, batch.n_words[texts])
-
-
 def b_alpha_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     if p.get("unit") == "words":
         n = batch.n_words[texts]
@@ -75,10 +62,13 @@ def b_stop_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     spec = p["_stopwords"].get(langs.pop() or "") if len(langs) == 1 else None
     if spec is None or spec["mode"] == "chars":  # no list (not judged), or by characters
         return _per_document(batch, texts, p)
+    table = spec.get("_hash_table")
+    if table is None:  # the list as the kernel's hash set, built once per rule set
+        table = spec["_hash_table"] = kernels.hash_set(spec["_hashes"])
     words = batch.words
     by_suffix = spec["mode"] == "suffix"
     last_cps = batch.lower_cps[words.ends - 1] if by_suffix and len(words.ends) else np.zeros(0, dtype=np.uint32)
-    return kernels.stop_word_counts(words.hashes, words.text_bounds, texts, spec["_hashes"], last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
+    return kernels.stop_word_counts(words.hashes, words.text_bounds, texts, *table, last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
 
 
 def _line_share(batch: TextBatch, texts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -97,13 +87,6 @@ def b_short_lines(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     return _line_share(batch, texts, batch.lines.short(int(p["chars"])))
 
 
-def b_contains(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
-    hits = np.zeros(len(texts), dtype=np.int64)
-    for pat in p["_patterns"]:
-        hits += _count(batch, texts, pat, lower=True)
-    return hits.astype(np.float64)
-
-
 def _dup(col: int, chars: bool) -> Callable:
     """A repeat share from the per-text counts of ``kernels.lines_and_paragraphs`` (``stats._dup_fractions``)."""
 
@@ -119,14 +102,12 @@ def _dup(col: int, chars: bool) -> Callable:
 BATCH_MEASURES: dict[str, Callable[[TextBatch, np.ndarray, dict], np.ndarray]] = {
     "word_count": b_word_count,
     "mean_word_length": b_mean_word_length,
-    "symbol_word_ratio": b_symbol_word_ratio,
     "alpha_words": b_alpha_words,
     "stop_words": b_stop_words,
     "bullet_lines": b_bullet_lines,
     "ellipsis_lines": b_line_endings,
     "line_punct": b_line_endings,
     "short_lines": b_short_lines,
-    "contains": b_contains,
     "dup_lines": _dup(0, False),
     "dup_line_chars": _dup(0, True),
     "dup_paragraphs": _dup(4, False),

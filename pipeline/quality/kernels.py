@@ -169,6 +169,9 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
         in_token = False
         token_letter = False
         run_start = -1
+        h = np.uint64(0)  # the running word's span_hashes sum, the next power of P, all digits?
+        p = np.uint64(1)
+        all_digits = True
         # body: a word character that is not Han/Kana; a joiner (' ’ -) between two is in the word
         body_prev = False
         body_here = lo < hi and (flags[lo] & _ALNUM) != 0 and (flags[lo] & _CJK) == 0
@@ -186,67 +189,46 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
             else:
                 in_token = False
             in_word = body_here or ((f & _JOINER) != 0 and body_prev and body_next)
-            if run_start >= 0 and not in_word:  # a run of word characters ends before j
+            if in_word:
+                if run_start < 0:
+                    run_start, h, p, all_digits = j, np.uint64(0), np.uint64(1), True
+                h += np.uint64(cps[j]) * p
+                p *= _P
+                all_digits = all_digits and (f & _DECIMAL) != 0
+            elif run_start >= 0:  # a run of word characters ended before j
                 starts[w], ends[w] = run_start, j
+                hashes[w] = h ^ (np.uint64(j - run_start) * _MULT)
+                digit_words[t] += all_digits
                 w += 1
                 run_start = -1
             if (f & _CJK) != 0:  # each Han/Kana character is a word
                 n_cjk[t] += 1
                 starts[w], ends[w] = j, j + 1
+                hashes[w] = np.uint64(cps[j]) ^ _MULT
+                digit_words[t] += (f & _DECIMAL) != 0
                 w += 1
-            elif in_word and run_start < 0:
-                run_start = j
             body_prev, body_here = body_here, body_next
         if run_start >= 0:
             starts[w], ends[w] = run_start, hi
+            hashes[w] = h ^ (np.uint64(hi - run_start) * _MULT)
+            digit_words[t] += all_digits
             w += 1
         bounds[t + 1] = w
-        for k in range(bounds[t], w):  # hash (span_hashes) and digit-only check of each word
-            h = np.uint64(0)
-            p = np.uint64(1)
-            all_digits = True
-            for j in range(starts[k], ends[k]):
-                h += np.uint64(cps[j]) * p
-                p *= _P
-                if (flags[j] & _DECIMAL) == 0:
-                    all_digits = False
-            hashes[k] = h ^ (np.uint64(ends[k] - starts[k]) * _MULT)
-            if all_digits:
-                digit_words[t] += 1
     return starts[:w], ends[:w], hashes[:w], bounds, tokens, letter_tokens, n_cjk, digit_words
 
 
 @njit(cache=True, nogil=True)
-def count_members(values: np.ndarray, sorted_set: np.ndarray) -> int:
-    """How many of ``values`` are in ``sorted_set`` (``measures._member`` summed)."""
-    hits = 0
-    if len(sorted_set) == 0:
-        return 0
-    idx = np.searchsorted(sorted_set, values)
-    for i in range(len(values)):
-        if idx[i] < len(sorted_set) and sorted_set[idx[i]] == values[i]:
-            hits += 1
-    return hits
+def _is_space(cps: np.ndarray, table: np.ndarray, j: int) -> bool:
+    """str.isspace of cps[j], by the BMP flag table (no whitespace lies outside the BMP)."""
+    return cps[j] < 0x10000 and (table[cps[j]] & _SPACE) != 0
 
 
 @njit(cache=True, nogil=True)
-def count_members_or_suffix(values: np.ndarray, sorted_set: np.ndarray, last_cps: np.ndarray, suffix_cps: np.ndarray) -> int:
-    """How many words are listed (hash in ``sorted_set``) or end in a listed character."""
-    hits = 0
-    idx = np.searchsorted(sorted_set, values)
-    sidx = np.searchsorted(suffix_cps, last_cps)
-    for i in range(len(values)):
-        if (idx[i] < len(sorted_set) and sorted_set[idx[i]] == values[i]) or (sidx[i] < len(suffix_cps) and suffix_cps[sidx[i]] == last_cps[i]):
-            hits += 1
-    return hits
-
-
-@njit(cache=True, nogil=True)
-def _strip(flags: np.ndarray, a: int, b: int) -> tuple[int, int]:
-    """``str.strip()`` of the span [a, b): whitespace (SPACE = str.isspace) cut off both ends."""
-    while a < b and (flags[a] & _SPACE) != 0:
+def _strip(cps: np.ndarray, table: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """``str.strip()`` of the span [a, b): whitespace cut off both ends."""
+    while a < b and _is_space(cps, table, a):
         a += 1
-    while b > a and (flags[b - 1] & _SPACE) != 0:
+    while b > a and _is_space(cps, table, b - 1):
         b -= 1
     return a, b
 
@@ -299,9 +281,10 @@ def _distinct(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi
 
 
 @njit(cache=True, nogil=True)
-def lines_and_paragraphs(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
+def lines_and_paragraphs(cps: np.ndarray, table: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
     """The non-empty stripped lines (split on "\\n") and paragraphs (split on ``\\n[ \\t\\r\\f\\v]*\\n``)
-    of every text of a batch, as spans of the original text's code points, and per text what the
+    of every text of a batch, as spans of the original text's code points (``table``: the BMP flags
+    of ``pipeline.text``), and per text what the
     repeat rules need: (items, distinct items, characters, of the distinct items), of lines and of
     paragraphs (``stats.DocStats.lines`` / ``paragraphs`` / ``_dup_fractions``)."""
     n_texts = len(char_start)
@@ -319,7 +302,7 @@ def lines_and_paragraphs(cps: np.ndarray, flags: np.ndarray, char_start: np.ndar
         a = lo
         for j in range(lo, hi + 1):
             if j == hi or cps[j] == 10:
-                s, e = _strip(flags, a, j)
+                s, e = _strip(cps, table, a, j)
                 if e > s:
                     line_starts[n_lines], line_ends[n_lines] = s, e
                     n_lines += 1
@@ -335,7 +318,7 @@ def lines_and_paragraphs(cps: np.ndarray, flags: np.ndarray, char_start: np.ndar
                 while k < hi and (cps[k] == 32 or cps[k] == 9 or cps[k] == 13 or cps[k] == 12 or cps[k] == 11):
                     k += 1
                 if k < hi and cps[k] == 10:
-                    s, e = _strip(flags, a, j)
+                    s, e = _strip(cps, table, a, j)
                     if e > s:
                         para_starts[n_paras], para_ends[n_paras] = s, e
                         n_paras += 1
@@ -343,7 +326,7 @@ def lines_and_paragraphs(cps: np.ndarray, flags: np.ndarray, char_start: np.ndar
                     j = k + 1
                     continue
             j += 1
-        s, e = _strip(flags, a, hi)
+        s, e = _strip(cps, table, a, hi)
         if e > s:
             para_starts[n_paras], para_ends[n_paras] = s, e
             n_paras += 1
@@ -382,29 +365,6 @@ def count_affixed(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds:
 
 
 @njit(cache=True, nogil=True)
-def count_substrings(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, pat: np.ndarray) -> np.ndarray:
-    """Per text ``cps[starts[t]:ends[t]]``: ``str.count(pattern)`` (non-overlapping, left to right)."""
-    out = np.zeros(len(starts), dtype=np.int64)
-    n = len(pat)
-    for t in range(len(starts)):
-        a, b = starts[t], ends[t]
-        if n == 0:
-            out[t] = b - a + 1
-            continue
-        j = a
-        while j + n <= b:
-            k = 0
-            while k < n and cps[j + k] == pat[k]:
-                k += 1
-            if k == n:
-                out[t] += 1
-                j += n
-            else:
-                j += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
 def ngram_first_failures(top: bool, hashes: np.ndarray, lens: np.ndarray, bounds: np.ndarray, texts: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`top_ngram_first_failure` (``top``) or :func:`dup_ngram_first_failure` of each listed
     text of a batch (words ``bounds[t]`` … ``bounds[t + 1] - 1``): (table index or -1, value)."""
@@ -419,15 +379,52 @@ def ngram_first_failures(top: bool, hashes: np.ndarray, lens: np.ndarray, bounds
     return ks, values
 
 
+def hash_set(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An open-addressing table of the uint64 ``values`` (keys, occupied), for :func:`_in_set`."""
+    bits = _table_bits(max(2 * len(values), 1))
+    keys = np.zeros(1 << bits, dtype=np.uint64)
+    used = np.zeros(1 << bits, dtype=np.bool_)
+    _fill_set(values, keys, used)
+    return keys, used
+
+
 @njit(cache=True, nogil=True)
-def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, sorted_set: np.ndarray, last_cps: np.ndarray, suffix_cps: np.ndarray, by_suffix: bool) -> np.ndarray:
-    """Per listed text: its words whose hash is in ``sorted_set`` (or, ``by_suffix``, whose last
-    character is in ``suffix_cps``) — :func:`count_members` / :func:`count_members_or_suffix`."""
-    out = np.empty(len(texts), dtype=np.int64)
+def _fill_set(values: np.ndarray, keys: np.ndarray, used: np.ndarray) -> None:
+    mask = np.int64(len(keys) - 1)
+    shift = np.uint64(64 - _table_bits(len(keys) // 2))
+    for key in values:
+        slot = np.int64((key * _MIX) >> shift)
+        while used[slot] and keys[slot] != key:
+            slot = (slot + 1) & mask
+        used[slot] = True
+        keys[slot] = key
+
+
+@njit(cache=True, nogil=True)
+def _in_set(key: np.uint64, keys: np.ndarray, used: np.ndarray, shift: np.uint64, mask: np.int64) -> bool:
+    slot = np.int64((key * _MIX) >> shift)
+    while used[slot]:
+        if keys[slot] == key:
+            return True
+        slot = (slot + 1) & mask
+    return False
+
+
+@njit(cache=True, nogil=True)
+def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, set_keys: np.ndarray, set_used: np.ndarray,
+                     last_cps: np.ndarray, suffix_cps: np.ndarray, by_suffix: bool) -> np.ndarray:
+    """Per listed text (words ``bounds[t]`` … ``bounds[t + 1] - 1``): its words whose hash is in the
+    set (:func:`hash_set`), or, ``by_suffix``, whose last character is one of the sorted
+    ``suffix_cps`` — ``measures.m_stop_words``."""
+    mask = np.int64(len(set_keys) - 1)
+    shift = np.uint64(64 - _table_bits(len(set_keys) // 2))
+    out = np.zeros(len(texts), dtype=np.int64)
     for i in range(len(texts)):
-        a, b = bounds[texts[i]], bounds[texts[i] + 1]
-        if by_suffix:
-            out[i] = count_members_or_suffix(hashes[a:b], sorted_set, last_cps[a:b], suffix_cps)
-        else:
-            out[i] = count_members(hashes[a:b], sorted_set)
+        for w in range(bounds[texts[i]], bounds[texts[i] + 1]):
+            hit = _in_set(hashes[w], set_keys, set_used, shift, mask)
+            if not hit and by_suffix and len(suffix_cps):
+                k = np.searchsorted(suffix_cps, last_cps[w])
+                hit = k < len(suffix_cps) and suffix_cps[k] == last_cps[w]
+            if hit:
+                out[i] += 1
     return out

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.text import CJK, DECIMAL, LETTER, SPACE, WORD_RE, codepoints, flags_of_codepoints, span_hashes, word_spans
+from pipeline.text import CJK, DECIMAL, LETTER, SPACE, WORD_RE, _flag_table, codepoints, flags_of_codepoints, span_hashes, word_spans
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # 64-bit golden-ratio multiplier for n-gram hash combining
@@ -225,7 +225,7 @@ class TextBatch:
         orig_start = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1, out=orig_start[1:])
         orig_end = orig_start[1:] - 1
-        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, flags_of_codepoints(orig_cps), orig_start[:-1], orig_end))
+        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, _flag_table(), orig_start[:-1], orig_end))
         self.words, self.lines = words, lines
         self.lower_cps, self.lower_start, self.lower_end = cps, char_start, char_end
         self.orig_cps, self.orig_start, self.orig_end = orig_cps, orig_start[:-1], orig_end

@@ -5,9 +5,8 @@ work is only building the detail of the documents that fail.
 It gives exactly what :meth:`QualityRules.check_stats` gives document by document (the reference:
 same rule order, same values to the last bit, same details) — ``tests/unit/test_quality_kernels.py``
 compares the two on real documents of every script. Measures without a vectorised form here
-(``line_pattern``, ``stop_words`` by characters, and the substring counts ``symbol_word_ratio``
-and ``contains``, which ``str.count`` already does at C speed) run the per-document measure on the
-texts still being checked.
+(``line_pattern``, ``stop_words`` by characters) run the per-document measure on the texts still
+being checked; substring counts stay ``str.count`` calls (C speed) in a loop over the texts.
 """
 from __future__ import annotations
 
@@ -29,8 +28,21 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _per_document(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     fn = MEASURES[p["check"]]
-    docs = batch.docs
-    return np.array([np.nan if (v := fn(docs[t], p)) is None else float(v) for t in texts.tolist()], dtype=np.float64)
+    doc = batch.doc
+    return np.array([np.nan if (v := fn(doc(t), p)) is None else float(v) for t in texts.tolist()], dtype=np.float64)
+
+
+def b_symbol_word_ratio(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
+    """``measures.m_symbol_word_ratio``: ``str.count`` (C speed) of each symbol, per text."""
+    symbols, all_texts = p["symbols"], batch.texts
+    hits = np.array([sum(all_texts[t].count(sym) for sym in symbols) for t in texts.tolist()], dtype=np.int64)
+    return _ratio(hits, batch.n_words[texts])
+
+
+def b_contains(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
+    """``measures.m_contains``: ``str.count`` of each pattern in the lower-cased text."""
+    patterns, lows = p["_patterns"], batch.lows
+    return np.array([sum(lows[t].count(pat) for pat in patterns) for t in texts.tolist()], dtype=np.float64)
 
 
 def b_word_count(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
@@ -58,7 +70,7 @@ def b_alpha_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
 
 
 def b_stop_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
-    langs = {batch.docs[t].lang for t in texts.tolist()}
+    langs = {batch.langs[t] for t in texts.tolist()}
     spec = p["_stopwords"].get(langs.pop() or "") if len(langs) == 1 else None
     if spec is None or spec["mode"] == "chars":  # no list (not judged), or by characters
         return _per_document(batch, texts, p)
@@ -102,12 +114,14 @@ def _dup(col: int, chars: bool) -> Callable:
 BATCH_MEASURES: dict[str, Callable[[TextBatch, np.ndarray, dict], np.ndarray]] = {
     "word_count": b_word_count,
     "mean_word_length": b_mean_word_length,
+    "symbol_word_ratio": b_symbol_word_ratio,
     "alpha_words": b_alpha_words,
     "stop_words": b_stop_words,
     "bullet_lines": b_bullet_lines,
     "ellipsis_lines": b_line_endings,
     "line_punct": b_line_endings,
     "short_lines": b_short_lines,
+    "contains": b_contains,
     "dup_lines": _dup(0, False),
     "dup_line_chars": _dup(0, True),
     "dup_paragraphs": _dup(4, False),

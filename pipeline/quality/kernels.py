@@ -166,6 +166,7 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
     for t in range(n_texts):
         lo, hi = char_start[t], char_end[t]
         bounds[t] = w
+        n_tok = n_let = n_han = n_dig = 0  # this text's counts (locals: kept in registers)
         in_token = False
         token_letter = False
         run_start = -1
@@ -182,10 +183,10 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
             if (f & _SPACE) == 0:
                 if not in_token:
                     in_token, token_letter = True, False
-                    tokens[t] += 1
+                    n_tok += 1
                 if (f & _LETTER) != 0 and not token_letter:
                     token_letter = True
-                    letter_tokens[t] += 1
+                    n_let += 1
             else:
                 in_token = False
             in_word = body_here or ((f & _JOINER) != 0 and body_prev and body_next)
@@ -198,21 +199,22 @@ def tokenise(cps: np.ndarray, flags: np.ndarray, char_start: np.ndarray, char_en
             elif run_start >= 0:  # a run of word characters ended before j
                 starts[w], ends[w] = run_start, j
                 hashes[w] = h ^ (np.uint64(j - run_start) * _MULT)
-                digit_words[t] += all_digits
+                n_dig += all_digits
                 w += 1
                 run_start = -1
             if (f & _CJK) != 0:  # each Han/Kana character is a word
-                n_cjk[t] += 1
+                n_han += 1
                 starts[w], ends[w] = j, j + 1
                 hashes[w] = np.uint64(cps[j]) ^ _MULT
-                digit_words[t] += (f & _DECIMAL) != 0
+                n_dig += (f & _DECIMAL) != 0
                 w += 1
             body_prev, body_here = body_here, body_next
         if run_start >= 0:
             starts[w], ends[w] = run_start, hi
             hashes[w] = h ^ (np.uint64(hi - run_start) * _MULT)
-            digit_words[t] += all_digits
+            n_dig += all_digits
             w += 1
+        tokens[t], letter_tokens[t], n_cjk[t], digit_words[t] = n_tok, n_let, n_han, n_dig
         bounds[t + 1] = w
     return starts[:w], ends[:w], hashes[:w], bounds, tokens, letter_tokens, n_cjk, digit_words
 

@@ -200,8 +200,8 @@ class DocStats:
 
 class TextBatch:
     """A batch of texts tokenised together (:meth:`DocStats.batch`): per-text counts as arrays
-    (what the vectorised rule check, :mod:`pipeline.quality.batch`, reads) and one
-    :class:`DocStats` per text (``docs``) holding views of the shared arrays."""
+    (what the vectorised rule check, :mod:`pipeline.quality.batch`, reads) and, on demand, a
+    :class:`DocStats` per text (:meth:`doc`) holding views of the shared arrays."""
 
     def __init__(self, texts: list[str], langs: list[str | None]) -> None:
         from pipeline.quality.kernels import lines_and_paragraphs, tokenise  # noqa: PLC0415 - numba: loaded on first use
@@ -219,7 +219,6 @@ class TextBatch:
         starts, ends, hashes, word_bound, n_tokens, n_letter_tokens, n_cjk, n_digit_words = tokenise(cps, flags, char_start, char_end)
         lengths = ends - starts
         words = BatchWords(starts, ends, hashes, lengths, word_bound)
-        word_bound = word_bound.tolist()
         # lines and paragraphs are those of the original text (lower-casing may change lengths)
         orig_cps = codepoints("\n".join(texts))
         orig_start = np.zeros(len(texts) + 1, dtype=np.int64)
@@ -231,24 +230,35 @@ class TextBatch:
         self.orig_cps, self.orig_start, self.orig_end = orig_cps, orig_start[:-1], orig_end
         self.n_words = np.diff(words.text_bounds)
         self.n_tokens, self.n_letter_tokens, self.n_cjk, self.n_digit_words = n_tokens, n_letter_tokens, n_cjk, n_digit_words
-        self.docs = out = []
-        for i, (o, e, tok, let, cjk, dig) in enumerate(zip(char_start.tolist(), char_end.tolist(), n_tokens.tolist(), n_letter_tokens.tolist(), n_cjk.tolist(), n_digit_words.tolist())):
-            a, b = word_bound[i], word_bound[i + 1]
-            s = DocStats(texts[i], langs[i])
+        self.texts, self.langs, self.lows, self._flags = texts, langs, lows, flags
+        self._docs: dict[int, DocStats] = {}
+
+    def doc(self, i: int) -> DocStats:
+        """The :class:`DocStats` of text ``i``, made on first use, holding views of the batch's arrays."""
+        s = self._docs.get(i)
+        if s is None:
+            words, lines = self.words, self.lines
+            a, b = int(words.text_bounds[i]), int(words.text_bounds[i + 1])
+            o, e = int(self.lower_start[i]), int(self.lower_end[i])
+            s = self._docs[i] = DocStats(self.texts[i], self.langs[i])
             s.__dict__.update(
-                lower=lows[i],
-                codepoints=cps[o:e],
-                char_flags=flags[o:e],
+                lower=self.lows[i],
+                codepoints=self.lower_cps[o:e],
+                char_flags=self._flags[o:e],
                 _batch_words=(words, a, b, o, i),
                 n_words=b - a,
-                word_lengths=lengths[a:b],
-                word_hashes=hashes[a:b],
-                token_counts=(tok, let),
-                n_cjk=cjk,
-                n_digit_words=dig,
+                word_lengths=words.lengths[a:b],
+                word_hashes=words.hashes[a:b],
+                token_counts=(int(self.n_tokens[i]), int(self.n_letter_tokens[i])),
+                n_cjk=int(self.n_cjk[i]),
+                n_digit_words=int(self.n_digit_words[i]),
                 _batch_lines=(lines, i),
             )
-            out.append(s)
+        return s
+
+    @property
+    def docs(self) -> list[DocStats]:
+        return [self.doc(i) for i in range(len(self.texts))]
 
 
 class BatchLines:

@@ -287,14 +287,15 @@ def _distinct(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi
 
 
 @njit(cache=True, nogil=True)
-def lines_and_paragraphs(cps: np.ndarray, table: np.ndarray, char_start: np.ndarray, char_end: np.ndarray):
+def lines_and_paragraphs(cps: np.ndarray, table: np.ndarray, char_start: np.ndarray, char_end: np.ndarray, newlines: np.ndarray):
     """The non-empty stripped lines (split on "\\n") and paragraphs (split on ``\\n[ \\t\\r\\f\\v]*\\n``)
-    of every text of a batch, as spans of the original text's code points (``table``: the BMP flags
-    of ``pipeline.text``), and per text what the
+    of every text of a batch, as spans of the original text's code points, and per text what the
     repeat rules need: (items, distinct items, characters, of the distinct items), of lines and of
-    paragraphs (``stats.DocStats.lines`` / ``paragraphs`` / ``_dup_fractions``)."""
+    paragraphs (``stats.DocStats.lines`` / ``paragraphs`` / ``_dup_fractions``). ``table``: the
+    BMP flags of ``pipeline.text``; ``newlines``: the positions of "\\n" in ``cps``, ascending —
+    the work is per line, not per character."""
     n_texts = len(char_start)
-    cap = len(cps) + n_texts
+    cap = len(newlines) + n_texts
     line_starts = np.empty(cap, dtype=np.int64)
     line_ends = np.empty(cap, dtype=np.int64)
     line_bounds = np.empty(n_texts + 1, dtype=np.int64)
@@ -302,36 +303,43 @@ def lines_and_paragraphs(cps: np.ndarray, table: np.ndarray, char_start: np.ndar
     para_ends = np.empty(cap, dtype=np.int64)
     dup = np.zeros((n_texts, 8), dtype=np.int64)
     n_lines = 0
+    first_nl = 0  # index into newlines of the first one inside the current text
     for t in range(n_texts):
         lo, hi = char_start[t], char_end[t]
+        while first_nl < len(newlines) and newlines[first_nl] < lo:
+            first_nl += 1
+        last_nl = first_nl
+        while last_nl < len(newlines) and newlines[last_nl] < hi:
+            last_nl += 1
         line_bounds[t] = n_lines
         a = lo
-        for j in range(lo, hi + 1):
-            if j == hi or cps[j] == 10:
-                s, e = _strip(cps, table, a, j)
-                if e > s:
-                    line_starts[n_lines], line_ends[n_lines] = s, e
-                    n_lines += 1
-                a = j + 1
+        for i in range(first_nl, last_nl + 1):
+            j = newlines[i] if i < last_nl else hi
+            s, e = _strip(cps, table, a, j)
+            if e > s:
+                line_starts[n_lines], line_ends[n_lines] = s, e
+                n_lines += 1
+            a = j + 1
         line_bounds[t + 1] = n_lines
         # paragraphs: the regex's leftmost, non-overlapping matches of \n[ \t\r\f\v]*\n
         n_paras = 0
         a = lo
-        j = lo
-        while j < hi:
-            if cps[j] == 10:
-                k = j + 1
-                while k < hi and (cps[k] == 32 or cps[k] == 9 or cps[k] == 13 or cps[k] == 12 or cps[k] == 11):
-                    k += 1
-                if k < hi and cps[k] == 10:
-                    s, e = _strip(cps, table, a, j)
-                    if e > s:
-                        para_starts[n_paras], para_ends[n_paras] = s, e
-                        n_paras += 1
-                    a = k + 1
-                    j = k + 1
-                    continue
-            j += 1
+        i = first_nl
+        while i < last_nl:
+            j = newlines[i]
+            if j < a:  # consumed as the second newline of the last match
+                i += 1
+                continue
+            k = j + 1
+            while k < hi and (cps[k] == 32 or cps[k] == 9 or cps[k] == 13 or cps[k] == 12 or cps[k] == 11):
+                k += 1
+            if k < hi and cps[k] == 10:
+                s, e = _strip(cps, table, a, j)
+                if e > s:
+                    para_starts[n_paras], para_ends[n_paras] = s, e
+                    n_paras += 1
+                a = k + 1
+            i += 1
         s, e = _strip(cps, table, a, hi)
         if e > s:
             para_starts[n_paras], para_ends[n_paras] = s, e

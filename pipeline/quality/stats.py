@@ -224,7 +224,7 @@ class TextBatch:
         orig_start = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1, out=orig_start[1:])
         orig_end = orig_start[1:] - 1
-        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, _flag_table(), orig_start[:-1], orig_end))
+        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, _flag_table(), orig_start[:-1], orig_end, np.flatnonzero(orig_cps == 10)))
         self.words, self.lines = words, lines
         self.lower_cps, self.lower_start, self.lower_end = cps, char_start, char_end
         self.orig_cps, self.orig_start, self.orig_end = orig_cps, orig_start[:-1], orig_end

@@ -64,6 +64,9 @@ def m_line_pattern(s: DocStats, p: dict) -> float:
         if sufficient:  # a line matches exactly when it holds one of the characters
             lines = s.lines
             return _ratio(sum(1 for ln in lines if any(c in ln for c in chars)), len(lines))
+    run = p.get("_lowercase_run")  # a plain literal: no match unless the lower-cased text holds this
+    if run is not None and run not in s.lower:
+        return 0.0
     if not pat.search(text):  # one C scan decides most documents
         return 0.0
     lines = s.lines

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.quality import DocStats, QualityRules
@@ -228,3 +228,33 @@ def test_random_documents_identical(rules):
             docs.append((text, effective_lang(lang, text)))
     for all_failures in (False, True):
         assert _fast(rules, docs, all_failures, batch=16) == _reference(rules, docs, all_failures)
+
+
+def test_required_lowercase_is_proven_per_character():
+    import regex
+
+    from pipeline.quality.rules import required_lowercase
+
+    assert required_lowercase("javascript", regex.IGNORECASE) == "java"  # s: ſ stays ſ; i: İ lower-cases to two characters
+    assert required_lowercase("kit", regex.IGNORECASE) is None  # no run of two clean characters
+    assert required_lowercase("[{}]", regex.IGNORECASE) is None and required_lowercase("a.b", regex.IGNORECASE) is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("javscriptJAVSCRIPTſİıΣσςKk \n")), max_size=60),
+       st.sampled_from(["javascript", "java", "Script", "vari", "ak", "ava"]))
+@example("x JAVAſCRIPT y", "javascript")
+@example("javascrİpt", "javascript")
+def test_line_pattern_lowercase_prefilter_changes_nothing(text, pattern):
+    """With the lower-case prefilter, the measure equals the regex alone (oracle: the regex module)."""
+    import regex
+
+    from pipeline.quality.measures import m_line_pattern
+    from pipeline.quality.rules import required_lowercase
+    from pipeline.saferegex import compile_rule
+
+    rx = compile_rule("quality.yaml:test", pattern, regex.IGNORECASE)
+    lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+    expected = (sum(1 for ln in lines if rx.search(ln)) / len(lines) if lines else 0.0) if rx.search(text) else 0.0
+    p = {"_pattern": rx, "_lowercase_run": required_lowercase(pattern, regex.IGNORECASE)}
+    assert m_line_pattern(DocStats(text, None), p) == expected

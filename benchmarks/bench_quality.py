@@ -66,6 +66,16 @@ def load_docs(n: int, which: str = "multilingual") -> tuple[list[str], str]:
     return docs, "fixture paragraphs grouped by 4, x20"
 
 
+def records(docs: list[str], langs: list[str | None]) -> list[dict]:
+    """Pipeline records of the documents, each with its language as the langid stage set it."""
+    recs = []
+    for i, (text, lang) in enumerate(zip(docs, langs)):
+        r = new_record(source_uri="bench", record_index=i, text=text)
+        r["lang"] = lang
+        recs.append(r)
+    return recs
+
+
 def timed(fn, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -91,11 +101,7 @@ def main(argv=None) -> int:
     docs, source = load_docs(args.docs, args.corpus)
     langs = [lang for lang, _ in LanguageIdentifier.from_config(cfg).predict_batch(docs)]
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    recs = []
-    for i, (text, lang) in enumerate(zip(docs, langs)):
-        r = new_record(source_uri="bench", record_index=i, text=text)
-        r["lang"] = lang
-        recs.append(r)
+    recs = records(docs, langs)
 
     core = QualityFilter(cfg)
     t0 = time.perf_counter()

@@ -35,20 +35,20 @@ def worker(tree: str, data: str, out: str) -> None:
 
     sys.path.insert(0, tree)
     from pipeline.config import load_config  # noqa: PLC0415
-    from pipeline.records import new_record  # noqa: PLC0415
     from pipeline.stages.quality import QualityFilter  # noqa: PLC0415
+
+    # after the `pipeline` package of `tree` is imported: bench_quality's imports then find it
+    sys.path.insert(1, str(ROOT / "benchmarks"))
+    from bench_quality import records  # noqa: PLC0415
 
     docs, langs = pickle.loads(Path(data).read_bytes())
     cfg = load_config()
-    recs = []
-    for i, (text, lang) in enumerate(zip(docs, langs)):
-        r = new_record(source_uri="bench", record_index=i, text=text)
-        r["lang"] = lang
-        recs.append(r)
+    recs = records(docs, langs)
     core = QualityFilter(cfg)
     core.setup()
     bs = cfg.run.batch_size
     batches = [recs[i : i + bs] for i in range(0, len(recs), bs)]
+    assert Path(sys.modules["pipeline"].__file__).resolve().is_relative_to(Path(tree).resolve())
     verdicts = [v for b in batches for v in core.process_batch(b)]  # warm-up
     t0 = time.process_time()
     for b in batches:

@@ -1,10 +1,11 @@
-"""Compiled (numba) kernels for the word n-gram repetition rules, the quality stage's heaviest part.
+"""Compiled (numba) kernels of the quality stage's batch path (:mod:`pipeline.quality.batch`):
+tokenising a batch, its lines and paragraphs, word n-gram repetition and stop words.
 
-Each kernel returns exactly what its NumPy reference in :mod:`pipeline.quality.ngrams` returns
-(same n-gram hashes, same grouping by equal 64-bit hash, the same integer sums divided in the same
-order), but in one pass over the words with a hash table instead of one ``argsort`` per n — proven
-equal by ``tests/unit/test_quality_kernels.py`` on real documents. Compiled on first use and cached
-on disk (``cache=True``), so a worker pays the compilation once per installation, not per run.
+Each returns exactly what its reference in :mod:`pipeline.quality.stats` / ``measures`` / ``ngrams``
+returns (same word spans and hashes, same grouping by equal 64-bit hash, the same integer sums
+divided in the same order), in one pass with hash tables instead of one NumPy operation (or
+``argsort``) per document and n — proven equal by ``tests/unit/test_quality_kernels.py``. Compiled
+on first use and cached on disk (``cache=True``): a machine pays the compilation once.
 """
 from __future__ import annotations
 
@@ -24,6 +25,22 @@ def _table_bits(m: int) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _new_table(m: int):
+    """An empty open-addressing table for ``m`` keys: (keys, occupied, shift, mask)."""
+    bits = _table_bits(m)
+    return np.empty(1 << bits, dtype=np.uint64), np.zeros(1 << bits, dtype=np.bool_), np.uint64(64 - bits), np.int64((1 << bits) - 1)
+
+
+@njit(cache=True, nogil=True)
+def _probe(keys: np.ndarray, used: np.ndarray, key: np.uint64, shift: np.uint64, mask: np.int64) -> int:
+    """The slot holding ``key``, or the free slot where it goes (linear probing)."""
+    slot = np.int64((key * _MIX) >> shift)
+    while used[slot] and keys[slot] != key:
+        slot = (slot + 1) & mask
+    return slot
+
+
+@njit(cache=True, nogil=True)
 def _next_ngrams(g: np.ndarray, h: np.ndarray, n_from: int, n_to: int) -> None:
     """``g`` holds the n_from-gram hashes (at the first ``len(h) - n_from + 1`` positions); make
     them the n_to-gram hashes: h(n)[i] = h(n-1)[i] * MULT + h[i + n - 1], wrapping at 2^64."""
@@ -37,19 +54,15 @@ def _top_fraction(g: np.ndarray, m: int, lens: np.ndarray, n: int, total: float)
     """``ngrams.top_ngram_fraction`` over the first ``m`` n-gram hashes of ``g``."""
     if m < 2:
         return 0.0
-    bits = _table_bits(m)
-    mask = np.int64((1 << bits) - 1)
-    shift = np.uint64(64 - bits)
-    keys = np.empty(1 << bits, dtype=np.uint64)
-    counts = np.zeros(1 << bits, dtype=np.int64)
-    first = np.empty(1 << bits, dtype=np.int64)
+    keys, used, shift, mask = _new_table(m)
+    counts = np.zeros(len(keys), dtype=np.int64)
+    first = np.empty(len(keys), dtype=np.int64)
     best, pos = 1, -1
     for i in range(m):
         key = g[i]
-        slot = np.int64((key * _MIX) >> shift)
-        while counts[slot] != 0 and keys[slot] != key:
-            slot = (slot + 1) & mask
-        if counts[slot] == 0:
+        slot = _probe(keys, used, key, shift, mask)
+        if not used[slot]:
+            used[slot] = True
             keys[slot] = key
             first[slot] = i
         c = counts[slot] + 1
@@ -71,19 +84,13 @@ def _dup_fraction(g: np.ndarray, m: int, lens: np.ndarray, n: int, total: float)
     of words inside a repeated (2nd, 3rd, …) occurrence of an n-gram ÷ all word characters."""
     if m < 2:
         return 0.0
-    bits = _table_bits(m)
-    mask = np.int64((1 << bits) - 1)
-    shift = np.uint64(64 - bits)
-    keys = np.empty(1 << bits, dtype=np.uint64)
-    used = np.zeros(1 << bits, dtype=np.bool_)
+    keys, used, shift, mask = _new_table(m)
     covered_until = 0  # words before this index lie inside a repeated n-gram seen so far
     covered = 0
     for j in range(len(lens)):
         if j < m:
             key = g[j]
-            slot = np.int64((key * _MIX) >> shift)
-            while used[slot] and keys[slot] != key:
-                slot = (slot + 1) & mask
+            slot = _probe(keys, used, key, shift, mask)
             if used[slot]:
                 if j + n > covered_until:
                     covered_until = j + n
@@ -98,9 +105,10 @@ def _dup_fraction(g: np.ndarray, m: int, lens: np.ndarray, n: int, total: float)
 
 
 @njit(cache=True, nogil=True)
-def top_ngram_first_failure(h: np.ndarray, lens: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[int, float]:
-    """(index into the table, value) of the first n with a top n-gram share over its limit, or
-    (-1, 0.0): ``ngrams.top_ngram_first_failure``. ``ns`` ascending, ``h`` the word hashes."""
+def ngram_first_failure(top: bool, h: np.ndarray, lens: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[int, float]:
+    """(index into the table, value) of the first n whose share is over its limit, or (-1, 0.0):
+    ``ngrams.top_ngram_first_failure`` (``top``) or ``ngrams.dup_ngram_first_failure``. ``ns``
+    ascending, ``h`` the word hashes, ``lens`` the word lengths."""
     total = 0
     for x in lens:
         total += x
@@ -110,33 +118,16 @@ def top_ngram_first_failure(h: np.ndarray, lens: np.ndarray, ns: np.ndarray, lim
         n = ns[k]
         _next_ngrams(g, h, done, n)
         done = n
-        value = _top_fraction(g, len(h) - n + 1, lens, n, float(total))
+        m = len(h) - n + 1
+        value = _top_fraction(g, m, lens, n, float(total)) if top else _dup_fraction(g, m, lens, n, float(total))
         if value > limits[k]:
             return k, value
-    return -1, 0.0
-
-
-@njit(cache=True, nogil=True)
-def dup_ngram_first_failure(h: np.ndarray, lens: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[int, float]:
-    """``ngrams.dup_ngram_first_failure``, as (index into the table, value) or (-1, 0.0)."""
-    total = 0
-    for x in lens:
-        total += x
-    g = h.copy()
-    done = 1
-    for k in range(len(ns)):
-        n = ns[k]
-        _next_ngrams(g, h, done, n)
-        done = n
-        value = _dup_fraction(g, len(h) - n + 1, lens, n, float(total))
-        if value > limits[k]:
-            return k, value
-        # coverage only shrinks as n grows: under every remaining limit, no larger n can fail
-        lowest = limits[k]
-        for x in limits[k:]:
-            lowest = min(lowest, x)
-        if value <= lowest:
-            return -1, 0.0
+        if not top:  # coverage only shrinks as n grows: under every remaining limit, no larger n can fail
+            lowest = limits[k]
+            for x in limits[k:]:
+                lowest = min(lowest, x)
+            if value <= lowest:
+                return -1, 0.0
     return -1, 0.0
 
 
@@ -267,11 +258,8 @@ def _distinct(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, lo: int, hi
         total += ends[k] - starts[k]
     if m < 2:
         return m, m, total, total
-    bits = _table_bits(m)
-    mask = np.int64((1 << bits) - 1)
-    shift = np.uint64(64 - bits)
-    keys = np.empty(1 << bits, dtype=np.uint64)
-    item = np.full(1 << bits, -1, dtype=np.int64)
+    keys, _, shift, mask = _new_table(m)
+    item = np.full(len(keys), -1, dtype=np.int64)
     distinct, distinct_chars = 0, 0
     for k in range(lo, hi):
         key = _span_hash(cps, starts[k], ends[k])
@@ -380,16 +368,12 @@ def count_affixed(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds:
 
 @njit(cache=True, nogil=True)
 def ngram_first_failures(top: bool, hashes: np.ndarray, lens: np.ndarray, bounds: np.ndarray, texts: np.ndarray, ns: np.ndarray, limits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`top_ngram_first_failure` (``top``) or :func:`dup_ngram_first_failure` of each listed
-    text of a batch (words ``bounds[t]`` … ``bounds[t + 1] - 1``): (table index or -1, value)."""
+    """:func:`ngram_first_failure` of each listed text of a batch (words ``bounds[t]`` … ``bounds[t + 1] - 1``): (table index or -1, value)."""
     ks = np.empty(len(texts), dtype=np.int64)
     values = np.empty(len(texts), dtype=np.float64)
     for i in range(len(texts)):
         a, b = bounds[texts[i]], bounds[texts[i] + 1]
-        if top:
-            ks[i], values[i] = top_ngram_first_failure(hashes[a:b], lens[a:b], ns, limits)
-        else:
-            ks[i], values[i] = dup_ngram_first_failure(hashes[a:b], lens[a:b], ns, limits)
+        ks[i], values[i] = ngram_first_failure(top, hashes[a:b], lens[a:b], ns, limits)
     return ks, values
 
 
@@ -407,21 +391,14 @@ def _fill_set(values: np.ndarray, keys: np.ndarray, used: np.ndarray) -> None:
     mask = np.int64(len(keys) - 1)
     shift = np.uint64(64 - _table_bits(len(keys) // 2))
     for key in values:
-        slot = np.int64((key * _MIX) >> shift)
-        while used[slot] and keys[slot] != key:
-            slot = (slot + 1) & mask
+        slot = _probe(keys, used, key, shift, mask)
         used[slot] = True
         keys[slot] = key
 
 
 @njit(cache=True, nogil=True)
 def _in_set(key: np.uint64, keys: np.ndarray, used: np.ndarray, shift: np.uint64, mask: np.int64) -> bool:
-    slot = np.int64((key * _MIX) >> shift)
-    while used[slot]:
-        if keys[slot] == key:
-            return True
-        slot = (slot + 1) & mask
-    return False
+    return used[_probe(keys, used, key, shift, mask)]
 
 
 @njit(cache=True, nogil=True)

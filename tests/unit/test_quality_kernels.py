@@ -258,3 +258,16 @@ def test_line_pattern_lowercase_prefilter_changes_nothing(text, pattern):
     expected = (sum(1 for ln in lines if rx.search(ln)) / len(lines) if lines else 0.0) if rx.search(text) else 0.0
     p = {"_pattern": rx, "_lowercase_run": required_lowercase(pattern, regex.IGNORECASE)}
     assert m_line_pattern(DocStats(text, None), p) == expected
+
+
+def test_numba_is_loaded_only_by_checking():
+    """Loading the stage and its rules (the driver validating them, `curate` commands) imports no
+    numba; checking a batch does."""
+    import subprocess
+
+    probe = ("import sys; from pathlib import Path; from pipeline.stages.quality import QualityFilter; "
+             "from pipeline.quality import QualityRules; r = QualityRules.from_file(Path('rules/quality.yaml')); "
+             "before = 'numba' in sys.modules; r.check_batch(['some text'], ['en']); print(before, 'numba' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True)
+    assert out.stdout.split() == ["False", "True"]

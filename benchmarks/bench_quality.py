@@ -1,10 +1,10 @@
 """Quality-stage benchmark: docs/s and MB/s per core, and what the default rules drop, by language.
 
-    .venv/bin/python benchmarks/bench_quality.py [--docs 5000] [--runs 3]
+    .venv/bin/python benchmarks/bench_quality.py [--docs 5000] [--runs 3] [--corpus english]
 
-Input: the benchmark corpus benchmarks/work/corpus-v2-<docs>-s7.jsonl (real Debian documentation in
-ten languages, built by benchmarks/corpus.py; the committed langid fixture grouped into documents
-when the corpus cannot be built). Languages come from the langid stage, computed once before timing.
+Input: a benchmark corpus of benchmarks/corpus.py (default the multilingual one, real Debian
+documentation in ten languages; ``--corpus english`` the English-heavy one), built or reused under
+benchmarks/work/ (the committed langid fixture grouped into documents when it cannot be built). Languages come from the langid stage, computed once before timing.
 Timed: ``QualityFilter.process_batch`` over batches of ``batch_size`` records (first failing rule
 decides, as in a run) and ``QualityRules.check_batch(all_failures=True)`` (every rule measured). One
 process (= one core), CPU seconds, median of --runs with the range. Writes
@@ -46,13 +46,14 @@ def compare_block() -> str:
     return f"{COMPARE_BEGIN}\n(run benchmarks/compare_quality.py for the old-vs-new table)\n{COMPARE_END}\n"
 
 
-def load_docs(n: int) -> tuple[list[str], str]:
-    path = ROOT / "benchmarks" / "work" / f"corpus-v2-{n}-s7.jsonl"
+def load_docs(n: int, which: str = "multilingual") -> tuple[list[str], str]:
+    name = "corpus" if which == "multilingual" else f"corpus-{which}"
+    path = ROOT / "benchmarks" / "work" / f"{name}-v2-{n}-s7.jsonl"
     if not path.exists():
         try:
             import corpus  # noqa: PLC0415
 
-            corpus.build(n)
+            corpus.build(n, corpus=which)
         except Exception as exc:  # noqa: BLE001
             print(f"corpus unavailable ({type(exc).__name__}); using the fixture", file=sys.stderr)
     if path.exists():
@@ -63,6 +64,16 @@ def load_docs(n: int) -> tuple[list[str], str]:
         by[row["lang"]].append(row["text"])
     docs = ["\n\n".join(p[i : i + 4]) for p in by.values() for i in range(0, len(p), 4)] * 20
     return docs, "fixture paragraphs grouped by 4, x20"
+
+
+def records(docs: list[str], langs: list[str | None]) -> list[dict]:
+    """Pipeline records of the documents, each with its language as the langid stage set it."""
+    recs = []
+    for i, (text, lang) in enumerate(zip(docs, langs)):
+        r = new_record(source_uri="bench", record_index=i, text=text)
+        r["lang"] = lang
+        recs.append(r)
+    return recs
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -83,17 +94,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=5000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--corpus", choices=("multilingual", "english"), default="multilingual")
     args = ap.parse_args(argv)
 
     cfg = load_config()
-    docs, source = load_docs(args.docs)
+    docs, source = load_docs(args.docs, args.corpus)
     langs = [lang for lang, _ in LanguageIdentifier.from_config(cfg).predict_batch(docs)]
     mb = sum(len(d.encode()) for d in docs) / 1e6
-    recs = []
-    for i, (text, lang) in enumerate(zip(docs, langs)):
-        r = new_record(source_uri="bench", record_index=i, text=text)
-        r["lang"] = lang
-        recs.append(r)
+    recs = records(docs, langs)
 
     core = QualityFilter(cfg)
     t0 = time.perf_counter()
@@ -104,6 +112,7 @@ def main(argv=None) -> int:
     bs = cfg.run.batch_size
     batches = [recs[i : i + bs] for i in range(0, len(recs), bs)]
     eff = [effective_lang(lang, d) for d, lang in zip(docs, langs)]
+    core.process_batch(batches[0])  # warm-up: numba's compiled kernels load from their cache on first use
     t_first = timed(lambda: [core.process_batch(b) for b in batches], args.runs)
     t_all = timed(lambda: [rules.check_batch(docs[i : i + bs], eff[i : i + bs], all_failures=True) for i in range(0, len(docs), bs)], args.runs)
 
@@ -122,8 +131,8 @@ def main(argv=None) -> int:
     lines = [
         "# Quality-stage benchmark",
         "",
-        f"`.venv/bin/python benchmarks/bench_quality.py --docs {args.docs} --runs {args.runs}` — "
-        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {importlib.metadata.version('numpy')}; "
+        f"`.venv/bin/python benchmarks/bench_quality.py --docs {args.docs} --runs {args.runs} --corpus {args.corpus}` — "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, NumPy {importlib.metadata.version('numpy')}, numba {importlib.metadata.version('numba')}; "
         f"one process (= one core), CPU seconds of the process, median of {args.runs} runs (range in brackets), batches of {bs}. Rules: rules/quality.yaml defaults "
         f"({len(rules.rules)} rules); setup {setup_s * 1000:.0f} ms once per worker. Machine load average at the end: {load[0]:.1f} "
         f"on {os.cpu_count()} cores (other processes share the cores: compare figures within one run).",

@@ -2,14 +2,12 @@
 the ``check`` name a rule in ``rules/quality.yaml`` uses."""
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
 
 from pipeline.quality.ngrams import dup_ngram_fraction, top_ngram_fraction
 from pipeline.quality.stats import DocStats, _ratio
-from pipeline.text import DECIMAL
 
 
 def m_word_count(s: DocStats, p: dict) -> float:
@@ -34,34 +32,25 @@ def m_alpha_words(s: DocStats, p: dict) -> float:
     if p.get("unit") == "words":
         # words are letter runs, digit runs or single Han/Kana characters; count the all-digit ones
         n = s.n_words
-        if not n:
-            return 0.0
-        starts, ends = s.word_spans
-        digits = np.concatenate(([0], np.cumsum((s.char_flags & DECIMAL) != 0)))
-        return 1.0 - int(np.count_nonzero(digits[ends] - digits[starts] == ends - starts)) / n
+        return 1.0 - s.n_digit_words / n if n else 0.0
     n_tokens, with_letter = s.token_counts
     return with_letter / n_tokens if n_tokens else 0.0
 
 
 def m_bullet_lines(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.startswith, lines, repeat(p["_bullets"]))), len(lines))
+    return _ratio(s.lines_with_affix(p["_bullets"], False), s.n_lines)
 
 
 def m_ellipsis_lines(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines))
+    return _ratio(s.lines_with_affix(p["_endings"], True), s.n_lines)
 
 
 def m_line_punct(s: DocStats, p: dict) -> float:
-    lines = s.lines
-    return _ratio(sum(map(str.endswith, lines, repeat(p["_endings"]))), len(lines)) if lines else 0.0
+    return _ratio(s.lines_with_affix(p["_endings"], True), s.n_lines)
 
 
 def m_short_lines(s: DocStats, p: dict) -> float:
-    k = int(p["chars"])
-    lines = s.lines
-    return _ratio(sum(1 for ln in lines if len(ln) <= k), len(lines))
+    return _ratio(s.short_lines(int(p["chars"])), s.n_lines)
 
 
 def m_line_pattern(s: DocStats, p: dict) -> float:
@@ -75,6 +64,9 @@ def m_line_pattern(s: DocStats, p: dict) -> float:
         if sufficient:  # a line matches exactly when it holds one of the characters
             lines = s.lines
             return _ratio(sum(1 for ln in lines if any(c in ln for c in chars)), len(lines))
+    run = p.get("_lowercase_run")  # a plain literal: no match unless the lower-cased text holds this
+    if run is not None and run not in s.lower:
+        return 0.0
     if not pat.search(text):  # one C scan decides most documents
         return 0.0
     lines = s.lines

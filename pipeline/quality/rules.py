@@ -63,6 +63,32 @@ def required_chars(pattern: str, flags: int) -> tuple[tuple[str, ...], bool] | N
     return tuple(hits), sufficient
 
 
+@functools.lru_cache(maxsize=256)
+def required_lowercase(pattern: str, flags: int) -> str | None:
+    """A lower-case string that the lower-cased text of every match of ``pattern`` contains (so a
+    text whose ``lower()`` lacks it holds no match), or None when that is not simple to prove.
+
+    For a plain literal: its longest run of characters each of which is matched (under ``flags``:
+    case-insensitively, by the regex module's simple case folding) only by characters that
+    lower-case to one and the same single character — checked against all of Unicode. ``java`` of
+    ``javascript``: ``s`` is left out (``ſ`` matches it and stays ``ſ`` in ``lower()``), and so is
+    ``i`` (``İ`` lower-cases to two characters). ``str.lower`` maps these characters one by one,
+    so the run's lower-cased text stays contiguous."""
+    if flags & ~regex.IGNORECASE or not pattern or _LITERAL_SPECIAL & set(pattern) or any(c.isspace() for c in pattern):
+        return None
+    every = np.concatenate((np.arange(0xD800, dtype=np.uint32), np.arange(0xE000, 0x110000, dtype=np.uint32)))
+    chars = sorted(set(pattern))
+    hits = regex.compile("[" + "".join(regex.escape(c) for c in chars) + "]", flags).findall(every.tobytes().decode("utf-32-le"))
+    clean = set()
+    for x in chars:
+        atom = regex.compile(regex.escape(x), flags)
+        if len(x.lower()) == 1 and all(h.lower() == x.lower() for h in hits if atom.fullmatch(h)):
+            clean.add(x)
+    runs = regex.findall("[" + "".join(regex.escape(c) for c in clean) + "]+", pattern) if clean else []
+    best = max(runs, key=len, default="")
+    return best.lower() if len(best) >= 2 else None
+
+
 def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
     """Precompute what measurements need (tuples, regexes) — once per rule and language."""
     p = dict(params)
@@ -77,6 +103,7 @@ def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
         try:  # a user pattern: under a time limit, named by its rule (saferegex)
             p["_pattern"] = compile_rule(rule_id or str(p["name"]), p["pattern"], regex.IGNORECASE)
             p["_needles"] = required_chars(p["pattern"], regex.IGNORECASE)
+            p["_lowercase_run"] = required_lowercase(p["pattern"], regex.IGNORECASE)
         except RulePatternError as exc:
             raise RulesError(f"{where}: 'pattern' invalid ({exc})") from None
     if check == "contains":
@@ -90,6 +117,8 @@ def _compile_params(params: dict, where: str, rule_id: str = "") -> dict:
         if not isinstance(table, dict) or not table:
             raise RulesError(f"{where}: 'max' must be a table {{n: max_fraction}}")
         p["_table"] = sorted((int(n), float(v)) for n, v in table.items())
+        p["_ns"] = np.array([n for n, _ in p["_table"]], dtype=np.int64)  # the compiled kernels' form
+        p["_limits"] = np.array([v for _, v in p["_table"]], dtype=np.float64)
     return p
 
 
@@ -189,9 +218,11 @@ class QualityRules:
         return self.check_stats(DocStats(text, lang), all_failures)
 
     def check_batch(self, texts: list[str], langs: list[str | None], all_failures: bool = False) -> list[list[tuple[str, dict]]]:
-        """:meth:`check` for each text, the tokenisation done once per run of texts of up to
-        ``BATCH_CHARS`` characters together (:meth:`DocStats.batch`), so a batch of huge records
-        needs no more memory than one of them at a time."""
+        """:meth:`check` for each text, the texts checked together (each rule over the whole run,
+        :func:`pipeline.quality.batch.check_batch`) in runs of up to ``BATCH_CHARS`` characters, so
+        a batch of huge records needs no more memory than one of them at a time."""
+        from pipeline.quality.batch import check_batch  # noqa: PLC0415 - numba: loaded on first use
+
         out: list[list[tuple[str, dict]]] = []
         lo = 0
         while lo < len(texts):
@@ -199,7 +230,7 @@ class QualityRules:
             while hi < len(texts) and chars + len(texts[hi]) <= BATCH_CHARS:
                 chars += len(texts[hi])
                 hi += 1
-            out += [self.check_stats(stats, all_failures) for stats in DocStats.batch(texts[lo:hi], langs[lo:hi])]
+            out += check_batch(self.for_lang, texts[lo:hi], langs[lo:hi], all_failures)
             lo = hi
         return out
 

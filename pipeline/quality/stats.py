@@ -13,11 +13,12 @@ it, so the fixed cost of an array operation is paid per batch, not per document.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.text import CJK, LETTER, SPACE, WORD_RE, codepoints, flags_of_codepoints, span_hashes, word_spans
+from pipeline.text import CJK, DECIMAL, LETTER, SPACE, WORD_RE, _flag_table, codepoints, flags_of_codepoints, span_hashes, word_spans
 
 _PARAGRAPH_SPLIT = re.compile(r"\n[ \t\r\f\v]*\n")
 _MULT = np.uint64(0x9E3779B97F4A7C15)  # 64-bit golden-ratio multiplier for n-gram hash combining
@@ -52,40 +53,7 @@ class DocStats:
         characters on both sides) and no whitespace token crosses from one text into the next, and
         every value below equals the one computed on the text alone (tested on the golden corpus).
         Word hashes are sums of code point × P^offset, so a span hashes the same at any offset."""
-        lows = [t.lower() for t in texts]
-        cps = codepoints("\n".join(lows))
-        flags = flags_of_codepoints(cps)
-        lens = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
-        char_start = np.zeros(len(lows) + 1, dtype=np.int64)  # text i: char_start[i] … char_end[i]
-        np.cumsum(lens + 1, out=char_start[1:])
-        char_start = char_start[:-1]
-        char_end = char_start + lens
-        starts, ends = word_spans(flags)
-        hashes = span_hashes(cps, starts, ends)
-        lengths = (ends - starts).astype(np.int64)
-        word_bound = np.searchsorted(starts, np.append(char_start, len(cps)))
-        words = BatchWords(starts, ends, hashes, lengths, word_bound)
-        word_bound = word_bound.tolist()
-        n_tokens, n_letter_tokens = whitespace_token_counts(flags, char_start, char_end)
-        cjk_at = np.flatnonzero(flags & CJK)
-        n_cjk = (np.searchsorted(cjk_at, char_end) - np.searchsorted(cjk_at, char_start)).tolist()
-        out = []
-        for i, (o, e) in enumerate(zip(char_start.tolist(), char_end.tolist())):
-            a, b = word_bound[i], word_bound[i + 1]
-            s = cls(texts[i], langs[i])
-            s.__dict__.update(
-                lower=lows[i],
-                codepoints=cps[o:e],
-                char_flags=flags[o:e],
-                _batch_words=(words, a, b, o, i),
-                n_words=b - a,
-                word_lengths=lengths[a:b],
-                word_hashes=hashes[a:b],
-                token_counts=(n_tokens[i], n_letter_tokens[i]),
-                n_cjk=n_cjk[i],
-            )
-            out.append(s)
-        return out
+        return TextBatch(texts, langs).docs
 
     def _get(self, key: str, fn: Callable[[], Any]) -> Any:
         c = self._c
@@ -160,6 +128,13 @@ class DocStats:
         return int(np.count_nonzero(self.char_flags & CJK))
 
     @cached_property
+    def n_digit_words(self) -> int:
+        """Words made of decimal digits only."""
+        starts, ends = self.word_spans
+        digits = np.concatenate(([0], np.cumsum((self.char_flags & DECIMAL) != 0)))
+        return int(np.count_nonzero(digits[ends] - digits[starts] == ends - starts))
+
+    @cached_property
     def token_counts(self) -> tuple[int, int]:
         """(whitespace tokens, those holding a letter)."""
         tokens, with_letter = whitespace_token_counts(self.char_flags, np.zeros(1, dtype=np.int64), np.array([len(self.char_flags)]))
@@ -170,10 +145,37 @@ class DocStats:
         """64-bit hash per word (:func:`pipeline.text.span_hashes`); only equality matters."""
         return span_hashes(self.codepoints, *self.word_spans)
 
+    _batch_lines: tuple | None = None  # (BatchLines, index of the text)
+
     def dup_stats(self, what: str) -> tuple[float, float]:
         """(share of items, share of their characters) repeating an earlier item, for "lines" or
         "paragraphs" — one pass serves both rules."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            col = 0 if what == "lines" else 4
+            return _dup_fractions_of_counts(*lines.dup[i, col : col + 4].tolist())
         return self._get(f"dup_{what}", lambda: _dup_fractions(getattr(self, what)))
+
+    @cached_property
+    def n_lines(self) -> int:
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.n_lines[i])
+        return len(self.lines)
+
+    def lines_with_affix(self, affixes: tuple[str, ...], at_end: bool) -> int:
+        """Lines starting (``at_end``: ending) with one of ``affixes``."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.with_affix(affixes, at_end)[i])
+        return sum(map(str.endswith if at_end else str.startswith, self.lines, repeat(affixes)))
+
+    def short_lines(self, chars: int) -> int:
+        """Lines of at most ``chars`` characters."""
+        if self._batch_lines is not None:
+            lines, i = self._batch_lines
+            return int(lines.short(chars)[i])
+        return sum(1 for ln in self.lines if len(ln) <= chars)
 
     def ngram_hashes(self, n: int) -> np.ndarray:
         """Hash of every word n-gram: h(n)[i] = h(n-1)[i] * MULT + word_hash[i + n - 1] (so each n
@@ -194,6 +196,103 @@ class DocStats:
             return g
 
         return self._get(f"ngrams{n}", build)
+
+
+class TextBatch:
+    """A batch of texts tokenised together (:meth:`DocStats.batch`): per-text counts as arrays
+    (what the vectorised rule check, :mod:`pipeline.quality.batch`, reads) and, on demand, a
+    :class:`DocStats` per text (:meth:`doc`) holding views of the shared arrays."""
+
+    def __init__(self, texts: list[str], langs: list[str | None]) -> None:
+        from pipeline.quality.kernels import lines_and_paragraphs, tokenise  # noqa: PLC0415 - numba: loaded on first use
+
+        lows = [t.lower() for t in texts]
+        cps = codepoints("\n".join(lows))
+        flags = flags_of_codepoints(cps)
+        lens = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
+        char_start = np.zeros(len(lows) + 1, dtype=np.int64)  # text i: char_start[i] … char_end[i]
+        np.cumsum(lens + 1, out=char_start[1:])
+        char_start = char_start[:-1]
+        char_end = char_start + lens
+        # one compiled pass: word spans, hashes and the per-text counts (equal to word_spans,
+        # span_hashes and whitespace_token_counts: tests/unit/test_quality_kernels.py)
+        starts, ends, hashes, word_bound, n_tokens, n_letter_tokens, n_cjk, n_digit_words = tokenise(cps, flags, char_start, char_end)
+        lengths = ends - starts
+        words = BatchWords(starts, ends, hashes, lengths, word_bound)
+        # lines and paragraphs are those of the original text (lower-casing may change lengths)
+        orig_cps = codepoints("\n".join(texts))
+        orig_start = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1, out=orig_start[1:])
+        orig_end = orig_start[1:] - 1
+        lines = BatchLines(orig_cps, *lines_and_paragraphs(orig_cps, _flag_table(), orig_start[:-1], orig_end, np.flatnonzero(orig_cps == 10)))
+        self.words, self.lines = words, lines
+        self.lower_cps, self.lower_start, self.lower_end = cps, char_start, char_end
+        self.orig_cps, self.orig_start, self.orig_end = orig_cps, orig_start[:-1], orig_end
+        self.n_words = np.diff(words.text_bounds)
+        self.n_tokens, self.n_letter_tokens, self.n_cjk, self.n_digit_words = n_tokens, n_letter_tokens, n_cjk, n_digit_words
+        self.texts, self.langs, self.lows, self._flags = texts, langs, lows, flags
+        self._docs: dict[int, DocStats] = {}
+
+    def doc(self, i: int) -> DocStats:
+        """The :class:`DocStats` of text ``i``, made on first use, holding views of the batch's arrays."""
+        s = self._docs.get(i)
+        if s is None:
+            words, lines = self.words, self.lines
+            a, b = int(words.text_bounds[i]), int(words.text_bounds[i + 1])
+            o, e = int(self.lower_start[i]), int(self.lower_end[i])
+            s = self._docs[i] = DocStats(self.texts[i], self.langs[i])
+            s.__dict__.update(
+                lower=self.lows[i],
+                codepoints=self.lower_cps[o:e],
+                char_flags=self._flags[o:e],
+                _batch_words=(words, a, b, o, i),
+                n_words=b - a,
+                word_lengths=words.lengths[a:b],
+                word_hashes=words.hashes[a:b],
+                token_counts=(int(self.n_tokens[i]), int(self.n_letter_tokens[i])),
+                n_cjk=int(self.n_cjk[i]),
+                n_digit_words=int(self.n_digit_words[i]),
+                _batch_lines=(lines, i),
+            )
+        return s
+
+    @property
+    def docs(self) -> list[DocStats]:
+        return [self.doc(i) for i in range(len(self.texts))]
+
+
+class BatchLines:
+    """The lines of a batch of texts (:meth:`DocStats.batch`) as spans of the original texts' code
+    points, and per-text counts over them, computed for the whole batch on first use."""
+
+    def __init__(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray, bounds: np.ndarray, dup: np.ndarray) -> None:
+        self.cps, self.starts, self.ends, self.bounds = cps, starts, ends, bounds
+        self.dup = dup  # per text: lines, distinct lines, their characters; the same of paragraphs
+        self.n_lines = np.diff(bounds)
+        self._counts: dict[tuple, np.ndarray] = {}
+
+    def with_affix(self, affixes: tuple[str, ...], at_end: bool) -> np.ndarray:
+        """Per text: its lines starting (``at_end``: ending) with one of ``affixes``."""
+        key = (affixes, at_end)
+        hit = self._counts.get(key)
+        if hit is None:
+            from pipeline.quality.kernels import count_affixed  # noqa: PLC0415
+
+            pat = codepoints("".join(affixes))
+            offs = np.zeros(len(affixes) + 1, dtype=np.int64)
+            np.cumsum([len(a) for a in affixes], out=offs[1:])
+            hit = self._counts[key] = count_affixed(self.cps, self.starts, self.ends, self.bounds, pat, offs, at_end)
+        return hit
+
+    def short(self, chars: int) -> np.ndarray:
+        """Per text: its lines of at most ``chars`` characters."""
+        key = ("short", chars)
+        hit = self._counts.get(key)
+        if hit is None:
+            cum = np.zeros(len(self.starts) + 1, dtype=np.int64)
+            np.cumsum(self.ends - self.starts <= chars, out=cum[1:])
+            hit = self._counts[key] = cum[self.bounds[1:]] - cum[self.bounds[:-1]]
+        return hit
 
 
 class BatchWords:
@@ -278,6 +377,13 @@ def whitespace_token_counts(flags: np.ndarray, starts: np.ndarray, ends: np.ndar
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b else 0.0
+
+
+def _dup_fractions_of_counts(n_items: int, n_distinct: int, total: int, distinct_total: int) -> tuple[float, float]:
+    """:func:`_dup_fractions` from the counts (``kernels.lines_and_paragraphs``)."""
+    if n_items < 2:
+        return 0.0, 0.0
+    return (n_items - n_distinct) / n_items, _ratio(total - distinct_total, total)
 
 
 def _dup_fractions(items: list[str]) -> tuple[float, float]:

@@ -450,12 +450,13 @@ def test_line_pattern_shortcut_equals_the_regex(pattern):
 def test_check_batch_tokenises_at_most_batch_chars_together(rules, monkeypatch):
     """A batch of large records is cut into runs of at most BATCH_CHARS characters (a record
     larger than that alone), with the same results as one record at a time."""
+    import pipeline.quality.batch as batch_module
     import pipeline.quality.rules as rules_module
 
     monkeypatch.setattr(rules_module, "BATCH_CHARS", 300)
     sizes = []
-    real_batch = DocStats.batch
-    monkeypatch.setattr(DocStats, "batch", lambda texts, langs: sizes.append((sum(map(len, texts)), len(texts))) or real_batch(texts, langs))
+    real_batch = batch_module.TextBatch
+    monkeypatch.setattr(batch_module, "TextBatch", lambda texts, langs: sizes.append((sum(map(len, texts)), len(texts))) or real_batch(texts, langs))
     texts = BATCH_EDGES + [EN[0], EN[1] * 3, KO[0], "word " * 200, ZH[0]]
     langs = [None] * len(BATCH_EDGES) + ["en", "en", "ko", "en", "zh"]
     assert rules.check_batch(texts, langs, all_failures=True) == [rules.check(t, lang, all_failures=True) for t, lang in zip(texts, langs)]

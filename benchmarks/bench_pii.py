@@ -147,6 +147,8 @@ DATATROVE_EMAIL = (
 )
 DATATROVE_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
 NO_CANDIDATE_SECTION = "## Documents without candidate characters"
+# what the default rules' guard holds (checked against the engine's own guard when measuring)
+CANDIDATE_CHARACTERS = r"[\d@:]"
 
 
 def no_candidate_docs(paragraphs_per_doc: int, per_lang: int = 1000) -> tuple[list[str], list[str]]:
@@ -154,9 +156,7 @@ def no_candidate_docs(paragraphs_per_doc: int, per_lang: int = 1000) -> tuple[li
     ``paragraphs_per_doc`` to a document; half English, half Korean."""
     import regex
 
-    from pipeline.pii.prefilter import GUARD
-
-    guard = regex.compile(GUARD)
+    guard = regex.compile(CANDIDATE_CHARACTERS)
     texts, langs = [], []
     for lang in ("en", "ko"):
         paras = [p for p in pc.paragraphs(lang, 4000) if not guard.search(p)][: per_lang * paragraphs_per_doc]
@@ -180,6 +180,7 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
     engine = core._engine
     prefilters = {lang: pre for lang, pre in engine.prefilters.items() if pre is not None}
     starts = {lang: pre.starts for lang, pre in prefilters.items()}
+    assert all(s is not None for s in starts.values()), "the default rules have a one-pass guard"
 
     def rejection(on: bool) -> None:
         for lang, pre in prefilters.items():
@@ -202,6 +203,7 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
     for per_doc in (1, 8):
         texts, langs = no_candidate_docs(per_doc)
         n = len(texts)
+        assert not any(starts[lang].search(t) for t, lang in zip(texts, langs)), "a document holds a guard character"
 
         def datatrove():
             for t in texts:
@@ -238,6 +240,68 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
     return lines + [""]
 
 
+CORPORA_SECTION = "## Stage core on the benchmark corpora"
+
+
+def corpus_records(corpus: str, n_docs: int) -> list[dict]:
+    """The documents of benchmarks/corpus.py as the PII stage receives them: text, the language the
+    langid stage gives (computed here, untimed), ``source_id`` = the document id, no url."""
+    import json as _json
+
+    import corpus as bc  # benchmarks/corpus.py
+
+    from pipeline.config import load_config
+    from pipeline.stages.langid import LanguageFilter
+
+    with open(bc.build(n_docs, corpus=corpus), encoding="utf-8") as fh:
+        docs = [_json.loads(line) for line in fh]
+    records = [{"text": d["text"], "source_id": d["id"], "url": None} for d in docs]
+    langid = LanguageFilter(load_config())
+    for k in range(0, len(records), 512):
+        langid.process_batch(records[k : k + 512])
+    return [{"text": r["text"], "lang": r["lang"], "source_id": r["source_id"], "url": None} for r in records]
+
+
+def stage_cpu(core, records: list[dict], batch: int = 512) -> float:
+    """CPU seconds of ``PiiScrubber.process_batch`` over fresh copies of ``records`` in batches."""
+    copies = [dict(r) for r in records]
+    t0 = time.process_time()
+    for k in range(0, len(copies), batch):
+        core.process_batch(copies[k : k + batch])
+    return time.process_time() - t0
+
+
+def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
+    """Stage-core CPU seconds per ``n_docs`` documents on the multilingual and English-heavy corpora."""
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    lines = [
+        CORPORA_SECTION,
+        "",
+        f"`bench_pii.py --corpora --docs {n_docs} --runs {runs}`: `PiiScrubber.process_batch` (text, source_id, url, "
+        f"notes) in batches of 512 over the {n_docs:,}-document corpora of benchmarks/corpus.py, languages from the "
+        f"langid stage core (untimed). CPU seconds per {n_docs:,} documents in one process, median of {runs} runs and "
+        "(range); the engine is built before timing.",
+        "",
+        "| corpus | documents | MB | stage core CPU s | µs per document | findings |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for corpus in ("multilingual", "english"):
+        records = corpus_records(corpus, n_docs)
+        mb = sum(len(r["text"].encode("utf-8")) for r in records) / 1e6
+        times = [stage_cpu(core, records) for _ in range(runs)]
+        found = [dict(r) for r in records]
+        for k in range(0, len(found), 512):
+            core.process_batch(found[k : k + 512])
+        n_found = sum(sum(r["pii_counts"].values()) for r in found)
+        med = statistics.median(times)
+        lines.append(f"| {corpus} | {len(records):,} | {mb:.1f} | {med:.2f} ({min(times):.2f}–{max(times):.2f}) | "
+                     f"{med / len(records) * 1e6:.0f} | {n_found} |")
+    return lines + [""]
+
+
 def write_section(path: Path, section: list[str]) -> None:
     """Replace (or add) the no-candidate section of results/pii.md."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# PII stage benchmark\n"
@@ -250,9 +314,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1500)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--corpora", action="store_true",
+                    help="only the stage core on benchmarks/corpus.py's two corpora (--docs of each, default 10000)")
     ap.add_argument("--no-candidate", action="store_true",
                     help="only the documents-without-candidates section (vs datatrove's PIIFormatter)")
     args = ap.parse_args(argv)
+    if args.corpora:
+        from pipeline.config import load_config
+
+        section = corpora_costs(load_config(), args.docs if args.docs != 1500 else 10_000, args.runs)
+        print("\n".join(section))
+        return 0
     if args.no_candidate:
         from pipeline.config import load_config
 

@@ -221,7 +221,10 @@ class Prefilter:
         first, guarded, unguarded = guard_for(conditions, flags) if guard else (None, [], list(dict.fromkeys(conditions)))
         parts = []
         if guarded:
-            parts.append("(?=" + first.pattern + ")(?:" + "|".join(f"(?:{p})" for p in guarded) + ")")
+            look = "(?=" + first.pattern + ")"
+            if flags & regex.IGNORECASE and not first.flags & regex.IGNORECASE:
+                look = "(?-i:" + look + ")"  # an uncased guard: the same characters, checked faster
+            parts.append(look + "(?:" + "|".join(f"(?:{p})" for p in guarded) + ")")
         parts += [f"(?:{p})" for p in unguarded]
         return regex.compile("|".join(parts) or "(?!)", flags)
 

@@ -11,33 +11,15 @@ from __future__ import annotations
 import shutil
 import sys
 import unicodedata
+from pathlib import Path
 
 import pytest
 import regex
+import yaml
 
 from pipeline.pii.engine import PiiEngine
 from pipeline.pii.prefilter import Prefilter, first_items
-
-
-@pytest.fixture(scope="module")
-def cfg():
-    from pipeline.config import load_config
-
-    return load_config()
-
-
-@pytest.fixture(scope="module")
-def engine(cfg):
-    return PiiEngine.from_config(cfg)
-
-
-@pytest.fixture(scope="module")
-def reference(cfg):
-    return PiiEngine.reference(cfg)
-
-
-def _key(results):
-    return sorted((r.entity_type, r.start, r.end, round(r.score, 9)) for r in results)
+from tests.unit.test_pii import _key, cfg, engine, reference  # noqa: F401 - cfg, engine, reference are fixtures
 
 
 # Characters a condition could start at: ASCII, Latin-1, every Unicode decimal digit, full-width
@@ -118,21 +100,14 @@ def test_the_union_scan_from_the_first_guard_character_reads_lookbehinds_before_
 def test_a_rules_file_recognizer_starting_at_a_letter_is_found(tmp_path, make_config, cfg):
     # A YAML recognizer whose prefilter and pattern start at a letter: the guard takes the letter,
     # so a document with no digit, '@' or ':' still reaches it.
-    rules = tmp_path / "rules"
-    shutil.copytree(cfg.rules_path(), rules)
-    path = rules / "pii" / "recognizers.yaml"
-    path.write_text(
-        path.read_text(encoding="utf-8")
-        + """
-  - name: BadgeCode
-    type: custom
-    supported_entity: BADGE_CODE
-    prefilter: 'BDG-'
-    patterns: [{name: badge, regex: '\\bBDG-[A-Z]{5}\\b', score: 0.9}]
-    supported_languages: [en, ko, ja, zh, xx]
-""",
-        encoding="utf-8",
-    )
+    badge = {"name": "BadgeCode", "type": "custom", "supported_entity": "BADGE_CODE", "prefilter": "BDG-",
+             "patterns": [{"name": "badge", "regex": r"\bBDG-[A-Z]{5}\b", "score": 0.9}],
+             "supported_languages": ["en", "ko", "ja", "zh", "xx"]}
+    rules = Path(shutil.copytree(cfg.rules_path(), tmp_path / "rules"))
+    listing = rules / "pii" / "recognizers.yaml"
+    data = yaml.safe_load(listing.read_text(encoding="utf-8"))
+    data["recognizers"].append(badge)
+    listing.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     custom = make_config({"rules_dir": str(rules)})
     eng, ref = PiiEngine.from_config(custom), PiiEngine.reference(custom)
     text = "Badge BDG-QWXYZ opens the lab door; bdg-abcde too"

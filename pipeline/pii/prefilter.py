@@ -304,6 +304,8 @@ class Prefilter:
         out: list[tuple[int, int]] = []
         seg_end = -1  # end of the last word of the previous active segment
         for hs, he in hits:
+            if he <= seg_end:
+                continue  # inside the segment already taken (its last word ends at seg_end)
             last = word_at_or_before(max(hs, he - 1))
             if last[1] <= seg_end:
                 continue  # inside the segment already taken

@@ -17,6 +17,7 @@ findings are identical, and precision/recall per entity type on the committed la
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import random
@@ -140,10 +141,10 @@ def breakdown(engine, texts, langs, runs: int = 3) -> tuple[float, list[tuple[st
 # datatrove's PIIFormatter (datatrove/pipeline/formatters/pii.py): its e-mail and IPv4 patterns,
 # each applied with re.sub over the whole text (PIIReplacer.replace) — its whole cost on a
 # document where neither matches.
-DATATROVE_EMAIL = (
-    r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:["
-    r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
-    r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)])"
+DATATROVE_EMAIL = (  # as published (lower-case classes, compiled without flags)
+    r"\b[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[a-z0-9](?:["
+    r"a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
+    r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[a-z0-9-]*[a-z0-9]:)])"
 )
 DATATROVE_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
 NO_CANDIDATE_SECTION = "## Documents without candidate characters"
@@ -303,10 +304,11 @@ def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
         f"`bench_pii.py --corpora --docs {n_docs} --runs {runs}`: `PiiScrubber.process_batch` (text, source_id, url, "
         f"notes) in batches of 512 over the {n_docs:,}-document corpora of benchmarks/corpus.py, languages from the "
         f"langid stage core (untimed). CPU seconds per {n_docs:,} documents in one process, median of {runs} runs and "
-        "(range); the engine is built before timing.",
+        "(range); the engine is built before timing. Output digest: sha256 of every record's scrubbed text, "
+        "pii_counts and source_id (the same digest from two checkouts = the same output).",
         "",
-        "| corpus | documents | MB | stage core CPU s | µs per document | findings |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| corpus | documents | MB | stage core CPU s | µs per document | findings | output digest |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for corpus in ("multilingual", "english"):
         records = corpus_records(corpus, n_docs)
@@ -316,9 +318,11 @@ def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
         for k in range(0, len(found), 512):
             core.process_batch(found[k : k + 512])
         n_found = sum(sum(r["pii_counts"].values()) for r in found)
+        digest = hashlib.sha256(json.dumps([[r["text"], r["pii_counts"], r["source_id"]] for r in found],
+                                           ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:12]
         med = statistics.median(times)
         lines.append(f"| {corpus} | {len(records):,} | {mb:.1f} | {med:.2f} ({min(times):.2f}–{max(times):.2f}) | "
-                     f"{med / len(records) * 1e6:.0f} | {n_found} |")
+                     f"{med / len(records) * 1e6:.0f} | {n_found} | {digest} |")
     return lines + [""]
 
 

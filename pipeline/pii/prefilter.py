@@ -5,6 +5,8 @@ and a spaCy tokenizer over the whole text, while PII sits in a tiny fraction of 
 is ONE compiled regex: the union of each recognizer's *necessary condition* (``PREFILTER`` on our
 classes, :data:`~pipeline.pii.recognizers.BUILTIN_PREFILTERS` for presidio's, a custom YAML
 recognizer's own patterns). Every match a recognizer can return contains a hit of that union.
+Before it runs, one scan for a character of the *guard* — the characters any condition can start
+with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one.
 
 Findings stay identical to presidio run on the whole text because of how windows are cut:
 

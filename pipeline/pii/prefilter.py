@@ -68,8 +68,11 @@ def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
     ``regex`` does. Case folding is the flags': the items are to be compiled with them."""
     import re
     import warnings
-    from re import _constants as c, _parser
 
+    try:
+        from re import _constants as c, _parser  # the parser re itself uses (Python 3.11+)
+    except ImportError:
+        return None
     if _FUZZY.search(pattern):
         return None
     try:

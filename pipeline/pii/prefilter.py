@@ -52,6 +52,9 @@ BARRIER_WORD = "qqqqq"
 _FUZZY = regex.compile(r"(?<!\\)(?:\\\\)*\{[^}]*[A-Za-z<]")
 _CATEGORIES = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
                "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}
+# regex flags that change what the syntax means or how it matches (V1 set syntax, reverse search,
+# full case folding 'ß' ~ 'ss', Unicode word boundaries, POSIX leftmost-longest)
+_OTHER_MATCHING = regex.VERSION1 | regex.REVERSE | regex.FULLCASE | regex.WORD | regex.POSIX
 _UNCASED_CATEGORIES = {r"\d", r"\s"}  # no character of these has another case
 _LONG_RANGE = 4096  # a longer range is not checked character by character (taken as cased)
 
@@ -73,7 +76,7 @@ def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
         from re import _constants as c, _parser  # the parser re itself uses (Python 3.11+)
     except ImportError:
         return None
-    if _FUZZY.search(pattern):
+    if _FUZZY.search(pattern) or flags & _OTHER_MATCHING:
         return None
     try:
         with warnings.catch_warnings():

@@ -82,6 +82,8 @@ def test_first_items_cover_what_the_pattern_can_start_with(pattern, flags, start
     (r".x", 0),                # any first character
     (r"[^a]b", 0),             # a negated set
     (r"(?i:a)b", 0),           # case folding the guard would not get
+    (r"ss", regex.IGNORECASE | regex.FULLCASE),  # 'ß' matches 'ss'
+    (r"ab", regex.REVERSE),    # searched from the end
 ])
 def test_a_pattern_whose_first_characters_are_unknown_gets_no_guard(pattern, flags):
     assert first_items(pattern, flags) is None

@@ -17,6 +17,7 @@ findings are identical, and precision/recall per entity type on the committed la
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import random
@@ -140,13 +141,15 @@ def breakdown(engine, texts, langs, runs: int = 3) -> tuple[float, list[tuple[st
 # datatrove's PIIFormatter (datatrove/pipeline/formatters/pii.py): its e-mail and IPv4 patterns,
 # each applied with re.sub over the whole text (PIIReplacer.replace) — its whole cost on a
 # document where neither matches.
-DATATROVE_EMAIL = (
-    r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[A-Za-z0-9](?:["
-    r"A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
-    r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[A-Za-z0-9-]*[A-Za-z0-9]:)])"
+DATATROVE_EMAIL = (  # as published (lower-case classes, compiled without flags)
+    r"\b[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:(?:[a-z0-9](?:["
+    r"a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?|\[(?:(?:25[0-5]|2[0-4][0-9]|["
+    r"01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?|[a-z0-9-]*[a-z0-9]:)])"
 )
 DATATROVE_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)\.){3}(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
 NO_CANDIDATE_SECTION = "## Documents without candidate characters"
+# what the default rules' guard holds (checked against the engine's own guard when measuring)
+CANDIDATE_CHARACTERS = r"[\d@:]"
 
 
 def no_candidate_docs(paragraphs_per_doc: int, per_lang: int = 1000) -> tuple[list[str], list[str]]:
@@ -154,9 +157,7 @@ def no_candidate_docs(paragraphs_per_doc: int, per_lang: int = 1000) -> tuple[li
     ``paragraphs_per_doc`` to a document; half English, half Korean."""
     import regex
 
-    from pipeline.pii.prefilter import GUARD
-
-    guard = regex.compile(GUARD)
+    guard = regex.compile(CANDIDATE_CHARACTERS)
     texts, langs = [], []
     for lang in ("en", "ko"):
         paras = [p for p in pc.paragraphs(lang, 4000) if not guard.search(p)][: per_lang * paragraphs_per_doc]
@@ -166,10 +167,20 @@ def no_candidate_docs(paragraphs_per_doc: int, per_lang: int = 1000) -> tuple[li
     return texts, langs
 
 
+def letters_id(i: int) -> str:
+    """A document id without candidate characters: ``doc-`` and ``i`` in base 26 letters."""
+    out = ""
+    while True:
+        i, r = divmod(i, 26)
+        out = chr(97 + r) + out
+        if not i:
+            return "doc-" + out
+
+
 def no_candidate_costs(cfg, runs: int) -> list[str]:
     """CPU µs per document on documents without candidate characters: datatrove's PIIFormatter
-    patterns, our prefilter with and without its one-pass rejection, and the whole stage core.
-    The variants alternate run by run (the machine is shared)."""
+    patterns, our prefilter (the union alone / the guard first), the engine on the texts, and the
+    whole stage core. The variants alternate run by run (the machine is shared)."""
     import re
 
     from pipeline.stages.pii import PiiScrubber
@@ -180,28 +191,37 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
     engine = core._engine
     prefilters = {lang: pre for lang, pre in engine.prefilters.items() if pre is not None}
     starts = {lang: pre.starts for lang, pre in prefilters.items()}
+    assert all(s is not None for s in starts.values()), "the default rules have a one-pass guard"
 
-    def rejection(on: bool) -> None:
+    def guard(on: bool) -> None:
         for lang, pre in prefilters.items():
             pre.starts = starts[lang] if on else None
 
     lines = [
         NO_CANDIDATE_SECTION,
         "",
-        f"`bench_pii.py --no-candidate --runs {runs}`: real paragraphs with no digit, '@' or ':' (so no recognizer "
-        "can match), English and Korean, joined into documents. CPU µs per document in one process, median of "
-        f"{runs} runs and (range); the variants alternate run by run. datatrove: its PIIFormatter's e-mail and IPv4 "
-        "patterns, each `re.sub` over the text as `PIIReplacer.replace` does (its whole cost when nothing "
-        "matches). Prefilter before: the union regex scanned over the text; after: one scan for a character "
-        "that can start a match (`Prefilter.starts`), the union only when there is one. Stage core: "
-        "`PiiScrubber.process_batch` (text, source_id, url, notes), batches of 512, with the prefilter before / after. On one-paragraph documents the stage core costs more than datatrove's two patterns: what remains beside the prefilter is per record (the source_id, url and notes go through the same engine).",
+        f"`bench_pii.py --no-candidate --runs {runs}`: real paragraphs with no digit, '@' or ':' (no character of the "
+        "guard the default rules give, so no recognizer can match), English and Korean, joined into documents. CPU µs "
+        f"per document in one process, median of {runs} runs and (range); the variants alternate run by run. "
+        "datatrove: its PIIFormatter's e-mail and IPv4 patterns (published in datatrove/pipeline/formatters/pii.py; "
+        "no datatrove install here, so the two patterns are reimplemented), each `re.sub` over the text as "
+        "`PIIReplacer.replace` does — its whole cost when nothing matches. Prefilter: `Prefilter.hits` with the union "
+        "regex alone, and with the guard first (one scan for a character any condition can start with, derived from "
+        "the recognizers' conditions). Engine: `PiiEngine.scrub_batch` on the texts, batches of 512. Stage core: "
+        "`PiiScrubber.process_batch` in batches of 512 — the text, and also the record's source_id, url and notes "
+        "(datatrove scrubs none of these): ids `doc-<n>` hold digits, so each goes through the union scan; ids "
+        "`doc-<letters>` have no candidate either.",
         "",
-        "| documents | chars/doc | datatrove PIIFormatter | prefilter before | prefilter after | stage core before | stage core after | stage core after / datatrove |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| documents | chars/doc | datatrove PIIFormatter | prefilter, union alone | prefilter, guard first | engine, texts | "
+        "stage core, ids doc-&lt;n&gt; | stage core, ids doc-&lt;letters&gt; | engine / datatrove | stage core (letters) / datatrove |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for per_doc in (1, 8):
         texts, langs = no_candidate_docs(per_doc)
         n = len(texts)
+        assert not any(starts[lang].search(t) for t, lang in zip(texts, langs)), "a document holds a guard character"
+        digit_ids = [{"text": t, "lang": lang, "source_id": f"doc-{i}", "url": None} for i, (t, lang) in enumerate(zip(texts, langs))]
+        letter_ids = [dict(r, source_id=letters_id(i)) for i, r in enumerate(digit_ids)]
 
         def datatrove():
             for t in texts:
@@ -211,37 +231,140 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
             for t, lang in zip(texts, langs):
                 prefilters[lang].hits(t)
 
-        def stage():
-            records = [{"text": t, "lang": lang, "source_id": f"doc-{i}", "url": None} for i, (t, lang) in enumerate(zip(texts, langs))]
+        def engine_texts():
             for k in range(0, n, 512):
-                core.process_batch(records[k : k + 512])
+                engine.scrub_batch(texts[k : k + 512], langs[k : k + 512])
 
-        variants = {"datatrove": (datatrove, True), "pre_before": (prefilter, False), "pre_after": (prefilter, True),
-                    "stage_before": (stage, False), "stage_after": (stage, True)}
+        variants = {"datatrove": (datatrove, True), "union": (prefilter, False), "guard": (prefilter, True),
+                    "engine": (engine_texts, True), "stage_digits": (lambda: stage_cpu(core, digit_ids), True),
+                    "stage_letters": (lambda: stage_cpu(core, letter_ids), True)}
         times: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(runs):
             for name, (fn, on) in variants.items():
-                rejection(on)
+                guard(on)
                 t0 = time.process_time()
                 fn()
                 times[name].append((time.process_time() - t0) / n * 1e6)
-        rejection(True)
+        guard(True)
 
         def cell(name):
             v = times[name]
             return f"{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f})"
 
+        def ratio(name):
+            return statistics.median(times[name]) / statistics.median(times["datatrove"])
+
         chars = sum(map(len, texts)) / n
-        ratio = statistics.median(times["stage_after"]) / statistics.median(times["datatrove"])
-        lines.append(f"| {n} × {per_doc} paragraph(s) | {chars:,.0f} | {cell('datatrove')} | {cell('pre_before')} | "
-                     f"{cell('pre_after')} | {cell('stage_before')} | {cell('stage_after')} | {ratio:.2f} |")
+        lines.append(f"| {n} × {per_doc} paragraph(s) | {chars:,.0f} | {cell('datatrove')} | {cell('union')} | "
+                     f"{cell('guard')} | {cell('engine')} | {cell('stage_digits')} | {cell('stage_letters')} | "
+                     f"{ratio('engine'):.2f} | {ratio('stage_letters'):.2f} |")
     return lines + [""]
 
 
+CORPORA_SECTION = "## Stage core on the benchmark corpora"
+
+
+def corpus_records(corpus: str, n_docs: int) -> list[dict]:
+    """The documents of benchmarks/corpus.py as the PII stage receives them: text, the language the
+    langid stage gives (computed here, untimed), ``source_id`` = the document id, no url."""
+    import json as _json
+
+    import corpus as bc  # benchmarks/corpus.py
+
+    from pipeline.config import load_config
+    from pipeline.stages.langid import LanguageFilter
+
+    with open(bc.build(n_docs, corpus=corpus), encoding="utf-8") as fh:
+        docs = [_json.loads(line) for line in fh]
+    records = [{"text": d["text"], "source_id": d["id"], "url": None} for d in docs]
+    langid = LanguageFilter(load_config())
+    for k in range(0, len(records), 512):
+        langid.process_batch(records[k : k + 512])
+    return [{"text": r["text"], "lang": r["lang"], "source_id": r["source_id"], "url": None} for r in records]
+
+
+def stage_cpu(core, records: list[dict], batch: int = 512) -> float:
+    """CPU seconds of ``PiiScrubber.process_batch`` over fresh copies of ``records`` in batches."""
+    copies = [dict(r) for r in records]
+    t0 = time.process_time()
+    for k in range(0, len(copies), batch):
+        core.process_batch(copies[k : k + batch])
+    return time.process_time() - t0
+
+
+def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
+    """Stage-core CPU seconds per ``n_docs`` documents on the multilingual and English-heavy corpora."""
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    lines = [
+        CORPORA_SECTION,
+        "",
+        f"`bench_pii.py --corpora --docs {n_docs} --runs {runs}`: `PiiScrubber.process_batch` (text, source_id, url, "
+        f"notes) in batches of 512 over the {n_docs:,}-document corpora of benchmarks/corpus.py, languages from the "
+        f"langid stage core (untimed). CPU seconds per {n_docs:,} documents in one process, median of {runs} runs and "
+        "(range); the engine is built before timing. Output digest: sha256 of every record's scrubbed text, "
+        "pii_counts and source_id (the same digest from two checkouts = the same output).",
+        "",
+        "| corpus | documents | MB | stage core CPU s | µs per document | findings | output digest |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for corpus in ("multilingual", "english"):
+        records = corpus_records(corpus, n_docs)
+        mb = sum(len(r["text"].encode("utf-8")) for r in records) / 1e6
+        times = [stage_cpu(core, records) for _ in range(runs)]
+        found = [dict(r) for r in records]
+        for k in range(0, len(found), 512):
+            core.process_batch(found[k : k + 512])
+        n_found = sum(sum(r["pii_counts"].values()) for r in found)
+        digest = hashlib.sha256(json.dumps([[r["text"], r["pii_counts"], r["source_id"]] for r in found],
+                                           ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+        med = statistics.median(times)
+        lines.append(f"| {corpus} | {len(records):,} | {mb:.1f} | {med:.2f} ({min(times):.2f}–{max(times):.2f}) | "
+                     f"{med / len(records) * 1e6:.0f} | {n_found} | {digest} |")
+    return lines + [""]
+
+
+def no_candidate_parts(cfg, runs: int) -> dict[str, tuple[float, float, float]]:
+    """CPU µs per one-paragraph document without candidate characters, median (min, max) of
+    ``runs``: datatrove's two patterns, our engine on the texts alone, and the stage core (text,
+    source_id ``doc-<n>``, url, notes). Prints one line per part (for before/after runs of two
+    checkouts)."""
+    import re
+
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    engine = core._engine
+    texts, langs = no_candidate_docs(1)
+    n = len(texts)
+    records = [{"text": t, "lang": lang, "source_id": f"doc-{i}", "url": None} for i, (t, lang) in enumerate(zip(texts, langs))]
+    email, ipv4 = re.compile(DATATROVE_EMAIL), re.compile(DATATROVE_IPV4)
+    letter_ids = [dict(r, source_id=letters_id(i)) for i, r in enumerate(records)]
+    parts = {
+        "datatrove PIIFormatter (two re.sub)": lambda: [ipv4.sub(lambda m: "x", email.sub(lambda m: "x", t)) for t in texts],
+        "PiiEngine.scrub_batch, texts only": lambda: [engine.scrub_batch(texts[k : k + 512], langs[k : k + 512]) for k in range(0, n, 512)],
+        "PiiScrubber.process_batch (whole record, ids doc-<n>)": lambda: stage_cpu(core, records),
+        "PiiScrubber.process_batch (whole record, ids doc-<letters>)": lambda: stage_cpu(core, letter_ids),
+    }
+    times: dict[str, list[float]] = {k: [] for k in parts}
+    for _ in range(runs):
+        for name, fn in parts.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append((time.process_time() - t0) / n * 1e6)
+    out = {k: (statistics.median(v), min(v), max(v)) for k, v in times.items()}
+    for k, (med, lo, hi) in out.items():
+        print(f"{k}: {med:.2f} µs/doc ({lo:.2f}–{hi:.2f}), {n} docs of {sum(map(len, texts)) / n:.0f} chars")
+    return out
+
+
 def write_section(path: Path, section: list[str]) -> None:
-    """Replace (or add) the no-candidate section of results/pii.md."""
+    """Replace (or add) the section of results/pii.md whose heading is ``section[0]``."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# PII stage benchmark\n"
-    head, _, rest = text.partition(NO_CANDIDATE_SECTION)
+    head, _, rest = text.partition(section[0])
     tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
     path.write_text(head.rstrip("\n") + "\n\n" + "\n".join(section) + ("\n" + tail if tail else ""), encoding="utf-8")
 
@@ -250,9 +373,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=1500)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--corpora", action="store_true",
+                    help="only the stage core on benchmarks/corpus.py's two corpora (--docs of each, default 10000)")
+    ap.add_argument("--parts", action="store_true",
+                    help="only print the per-document CPU of datatrove's patterns, the engine and the stage core "
+                    "on one-paragraph documents without candidates (run on two checkouts for before/after)")
     ap.add_argument("--no-candidate", action="store_true",
                     help="only the documents-without-candidates section (vs datatrove's PIIFormatter)")
     args = ap.parse_args(argv)
+    if args.parts:
+        from pipeline.config import load_config
+
+        no_candidate_parts(load_config(), args.runs)
+        return 0
+    if args.corpora:
+        from pipeline.config import load_config
+
+        section = corpora_costs(load_config(), args.docs if args.docs != 1500 else 10_000, args.runs)
+        write_section(HERE / "results" / "pii.md", section)
+        print("\n".join(section))
+        return 0
     if args.no_candidate:
         from pipeline.config import load_config
 

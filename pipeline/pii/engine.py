@@ -193,30 +193,28 @@ class PiiEngine:
         for lang in languages:
             rs = [r for r in registry.recognizers if r.supported_language == lang]
             context_words |= {w.lower() for r in rs for w in (r.context or [])}
-            guarded: list[str] = []
-            unguarded: list[str] = []
-            own: dict[str, tuple[list[str], list[str]]] = {}  # recognizer id → its own condition
+            conditions: list[str] = []
+            own: dict[str, list[str]] = {}  # recognizer id → its own condition
             known = True
             for r in rs:
                 p = custom.prefilter_for(r)
                 if p is not None:
-                    own[r.id] = (p, [])
+                    own[r.id] = p
                 elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
-                    own[r.id] = ([yaml_prefilters[r.name]], [])  # declared in the YAML
+                    own[r.id] = [yaml_prefilters[r.name]]  # declared in the YAML
                     user_rules.append(compile_rule(f"{r.name} (prefilter)", yaml_prefilters[r.name], flags))
                 elif isinstance(r, PatternRecognizer) and type(r) is PatternRecognizer and r.patterns:
-                    own[r.id] = ([], [pat.regex for pat in r.patterns])  # its own patterns: exactly necessary
+                    own[r.id] = [pat.regex for pat in r.patterns]  # its own patterns: exactly necessary
                 else:
                     known = False  # a recognizer without a known condition (NER): analyse everything
                     continue
-                guarded.extend(own[r.id][0])
-                unguarded.extend(own[r.id][1])
+                conditions.extend(own[r.id])
             if not use_prefilter or not known or lang in ner_langs:
                 self.prefilters[lang] = None
             else:
                 nlp = pipelines[lang]
                 self.prefilters[lang] = Prefilter.build(
-                    guarded, unguarded, flags, before, after,
+                    conditions, flags, before, after,
                     nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
                     user_rules=user_rules,
                 )
@@ -224,7 +222,7 @@ class PiiEngine:
                 for r in rs:
                     if r.id not in own:
                         continue
-                    anchor = Prefilter.union(*own[r.id], flags, guard=False)
+                    anchor = Prefilter.union(own[r.id], flags, guard=False)
                     if type(r) is PatternRecognizer:  # a YAML recognizer: its patterns are the user's
                         anchor = compile_rule(r.name, anchor.pattern, flags)
                     anchors[lang][r.id] = anchor

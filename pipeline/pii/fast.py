@@ -32,6 +32,7 @@ from spacy.attrs import IDX, LENGTH
 
 _CHUNK = regex.compile(r"\S+")
 _COLON_CHUNK = regex.compile(r"(?<!\S)\S*:\S*")  # from a chunk start only: linear on a long chunk
+_CHUNK_CACHE = 4096  # colon chunks remembered per language (cleared when full)
 
 
 class FastAnalyzer:
@@ -50,6 +51,7 @@ class FastAnalyzer:
         self.enhancer = analyzer.context_aware_enhancer
         self.nlp_engine = analyzer.nlp_engine
         self.tokenizer = analyzer.nlp_engine.nlp[language].tokenizer
+        self._chunk_parts: dict[str, list[str]] = {}  # colon chunk → its keyword parts (documents repeat them)
         self.with_context = {r.id for r in self.recognizers if r.context}
         self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
         self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
@@ -197,21 +199,34 @@ class FastAnalyzer:
         them split). Tokens are the tokenizer's for each whitespace-separated chunk."""
         if ":" not in text:
             return []
-        engine, lang = self.nlp_engine, self.language
         parts: list[str] = []
         seen: set[str] = set()
+        cache = self._chunk_parts
         for m in _COLON_CHUNK.finditer(text):
             chunk = m.group()
             if chunk in seen:
                 continue
             seen.add(chunk)
-            for token in self.tokenizer(chunk):
-                lemma = token.text.lower()
-                if ":" not in lemma:
-                    continue
-                if engine.is_stopword(lemma, lang) or engine.is_punct(lemma, lang):
-                    continue  # (presidio also drops "be" and "-PRON-": neither holds a colon)
-                parts.extend(lemma.split(":"))
+            own = cache.get(chunk)
+            if own is None:
+                if len(cache) >= _CHUNK_CACHE:
+                    cache.clear()
+                own = cache[chunk] = self._chunk_keywords(chunk)
+            parts.extend(own)
+        return parts
+
+    def _chunk_keywords(self, chunk: str) -> list[str]:
+        """The keyword parts of one whitespace-separated chunk: the tokenizer's tokens that hold a
+        colon, neither stop word nor punctuation, split at it."""
+        engine, lang = self.nlp_engine, self.language
+        parts: list[str] = []
+        for token in self.tokenizer(chunk):
+            lemma = token.text.lower()
+            if ":" not in lemma:
+                continue
+            if engine.is_stopword(lemma, lang) or engine.is_punct(lemma, lang):
+                continue  # (presidio also drops "be" and "-PRON-": neither holds a colon)
+            parts.extend(lemma.split(":"))
         return parts
 
 

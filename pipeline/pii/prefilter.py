@@ -5,6 +5,8 @@ and a spaCy tokenizer over the whole text, while PII sits in a tiny fraction of 
 is ONE compiled regex: the union of each recognizer's *necessary condition* (``PREFILTER`` on our
 classes, :data:`~pipeline.pii.recognizers.BUILTIN_PREFILTERS` for presidio's, a custom YAML
 recognizer's own patterns). Every match a recognizer can return contains a hit of that union.
+Before it runs, one scan for a character of the *guard* — the characters any condition can start
+with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one.
 
 Findings stay identical to presidio run on the whole text because of how windows are cut:
 
@@ -44,7 +46,148 @@ _CJK = regex.compile(f"[{CJK}]")
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
-GUARD = r"[\d@:]"
+
+# re's parser gives the syntax tree first characters are read from; the conditions run in `regex`,
+# whose extra syntax (\p{..}, (?V1), set operations, fuzzy {e<=1}) re rejects or would misread.
+_FUZZY = regex.compile(r"(?<!\\)(?:\\\\)*\{[^}]*[A-Za-z<]")
+_CATEGORIES = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
+               "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}
+# regex flags that change what the syntax means or how it matches (V1 set syntax, reverse search,
+# full case folding 'ß' ~ 'ss', Unicode word boundaries, POSIX leftmost-longest)
+_OTHER_MATCHING = regex.VERSION1 | regex.REVERSE | regex.FULLCASE | regex.WORD | regex.POSIX
+_UNCASED_CATEGORIES = {r"\d", r"\s"}  # no character of these has another case
+_LONG_RANGE = 4096  # a longer range is not checked character by character (taken as cased)
+
+
+class _Unbounded(Exception):
+    """A match may start at any character (or be empty): no guard."""
+
+
+def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
+    """The characters a match of ``pattern`` (compiled with ``flags``) can start with, as class
+    items — ``(code,)``, ``(low, high)`` or a category such as ``"\\d"`` — read from the pattern's
+    syntax tree, lookarounds and anchors skipped. ``None`` when that is not known: a match may
+    start anywhere or be empty, or the pattern uses syntax Python's ``re`` does not read as
+    ``regex`` does. Case folding is the flags': the items are to be compiled with them."""
+    import re
+    import warnings
+
+    try:
+        from re import _constants as c, _parser  # the parser re itself uses (Python 3.11+)
+    except ImportError:
+        return None
+    if _FUZZY.search(pattern) or flags & _OTHER_MATCHING:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "possible nested set": regex reads it otherwise
+            tree = _parser.parse(pattern, flags & ~re.DEBUG)
+    except (re.error, FutureWarning, DeprecationWarning, OverflowError, RecursionError):
+        return None
+    if tree.state.flags & re.IGNORECASE and not flags & re.IGNORECASE:
+        return None  # an inline (?i) the compiled class would not get
+
+    def first(seq) -> tuple[set, bool]:
+        """(class items, can be empty) of a sequence of nodes."""
+        items: set = set()
+        for op, av in seq:
+            if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+                continue  # zero-width
+            if op is c.LITERAL:
+                items.add((av,))
+                return items, False
+            if op is c.IN:
+                for kind, value in av:
+                    if kind is c.LITERAL:
+                        items.add((value,))
+                    elif kind is c.RANGE:
+                        items.add(tuple(value))
+                    elif kind is c.CATEGORY and str(value) in _CATEGORIES:
+                        items.add(_CATEGORIES[str(value)])
+                    else:  # NEGATE, anything else
+                        raise _Unbounded
+                return items, False
+            if op is c.SUBPATTERN:
+                if av[1] & re.IGNORECASE and not flags & re.IGNORECASE:
+                    raise _Unbounded  # a local (?i:...) the compiled class would not get
+                sub, empty = first(av[3])
+            elif op is c.ATOMIC_GROUP:
+                sub, empty = first(av)
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+                sub, empty = first(av[2])
+                empty = empty or av[0] == 0
+            elif op is c.BRANCH:
+                sub, empty = set(), False
+                for branch in av[1]:
+                    b, e = first(branch)
+                    sub |= b
+                    empty = empty or e
+            else:  # ANY, NOT_LITERAL, group references, conditionals
+                raise _Unbounded
+            items |= sub
+            if not empty:
+                return items, False
+        return items, True
+
+    try:
+        items, empty = first(tree)
+    except _Unbounded:
+        return None
+    return None if empty or not items else items
+
+
+def _codes(item) -> range | None:
+    if isinstance(item, str):
+        return None
+    return range(item[0], item[-1] + 1)
+
+
+def _uncased(item) -> bool:
+    """No character of the item has another case (case-insensitive matching changes nothing)."""
+    if isinstance(item, str):
+        return item in _UNCASED_CATEGORIES
+    codes = _codes(item)
+    if len(codes) > _LONG_RANGE:
+        return False
+    return all(chr(x).lower() == chr(x) == chr(x).upper() == chr(x).casefold() for x in codes)
+
+
+def character_class(items: set) -> tuple[str, bool]:
+    """``(class, uncased)``: the items as one ``regex`` character class (those inside ``\\d`` left
+    out when it is there), and whether case-insensitive matching can be left off for it."""
+    if r"\d" in items:  # \d is Unicode's Nd, which is what str.isdecimal tests
+        items = {i for i in items if isinstance(i, str) or len(_codes(i)) > _LONG_RANGE
+                 or not all(chr(x).isdecimal() for x in _codes(i))}
+
+    def render(item) -> str:
+        if isinstance(item, str):
+            return item
+        lo, hi = (regex.escape(chr(x), special_only=False) for x in (item[0], item[-1]))
+        return lo if item[0] == item[-1] else f"{lo}-{hi}"
+
+    return "[" + "".join(sorted(map(render, items))) + "]", all(map(_uncased, items))
+
+
+def first_characters(pattern: str, flags: int = 0) -> str | None:
+    """:func:`first_items` as one character class (``regex`` syntax), or None."""
+    items = first_items(pattern, flags)
+    return character_class(items)[0] if items else None
+
+
+def guard_for(conditions, flags: int) -> tuple["regex.Pattern | None", list[str], list[str]]:
+    """``(guard, guarded, unguarded)``: one compiled character class holding the first characters
+    of every condition whose first characters are known (``guarded``), and the conditions whose
+    are not. Compiled with ``flags`` — without case folding when no character in it has a case."""
+    items: set = set()
+    guarded, unguarded = [], []
+    for p in dict.fromkeys(conditions):
+        own = first_items(p, flags)
+        (guarded if own else unguarded).append(p)
+        items |= own or set()
+    if not guarded:
+        return None, guarded, unguarded
+    cls, uncased = character_class(items)
+    return regex.compile(cls, flags & ~regex.IGNORECASE if uncased else flags), guarded, unguarded
 
 
 def _inert(chunk: str) -> bool:
@@ -62,31 +205,35 @@ class Prefilter:
     stop_words: frozenset
     special_cases: frozenset  # tokenizer exceptions ("cannot" → "can" "not")
     user_rules: tuple = ()  # the users' patterns in the union (saferegex rules): a slow one is named
-    # One character class no match can start without (the guard), when every condition is guarded:
-    # a text without it has no hit, found in one plain scan instead of the union's.
+    # One character class every hit starts with (the guard), when every condition's first characters
+    # are known: a text without one has no hit, found in one plain scan instead of the union's.
     starts: "regex.Pattern | None" = None
+    conditions: tuple = ()  # what the union is built from (tests check the guard against them)
 
     @classmethod
-    def build(cls, guarded: list[str], unguarded: list[str], flags: int, words_before: int, words_after: int,
+    def build(cls, conditions: list[str], flags: int, words_before: int, words_after: int,
               stop_words, special_cases, user_rules=()) -> "Prefilter":
-        """``guarded`` conditions start at a digit, '@' or ':' (checked once per position by a
-        lookahead, which is what makes the scan fast); ``unguarded`` ones (YAML patterns) may start
-        anywhere. ``user_rules`` are the rules-file patterns among them, compiled by saferegex."""
-        return cls(cls.union(guarded, unguarded, flags), words_before, words_after, frozenset(stop_words),
-                   frozenset(special_cases), tuple(user_rules),
-                   regex.compile(GUARD, flags) if guarded and not unguarded else None)
+        """``conditions``: every recognizer's necessary condition (code-declared, a YAML
+        ``prefilter`` key or a YAML recognizer's own patterns). ``user_rules`` are the rules-file
+        patterns among them, compiled by saferegex."""
+        guard, _, unguarded = guard_for(conditions, flags)
+        return cls(cls.union(conditions, flags), words_before, words_after, frozenset(stop_words),
+                   frozenset(special_cases), tuple(user_rules), guard if not unguarded else None,
+                   tuple(dict.fromkeys(conditions)))
 
     @staticmethod
-    def union(guarded: list[str], unguarded: list[str], flags: int, guard: bool = True) -> "regex.Pattern":
-        """One compiled regex matching wherever any of the conditions does. ``guard`` checks the
-        first character of the guarded ones once per position (fast for a long union; a single
-        condition scans faster without)."""
+    def union(conditions: list[str], flags: int, guard: bool = True) -> "regex.Pattern":
+        """One compiled regex matching wherever any of the conditions does. ``guard`` puts the
+        conditions whose first characters are known behind one lookahead for them, checked once
+        per position (fast for a long union; a single condition scans faster without)."""
+        first, guarded, unguarded = guard_for(conditions, flags) if guard else (None, [], list(dict.fromkeys(conditions)))
         parts = []
-        if guarded and not guard:
-            parts += [f"(?:{p})" for p in dict.fromkeys(guarded)]
-        elif guarded:
-            parts.append("(?=" + GUARD + ")(?:" + "|".join(f"(?:{p})" for p in dict.fromkeys(guarded)) + ")")
-        parts += [f"(?:{p})" for p in dict.fromkeys(unguarded)]
+        if guarded:
+            look = "(?=" + first.pattern + ")"
+            if flags & regex.IGNORECASE and not first.flags & regex.IGNORECASE:
+                look = "(?-i:" + look + ")"  # an uncased guard: the same characters, checked faster
+            parts.append(look + "(?:" + "|".join(f"(?:{p})" for p in guarded) + ")")
+        parts += [f"(?:{p})" for p in unguarded]
         return regex.compile("|".join(parts) or "(?!)", flags)
 
     def sure_keyword(self, chunk: str) -> bool:
@@ -101,14 +248,19 @@ class Prefilter:
         )
 
     def hits(self, text: str) -> list[tuple[int, int]]:
-        # Every alternative of the union sits behind the lookahead (?=GUARD), compiled with the same
-        # flags: where no character matches GUARD, no alternative can start.
-        if self.starts is not None and self.starts.search(text) is None:
-            return []
+        # Every alternative of the union starts at a character of the guard (``starts``), compiled
+        # with the same flags: a text without one has no hit, and none starts before the first one
+        # (lookbehinds still read the text before ``pos``).
+        pos = 0
+        if self.starts is not None:
+            first = self.starts.search(text)
+            if first is None:
+                return []
+            pos = first.start()
         if not self.user_rules:
-            return [m.span() for m in self.pattern.finditer(text)]
+            return [m.span() for m in self.pattern.finditer(text, pos)]
         try:
-            return [m.span() for m in self.pattern.finditer(text, timeout=saferegex.DEFAULT_TIMEOUT)]
+            return [m.span() for m in self.pattern.finditer(text, pos, timeout=saferegex.DEFAULT_TIMEOUT)]
         except TimeoutError:
             for rule in self.user_rules:  # raises RuleTimeout naming the slow one
                 for _ in rule.finditer(text):
@@ -160,6 +312,8 @@ class Prefilter:
         out: list[tuple[int, int]] = []
         seg_end = -1  # end of the last word of the previous active segment
         for hs, he in hits:
+            if he <= seg_end:
+                continue  # inside the segment already taken (its last word ends at seg_end)
             last = word_at_or_before(max(hs, he - 1))
             if last[1] <= seg_end:
                 continue  # inside the segment already taken

@@ -77,18 +77,33 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # ScanCode keys whose rules only point elsewhere ("see the file COPYING"): kept as kind "pointer"
     pointer: set[str] = set(policy.get("reference_pointer_keys", []))
     keys |= pointer
+    # Every license of these categories with all its rules too (notices, references, tags), each
+    # under its own id: a proprietary notice or a NCSA header is named as itself. Their names join
+    # the name table late, like more_categories'.
+    rule_categories: set[str] = set(policy.get("reference_rule_categories", []))
+    # ScanCode's "unknown" licenses named as themselves (free-unknown: "this is free software, no
+    # license named"); the others are not a license statement (license-file-reference, see-license)
+    unknown_keys: set[str] = set(policy.get("reference_unknown_keys", []))
+    # Exceptions (Classpath, GCC runtime …) keep their texts and rules too when set: a rule for
+    # "GPL-2.0 WITH Classpath-exception-2.0" then names the pair
+    exceptions: bool = bool(policy.get("reference_exceptions", False))
+    ruled: set[str] = set()  # keys whose rules are kept beyond reference_keys
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
     late_aliases: list[tuple[str, str]] = []  # (name, SPDX id) of more_categories licenses
     texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
-    for name, raw in _files(src):
+    # licenses first: which keys keep their rules is known before the rules are read
+    for name, raw in sorted(_files(src), key=lambda f: not f[0].startswith("licenses/")):
         fm, body = _parse(raw)
         if name.startswith("licenses/"):
             key = fm.get("key")
             plain = not fm.get("is_deprecated") and not fm.get("is_exception") and not fm.get("is_unknown")
+            if key not in keys and not fm.get("is_deprecated") and (key in unknown_keys or (
+                    fm.get("category") in rule_categories and (plain or (exceptions and fm.get("is_exception"))))):
+                ruled.add(key)
             late = key not in keys and key not in text_only and fm.get("category") not in text_only_categories \
-                and fm.get("category") in more_categories and plain
-            if key in keys or key in text_only or (fm.get("category") in text_only_categories and plain) or late:
+                and ((fm.get("category") in more_categories and plain) or key in ruled)
+            if key in keys or key in text_only or key in ruled or (fm.get("category") in text_only_categories and plain) or late:
                 spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
                 spdx_of[key] = spdx
                 if key in pointer:  # not a license: no name to look up, no text to match
@@ -106,6 +121,9 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         expr = (fm.get("license_expression") or "").strip()
         if not expr or fm.get("is_false_positive") or int(fm.get("relevance", 100)) < 90:
             continue
+        rule_parts = {p for p in _OPS.split(expr) if p and p.strip()}
+        if not rule_parts <= keys and fm.get("is_deprecated"):
+            continue  # a rule ScanCode itself no longer uses (kept as before for reference_keys)
         if fm.get("is_license_text"):
             kind = "text"
         elif fm.get("is_license_notice"):
@@ -116,10 +134,9 @@ def build(src: Path, licenses_yaml: Path) -> dict:
             kind = "reference"
         else:
             continue
-        parts = {p for p in _OPS.split(expr) if p and p.strip()}
-        if parts <= pointer:
+        if rule_parts <= pointer:
             kind = "pointer"
-        elif not parts <= keys:
+        elif not rule_parts <= keys | ruled:
             continue
         texts.append((expr, kind, body))
     for alias, spdx in late_aliases:

@@ -36,6 +36,7 @@ from pipeline.compliance.spdx import ALIAS_FILLER, alias_key, alias_tokens, toke
 
 _FM = re.compile(r"\A---\n(.*?)\n---\n?(.*)\Z", re.S)
 _OPS = re.compile(r"\s+(?:and|or|with)\s+|[()]", re.I)
+_REQUIRED = re.compile(r"\{\{(.*?)\}\}", re.S)  # ScanCode's required phrases in a rule text
 
 
 def _parse(raw: str) -> tuple[dict, str]:
@@ -91,7 +92,7 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
     late_aliases: list[tuple[str, str]] = []  # (name, SPDX id) of more_categories licenses
-    texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
+    texts: list[tuple[str, str, str, dict]] = []  # (scancode expression, kind, body, match conditions)
     # licenses first: which keys keep their rules is known before the rules are read
     for name, raw in sorted(_files(src), key=lambda f: not f[0].startswith("licenses/")):
         fm, body = _parse(raw)
@@ -116,7 +117,7 @@ def build(src: Path, licenses_yaml: Path) -> dict:
                             aliases.setdefault(alias_key(str(alias)), spdx)
                 if fm.get("is_deprecated"):
                     continue
-                texts.append((key, "text", body))
+                texts.append((key, "text", body, {}))
             continue
         expr = (fm.get("license_expression") or "").strip()
         if not expr or fm.get("is_false_positive") or int(fm.get("relevance", 100)) < 90:
@@ -138,14 +139,26 @@ def build(src: Path, licenses_yaml: Path) -> dict:
             kind = "pointer"
         elif not rule_parts <= keys | ruled:
             continue
-        texts.append((expr, kind, body))
+        extra = {}
+        if not rule_parts <= keys:
+            # widened licenses' rules keep ScanCode's own match conditions: the phrases it requires
+            # ({{Permission is hereby NOT granted}}) and its minimum coverage; their alternative full
+            # texts match whole only, so a truncated MIT grant is not named as a rarer relative
+            required = [" ".join(tokenize(ph)) for ph in _REQUIRED.findall(body)]
+            if [r for r in required if r]:
+                extra["required"] = [r for r in required if r]
+            if fm.get("minimum_coverage"):
+                extra["min_coverage"] = int(fm["minimum_coverage"]) / 100
+            if kind == "text":
+                extra["partial"] = False
+        texts.append((expr, kind, body, extra))
     for alias, spdx in late_aliases:
         words = [t for t in alias_tokens(alias) if t not in ALIAS_FILLER]
         if len(words) >= 2 or any(t.isdigit() for t in words):
             aliases.setdefault(alias_key(alias), spdx)
     refs = []
     seen: set[tuple[str, str]] = set()
-    for expr, kind, body in texts:
+    for expr, kind, body, extra in texts:
         toks = tokenize(body)
         parts = {p for p in _OPS.split(expr) if p and p.strip()}
         need = max([min_tokens if kind != "reference" else min_tokens_reference] + [int(min_tokens_for.get(p, 0)) for p in parts])
@@ -157,7 +170,7 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         seen.add((expr, norm))
         spdx_expr = _OPS.sub(lambda m: m.group(0).upper(), expr)
         spdx_expr = re.sub(r"[a-z0-9.+-]+(?:-[a-z0-9.+-]+)*", lambda m: spdx_of.get(m.group(0), m.group(0)), spdx_expr)
-        refs.append({"expr": spdx_expr, "kind": kind, "text": norm})
+        refs.append({"expr": spdx_expr, "kind": kind, "text": norm, **extra})
     refs.sort(key=lambda r: (r["expr"], r["kind"], r["text"]))
     missing = sorted((keys | text_only) - set(spdx_of))
     if missing:

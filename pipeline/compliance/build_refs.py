@@ -4,10 +4,13 @@ The reference texts the license matcher compares documents against are not hand-
 reads the maintained ScanCode license database as packaged on PyPI (``licensedcode-data``; full
 license texts in ``licenses/*.LICENSE`` and tens of thousands of curated notice/header variants in
 ``rules/*.RULE``, each tagged with a ScanCode license expression) and keeps, for the licenses the
-pipeline covers (``rules/licenses.yaml`` → ``reference_keys``), the full texts, the license
+pipeline covers (``rules/licenses.yaml`` → ``reference_keys``, and every license of the
+``reference_rule_categories``: all of ScanCode's categories), the full texts, the license
 notices/headers and the longer references and tags (license names in prose, license URLs, badge
 link texts), plus ScanCode's rules that only point to another file (``reference_pointer_keys``,
-kind ``pointer``). ScanCode keys are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
+kind ``pointer``). Rules of licenses outside ``reference_keys`` keep ScanCode's own conditions
+(``required`` phrases, ``min_coverage``; alternative full texts ``partial: false``). ScanCode keys
+are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
 
 Usage (a maintainer's step, not a run-time one; the run never needs the network or this package)::
 

@@ -12,7 +12,6 @@ cache and the peak resident memory after setup. Prints a Markdown table (``--out
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import platform
 import random
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_license import corpus_texts, license_docs, records  # noqa: E402
+from bench_license import bench_sets, records  # noqa: E402
 
 from pipeline.config import load_config  # noqa: E402
 from pipeline.stages.license import LicenseDetector  # noqa: E402
@@ -69,13 +68,7 @@ def main(argv=None) -> int:
             core = LicenseDetector(load_config())
             setups_warm.append(cpu_of(core.setup))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rng = random.Random(7)
-    base = corpus_texts(args.docs)
-    lic = license_docs(rng)
-    mixed = list(base)
-    for i in rng.sample(range(len(mixed)), len(mixed) // 20):
-        mixed[i] = rng.choice(lic)
-    dense = [Path(f).read_text(encoding="utf-8", errors="replace") for f in sorted(glob.glob("/usr/share/doc/*/copyright"))]
+    _, mixed, dense = bench_sets(args.docs, random.Random(7))
     sets = {f"mixed ({len(mixed)} docs: corpus + 5% license/copyright docs)": mixed,
             f"dense ({len(dense)} Debian copyright files)": dense}
     rows = []

@@ -91,6 +91,8 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # Exceptions (Classpath, GCC runtime …) keep their texts and rules too when set: a rule for
     # "GPL-2.0 WITH Classpath-exception-2.0" then names the pair
     exceptions: bool = bool(policy.get("reference_exceptions", False))
+    # ... except these: generic fragments found inside most license texts (a bare "as is" disclaimer)
+    skip: set[str] = set(policy.get("reference_rule_skip_keys", []))
     ruled: set[str] = set()  # keys whose rules are kept beyond reference_keys
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
@@ -102,7 +104,8 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         if name.startswith("licenses/"):
             key = fm.get("key")
             plain = not fm.get("is_deprecated") and not fm.get("is_exception") and not fm.get("is_unknown")
-            if key not in keys and not fm.get("is_deprecated") and (key in unknown_keys or (
+            # text_only keys stay text only: their notices are near-copies of a covered relative's
+            if key not in keys | text_only | skip and not fm.get("is_deprecated") and (key in unknown_keys or (
                     fm.get("category") in rule_categories and (plain or (exceptions and fm.get("is_exception"))))):
                 ruled.add(key)
             late = key not in keys and key not in text_only and fm.get("category") not in text_only_categories \

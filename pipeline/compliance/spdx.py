@@ -379,12 +379,6 @@ def _resolve(matches: list[Match], short: int, beyond=None, whole_only: np.ndarr
     kept: list[Match] = []
     for m in matches:
         span = max(1, m.end - m.start)
-        # a whole-only text whose every matched 4-gram another, larger match also has is no evidence of
-        # its own: an MIT grant is not the "permission is hereby NOT granted" text it shares most words with
-        if whole_only is not None and whole_only[m.ref] and any(
-                k.matched > m.matched and min(m.end, k.end) > max(m.start, k.start)
-                and np.isin(m.covered, k.covered, assume_unique=True).all() for k in matches if k is not m):
-            continue
         inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
         # a notice that also stands outside the full text it is part of (a GPL "or later" header
         # above the GPL text, whose appendix holds the same words) still counts on its own; a short
@@ -396,6 +390,12 @@ def _resolve(matches: list[Match], short: int, beyond=None, whole_only: np.ndarr
             # stands twice in the OpenSSL license): part of the text, not a notice of its own
             standalone = all(beyond(m, k) >= 0.8 for k in inside)
         if inside and not standalone:
+            continue
+        # a whole-only text whose every matched 4-gram another, larger match also has is no evidence of
+        # its own: an MIT grant is not the "permission is hereby NOT granted" text it shares most words with
+        if whole_only is not None and whole_only[m.ref] and any(
+                k.matched > m.matched and min(m.end, k.end) > max(m.start, k.start)
+                and np.isin(m.covered, k.covered, assume_unique=True).all() for k in matches if k is not m):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

@@ -51,6 +51,17 @@ def license_docs(rng: random.Random) -> list[str]:
     return out
 
 
+def bench_sets(docs: int, rng: random.Random) -> tuple[list[str], list[str], list[str]]:
+    """(corpus, mixed, dense) texts: the corpus; it with 5% license/copyright documents; Debian copyright files."""
+    base = corpus_texts(docs)
+    lic = license_docs(rng)
+    mixed = list(base)
+    for i in rng.sample(range(len(mixed)), len(mixed) // 20):
+        mixed[i] = rng.choice(lic)
+    dense = [Path(f).read_text(encoding="utf-8", errors="replace") for f in sorted(glob.glob("/usr/share/doc/*/copyright"))]
+    return base, mixed, dense
+
+
 def records(texts: list[str]) -> list[dict]:
     return [new_record(source_uri="bench", record_index=i, text=t) for i, t in enumerate(texts)]
 
@@ -95,12 +106,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     core.setup()
     setup_s = time.perf_counter() - t0
-    base = corpus_texts(args.docs)
-    lic = license_docs(rng)
-    mixed = list(base)
-    for i in rng.sample(range(len(mixed)), len(mixed) // 20):
-        mixed[i] = rng.choice(lic)
-    dense = [Path(f).read_text(encoding="utf-8", errors="replace") for f in sorted(glob.glob("/usr/share/doc/*/copyright"))]
+    base, mixed, dense = bench_sets(args.docs, rng)
     results = {
         "corpus (Debian docs, 10 languages)": measure(core, base, args.runs),
         "mixed (corpus + 5% license/copyright docs)": measure(core, mixed, args.runs),

@@ -4,10 +4,13 @@ The reference texts the license matcher compares documents against are not hand-
 reads the maintained ScanCode license database as packaged on PyPI (``licensedcode-data``; full
 license texts in ``licenses/*.LICENSE`` and tens of thousands of curated notice/header variants in
 ``rules/*.RULE``, each tagged with a ScanCode license expression) and keeps, for the licenses the
-pipeline covers (``rules/licenses.yaml`` → ``reference_keys``), the full texts, the license
+pipeline covers (``rules/licenses.yaml`` → ``reference_keys``, and every license of the
+``reference_rule_categories``: all of ScanCode's categories), the full texts, the license
 notices/headers and the longer references and tags (license names in prose, license URLs, badge
 link texts), plus ScanCode's rules that only point to another file (``reference_pointer_keys``,
-kind ``pointer``). ScanCode keys are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
+kind ``pointer``). Rules of licenses outside ``reference_keys`` keep ScanCode's own conditions
+(``required`` phrases, ``min_coverage``; alternative full texts ``partial: false``). ScanCode keys
+are mapped to SPDX ids through ScanCode's own ``spdx_license_key``.
 
 Usage (a maintainer's step, not a run-time one; the run never needs the network or this package)::
 
@@ -36,6 +39,7 @@ from pipeline.compliance.spdx import ALIAS_FILLER, alias_key, alias_tokens, toke
 
 _FM = re.compile(r"\A---\n(.*?)\n---\n?(.*)\Z", re.S)
 _OPS = re.compile(r"\s+(?:and|or|with)\s+|[()]", re.I)
+_REQUIRED = re.compile(r"\{\{(.*?)\}\}", re.S)  # ScanCode's required phrases in a rule text
 
 
 def _parse(raw: str) -> tuple[dict, str]:
@@ -77,18 +81,36 @@ def build(src: Path, licenses_yaml: Path) -> dict:
     # ScanCode keys whose rules only point elsewhere ("see the file COPYING"): kept as kind "pointer"
     pointer: set[str] = set(policy.get("reference_pointer_keys", []))
     keys |= pointer
+    # Every license of these categories with all its rules too (notices, references, tags), each
+    # under its own id: a proprietary notice or a NCSA header is named as itself. Their names join
+    # the name table late, like more_categories'.
+    rule_categories: set[str] = set(policy.get("reference_rule_categories", []))
+    # ScanCode's "unknown" licenses named as themselves (free-unknown: "this is free software, no
+    # license named"); the others are not a license statement (license-file-reference, see-license)
+    unknown_keys: set[str] = set(policy.get("reference_unknown_keys", []))
+    # Exceptions (Classpath, GCC runtime …) keep their texts and rules too when set: a rule for
+    # "GPL-2.0 WITH Classpath-exception-2.0" then names the pair
+    exceptions: bool = bool(policy.get("reference_exceptions", False))
+    # ... except these: generic fragments found inside most license texts (a bare "as is" disclaimer)
+    skip: set[str] = set(policy.get("reference_rule_skip_keys", []))
+    ruled: set[str] = set()  # keys whose rules are kept beyond reference_keys
     spdx_of: dict[str, str] = {}
     aliases: dict[str, str] = {}
     late_aliases: list[tuple[str, str]] = []  # (name, SPDX id) of more_categories licenses
-    texts: list[tuple[str, str, str]] = []  # (scancode expression, kind, body)
-    for name, raw in _files(src):
+    texts: list[tuple[str, str, str, dict]] = []  # (scancode expression, kind, body, match conditions)
+    # licenses first: which keys keep their rules is known before the rules are read
+    for name, raw in sorted(_files(src), key=lambda f: not f[0].startswith("licenses/")):
         fm, body = _parse(raw)
         if name.startswith("licenses/"):
             key = fm.get("key")
             plain = not fm.get("is_deprecated") and not fm.get("is_exception") and not fm.get("is_unknown")
+            # text_only keys stay text only: their notices are near-copies of a covered relative's
+            if key not in keys | text_only | skip and not fm.get("is_deprecated") and (key in unknown_keys or (
+                    fm.get("category") in rule_categories and (plain or (exceptions and fm.get("is_exception"))))):
+                ruled.add(key)
             late = key not in keys and key not in text_only and fm.get("category") not in text_only_categories \
-                and fm.get("category") in more_categories and plain
-            if key in keys or key in text_only or (fm.get("category") in text_only_categories and plain) or late:
+                and ((fm.get("category") in more_categories and plain) or key in ruled)
+            if key in keys or key in text_only or key in ruled or (fm.get("category") in text_only_categories and plain) or late:
                 spdx = fm.get("spdx_license_key") or f"LicenseRef-scancode-{key}"
                 spdx_of[key] = spdx
                 if key in pointer:  # not a license: no name to look up, no text to match
@@ -101,11 +123,14 @@ def build(src: Path, licenses_yaml: Path) -> dict:
                             aliases.setdefault(alias_key(str(alias)), spdx)
                 if fm.get("is_deprecated"):
                     continue
-                texts.append((key, "text", body))
+                texts.append((key, "text", body, {}))
             continue
         expr = (fm.get("license_expression") or "").strip()
         if not expr or fm.get("is_false_positive") or int(fm.get("relevance", 100)) < 90:
             continue
+        rule_parts = {p for p in _OPS.split(expr) if p and p.strip()}
+        if not rule_parts <= keys and fm.get("is_deprecated"):
+            continue  # a rule ScanCode itself no longer uses (kept as before for reference_keys)
         if fm.get("is_license_text"):
             kind = "text"
         elif fm.get("is_license_notice"):
@@ -116,19 +141,30 @@ def build(src: Path, licenses_yaml: Path) -> dict:
             kind = "reference"
         else:
             continue
-        parts = {p for p in _OPS.split(expr) if p and p.strip()}
-        if parts <= pointer:
+        if rule_parts <= pointer:
             kind = "pointer"
-        elif not parts <= keys:
+        elif not rule_parts <= keys | ruled:
             continue
-        texts.append((expr, kind, body))
+        extra = {}
+        if not rule_parts <= keys:
+            # widened licenses' rules keep ScanCode's own match conditions: the phrases it requires
+            # ({{Permission is hereby NOT granted}}) and its minimum coverage; their alternative full
+            # texts match whole only, so a truncated MIT grant is not named as a rarer relative
+            required = [" ".join(tokenize(ph)) for ph in _REQUIRED.findall(body)]
+            if [r for r in required if r]:
+                extra["required"] = [r for r in required if r]
+            if fm.get("minimum_coverage"):
+                extra["min_coverage"] = int(fm["minimum_coverage"]) / 100
+            if kind == "text":
+                extra["partial"] = False
+        texts.append((expr, kind, body, extra))
     for alias, spdx in late_aliases:
         words = [t for t in alias_tokens(alias) if t not in ALIAS_FILLER]
         if len(words) >= 2 or any(t.isdigit() for t in words):
             aliases.setdefault(alias_key(alias), spdx)
     refs = []
     seen: set[tuple[str, str]] = set()
-    for expr, kind, body in texts:
+    for expr, kind, body, extra in texts:
         toks = tokenize(body)
         parts = {p for p in _OPS.split(expr) if p and p.strip()}
         need = max([min_tokens if kind != "reference" else min_tokens_reference] + [int(min_tokens_for.get(p, 0)) for p in parts])
@@ -140,7 +176,7 @@ def build(src: Path, licenses_yaml: Path) -> dict:
         seen.add((expr, norm))
         spdx_expr = _OPS.sub(lambda m: m.group(0).upper(), expr)
         spdx_expr = re.sub(r"[a-z0-9.+-]+(?:-[a-z0-9.+-]+)*", lambda m: spdx_of.get(m.group(0), m.group(0)), spdx_expr)
-        refs.append({"expr": spdx_expr, "kind": kind, "text": norm})
+        refs.append({"expr": spdx_expr, "kind": kind, "text": norm, **extra})
     refs.sort(key=lambda r: (r["expr"], r["kind"], r["text"]))
     missing = sorted((keys | text_only) - set(spdx_of))
     if missing:

@@ -213,6 +213,11 @@ class LicenseMatcher:
         self.exprs = [r["expr"] for r in refs]
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
+        # full texts that may also match in part (a truncated copy); some only match whole
+        self.partial_text = self.is_text & np.array([r.get("partial", True) and not r.get("min_coverage") for r in refs])
+        # ScanCode's own conditions of a rule: phrases that must all be there, a minimum coverage
+        self.required = {i: r["required"] for i, r in enumerate(refs) if r.get("required")}
+        min_cov = np.array([float(r.get("min_coverage") or 0.0) for r in refs])
         cache = _index_cache_path(raw, self.n)
         index = _load_index(cache) if cache is not None else None
         if index is None:
@@ -226,7 +231,7 @@ class LicenseMatcher:
         cov = np.where(self.is_text, self.text_cov, self.notice_cov)
         need = np.ceil(sizes * cov).astype(np.int64)
         need = np.where(sizes < self.short, sizes, need)
-        self.need = np.maximum(need, 1)
+        self.need = np.maximum(np.maximum(need, 1), np.ceil(sizes * min_cov).astype(np.int64))
 
     def _build_index(self, refs: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """(vocabulary in id order, sorted n-gram keys, their reference, distinct n-grams per reference)."""
@@ -284,7 +289,13 @@ class LicenseMatcher:
         pair_ref = self.post_refs[idx]
         counts = np.bincount(pair_ref, minlength=len(self.ref_sizes))
         ok = counts >= self.need
-        ok |= self.is_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
+        ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
+        if self.required:
+            joined = None
+            for ref in np.flatnonzero(ok).tolist():
+                if ref in self.required:
+                    joined = joined or " " + " ".join(toks) + " "
+                    ok[ref] = all(f" {phrase} " in joined for phrase in self.required[ref])
         if not ok.any():
             return []
         sel = ok[pair_ref]
@@ -307,7 +318,8 @@ class LicenseMatcher:
                       matched / max(1, size), ref, float(repeated[k]))
             m.covered = pair_gram[seg_start[k] : seg_end[k]]  # the reference's document 4-grams; positions below
             matches.append(m)
-        kept = _resolve(matches, self.short)
+        kept = _resolve(matches, self.short, lambda m, text: self._share_beyond(m, text.ref, uniq, mult),
+                        self.is_text & ~self.partial_text)
         for m in kept:
             # every occurrence, not only the first: a repeated 4-gram covers each place it stands
             m.covered = positions[np.isin(inverse, m.covered)]
@@ -315,6 +327,14 @@ class LicenseMatcher:
                 m.missing_words = self._longest_missing(m.ref, uniq)
                 m.ref_words = self.text_words[m.ref].count(" ") + 1
         return kept
+
+    def _share_beyond(self, m: Match, text_ref: int, uniq: np.ndarray, mult: np.ndarray) -> float:
+        """Share of ``m``'s 4-grams the document has more often than full text ``text_ref`` does."""
+        get = self.vocab.get
+        ref_grams = np.sort(self._grams(np.fromiter((get(t, 0) for t in self.text_words[text_ref].split()), dtype=np.uint64)))
+        grams = uniq[m.covered]
+        in_text = np.searchsorted(ref_grams, grams, "right") - np.searchsorted(ref_grams, grams, "left")
+        return float(np.mean(mult[m.covered] > in_text)) if len(grams) else 0.0
 
     def _longest_missing(self, ref: int, doc_grams: np.ndarray) -> int:
         """Words in the longest run of reference ``ref``'s text whose 4-grams the document lacks."""
@@ -374,8 +394,9 @@ def same_license(a: str, b: str) -> bool:
     return _VERSION_TAIL.sub("", a) == _VERSION_TAIL.sub("", b)
 
 
-def _resolve(matches: list[Match], short: int) -> list[Match]:
-    """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one."""
+def _resolve(matches: list[Match], short: int, beyond=None, whole_only: np.ndarray | None = None) -> list[Match]:
+    """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one.
+    ``beyond(m, text)``: share of ``m``'s 4-grams the document has more often than ``text``'s reference."""
     matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
     kept: list[Match] = []
     for m in matches:
@@ -387,7 +408,18 @@ def _resolve(matches: list[Match], short: int) -> list[Match]:
         standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
         # ... but only a notice of that text's own license: a text quoting another license whole
         # (OpenSSL's SSLeay part, twice in the document) is named as the containing license
-        if inside and not (standalone and all(k.kind == "text" and same_license(k.expr, m.expr) for k in inside)):
+        standalone = standalone and all(k.kind == "text" and same_license(k.expr, m.expr) for k in inside)
+        if inside and standalone and beyond is not None:
+            # repeated only as often as the text itself repeats it (OpenSSL's acknowledgement clause
+            # stands twice in the OpenSSL license): part of the text, not a notice of its own
+            standalone = all(beyond(m, k) >= 0.8 for k in inside)
+        if inside and not standalone:
+            continue
+        # a whole-only text whose every matched 4-gram another, larger match also has is no evidence of
+        # its own: an MIT grant is not the "permission is hereby NOT granted" text it shares most words with
+        if whole_only is not None and whole_only[m.ref] and any(
+                k.matched > m.matched and min(m.end, k.end) > max(m.start, k.start)
+                and np.isin(m.covered, k.covered, assume_unique=True).all() for k in matches if k is not m):
             continue
         kept.append(m)
     kept.sort(key=lambda m: m.start)

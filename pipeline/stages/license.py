@@ -67,6 +67,8 @@ _MARKUP = re.compile(r"<[/!?]?[a-z][^<>]{0,400}>|&#?[a-z0-9]{1,8};|\\[a-z]{1,32}
 _CC_ID = re.compile(r"(?<!-of-)\bCC-BY(?:-NC)?(?:-ND|-SA)?-([0-9.]+)(?![\w.-])")  # not inside a variant id
 # ScanCode's id for a license that is only pointed to ("see the file COPYING"): never a guess
 SEE_OTHER_FILE = "LicenseRef-scancode-unknown-license-reference"
+# ScanCode's id for an SPDX-License-Identifier value that names no known license
+UNKNOWN_SPDX = "LicenseRef-scancode-unknown-spdx"
 
 
 @dataclass(slots=True)
@@ -359,6 +361,7 @@ class LicenseDetector(StageCore):
                         found.append((expr, "spdx_id"))
                     else:
                         unknown.extend(bad or [value[:64]])
+                        found.append((UNKNOWN_SPDX, "spdx_id"))  # a stated license not understood: review, never ignored
             full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
             pointer_spans = self._pointer_spans(text) if self.pointer_notices else []
             pointers = bool(pointer_spans)

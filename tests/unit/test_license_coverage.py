@@ -86,11 +86,12 @@ def test_a_notice_repeated_only_inside_its_text_is_part_of_it(tmp_path, monkeypa
     monkeypatch.setenv("CURATE_NO_INDEX_CACHE", "1")
     clause = "this product includes software written by the quill project for use in the quill kit and its tools"
     text = " ".join(WORDS[:8]) + " " + clause + " " + " ".join(WORDS[8:]) + " " + clause + " end of terms"
-    refs = [{"expr": "Quill-Text", "kind": "text", "text": text}, {"expr": "Quill-Notice", "kind": "notice", "text": clause}]
+    # one license's full text and its notice (a notice counts on its own only beside its own license's text)
+    refs = [{"expr": "Quill", "kind": "text", "text": text}, {"expr": "Quill", "kind": "notice", "text": clause}]
     m = LicenseMatcher(_refs(tmp_path, refs), {})
-    assert [x.expr for x in m.match(text)] == ["Quill-Text"]
+    assert [(x.expr, x.kind) for x in m.match(text)] == [("Quill", "text")]
     # the same notice standing once more outside the text is a notice of its own
-    assert sorted(x.expr for x in m.match(clause + " file header " + text)) == ["Quill-Notice", "Quill-Text"]
+    assert sorted((x.expr, x.kind) for x in m.match(clause + " file header " + text)) == [("Quill", "notice"), ("Quill", "text")]
 
 
 def test_reference_set_covers_every_category_under_its_own_ids():

@@ -110,7 +110,8 @@ class _Digits:
     def number(self) -> str:
         """The candidate's digits as ASCII (phonenumbers' normalisation)."""
         if self._number is None:
-            self._number = normalize_digits_only(self._text)
+            text = self._text
+            self._number = "".join(_ND.findall(text)) if text.isascii() else normalize_digits_only(text)
         return self._number
 
 
@@ -162,8 +163,9 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
-        or (for this region) fewer than any national number while no part of it is international
-        (no '+', no international prefix anywhere in its digits)."""
+        or, when no part of it is international (no '+', no international prefix anywhere in its
+        digits), fewer than any national number of the region or no stretch of its digits that is
+        one (:meth:`RegionalPhoneRecognizer.national_numbers`)."""
         if d.letter:
             return False
         if d.count < self._min_digits:
@@ -171,9 +173,12 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         if self._country_code is not None and self._national is not None and not d.plus \
                 and self._country_code not in d.number and self._national[2].search(d.number) is None:
             return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or d.count >= self._national[0]:
-            return False
-        return self._national[2].search(d.number) is None
+        if self._national is None or d.plus or self._national[2].search(d.number) is not None:
+            return False  # some part may be read as an international number
+        if d.count < self._national[0]:
+            return True
+        # every part is read as a national number of the region: one must contain a valid one
+        return self._national_numbers is not None and self._national_numbers[0].search(d.number) is None
 
     def _parse_and_verify(self, candidate, offset):
         if not _LETTER.search(candidate):
@@ -196,12 +201,18 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     # parsed as a national number, its national significant number is a suffix of its digits
-                    if self._national_numbers.search(number) is None and not idd.match(number):
+                    if self._national_numbers[1].search(number) is None and not idd.match(number):
                         return None
         if self.leniency != Leniency.VALID:
             return super()._parse_and_verify(candidate, offset)
-        # upstream's checks in its order; only the neighbour check reads the text around the candidate
+        # upstream's checks (all rejections without side effects); only the neighbour check reads the
+        # text around the candidate, and parse + verify depend on the candidate and region only:
+        # texts repeat candidates (versions, dates), so their outcome is remembered
         if not fullmatch(_MATCHING_BRACKETS, candidate) or _PUB_PAGES.search(candidate):
+            return None
+        key = (self.preferred_region, candidate)
+        verified = self._verified.get(key, _UNSEEN)
+        if verified is None:
             return None
         if offset > 0 and not _LEAD_PATTERN.match(candidate):
             previous_char = self.text[offset - 1]
@@ -212,9 +223,6 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             next_char = self.text[last_char_index]
             if self._is_invalid_punctuation_symbol(next_char) or self._is_latin_letter(next_char):
                 return None
-        # parse + verify depend on the candidate and region only: texts repeat candidates (versions, dates)
-        key = (self.preferred_region, candidate)
-        verified = self._verified.get(key, _UNSEEN)
         if verified is _UNSEEN:
             verified = _parse_verified(candidate, self.preferred_region)
             if len(self._verified) >= _VERIFIED_CACHE:
@@ -378,12 +386,14 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     @classmethod
     def national_numbers(cls, region: str):
-        """A regex matching at the end of a digit string when some suffix of it can be the national
-        significant number of a valid number of a region sharing ``region``'s country code (their
-        ``general_desc`` patterns), or None when unsure (a national prefix transformation rule).
+        """``(anywhere, at_end)``: regexes that find a part of a digit string that can be the national
+        significant number of a valid number of a region sharing ``region``'s country code (one of
+        their number-type patterns matches it whole): anywhere in it, or ending at its end. None
+        when unsure (a national prefix transformation rule).
 
         Parsed as a national number, a candidate loses at most a leading country code and national
-        prefix: what is validated is a suffix of its digits."""
+        prefix, and an extension after it: what is validated is a suffix of its digits (without an
+        extension), and a substring of the digits of any candidate it is a part of."""
         if region in cls._NATIONAL_NUMBERS:
             return cls._NATIONAL_NUMBERS[region]
         from phonenumbers import PhoneMetadata
@@ -401,7 +411,8 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                 # a valid number has a type: it matches the pattern of one of the number types
                 patterns += [f"(?:{desc.national_number_pattern})" for desc in _typed_descs(omd)]
             if patterns:
-                found = re.compile(f"(?:{'|'.join(patterns)})\\Z")
+                union = f"(?:{'|'.join(patterns)})"
+                found = (re.compile(union), re.compile(union + r"\Z"))
         cls._NATIONAL_NUMBERS[region] = found
         return found
 

@@ -16,8 +16,18 @@ from __future__ import annotations
 import re
 from typing import List
 
-from phonenumbers.phonenumbermatcher import _PATTERN, _SECOND_NUMBER_START_PATTERN, PhoneNumberMatcher
+from phonenumbers import CountryCodeSource, Leniency, NumberParseException, PhoneNumber, PhoneNumberMatch, parse
+from phonenumbers.phonenumbermatcher import (
+    _LEAD_PATTERN,
+    _MATCHING_BRACKETS,
+    _PATTERN,
+    _PUB_PAGES,
+    _SECOND_NUMBER_START_PATTERN,
+    PhoneNumberMatcher,
+    _verify,
+)
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
+from phonenumbers.re_util import fullmatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -100,7 +110,8 @@ class _Digits:
     def number(self) -> str:
         """The candidate's digits as ASCII (phonenumbers' normalisation)."""
         if self._number is None:
-            self._number = normalize_digits_only(self._text)
+            text = self._text
+            self._number = "".join(_ND.findall(text)) if text.isascii() else normalize_digits_only(text)
         return self._number
 
 
@@ -117,9 +128,11 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     """
 
     def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
-                 country_code: str | None = None):
+                 country_code: str | None = None, verified: dict | None = None):
         super().__init__(text, region, leniency=leniency)
         self._shared = shared
+        self._verified = {} if verified is None else verified  # (region, candidate) → verified number or None
+        self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
         self._min_digits = min_digits
         self._national = national  # (fewest, most digits, IDD regex) of a national number of the region
         self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
@@ -150,8 +163,9 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
-        or (for this region) fewer than any national number while no part of it is international
-        (no '+', no international prefix anywhere in its digits)."""
+        or, when no part of it is international (no '+', no international prefix anywhere in its
+        digits), fewer than any national number of the region or no stretch of its digits that is
+        one (:meth:`RegionalPhoneRecognizer.national_numbers`)."""
         if d.letter:
             return False
         if d.count < self._min_digits:
@@ -159,9 +173,12 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         if self._country_code is not None and self._national is not None and not d.plus \
                 and self._country_code not in d.number and self._national[2].search(d.number) is None:
             return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or d.count >= self._national[0]:
-            return False
-        return self._national[2].search(d.number) is None
+        if self._national is None or d.plus or self._national[2].search(d.number) is not None:
+            return False  # some part may be read as an international number
+        if d.count < self._national[0]:
+            return True
+        # every part is read as a national number of the region: one must contain a valid one
+        return self._national_numbers is not None and self._national_numbers[0].search(d.number) is None
 
     def _parse_and_verify(self, candidate, offset):
         if not _LETTER.search(candidate):
@@ -180,7 +197,69 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     if not idd.match(number):
                         return None
-        return super()._parse_and_verify(candidate, offset)
+                elif self._national_numbers is not None and not _EXTENSION_MARK.search(candidate) \
+                        and not _PLUS.search(candidate):
+                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
+                    # parsed as a national number, its national significant number is a suffix of its digits
+                    if self._national_numbers[1].search(number) is None and not idd.match(number):
+                        return None
+        if self.leniency != Leniency.VALID:
+            return super()._parse_and_verify(candidate, offset)
+        # upstream's checks (all rejections without side effects); only the neighbour check reads the
+        # text around the candidate, and parse + verify depend on the candidate and region only:
+        # texts repeat candidates (versions, dates), so their outcome is remembered
+        if not fullmatch(_MATCHING_BRACKETS, candidate) or _PUB_PAGES.search(candidate):
+            return None
+        key = (self.preferred_region, candidate)
+        verified = self._verified.get(key, _UNSEEN)
+        if verified is None:
+            return None
+        if offset > 0 and not _LEAD_PATTERN.match(candidate):
+            previous_char = self.text[offset - 1]
+            if self._is_invalid_punctuation_symbol(previous_char) or self._is_latin_letter(previous_char):
+                return None
+        last_char_index = offset + len(candidate)
+        if last_char_index < len(self.text):
+            next_char = self.text[last_char_index]
+            if self._is_invalid_punctuation_symbol(next_char) or self._is_latin_letter(next_char):
+                return None
+        if verified is _UNSEEN:
+            verified = _parse_verified(candidate, self.preferred_region)
+            if len(self._verified) >= _VERIFIED_CACHE:
+                self._verified.clear()
+            self._verified[key] = verified
+        if verified is None:
+            return None
+        numobj = PhoneNumber()
+        numobj.merge_from(verified)
+        return PhoneNumberMatch(offset, candidate, numobj)
+
+
+def _typed_descs(md) -> list:
+    """The number-type descriptions phonenumbers' ``number_type`` tries (all but the general one)."""
+    descs = [md.premium_rate, md.toll_free, md.shared_cost, md.voip, md.personal_number, md.pager, md.uan,
+             md.voicemail, md.fixed_line, md.mobile]
+    return [d for d in descs if d is not None and d.national_number_pattern]
+
+
+_UNSEEN = object()
+_VERIFIED_CACHE = 1 << 16  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
+
+
+def _parse_verified(candidate: str, region: str):
+    """Upstream ``_parse_and_verify``'s text-independent part at leniency VALID: the number parsed
+    from ``candidate`` with the fields the matcher clears already cleared, or None when it does not
+    parse or is not valid."""
+    try:
+        numobj = parse(candidate, region, keep_raw_input=True)
+    except NumberParseException:
+        return None
+    if not _verify(Leniency.VALID, numobj, candidate, None):
+        return None
+    numobj.country_code_source = CountryCodeSource.UNSPECIFIED
+    numobj.raw_input = None
+    numobj.preferred_domestic_carrier_code = None
+    return numobj
 
 
 class RegionalPhoneRecognizer(PhoneRecognizer):
@@ -253,8 +332,10 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         """
         shared: dict = {}
         min_digits = self._min_digits_cached()
+        verified: dict = {}  # per call (one batch's windows): repeated candidates are parsed once per region
         return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
-                                                               self.national_bounds(region), self._cc_only(region)))
+                                                               self.national_bounds(region), self._cc_only(region),
+                                                               verified))
                               for region in self.supported_regions), text, nlp_artifacts)
 
     def _cc_only(self, region: str) -> str | None:
@@ -300,6 +381,40 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
             bounds = (min(lengths), max(lengths) + len(str(cc)) + 2 * widest, re.compile(md.international_prefix))
         cls._NATIONAL[region] = bounds
         return bounds
+
+    _NATIONAL_NUMBERS: dict = {}
+
+    @classmethod
+    def national_numbers(cls, region: str):
+        """``(anywhere, at_end)``: regexes that find a part of a digit string that can be the national
+        significant number of a valid number of a region sharing ``region``'s country code (one of
+        their number-type patterns matches it whole): anywhere in it, or ending at its end. None
+        when unsure (a national prefix transformation rule).
+
+        Parsed as a national number, a candidate loses at most a leading country code and national
+        prefix, and an extension after it: what is validated is a suffix of its digits (without an
+        extension), and a substring of the digits of any candidate it is a part of."""
+        if region in cls._NATIONAL_NUMBERS:
+            return cls._NATIONAL_NUMBERS[region]
+        from phonenumbers import PhoneMetadata
+        from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, country_code_for_region
+
+        md = PhoneMetadata.metadata_for_region(region)
+        found = None
+        if md is not None and not md.national_prefix_transform_rule:
+            patterns = []
+            for other in COUNTRY_CODE_TO_REGION_CODE.get(country_code_for_region(region), (region,)):
+                omd = PhoneMetadata.metadata_for_region(other)
+                if omd is None or not omd.general_desc.national_number_pattern:
+                    patterns = None  # a region without a pattern: anything may be valid there
+                    break
+                # a valid number has a type: it matches the pattern of one of the number types
+                patterns += [f"(?:{desc.national_number_pattern})" for desc in _typed_descs(omd)]
+            if patterns:
+                union = f"(?:{'|'.join(patterns)})"
+                found = (re.compile(union), re.compile(union + r"\Z"))
+        cls._NATIONAL_NUMBERS[region] = found
+        return found
 
     def _min_digits_cached(self) -> int:
         n = getattr(self, "_min_digits", None)

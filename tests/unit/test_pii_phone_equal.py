@@ -1,0 +1,147 @@
+"""RegionalPhoneRecognizer.analyze_fast finds exactly what the reference finds.
+
+Reference: ``RegionalPhoneRecognizer.analyze`` — presidio's PhoneRecognizer loop, one stock
+python-phonenumbers ``PhoneNumberMatcher`` per region, no shortcut. The fast path shares the
+candidate scan, rejects candidates by digit counts and by the regions' number patterns before
+parsing, and remembers parse outcomes of repeated candidates within a call; these tests hold it to
+the reference on technical text (the candidates it rejects) and on numbers of several regions
+(the ones it must keep), and check the pattern rejection against phonenumbers itself.
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import itertools
+import random
+
+import pytest
+
+from pipeline.pii.recognizers import RegionalPhoneRecognizer
+
+# Technical text of the kinds that fill man pages and changelogs: dates, versions, time zones,
+# sizes, ISBNs, addresses, hex — digit runs that look like numbers but are not.
+TECHNICAL = """\
+libfoo (2.10.18-1ubuntu0.2) jammy-security; urgency=medium
+  * New upstream release 2.10.18 (Closes: #1023456, #998877).
+  * Fix CVE-2023-44487 and CVE-2024-21626; bump Standards-Version to 4.6.2.
+ -- Jane Packager <jane@example.org>  Tue, 14 Mar 2023 09:26:53 -0700
+libfoo (2.10.17-3) unstable; urgency=low
+  * Rebuild against libssl3 3.0.2-0ubuntu1.10 (LP: #2003456).
+ -- Jane Packager <jane@example.org>  Mon, 02 Jan 2023 18:00:00 +0100
+Copyright 1997-2002, 2003-2016 The Project Authors. ISBN 978-0-306-40615-7, 0-306-40615-2.
+The default buffer is 65536 bytes (0x10000); up to 4294967295 entries; mode 0644, umask 022.
+Listening on 192.168.10.254:8080 and [2001:db8::1]:443 since 1700000000 (epoch 1699999999.123).
+Build 10.0.19045.3693, kernel 5.15.0-91-generic #101-Ubuntu SMP, glibc 2.35-0ubuntu3.6.
+Timestamps: 2019-05-21 13:45:02, 2008-11-29T08:00:00Z, 20080212 and 1996-2022 (pages 115-131).
+See RFC 2822, section 3.3; ports 1024-65535; exit codes 0, 1, 2, 126, 127 and 255.
+Measured 3.14159 2.71828 1.41421 at 25 2006 -0700 and 00 2022 -0600; ranges 1 10000 100.
+Versions (122.0.6261.111-1), (0.2.1.1-1), [4026531835], 5759725666041856, 0x43 0x59 0x7f.
+"""
+
+# Numbers of the configured regions, written as people write them (the reference keeps them).
+PHONES = [
+    "Call our office at (415) 555-0132 or 1-800-555-0199 during business hours.",
+    "US desk: +1 212-555-0147; fax 212.555.0183.",
+    "휴대폰 010-1234-5678 로 연락 주세요. 대표번호 02-312-4567, 경기 지사 031-123-4567.",
+    "해외에서는 +82 10 1234 5678 또는 +82-2-312-4567 로 전화하세요.",
+    "東京本社 03-1234-5678、携帯 090-1234-5678、国際 +81 3-1234-5678。",
+    "India office: +91 98765 43210, also 91-98765-43210 and +91-80-2345-6789.",
+    "Bangalore desk 080 2345 6789 (national, not kept) and 9876543210.",
+    "London office 020 7946 0958, mobile 07700 900123, from abroad +44 20 7946 0958.",
+    "Berlin: +49 30 901820, Munich +49 89 12345678; Hamburg 040 4289 0 (German national format).",
+    "Tel Aviv 03-123-4567, mobile 050-123-4567; Beijing 010-6552-9988, mobile 138 0013 8000.",
+    "Mixed: ext. (415) 555-0132 x 204, #12, ;3 and +1 (415) 555-0132 ext 12.",
+]
+
+
+def _key(results):
+    return sorted((r.start, r.end, r.score, r.entity_type) for r in results)
+
+
+@pytest.fixture(scope="module")
+def rec():
+    return RegionalPhoneRecognizer()
+
+
+@pytest.mark.parametrize("text", [TECHNICAL, *PHONES, TECHNICAL + "\n".join(PHONES) + "\n" + TECHNICAL])
+def test_fast_path_equals_reference(rec, text):
+    assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
+
+
+def test_reference_keeps_the_planted_numbers(rec):
+    """Guards the test above against comparing two empty lists: the phone lines hold numbers the
+    reference finds in every region."""
+    found = {PHONES[i][r.start : r.end] for i in range(len(PHONES)) for r in rec.analyze(PHONES[i], ["PHONE_NUMBER"])}
+    for number in ["(415) 555-0132", "010-1234-5678", "02-312-4567", "+82 10 1234 5678", "03-1234-5678",
+                   "+91 98765 43210", "91-98765-43210", "020 7946 0958", "+44 20 7946 0958", "+49 30 901820",
+                   "+49 89 12345678"]:
+        assert number in found, number
+
+
+def test_repeated_candidates_keep_their_own_surroundings(rec):
+    """A candidate's parse is remembered across the call, but the letters around each occurrence
+    still decide: the same digits glued to a word are not a number there."""
+    text = "call 020 7946 0958 now; abc020 7946 0958 and 020 7946 0958def; again 020 7946 0958."
+    got = _key(rec.analyze_fast(text, ["PHONE_NUMBER"]))
+    assert got == _key(rec.analyze(text, ["PHONE_NUMBER"]))
+    assert len(got) == 2
+
+
+def _debian_changelogs(limit_chars: int = 120_000) -> str:
+    """Real technical English: the start of this machine's Debian package changelogs."""
+    out, size = [], 0
+    for path in sorted(glob.glob("/usr/share/doc/*/changelog.Debian.gz")):
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+            part = fh.read(3000)
+        out.append(part)
+        size += len(part)
+        if size >= limit_chars:
+            break
+    return "\n".join(out)
+
+
+def test_fast_path_equals_reference_on_debian_changelogs(rec):
+    text = _debian_changelogs()
+    if len(text) < 20_000:
+        pytest.skip("fewer than 20k characters of /usr/share/doc/*/changelog.Debian.gz on this machine")
+    chunks = [text[i : i + 8000] for i in range(0, len(text), 8000)]
+    for chunk in chunks:
+        assert _key(rec.analyze_fast(chunk, ["PHONE_NUMBER"])) == _key(rec.analyze(chunk, ["PHONE_NUMBER"]))
+
+
+def test_national_number_patterns_never_reject_a_number_phonenumbers_finds():
+    """The pattern rejection is a necessary condition: a digit string in which no stretch matches a
+    region's number patterns holds no number phonenumbers finds for that region (written without
+    '+' or an international prefix). Oracle: phonenumbers' own matcher."""
+    from phonenumbers import PhoneNumberMatcher
+
+    rng = random.Random(20)
+    checked = rejected = 0
+    for region in RegionalPhoneRecognizer.REGIONS + RegionalPhoneRecognizer.COUNTRY_CODE_REGIONS:
+        numbers = RegionalPhoneRecognizer.national_numbers(region)
+        bounds = RegionalPhoneRecognizer.national_bounds(region)
+        if numbers is None:
+            continue
+        anywhere, at_end = numbers
+        for _ in range(600):
+            n = rng.randint(5, 14)
+            digits = "".join(rng.choice("0123456789") for _ in range(n))
+            if bounds[2].search(digits):
+                continue
+            for text in (digits, "-".join(digits[i : i + 3] for i in range(0, n, 3))):
+                found = [m for m in PhoneNumberMatcher(text, region, leniency=1)]
+                checked += 1
+                if anywhere.search(digits) is None:
+                    rejected += 1
+                    assert found == [], (region, text)
+                if found and found[0].start == 0 and found[0].end == len(text):
+                    assert at_end.search(digits) is not None, (region, text)
+    assert checked > 3000 and rejected > 100
+
+
+def test_typed_patterns_exclude_common_technical_digits():
+    """The rejection bites where it matters: ISO dates and short versions are no national number of
+    the US, Korea or the UK (so they are never parsed for those regions)."""
+    for region, digits in itertools.product(("US", "GB"), ("20190521", "1996", "65536")):
+        numbers = RegionalPhoneRecognizer.national_numbers(region)
+        assert numbers is not None and numbers[0].search(digits) is None, (region, digits)

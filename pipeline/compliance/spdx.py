@@ -184,6 +184,23 @@ def _save_index(path: Path, index) -> None:
             Path(tmp).unlink(missing_ok=True)
 
 
+_SCANCODE_REF = re.compile(r"LicenseRef-scancode-([A-Za-z0-9.+-]+)")
+
+
+def scancode_renames() -> dict[str, str]:
+    """ScanCode key -> SPDX id, for the keys the installed license-expression index gives an SPDX id
+    that the reference set (built from an older ScanCode release) still writes as
+    ``LicenseRef-scancode-<key>``: the label then agrees with ``license-expression`` and the SPDX list."""
+    from license_expression import get_license_index
+
+    return {d["license_key"]: d["spdx_license_key"] for d in get_license_index()
+            if d.get("spdx_license_key") and not d["spdx_license_key"].startswith("LicenseRef-")}
+
+
+def _renamed(expr: str, renamed: dict[str, str]) -> str:
+    return _SCANCODE_REF.sub(lambda m: renamed.get(m.group(1), m.group(0)), expr)
+
+
 class LicenseMatcher:
     """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``)."""
 
@@ -210,7 +227,9 @@ class LicenseMatcher:
         short_text = int(matching.get("short_text_words", 40))
         self.fragment_texts = frozenset(i for i, words in self.text_words.items() if words.count(" ") + 1 < short_text)
         self.says_later = frozenset(i for i, r in enumerate(refs) if _LATER_VERSION.search(r["text"]))
-        self.exprs = [r["expr"] for r in refs]
+        renamed = scancode_renames()
+        self.exprs = [_renamed(r["expr"], renamed) for r in refs]
+        self.aliases = {k: _renamed(v, renamed) for k, v in self.aliases.items()}
         self.kinds = [r["kind"] for r in refs]
         self.is_text = np.array([k == "text" for k in self.kinds])
         # full texts that may also match in part (a truncated copy); some only match whole

@@ -1,7 +1,9 @@
-"""The prefilter in front of the license matchers: grants and notices that never use the word
-"license" (the zlib notice, old "permission to copy ... is granted" grants) still reach the
-fingerprint matcher, and the wider prefilter invents no license for ordinary text."""
+"""Texts that left the stage unlabelled: grants and notices that never use the word "license" (the
+zlib notice, old "permission to copy ... is granted" grants) still reach the fingerprint matcher, the
+wider prefilter invents no license for ordinary text, and labels use current SPDX ids."""
 from __future__ import annotations
+
+import re
 
 from tests.unit.license_support import core, rec  # noqa: F401 - core is a fixture
 
@@ -47,3 +49,17 @@ def test_ordinary_text_with_the_new_keywords_gets_no_license(core):
     assert f.expression is None
     assert core.process(rec(text)).action == "keep"
 
+
+
+def test_labels_use_the_spdx_id_that_license_expression_now_gives_a_scancode_key(core):
+    # the reference set was built from an older ScanCode release; license-expression's index (the
+    # oracle here) has since given some of its LicenseRef-scancode-* licenses real SPDX ids
+    from license_expression import get_license_index
+
+    has_spdx_id = {d["license_key"] for d in get_license_index()
+                   if d.get("spdx_license_key") and not d["spdx_license_key"].startswith("LicenseRef-")}
+    assert "amd-historical" in has_spdx_id  # the case this guards: SPDX's AMD-newlib
+    labels = set(core.matcher.exprs) | set(core.matcher.aliases.values())
+    outdated = {e for e in labels for key in re.findall(r"LicenseRef-scancode-([A-Za-z0-9.+-]+)", e) if key in has_spdx_id}
+    assert not outdated
+    assert "AMD-newlib" in labels and "LicenseRef-scancode-amd-historical" not in labels

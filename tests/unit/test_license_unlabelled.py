@@ -63,3 +63,11 @@ def test_labels_use_the_spdx_id_that_license_expression_now_gives_a_scancode_key
     outdated = {e for e in labels for key in re.findall(r"LicenseRef-scancode-([A-Za-z0-9.+-]+)", e) if key in has_spdx_id}
     assert not outdated
     assert "AMD-newlib" in labels and "LicenseRef-scancode-amd-historical" not in labels
+
+
+def test_a_confidential_and_proprietary_notice_goes_to_review_not_keep(core):
+    text = "/* THIS SOFTWARE IS CONFIDENTIAL AND PROPRIETARY, PROPERTY OF BLUEWATER ROBOTICS, LTD. */\nint x;\n"
+    assert "licen" not in text.lower()
+    assert core.analyse(text).expression is not None
+    v = core.process(rec(text))
+    assert (v.action, v.reason) == ("quarantine", "license_review")

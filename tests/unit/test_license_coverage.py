@@ -101,3 +101,18 @@ def test_reference_set_covers_every_category_under_its_own_ids():
     for spdx in (PROPRIETARY, "LicenseRef-scancode-google-patent-license-golang", "LicenseRef-scancode-generic-cla",
                  "LicenseRef-scancode-free-unknown", "WTFPL", "NCSA"):
         assert spdx in exprs, spdx
+
+
+def test_a_notice_cut_short_still_names_its_license_under_the_shipped_threshold(tmp_path, monkeypatch):
+    """A notice whose last lines were edited away (a quarter of its 4-grams missing) is still that
+    notice under rules/licenses.yaml's matching settings; one missing most of its words is not."""
+    import yaml
+
+    monkeypatch.setenv("CURATE_NO_INDEX_CACHE", "1")
+    matching = yaml.safe_load((REPO / "rules" / "licenses.yaml").read_text(encoding="utf-8"))["matching"]
+    words = [f"w{i}x" for i in range(41)]  # 41 distinct words: 38 distinct 4-grams
+    refs = [{"expr": "Quill", "kind": "notice", "text": " ".join(words)}]
+    m = LicenseMatcher(_refs(tmp_path, refs), matching)
+    kept = 32  # 29 of 38 4-grams (0.76)
+    assert [x.expr for x in m.match("header " + " ".join(words[:kept]) + " unrelated closing words here")] == ["Quill"]
+    assert m.match("header " + " ".join(words[:24]) + " unrelated closing words here") == []  # 21 of 38 (0.55)

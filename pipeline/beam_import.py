@@ -26,7 +26,7 @@ class _Hide:
         self._names = tuple(names)
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.split(".", 1)[0] in self._names:
+        if any(fullname == name or fullname.startswith(name + ".") for name in self._names):
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 

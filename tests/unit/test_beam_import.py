@@ -49,3 +49,23 @@ def test_already_imported_beam_is_returned_as_is():
         "print(import_beam() is apache_beam, 'pandas' in sys.modules)\n"
     )
     assert out == "True True"  # imported the usual way first: nothing hidden, nothing undone
+
+
+def test_a_stages_off_run_writes_its_release_without_importing_pandas(tmp_path):
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text('{"id": "1", "text": "one short document"}\n{"id": "2", "text": "another one"}\nnot json\n',
+                      encoding="utf-8")
+    config = tmp_path / "off.yaml"
+    config.write_text("".join(f"{s}: {{enabled: false}}\n" for s in ("license", "langid", "quality", "pii", "dedup")),
+                      encoding="utf-8")
+    out = _python(
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"rc = main(['run', '--input', {str(corpus)!r}, '--output', {str(tmp_path / 'out')!r}, '--config', {str(config)!r}, '--quiet'])\n"
+        "print(rc, 'apache_beam' in sys.modules, 'pandas' in sys.modules)\n"
+    ).splitlines()[-1]
+    assert out == "0 True False"
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "out" / "documents").num_rows == 2
+    assert pq.read_table(tmp_path / "out" / "quarantine").column("reason").to_pylist() == ["parse_error"]

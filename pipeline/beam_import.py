@@ -13,6 +13,7 @@ recognise a pandas Series as array-like until pandas has been used through pyarr
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 # Optional imports the pipeline does not use; each is imported inside ``try: ... except ImportError``.
@@ -31,19 +32,41 @@ class _Hide:
         return None
 
 
+@contextlib.contextmanager
+def _hidden(names=HIDDEN):
+    """While inside: the modules of ``names`` not imported yet cannot be imported."""
+    finder = _Hide(name for name in names if name not in sys.modules)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _settle_pyarrow_probes() -> None:
+    import pyarrow
+
+    pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - the Python-side probe: tried, not found
+    pyarrow.array([""])  # the first sequence conversion probes pandas once, in C++
+
+
+def pyarrow_without_pandas() -> None:
+    """Settles pyarrow's pandas probes with pandas hidden (``pyarrow.dataset``'s import and the
+    first ``pa.array(list)`` would import pandas otherwise); for commands that read Parquet but
+    never import Beam."""
+    if "pandas" in sys.modules:
+        return
+    with _hidden():
+        _settle_pyarrow_probes()
+
+
 def import_beam():
-    """``apache_beam``, imported (and pyarrow's pandas probe settled) without the modules of
+    """``apache_beam``, imported (and pyarrow's pandas probes settled) without the modules of
     :data:`HIDDEN`; where Beam or one of them is already imported, nothing is hidden from it."""
     if "apache_beam" in sys.modules:
         return sys.modules["apache_beam"]
-    finder = _Hide(name for name in HIDDEN if name not in sys.modules)
-    sys.meta_path.insert(0, finder)
-    try:
+    with _hidden():
         import apache_beam
-        import pyarrow
 
-        pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - settles pyarrow's probe: tried, not found
-        pyarrow.array([""])  # the first sequence conversion probes pandas once, in C++
-    finally:
-        sys.meta_path.remove(finder)
+        _settle_pyarrow_probes()
     return apache_beam

@@ -362,7 +362,10 @@ def cmd_log(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from pipeline.beam_import import pyarrow_without_pandas
     from pipeline.io.manifest import SIGNING_KEY_ENV, signing_key, verify
+
+    pyarrow_without_pandas()
 
     try:
         if args.manifest_version is not None:

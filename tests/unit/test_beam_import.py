@@ -69,3 +69,16 @@ def test_a_stages_off_run_writes_its_release_without_importing_pandas(tmp_path):
 
     assert pq.read_table(tmp_path / "out" / "documents").num_rows == 2
     assert pq.read_table(tmp_path / "out" / "quarantine").column("reason").to_pylist() == ["parse_error"]
+
+
+def test_reading_parquet_after_pyarrow_without_pandas_does_not_import_it(tmp_path):
+    out = _python(
+        "import sys\n"
+        "from pipeline.beam_import import pyarrow_without_pandas\n"
+        "pyarrow_without_pandas()\n"
+        "import pyarrow as pa, pyarrow.parquet as pq, pyarrow.dataset\n"
+        f"pq.write_table(pa.table({{'s': ['a', None]}}), {str(tmp_path / 't.parquet')!r})\n"
+        f"got = pq.read_table({str(tmp_path / 't.parquet')!r}).column('s').to_pylist()\n"
+        "print(got, 'pandas' in sys.modules, type(pa.table({'n': [1]}).to_pandas()).__name__)\n"
+    )
+    assert out == "['a', None] False DataFrame"

@@ -8,7 +8,8 @@ pandas hidden, so each takes the path it takes where pandas is not installed; af
 imports normally again for whoever needs it (``Table.to_pandas`` tries the import again).
 
 For processes that only run the pipeline: the command line (``curate run``, ``curate log``) and
-the local workers call it before their first Beam import. In such a process ``pa.array`` does not
+the local workers call it before their first Beam import; ``curate verify``, which reads Parquet
+without Beam, calls :func:`pyarrow_without_pandas`. In such a process ``pa.array`` does not
 recognise a pandas Series as array-like until pandas has been used through pyarrow once.
 """
 from __future__ import annotations

@@ -169,26 +169,28 @@ def report(rows: list[dict], fixed: dict, args) -> str:
         "default threads); ours = `curate run` with every stage `enabled: false` on the default DirectRunner, one worker. "
         "*excl. start-up* = the run's own wall time (its summary: config → manifest) over the floor's read+write time.",
         "",
-        "| docs | JSONL MB | floor 1 thread s | floor threads s | ours s | **ours / 1-thread floor** | ours / threaded floor | excl. start-up | ours CPU s | floor CPU s | ours peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| docs | JSONL MB | floor 1 thread s | floor threads s | ours s | **ours / 1-thread floor** | ours / threaded floor | excl. start-up | ours CPU s | floor CPU s | **CPU: ours / 1-thread floor** | ours peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['docs']:,} | {r['mb']:.1f} | {r['floor_st']:.2f} | {r['floor_mt']:.2f} | {r['ours']:.2f} | **{r['ratio_st']:.2f}x** "
-            f"| {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_cpu']:.2f} | {r['floor_st_cpu']:.2f} | {r['ours_peak_rss_mb']:.0f} |"
+            f"| {r['ratio_mt']:.2f}x | {r['ratio_inner_st']:.2f}x | {r['ours_cpu']:.2f} | {r['floor_st_cpu']:.2f} "
+            f"| **{r['ours_cpu'] / r['floor_st_cpu']:.2f}x** | {r['ours_peak_rss_mb']:.0f} |"
         )
     if args.baseline:
         lines += [
             "",
             f"Before (`pipeline/` of git `{args.baseline}`, same runs):",
             "",
-            "| docs | before s | **before / 1-thread floor** | after s | **after / 1-thread floor** | before CPU s | after CPU s | before peak RSS MB | after peak RSS MB |",
+            "| docs | before s | **before / 1-thread floor** | after s | **after / 1-thread floor** | before CPU s (runs) | after CPU s (runs) | before peak RSS MB | after peak RSS MB |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
             lines.append(
                 f"| {r['docs']:,} | {r['baseline']:.2f} | **{r['baseline_ratio_st']:.2f}x** | {r['ours']:.2f} | **{r['ratio_st']:.2f}x** "
-                f"| {r['baseline_cpu']:.2f} | {r['ours_cpu']:.2f} | {r['baseline_peak_rss_mb']:.0f} | {r['ours_peak_rss_mb']:.0f} |"
+                f"| {r['baseline_cpu']:.2f} {r['baseline_cpu_all']} | {r['ours_cpu']:.2f} {r['ours_cpu_all']} "
+                f"| {r['baseline_peak_rss_mb']:.0f} | {r['ours_peak_rss_mb']:.0f} |"
             )
     if fixed:
         lines += [
@@ -207,9 +209,17 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--baseline", metavar="GIT_REF", help="also run the pipeline/ package of this git ref (before/after)")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--from-json", help="only write the report again from the figures of an earlier --json")
     ap.add_argument("--results", default=str(bench_e2e.ROOT / "benchmarks" / "results" / "stages_off.md"),
                     help="markdown report (included in RESULTS.md by run_all.py); '' to skip")
     args = ap.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        text = report(saved["sizes"], saved["fixed"], args)
+        print(text)
+        if args.results:
+            Path(args.results).write_text(text, encoding="utf-8")
+        return 0
     baseline = export_baseline(args.baseline) if args.baseline else None
     try:
         rows = [measure_size(d, args.repeat, args.workers, baseline) for d in args.docs]

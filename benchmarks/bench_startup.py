@@ -56,9 +56,15 @@ def twenty_documents(folder: Path) -> Path:
     return target
 
 
-def timed(tree: Path, args: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, child CPU seconds, exit code) of ``python -m pipeline ARGS`` run from ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+# Commands run with these extra environment variables (the local workers' count).
+TWO_WORKERS = {"CURATE_WORKERS": "2"}
+COMMAND_ENV: dict[str, dict[str, str]] = {}
+
+
+def timed(tree: Path, args: list[str], cwd: Path, extra_env: dict | None = None) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of the child and the processes it waited for, exit code) of
+    ``python -m pipeline ARGS`` run from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree), **(extra_env or {})}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pipeline", *args], env=env, cwd=cwd, capture_output=True)
@@ -68,20 +74,23 @@ def timed(tree: Path, args: list[str], cwd: Path) -> tuple[float, float, int]:
     return wall, cpu, proc.returncode
 
 
-def imports_beam(tree: Path, args: list[str], cwd: Path) -> tuple[bool, float]:
-    """(apache_beam imported?, seconds of all imports) from ``-X importtime``."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def imports_beam(tree: Path, args: list[str], cwd: Path, extra_env: dict | None = None) -> tuple[bool, float, bool]:
+    """(apache_beam imported?, seconds of all imports, pandas imported?) of the launcher process, from
+    ``-X importtime`` (a failed, hidden ``import pandas`` is listed too: pandas counts when its
+    submodules are)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), **(extra_env or {})}
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipeline", *args], env=env, cwd=cwd, capture_output=True, text=True)
-    total, beam = 0, False
+    total, beam, pandas = 0, False, False
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
         if name == "apache_beam":
             beam = True
+        pandas = pandas or name.startswith("pandas.")
         if not line.split("|")[2].startswith("  "):  # top-level imports: their cumulative times add up
             total += int(cumulative)
-    return beam, total / 1e6
+    return beam, total / 1e6, pandas
 
 
 def summary(values: list[float]) -> str:
@@ -109,24 +118,30 @@ def main() -> None:
             "`curate verify` (20-document release)": lambda run: ["verify", str(release)],
             "`curate audit --query drop_reasons`": lambda run: ["audit", str(release), "--query", "drop_reasons"],
             "`curate run`, 20 documents, defaults": lambda run: ["run", "--input", str(docs), "--output", str(tmp / f"run{run}"), "--quiet", "--overwrite"],
+            "`curate run`, 20 documents, defaults, `--profile local-mp`, 2 workers (CPU: launcher + workers)":
+                lambda run: ["run", "--input", str(docs), "--output", str(tmp / f"mp{run}"), "--quiet", "--overwrite", "--profile", "local-mp"],
         }
+        COMMAND_ENV[next(reversed(commands))] = TWO_WORKERS
         rows = []
         for label, argv in commands.items():
             got = {side: {"wall": [], "cpu": []} for side in trees}
             codes = set()
             for i in range(args.runs):
                 for side, tree in trees.items():
-                    wall, cpu, rc = timed(tree, argv(f"{side}{i}"), tmp)
+                    wall, cpu, rc = timed(tree, argv(f"{side}{i}"), tmp, COMMAND_ENV.get(label))
                     got[side]["wall"].append(wall)
                     got[side]["cpu"].append(cpu)
                     codes.add((side, rc))
-            beam = {side: imports_beam(tree, argv(f"{side}-imports"), tmp) for side, tree in trees.items()}
+            beam = {side: imports_beam(tree, argv(f"{side}-imports"), tmp, COMMAND_ENV.get(label)) for side, tree in trees.items()}
             if len({rc for _, rc in codes}) != 1:
                 raise SystemExit(f"{label}: exit codes differ between the trees: {sorted(codes)}")
             rows.append((label, got, beam, sorted(codes)))
             print(label, {s: (summary(v["wall"]), summary(v["cpu"])) for s, v in got.items()}, beam, sorted(codes), flush=True)
             for side in trees:
                 shutil.rmtree(tmp / f"x{side}", ignore_errors=True)
+                for i in range(args.runs):
+                    for prefix in ("run", "mp"):
+                        shutil.rmtree(tmp / f"{prefix}{side}{i}", ignore_errors=True)
 
     load = os.getloadavg()[0]
     lines = [
@@ -134,16 +149,17 @@ def main() -> None:
         "",
         f"`python benchmarks/bench_startup.py --base {args.base} --runs {args.runs}` — {platform.machine()}, Python {platform.python_version()}; "
         f"each command in a fresh interpreter, before ({args.base}) and after (this tree) interleaved run by run; "
-        f"median of {args.runs} runs and (range). CPU = user + system seconds of the child process. "
+        f"median of {args.runs} runs and (range). CPU = user + system seconds of the child process and of the processes it waited for (the local workers). "
         f"Load average at the end: {load:.1f} on {os.cpu_count()} cores (the machine is shared; CPU seconds are the steadier figure).",
         "",
-        "| command | wall s before | wall s after | CPU s before | CPU s after | imports Beam before → after | imports, s (one `-X importtime` run, wall: noisy under load) before → after |",
-        "|---|---:|---:|---:|---:|:---:|---:|",
+        "| command | wall s before | wall s after | CPU s before | CPU s after | imports Beam before → after | imports pandas before → after | imports, s (one `-X importtime` run, wall: noisy under load) before → after |",
+        "|---|---:|---:|---:|---:|:---:|:---:|---:|",
     ]
     for label, got, beam, _codes in rows:
         lines.append(
             f"| {label} | {summary(got['before']['wall'])} | {summary(got['after']['wall'])} | {summary(got['before']['cpu'])} | "
             f"{summary(got['after']['cpu'])} | {'yes' if beam['before'][0] else 'no'} → {'yes' if beam['after'][0] else 'no'} | "
+            f"{'yes' if beam['before'][2] else 'no'} → {'yes' if beam['after'][2] else 'no'} | "
             f"{beam['before'][1]:.2f} → {beam['after'][1]:.2f} |"
         )
     lines += ["", "Exit codes seen: " + "; ".join(f"{label}: {', '.join(f'{s} {c}' for s, c in codes)}" for label, _, _, codes in rows), ""]

@@ -14,9 +14,13 @@ import os
 import signal
 import sys
 
-from apache_beam.options.pipeline_options import DirectOptions
-from apache_beam.runners.portability.fn_api_runner import fn_runner
-from apache_beam.transforms import environments
+if __name__ == "__main__":  # a worker process: Beam (and pyarrow's first conversion) without pandas
+    from pipeline.beam_import import import_beam
+
+    import_beam()
+from apache_beam.options.pipeline_options import DirectOptions  # noqa: E402
+from apache_beam.runners.portability.fn_api_runner import fn_runner  # noqa: E402
+from apache_beam.transforms import environments  # noqa: E402
 
 KEEP_STDERR_ENV = "CURATE_WORKER_STDERR"
 MULTI_PROCESSING = "multi_processing"

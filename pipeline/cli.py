@@ -204,6 +204,9 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
+    from pipeline.beam_import import import_beam
+
+    import_beam()  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
 
     if args.dedup_against:
@@ -344,6 +347,9 @@ def cmd_forget(args) -> int:
 def cmd_log(args) -> int:
     import json
 
+    from pipeline.beam_import import import_beam
+
+    import_beam()
     from apache_beam.io.filesystems import FileSystems
 
     from pipeline.io import versions
@@ -356,7 +362,10 @@ def cmd_log(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from pipeline.beam_import import pyarrow_without_pandas
     from pipeline.io.manifest import SIGNING_KEY_ENV, signing_key, verify
+
+    pyarrow_without_pandas()
 
     try:
         if args.manifest_version is not None:

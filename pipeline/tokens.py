@@ -33,18 +33,22 @@ CJK_RANGES = (
 )
 _ASTRAL = [r for r in CJK_RANGES if r[0] > 0xFFFF]
 _BMP_CJK = None  # bool per BMP code point, built on first use
+_BMP_BLOCKS = None  # CJK code points per block of 64 BMP code points
 _SCAN_BYTES = 1 << 20  # text bytes decoded at a time: bounds the temporary index arrays (~12x)
 
 
 def _bmp_table():
-    global _BMP_CJK
+    global _BMP_CJK, _BMP_BLOCKS
     if _BMP_CJK is None:
         table = np.zeros(0x10000, dtype=bool)
         for lo, hi in CJK_RANGES:
             if hi <= 0xFFFF:
                 table[lo : hi + 1] = True
+        # per block of 64 code points (a 3-byte sequence's lead and first continuation byte):
+        # how many of them count; only blocks counted in part need the third byte
+        _BMP_BLOCKS = table.reshape(-1, 64).sum(axis=1).astype(np.uint8)
         _BMP_CJK = table
-    return _BMP_CJK
+    return _BMP_CJK, _BMP_BLOCKS
 
 
 def count_cjk_regex(texts: pa.Array) -> np.ndarray:
@@ -67,7 +71,8 @@ def count_cjk(texts: pa.Array) -> np.ndarray:
         return counts
     offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=texts.offset * 4).astype(np.int64)
     data = np.frombuffer(data_buf, dtype=np.uint8)
-    bmp = _bmp_table()
+    bmp, blocks = _bmp_table()
+    after_1 = data[1:]  # after_1[i] is data[i + 1]: continuation bytes without an index array + 1
     start = 0
     while start < n:  # a run of values of about _SCAN_BYTES at a time
         stop = int(np.searchsorted(offsets, offsets[start] + _SCAN_BYTES, side="right")) - 1
@@ -77,16 +82,24 @@ def count_cjk(texts: pa.Array) -> np.ndarray:
         # null values have equal offsets (no bytes), so they count 0
         lead = np.flatnonzero(chunk >= 0xE1)
         if lead.size:
-            b0 = chunk[lead].astype(np.int32)
+            b0 = chunk[lead]
             three = b0 < 0xF0
             at = lead[three]
-            cp = ((b0[three] & 0x0F) << 12) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 6) | (chunk[at + 2] & 0x3F)
+            # a 3-byte sequence's code point >> 6, from its lead and first continuation byte
+            block = ((b0[three] & 0x0F).astype(np.uint16) << 6) | (after_1[lo:][at] & 0x3F)
+            in_block = blocks[block]
+            hit = in_block == 64
+            part = np.flatnonzero((in_block > 0) & (in_block < 64))
+            if part.size:
+                p = at[part]
+                hit[part] = bmp[(block[part].astype(np.int32) << 6) | (chunk[p + 2] & 0x3F)]
             bounds = offsets[start : stop + 1] - lo
             # hits are in byte order: the hits before each value's end, minus those before its start
-            counts[start:stop] += np.diff(np.searchsorted(at[bmp[cp]], bounds))
+            counts[start:stop] += np.diff(np.searchsorted(at[hit], bounds))
             at = lead[~three]
             if at.size:
-                cp = (((b0[~three] & 0x07) << 18) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 12)
+                b0 = b0[~three].astype(np.int32)
+                cp = (((b0 & 0x07) << 18) | ((chunk[at + 1].astype(np.int32) & 0x3F) << 12)
                       | ((chunk[at + 2].astype(np.int32) & 0x3F) << 6) | (chunk[at + 3] & 0x3F))
                 astral = np.zeros(at.size, dtype=bool)
                 for a, b in _ASTRAL:

@@ -64,3 +64,14 @@ def test_chunked_text_gives_the_same_estimates_as_one_array():
     chunked = estimate_tokens_array(pa.chunked_array([pa.array(texts[:25]), pa.array(texts[25:])]))
     assert whole.equals(chunked)
     assert estimate_tokens_array(pa.chunked_array([], pa.string())).to_pylist() == []
+
+
+def test_every_bmp_code_point_alone_and_between_neighbours():
+    # exhaustive over the BMP (surrogates excepted): 3-byte sequences are looked up by 64-code-point
+    # block, with the third byte read only in blocks counted in part; membership by hand from the ranges
+    cps = [cp for cp in range(0x80, 0x10000) if not 0xD800 <= cp <= 0xDFFF]
+    expected = [int(any(lo <= cp <= hi for lo, hi in CJK_RANGES)) for cp in cps]
+    alone = pa.array([chr(cp) for cp in cps], pa.string())
+    assert count_cjk(alone).tolist() == expected
+    between = pa.array([f"\u00e9{chr(cp)}\u4e00" for cp in cps], pa.string())  # é before, one Han after
+    assert (count_cjk(between) - 1).tolist() == expected

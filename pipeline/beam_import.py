@@ -1,0 +1,73 @@
+"""Importing Apache Beam (and probing pyarrow) without importing pandas.
+
+pandas is imported twice over in a run without ever being used: ``import apache_beam`` (which any
+``apache_beam.*`` import runs first) imports it only to register Beam's pandas batch converters
+(``apache_beam.typehints``, inside ``try: import pandas``), and pyarrow's first ``pa.array(list)``
+imports it only to ask whether the list is a pandas object. :func:`import_beam` runs both with
+pandas hidden, so each takes the path it takes where pandas is not installed; afterwards pandas
+imports normally again for whoever needs it (``Table.to_pandas`` tries the import again).
+
+For processes that only run the pipeline: the command line (``curate run``, ``curate log``) and
+the local workers call it before their first Beam import; ``curate verify``, which reads Parquet
+without Beam, calls :func:`pyarrow_without_pandas`. In such a process ``pa.array`` does not
+recognise a pandas Series as array-like until pandas has been used through pyarrow once.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+
+# Optional imports the pipeline does not use; each is imported inside ``try: ... except ImportError``.
+HIDDEN = ("pandas",)
+
+
+class _Hide:
+    """A meta path finder that makes the modules of ``names`` (and their submodules) not found."""
+
+    def __init__(self, names):
+        self._names = tuple(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if any(fullname == name or fullname.startswith(name + ".") for name in self._names):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+@contextlib.contextmanager
+def _hidden(names=HIDDEN):
+    """While inside: the modules of ``names`` not imported yet cannot be imported."""
+    finder = _Hide(name for name in names if name not in sys.modules)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def _settle_pyarrow_probes() -> None:
+    import pyarrow
+
+    pyarrow.lib._pandas_api.have_pandas  # noqa: B018 - the Python-side probe: tried, not found
+    pyarrow.array([""])  # the first sequence conversion probes pandas once, in C++
+
+
+def pyarrow_without_pandas() -> None:
+    """Settles pyarrow's pandas probes with pandas hidden (``pyarrow.dataset``'s import and the
+    first ``pa.array(list)`` would import pandas otherwise); for commands that read Parquet but
+    never import Beam."""
+    if "pandas" in sys.modules:
+        return
+    with _hidden():
+        _settle_pyarrow_probes()
+
+
+def import_beam():
+    """``apache_beam``, imported (and pyarrow's pandas probes settled) without the modules of
+    :data:`HIDDEN`; where Beam or one of them is already imported, nothing is hidden from it."""
+    if "apache_beam" in sys.modules:
+        return sys.modules["apache_beam"]
+    with _hidden():
+        import apache_beam
+
+        _settle_pyarrow_probes()
+    return apache_beam

@@ -1,0 +1,84 @@
+"""pipeline.beam_import: Beam and pyarrow's pandas probe without importing pandas, pandas usable after."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip()
+
+
+def test_beam_and_arrow_conversions_do_not_import_pandas():
+    out = _python(
+        "import sys\n"
+        "from pipeline.beam_import import import_beam\n"
+        "beam = import_beam()\n"
+        "import pyarrow as pa\n"
+        "from apache_beam.io.filesystems import FileSystems\n"
+        "pa.array(['a', None]); pa.array(('x',), pa.string()); pa.array([{'key': 'k', 'value': 1}])\n"
+        "print(beam.__name__, 'pandas' in sys.modules, sys.modules.get('pandas', 0) is None)\n"
+    )
+    assert out == "apache_beam False False"
+
+
+def test_pandas_still_imports_and_converts_afterwards():
+    out = _python(
+        "from pipeline.beam_import import import_beam\n"
+        "import_beam()\n"
+        "import pyarrow as pa\n"
+        "import pandas as pd\n"
+        "frame = pa.table({'n': [1, 2], 's': ['a', None]}).to_pandas()\n"
+        "back = pa.Table.from_pandas(frame, preserve_index=False)\n"
+        "print(type(frame).__name__, back.column('s').to_pylist(), pa.array(pd.Series(['x', None])).to_pylist())\n"
+    )
+    assert out == "DataFrame ['a', None] ['x', None]"
+
+
+def test_already_imported_beam_is_returned_as_is():
+    out = _python(
+        "import apache_beam, sys\n"
+        "from pipeline.beam_import import import_beam\n"
+        "print(import_beam() is apache_beam, 'pandas' in sys.modules)\n"
+    )
+    assert out == "True True"  # imported the usual way first: nothing hidden, nothing undone
+
+
+def test_a_stages_off_run_writes_its_release_without_importing_pandas(tmp_path):
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text('{"id": "1", "text": "one short document"}\n{"id": "2", "text": "another one"}\nnot json\n',
+                      encoding="utf-8")
+    config = tmp_path / "off.yaml"
+    config.write_text("".join(f"{s}: {{enabled: false}}\n" for s in ("license", "langid", "quality", "pii", "dedup")),
+                      encoding="utf-8")
+    out = _python(
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"rc = main(['run', '--input', {str(corpus)!r}, '--output', {str(tmp_path / 'out')!r}, '--config', {str(config)!r}, '--quiet'])\n"
+        "print(rc, 'apache_beam' in sys.modules, 'pandas' in sys.modules)\n"
+    ).splitlines()[-1]
+    assert out == "0 True False"
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "out" / "documents").num_rows == 2
+    assert pq.read_table(tmp_path / "out" / "quarantine").column("reason").to_pylist() == ["parse_error"]
+
+
+def test_reading_parquet_after_pyarrow_without_pandas_does_not_import_it(tmp_path):
+    out = _python(
+        "import sys\n"
+        "from pipeline.beam_import import pyarrow_without_pandas\n"
+        "pyarrow_without_pandas()\n"
+        "import pyarrow as pa, pyarrow.parquet as pq, pyarrow.dataset\n"
+        f"pq.write_table(pa.table({{'s': ['a', None]}}), {str(tmp_path / 't.parquet')!r})\n"
+        f"got = pq.read_table({str(tmp_path / 't.parquet')!r}).column('s').to_pylist()\n"
+        "print(got, 'pandas' in sys.modules, type(pa.table({'n': [1]}).to_pandas()).__name__)\n"
+    )
+    assert out == "['a', None] False DataFrame"

@@ -126,7 +126,7 @@ def main(argv=None) -> int:
         f"records built outside the timer.",
         "",
         f"Setup once per worker: {setup_s:.2f} s (reference set {src.get('package')}: "
-        f"{len(core.matcher.exprs)} references, {len(core.matcher.post_keys)} 4-gram postings).",
+        f"{len(core.matcher.exprs)} references, {len(core.matcher.post_refs)} 4-gram postings).",
         "",
         "| set | docs | MB | docs/s | MB/s per core | docs past the prefilter | verdicts |",
         "|---|---:|---:|---:|---:|---:|---|",

@@ -81,7 +81,7 @@ def main(argv=None) -> int:
         f"Python {platform.python_version()}; CPU seconds (user+sys) of one process, median (range) of {args.runs}.",
         "",
         f"Reference set: {refs.stat().st_size / 1e6:.2f} MB zst, {len(m.exprs)} references, "
-        f"{len(m.post_keys)} 4-gram postings. Setup: {fmt(setups_cold)} building the index, "
+        f"{len(m.post_refs)} 4-gram postings. Setup: {fmt(setups_cold)} building the index, "
         f"{fmt(setups_warm)} with the index cached; peak RSS after setup {rss_mb:.0f} MB.",
         "",
         "| set | CPU per run | per document |",

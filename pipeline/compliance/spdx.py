@@ -6,8 +6,10 @@
   from the same database.
 * :class:`LicenseMatcher` finds full or partial license texts and standard notices/headers in a
   document: both are tokenised to lower-case ASCII words, references are fingerprinted once as
-  word 4-grams in one sorted numpy posting array, and a document's 4-grams are looked up with
-  ``searchsorted`` + ``bincount``; a reference matches when enough of its 4-grams occur. Overlapping
+  word 4-grams (each distinct 4-gram once, sorted, with the references that have it: a file the
+  workers memory-map), and a document's 4-grams are looked up and counted per reference by compiled
+  loops (:mod:`pipeline.compliance.kernels`; the NumPy reference path without numba); a reference
+  matches when enough of its 4-grams occur. Overlapping
   matches are resolved greedily (the larger match wins, so the "how to apply" notice inside a full
   GPL text does not count on its own).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +140,10 @@ class SpdxNormalizer:
         return self._licensing.parse(expression, validate=False)
 
 
-_INDEX_VERSION = 1  # bump when _build_index changes what it stores
+BUCKET_SHIFT = 48  # the compiled lookup groups 4-gram keys by their top 16 bits: a short search in one group
+_INDEX_VERSION = 2  # bump when _build_index changes what it stores
+_INDEX_MAGIC = b"CURLIDX2"
+_ALIGN = 64
 
 
 def _index_cache_path(refs: bytes, n: int) -> Path | None:
@@ -152,17 +158,60 @@ def _index_cache_path(refs: bytes, n: int) -> Path | None:
         return None
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     digest = hashlib.sha256(refs + f"|n={n}|v={_INDEX_VERSION}".encode()).hexdigest()[:24]
-    return base / "curation-pipeline" / "license-index" / f"{digest}.npz"
+    return base / "curation-pipeline" / "license-index" / f"{digest}.idx"
+
+
+def index_bytes(index) -> bytes:
+    """One file: magic, header length, a JSON header (the index's small data and where each array
+    lies), then the arrays, each at a 64-byte boundary, so a reader maps them in place."""
+    meta, arrays = index
+    layout = {}
+    offset = 0
+    for name, arr in arrays.items():
+        layout[name] = [arr.dtype.str, int(arr.size), offset]
+        offset += -(-arr.nbytes // _ALIGN) * _ALIGN
+    header = json.dumps({"meta": meta, "arrays": layout}, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    head = len(_INDEX_MAGIC) + 8 + len(header)
+    pad = -head % _ALIGN
+    parts = [_INDEX_MAGIC, (head + pad).to_bytes(8, "little"), header, b" " * pad]
+    for arr in arrays.values():
+        data = np.ascontiguousarray(arr).tobytes()
+        parts += [data, b"\0" * (-len(data) % _ALIGN)]
+    return b"".join(parts)
 
 
 def _load_index(path: Path):
+    """The index in ``path``, its arrays memory-mapped read-only (workers share the pages); ``None``
+    when the file is missing, partial or not one."""
+    import mmap
+
     try:
-        with np.load(path, allow_pickle=False) as z:
-            text = z["words"].tobytes().decode("utf-8")
-            words = text.split("\n") if text else []  # tokens never hold whitespace
-            return words, z["keys"], z["refs"], z["sizes"]
+        with open(path, "rb") as fh:
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if mapped[: len(_INDEX_MAGIC)] != _INDEX_MAGIC:
+            return None
+        body = int.from_bytes(mapped[len(_INDEX_MAGIC) : len(_INDEX_MAGIC) + 8], "little")
+        header = json.loads(bytes(mapped[len(_INDEX_MAGIC) + 8 : body]).rstrip(b" "))
+        arrays = {}
+        for name, (dtype, size, offset) in header["arrays"].items():
+            arrays[name] = np.frombuffer(mapped, dtype=np.dtype(dtype), count=size, offset=body + offset)
+        return (header["meta"], arrays) if _consistent(header["meta"], arrays) else None
     except Exception:  # noqa: BLE001 - missing, partial or foreign file: rebuild it
         return None
+
+
+def _consistent(meta: dict, arrays: dict[str, np.ndarray]) -> bool:
+    """Whether every row and reference number in the arrays points inside them: the compiled loops
+    index without bounds checks, so a damaged or foreign file must never reach them."""
+    n_refs = len(meta["exprs"])
+    keys, starts, refs = arrays["gram_keys"], arrays["gram_starts"], arrays["post_refs"]
+    bounds, ids = arrays["text_bounds"], arrays["text_ids"]
+    return (len(starts) == len(keys) + 1 and int(starts[0]) == 0 and int(starts[-1]) == len(refs)
+            and bool(np.all(np.diff(starts) >= 0)) and bool(np.all(np.diff(keys) > 0))
+            and (not len(refs) or int(refs.max()) < n_refs)
+            and len(arrays["sizes"]) == n_refs == len(arrays["text_words"]) == len(bounds) - 1
+            and int(bounds[0]) == 0 and int(bounds[-1]) == len(ids) and bool(np.all(np.diff(bounds) >= 0))
+            and (not len(ids) or int(ids.max()) <= len(meta["words"])))
 
 
 def _save_index(path: Path, index) -> None:
@@ -170,14 +219,12 @@ def _save_index(path: Path, index) -> None:
     import os
     import tempfile
 
-    words, keys, refs, sizes = index
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            words_utf8 = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
-            np.savez(fh, words=words_utf8, keys=keys, refs=refs, sizes=sizes)
+            fh.write(index_bytes(index))
         os.replace(tmp, path)
     except OSError:  # read-only or full cache folder: the index is simply built again next time
         if tmp is not None:
@@ -201,14 +248,63 @@ def _renamed(expr: str, renamed: dict[str, str]) -> str:
     return _SCANCODE_REF.sub(lambda m: renamed.get(m.group(1), m.group(0)), expr)
 
 
-class LicenseMatcher:
-    """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``)."""
+def _kernels():
+    """The compiled posting walks, or ``None`` without numba (the NumPy path then)."""
+    try:
+        from pipeline.compliance import kernels  # noqa: PLC0415 - numba: loaded on first use
+    except Exception:  # noqa: BLE001 - no numba, or no writable place for its cache: the NumPy path
+        return None
+    return kernels
 
-    def __init__(self, refs_path: Path, matching: dict) -> None:
+
+def find_slots_numpy(uniq: np.ndarray, gram_keys: np.ndarray, bucket_starts: np.ndarray) -> np.ndarray:
+    """Reference of :func:`pipeline.compliance.kernels.find_slots`: one binary search over all keys."""
+    if not len(gram_keys):
+        return np.full(len(uniq), -1, dtype=np.int64)
+    slots = np.searchsorted(gram_keys, uniq).astype(np.int64)
+    np.minimum(slots, len(gram_keys) - 1, out=slots)
+    slots[gram_keys[slots] != uniq] = -1
+    return slots
+
+
+def count_postings_numpy(slots: np.ndarray, starts: np.ndarray, post_refs: np.ndarray, n_refs: int):
+    """Reference of :func:`pipeline.compliance.kernels.count_postings`: every posting pair at once."""
+    idx = _posting_rows(slots, starts)
+    return np.bincount(post_refs[idx], minlength=n_refs)
+
+
+def select_postings_numpy(slots: np.ndarray, starts: np.ndarray, post_refs: np.ndarray, ok: np.ndarray,
+                          counts: np.ndarray, first_pos: np.ndarray):
+    """Reference of :func:`pipeline.compliance.kernels.select_postings`: every pair, then a sort."""
+    idx = _posting_rows(slots, starts)
+    lens = _posting_lens(slots, starts)
+    pair_ref = post_refs[idx].astype(np.int64)
+    sel = ok[pair_ref]
+    pair_ref, pair_gram = pair_ref[sel], np.repeat(np.arange(len(slots)), lens)[sel]
+    order = np.lexsort((first_pos[pair_gram], pair_ref))
+    return pair_ref[order], pair_gram[order]
+
+
+def _posting_lens(slots: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    safe = np.maximum(slots, 0)
+    return np.where(slots >= 0, starts[safe + 1] - starts[safe], 0).astype(np.int64)
+
+
+def _posting_rows(slots: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    lens = _posting_lens(slots, starts)
+    lo = starts[np.maximum(slots, 0)].astype(np.int64)
+    total = int(lens.sum())
+    return np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(total)
+
+
+class LicenseMatcher:
+    """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``).
+
+    ``fast``: walk the posting lists with the compiled kernels (default when numba is there);
+    ``False`` keeps the NumPy reference path (the same findings)."""
+
+    def __init__(self, refs_path: Path, matching: dict, fast: bool | None = None) -> None:
         raw = Path(refs_path).read_bytes()
-        data = json.loads(zstandard.ZstdDecompressor().decompress(raw))
-        self.source = data.get("source", {})
-        self.aliases: dict[str, str] = data.get("aliases", {})
         self.n = int(matching.get("ngram", 4))
         self.notice_cov = float(matching.get("notice_min_coverage", 0.85))
         self.text_cov = float(matching.get("text_min_coverage", 0.8))
@@ -217,57 +313,115 @@ class LicenseMatcher:
         self.short = int(matching.get("short_ref_ngrams", 12))
         self.removed_edge_share = float(matching.get("removed_edge_share", 0.1))
         self.removed_edge_min_words = int(matching.get("removed_edge_min_words", 250))
-        refs = data["refs"]
-        # full texts keep their words: which part of one a document lacks (a removed clause) is asked
-        self.text_words = {i: r["text"] for i, r in enumerate(refs) if r["kind"] == "text"}
-        # references that offer "any later version": a match of one whose document lacks those words
-        # is the "-only" license (pipeline.stages.license)
-        # full texts of a sentence or two ("this program is distributed in the hope that it will be
-        # useful ..."): a fragment of a longer license when anything else is found next to them
-        short_text = int(matching.get("short_text_words", 40))
-        self.fragment_texts = frozenset(i for i, words in self.text_words.items() if words.count(" ") + 1 < short_text)
-        self.says_later = frozenset(i for i, r in enumerate(refs) if _LATER_VERSION.search(r["text"]))
-        renamed = scancode_renames()
-        self.exprs = [_renamed(r["expr"], renamed) for r in refs]
-        self.aliases = {k: _renamed(v, renamed) for k, v in self.aliases.items()}
-        self.kinds = [r["kind"] for r in refs]
-        self.is_text = np.array([k == "text" for k in self.kinds])
-        # full texts that may also match in part (a truncated copy); some only match whole
-        self.partial_text = self.is_text & np.array([r.get("partial", True) and not r.get("min_coverage") for r in refs])
-        # ScanCode's own conditions of a rule: phrases that must all be there, a minimum coverage
-        self.required = {i: r["required"] for i, r in enumerate(refs) if r.get("required")}
-        min_cov = np.array([float(r.get("min_coverage") or 0.0) for r in refs])
         cache = _index_cache_path(raw, self.n)
         index = _load_index(cache) if cache is not None else None
         if index is None:
-            index = self._build_index(refs)
+            index = self._build_index(json.loads(zstandard.ZstdDecompressor().decompress(raw)))
             if cache is not None:
                 _save_index(cache, index)
-        words, self.post_keys, self.post_refs, sizes = index
-        self.vocab: dict[str, int] = dict(zip(words, range(1, len(words) + 1)))
+        meta, arrays = index
+        self.source = meta["source"]
+        # full texts keep their words (as vocabulary ids): which part of one a document lacks (a
+        # removed clause) is asked
+        self.text_ids = arrays["text_ids"]
+        self.text_bounds = arrays["text_bounds"]
+        text_words = arrays["text_words"]
+        # full texts of a sentence or two ("this program is distributed in the hope that it will be
+        # useful ..."): a fragment of a longer license when anything else is found next to them
+        short_text = int(matching.get("short_text_words", 40))
+        self.kinds = meta["kinds"]
+        self.is_text = np.array([k == "text" for k in self.kinds])
+        self.fragment_texts = frozenset(np.flatnonzero(self.is_text & (text_words < short_text)).tolist())
+        self._text_words = text_words
+        # references that offer "any later version": a match of one whose document lacks those words
+        # is the "-only" license (pipeline.stages.license)
+        self.says_later = frozenset(meta["says_later"])
+        renamed = scancode_renames()
+        self.exprs = [_renamed(e, renamed) for e in meta["exprs"]]
+        self.aliases: dict[str, str] = {k: _renamed(v, renamed) for k, v in meta["aliases"].items()}
+        # full texts that may also match in part (a truncated copy); some only match whole
+        self.partial_text = self.is_text & np.array(meta["partial"], dtype=bool)
+        # ScanCode's own conditions of a rule: phrases that must all be there, a minimum coverage
+        self.required = {int(i): v for i, v in meta["required"].items()}
+        min_cov = np.array(meta["min_coverage"], dtype=np.float64)
+        self.vocab: dict[str, int] = dict(zip(meta["words"], range(1, len(meta["words"]) + 1)))
+        self.gram_keys = arrays["gram_keys"]  # every distinct reference 4-gram, sorted
+        self.gram_starts = arrays["gram_starts"]  # its references: post_refs[gram_starts[i]:gram_starts[i + 1]]
+        self.post_refs = arrays["post_refs"]
+        sizes = arrays["sizes"].astype(np.int64)
         self.ref_sizes = sizes
         # minimum matched 4-grams per reference
         cov = np.where(self.is_text, self.text_cov, self.notice_cov)
         need = np.ceil(sizes * cov).astype(np.int64)
         need = np.where(sizes < self.short, sizes, need)
         self.need = np.maximum(np.maximum(need, 1), np.ceil(sizes * min_cov).astype(np.int64))
+        kernels = _kernels() if fast is not False else None
+        if fast and kernels is None:
+            raise ImportError("the license matcher's fast path needs numba")
+        # first row of each group of keys sharing their top 16 bits (the compiled lookup's entry points)
+        self.bucket_starts = np.r_[0, np.cumsum(np.bincount(
+            (self.gram_keys >> np.uint64(BUCKET_SHIFT)).astype(np.int64), minlength=1 << (64 - BUCKET_SHIFT)))].astype(np.int64)
+        self._find = kernels.find_slots if kernels else find_slots_numpy
+        self._count = kernels.count_postings if kernels else count_postings_numpy
+        self._select = kernels.select_postings if kernels else select_postings_numpy
+        if kernels:  # compiled (or loaded from numba's disk cache) here, in setup, not in the first document
+            none = np.zeros(0, dtype=np.int64)
+            slots = self._find(np.zeros(0, dtype=np.uint64), self.gram_keys, self.bucket_starts)
+            counts = self._count(slots, self.gram_starts, self.post_refs, len(sizes))
+            self._select(none, self.gram_starts, self.post_refs, counts > 0, counts, none)
 
-    def _build_index(self, refs: list[dict]) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """(vocabulary in id order, sorted n-gram keys, their reference, distinct n-grams per reference)."""
+    def _build_index(self, data: dict):
+        """(small data, arrays) of the reference set: the vocabulary in id order, each distinct
+        4-gram (sorted) with the references that have it, distinct 4-grams per reference, and the
+        full texts' words as vocabulary ids."""
+        refs = data["refs"]
         vocab: dict[str, int] = {}
         keys: list[np.ndarray] = []
         owners: list[np.ndarray] = []
         sizes = np.zeros(len(refs), dtype=np.int64)
+        text_ids: list[np.ndarray] = []
+        text_bounds = np.zeros(len(refs) + 1, dtype=np.int64)
+        text_words = np.zeros(len(refs), dtype=np.int64)
         for i, r in enumerate(refs):
             ids = np.array([vocab.setdefault(t, len(vocab) + 1) for t in r["text"].split()], dtype=np.uint64)
             grams = np.unique(self._grams(ids))
             sizes[i] = len(grams)
             keys.append(grams)
             owners.append(np.full(len(grams), i, dtype=np.int32))
+            if r["kind"] == "text":
+                text_ids.append(ids)
+                text_words[i] = r["text"].count(" ") + 1
+            text_bounds[i + 1] = text_bounds[i] + (len(ids) if r["kind"] == "text" else 0)
         all_keys = np.concatenate(keys)
         all_owners = np.concatenate(owners)
         order = np.argsort(all_keys, kind="stable")
-        return list(vocab), all_keys[order], all_owners[order], sizes
+        all_keys, all_owners = all_keys[order], all_owners[order]
+        gram_keys, first = np.unique(all_keys, return_index=True)
+        offsets = np.r_[first, len(all_keys)]
+        ref_type = np.uint16 if len(refs) <= np.iinfo(np.uint16).max else np.int32
+        id_type = np.uint16 if len(vocab) <= np.iinfo(np.uint16).max else np.uint32
+        row_type = np.int32 if len(all_keys) < np.iinfo(np.int32).max else np.int64
+        meta = {
+            "source": data.get("source", {}),
+            "aliases": data.get("aliases", {}),
+            "words": list(vocab),
+            "exprs": [r["expr"] for r in refs],
+            "kinds": [r["kind"] for r in refs],
+            "partial": [bool(r.get("partial", True) and not r.get("min_coverage")) for r in refs],
+            "required": {str(i): r["required"] for i, r in enumerate(refs) if r.get("required")},
+            "min_coverage": [float(r.get("min_coverage") or 0.0) for r in refs],
+            "says_later": [i for i, r in enumerate(refs) if _LATER_VERSION.search(r["text"])],
+        }
+        arrays = {
+            "gram_keys": gram_keys,
+            "gram_starts": offsets.astype(row_type),
+            "post_refs": all_owners.astype(ref_type),
+            "sizes": sizes,
+            "text_ids": (np.concatenate(text_ids) if text_ids else np.zeros(0)).astype(id_type),
+            "text_bounds": text_bounds,
+            "text_words": text_words,
+        }
+        return meta, arrays
 
     def _grams(self, ids: np.ndarray) -> np.ndarray:
         n = self.n
@@ -279,12 +433,16 @@ class LicenseMatcher:
             h = h * mult + ids[k : len(ids) - n + 1 + k]
         return h
 
+    def _text_grams(self, ref: int) -> np.ndarray:
+        """The 4-grams of full text ``ref``, in text order."""
+        return self._grams(self.text_ids[self.text_bounds[ref] : self.text_bounds[ref + 1]].astype(np.uint64))
+
     def match(self, text: str) -> list[Match]:
         toks = tokenize(text)
         if len(toks) < self.n:
             return []
         get = self.vocab.get
-        ids = np.fromiter((get(t, 0) for t in toks), dtype=np.uint64, count=len(toks))
+        ids = np.fromiter(map(get, toks, repeat(0)), dtype=np.uint64, count=len(toks))
         grams = self._grams(ids)
         zero = ids == 0
         if zero.any():  # a 4-gram containing a word no reference has matches nothing
@@ -297,18 +455,11 @@ class LicenseMatcher:
             return []
         uniq, first, inverse, mult = np.unique(grams, return_index=True, return_inverse=True, return_counts=True)
         first_pos = positions[first]
-        lo = np.searchsorted(self.post_keys, uniq, "left")
-        hi = np.searchsorted(self.post_keys, uniq, "right")
-        lens = hi - lo
-        total = int(lens.sum())
-        if not total:
-            return []
-        # every (document 4-gram, reference) posting pair
-        idx = np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(total)
-        pair_ref = self.post_refs[idx]
-        counts = np.bincount(pair_ref, minlength=len(self.ref_sizes))
+        slots = self._find(uniq, self.gram_keys, self.bucket_starts)
+        counts = self._count(slots, self.gram_starts, self.post_refs, len(self.ref_sizes))
         ok = counts >= self.need
         ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
+        ok &= counts > 0
         if self.required:
             joined = None
             for ref in np.flatnonzero(ok).tolist():
@@ -317,25 +468,26 @@ class LicenseMatcher:
                     ok[ref] = all(f" {phrase} " in joined for phrase in self.required[ref])
         if not ok.any():
             return []
-        sel = ok[pair_ref]
-        pair_ref = pair_ref[sel]
-        pair_pos = np.repeat(first_pos, lens)[sel]
-        pair_rep = np.repeat(mult > 1, lens)[sel]
-        pair_gram = np.repeat(np.arange(len(uniq)), lens)[sel]
-        order = np.lexsort((pair_pos, pair_ref))
-        pair_ref, pair_pos, pair_rep, pair_gram = pair_ref[order], pair_pos[order], pair_rep[order], pair_gram[order]
+        # by reference, then by document position
+        pair_ref, pair_gram = self._select(slots, self.gram_starts, self.post_refs, ok, counts, first_pos)
+        pair_pos = first_pos[pair_gram]
+        pair_rep = (mult > 1)[pair_gram]
         seg_start = np.r_[0, np.nonzero(np.diff(pair_ref))[0] + 1]
         seg_end = np.r_[seg_start[1:], len(pair_ref)]
         refs_found = pair_ref[seg_start]
         span_start, span_end = _densest_spans(pair_ref, pair_pos, seg_start, self.ref_sizes)
         repeated = np.add.reduceat(pair_rep.astype(np.int64), seg_start) / (seg_end - seg_start)
         matches: list[Match] = []
-        for k, ref in enumerate(refs_found.tolist()):
-            size = int(self.ref_sizes[ref])
-            matched = int(counts[ref])
-            m = Match(self.exprs[ref], self.kinds[ref], int(span_start[k]), int(span_end[k]) + self.n, matched,
-                      matched / max(1, size), ref, float(repeated[k]))
-            m.covered = pair_gram[seg_start[k] : seg_end[k]]  # the reference's document 4-grams; positions below
+        exprs, kinds, n = self.exprs, self.kinds, self.n
+        found = refs_found.tolist()
+        # Python numbers for the loop (a NumPy scalar per field is slow), the same values
+        sizes, matched_counts = self.ref_sizes[refs_found].tolist(), counts[refs_found].tolist()
+        starts, ends, shares = span_start.tolist(), span_end.tolist(), repeated.tolist()
+        bounds = np.r_[seg_start, len(pair_ref)].tolist()
+        for k, ref in enumerate(found):
+            matched = matched_counts[k]
+            m = Match(exprs[ref], kinds[ref], starts[k], ends[k] + n, matched, matched / max(1, sizes[k]), ref, shares[k])
+            m.covered = pair_gram[bounds[k] : bounds[k + 1]]  # the reference's document 4-grams; positions below
             matches.append(m)
         kept = _resolve(matches, self.short, lambda m, text: self._share_beyond(m, text.ref, uniq, mult),
                         self.is_text & ~self.partial_text)
@@ -344,22 +496,19 @@ class LicenseMatcher:
             m.covered = positions[np.isin(inverse, m.covered)]
             if m.kind == "text" and m.coverage < 1.0:
                 m.missing_words = self._longest_missing(m.ref, uniq)
-                m.ref_words = self.text_words[m.ref].count(" ") + 1
+                m.ref_words = int(self._text_words[m.ref])
         return kept
 
     def _share_beyond(self, m: Match, text_ref: int, uniq: np.ndarray, mult: np.ndarray) -> float:
         """Share of ``m``'s 4-grams the document has more often than full text ``text_ref`` does."""
-        get = self.vocab.get
-        ref_grams = np.sort(self._grams(np.fromiter((get(t, 0) for t in self.text_words[text_ref].split()), dtype=np.uint64)))
+        ref_grams = np.sort(self._text_grams(text_ref))
         grams = uniq[m.covered]
         in_text = np.searchsorted(ref_grams, grams, "right") - np.searchsorted(ref_grams, grams, "left")
         return float(np.mean(mult[m.covered] > in_text)) if len(grams) else 0.0
 
     def _longest_missing(self, ref: int, doc_grams: np.ndarray) -> int:
         """Words in the longest run of reference ``ref``'s text whose 4-grams the document lacks."""
-        get = self.vocab.get
-        ids = np.fromiter((get(t, 0) for t in self.text_words[ref].split()), dtype=np.uint64)
-        grams = self._grams(ids)
+        grams = self._text_grams(ref)
         if not len(grams):
             return 0
         absent = ~np.isin(grams, doc_grams)

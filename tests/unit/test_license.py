@@ -339,7 +339,7 @@ def _matcher(monkeypatch, cache_home, refs_path=None):
 
 
 def _cached_files(cache_home: Path) -> list[Path]:
-    return sorted((cache_home / "curation-pipeline" / "license-index").glob("*.npz"))
+    return sorted((cache_home / "curation-pipeline" / "license-index").glob("*.idx"))
 
 
 def test_reference_index_loaded_from_the_cache_equals_the_built_one(tmp_path, monkeypatch):
@@ -358,8 +358,10 @@ def test_reference_index_loaded_from_the_cache_equals_the_built_one(tmp_path, mo
     monkeypatch.undo()
     for m in (first, loaded):
         assert m.vocab == built.vocab
-        assert np.array_equal(m.post_keys, built.post_keys) and np.array_equal(m.post_refs, built.post_refs)
+        assert np.array_equal(m.gram_keys, built.gram_keys) and np.array_equal(m.post_refs, built.post_refs)
+        assert np.array_equal(m.gram_starts, built.gram_starts) and np.array_equal(m.text_ids, built.text_ids)
         assert np.array_equal(m.ref_sizes, built.ref_sizes) and np.array_equal(m.need, built.need)
+        assert m.exprs == built.exprs and m.required == built.required and m.says_later == built.says_later
     gpl = Path("/usr/share/common-licenses/GPL-2").read_text(encoding="utf-8")
     assert [x.expr for x in loaded.match(gpl)] == [x.expr for x in built.match(gpl)]
     assert loaded.match(gpl)
@@ -371,10 +373,14 @@ def test_a_damaged_cache_file_is_rebuilt_and_an_edited_reference_file_gets_its_o
     built = _matcher(monkeypatch, None)
     _matcher(monkeypatch, tmp_path)
     (cached,) = _cached_files(tmp_path)
-    cached.write_bytes(b"not an npz file")
+    whole = cached.read_bytes()
+    cached.write_bytes(b"not an index file")
     again = _matcher(monkeypatch, tmp_path)
-    assert np.array_equal(again.post_keys, built.post_keys) and again.vocab == built.vocab
-    assert np.load(cached)["keys"].shape == built.post_keys.shape  # rewritten whole
+    assert np.array_equal(again.gram_keys, built.gram_keys) and again.vocab == built.vocab
+    assert cached.read_bytes() == whole  # rewritten whole
+    cached.write_bytes(whole[: len(whole) // 2])  # cut short (a full disk): rebuilt too
+    again = _matcher(monkeypatch, tmp_path)
+    assert np.array_equal(again.post_refs, built.post_refs) and cached.read_bytes() == whole
 
     refs = load_config().rule_file("license_refs.json.zst")
     data = json.loads(zstandard.ZstdDecompressor().decompress(refs.read_bytes()))

@@ -419,3 +419,10 @@ def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, 
             if hit:
                 out[i] += 1
     return out
+
+
+def jit_kernel(name: str):
+    """The numba dispatcher of an entry-point kernel (for :mod:`pipeline.compiled_kernels`)."""
+    return _fill_set if name == "fill_set" else {"tokenise": tokenise, "lines_and_paragraphs": lines_and_paragraphs,
+                                                 "count_affixed": count_affixed, "ngram_first_failures": ngram_first_failures,
+                                                 "stop_word_counts": stop_word_counts}[name]

@@ -55,7 +55,7 @@ _LOADED: dict[str, Any] = {}
 
 
 def source_digest() -> str:
-    """What the module must have been built from: the kernel sources and the numba version."""
+    """What the module must have been built from: the kernel sources, the numba version and the processor."""
     from importlib.metadata import PackageNotFoundError, version
 
     h = hashlib.sha256()
@@ -65,7 +65,26 @@ def source_digest() -> str:
         h.update(version("numba").encode())
     except PackageNotFoundError:
         h.update(b"no numba")
+    h.update(machine_id().encode())
     return h.hexdigest()
+
+
+def machine_id() -> str:
+    """The processor the module was built for: it uses that instruction set, as the JIT would, so
+    a copy on a machine with another processor is not loaded (the JIT kernels run there)."""
+    import platform
+
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features", "model name")):
+                    flags += line.strip() + "\n"
+                if line.strip() == "":
+                    break  # the first processor's lines
+    except OSError:
+        pass
+    return f"{platform.machine()}\n{flags}"
 
 
 def _module() -> tuple[Any, dict] | None:
@@ -194,6 +213,7 @@ def build(output_dir: Path = HERE) -> Path:
     cc = CC(MODULE_NAME)
     cc.output_dir = str(output_dir)
     cc.verbose = False
+    cc.target_cpu = "host"  # as numba's JIT compiles: for this machine's instruction set (see machine_id)
     exported: dict[str, list[tuple[str, list[str]]]] = {}
     for name in KERNELS:
         jit_kernel = _jit(name)

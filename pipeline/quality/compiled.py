@@ -24,7 +24,7 @@ def _table_bits(m: int) -> int:
 
 
 def hash_set(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """kernels.hash_set: an open-addressing table of the uint64 ``values`` (keys, occupied)."""
+    """An open-addressing table of the uint64 ``values`` (keys, occupied), for ``kernels._in_set``."""
     bits = _table_bits(max(2 * len(values), 1))
     keys = np.zeros(1 << bits, dtype=np.uint64)
     used = np.zeros(1 << bits, dtype=np.bool_)

@@ -15,8 +15,9 @@ binding on real multilingual text.
 
 Scope: what lid.176.ftz is — a supervised model with hierarchical softmax, quantized input
 (product quantization, quantized norms), dense output, ``wordNgrams`` 1. Any other model (GlotLID,
-lid.176.bin, …) or a missing numba makes :func:`load` return ``None``, and the caller keeps using
-the fasttext binding.
+lid.176.bin, …) makes :func:`load` return ``None``, and the caller keeps using the fasttext binding;
+so does a machine with neither the ahead-of-time build (:mod:`pipeline.compiled_kernels`, which
+needs no numba in the worker) nor numba.
 """
 from __future__ import annotations
 

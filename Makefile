@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test,gcp,dask]'
 	touch $(STAMP)
 
-install: $(STAMP)
+## The langid and quality kernels compiled ahead of time (pipeline/compiled_kernels.py): workers then
+## run them without numba/LLVM. Rebuilt when a kernel changes; without it the JIT kernels run.
+KERNELS_BUILD := pipeline/_compiled_kernels.json
+$(KERNELS_BUILD): $(STAMP) pipeline/compiled_kernels.py pipeline/lang/fastpredict.py pipeline/quality/kernels.py
+	$(BIN)/python -m pipeline.compiled_kernels build || echo "make: compiled kernels not built; the numba JIT kernels run"
+
+install: $(STAMP) $(KERNELS_BUILD)
 
 $(AIRFLOW_STAMP): dags/requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
@@ -38,7 +44,7 @@ demo: $(STAMP)
 
 ## The whole test suite (unit, end-to-end on real runners, DAGs). tests/e2e/test_report.py renders the
 ## data card in headless Chromium: installed here (Debian package chromium) when missing and we are root.
-test: $(STAMP) $(AIRFLOW_STAMP)
+test: $(STAMP) $(AIRFLOW_STAMP) $(KERNELS_BUILD)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 		|| echo "make test: could not install chromium; the Chromium report test will skip"; fi

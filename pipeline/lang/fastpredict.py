@@ -15,8 +15,9 @@ binding on real multilingual text.
 
 Scope: what lid.176.ftz is — a supervised model with hierarchical softmax, quantized input
 (product quantization, quantized norms), dense output, ``wordNgrams`` 1. Any other model (GlotLID,
-lid.176.bin, …) or a missing numba makes :func:`load` return ``None``, and the caller keeps using
-the fasttext binding.
+lid.176.bin, …) makes :func:`load` return ``None``, and the caller keeps using the fasttext binding;
+so does a machine with neither the ahead-of-time build (:mod:`pipeline.compiled_kernels`, which
+needs no numba in the worker) nor numba.
 """
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def _huffman_tree(counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 f32 = np.float32
-# the compiled helpers, set by _compile() (_predict_lines_py calls them by these names)
+# the compiled helpers, set by jit_kernel() (_predict_lines_py calls them by these names)
 _ngram_rows = None
 _lookup = None
 
@@ -363,20 +364,36 @@ def _predict_lines_py(text, starts, minn, maxn, bucket, bucket_row, bucket_bits,
         out_prob[line] = math.exp(best_score)
 
 
-def _compile():
-    """The compiled batch predictor (numba is imported only here, on first use)."""
-    global _ngram_rows, _lookup
-    import numba
+_JIT_KERNEL = None
 
-    def jit(fn):
-        try:
-            return numba.njit(cache=True, nogil=True)(fn)
-        except RuntimeError:  # no writable cache folder: compile in memory
-            return numba.njit(nogil=True)(fn)
 
-    if _ngram_rows is None:
+def jit_kernel(name: str = "predict_lines"):
+    """The numba (JIT) batch predictor (numba is imported only here, on first use)."""
+    global _ngram_rows, _lookup, _JIT_KERNEL
+    if name != "predict_lines":
+        raise KeyError(name)
+    if _JIT_KERNEL is None:
+        import numba
+
+        def jit(fn):
+            try:
+                return numba.njit(cache=True, nogil=True)(fn)
+            except RuntimeError:  # no writable cache folder: compile in memory
+                return numba.njit(nogil=True)(fn)
+
         _ngram_rows, _lookup = jit(_ngram_rows_py), jit(_lookup_py)
-    return jit(_predict_lines_py)
+        _JIT_KERNEL = jit(_predict_lines_py)
+    return _JIT_KERNEL
+
+
+def _compile():
+    """The batch predictor: the ahead-of-time compiled kernel (pipeline.compiled_kernels) when it
+    was built from this source, else the JIT one."""
+    from pipeline import compiled_kernels
+
+    if compiled_kernels.available():
+        return compiled_kernels.dispatch("predict_lines")
+    return jit_kernel()
 
 
 class FastPredictor:

@@ -116,6 +116,13 @@ def _predict_line(unit: str, limit: int = PARAGRAPH_PREDICT_CHARS) -> str:
     return cut[:sp] if sp > limit // 2 else cut
 
 
+def _shares(chars: dict[str, int], total: int) -> dict[str, float]:
+    """Characters per language → share of ``total``, largest first (ties by code)."""
+    if not total:
+        return {}
+    return {k: round(v / total, 4) for k, v in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
 class DocumentLanguage(NamedTuple):
     """What the stage needs of one document."""
 
@@ -197,8 +204,9 @@ class LanguageIdentifier:
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
-        # The batch kernel (pipeline.lang.fastpredict) when it supports this model and numba is
-        # installed: the model's own labels and probabilities, all lines of a call in one native call.
+        # The batch kernel (pipeline.lang.fastpredict) when it supports this model and is built ahead
+        # of time (pipeline.compiled_kernels) or numba is installed: the model's own labels and
+        # probabilities, all lines of a call in one native call.
         self._native = _load_native(self.model_path, self._model) if native else None
         self._native_labels = [labels(lab) for lab in self._native.labels] if self._native else []
 
@@ -321,13 +329,10 @@ class LanguageIdentifier:
 
     @staticmethod
     def shares_of(units: list[str], predictions: list[tuple[str, float]]) -> dict[str, float]:
-        total = sum(len(u) for u in units)
-        if not total:
-            return {}
         acc: dict[str, int] = {}
         for unit, (lang, _score) in zip(units, predictions):
             acc[lang] = acc.get(lang, 0) + len(unit)
-        return {k: round(v / total, 4) for k, v in sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))}
+        return _shares(acc, sum(len(u) for u in units))
 
     def paragraph_shares(self, text: str) -> dict[str, float]:
         """Share of (prepared) characters per language over the text's paragraphs, largest first.
@@ -391,7 +396,7 @@ class LanguageIdentifier:
                 chars[lang] = chars.get(lang, 0) + len(unit)
             total = sum(chars.values())
             lang = min(chars, key=lambda k: (-chars[k], k))
-            found = self.shares_of(units, up)
+            found = _shares(chars, total)
             if chars[lang] >= DERIVE_SHARE * total and total >= DERIVE_COVERAGE * seen:
                 score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
                 if min_score is None or score >= min_score(lang):

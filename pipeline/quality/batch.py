@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.quality import kernels
+from pipeline.quality import compiled
 from pipeline.quality.measures import MEASURES
 from pipeline.quality.stats import TextBatch
 
@@ -76,11 +76,11 @@ def b_stop_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
         return _per_document(batch, texts, p)
     table = spec.get("_hash_table")
     if table is None:  # the list as the kernel's hash set, built once per rule set
-        table = spec["_hash_table"] = kernels.hash_set(spec["_hashes"])
+        table = spec["_hash_table"] = compiled.hash_set(spec["_hashes"])
     words = batch.words
     by_suffix = spec["mode"] == "suffix"
     last_cps = batch.lower_cps[words.ends - 1] if by_suffix and len(words.ends) else np.zeros(0, dtype=np.uint32)
-    return kernels.stop_word_counts(words.hashes, words.text_bounds, texts, *table, last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
+    return compiled.stop_word_counts(words.hashes, words.text_bounds, texts, *table, last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
 
 
 def _line_share(batch: TextBatch, texts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -144,7 +144,7 @@ def check_batch(rules_for_lang: Callable[[Any], list[dict]], texts: list[str], l
             check, name = p["check"], p["name"]
             failed = []
             if check in ("top_ngram", "dup_ngram"):
-                ks, values = kernels.ngram_first_failures(check == "top_ngram", batch.words.hashes, batch.words.lengths,
+                ks, values = compiled.ngram_first_failures(check == "top_ngram", batch.words.hashes, batch.words.lengths,
                                                           batch.words.text_bounds, todo, p["_ns"], p["_limits"])
                 for j in np.flatnonzero(ks >= 0).tolist():
                     n, limit = p["_table"][ks[j]]

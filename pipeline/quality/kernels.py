@@ -377,15 +377,6 @@ def ngram_first_failures(top: bool, hashes: np.ndarray, lens: np.ndarray, bounds
     return ks, values
 
 
-def hash_set(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An open-addressing table of the uint64 ``values`` (keys, occupied), for :func:`_in_set`."""
-    bits = _table_bits(max(2 * len(values), 1))
-    keys = np.zeros(1 << bits, dtype=np.uint64)
-    used = np.zeros(1 << bits, dtype=np.bool_)
-    _fill_set(values, keys, used)
-    return keys, used
-
-
 @njit(cache=True, nogil=True)
 def _fill_set(values: np.ndarray, keys: np.ndarray, used: np.ndarray) -> None:
     mask = np.int64(len(keys) - 1)
@@ -405,7 +396,7 @@ def _in_set(key: np.uint64, keys: np.ndarray, used: np.ndarray, shift: np.uint64
 def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, set_keys: np.ndarray, set_used: np.ndarray,
                      last_cps: np.ndarray, suffix_cps: np.ndarray, by_suffix: bool) -> np.ndarray:
     """Per listed text (words ``bounds[t]`` … ``bounds[t + 1] - 1``): its words whose hash is in the
-    set (:func:`hash_set`), or, ``by_suffix``, whose last character is one of the sorted
+    set (``pipeline.quality.compiled.hash_set``), or, ``by_suffix``, whose last character is one of the sorted
     ``suffix_cps`` — ``measures.m_stop_words``."""
     mask = np.int64(len(set_keys) - 1)
     shift = np.uint64(64 - _table_bits(len(set_keys) // 2))
@@ -419,3 +410,10 @@ def stop_word_counts(hashes: np.ndarray, bounds: np.ndarray, texts: np.ndarray, 
             if hit:
                 out[i] += 1
     return out
+
+
+def jit_kernel(name: str):
+    """The numba dispatcher of an entry-point kernel (for :mod:`pipeline.compiled_kernels`)."""
+    return _fill_set if name == "fill_set" else {"tokenise": tokenise, "lines_and_paragraphs": lines_and_paragraphs,
+                                                 "count_affixed": count_affixed, "ngram_first_failures": ngram_first_failures,
+                                                 "stop_word_counts": stop_word_counts}[name]

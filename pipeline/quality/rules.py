@@ -221,7 +221,7 @@ class QualityRules:
         """:meth:`check` for each text, the texts checked together (each rule over the whole run,
         :func:`pipeline.quality.batch.check_batch`) in runs of up to ``BATCH_CHARS`` characters, so
         a batch of huge records needs no more memory than one of them at a time."""
-        from pipeline.quality.batch import check_batch  # noqa: PLC0415 - numba: loaded on first use
+        from pipeline.quality.batch import check_batch  # noqa: PLC0415 - kernels: loaded on first use
 
         out: list[list[tuple[str, dict]]] = []
         lo = 0

@@ -204,7 +204,7 @@ class TextBatch:
     :class:`DocStats` per text (:meth:`doc`) holding views of the shared arrays."""
 
     def __init__(self, texts: list[str], langs: list[str | None]) -> None:
-        from pipeline.quality.kernels import lines_and_paragraphs, tokenise  # noqa: PLC0415 - numba: loaded on first use
+        from pipeline.quality.compiled import lines_and_paragraphs, tokenise  # noqa: PLC0415 - kernels: loaded on first use
 
         lows = [t.lower() for t in texts]
         cps = codepoints("\n".join(lows))
@@ -276,7 +276,7 @@ class BatchLines:
         key = (affixes, at_end)
         hit = self._counts.get(key)
         if hit is None:
-            from pipeline.quality.kernels import count_affixed  # noqa: PLC0415
+            from pipeline.quality.compiled import count_affixed  # noqa: PLC0415
 
             pat = codepoints("".join(affixes))
             offs = np.zeros(len(affixes) + 1, dtype=np.int64)

@@ -268,7 +268,7 @@ class DedupStage(beam.PTransform):
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
             labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
-                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, cfg.one_step_max_nodes
             )
             verdicts.append(labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1]))))
         if verdicts:

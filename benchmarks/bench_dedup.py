@@ -431,7 +431,8 @@ def run_phase(docs: list[int], corpora: list[str], workers: list[int], repeat: i
     import corpus as corpus_module
     from bench_stages_off import export_baseline
 
-    baseline = export_baseline(baseline_ref) if baseline_ref else None
+    # a folder is taken as an exported tree (its pipeline/ and rules/), anything else as a git ref
+    baseline = (Path(baseline_ref) if Path(baseline_ref).is_dir() else export_baseline(baseline_ref)) if baseline_ref else None
     print("| corpus | docs | workers | what | CPU s | wall s | largest process peak RSS MB |", flush=True)
     print("|---|---:|---:|---|---:|---:|---:|", flush=True)
     for name in corpora:

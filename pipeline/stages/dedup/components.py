@@ -141,7 +141,8 @@ class OneStepComponents(beam.PTransform):
     def expand(self, edges):
         return (
             edges
-            | "union-find" >> beam.CombineGlobally(_UnionFind(self._max_nodes))
+            # without_defaults: no extra stage to make an empty graph's default; no edges, no labels
+            | "union-find" >> beam.CombineGlobally(_UnionFind(self._max_nodes)).without_defaults()
             | "labels" >> beam.FlatMap(_labels)
         )
 

@@ -128,15 +128,19 @@ def _labels(components: dict):
     return components.items()
 
 
+def _at_least_one(name: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
+
+
 class OneStepComponents(beam.PTransform):
     """``edges`` (u, v) → ``(node, component_min)`` for every node on an edge, by union-find in one
     combine; fails with :class:`ComponentsTooLarge` above ``max_nodes`` nodes."""
 
     def __init__(self, max_nodes: int) -> None:
         super().__init__()
-        if max_nodes < 1:
-            raise ValueError("max_nodes must be at least 1")
-        self._max_nodes = max_nodes
+        self._max_nodes = _at_least_one("max_nodes", max_nodes)
 
     def expand(self, edges):
         return (
@@ -214,9 +218,7 @@ class ConnectedComponents(beam.PTransform):
 
     def __init__(self, rounds: int) -> None:
         super().__init__()
-        if rounds < 1:
-            raise ValueError("rounds must be at least 1")
-        self._rounds = rounds
+        self._rounds = _at_least_one("rounds", rounds)
 
     def expand(self, edges):
         e = (

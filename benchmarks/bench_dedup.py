@@ -23,6 +23,15 @@
    figures go into benchmarks/results/dedup.md by hand.
 
     .venv/bin/python benchmarks/bench_dedup.py --stage-cpu
+4. ``--phase``: the dedup phase of ``curate run`` at the sizes asked for, 1 and 2 workers
+   (``--profile local-mp``, ``CURATE_WORKERS``): every stage off vs dedup the only stage on, this
+   tree and (``--baseline REF``) the ``pipeline/`` of a git ref, interleaved, ``--repeat`` times;
+   CPU seconds of the whole process tree (user+sys), wall, the largest process's peak RSS. The
+   phase's cost is dedup-only minus stages-off. Then the fused stages and bundles the local runner
+   runs for ``DedupStage`` alone (in-process, 2,000 documents), with the one-step components and
+   with the rounds (``dedup.one_step_max_nodes: 0``, the graph before the one-step path).
+
+    .venv/bin/python benchmarks/bench_dedup.py --phase --docs 10000 100000 --corpus multilingual english --baseline d7f136e
 """
 from __future__ import annotations
 
@@ -384,6 +393,105 @@ def run_stage_cpu(runs: int = 3) -> None:
                   f"(range {min(xs):.2f}-{max(xs):.2f}, {runs} runs)", flush=True)
 
 
+# --- the dedup phase of `curate run` ---------------------------------------------------------------
+def _phase_run(path: Path, work: Path, tag: str, enabled: list[str], workers: int, baseline: Path | None) -> dict:
+    import shutil
+
+    import bench_e2e
+    from bench_stages_off import _cpu_measure
+
+    cfg = work / f"config-{'-'.join(enabled) or 'off'}.yaml"
+    cfg.write_text(bench_e2e.config_yaml(enabled), encoding="utf-8")
+    out = work / f"out-{tag}"
+    args = ["run", "--input", str(path), "--output", str(out), "--config", str(cfg), "--overwrite", "--quiet"]
+    env = dict(os.environ)
+    if workers > 1:
+        args += ["--profile", "local-mp"]
+        env["CURATE_WORKERS"] = str(workers)
+    tree = str(baseline or ROOT)
+    # sys.path[0] must be the measured tree, whichever checkout runs this script
+    boot = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import pipeline, pipeline.cli; "
+            "assert pipeline.__file__.startswith(sys.path[0]), pipeline.__file__; sys.argv[0] = 'curate'; "
+            "sys.exit(pipeline.cli.main())")
+    res = _cpu_measure([sys.executable, "-c", boot, tree, *args], env=env)
+    if res["rc"] != 0:
+        raise RuntimeError(f"curate run ({tag}) failed: {res['stderr'][-1500:]}")
+    summary = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["summary"]
+    res["kept"] = summary.get("records_kept", summary.get("records_out"))
+    shutil.rmtree(out, ignore_errors=True)
+    return res
+
+
+def _med(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f})"
+
+
+def run_phase(docs: list[int], corpora: list[str], workers: list[int], repeat: int, baseline_ref: str | None) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus as corpus_module
+    from bench_stages_off import export_baseline
+
+    # a folder is taken as an exported tree (its pipeline/ and rules/), anything else as a git ref
+    baseline = (Path(baseline_ref) if Path(baseline_ref).is_dir() else export_baseline(baseline_ref)) if baseline_ref else None
+    print("| corpus | docs | workers | what | CPU s | wall s | largest process peak RSS MB |", flush=True)
+    print("|---|---:|---:|---|---:|---:|---:|", flush=True)
+    for name in corpora:
+        for n in docs:
+            path = corpus_module.build(n, corpus=name)
+            work = corpus_module.WORK / f"dedup-phase-{name}-{n}"
+            work.mkdir(parents=True, exist_ok=True)
+            for w in workers:
+                runs: dict[str, list[dict]] = {"stages off": [], "dedup on (this tree)": []}
+                if baseline:
+                    runs[f"dedup on ({baseline_ref})"] = []
+                for _ in range(repeat):
+                    runs["stages off"].append(_phase_run(path, work, "off", [], w, None))
+                    runs["dedup on (this tree)"].append(_phase_run(path, work, "ours", ["dedup"], w, None))
+                    if baseline:
+                        runs[f"dedup on ({baseline_ref})"].append(_phase_run(path, work, "base", ["dedup"], w, baseline))
+                kept = {tag: {r["kept"] for r in rs} for tag, rs in runs.items() if tag != "stages off"}
+                assert len(set.union(*kept.values())) == 1, f"kept counts differ: {kept}"
+                for tag, rs in runs.items():
+                    print(f"| {name} | {n:,} | {w} | {tag} | {_med([r['cpu'] for r in rs])} | {_med([r['wall'] for r in rs])} "
+                          f"| {statistics.median(r['peak_proc_mb'] for r in rs):.0f} |", flush=True)
+
+
+def count_fused_stages(n: int = 2000) -> None:
+    """Fused stages and bundles the local runner runs for DedupStage alone, one-step vs rounds."""
+    import tempfile
+
+    import apache_beam as beam
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from pipeline.config import load_config
+    from pipeline.runners import local_pipeline
+    from pipeline.stages.dedup import DedupStage
+
+    counts = {"stages": 0, "bundles": 0}
+    run_stages, run_bundle = fn_runner.FnApiRunner.run_stages, fn_runner.FnApiRunner._run_bundle
+
+    def counting_run_stages(self, context, stages):
+        counts["stages"] += len(stages)
+        return run_stages(self, context, stages)
+
+    def counting_run_bundle(self, *a, **k):
+        counts["bundles"] += 1
+        return run_bundle(self, *a, **k)
+
+    fn_runner.FnApiRunner.run_stages, fn_runner.FnApiRunner._run_bundle = counting_run_stages, counting_run_bundle
+    batches = [make_batch(b, n, 500) for b in range(n // 500)]
+    # the first pipeline of a process pays imports and JIT compilation: a warm-up run first
+    for label, max_nodes in (("warm-up", None), ("one step", None), ("rounds (before)", 0), ("one step", None)):
+        counts.update(stages=0, bundles=0)
+        overrides = {} if max_nodes is None else {"dedup": {"one_step_max_nodes": max_nodes}}
+        t0 = time.process_time()
+        with tempfile.TemporaryDirectory() as tmp, local_pipeline() as p:
+            out = p | beam.Create(batches, reshuffle=False) | DedupStage(load_config(overrides=overrides), "bench", staging=tmp)
+            out.kept | "kept" >> beam.Map(len) | "kept:sum" >> beam.CombineGlobally(sum)
+        print(f"{label}: {counts['stages']} fused stages, {counts['bundles']} bundles, "
+              f"{time.process_time() - t0:.2f} CPU s ({n:,} documents, one process)", flush=True)
+
+
 def machine() -> str:
     import apache_beam
     import datasketch
@@ -410,7 +518,20 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--e2e-child", nargs=2)
     ap.add_argument("--stage-cpu", action="store_true", help="CPU per 10k docs of benchmarks/corpus.py's corpora")
+    ap.add_argument("--phase", action="store_true", help="the dedup phase of curate run, before -> after")
+    ap.add_argument("--docs", type=int, nargs="+", default=[10_000])
+    ap.add_argument("--corpus", nargs="+", default=["multilingual"], choices=["multilingual", "english"])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline", help="git ref whose pipeline/ runs as the 'before'")
+    ap.add_argument("--fused-stages", action="store_true", help="count DedupStage's fused stages and bundles")
     args = ap.parse_args()
+    if args.fused_stages:
+        count_fused_stages()
+        return
+    if args.phase:
+        run_phase(args.docs, args.corpus, args.workers, args.repeat, args.baseline)
+        return
     if args.stage_cpu:
         run_stage_cpu()
         return

@@ -255,3 +255,39 @@ def test_verify_jaccard_decides_whether_a_shared_bucket_is_an_edge(tmp_path):
     assert verified == []
     _, unverified, _ = run_dedup(tmp_path / "u", [dict(r) for r in records], _cfg(verify_jaccard=False))
     assert [(d["doc_id"], d["reason"], d["dup_of"]) for d in unverified] == [(max(ids[:2]), "near_duplicate", min(ids[:2]))]
+
+
+def _chain_items(length: int, seed: int) -> list[tuple[str, str]]:
+    """Texts each a light edit of the one before: neighbours are near duplicates, the ends are not,
+    so only the transitive closure puts the whole chain in one cluster."""
+    words = (BASE_EN + " " + BASE_EN.lower()).split()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(length):
+        words[rng.randrange(len(words))] = f"w{rng.randrange(10**6)}"
+        out.append((" ".join(words), "en"))
+    return out
+
+
+def test_one_step_components_equal_the_rounds_in_process_and_on_two_workers(tmp_path):
+    docs, _, _ = labelled_set()
+    items = [(text, lang) for text, lang, _ in docs] + _chain_items(40, 3)
+    records = _records(items)
+    chain_ids = [r["doc_id"] for r in records[-40:]]
+    rounds = run_dedup(tmp_path / "rounds", [dict(r) for r in records], _cfg(one_step_max_nodes=0), seed=4)
+    one_step = run_dedup(tmp_path / "one", [dict(r) for r in records], _cfg(), seed=5)
+    assert one_step == rounds
+    # the chain is one cluster, though its ends share almost nothing
+    decided = {d["doc_id"]: d["dup_of"] for d in one_step[1]}
+    assert {decided.get(doc, doc) for doc in chain_ids} == {min(chain_ids)}
+    multi = run_dedup(
+        tmp_path / "multi", [dict(r) for r in records], _cfg(), "--direct_num_workers=2",
+        "--direct_running_mode=multi_processing", seed=6,
+    )
+    assert multi == rounds
+
+
+def test_one_step_bound_exceeded_fails_the_run(tmp_path):
+    records = _records(_chain_items(12, 8))
+    with pytest.raises(Exception, match=r"more than 5 nodes \(dedup.one_step_max_nodes\)"):
+        run_dedup(tmp_path / "small", records, _cfg(one_step_max_nodes=5))

@@ -10,7 +10,13 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.minhash import MinHasher
 from pipeline.runners import local_pipeline
-from pipeline.stages.dedup.components import ConnectedComponents, NotConverged
+from pipeline.stages.dedup.components import (
+    ComponentsTooLarge,
+    ConnectedComponents,
+    NotConverged,
+    OneStepComponents,
+    _UnionFind,
+)
 from pipeline.stages.dedup.near import bucket_edges
 
 
@@ -63,6 +69,56 @@ def test_components_equal_union_find():
     with local_pipeline() as p:
         labels = p | beam.Create(edges) | ConnectedComponents(14)
         assert_that(labels, equal_to(sorted(expected.items())))
+
+
+def test_one_step_equals_union_find_and_the_rounds():
+    edges = _graphs()
+    expected = sorted(union_find_labels([(u, v) for u, v in edges if u != v]).items())
+    # bundles of a few hundred edges: the combine folds each and merges the forests
+    with local_pipeline() as p:
+        created = p | "edges" >> beam.Create(edges)
+        one_step = created | "one-step" >> OneStepComponents(len(expected))
+        rounds = created | "rounds" >> ConnectedComponents(14)
+        assert_that(one_step, equal_to(expected), label="one-step = union-find")
+        assert_that(rounds, equal_to(expected), label="rounds = union-find")
+
+
+def test_union_find_forests_merge_in_any_split_and_order():
+    """The combine's accumulators come from arbitrary bundles and merge in any order; each split
+    of the edges (a long chain with descending ids, stars, random edges) gives union-find's labels."""
+    edges = _graphs()
+    expected = union_find_labels([(u, v) for u, v in edges if u != v])
+    fn = _UnionFind(len(expected))
+    rng = random.Random(5)
+    for parts in (1, 2, 7, 60):
+        shuffled = edges[:]
+        rng.shuffle(shuffled)
+        accs = []
+        for k in range(parts):
+            acc = fn.create_accumulator()
+            for edge in shuffled[k::parts]:
+                acc = fn.add_input(acc, edge)
+            accs.append(fn.compact(acc) if k % 2 else acc)
+        rng.shuffle(accs)
+        merged = fn.merge_accumulators([fn.merge_accumulators(accs[: parts // 2] or [{}]), fn.merge_accumulators(accs[parts // 2 :])])
+        assert fn.extract_output(merged) == expected, parts
+    assert fn.extract_output(fn.merge_accumulators([])) == {}
+    assert fn.add_input(fn.create_accumulator(), ("a", "a")) == {}  # a self-loop is no edge
+
+
+def test_one_step_above_its_bound_fails_loudly_and_names_the_setting():
+    chain = [f"n{i:04d}" for i in range(1000)]
+    with pytest.raises(Exception, match=r"more than 999 nodes \(dedup.one_step_max_nodes\)") as info:
+        with local_pipeline() as p:
+            _ = p | beam.Create(list(zip(chain, chain[1:]))) | OneStepComponents(999)
+    assert "n0" not in str(info.value)  # counts only, no node id in the message
+    # exactly at the bound it runs, and a component larger than any round bound is one cluster
+    with local_pipeline() as p:
+        labels = p | beam.Create(list(zip(chain, chain[1:]))) | OneStepComponents(1000)
+        assert_that(labels, equal_to([(n, "n0000") for n in chain]))
+    with pytest.raises(ComponentsTooLarge):
+        fn = _UnionFind(3)
+        fn.merge_accumulators([{"a": "a", "b": "a"}, {"c": "c", "d": "c"}])
 
 
 def test_not_converged_fails_loudly():

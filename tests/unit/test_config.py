@@ -46,6 +46,8 @@ def test_yaml_overrides_subset_and_keeps_other_defaults(tmp_path):
         ("dedup: {shingle_chars: -3}\n", "dedup.shingle_chars"),
         ("dedup: {max_iterations: 0}\n", "dedup.max_iterations"),
         ("dedup: {max_iterations: 100000}\n", "dedup.max_iterations"),
+        ("dedup: {one_step_max_nodes: -1}\n", "dedup.one_step_max_nodes"),
+        ("dedup: {one_step_max_nodes: 1.5}\n", "dedup.one_step_max_nodes"),
         ("dedup: {seed: -1}\n", "dedup.seed"),
         ("pii: {score_threshold: 1.5}\n", "pii.score_threshold"),
         ("pii: {score_threshold: -0.1}\n", "pii.score_threshold"),

@@ -63,6 +63,9 @@ class DedupConfig:
     char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
     verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
     max_iterations: int = 32  # connected-components rounds (large+small star) before the run fails loudly
+    # components by union-find in one step while the near-duplicate graph has at most this many
+    # nodes (the run fails loudly above it); 0: the distributed rounds (max_iterations) at any size
+    one_step_max_nodes: int = 2_000_000
     against: list[str] = field(default_factory=list)  # earlier OUT/signatures folders or globs to dedup against
 
     RANGES: ClassVar[list[tuple]] = [
@@ -75,6 +78,7 @@ class DedupConfig:
         ("shingle_chars", 1, 64, True, True),
         # The connected-components rounds are unrolled into the graph: bounded so the graph stays buildable.
         ("max_iterations", 1, 256, True, True),
+        ("one_step_max_nodes", 0, 2**31 - 1, True, True),
     ]
 
 

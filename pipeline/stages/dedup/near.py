@@ -16,7 +16,9 @@ the components of all verified pairs and O(bucket) edges. Buckets larger than
 ``_ALL_PAIRS_MAX`` members (rare: exact duplicates are already gone) compare each member with
 the current local cluster leaders only, in doc-id order — deterministic, and O(members × leaders).
 
-The edges go to :class:`~pipeline.stages.dedup.components.ConnectedComponents`; every node of a
+The edges go to :class:`~pipeline.stages.dedup.components.OneStepComponents` (union-find in one
+combine, up to ``one_step_max_nodes`` nodes) or, with that bound 0, to
+:class:`~pipeline.stages.dedup.components.ConnectedComponents` (distributed rounds); every node of a
 component is labelled with the component's smallest node id, its representative.
 """
 from __future__ import annotations
@@ -137,15 +139,16 @@ class NearDedup(beam.PTransform):
     labels. ``signatures`` may hold nodes that are not survivors (exact duplicates): nodes without a
     shared bucket are dropped at the join; it is not read without ``verify``."""
 
-    def __init__(self, threshold: float, verify: bool, rounds: int, dtype) -> None:
+    def __init__(self, threshold: float, verify: bool, rounds: int, dtype, one_step_max_nodes: int = 0) -> None:
         super().__init__()
+        self._one_step_max_nodes = one_step_max_nodes
         self._threshold = threshold
         self._verify = verify
         self._rounds = rounds
         self._dtype = np.dtype(dtype).str
 
     def expand(self, inputs):
-        from pipeline.stages.dedup.components import ConnectedComponents
+        from pipeline.stages.dedup.components import ConnectedComponents, OneStepComponents
 
         survivors = inputs["survivors"]
         threshold, dtype = self._threshold, np.dtype(self._dtype)
@@ -166,4 +169,6 @@ class NearDedup(beam.PTransform):
                 | "regroup" >> beam.GroupByKey()
                 | "verify" >> beam.FlatMap(lambda kv: bucket_edges(list(kv[1]), threshold, True, dtype))
             )
+        if self._one_step_max_nodes:
+            return edges | "components" >> OneStepComponents(self._one_step_max_nodes)
         return edges | "components" >> ConnectedComponents(self._rounds)

@@ -152,13 +152,17 @@ class _PriorSignatures(beam.DoFn):
 
 
 def _route(kv):
-    """(doc_id, {at: [file], verdicts: [...]}) → (file, (doc_id, verdicts)) for documents with a
-    verdict. Nodes of an earlier release have no file: nothing to apply."""
-    doc_id, grouped = kv
-    verdicts = list(grouped["verdicts"])
+    """(doc_id or file, {at: [file], held: [None] for a file, <verdict kinds>: [...]}) → (file, None)
+    for every held file and (file, (doc_id, verdicts)) for documents with a verdict. Nodes of an
+    earlier release have no file: nothing to apply. Held files are keyed by their name in the same
+    join (a name is never a doc_id), so every file meets ``apply`` without a flatten of its own."""
+    key, grouped = kv
+    if grouped.get("held"):
+        yield key, None
+    verdicts = [v for tag, values in grouped.items() if tag not in ("at", "held") for v in values]
     if verdicts:
         for name in grouped["at"]:
-            yield name, (doc_id, verdicts)
+            yield name, (key, verdicts)
 
 
 class _ApplyHeld(beam.DoFn):
@@ -259,31 +263,23 @@ class DedupStage(beam.PTransform):
             light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
             sigs = [sigs, *(p.sigs for p in priors)] | "against:sigs" >> beam.Flatten()
 
-        verdicts = []
+        verdicts = {}  # by kind, each its own input of the routing join (no flatten of its own)
         if cfg.exact:
             exact = light | "exact" >> ExactDedup()
             survivors = exact.survivors
-            verdicts.append(exact[EXACT_VERDICTS])
+            verdicts["exact"] = exact[EXACT_VERDICTS]
         else:
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
             labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
-                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, cfg.one_step_max_nodes
             )
-            verdicts.append(labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1]))))
-        if verdicts:
-            all_verdicts = verdicts | "verdicts" >> beam.Flatten()
-        else:
-            all_verdicts = batches.pipeline | "no-verdicts" >> beam.Create([])
+            verdicts["near"] = labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1])))
 
-        routed = (
-            {"at": prepared.located, "verdicts": all_verdicts}
+        out = (
+            {"at": prepared.located, "held": prepared.held, **verdicts}
             | "route" >> beam.CoGroupByKey()
             | "route:by-file" >> beam.FlatMap(_route)
-        )
-        out = (
-            (prepared.held, routed)
-            | "by-file" >> beam.Flatten()
             | "by-file:group" >> beam.GroupByKey()
             | "apply" >> beam.ParDo(_ApplyHeld(hold_dir, self._run_id, cfg.threshold, dtype)).with_outputs(
                 "decisions", "signatures", main="kept"

@@ -56,6 +56,15 @@ def main() -> None:
     if profile_dir:
         _profile_to(profile_dir)
     sdk_worker_main.main(sys.argv)
+    # The runner has closed the control channel: every bundle is done and its files are closed.
+    # It now waits for this process to end, and the interpreter's own teardown (freeing every
+    # stage's models and caches object by object) is work nobody needs: leave at once.
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _profile_to(folder: str, every: float = 0.01) -> None:

@@ -19,12 +19,13 @@ record index; the run goes on. The ``inputs`` output carries per-split stats ``{
 """
 from __future__ import annotations
 
+import hashlib
 import io
-import os
 from typing import Any, Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.config import RunConfig
@@ -79,8 +80,9 @@ def read_split(item: dict, cfg: RunConfig, run_id: str, fields: dict | None = No
 
 
 # A compressed JSONL file cannot be read from the middle. With several local workers, the one that
-# plans it decompresses it once and cuts it into parts of whole lines (spilled to local files, so
-# only their names cross the shuffle), which the reshuffle spreads over every worker. Part kinds:
+# plans it decompresses it once and cuts it into parts of whole lines (spilled to files under the
+# run's staging folder, so only their names cross the shuffle), which the reshuffle spreads over
+# every worker. Part kinds:
 PART = "part"
 LINES = "lines"  # whole lines (the file's last one may lack its newline), in the file ``chunk``
 TOO_LONG = "too_long"  # one line over run.max_record_bytes: its head and size
@@ -104,6 +106,7 @@ def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTE
     from pipeline.io.readers.jsonl import LineSplitter, TooLong
 
     base = whole_file_item(f)
+    file_key = hashlib.sha1(f["uri"].encode("utf-8")).hexdigest()[:16]  # part names: a rerun rewrites the same
     stored = 0  # stored bytes read when the last part was cut (each part's share, for progress)
     counter = None
     number = 0
@@ -117,9 +120,9 @@ def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTE
 
     def lines_part(index: int, offset: int, lines: list[bytes], newline: bool) -> dict:
         nonlocal number
-        path = os.path.join(folder, f"{os.getpid()}-{id(f)}-{number}.jsonl")
+        path = FileSystems.join(folder, f"{file_key}-{number}.jsonl")
         number += 1
-        with open(path, "wb") as fh:
+        with FileSystems.create(path) as fh:
             fh.write(b"\n".join(lines))
             if newline:
                 fh.write(b"\n")
@@ -200,10 +203,10 @@ def _read_part(sp: Split, item: dict) -> Iterator[tuple[str, Any]]:
     kind, index, offset = item[PART], item["first_index"], item["start"]
     if kind == LINES:
         try:
-            with open(item["chunk"], "rb") as fh:
+            with FileSystems.open(item["chunk"]) as fh:
                 data = fh.read()
-            os.unlink(item["chunk"])  # read once: the spill folder only ever holds unread parts
-        except OSError as exc:
+            FileSystems.delete([item["chunk"]])  # read once: the folder only ever holds unread parts
+        except Exception as exc:  # noqa: BLE001 - a part that cannot be read is the file's failure
             sp.seen = 1
             sp.quarantine(index, offset, Reason.UNREADABLE_FILE, error_text(exc), None)
             return
@@ -218,8 +221,8 @@ def _read_part(sp: Split, item: dict) -> Iterator[tuple[str, Any]]:
 
 
 def _spill_folder() -> str:
-    """A local folder for the parts of compressed files, removed when the launcher exits (local
-    multi-worker runs only: every worker is on this machine)."""
+    """A local folder for the parts of compressed files when no run staging folder is given
+    (tests, tools): removed when the process that built the pipeline exits normally."""
     import atexit
     import shutil
     import tempfile
@@ -276,12 +279,15 @@ class ReadInputs(beam.PTransform):
     file whole, in order, with no split planning and no reshuffle: splitting a file pays only when
     its ranges are read at the same time, and planning costs a pass over the file. ``workers=N``
     (known, local) sizes splits so each worker gets some; ``workers=0`` (unknown: a distributed
-    runner) splits at ``run.split_bytes``. Outputs are identical either way (``doc_id`` and
+    runner) splits at ``run.split_bytes``. With N > 1, a compressed JSONL file is cut into parts
+    (:func:`cut_stream`) kept under ``parts_dir`` (the run's staging folder) until read. Outputs are identical either way (``doc_id`` and
     ``record_index`` do not depend on splitting).
     """
 
-    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0, fields: dict | None = None):
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0, fields: dict | None = None,
+                 parts_dir: str | None = None):
         super().__init__()
+        self._parts_dir = parts_dir
         self._files = list(files)
         self._cfg = run_config
         self._run_id = run_id
@@ -296,7 +302,7 @@ class ReadInputs(beam.PTransform):
         files = pbegin | "files" >> beam.Create(self._files, reshuffle=False)
         if streams > 1:  # each compressed file is cut by one worker: spread them first
             files = files | "spread" >> beam.Reshuffle()
-        spill = _spill_folder() if streams else None
+        spill = (self._parts_dir or _spill_folder()) if streams else None
         return (
             files
             | "plan" >> beam.ParDo(_PlanSplits(self._cfg, self._workers, spill))

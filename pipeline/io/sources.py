@@ -88,6 +88,7 @@ LINES = "lines"  # whole lines (the file's last one may lack its newline), in th
 TOO_LONG = "too_long"  # one line over run.max_record_bytes: its head and size
 ERROR = "error"  # the file failed here (open, decompression): the error and the held excerpt
 END = "end"  # no records: the file's stored byte count and sha256, once per file
+PART_LEVEL = 1  # zstd level of a part on disk: fast, as the dedup stage's held batches
 PART_BYTES = 4 << 20
 _BOM = b"\xef\xbb\xbf"  # decompressed bytes per LINES part: parts enough to balance the workers
 
@@ -105,6 +106,11 @@ def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTE
     Reading the parts (:func:`read_split`) yields exactly what reading the file whole yields."""
     from pipeline.io.readers.jsonl import LineSplitter, TooLong
 
+    import zstandard
+
+    # compressed on disk: what waits in the staging folder stays near the input's own size, a
+    # decompression bomb of repeated lines included
+    pack = zstandard.ZstdCompressor(level=PART_LEVEL).compress
     base = whole_file_item(f)
     file_key = hashlib.sha1(f["uri"].encode("utf-8")).hexdigest()[:16]  # part names: a rerun rewrites the same
     stored = 0  # stored bytes read when the last part was cut (each part's share, for progress)
@@ -120,12 +126,11 @@ def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTE
 
     def lines_part(index: int, offset: int, lines: list[bytes], newline: bool) -> dict:
         nonlocal number
-        path = FileSystems.join(folder, f"{file_key}-{number}.jsonl")
+        path = FileSystems.join(folder, f"{file_key}-{number}.jsonl.zst")
         number += 1
+        data = b"\n".join(lines) + b"\n" if newline else b"\n".join(lines)
         with FileSystems.create(path) as fh:
-            fh.write(b"\n".join(lines))
-            if newline:
-                fh.write(b"\n")
+            fh.write(pack(data))
         return part(LINES, index, offset, chunk=path)
 
     try:
@@ -203,8 +208,10 @@ def _read_part(sp: Split, item: dict) -> Iterator[tuple[str, Any]]:
     kind, index, offset = item[PART], item["first_index"], item["start"]
     if kind == LINES:
         try:
+            import zstandard
+
             with FileSystems.open(item["chunk"]) as fh:
-                data = fh.read()
+                data = zstandard.ZstdDecompressor().decompress(fh.read())
             FileSystems.delete([item["chunk"]])  # read once: the folder only ever holds unread parts
         except Exception as exc:  # noqa: BLE001 - a part that cannot be read is the file's failure
             sp.seen = 1

@@ -151,3 +151,19 @@ def test_a_one_file_input_is_enough_items_for_every_worker(tmp_path, monkeypatch
     assert cuts_stream(f_gz, workers) and not cuts_stream(f_gz, 1) and not cuts_stream(f_plain, workers)
     parts = [p for p in cut_stream(f_gz, cfg, str(tmp_path), len(data) // (2 * workers) - 1) if p[PART] == LINES]
     assert len(parts) >= 2 * workers
+
+
+def test_parts_of_a_decompression_bomb_stay_small_on_disk(tmp_path):
+    """A small .gz of millions of repeated lines: its parts wait compressed, not inflated."""
+    line = b'{"text": "same words again and again"}\n'
+    inflated = line * 60_000  # ~2.4 MB
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(inflated, 9))
+    f = expand_inputs([str(path)])[0]
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    parts = list(cut_stream(f, CFG, str(spill), 256 << 10))
+    on_disk = sum(p.stat().st_size for p in spill.iterdir())
+    assert sum(p[PART] == LINES for p in parts) >= 7
+    assert on_disk < len(inflated) // 100
+    assert sum(s["records"] for s in read_items(parts)["inputs"]) == 60_000

@@ -89,8 +89,8 @@ TOO_LONG = "too_long"  # one line over run.max_record_bytes: its head and size
 ERROR = "error"  # the file failed here (open, decompression): the error and the held excerpt
 END = "end"  # no records: the file's stored byte count and sha256, once per file
 PART_LEVEL = 1  # zstd level of a part on disk: fast, as the dedup stage's held batches
-PART_BYTES = 4 << 20
-_BOM = b"\xef\xbb\xbf"  # decompressed bytes per LINES part: parts enough to balance the workers
+PART_BYTES = 4 << 20  # decompressed bytes per LINES part: parts enough to balance the workers
+_BOM = b"\xef\xbb\xbf"
 
 
 def cuts_stream(f: dict, workers: int) -> bool:

@@ -23,6 +23,7 @@ from apache_beam.runners.portability.fn_api_runner import fn_runner  # noqa: E40
 from apache_beam.transforms import environments  # noqa: E402
 
 KEEP_STDERR_ENV = "CURATE_WORKER_STDERR"
+PROFILE_ENV = "CURATE_WORKER_PROFILE"  # a folder: cProfile each worker into it (benchmarks/profile_scaling.py)
 MULTI_PROCESSING = "multi_processing"
 
 
@@ -55,7 +56,54 @@ def main() -> None:
 
     cache_introspection()  # each bundle processor this worker builds inspects every DoFn again
 
+    profile_dir = os.environ.get(PROFILE_ENV)
+    if profile_dir:
+        _profile_to(profile_dir)
     sdk_worker_main.main(sys.argv)
+    # The runner has closed the control channel: every bundle is done and its files are closed.
+    # It now waits for this process to end, and the interpreter's own teardown (freeing every
+    # stage's models and caches object by object) is work nobody needs: leave at once.
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _profile_to(folder: str, every: float = 0.01) -> None:
+    """Sample this worker's thread stacks every ``every`` seconds (the SDK worker runs bundles on
+    threads of its own, which cProfile does not follow); the counts of distinct stacks are rewritten
+    to ``folder/worker-<pid>.stacks`` every few seconds, as the runner ends its workers without
+    a chance to write on exit."""
+    import collections
+    import pickle
+    import threading
+    import time
+
+    counts: collections.Counter = collections.Counter()
+    path = os.path.join(folder, f"worker-{os.getpid()}.stacks")
+
+    def sample():
+        me = threading.get_ident()
+        last = time.monotonic()
+        while True:
+            time.sleep(every)
+            for ident, frame in sys._current_frames().items():  # noqa: SLF001 - a sampler's way in
+                if ident == me:
+                    continue
+                stack = []
+                while frame is not None:
+                    stack.append(f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_code.co_name}")
+                    frame = frame.f_back
+                counts[tuple(reversed(stack))] += 1
+            if time.monotonic() - last > 2:
+                last = time.monotonic()
+                with open(path + ".tmp", "wb") as fh:
+                    pickle.dump(dict(counts), fh)
+                os.replace(path + ".tmp", path)
+
+    threading.Thread(target=sample, daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -185,8 +185,10 @@ def record_factory(uri: str) -> Callable[..., dict]:
 
 
 # Below this a split is not worth its own work item (planning, a shuffle element, a reader).
-MIN_SPLIT_BYTES = 4 * 1024 * 1024
-SPLITS_PER_WORKER = 2  # more items than workers, so one slow range does not leave a worker idle
+MIN_SPLIT_BYTES = 1024 * 1024
+# The local runner deals a stage's items to its workers once, in turn (no work stealing), and
+# stretches of a file differ in cost (languages, lengths): many items per worker even them out.
+SPLITS_PER_WORKER = 8
 
 
 def split_size(file_bytes: int, split_bytes: int, workers: int = 0) -> int:

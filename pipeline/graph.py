@@ -260,7 +260,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
     signatures = None
     dedup = registry.get("dedup")
     if dedup.enabled(cfg):
-        out = records | "dedup" >> dedup.transform(cfg, run_id, staging=staging)
+        out = records | "dedup" >> dedup.transform(cfg, run_id, staging=staging, local=read_workers > 0)
         records = out.kept
         decisions.append(out.decisions)
         signatures = out.signatures

@@ -274,7 +274,7 @@ def test_one_step_components_equal_the_rounds_in_process_and_on_two_workers(tmp_
     items = [(text, lang) for text, lang, _ in docs] + _chain_items(40, 3)
     records = _records(items)
     chain_ids = [r["doc_id"] for r in records[-40:]]
-    rounds = run_dedup(tmp_path / "rounds", [dict(r) for r in records], _cfg(one_step_max_nodes=0), seed=4)
+    rounds = run_dedup(tmp_path / "rounds", [dict(r) for r in records], _cfg(components="rounds"), seed=4)
     one_step = run_dedup(tmp_path / "one", [dict(r) for r in records], _cfg(), seed=5)
     assert one_step == rounds
     # the chain is one cluster, though its ends share almost nothing

@@ -182,3 +182,19 @@ def test_buckets_sharing_a_coarse_key_are_split_exactly():
     buckets = {b: sorted(n) for kv in grouped.items() for b, n in _split_buckets(kv)}
     assert buckets == {(0, keys(key)): ["d1", "d2"], (1, keys(11)): ["d1", "d3"]}
     assert list(_memberships(("d5", None))) == []
+
+
+def test_auto_components_are_one_step_on_the_local_runner_and_rounds_elsewhere():
+    """`dedup.components: auto` picks the one-step union-find only for the local runner: on a
+    distributed runner a crawl-sized graph would exceed the bound after the whole run's work."""
+    from pipeline.config import load_config
+    from pipeline.stages.dedup.transform import DedupStage
+
+    def bound(components, local):
+        cfg = load_config(overrides={"dedup": {"components": components, "one_step_max_nodes": 77}})
+        return DedupStage(cfg, "run", local=local)._one_step_bound(cfg.dedup)
+
+    assert bound("auto", local=True) == 77
+    assert bound("auto", local=False) == 0
+    assert bound("one_step", local=False) == 77
+    assert bound("rounds", local=True) == 0

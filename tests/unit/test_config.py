@@ -47,6 +47,8 @@ def test_yaml_overrides_subset_and_keeps_other_defaults(tmp_path):
         ("dedup: {max_iterations: 0}\n", "dedup.max_iterations"),
         ("dedup: {max_iterations: 100000}\n", "dedup.max_iterations"),
         ("dedup: {one_step_max_nodes: -1}\n", "dedup.one_step_max_nodes"),
+        ("dedup: {one_step_max_nodes: 0}\n", "dedup.one_step_max_nodes"),
+        ("dedup: {components: union_find}\n", "dedup.components"),
         ("dedup: {one_step_max_nodes: 1.5}\n", "dedup.one_step_max_nodes"),
         ("dedup: {seed: -1}\n", "dedup.seed"),
         ("pii: {score_threshold: 1.5}\n", "pii.score_threshold"),

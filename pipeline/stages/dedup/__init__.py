@@ -33,7 +33,7 @@ of the whole record (what the local runner's processes still grow by is in docs/
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pipeline.config import unit_interval
 from pipeline.records import Reason
@@ -63,8 +63,11 @@ class DedupConfig:
     char_shingle_langs: list[str] = field(default_factory=lambda: ["ko", "ja", "zh", "th"])
     verify_jaccard: bool = True  # verify LSH candidate pairs by estimated Jaccard
     max_iterations: int = 32  # connected-components rounds (large+small star) before the run fails loudly
-    # components by union-find in one step while the near-duplicate graph has at most this many
-    # nodes (the run fails loudly above it); 0: the distributed rounds (max_iterations) at any size
+    # How clusters are found: "one_step" = union-find in one combine (fails loudly above
+    # one_step_max_nodes), "rounds" = distributed large/small-star rounds (max_iterations), "auto" =
+    # one_step on the local runner, rounds on distributed runners (a crawl-sized graph there never
+    # meets the one-step bound after hours of work).
+    components: Literal["auto", "one_step", "rounds"] = "auto"
     one_step_max_nodes: int = 2_000_000
     against: list[str] = field(default_factory=list)  # earlier OUT/signatures folders or globs to dedup against
 
@@ -78,7 +81,7 @@ class DedupConfig:
         ("shingle_chars", 1, 64, True, True),
         # The connected-components rounds are unrolled into the graph: bounded so the graph stays buildable.
         ("max_iterations", 1, 256, True, True),
-        ("one_step_max_nodes", 0, 2**31 - 1, True, True),
+        ("one_step_max_nodes", 1, 2**31 - 1, True, True),
     ]
 
 

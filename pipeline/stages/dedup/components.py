@@ -1,7 +1,7 @@
 """Connected components as Beam transforms: union-find in one combine while the graph fits a bound,
 else large-star / small-star rounds, unrolled, with a proof of convergence.
 
-**One step** (:class:`OneStepComponents`, config ``dedup.one_step_max_nodes`` > 0): the candidate
+**One step** (:class:`OneStepComponents`, config ``dedup.components: one_step``, the local runner's ``auto``): the candidate
 graph of near duplicates is usually small (edges only between verified near duplicates), so its
 components are found by union-find inside a ``CombineGlobally``: each worker folds the edges of its
 bundles into a forest (at most one entry per node it saw), one merge joins those forests. One shuffle
@@ -9,8 +9,8 @@ instead of four per round, and no cost per round on a graph that has converged l
 forest is bounded: more than ``one_step_max_nodes`` nodes **fails** the run with
 :class:`ComponentsTooLarge`, naming the setting; it never returns partial clusters.
 
-**Rounds** (:class:`ConnectedComponents`, ``one_step_max_nodes: 0``), for graphs too large for one
-process:
+**Rounds** (:class:`ConnectedComponents`, ``dedup.components: rounds``, distributed runners' ``auto``),
+for graphs too large for one process:
 
 Input: a PCollection of edges ``(u, v)`` between comparable node ids (doc_id strings). Output: one
 ``(node, label)`` per node that has an edge, where ``label`` is the smallest node id of its
@@ -49,7 +49,7 @@ class ComponentsTooLarge(RuntimeError):
 def _too_large(max_nodes: int) -> ComponentsTooLarge:
     return ComponentsTooLarge(
         f"dedup connected components: the near-duplicate graph has more than {max_nodes} nodes "
-        f"(dedup.one_step_max_nodes); raise it, or set it to 0 to find components in distributed rounds"
+        f"(dedup.one_step_max_nodes); raise it, or set dedup.components: rounds to find components in distributed rounds"
     )
 
 

@@ -236,11 +236,12 @@ class DedupStage(beam.PTransform):
     a local temporary folder is used.
     """
 
-    def __init__(self, config, run_id: str, staging: str | None = None) -> None:
+    def __init__(self, config, run_id: str, staging: str | None = None, local: bool = True) -> None:
         super().__init__()
         self._config = config
         self._run_id = run_id
         self._staging = staging
+        self._local = local  # the local runner: `dedup.components: auto` finds clusters in one step
 
     def expand(self, batches):
         cfg = _dedup_section(self._config)
@@ -272,7 +273,7 @@ class DedupStage(beam.PTransform):
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
             labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
-                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, cfg.one_step_max_nodes
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, self._one_step_bound(cfg)
             )
             verdicts["near"] = labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1])))
 
@@ -286,3 +287,9 @@ class DedupStage(beam.PTransform):
             )
         )
         return StageOutputs(kept=out.kept, decisions=out.decisions, signatures=out.signatures)
+
+    def _one_step_bound(self, cfg) -> int:
+        """The one-step components' node bound, or 0 for the distributed rounds."""
+        mode = getattr(cfg, "components", "auto")
+        one_step = mode == "one_step" or (mode == "auto" and self._local)
+        return cfg.one_step_max_nodes if one_step else 0

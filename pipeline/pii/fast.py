@@ -55,6 +55,8 @@ class FastAnalyzer:
         self.tokenizer = analyzer.nlp_engine.nlp[language].tokenizer
         self._chunk_parts: dict[str, list[str]] = {}  # colon chunk → its keyword parts (documents repeat them)
         self.with_context = {r.id for r in self.recognizers if r.context}
+        # presidio compares ``word.lower() in keyword.lower()`` (substring; whole_word mode is stricter)
+        self.context_words = {r.id: tuple({w.lower() for w in r.context}) for r in self.recognizers if r.context}
         self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
         self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
         self._remove_decision = getattr(AnalyzerEngine, "_AnalyzerEngine__remove_decision_process")
@@ -126,10 +128,7 @@ class FastAnalyzer:
         extras: dict[int, list[str]] = {}
         for k, rs in by_window.items():
             w = windows[k]
-            if w.doc not in extras:
-                extras[w.doc] = self._colon_keywords(texts[w.doc])
-            enhanced.extend(self._enhance(texts[w.doc], w.doc_start, w.doc_start - w.joined_start, rs,
-                                          extras[w.doc]))
+            enhanced.extend(self._enhance(texts, w.doc, w.doc_start, w.doc_start - w.joined_start, rs, extras))
 
         results = self._remove_low_scores(enhanced, None, self.recognizers)
         results = EntityRecognizer.remove_duplicates(results)
@@ -169,14 +168,25 @@ class FastAnalyzer:
             size += w.length
         return "".join(parts), (sub_starts, shifts)
 
-    def _enhance(self, text: str, lo: int, shift: int, results: list, extra_keywords: list[str]) -> list:
+    def _enhance(self, texts: list[str], doc_index: int, lo: int, shift: int, results: list,
+                 extras: dict[int, list[str]]) -> list:
         """presidio's enhancer on ``results`` (offsets into the joined text; ``+ shift`` maps them
-        into the document ``text``, whose window starts at ``lo``)."""
+        into the document ``texts[doc_index]``, whose window starts at ``lo``). ``extras`` holds
+        each document's colon keywords once computed."""
         from presidio_analyzer.nlp_engine import NlpArtifacts
 
+        text = texts[doc_index]
         start, end = self.prefilter.context_span(text, lo, min(r.start for r in results) + shift,
                                                  max(r.start for r in results) + shift)
         stretch = text[start:end]
+        delta = shift - start
+        if self._no_context_word(stretch, results, delta):
+            for r in results:  # what the enhancer would return: copies with the same scores
+                r.analysis_explanation = _NO_EXPLANATION
+            return results
+        if doc_index not in extras:
+            extras[doc_index] = self._colon_keywords(text)
+        extra_keywords = extras[doc_index]
         doc = self.tokenizer(stretch)
         arr = doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []
         tokens = [stretch[i : i + n] for i, n in arr]
@@ -184,7 +194,6 @@ class FastAnalyzer:
                                  lemmas=[t.lower() for t in tokens], nlp_engine=self.nlp_engine,
                                  language=self.language, scores=[])
         artifacts.keywords.extend(extra_keywords)
-        delta = shift - start
         for r in results:
             r.start += delta
             r.end += delta
@@ -195,6 +204,31 @@ class FastAnalyzer:
             r.start -= delta
             r.end -= delta
         return out
+
+    def _no_context_word(self, stretch: str, results: list, delta: int) -> bool:
+        """True when presidio's enhancer provably leaves every result as it is: no context word of
+        the results' recognizers occurs anywhere in the lower-cased stretch, so none occurs in a
+        word the enhancer reads (each is a token of the stretch, lower-cased; ``str.lower`` maps
+        character by character except the final sigma, hence the 'Σ' test), and each result starts
+        at a character inside a token (any but a space: spaCy keeps only single spaces out of its
+        tokens), so the enhancer's token lookup cannot fail."""
+        from presidio_analyzer import RecognizerResult
+
+        if "\u03a3" in stretch:
+            return False
+        low = stretch.lower()
+        key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+        n = len(stretch)
+        for r in results:
+            at = r.start + delta
+            if not 0 <= at < n or stretch[at] == " ":
+                return False
+            if r.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue  # the enhancer skips it
+            for word in self.context_words.get(r.recognition_metadata.get(key), ()):
+                if word in low:
+                    return False
+        return True
 
     def _colon_keywords(self, text: str) -> list[str]:
         """The parts of the document's keywords that contain ':' (presidio's keyword list holds

@@ -332,7 +332,11 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         """
         shared: dict = {}
         min_digits = self._min_digits_cached()
-        verified: dict = {}  # per call (one batch's windows): repeated candidates are parsed once per region
+        # (region, candidate) → parse outcome, kept across calls: it depends on neither the text
+        # nor the call (documents of a corpus repeat versions, dates, part numbers)
+        verified = self.__dict__.get("_verified_outcomes")
+        if verified is None:
+            verified = self._verified_outcomes = {}
         return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
                                                                self.national_bounds(region), self._cc_only(region),
                                                                verified))

@@ -27,7 +27,7 @@ space or the start of text alike, which is what makes a window start equivalent 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import regex
 
@@ -46,6 +46,7 @@ _CJK = regex.compile(f"[{CJK}]")
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
+_SURE_CACHE = 1 << 17  # words whose sure_keyword answer is remembered
 
 # re's parser gives the syntax tree first characters are read from; the conditions run in `regex`,
 # whose extra syntax (\p{..}, (?V1), set operations, fuzzy {e<=1}) re rejects or would misread.
@@ -271,6 +272,8 @@ class Prefilter:
     # it on (identifiers such as ``doc-12`` are too short for any condition: no union scan).
     short_checks: tuple = ()
     short_limit: int = 0
+    # word → sure_keyword(word): documents repeat their words (a plain dict: cleared when full)
+    _sure: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, conditions: list[str], flags: int, words_before: int, words_after: int,
@@ -301,14 +304,21 @@ class Prefilter:
 
     def sure_keyword(self, chunk: str) -> bool:
         """A word spaCy keeps as one (or more) keyword tokens for presidio's context walk."""
+        known = self._sure.get(chunk)
+        if known is not None:
+            return known
         low = chunk.lower()
-        return (
+        sure = (
             _ALNUM.fullmatch(chunk) is not None
             and low not in self.stop_words
             and low != "be"
             and chunk not in self.special_cases
             and low not in self.special_cases
         )
+        if len(self._sure) >= _SURE_CACHE:
+            self._sure.clear()
+        self._sure[chunk] = sure
+        return sure
 
     def hits(self, text: str) -> list[tuple[int, int]]:
         # Every alternative of the union starts at a character of the guard (``starts``), compiled

@@ -184,6 +184,17 @@ class FastAnalyzer:
             for r in results:  # what the enhancer would return: copies with the same scores
                 r.analysis_explanation = _NO_EXPLANATION
             return results
+        # each result on its own: only those with a context word near them need the enhancer
+        near = self._near_context_word(text, start, end, shift, results)
+        if not all(near):
+            keep = [r for r, n in zip(results, near) if n]
+            for r, n in zip(results, near):
+                if not n:
+                    r.analysis_explanation = _NO_EXPLANATION
+            if not keep:
+                return results
+            done = iter(self._enhance(texts, doc_index, lo, shift, keep, extras))
+            return [next(done) if n else r for r, n in zip(results, near)]  # (the enhancer keeps the order)
         if doc_index not in extras:
             extras[doc_index] = self._colon_keywords(text)
         extra_keywords = extras[doc_index]
@@ -229,6 +240,46 @@ class FastAnalyzer:
                 if word in low:
                     return False
         return True
+
+    def _near_context_word(self, text: str, start: int, end: int, shift: int, results: list) -> list[bool]:
+        """Per result: False when :meth:`_no_context_word` holds for the part of ``text[start:end]``
+        presidio's enhancer reads for it alone (as :meth:`Prefilter.context_span` cuts it: back
+        ``words_before`` sure keywords, forward ``words_after``; the whole stretch when the walk
+        runs out), else True."""
+        pre = self.prefilter
+        words = [m.span() for m in _CHUNK.finditer(text, start, end)]
+        ends = [b for _, b in words]
+        sure: dict[int, bool] = {}
+
+        def is_sure(i: int) -> bool:
+            v = sure.get(i)
+            if v is None:
+                v = sure[i] = pre.sure_keyword(text[words[i][0] : words[i][1]])
+            return v
+
+        near = []
+        for r in results:
+            at = r.start + shift
+            f = bisect.bisect_right(ends, at)
+            s, e = start, end
+            if f < len(words):
+                i, need = f, pre.words_before
+                while need > 0 and i > 0:
+                    i -= 1
+                    if is_sure(i):
+                        need -= 1
+                if need == 0:
+                    s = words[i][0]
+                j, need, last = f + 1, pre.words_after, words[f][1]
+                while need > 0 and j < len(words):
+                    last = words[j][1]
+                    if is_sure(j):
+                        need -= 1
+                    j += 1
+                if need <= 0:
+                    e = last
+            near.append(not self._no_context_word(text[s:e], [r], shift - s))
+        return near
 
     def _colon_keywords(self, text: str) -> list[str]:
         """The parts of the document's keywords that contain ':' (presidio's keyword list holds

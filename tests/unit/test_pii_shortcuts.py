@@ -1,7 +1,8 @@
 """Two short cuts of the PII fast path change no finding:
 
 * the context enhancer is skipped for a window whose stretch holds none of its results'
-  recognizers' context words (and then the document's colon keywords are not computed);
+  recognizers' context words (and then the document's colon keywords are not computed), and
+  for a result whose own part of the stretch holds none;
 * a text too short, from its first guard character, for any condition's shortest match is not
   scanned by the union.
 
@@ -60,21 +61,27 @@ def _analyze(engine, texts, langs, *, shortcut: bool, monkeypatch) -> list:
 def test_skipping_the_enhancer_changes_no_finding(engine, monkeypatch):
     cases = _real_texts()
     texts, langs = [t for _, t in cases], [lang for lang, _ in cases]
-    calls = {"skipped": 0, "enhanced": 0}
-    original = FastAnalyzer._no_context_word
+    calls = {"skipped": 0, "enhanced": 0, "split": 0}
+    original, original_near = FastAnalyzer._no_context_word, FastAnalyzer._near_context_word
 
     def counted(self, stretch, results, delta):
         skipped = original(self, stretch, results, delta)
         calls["skipped" if skipped else "enhanced"] += 1
         return skipped
 
+    def split(self, *args):
+        near = original_near(self, *args)
+        calls["split"] += any(near) and not all(near)
+        return near
+
     with monkeypatch.context() as m:
         m.setattr(FastAnalyzer, "_no_context_word", counted)
+        m.setattr(FastAnalyzer, "_near_context_word", split)
         fast = engine.analyze_batch(texts, langs)
     full = _analyze(engine, texts, langs, shortcut=False, monkeypatch=monkeypatch)
     assert [_key(r) for r in fast] == [_key(r) for r in full]
     # both branches ran on these texts: the comparison covers skipped and enhanced windows
-    assert calls["skipped"] > 20 and calls["enhanced"] > 20, calls
+    assert calls["skipped"] > 20 and calls["enhanced"] > 20 and calls["split"] >= 2, calls
 
 
 @pytest.mark.parametrize("lang, text", CONTEXT_CASES)

@@ -57,6 +57,11 @@ class FastAnalyzer:
         self.with_context = {r.id for r in self.recognizers if r.context}
         # presidio compares ``word.lower() in keyword.lower()`` (substring; whole_word mode is stricter)
         self.context_words = {r.id: tuple({w.lower() for w in r.context}) for r in self.recognizers if r.context}
+        from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+
+        self._max_score = ContextAwareEnhancer.MAX_SCORE
+        # the enhancer sets min(max(score + factor, floor), MAX_SCORE): a result at MAX_SCORE stays there
+        self._raise_only = float(self.enhancer.context_similarity_factor) >= 0
         self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
         self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
         self._remove_decision = getattr(AnalyzerEngine, "_AnalyzerEngine__remove_decision_process")
@@ -222,7 +227,8 @@ class FastAnalyzer:
         word the enhancer reads (each is a token of the stretch, lower-cased; ``str.lower`` maps
         character by character except the final sigma, hence the 'Σ' test), and each result starts
         at a character inside a token (any but a space: spaCy keeps only single spaces out of its
-        tokens), so the enhancer's token lookup cannot fail."""
+        tokens), so the enhancer's token lookup cannot fail. A result already at the maximum score
+        keeps it whatever the context (the factor only raises a score, which is then capped)."""
         from presidio_analyzer import RecognizerResult
 
         if "\u03a3" in stretch:
@@ -236,6 +242,8 @@ class FastAnalyzer:
                 return False
             if r.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
                 continue  # the enhancer skips it
+            if r.score == self._max_score and self._raise_only:
+                continue  # a context word would raise it to at least the maximum, then cap it there
             for word in self.context_words.get(r.recognition_metadata.get(key), ()):
                 if word in low:
                     return False

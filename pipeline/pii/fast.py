@@ -16,6 +16,10 @@ with presidio's own code for each, except:
   match of the window to the word of its last match (plus ``context_suffix_count + 1`` sure
   keywords after it). spaCy tokenizes each whitespace-separated chunk on its own, so these
   tokens are the document's tokens;
+* the enhancer is not run at all where it provably changes nothing: for a window (or, failing
+  that, a single result) whose stretch holds none of the results' recognizers' context words,
+  and for a result already at the maximum score; the document's colon keywords below are only
+  computed when some window of it does need the enhancer;
 * the document-wide keyword list presidio checks context lemmas against is reproduced per
   *document*: a stretch's own keywords plus the parts of the document's colon-joined keywords
   (presidio splits ``a:b`` into ``a`` and ``b``, which makes ``b`` a keyword wherever it occurs,

@@ -6,7 +6,9 @@ is ONE compiled regex: the union of each recognizer's *necessary condition* (``P
 classes, :data:`~pipeline.pii.recognizers.BUILTIN_PREFILTERS` for presidio's, a custom YAML
 recognizer's own patterns). Every match a recognizer can return contains a hit of that union.
 Before it runs, one scan for a character of the *guard* — the characters any condition can start
-with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one.
+with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one,
+and a short text (an identifier) is rejected when no condition's shortest match fits after a
+character it can start with (:func:`start_widths`).
 
 Findings stay identical to presidio run on the whole text because of how windows are cut:
 

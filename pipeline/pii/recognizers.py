@@ -158,10 +158,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             if len(candidate) >= self._min_candidate_length:
                 hopeless = self._hopeless_outcomes.get(candidate)
                 if hopeless is None:
-                    hopeless = self._hopeless(digits)
-                    if len(self._hopeless_outcomes) >= _OUTCOME_CACHE:
-                        self._hopeless_outcomes.clear()
-                    self._hopeless_outcomes[candidate] = hopeless
+                    hopeless = _remember(self._hopeless_outcomes, candidate, self._hopeless(digits))
                 if not hopeless:
                     found = self._extract_match(candidate, start)
                     if found is not None:
@@ -219,10 +216,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     def _parse_and_verify(self, candidate, offset):
         cannot = self._cannot_outcomes.get(candidate)
         if cannot is None:
-            cannot = self._cannot_be_valid(candidate)
-            if len(self._cannot_outcomes) >= _OUTCOME_CACHE:
-                self._cannot_outcomes.clear()
-            self._cannot_outcomes[candidate] = cannot
+            cannot = _remember(self._cannot_outcomes, candidate, self._cannot_be_valid(candidate))
         if cannot:
             return None
         if self.leniency != Leniency.VALID:
@@ -267,6 +261,14 @@ def _typed_descs(md) -> list:
 _UNSEEN = object()
 _VERIFIED_CACHE = 1 << 14  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
 _OUTCOME_CACHE = 1 << 13  # candidate → digit-count verdicts remembered per region (cleared when full)
+
+
+def _remember(cache: dict, key, value):
+    """Store ``value`` under ``key`` in a bounded outcome cache (emptied when full); returns it."""
+    if len(cache) >= _OUTCOME_CACHE:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _parse_verified(candidate: str, region: str):

@@ -209,7 +209,9 @@ def no_candidate_costs(cfg, runs: int) -> list[str]:
         "regex alone, and with the guard first (one scan for a character any condition can start with, derived from "
         "the recognizers' conditions). Engine: `PiiEngine.scrub_batch` on the texts, batches of 512. Stage core: "
         "`PiiScrubber.process_batch` in batches of 512 — the text, and also the record's source_id, url and notes "
-        "(datatrove scrubs none of these): ids `doc-<n>` hold digits, so each goes through the union scan; ids "
+        "(datatrove scrubs none of these): ids `doc-<n>` (n < 2000) hold digits, but from the first one too few "
+        "characters for any condition's shortest match, so the short-text check rejects them without the union "
+        "scan; ids "
         "`doc-<letters>` have no candidate either.",
         "",
         "| documents | chars/doc | datatrove PIIFormatter | prefilter, union alone | prefilter, guard first | engine, texts | "
@@ -292,6 +294,48 @@ def stage_cpu(core, records: list[dict], batch: int = 512) -> float:
     return time.process_time() - t0
 
 
+def output_digest(core, records: list[dict]) -> tuple[int, str]:
+    """(findings, sha256 prefix of every record's scrubbed text, pii_counts and source_id)."""
+    found = [dict(r) for r in records]
+    for k in range(0, len(found), 512):
+        core.process_batch(found[k : k + 512])
+    n_found = sum(sum(r["pii_counts"].values()) for r in found)
+    digest = hashlib.sha256(json.dumps([[r["text"], r["pii_counts"], r["source_id"]] for r in found],
+                                       ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+    return n_found, digest
+
+
+def shortcuts_equal(cfg, n_docs: int) -> bool:
+    """The stage core's output on both corpora with the fast path's short cuts (enhancer skipped
+    where no context word is near, short texts not scanned) and without them (presidio's
+    enhancer on every window, the union scan on every text): prints both digests."""
+    from pipeline.pii.fast import FastAnalyzer
+    from pipeline.pii.prefilter import Prefilter
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    same = True
+    for corpus in ("multilingual", "english"):
+        records = corpus_records(corpus, n_docs)
+        t0 = time.process_time()
+        with_cuts = output_digest(core, records)
+        t1 = time.process_time()
+        saved = FastAnalyzer._no_context_word, Prefilter._long_enough
+        FastAnalyzer._no_context_word = lambda self, stretch, results, delta: False
+        Prefilter._long_enough = lambda self, text, pos: True
+        try:
+            without = output_digest(core, records)
+        finally:
+            FastAnalyzer._no_context_word, Prefilter._long_enough = saved
+        t2 = time.process_time()
+        same &= with_cuts == without
+        print(f"{corpus}: {len(records):,} documents; with the short cuts {with_cuts[0]} findings, digest "
+              f"{with_cuts[1]} ({t1 - t0:.1f} CPU s); without {without[0]} findings, digest {without[1]} "
+              f"({t2 - t1:.1f} CPU s): {'identical' if with_cuts == without else 'DIFFERENT'}")
+    return same
+
+
 def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
     """Stage-core CPU seconds per ``n_docs`` documents on the multilingual and English-heavy corpora."""
     from pipeline.stages.pii import PiiScrubber
@@ -314,12 +358,7 @@ def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
         records = corpus_records(corpus, n_docs)
         mb = sum(len(r["text"].encode("utf-8")) for r in records) / 1e6
         times = [stage_cpu(core, records) for _ in range(runs)]
-        found = [dict(r) for r in records]
-        for k in range(0, len(found), 512):
-            core.process_batch(found[k : k + 512])
-        n_found = sum(sum(r["pii_counts"].values()) for r in found)
-        digest = hashlib.sha256(json.dumps([[r["text"], r["pii_counts"], r["source_id"]] for r in found],
-                                           ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()[:12]
+        n_found, digest = output_digest(core, records)
         med = statistics.median(times)
         lines.append(f"| {corpus} | {len(records):,} | {mb:.1f} | {med:.2f} ({min(times):.2f}–{max(times):.2f}) | "
                      f"{med / len(records) * 1e6:.0f} | {n_found} | {digest} |")
@@ -378,9 +417,16 @@ def main(argv=None) -> int:
     ap.add_argument("--parts", action="store_true",
                     help="only print the per-document CPU of datatrove's patterns, the engine and the stage core "
                     "on one-paragraph documents without candidates (run on two checkouts for before/after)")
+    ap.add_argument("--shortcuts-equal", action="store_true",
+                    help="only compare the stage core's output with and without the fast path's short cuts on "
+                    "benchmarks/corpus.py's two corpora (--docs of each, default 10000); exit 1 if they differ")
     ap.add_argument("--no-candidate", action="store_true",
                     help="only the documents-without-candidates section (vs datatrove's PIIFormatter)")
     args = ap.parse_args(argv)
+    if args.shortcuts_equal:
+        from pipeline.config import load_config
+
+        return 0 if shortcuts_equal(load_config(), args.docs if args.docs != 1500 else 10_000) else 1
     if args.parts:
         from pipeline.config import load_config
 

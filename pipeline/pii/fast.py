@@ -16,6 +16,10 @@ with presidio's own code for each, except:
   match of the window to the word of its last match (plus ``context_suffix_count + 1`` sure
   keywords after it). spaCy tokenizes each whitespace-separated chunk on its own, so these
   tokens are the document's tokens;
+* the enhancer is not run at all where it provably changes nothing: for a window (or, failing
+  that, a single result) whose stretch holds none of the results' recognizers' context words,
+  and for a result already at the maximum score; the document's colon keywords below are only
+  computed when some window of it does need the enhancer;
 * the document-wide keyword list presidio checks context lemmas against is reproduced per
   *document*: a stretch's own keywords plus the parts of the document's colon-joined keywords
   (presidio splits ``a:b`` into ``a`` and ``b``, which makes ``b`` a keyword wherever it occurs,
@@ -55,6 +59,13 @@ class FastAnalyzer:
         self.tokenizer = analyzer.nlp_engine.nlp[language].tokenizer
         self._chunk_parts: dict[str, list[str]] = {}  # colon chunk → its keyword parts (documents repeat them)
         self.with_context = {r.id for r in self.recognizers if r.context}
+        # presidio compares ``word.lower() in keyword.lower()`` (substring; whole_word mode is stricter)
+        self.context_words = {r.id: tuple({w.lower() for w in r.context}) for r in self.recognizers if r.context}
+        from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+
+        self._max_score = ContextAwareEnhancer.MAX_SCORE
+        # the enhancer sets min(max(score + factor, floor), MAX_SCORE): a result at MAX_SCORE stays there
+        self._raise_only = float(self.enhancer.context_similarity_factor) >= 0
         self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
         self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
         self._remove_decision = getattr(AnalyzerEngine, "_AnalyzerEngine__remove_decision_process")
@@ -126,10 +137,7 @@ class FastAnalyzer:
         extras: dict[int, list[str]] = {}
         for k, rs in by_window.items():
             w = windows[k]
-            if w.doc not in extras:
-                extras[w.doc] = self._colon_keywords(texts[w.doc])
-            enhanced.extend(self._enhance(texts[w.doc], w.doc_start, w.doc_start - w.joined_start, rs,
-                                          extras[w.doc]))
+            enhanced.extend(self._enhance(texts, w.doc, w.doc_start, w.doc_start - w.joined_start, rs, extras))
 
         results = self._remove_low_scores(enhanced, None, self.recognizers)
         results = EntityRecognizer.remove_duplicates(results)
@@ -169,14 +177,36 @@ class FastAnalyzer:
             size += w.length
         return "".join(parts), (sub_starts, shifts)
 
-    def _enhance(self, text: str, lo: int, shift: int, results: list, extra_keywords: list[str]) -> list:
+    def _enhance(self, texts: list[str], doc_index: int, lo: int, shift: int, results: list,
+                 extras: dict[int, list[str]]) -> list:
         """presidio's enhancer on ``results`` (offsets into the joined text; ``+ shift`` maps them
-        into the document ``text``, whose window starts at ``lo``)."""
+        into the document ``texts[doc_index]``, whose window starts at ``lo``). ``extras`` holds
+        each document's colon keywords once computed."""
         from presidio_analyzer.nlp_engine import NlpArtifacts
 
+        text = texts[doc_index]
         start, end = self.prefilter.context_span(text, lo, min(r.start for r in results) + shift,
                                                  max(r.start for r in results) + shift)
         stretch = text[start:end]
+        delta = shift - start
+        if self._no_context_word(stretch, results, delta):
+            for r in results:  # what the enhancer would return: copies with the same scores
+                r.analysis_explanation = _NO_EXPLANATION
+            return results
+        # each result on its own: only those with a context word near them need the enhancer
+        near = self._near_context_word(text, start, end, shift, results)
+        if not all(near):
+            keep = [r for r, n in zip(results, near) if n]
+            for r, n in zip(results, near):
+                if not n:
+                    r.analysis_explanation = _NO_EXPLANATION
+            if not keep:
+                return results
+            done = iter(self._enhance(texts, doc_index, lo, shift, keep, extras))
+            return [next(done) if n else r for r, n in zip(results, near)]  # (the enhancer keeps the order)
+        if doc_index not in extras:
+            extras[doc_index] = self._colon_keywords(text)
+        extra_keywords = extras[doc_index]
         doc = self.tokenizer(stretch)
         arr = doc.to_array([IDX, LENGTH]).tolist() if len(doc) else []
         tokens = [stretch[i : i + n] for i, n in arr]
@@ -184,7 +214,6 @@ class FastAnalyzer:
                                  lemmas=[t.lower() for t in tokens], nlp_engine=self.nlp_engine,
                                  language=self.language, scores=[])
         artifacts.keywords.extend(extra_keywords)
-        delta = shift - start
         for r in results:
             r.start += delta
             r.end += delta
@@ -195,6 +224,74 @@ class FastAnalyzer:
             r.start -= delta
             r.end -= delta
         return out
+
+    def _no_context_word(self, stretch: str, results: list, delta: int) -> bool:
+        """True when presidio's enhancer provably leaves every result as it is: no context word of
+        the results' recognizers occurs anywhere in the lower-cased stretch, so none occurs in a
+        word the enhancer reads (each is a token of the stretch, lower-cased; ``str.lower`` maps
+        character by character except the final sigma, hence the 'Σ' test), and each result starts
+        at a character inside a token (any but a space: spaCy keeps only single spaces out of its
+        tokens), so the enhancer's token lookup cannot fail. A result already at the maximum score
+        keeps it whatever the context (the factor only raises a score, which is then capped)."""
+        from presidio_analyzer import RecognizerResult
+
+        if "\u03a3" in stretch:
+            return False
+        low = stretch.lower()
+        key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+        n = len(stretch)
+        for r in results:
+            at = r.start + delta
+            if not 0 <= at < n or stretch[at] == " ":
+                return False
+            if r.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue  # the enhancer skips it
+            if r.score == self._max_score and self._raise_only:
+                continue  # a context word would raise it to at least the maximum, then cap it there
+            for word in self.context_words.get(r.recognition_metadata.get(key), ()):
+                if word in low:
+                    return False
+        return True
+
+    def _near_context_word(self, text: str, start: int, end: int, shift: int, results: list) -> list[bool]:
+        """Per result: False when :meth:`_no_context_word` holds for the part of ``text[start:end]``
+        presidio's enhancer reads for it alone (as :meth:`Prefilter.context_span` cuts it: back
+        ``words_before`` sure keywords, forward ``words_after``; the whole stretch when the walk
+        runs out), else True."""
+        pre = self.prefilter
+        words = [m.span() for m in _CHUNK.finditer(text, start, end)]
+        ends = [b for _, b in words]
+        sure: dict[int, bool] = {}
+
+        def is_sure(i: int) -> bool:
+            v = sure.get(i)
+            if v is None:
+                v = sure[i] = pre.sure_keyword(text[words[i][0] : words[i][1]])
+            return v
+
+        near = []
+        for r in results:
+            at = r.start + shift
+            f = bisect.bisect_right(ends, at)
+            s, e = start, end
+            if f < len(words):
+                i, need = f, pre.words_before
+                while need > 0 and i > 0:
+                    i -= 1
+                    if is_sure(i):
+                        need -= 1
+                if need == 0:
+                    s = words[i][0]
+                j, need, last = f + 1, pre.words_after, words[f][1]
+                while need > 0 and j < len(words):
+                    last = words[j][1]
+                    if is_sure(j):
+                        need -= 1
+                    j += 1
+                if need <= 0:
+                    e = last
+            near.append(not self._no_context_word(text[s:e], [r], shift - s))
+        return near
 
     def _colon_keywords(self, text: str) -> list[str]:
         """The parts of the document's keywords that contain ':' (presidio's keyword list holds

@@ -6,7 +6,9 @@ is ONE compiled regex: the union of each recognizer's *necessary condition* (``P
 classes, :data:`~pipeline.pii.recognizers.BUILTIN_PREFILTERS` for presidio's, a custom YAML
 recognizer's own patterns). Every match a recognizer can return contains a hit of that union.
 Before it runs, one scan for a character of the *guard* — the characters any condition can start
-with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one.
+with, read from each condition's syntax tree (:func:`first_items`) — rejects a text without one,
+and a short text (an identifier) is rejected when no condition's shortest match fits after a
+character it can start with (:func:`start_widths`).
 
 Findings stay identical to presidio run on the whole text because of how windows are cut:
 
@@ -27,7 +29,7 @@ space or the start of text alike, which is what makes a window start equivalent 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import regex
 
@@ -46,6 +48,7 @@ _CJK = regex.compile(f"[{CJK}]")
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
+_SURE_CACHE = 1 << 17  # words whose sure_keyword answer is remembered
 
 # re's parser gives the syntax tree first characters are read from; the conditions run in `regex`,
 # whose extra syntax (\p{..}, (?V1), set operations, fuzzy {e<=1}) re rejects or would misread.
@@ -63,12 +66,10 @@ class _Unbounded(Exception):
     """A match may start at any character (or be empty): no guard."""
 
 
-def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
-    """The characters a match of ``pattern`` (compiled with ``flags``) can start with, as class
-    items — ``(code,)``, ``(low, high)`` or a category such as ``"\\d"`` — read from the pattern's
-    syntax tree, lookarounds and anchors skipped. ``None`` when that is not known: a match may
-    start anywhere or be empty, or the pattern uses syntax Python's ``re`` does not read as
-    ``regex`` does. Case folding is the flags': the items are to be compiled with them."""
+def _parse(pattern: str, flags: int):
+    """re's syntax tree of ``pattern`` (with re's constants module), or None when re may not read
+    it as ``regex`` does: fuzzy matching, flags that change the syntax or matching, an inline
+    ``(?i)`` the compiled pattern would not get, or syntax re rejects."""
     import re
     import warnings
 
@@ -86,54 +87,91 @@ def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
         return None
     if tree.state.flags & re.IGNORECASE and not flags & re.IGNORECASE:
         return None  # an inline (?i) the compiled class would not get
+    return tree, c
 
-    def first(seq) -> tuple[set, bool]:
-        """(class items, can be empty) of a sequence of nodes."""
-        items: set = set()
-        for op, av in seq:
-            if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
-                continue  # zero-width
-            if op is c.LITERAL:
-                items.add((av,))
-                return items, False
-            if op is c.IN:
-                for kind, value in av:
-                    if kind is c.LITERAL:
-                        items.add((value,))
-                    elif kind is c.RANGE:
-                        items.add(tuple(value))
-                    elif kind is c.CATEGORY and str(value) in _CATEGORIES:
-                        items.add(_CATEGORIES[str(value)])
-                    else:  # NEGATE, anything else
-                        raise _Unbounded
-                return items, False
-            if op is c.SUBPATTERN:
-                if av[1] & re.IGNORECASE and not flags & re.IGNORECASE:
-                    raise _Unbounded  # a local (?i:...) the compiled class would not get
-                sub, empty = first(av[3])
-            elif op is c.ATOMIC_GROUP:
-                sub, empty = first(av)
-            elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-                sub, empty = first(av[2])
-                empty = empty or av[0] == 0
-            elif op is c.BRANCH:
-                sub, empty = set(), False
-                for branch in av[1]:
-                    b, e = first(branch)
-                    sub |= b
-                    empty = empty or e
-            else:  # ANY, NOT_LITERAL, group references, conditionals
-                raise _Unbounded
-            items |= sub
-            if not empty:
-                return items, False
-        return items, True
 
+def _first(seq, flags: int, c) -> tuple[set, bool]:
+    """(class items, can be empty) of a sequence of syntax-tree nodes."""
+    import re
+
+    items: set = set()
+    for op, av in seq:
+        if op in (c.ASSERT, c.ASSERT_NOT, c.AT):
+            continue  # zero-width
+        if op is c.LITERAL:
+            items.add((av,))
+            return items, False
+        if op is c.IN:
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    items.add((value,))
+                elif kind is c.RANGE:
+                    items.add(tuple(value))
+                elif kind is c.CATEGORY and str(value) in _CATEGORIES:
+                    items.add(_CATEGORIES[str(value)])
+                else:  # NEGATE, anything else
+                    raise _Unbounded
+            return items, False
+        if op is c.SUBPATTERN:
+            if av[1] & re.IGNORECASE and not flags & re.IGNORECASE:
+                raise _Unbounded  # a local (?i:...) the compiled class would not get
+            sub, empty = _first(av[3], flags, c)
+        elif op is c.ATOMIC_GROUP:
+            sub, empty = _first(av, flags, c)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            sub, empty = _first(av[2], flags, c)
+            empty = empty or av[0] == 0
+        elif op is c.BRANCH:
+            sub, empty = set(), False
+            for branch in av[1]:
+                b, e = _first(branch, flags, c)
+                sub |= b
+                empty = empty or e
+        else:  # ANY, NOT_LITERAL, group references, conditionals
+            raise _Unbounded
+        items |= sub
+        if not empty:
+            return items, False
+    return items, True
+
+
+def first_items(pattern: str, flags: int = 0) -> set[tuple] | None:
+    """The characters a match of ``pattern`` (compiled with ``flags``) can start with, as class
+    items — ``(code,)``, ``(low, high)`` or a category such as ``"\\d"`` — read from the pattern's
+    syntax tree, lookarounds and anchors skipped. ``None`` when that is not known: a match may
+    start anywhere or be empty, or the pattern uses syntax Python's ``re`` does not read as
+    ``regex`` does. Case folding is the flags': the items are to be compiled with them."""
+    parsed = _parse(pattern, flags)
+    if parsed is None:
+        return None
+    tree, c = parsed
     try:
-        items, empty = first(tree)
+        items, empty = _first(tree, flags, c)
     except _Unbounded:
         return None
     return None if empty or not items else items
+
+
+def start_widths(pattern: str, flags: int = 0) -> list[tuple[set, int]] | None:
+    """Per top-level alternative of ``pattern``: ``(first items, fewest characters)`` — where a
+    match of that alternative can start (as :func:`first_items`) and how many characters it
+    spans at least (lookarounds span none). None when any of it is not known."""
+    parsed = _parse(pattern, flags)
+    if parsed is None:
+        return None
+    tree, c = parsed
+    branches = tree.data[0][1][1] if len(tree.data) == 1 and tree.data[0][0] is c.BRANCH else [tree]
+    out = []
+    for branch in branches:
+        try:
+            items, empty = _first(branch, flags, c)
+            fewest = branch.getwidth()[0]
+        except (_Unbounded, OverflowError, RecursionError):
+            return None
+        if empty or not items or fewest < 1:
+            return None
+        out.append((items, fewest))
+    return out
 
 
 def _codes(item) -> range | None:
@@ -190,6 +228,28 @@ def guard_for(conditions, flags: int) -> tuple["regex.Pattern | None", list[str]
     return regex.compile(cls, flags & ~regex.IGNORECASE if uncased else flags), guarded, unguarded
 
 
+def short_text_checks(conditions, flags: int) -> tuple[tuple[tuple["regex.Pattern", int], ...], int]:
+    """``(checks, limit)``: for a text shorter than ``limit`` from its first guard character,
+    ``checks`` are ``(character class, fewest)`` pairs such that a hit needs, for one of them, a
+    character of the class with at least ``fewest`` characters from it to the end of the text
+    (each condition's alternatives: where they start, how long they are at least). Empty when
+    that is not known for every condition."""
+    fewest: dict[str, tuple[set, int]] = {}
+    for p in dict.fromkeys(conditions):
+        widths = start_widths(p, flags)
+        if widths is None:
+            return (), 0
+        for items, n in widths:
+            cls, _ = character_class(items)
+            if cls not in fewest or n < fewest[cls][1]:
+                fewest[cls] = (items, n)
+    checks = []
+    for cls, (items, n) in sorted(fewest.items()):
+        _, uncased = character_class(items)
+        checks.append((regex.compile(cls, flags & ~regex.IGNORECASE if uncased else flags), n))
+    return tuple(checks), max((n for _, n in checks), default=0)
+
+
 def _inert(chunk: str) -> bool:
     """A word no recognizer match spans a space next to: no digit, and long or CJK."""
     return not _DIGIT.search(chunk) and (len(chunk) >= 5 or bool(_CJK.search(chunk)))
@@ -209,6 +269,13 @@ class Prefilter:
     # are known: a text without one has no hit, found in one plain scan instead of the union's.
     starts: "regex.Pattern | None" = None
     conditions: tuple = ()  # what the union is built from (tests check the guard against them)
+    # A text shorter than ``short_limit`` from its first guard character: a hit needs, for one of
+    # ``short_checks`` (class, fewest), a character of the class with ``fewest`` characters from
+    # it on (identifiers such as ``doc-12`` are too short for any condition: no union scan).
+    short_checks: tuple = ()
+    short_limit: int = 0
+    # word → sure_keyword(word): documents repeat their words (a plain dict: cleared when full)
+    _sure: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, conditions: list[str], flags: int, words_before: int, words_after: int,
@@ -217,9 +284,10 @@ class Prefilter:
         ``prefilter`` key or a YAML recognizer's own patterns). ``user_rules`` are the rules-file
         patterns among them, compiled by saferegex."""
         guard, _, unguarded = guard_for(conditions, flags)
+        checks, limit = short_text_checks(conditions, flags) if guard is not None and not unguarded else ((), 0)
         return cls(cls.union(conditions, flags), words_before, words_after, frozenset(stop_words),
                    frozenset(special_cases), tuple(user_rules), guard if not unguarded else None,
-                   tuple(dict.fromkeys(conditions)))
+                   tuple(dict.fromkeys(conditions)), checks, limit)
 
     @staticmethod
     def union(conditions: list[str], flags: int, guard: bool = True) -> "regex.Pattern":
@@ -238,14 +306,21 @@ class Prefilter:
 
     def sure_keyword(self, chunk: str) -> bool:
         """A word spaCy keeps as one (or more) keyword tokens for presidio's context walk."""
+        known = self._sure.get(chunk)
+        if known is not None:
+            return known
         low = chunk.lower()
-        return (
+        sure = (
             _ALNUM.fullmatch(chunk) is not None
             and low not in self.stop_words
             and low != "be"
             and chunk not in self.special_cases
             and low not in self.special_cases
         )
+        if len(self._sure) >= _SURE_CACHE:
+            self._sure.clear()
+        self._sure[chunk] = sure
+        return sure
 
     def hits(self, text: str) -> list[tuple[int, int]]:
         # Every alternative of the union starts at a character of the guard (``starts``), compiled
@@ -257,6 +332,8 @@ class Prefilter:
             if first is None:
                 return []
             pos = first.start()
+            if len(text) - pos < self.short_limit and not self._long_enough(text, pos):
+                return []
         if not self.user_rules:
             return [m.span() for m in self.pattern.finditer(text, pos)]
         try:
@@ -266,6 +343,15 @@ class Prefilter:
                 for _ in rule.finditer(text):
                     pass
             raise RuleTimeout("pii prefilter", saferegex.DEFAULT_TIMEOUT) from None
+
+    def _long_enough(self, text: str, pos: int) -> bool:
+        """Could a hit start at or after ``pos``: a start character of some alternative with
+        enough characters after it for the alternative's shortest match?"""
+        n = len(text)
+        for cls, fewest in self.short_checks:
+            if n - fewest >= pos and cls.search(text, pos, n - fewest + 1) is not None:
+                return True
+        return False
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         hits = self.hits(text)

@@ -128,8 +128,11 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     """
 
     def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
-                 country_code: str | None = None, verified: dict | None = None):
+                 country_code: str | None = None, verified: dict | None = None, hopeless: dict | None = None,
+                 cannot: dict | None = None):
         super().__init__(text, region, leniency=leniency)
+        self._hopeless_outcomes = {} if hopeless is None else hopeless  # candidate → _hopeless (this region)
+        self._cannot_outcomes = {} if cannot is None else cannot  # candidate → _cannot_be_valid (this region)
         self._shared = shared
         self._verified = {} if verified is None else verified  # (region, candidate) → verified number or None
         self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
@@ -153,7 +156,10 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                 return None
             start, candidate, digits = got
             if len(candidate) >= self._min_candidate_length:
-                if not self._hopeless(digits):
+                hopeless = self._hopeless_outcomes.get(candidate)
+                if hopeless is None:
+                    hopeless = _remember(self._hopeless_outcomes, candidate, self._hopeless(digits))
+                if not hopeless:
                     found = self._extract_match(candidate, start)
                     if found is not None:
                         return found
@@ -180,13 +186,15 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         # every part is read as a national number of the region: one must contain a valid one
         return self._national_numbers is not None and self._national_numbers[0].search(d.number) is None
 
-    def _parse_and_verify(self, candidate, offset):
+    def _cannot_be_valid(self, candidate: str) -> bool:
+        """True when ``candidate`` read in this region cannot be a valid number, from its digit
+        counts alone (depends on the candidate and region only: remembered per candidate)."""
         if not _LETTER.search(candidate):
             digits = _ND.findall(candidate)
             n = len(digits)
             # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
             if n < self._min_digits:
-                return None
+                return True
             # A candidate without '+' or the region's international prefix is parsed as a national
             # number of the region: its digits are [country code] [national prefix]* national
             # number [extension], and a valid national number has one of the region's lengths.
@@ -196,13 +204,21 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     if not idd.match(number):
-                        return None
+                        return True
                 elif self._national_numbers is not None and not _EXTENSION_MARK.search(candidate) \
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     # parsed as a national number, its national significant number is a suffix of its digits
                     if self._national_numbers[1].search(number) is None and not idd.match(number):
-                        return None
+                        return True
+        return False
+
+    def _parse_and_verify(self, candidate, offset):
+        cannot = self._cannot_outcomes.get(candidate)
+        if cannot is None:
+            cannot = _remember(self._cannot_outcomes, candidate, self._cannot_be_valid(candidate))
+        if cannot:
+            return None
         if self.leniency != Leniency.VALID:
             return super()._parse_and_verify(candidate, offset)
         # upstream's checks (all rejections without side effects); only the neighbour check reads the
@@ -243,7 +259,16 @@ def _typed_descs(md) -> list:
 
 
 _UNSEEN = object()
-_VERIFIED_CACHE = 1 << 16  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
+_VERIFIED_CACHE = 1 << 14  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
+_OUTCOME_CACHE = 1 << 13  # candidate → digit-count verdicts remembered per region (cleared when full)
+
+
+def _remember(cache: dict, key, value):
+    """Store ``value`` under ``key`` in a bounded outcome cache (emptied when full); returns it."""
+    if len(cache) >= _OUTCOME_CACHE:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _parse_verified(candidate: str, region: str):
@@ -332,10 +357,17 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         """
         shared: dict = {}
         min_digits = self._min_digits_cached()
-        verified: dict = {}  # per call (one batch's windows): repeated candidates are parsed once per region
+        # (region, candidate) → parse outcome, kept across calls: it depends on neither the text
+        # nor the call (documents of a corpus repeat versions, dates, part numbers)
+        verified = self.__dict__.get("_verified_outcomes")
+        if verified is None:
+            verified = self._verified_outcomes = {}
+            self._hopeless_by_region = {region: {} for region in self.supported_regions}
+            self._cannot_by_region = {region: {} for region in self.supported_regions}
+        hopeless, cannot = self._hopeless_by_region, self._cannot_by_region
         return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
                                                                self.national_bounds(region), self._cc_only(region),
-                                                               verified))
+                                                               verified, hopeless[region], cannot[region]))
                               for region in self.supported_regions), text, nlp_artifacts)
 
     def _cc_only(self, region: str) -> str | None:

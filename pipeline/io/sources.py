@@ -19,6 +19,7 @@ record index; the run goes on. The ``inputs`` output carries per-split stats ``{
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 from typing import Any, Iterator
@@ -90,7 +91,6 @@ ERROR = "error"  # the file failed here (open, decompression): the error and the
 END = "end"  # no records: the file's stored byte count and sha256, once per file
 PART_LEVEL = 1  # zstd level of a part on disk: fast, as the dedup stage's held batches
 PART_BYTES = 4 << 20  # decompressed bytes per LINES part: parts enough to balance the workers
-_BOM = b"\xef\xbb\xbf"
 
 
 def cuts_stream(f: dict, workers: int) -> bool:
@@ -181,7 +181,7 @@ def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTE
                     yield part(TOO_LONG, splitter.index, splitter.offset, head=last.head, line_size=last.size)
                 elif last == b"" and splitter.index == 0:
                     # a file holding only a byte order mark: its reader's own outcome, from the same bytes
-                    yield lines_part(0, 0, [_BOM], False)
+                    yield lines_part(0, 0, [codecs.BOM_UTF8], False)
                 elif last:
                     if not pending:
                         first = (splitter.index, splitter.offset)

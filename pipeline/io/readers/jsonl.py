@@ -8,6 +8,8 @@ the 0-based line number (blank lines counted, but a blank line is not a record).
 """
 from __future__ import annotations
 
+import codecs
+
 from typing import Any, Callable, Iterator
 
 import orjson
@@ -17,7 +19,6 @@ from pipeline.io.splits import RECORDS, Split
 from pipeline.io.streams import READ_BLOCK, CountingReader, error_text
 from pipeline.records import Reason
 
-_BOM = b"\xef\xbb\xbf"
 
 
 class TooLong:
@@ -62,7 +63,7 @@ class LineSplitter:
                 return
             if first:
                 first = False
-                if block.startswith(_BOM):
+                if block.startswith(codecs.BOM_UTF8):
                     block = block[3:]
                     self.offset += 3
             nl = block.find(b"\n")

@@ -171,41 +171,53 @@ def run(
     options = pipeline_options(beam_args)
     if runner_name(options) != "DirectRunner":
         cfg = with_absolute_file_paths(cfg)
-    p = beam.Pipeline(runner=make_runner(options), options=options)
-    graph.build(p, cfg, files, staging, run_id, read_workers=read_workers(options))
+    with _beam_pipeline(options) as p:
+        graph.build(p, cfg, files, staging, run_id, read_workers=read_workers(options))
 
-    # --- locked: stage, commit, clean up ----------------------------------------------------
-    created = not FileSystems.exists(out)
-    if created:
-        FileSystems.mkdirs(out)
-    lock = outdir.RunLock(out, run_id)
-    try:
-        lock.acquire()
-    except BaseException:
-        _remove_if_empty(out, created)
-        raise
-    failed = True
-    try:
-        if lock.took_over is not None:
-            _LOG.warning("took over the stale lock of %s", outdir.describe(lock.took_over))
-        replaced = outdir.check_contents(out, overwrite)  # again: another run may have committed meanwhile
-        outdir.remove_leftovers(out)
-        _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
-        with _progress(cfg, out, staging, files) as monitor:
-            result = p.run()
-            if monitor is not None:
-                monitor.result = result  # runners that return before the end report live metrics
-            result.wait_until_finish()
-        previous = versions.read_bytes(FileSystems.join(out, MANIFEST)) if replaced else None
-        committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases, previous)
-        failed = False
-        return committed
-    finally:
-        if failed:
-            outdir.remove_leftovers(out)
-        lock.release()
-        if failed:
+        # --- locked: stage, commit, clean up ----------------------------------------------------
+        created = not FileSystems.exists(out)
+        if created:
+            FileSystems.mkdirs(out)
+        lock = outdir.RunLock(out, run_id)
+        try:
+            lock.acquire()
+        except BaseException:
             _remove_if_empty(out, created)
+            raise
+        failed = True
+        try:
+            if lock.took_over is not None:
+                _LOG.warning("took over the stale lock of %s", outdir.describe(lock.took_over))
+            replaced = outdir.check_contents(out, overwrite)  # again: another run may have committed meanwhile
+            outdir.remove_leftovers(out)
+            _LOG.info("run %s: %d input file(s) → %s; stages: %s", run_id, len(files), out, ", ".join(graph.enabled_stages(cfg)))
+            with _progress(cfg, out, staging, files) as monitor:
+                result = p.run()
+                if monitor is not None:
+                    monitor.result = result  # runners that return before the end report live metrics
+                result.wait_until_finish()
+            previous = versions.read_bytes(FileSystems.join(out, MANIFEST)) if replaced else None
+            committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases, previous)
+            failed = False
+            return committed
+        finally:
+            if failed:
+                outdir.remove_leftovers(out)
+            lock.release()
+            if failed:
+                _remove_if_empty(out, created)
+
+
+@contextlib.contextmanager
+def _beam_pipeline(options: PipelineOptions):
+    """A Beam pipeline whose scratch folder goes with it: Beam makes ``beam-pipeline-temp*`` in the
+    system temp folder when a pipeline is built and removes it only at the end of ``run()``, so each
+    run refused after the build (OUT locked, OUT changed meanwhile) would leave one behind."""
+    p = beam.Pipeline(runner=make_runner(options), options=options)
+    try:
+        yield p
+    finally:
+        shutil.rmtree(p.local_tempdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -435,3 +435,22 @@ def test_stale_lock_with_a_reused_pid_is_taken_over(tmp_path):
     lock = RunLock(str(tmp_path), "20261205T000000Z-00000003").acquire()
     assert lock.took_over["process_start"] == "1"
     lock.release()
+
+
+def test_refused_and_finished_runs_leave_nothing_in_the_temp_folder(published, config, tmp_path):
+    """Beam makes a scratch folder when the pipeline is built and removes it only at the end of its
+    run: a run refused after that point (here: OUT locked by a live process) must not leave it."""
+    inp, out = published
+    import socket
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    live = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00"}
+    (out / LOCK).write_text(json.dumps(live), encoding="utf-8")
+    assert_refused(run_cli("run", "--input", inp, "--output", out, "--config", config, "--overwrite", env=env), f"pid {os.getpid()}")
+    assert sorted(p.name for p in scratch.iterdir()) == []
+    (out / LOCK).unlink()
+    res = run_cli("run", "--input", inp, "--output", out, "--config", config, "--overwrite", "--quiet", env=env)
+    assert res.code == 0, res.stderr
+    assert sorted(p.name for p in scratch.iterdir()) == []

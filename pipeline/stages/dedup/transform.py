@@ -290,6 +290,6 @@ class DedupStage(beam.PTransform):
 
     def _one_step_bound(self, cfg) -> int:
         """The one-step components' node bound, or 0 for the distributed rounds."""
-        mode = getattr(cfg, "components", "auto")
+        mode = cfg.components
         one_step = mode == "one_step" or (mode == "auto" and self._local)
         return cfg.one_step_max_nodes if one_step else 0

@@ -173,6 +173,16 @@ class _Region:
         self.covered = mask[: self.size]
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
         self._markup: np.ndarray | None = None
+        self._found: dict[tuple[str, str], bool] = {}
+
+    def finds(self, rule: RulePattern, text: str) -> bool:
+        """Whether ``rule`` finds something in ``text``, searched once per document: the windows
+        around a document's findings are often the same words."""
+        key = (rule.name, text)
+        hit = self._found.get(key)
+        if hit is None:
+            hit = self._found[key] = rule.search(text) is not None
+        return hit
 
     def uncovered_runs(self, start: int, end: int, own: tuple[int, int] | None = None) -> list[tuple[int, int]]:
         """Word runs in ``[start, end)`` no matched reference has (nor ``own``, a declaration's name)."""
@@ -488,7 +498,7 @@ class LicenseDetector(StageCore):
             for r in self.restrictions:
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
-                if r.id not in hits and r.wording.search(region.text(ia, ib) if r.inside else window):
+                if r.id not in hits and region.finds(r.wording, region.text(ia, ib) if r.inside else window):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)

@@ -349,18 +349,26 @@ class LicenseDetector(StageCore):
         # the first test needs only the keywords holding no other keyword (the longer one implies the
         # shorter), and for ASCII text (str.isascii() is O(1)) only the ASCII ones
         minimal = [k for k in self.keywords if not any(o != k and o in k for o in self.keywords)]
-        self._any_keywords = tuple(minimal)
         self._any_ascii_keywords = tuple(k for k in minimal if k.isascii())
+        # the others in one alternation: a regex skips the positions whose character starts no
+        # keyword, cheaper than one substring scan per keyword on non-ASCII text
+        others = [k for k in minimal if not k.isascii()]
+        self._any_other_keyword = re.compile("|".join(re.escape(k) for k in others)) if others else None
         self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
     # -- analysis (public: other modules and tests call it) ------------------------------------
+    def has_signal(self, low: str) -> bool:
+        """Whether the lower-cased text holds any signal keyword (license or copyright wording)."""
+        # plain substring tests for the ASCII keywords: faster than one alternation regex over them
+        return any(k in low for k in self._any_ascii_keywords) or (
+            self._any_other_keyword is not None and not low.isascii() and self._any_other_keyword.search(low) is not None)
+
     def analyse(self, text: str) -> Findings:
         """License expression and copyright notices found in ``text`` (no policy applied)."""
         if not isinstance(text, str) or not text:
             return _EMPTY
         low = text.lower()
-        # plain substring tests: faster than one alternation regex over the same literals
-        if not any(k in low for k in (self._any_ascii_keywords if low.isascii() else self._any_keywords)):
+        if not self.has_signal(low):
             return _EMPTY
         present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)

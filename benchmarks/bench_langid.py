@@ -13,6 +13,15 @@ Speed: one process (= one core). ``predict_batch`` on the long paragraphs, and t
 (``LanguageFilter.process_batch``: documents + paragraph shares, batches of 512) on the benchmark
 corpus (benchmarks/work/corpus-v2-<docs>-s7.jsonl, built by benchmarks/corpus.py). CPU seconds, median of --runs.
 Writes benchmarks/results/langid.md.
+
+    .venv/bin/python benchmarks/bench_langid.py --stage-cpu [--before DIR] [--runs 3] [--corpus F ...]
+
+Stage core only, per corpus (default: both 10k benchmark corpora): CPU seconds of
+``LanguageFilter.process_batch`` over the whole corpus in batches of 512, one fresh process per
+checkout, median (range) of --runs with remembered predictions forgotten before each run; with
+``--before DIR`` (e.g. ``git archive <commit> | tar -x -C DIR``) the same for another checkout, and
+whether both give identical records (language, score, shares, flags: a digest per corpus). Prints a
+Markdown table; writes nothing.
 """
 from __future__ import annotations
 
@@ -132,12 +141,76 @@ def corpus_docs(n: int, natural: bool = False) -> tuple[list[str], str]:
     return docs, "fixture paragraphs grouped by 5, x10"
 
 
+_STAGE_CHILD = r"""
+import hashlib, json, sys, time
+from pipeline.config import load_config
+from pipeline.records import new_record
+from pipeline.stages.langid import LanguageFilter
+path, runs = sys.argv[1], int(sys.argv[2])
+core = LanguageFilter(load_config())
+core.setup()
+with open(path, encoding="utf-8") as fh:
+    texts = [json.loads(line)["text"] for line in fh]
+cpu, digest = [], None
+for _ in range(runs):
+    core._ident._memo.clear()
+    if core._ident._native is not None:
+        core._ident._native.forget()
+    recs = [new_record(source_uri="bench", record_index=i, text=x) for i, x in enumerate(texts)]
+    t = time.process_time()
+    verdicts = []
+    for i in range(0, len(recs), 512):
+        verdicts += core.process_batch(recs[i : i + 512])
+    cpu.append(time.process_time() - t)
+    h = hashlib.sha256()
+    for r, v in zip(recs, verdicts):
+        h.update(json.dumps([r.get("lang"), r.get("lang_score"), v.action, v.reason, v.detail], sort_keys=True, default=str).encode())
+    digest = h.hexdigest()[:16]
+print(json.dumps({"cpu": cpu, "docs": len(texts), "digest": digest}))
+"""
+
+
+def stage_cpu(args) -> int:
+    """``--stage-cpu``: the stage core's CPU per corpus, this checkout and optionally another."""
+    import subprocess  # noqa: PLC0415
+
+    trees = ([("before", args.before.resolve())] if args.before else []) + [("this", ROOT)]
+    lines = [f"`benchmarks/bench_langid.py --stage-cpu --runs {args.runs}` — {platform.machine()}, Python "
+             f"{platform.python_version()}; `LanguageFilter.process_batch` over the whole corpus (batches of 512), one "
+             f"process per checkout, CPU seconds (user+sys), median (range) of {args.runs}.", "",
+             "| checkout | corpus | stage CPU | per document | records digest |", "|---|---|---:|---:|---|"]
+    digests: dict[str, set] = defaultdict(set)
+    for label, tree in trees:
+        for corpus in args.corpus:
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            res = subprocess.run([sys.executable, "-c", _STAGE_CHILD, str(corpus), str(args.runs)], cwd=tree, env=env,
+                                 capture_output=True, text=True, check=True)
+            out = json.loads(res.stdout.strip().splitlines()[-1])
+            cpu = out["cpu"]
+            med = statistics.median(cpu)
+            digests[corpus.name].add(out["digest"])
+            lines.append(f"| {label} | {corpus.name} | {med:.2f} s ({min(cpu):.2f}–{max(cpu):.2f}) "
+                         f"| {med / out['docs'] * 1e6:.0f} µs | {out['digest']} |")
+    if args.before:
+        same = all(len(d) == 1 for d in digests.values())
+        lines += ["", "Records identical between the checkouts: " + ("yes" if same else "NO") + "."]
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-lang", type=int, default=150)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--docs", type=int, default=5000)
+    ap.add_argument("--stage-cpu", action="store_true", help="only the stage core's CPU per corpus (see the docstring)")
+    ap.add_argument("--before", type=Path, help="with --stage-cpu: another checkout to measure the same way")
+    ap.add_argument("--corpus", type=Path, nargs="*",
+                    default=[ROOT / "benchmarks" / "work" / "corpus-v2-10000-s7.jsonl",
+                             ROOT / "benchmarks" / "work" / "corpus-english-v2-10000-s7.jsonl"])
     args = ap.parse_args(argv)
+    if args.stage_cpu:
+        return stage_cpu(args)
 
     cfg = load_config()
     t0 = time.perf_counter()

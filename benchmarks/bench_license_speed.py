@@ -6,6 +6,7 @@
 Each run is a fresh process (peak RSS is per process): ``LicenseDetector.setup()`` then
 ``process_batch`` over batches of 512 records of the whole corpus, records built outside the timer.
 Reported: CPU seconds (user+sys of the process, ``time.process_time``) of setup and of the stage,
+with ``--before``: whether both checkouts give the same records and verdicts (a digest per corpus),
 RSS after setup and peak RSS after setup / after the stage, medians of ``--runs`` with the range;
 once more on the last corpus with numba loaded before setup, as in a pipeline worker (the quality
 and langid stages load it): the license stage's own memory.
@@ -56,9 +57,15 @@ if not setup_only:
         texts = [json.loads(line)["text"] for line in fh]
     recs = [new_record(source_uri="bench", record_index=i, text=x) for i, x in enumerate(texts)]
     t = time.process_time()
+    verdicts = []
     for i in range(0, len(recs), 512):
-        core.process_batch(recs[i : i + 512])
+        verdicts += core.process_batch(recs[i : i + 512])
     out.update(stage_cpu=time.process_time() - t, peak_stage=peak(), docs=len(recs), corpus=path.rsplit("/", 1)[-1])
+    import hashlib
+    h = hashlib.sha256()
+    for r, v in zip(recs, verdicts):
+        h.update(json.dumps([r.get("license"), r.get("copyright"), v.action, v.reason, v.detail], sort_keys=True, default=str).encode())
+    out["digest"] = h.hexdigest()[:16]
 print(json.dumps(out))
 """
 
@@ -89,6 +96,11 @@ def measure(tree: Path, corpora: list[Path], runs: int) -> dict:
         out["numba"] = [child(tree, corpora[-1], cache, numba_first=True) for _ in range(runs)]
         out["cold"] = [child(tree, corpora[0], cache, setup_only=True, no_cache=True) for _ in range(runs)]
     return out
+
+
+def digests(res: dict) -> dict[str, set]:
+    """Per corpus, the digests of the stage's records and verdicts over the runs."""
+    return {rows[0]["corpus"]: {r["digest"] for r in rows} for name, rows in res.items() if name not in ("cold", "numba")}
 
 
 def table(label: str, res: dict) -> list[str]:
@@ -127,9 +139,15 @@ def main(argv=None) -> int:
         "| peak RSS after setup | peak RSS after stage |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    if args.before:
-        lines += table("before", measure(args.before.resolve(), args.corpus, args.runs))
-    lines += table("this", measure(ROOT, args.corpus, args.runs))
+    before = measure(args.before.resolve(), args.corpus, args.runs) if args.before else None
+    this = measure(ROOT, args.corpus, args.runs)
+    if before:
+        lines += table("before", before)
+    lines += table("this", this)
+    if before:  # the same records and verdicts from both checkouts, per corpus
+        a, b = digests(before), digests(this)
+        same = all(len(a[k]) == 1 and a[k] == b.get(k) for k in a)
+        lines += ["", "Records and verdicts identical between the checkouts (digest per corpus): " + ("yes" if same else "NO") + "."]
     if args.out:
         args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     sys.stdout.write("\n".join(lines) + "\n")

@@ -30,6 +30,10 @@ _LATER_VERSION = re.compile(r"\b(?:later|newer|greater|subsequent)\b")
 _EXPR_CHARS = re.compile(r"^[A-Za-z0-9.+\-: ()]+$")
 
 
+_NOTICE = 1
+_KIND_CODES = {"text": 0, "notice": _NOTICE, "reference": 2, "pointer": 3}
+
+
 def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
@@ -331,6 +335,7 @@ class LicenseMatcher:
         short_text = int(matching.get("short_text_words", 40))
         self.kinds = meta["kinds"]
         self.is_text = np.array([k == "text" for k in self.kinds])
+        self.kinds_array = np.array([_KIND_CODES.get(k, -1) for k in self.kinds], dtype=np.int8)
         self.fragment_texts = frozenset(np.flatnonzero(self.is_text & (text_words < short_text)).tolist())
         self._text_words = text_words
         # references that offer "any later version": a match of one whose document lacks those words
@@ -338,6 +343,9 @@ class LicenseMatcher:
         self.says_later = frozenset(meta["says_later"])
         renamed = scancode_renames()
         self.exprs = [_renamed(e, renamed) for e in meta["exprs"]]
+        families: dict[str, int] = {}  # same id: same_license() of the two expressions holds
+        self.family_ids = np.array([families.setdefault(_VERSION_TAIL.sub("", e), len(families)) for e in self.exprs],
+                                   dtype=np.int32)
         self.aliases: dict[str, str] = {k: _renamed(v, renamed) for k, v in meta["aliases"].items()}
         # full texts that may also match in part (a truncated copy); some only match whole
         self.partial_text = self.is_text & np.array(meta["partial"], dtype=bool)
@@ -437,7 +445,10 @@ class LicenseMatcher:
         """The 4-grams of full text ``ref``, in text order."""
         return self._grams(self.text_ids[self.text_bounds[ref] : self.text_bounds[ref + 1]].astype(np.uint64))
 
-    def match(self, text: str) -> list[Match]:
+    def match(self, text: str, reference: bool = False) -> list[Match]:
+        """The references found in ``text``, by document position. ``reference=True`` resolves
+        overlaps with :func:`_resolve` over every candidate (the plain path the tests compare
+        :func:`_resolve_candidates` with)."""
         toks = tokenize(text)
         if len(toks) < self.n:
             return []
@@ -477,20 +488,28 @@ class LicenseMatcher:
         refs_found = pair_ref[seg_start]
         span_start, span_end = _densest_spans(pair_ref, pair_pos, seg_start, self.ref_sizes)
         repeated = np.add.reduceat(pair_rep.astype(np.int64), seg_start) / (seg_end - seg_start)
-        matches: list[Match] = []
-        exprs, kinds, n = self.exprs, self.kinds, self.n
-        found = refs_found.tolist()
-        # Python numbers for the loop (a NumPy scalar per field is slow), the same values
-        sizes, matched_counts = self.ref_sizes[refs_found].tolist(), counts[refs_found].tolist()
-        starts, ends, shares = span_start.tolist(), span_end.tolist(), repeated.tolist()
-        bounds = np.r_[seg_start, len(pair_ref)].tolist()
-        for k, ref in enumerate(found):
-            matched = matched_counts[k]
-            m = Match(exprs[ref], kinds[ref], starts[k], ends[k] + n, matched, matched / max(1, sizes[k]), ref, shares[k])
-            m.covered = pair_gram[bounds[k] : bounds[k + 1]]  # the reference's document 4-grams; positions below
-            matches.append(m)
-        kept = _resolve(matches, self.short, lambda m, text: self._share_beyond(m, text.ref, uniq, mult),
-                        self.is_text & ~self.partial_text)
+        bounds = np.r_[seg_start, len(pair_ref)]
+        whole_only = self.is_text & ~self.partial_text
+
+        def beyond(m: Match, text: Match) -> float:
+            return self._share_beyond(m, text.ref, uniq, mult)
+
+        if reference:
+            matches: list[Match] = []
+            exprs, kinds, n = self.exprs, self.kinds, self.n
+            found = refs_found.tolist()
+            # Python numbers for the loop (a NumPy scalar per field is slow), the same values
+            sizes, matched_counts = self.ref_sizes[refs_found].tolist(), counts[refs_found].tolist()
+            starts, ends, shares = span_start.tolist(), span_end.tolist(), repeated.tolist()
+            for k, ref in enumerate(found):
+                matched = matched_counts[k]
+                m = Match(exprs[ref], kinds[ref], starts[k], ends[k] + n, matched, matched / max(1, sizes[k]), ref, shares[k])
+                m.covered = pair_gram[bounds[k] : bounds[k + 1]]  # the reference's document 4-grams; positions below
+                matches.append(m)
+            kept = _resolve(matches, self.short, beyond, whole_only)
+        else:
+            kept = _resolve_candidates(self, refs_found, counts[refs_found], span_start, span_end + self.n, repeated,
+                                       pair_gram, bounds, beyond, whole_only)
         for m in kept:
             # every occurrence, not only the first: a repeated 4-gram covers each place it stands
             m.covered = positions[np.isin(inverse, m.covered)]
@@ -562,33 +581,97 @@ def same_license(a: str, b: str) -> bool:
     return _VERSION_TAIL.sub("", a) == _VERSION_TAIL.sub("", b)
 
 
+def _resolve_candidates(matcher: "LicenseMatcher", refs: np.ndarray, matched: np.ndarray, start: np.ndarray,
+                        end: np.ndarray, repeated: np.ndarray, pair_gram: np.ndarray, bounds: np.ndarray, beyond,
+                        whole_only: np.ndarray) -> list[Match]:
+    """:func:`_resolve` over candidates given as arrays (one entry per reference), with the same
+    result: a document holding a full license text has hundreds of candidates, nearly all inside
+    an earlier kept one, so a :class:`Match` is only built for a candidate that may be kept.
+
+    Same order (the sort key of :func:`_resolve` as arrays: float products and quotients round as
+    Python's do). A candidate that overlaps a kept match by more than half its span and cannot be a
+    standalone notice is dropped by :func:`_resolve` whatever else holds; that test is done for all
+    later candidates at once when a match is kept. Every other candidate goes through
+    :func:`_resolve`'s own per-candidate logic (:func:`_keep_candidate`)."""
+    count = len(refs)
+    sizes = matcher.ref_sizes[refs]
+    coverage = matched / np.maximum(1, sizes)
+    kind_not_text = ~matcher.is_text[refs]
+    order = np.lexsort((refs, kind_not_text, -coverage, -(matched * coverage)))
+    refs, matched, coverage = refs[order], matched[order], coverage[order]
+    start, end, repeated = start[order], end[order], repeated[order]
+    seg_lo, seg_hi = bounds[:-1][order], bounds[1:][order]
+    half_span = 0.5 * np.maximum(1, end - start)
+    maybe_standalone = ((matcher.kinds_array[refs] == _NOTICE) & (matched >= matcher.short) & (repeated >= 0.8)).tolist()
+    exprs, kinds = matcher.exprs, matcher.kinds
+    ref_l, matched_l, cov_l = refs.tolist(), matched.tolist(), coverage.tolist()
+    start_l, end_l, rep_l, lo_l, hi_l = start.tolist(), end.tolist(), repeated.tolist(), seg_lo.tolist(), seg_hi.tolist()
+    built: dict[int, Match] = {}
+
+    def candidate(i: int) -> Match:
+        m = built.get(i)
+        if m is None:
+            m = Match(exprs[ref_l[i]], kinds[ref_l[i]], start_l[i], end_l[i], matched_l[i], cov_l[i], ref_l[i], rep_l[i])
+            m.covered = pair_gram[lo_l[i] : hi_l[i]]
+            built[i] = m
+        return m
+
+    def larger_sharing(i: int) -> list[Match]:
+        # _resolve's whole-only test looks at every other candidate with more matched 4-grams that overlaps
+        others = np.flatnonzero((matched > matched_l[i]) & (np.minimum(end_l[i], end) > np.maximum(start_l[i], start)))
+        return [candidate(j) for j in others.tolist()]
+
+    family = matcher.family_ids[refs]
+    inside_kept = np.zeros(count, dtype=bool)  # more than half inside a kept match
+    inside_other = np.zeros(count, dtype=bool)  # ... that is not a full text of the same license: never standalone
+    kept: list[Match] = []
+    for i in range(count):
+        if inside_kept[i] and (inside_other[i] or not maybe_standalone[i]):
+            continue
+        m = candidate(i)
+        if _keep_candidate(m, kept, matcher.short, beyond, bool(whole_only[ref_l[i]]), lambda i=i: larger_sharing(i)):
+            kept.append(m)
+            later = slice(i + 1, None)
+            inside = (np.minimum(end[later], m.end) - np.maximum(start[later], m.start)) > half_span[later]
+            inside_kept[later] |= inside
+            inside_other[later] |= inside & ((family[later] != family[i]) if m.kind == "text" else True)
+    kept.sort(key=lambda m: m.start)
+    return kept
+
+
+def _keep_candidate(m: Match, kept: list[Match], short: int, beyond, whole_only: bool, larger_sharing) -> bool:
+    """:func:`_resolve`'s decision for one candidate, given the matches kept so far;
+    ``larger_sharing()``: the candidates with more matched 4-grams overlapping ``m``."""
+    span = max(1, m.end - m.start)
+    inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
+    # a notice that also stands outside the full text it is part of (a GPL "or later" header
+    # above the GPL text, whose appendix holds the same words) still counts on its own; a short
+    # phrase ("distributed under the terms of this general public license") repeats inside anyway
+    standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
+    # ... but only a notice of that text's own license: a text quoting another license whole
+    # (OpenSSL's SSLeay part, twice in the document) is named as the containing license
+    standalone = standalone and all(k.kind == "text" and same_license(k.expr, m.expr) for k in inside)
+    if inside and standalone and beyond is not None:
+        # repeated only as often as the text itself repeats it (OpenSSL's acknowledgement clause
+        # stands twice in the OpenSSL license): part of the text, not a notice of its own
+        standalone = all(beyond(m, k) >= 0.8 for k in inside)
+    if inside and not standalone:
+        return False
+    # a whole-only text whose every matched 4-gram another, larger match also has is no evidence of
+    # its own: an MIT grant is not the "permission is hereby NOT granted" text it shares most words with
+    return not (whole_only and any(np.isin(m.covered, k.covered, assume_unique=True).all() for k in larger_sharing()))
+
+
 def _resolve(matches: list[Match], short: int, beyond=None, whole_only: np.ndarray | None = None) -> list[Match]:
     """Greedy: larger, more complete matches first; drop a match mostly inside an already kept one.
     ``beyond(m, text)``: share of ``m``'s 4-grams the document has more often than ``text``'s reference."""
     matches.sort(key=lambda m: (-m.matched * m.coverage, -m.coverage, m.kind != "text", m.ref))
     kept: list[Match] = []
     for m in matches:
-        span = max(1, m.end - m.start)
-        inside = [k for k in kept if min(m.end, k.end) - max(m.start, k.start) > 0.5 * span]
-        # a notice that also stands outside the full text it is part of (a GPL "or later" header
-        # above the GPL text, whose appendix holds the same words) still counts on its own; a short
-        # phrase ("distributed under the terms of this general public license") repeats inside anyway
-        standalone = m.kind == "notice" and m.matched >= short and m.repeated >= 0.8
-        # ... but only a notice of that text's own license: a text quoting another license whole
-        # (OpenSSL's SSLeay part, twice in the document) is named as the containing license
-        standalone = standalone and all(k.kind == "text" and same_license(k.expr, m.expr) for k in inside)
-        if inside and standalone and beyond is not None:
-            # repeated only as often as the text itself repeats it (OpenSSL's acknowledgement clause
-            # stands twice in the OpenSSL license): part of the text, not a notice of its own
-            standalone = all(beyond(m, k) >= 0.8 for k in inside)
-        if inside and not standalone:
-            continue
-        # a whole-only text whose every matched 4-gram another, larger match also has is no evidence of
-        # its own: an MIT grant is not the "permission is hereby NOT granted" text it shares most words with
-        if whole_only is not None and whole_only[m.ref] and any(
-                k.matched > m.matched and min(m.end, k.end) > max(m.start, k.start)
-                and np.isin(m.covered, k.covered, assume_unique=True).all() for k in matches if k is not m):
-            continue
-        kept.append(m)
+        def larger_sharing(m=m) -> list[Match]:
+            return [k for k in matches if k.matched > m.matched and min(m.end, k.end) > max(m.start, k.start)]
+
+        if _keep_candidate(m, kept, short, beyond, whole_only is not None and bool(whole_only[m.ref]), larger_sharing):
+            kept.append(m)
     kept.sort(key=lambda m: m.start)
     return kept

@@ -173,6 +173,16 @@ class _Region:
         self.covered = mask[: self.size]
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
         self._markup: np.ndarray | None = None
+        self._found: dict[tuple[str, str], bool] = {}
+
+    def finds(self, rule: RulePattern, text: str) -> bool:
+        """Whether ``rule`` finds something in ``text``, searched once per document: the windows
+        around a document's findings are often the same words."""
+        key = (rule.name, text)
+        hit = self._found.get(key)
+        if hit is None:
+            hit = self._found[key] = rule.search(text) is not None
+        return hit
 
     def uncovered_runs(self, start: int, end: int, own: tuple[int, int] | None = None) -> list[tuple[int, int]]:
         """Word runs in ``[start, end)`` no matched reference has (nor ``own``, a declaration's name)."""
@@ -339,18 +349,26 @@ class LicenseDetector(StageCore):
         # the first test needs only the keywords holding no other keyword (the longer one implies the
         # shorter), and for ASCII text (str.isascii() is O(1)) only the ASCII ones
         minimal = [k for k in self.keywords if not any(o != k and o in k for o in self.keywords)]
-        self._any_keywords = tuple(minimal)
         self._any_ascii_keywords = tuple(k for k in minimal if k.isascii())
+        # the others in one alternation: a regex skips the positions whose character starts no
+        # keyword, cheaper than one substring scan per keyword on non-ASCII text
+        others = [k for k in minimal if not k.isascii()]
+        self._any_other_keyword = re.compile("|".join(re.escape(k) for k in others)) if others else None
         self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
     # -- analysis (public: other modules and tests call it) ------------------------------------
+    def has_signal(self, low: str) -> bool:
+        """Whether the lower-cased text holds any signal keyword (license or copyright wording)."""
+        # plain substring tests for the ASCII keywords: faster than one alternation regex over them
+        return any(k in low for k in self._any_ascii_keywords) or (
+            self._any_other_keyword is not None and not low.isascii() and self._any_other_keyword.search(low) is not None)
+
     def analyse(self, text: str) -> Findings:
         """License expression and copyright notices found in ``text`` (no policy applied)."""
         if not isinstance(text, str) or not text:
             return _EMPTY
         low = text.lower()
-        # plain substring tests: faster than one alternation regex over the same literals
-        if not any(k in low for k in (self._any_ascii_keywords if low.isascii() else self._any_keywords)):
+        if not self.has_signal(low):
             return _EMPTY
         present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)
@@ -488,7 +506,7 @@ class LicenseDetector(StageCore):
             for r in self.restrictions:
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
-                if r.id not in hits and r.wording.search(region.text(ia, ib) if r.inside else window):
+                if r.id not in hits and region.finds(r.wording, region.text(ia, ib) if r.inside else window):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)

@@ -137,3 +137,21 @@ def test_an_index_file_whose_rows_point_outside_its_arrays_is_rebuilt_not_used(m
     rebuilt = LicenseMatcher(refs, {}, fast=True)
     assert int(rebuilt.post_refs.max()) < len(rebuilt.exprs)
     assert path.read_bytes() == index_bytes((meta, arrays))  # replaced by the good one
+
+
+def test_resolving_from_arrays_keeps_exactly_what_resolving_every_candidate_keeps(matchers):
+    # _resolve_candidates builds a Match only for a candidate that may be kept; _resolve (reference=True)
+    # decides every candidate. Full texts (hundreds of candidates inside them), a notice above a text,
+    # a text twice (repeated notices that may stand alone), two licenses, a changed clause.
+    fast, _ = matchers
+    texts = _texts()
+    gpl2 = _common("GPL-2")
+    texts["built/lgpl-notice-inside-gpl2"] = gpl2[:5000] + "\n\n" + _GPL2_NOTICE.replace("General", "Lesser General") + gpl2[5000:]
+    texts["built/notice-twice-no-text"] = _GPL2_NOTICE * 2
+    with_many = 0
+    for name, text in texts.items():
+        got = [_fields(m) for m in fast.match(text)]
+        want = [_fields(m) for m in fast.match(text, reference=True)]
+        assert got == want, name
+        with_many += len(want) >= 2
+    assert with_many >= 3  # overlap resolution had choices to make, not only single findings

@@ -39,9 +39,21 @@ def version_text() -> str:
     return f"curate {__version__} (curation-pipeline; Apache Beam {beam}; Python {platform.python_version()})"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the text is looked up only when asked for (the package metadata scan is slow)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):  # argparse's own wording
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="curate", description="Curate LLM training data: compliance, dedup, provenance.")
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -204,14 +216,17 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
-    from pipeline.beam_import import import_beam
+    from pipeline.beam_import import LOCAL_ONLY_ENV, import_beam, mentions_gcs
 
-    import_beam()  # before pipeline.run's Beam imports: the lighter import
+    # Without gs:// in any path given (or anywhere in the config), Beam's GCP clients stay unimported.
+    import os
+
+    local_only = not mentions_gcs([*args.input, args.output, *(args.dedup_against or []), repr(cfg)])
+    os.environ[LOCAL_ONLY_ENV] = "1" if local_only else "0"  # for local worker processes
+    import_beam(local_only)  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
 
     if args.dedup_against:
-        import os
-
         from pipeline.io.manifest import checked_release_signatures
         from pipeline.io.outdir import is_remote
 

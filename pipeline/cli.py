@@ -212,16 +212,33 @@ def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) ->
         raise ConfigError(f"--log-file {log_file}: folder not found")
 
 
+def _local_paths_only(args, cfg, beam_args: list[str]) -> bool:
+    """True when the run is on the local DirectRunner and no path given, config value or Beam option
+    names gs://: Beam's GCP client libraries can then stay unimported (``beam_import.GCP_CLIENTS``)."""
+    from pipeline.beam_import import mentions_gcs
+
+    runners = [a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")]
+    runners += [b for a, b in zip(beam_args, beam_args[1:]) if a == "--runner"]
+    if any(r.rsplit(".", 1)[-1].lower() not in ("directrunner", "direct") for r in runners):
+        return False  # another runner (Dataflow above all) may need them on the launcher
+    return not mentions_gcs([*args.input, args.output, *(args.dedup_against or []), repr(cfg), *beam_args])
+
+
 def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
-    from pipeline.beam_import import LOCAL_ONLY_ENV, import_beam, mentions_gcs
+    if args.runner:
+        beam_args = [f"--runner={args.runner}", *beam_args]
+    if args.profile:
+        from pipeline import profiles
 
-    # Without gs:// in any path given (or anywhere in the config), Beam's GCP clients stay unimported.
+        beam_args = profiles.apply(args.profile, beam_args)
     import os
 
-    local_only = not mentions_gcs([*args.input, args.output, *(args.dedup_against or []), repr(cfg)])
+    from pipeline.beam_import import LOCAL_ONLY_ENV, import_beam
+
+    local_only = _local_paths_only(args, cfg, beam_args)
     os.environ[LOCAL_ONLY_ENV] = "1" if local_only else "0"  # for local worker processes
     import_beam(local_only)  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
@@ -234,12 +251,6 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
             raise ConfigError("--dedup-against: dedup is off in this config (dedup.enabled: false)")
         olds = [o if is_remote(o) else os.path.abspath(o) for o in args.dedup_against]
         cfg.dedup.against = [*cfg.dedup.against, *(checked_release_signatures(o) for o in olds)]
-    if args.runner:
-        beam_args = [f"--runner={args.runner}", *beam_args]
-    if args.profile:
-        from pipeline import profiles
-
-        beam_args = profiles.apply(args.profile, beam_args)
     check_beam_args(beam_args, ours)
     import signal
     import threading

@@ -18,7 +18,6 @@ import io
 import operator
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import apache_beam as beam
 import numpy as np
@@ -124,12 +123,7 @@ class _ShardWriterFn(beam.DoFn):
     ``max_rows`` rows or ``max_bytes`` (the table's large field in bytes + a per-row constant).
 
     Elements are row dicts, lists of row dicts, or ``pa.RecordBatch``es of the table's schema (what
-    the output step emits); arrival order is kept up to the final stable sort by ``key``.
-
-    A full shard is sorted, encoded, hashed and written on a helper thread while the next one fills
-    (Arrow's sort and Parquet/zstd encoding and hashlib release the GIL, so the stages upstream,
-    fused with this writer, go on meanwhile); one shard at a time is in flight, and its info is
-    emitted once it is written (a write that failed raises in the bundle)."""
+    the output step emits); arrival order is kept up to the final stable sort by ``key``."""
 
     def __init__(self, table: str, staging: str, max_rows: int, max_bytes: int, run_id: str, key: str | None):
         self._table = table
@@ -146,19 +140,12 @@ class _ShardWriterFn(beam.DoFn):
         self._size_field = _SIZE_FIELD.get(self._table)
         self._schema = TABLE_SCHEMAS[self._table]
         self._metadata = {"run_id": self._run_id, "table": self._table}
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{self._table}")
-
-    def teardown(self):
-        writer = getattr(self, "_writer", None)
-        if writer is not None:
-            writer.shutdown(wait=True)
 
     def start_bundle(self):
         self._pending: list[dict] = []  # row dicts not yet converted, after every batch
         self._batches: list[pa.RecordBatch] = []
         self._rows = 0
         self._bytes = 0
-        self._in_flight = None  # the Future of the shard being written, if any
 
     def process(self, element):
         if isinstance(element, pa.RecordBatch):
@@ -171,7 +158,7 @@ class _ShardWriterFn(beam.DoFn):
             self._rows += 1
             self._bytes += _ROW_OVERHEAD + (len(row.get(field) or "") if field else 0)
             if self._rows >= self._max_rows or self._bytes >= self._max_bytes:
-                yield from self._flush()
+                yield self._flush()
 
     def _convert_pending(self) -> None:
         if self._pending:
@@ -205,30 +192,17 @@ class _ShardWriterFn(beam.DoFn):
             self._batches.append(rb.slice(pos, cut + 1))
             self._rows += cut + 1
             pos += cut + 1
-            yield from self._flush()
+            yield self._flush()
 
     def finish_bundle(self):
-        infos = list(self._flush()) if self._rows else []
-        infos.extend(self._written())
-        for info in infos:
-            yield WindowedValue(info, MIN_TIMESTAMP, [GlobalWindow()])
+        if self._rows:
+            yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
 
-    def _written(self) -> list[dict]:
-        """The info of the shard in flight once it is written (none in flight: nothing)."""
-        future, self._in_flight = self._in_flight, None
-        return [future.result()] if future is not None else []
-
-    def _flush(self):
-        """Hand the buffered rows to the helper thread as one shard, once the shard before it is
-        written; yields that earlier shard's info."""
+    def _flush(self) -> dict:
+        """Write the buffered rows as one shard; its info."""
         self._convert_pending()
         batches, self._batches = self._batches, []
         size, self._rows, self._bytes = self._bytes, 0, 0
-        yield from self._written()
-        self._in_flight = self._writer.submit(self._write_shard, batches, size)
-
-    def _write_shard(self, batches: list[pa.RecordBatch], size: int) -> dict:
-        """Write ``batches`` (``size`` bytes by the max_bytes accounting) as one shard; its info."""
         table = pa.Table.from_batches(batches, schema=self._schema)
         del batches
         if self._key and table.column(0).num_chunks > 1:

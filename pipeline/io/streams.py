@@ -21,12 +21,28 @@ HASH_BLOCK = 8 << 20
 _SKIP_BLOCK = 1 << 20  # bytes read at a time to move forward in a stream that cannot seek
 
 
+_HASHER = None  # the helper thread that hashes what CountingReaders read, started on first use
+
+
+def _hasher():
+    global _HASHER
+    if _HASHER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-sha256")
+    return _HASHER
+
+
 class CountingReader:
-    """Wraps a raw (as stored) stream: counts bytes read and, optionally, hashes them."""
+    """Wraps a raw (as stored) stream: counts bytes read and, optionally, hashes them.
+
+    Each block read is hashed on a helper thread (hashlib releases the GIL on large buffers) while
+    the reader parses it; blocks are hashed in order, one in flight per reader."""
 
     def __init__(self, raw, hashing: bool = True, limit: int | None = None):
         self._raw = raw
         self._sha = hashlib.sha256() if hashing else None
+        self._hashing = None  # the Future of the block being hashed
         self._left = limit
         self.bytes = 0
 
@@ -39,7 +55,9 @@ class CountingReader:
         if data:
             self.bytes += len(data)
             if self._sha is not None:
-                self._sha.update(data)
+                if self._hashing is not None:
+                    self._hashing.result()
+                self._hashing = _hasher().submit(self._sha.update, data)
             if self._left is not None:
                 self._left -= len(data)
         return data
@@ -53,6 +71,9 @@ class CountingReader:
             pass
 
     def sha256(self) -> str | None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
         return self._sha.hexdigest() if self._sha is not None else None
 
     def close(self) -> None:

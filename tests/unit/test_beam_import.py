@@ -65,6 +65,13 @@ def test_a_stages_off_run_writes_its_release_without_importing_pandas(tmp_path):
         "print(rc, 'apache_beam' in sys.modules, 'pandas' in sys.modules)\n"
     ).splitlines()[-1]
     assert out == "0 True False"
+    gcp = _python(  # the same run, local paths only: Beam's GCP client libraries were never imported
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"rc = main(['run', '--input', {str(corpus)!r}, '--output', {str(tmp_path / 'out')!r}, '--config', {str(config)!r}, '--quiet', '--overwrite'])\n"
+        "print(rc, [m for m in ('google.cloud.storage', 'apitools', 'apache_beam.io.gcp.bigquery') if m in sys.modules])\n"
+    ).splitlines()[-1]
+    assert gcp == "0 []"
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "out" / "documents").num_rows == 2
@@ -82,3 +89,44 @@ def test_reading_parquet_after_pyarrow_without_pandas_does_not_import_it(tmp_pat
         "print(got, 'pandas' in sys.modules, type(pa.table({'n': [1]}).to_pandas()).__name__)\n"
     )
     assert out == "['a', None] False DataFrame"
+
+
+_FILESYSTEMS = (
+    "import sys\n"
+    "from apache_beam.io.filesystems import FileSystems\n"
+    "def scheme(path):\n"
+    "    try:\n"
+    "        return type(FileSystems.get_filesystem(path)).__name__\n"
+    "    except ValueError:\n"
+    "        return 'unknown'\n"
+    "print(scheme('/tmp/x'), scheme('gs://bucket/x'), 'google.cloud.storage' in sys.modules, 'apitools' in sys.modules)\n"
+)
+
+
+def test_local_only_leaves_the_gcp_clients_unimported():
+    out = _python("from pipeline.beam_import import import_beam\nimport_beam(local_only=True)\n" + _FILESYSTEMS)
+    assert out == "LocalFileSystem unknown False False"
+
+
+def test_local_only_comes_from_the_environment_for_worker_processes(monkeypatch):
+    monkeypatch.setenv("CURATE_LOCAL_PATHS_ONLY", "1")
+    assert _python("from pipeline.beam_import import import_beam\nimport_beam()\n" + _FILESYSTEMS) == "LocalFileSystem unknown False False"
+    monkeypatch.setenv("CURATE_LOCAL_PATHS_ONLY", "0")
+    assert _python("from pipeline.beam_import import import_beam\nimport_beam()\n" + _FILESYSTEMS) == "LocalFileSystem GCSFileSystem True True"
+
+
+def test_gcp_clients_are_kept_whenever_a_run_may_need_them():
+    import argparse
+
+    from pipeline.cli import _local_paths_only
+    from pipeline.config import Config
+
+    def local(inputs=("in.jsonl",), output="out", against=None, beam_args=()):
+        return _local_paths_only(argparse.Namespace(input=list(inputs), output=output, dedup_against=against), Config(), list(beam_args))
+
+    assert local() and local(beam_args=["--runner=DirectRunner", "--direct_running_mode=multi_processing"])
+    assert not local(inputs=["in.jsonl", "gs://bucket/crawl/"])
+    assert not local(output="GS://bucket/out")
+    assert not local(against=["gs://bucket/old-release"])
+    assert not local(beam_args=["--temp_location=gs://bucket/tmp"])
+    assert not local(beam_args=["--runner=DataflowRunner"]) and not local(beam_args=["--runner", "FlinkRunner"])

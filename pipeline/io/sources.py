@@ -195,13 +195,24 @@ def _read_stride(sp: Split, read: Callable[[int], bytes], progress_of: _ShareOfB
     from pipeline.io.readers.jsonl import read_jsonl
 
     stream = _StrideStream(read, split, splits, block)
+    size = sp.cfg.batch_size
+    batch: list[dict] = []  # full batches across windows, as when the file is read whole
     while not stream.ended:
         if stream.owned(stream.pos):
             stream.open_window()
-            yield from read_jsonl(sp, stream.window, stream.index, stream.pos, progress_of)
+            for tag, value in read_jsonl(sp, stream.window, stream.index, stream.pos, progress_of):
+                if tag != RECORDS:
+                    yield tag, value
+                    continue
+                batch += value
+                if len(batch) >= size:
+                    yield RECORDS, batch[:size]
+                    batch = batch[size:]
         else:
             stream.skip()
             sp.progress(progress_of.bytes, sp.stored_size)
+    if batch:
+        yield RECORDS, batch
 
 
 def _read_stride_file(sp: Split, raw, split: int, splits: int, block: int) -> Iterator[tuple[str, Any]]:

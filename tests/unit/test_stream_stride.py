@@ -218,3 +218,11 @@ def test_a_one_file_input_is_enough_items_for_every_worker(tmp_path, monkeypatch
     items = stride_items(f_gz, workers)
     assert [item[STRIDE][:2] for item in items] == [[k, workers] for k in range(workers)]
     assert sum(item["size"] for item in items) == packed.stat().st_size  # progress shares add up
+
+
+def test_record_batches_stay_full_across_blocks(tmp_path):
+    """Blocks hold fewer records than a batch: batches still fill up (all but each item's last)."""
+    path = write(tmp_path, "many.jsonl.gz", gzip.compress(body(2000, every_kind=False)))
+    for item in stride_items(expand_inputs([str(path)])[0], 2, 300):  # ~4 records per block
+        sizes = [len(v) for tag, v in read_split(item, CFG, "r1") if tag == "records"]
+        assert len(sizes) > 10 and set(sizes[:-1]) == {CFG.batch_size} and 0 < sizes[-1] <= CFG.batch_size

@@ -232,8 +232,7 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
     from pipeline.io.sources import ReadInputs
 
     run = cfg.run
-    ingest = p | "ingest" >> ReadInputs(files, run, run_id, workers=read_workers, fields=cfg.ingest.paths(),
-                                        parts_dir=FileSystems.join(staging, "_parts"))
+    ingest = p | "ingest" >> ReadInputs(files, run, run_id, workers=read_workers, fields=cfg.ingest.paths())
     records = ingest.records
     decisions = [ingest.decisions]
     quarantine = ingest.quarantine

@@ -19,21 +19,16 @@ record index; the run goes on. The ``inputs`` output carries per-split stats ``{
 """
 from __future__ import annotations
 
-import codecs
-import hashlib
-import io
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.config import RunConfig
 from pipeline.io.readers import READERS
 from pipeline.io.splits import (
     DECISIONS,
-    EXCERPT_SCRUB_MARGIN,
     INPUTS,
     QUARANTINE,
     RECORDS,
@@ -41,7 +36,7 @@ from pipeline.io.splits import (
     plan_splits,
     whole_file_item,
 )
-from pipeline.io.streams import CountingReader, decompressed, error_text, open_raw
+from pipeline.io.streams import READ_BLOCK, CountingReader, decompressed, error_text, open_raw
 from pipeline.records import Reason
 
 
@@ -52,24 +47,23 @@ def read_split(item: dict, cfg: RunConfig, run_id: str, fields: dict | None = No
     The last thing yielded is the split's ``inputs`` stats row. Never raises on bad input.
     """
     sp = Split(item, cfg, run_id, fields)
-    if item.get(PART) is not None:
-        yield from _read_part(sp, item)
-        yield from sp.flush_side()
-        sp.log_done()
-        yield INPUTS, sp.stats()
-        return
+    stride = item.get(STRIDE)
     try:
         raw = open_raw(item["uri"])
     except Exception as exc:  # noqa: BLE001
-        sp.seen = 1
-        sp.quarantine(item.get("first_index", 0), item.get("start", 0), Reason.UNREADABLE_FILE, error_text(exc), None)
+        if not (stride and stride[0]):  # a file that cannot be opened is split 0's to report
+            sp.seen = 1
+            sp.quarantine(item.get("first_index", 0), item.get("start", 0), Reason.UNREADABLE_FILE, error_text(exc), None)
         yield from sp.flush_side()
         sp.log_done()
         sp.file_bytes = sp.file_sha256 = None
         yield INPUTS, sp.stats()
         return
     try:
-        yield from READERS[item["format"]].read(sp, raw)
+        if stride:
+            yield from _read_stride_file(sp, raw, *stride)
+        else:
+            yield from READERS[item["format"]].read(sp, raw)
     finally:
         try:
             raw.close()
@@ -80,174 +74,173 @@ def read_split(item: dict, cfg: RunConfig, run_id: str, fields: dict | None = No
     yield INPUTS, sp.stats()
 
 
-# A compressed JSONL file cannot be read from the middle. With several local workers, the one that
-# plans it decompresses it once and cuts it into parts of whole lines (spilled to files under the
-# run's staging folder, so only their names cross the shuffle), which the reshuffle spreads over
-# every worker. Part kinds:
-PART = "part"
-LINES = "lines"  # whole lines (the file's last one may lack its newline), in the file ``chunk``
-TOO_LONG = "too_long"  # one line over run.max_record_bytes: its head and size
-ERROR = "error"  # the file failed here (open, decompression): the error and the held excerpt
-END = "end"  # no records: the file's stored byte count and sha256, once per file
-PART_LEVEL = 1  # zstd level of a part on disk: fast, as the dedup stage's held batches
-PART_BYTES = 4 << 20  # decompressed bytes per LINES part: parts enough to balance the workers
+# A compressed JSONL file cannot be read from the middle. With several local workers it is read by
+# ``splits`` stride items at once: each decompresses the whole stream (in parallel, nothing written
+# or read back) and parses only the lines that START in its own blocks of ``block`` decompressed
+# bytes (block number mod splits), counting the newlines of the others to number its own lines.
+STRIDE = "stride"  # item key: [this split's number, the number of splits, block bytes]
+STRIDE_BLOCK = 1 << 20  # decompressed bytes per block: small enough to even out stretches of a file
 
 
-def cuts_stream(f: dict, workers: int) -> bool:
-    """Whether file ``f`` is read as parts cut by :func:`cut_stream` (not as one item)."""
+def read_by_stride(f: dict, workers: int) -> bool:
+    """Whether file ``f`` is read by :func:`stride_items` (not as one item)."""
     return workers > 1 and f["format"] == "jsonl" and f["compression"] is not None
 
 
-def cut_stream(f: dict, cfg: RunConfig, folder: str, part_bytes: int = PART_BYTES) -> Iterator[dict]:
-    """Work items that read compressed JSONL file ``f`` in parts: it is decompressed here, once,
-    and cut at line ends into ``LINES`` parts of about ``part_bytes`` (files under ``folder``);
-    a line over ``run.max_record_bytes`` becomes a ``TOO_LONG`` part (its head only), a failure an
-    ``ERROR`` part, and the last item is an ``END`` part with the file's stored size and sha256.
-    Reading the parts (:func:`read_split`) yields exactly what reading the file whole yields."""
-    from pipeline.io.readers.jsonl import LineSplitter, TooLong
-
-    import zstandard
-
-    # compressed on disk: what waits in the staging folder stays near the input's own size, a
-    # decompression bomb of repeated lines included
-    pack = zstandard.ZstdCompressor(level=PART_LEVEL).compress
+def stride_items(f: dict, splits: int, block: int = STRIDE_BLOCK) -> list[dict]:
+    """``splits`` work items that together read compressed JSONL file ``f`` exactly as one item
+    reading it whole would; split 0 also reports the file's stored size and sha256 (and a failure
+    to open it). Each item's ``size`` is its share of the stored bytes (progress)."""
     base = whole_file_item(f)
-    file_key = hashlib.sha1(f["uri"].encode("utf-8")).hexdigest()[:16]  # part names: a rerun rewrites the same
-    stored = 0  # stored bytes read when the last part was cut (each part's share, for progress)
-    counter = None
-    number = 0
+    share = f["size"] // splits
+    return [{**base, STRIDE: [k, splits, block], "size": share + (f["size"] - share * splits if k == 0 else 0)}
+            for k in range(splits)]
 
-    def part(kind: str, index: int, offset: int, **extra) -> dict:
-        nonlocal stored
-        now = counter.bytes if counter is not None else 0
-        item = {**base, PART: kind, "first_index": index, "start": offset, "size": now - stored, **extra}
-        stored = now
-        return item
 
-    def lines_part(index: int, offset: int, lines: list[bytes], newline: bool) -> dict:
-        nonlocal number
-        path = FileSystems.join(folder, f"{file_key}-{number}.jsonl.zst")
-        number += 1
-        data = b"\n".join(lines) + b"\n" if newline else b"\n".join(lines)
-        with FileSystems.create(path) as fh:
-            fh.write(pack(data))
-        return part(LINES, index, offset, chunk=path)
+class _ShareOfBytes:
+    """Progress of one stride item: its share of the stored bytes read so far."""
 
-    try:
-        raw = open_raw(f["uri"])
-    except Exception as exc:  # noqa: BLE001 - the reader's own outcome for a file that cannot be opened
-        yield part(ERROR, 0, 0, error=error_text(exc), excerpt=None)
-        yield {**part(END, 0, 0), "bytes": None, "sha256": None}
-        return
-    counter = CountingReader(raw)
-    try:
-        try:
-            stream = decompressed(counter, f["compression"])
-        except Exception as exc:  # noqa: BLE001
-            yield part(ERROR, 0, 0, error=error_text(exc), excerpt=None)
-        else:
-            splitter = LineSplitter(stream.read, 0, 0, cfg.max_record_bytes, cfg.quarantine_raw_bytes + EXCERPT_SCRUB_MARGIN)
-            pending: list[bytes] = []
-            size = 0
-            first = (0, 0)
+    def __init__(self, counter: CountingReader, splits: int):
+        self._counter = counter
+        self._splits = splits
+
+    @property
+    def bytes(self) -> int:
+        return self._counter.bytes // self._splits
+
+
+class _StrideStream:
+    """The decompressed stream as one stride split sees it: :meth:`window` reads from a line start
+    in one of its blocks up to and including the newline after which a line starts in another
+    split's block; :meth:`skip` moves to the next line start in one of its blocks, counting lines.
+
+    Every underlying read is ``read(READ_BLOCK)``, as when the file is read whole, so a failing
+    stream fails at the same byte for every split: the split owning the line being read reports it
+    (through read_jsonl, its window being open), the others stop silently."""
+
+    def __init__(self, read: Callable[[int], bytes], split: int, splits: int, block: int):
+        self._read = read
+        self._split, self._splits, self._block = split, splits, block
+        self.buf = b""  # read, not yet consumed
+        self.pos = 0  # stream offset of buf[0]
+        self.index = 0  # line number of the line starting at pos (between windows)
+        self.ended = False  # the stream ended, or failed
+        self._closes_from = 0  # a newline at or after this offset may close the open window
+
+    def owned(self, offset: int) -> bool:
+        return (offset // self._block) % self._splits == self._split
+
+    def open_window(self) -> None:
+        self._closes_from = (self.pos // self._block + 1) * self._block - 1
+        self._open = True
+
+    def window(self, _n: int) -> bytes:
+        """The next piece of the open window (``read`` for read_jsonl); b"" at its end."""
+        if not self._open:
+            return b""
+        if not self.buf:
             try:
-                for index, offset, lines in splitter.blocks():
-                    for line in lines:
-                        if type(line) is TooLong:
-                            if pending:
-                                yield lines_part(*first, pending, True)
-                                pending, size = [], 0
-                            yield part(TOO_LONG, index, offset, head=line.head, line_size=line.size)
-                            offset += line.size + 1
-                        else:
-                            if not pending:
-                                first = (index, offset)
-                            pending.append(line)
-                            size += len(line) + 1
-                            offset += len(line) + 1
-                            if size >= part_bytes:
-                                yield lines_part(*first, pending, True)
-                                pending, size = [], 0
-                        index += 1
-            except Exception as exc:  # noqa: BLE001 - a file failing part-way: what was read, then one row
-                if pending:
-                    yield lines_part(*first, pending, True)
-                yield part(ERROR, splitter.index, splitter.offset, error=error_text(exc), excerpt=splitter.excerpt())
-            else:
-                last = splitter.tail()
-                if type(last) is TooLong:
-                    if pending:
-                        yield lines_part(*first, pending, True)
-                    yield part(TOO_LONG, splitter.index, splitter.offset, head=last.head, line_size=last.size)
-                elif last == b"" and splitter.index == 0:
-                    # a file holding only a byte order mark: its reader's own outcome, from the same bytes
-                    yield lines_part(0, 0, [codecs.BOM_UTF8], False)
-                elif last:
-                    if not pending:
-                        first = (splitter.index, splitter.offset)
-                    yield lines_part(*first, [*pending, last], False)
-                elif pending:
-                    yield lines_part(*first, pending, True)
-        try:
-            counter.drain()  # the stats cover the whole file as stored, as when it is read whole
-            stats = {"bytes": counter.bytes, "sha256": counter.sha256()}
-        except Exception:  # noqa: BLE001
-            stats = {"bytes": None, "sha256": None}
-        yield {**part(END, 0, 0), **stats}
-    finally:
-        try:
-            raw.close()
-        except Exception:  # noqa: BLE001
-            pass
+                self.buf = self._read(READ_BLOCK)
+            except Exception:
+                self.ended = True
+                raise
+            if not self.buf:
+                self.ended, self._open = True, False
+                return b""
+        buf, pos = self.buf, self.pos
+        rel = max(self._closes_from - pos, 0)
+        while True:
+            nl = buf.find(b"\n", rel)
+            if nl < 0:
+                self.buf, self.pos = b"", pos + len(buf)
+                out = buf
+                break
+            if not self.owned(pos + nl + 1):
+                out, self.buf, self.pos = buf[: nl + 1], buf[nl + 1 :], pos + nl + 1
+                self._open = False
+                break
+            # the next line also starts in a block of this split (one split, or a line over a block)
+            self._closes_from = ((pos + nl + 1) // self._block + 1) * self._block - 1
+            rel = nl + 1
+        self.index += out.count(b"\n")
+        return out
+
+    def skip(self) -> None:
+        """Move to the first line start in the next block of this split (sets :attr:`ended` when
+        the stream ends or fails first: the line being read is another split's)."""
+        b = self.pos // self._block
+        target = (b + (self._split - b) % self._splits) * self._block
+        buf, pos, index = self.buf, self.pos, self.index
+        while True:
+            nl = buf.find(b"\n", max(target - 1 - pos, 0))
+            if nl >= 0:
+                self.index = index + buf.count(b"\n", 0, nl + 1)
+                self.buf, self.pos = buf[nl + 1 :], pos + nl + 1
+                return
+            index += buf.count(b"\n")
+            pos += len(buf)
+            try:
+                buf = self._read(READ_BLOCK)
+            except Exception:  # noqa: BLE001 - reported by the split owning the line
+                buf = b""
+            if not buf:
+                self.ended = True
+                return
 
 
-def _read_part(sp: Split, item: dict) -> Iterator[tuple[str, Any]]:
-    """Records and side rows of one part cut by :func:`cut_stream`."""
+def _read_stride(sp: Split, read: Callable[[int], bytes], progress_of: _ShareOfBytes, split: int, splits: int,
+                 block: int) -> Iterator[tuple[str, Any]]:
+    """Records and side rows of the lines of decompressed stream ``read`` that start in this
+    split's blocks (see :class:`_StrideStream`)."""
     from pipeline.io.readers.jsonl import read_jsonl
 
-    kind, index, offset = item[PART], item["first_index"], item["start"]
-    if kind == LINES:
-        try:
-            import zstandard
+    stream = _StrideStream(read, split, splits, block)
+    size = sp.cfg.batch_size
+    batch: list[dict] = []  # full batches across windows, as when the file is read whole
+    while not stream.ended:
+        if stream.owned(stream.pos):
+            stream.open_window()
+            for tag, value in read_jsonl(sp, stream.window, stream.index, stream.pos, progress_of):
+                if tag != RECORDS:
+                    yield tag, value
+                    continue
+                batch += value
+                if len(batch) >= size:
+                    yield RECORDS, batch[:size]
+                    batch = batch[size:]
+        else:
+            stream.skip()
+            sp.progress(progress_of.bytes, sp.stored_size)
+    if batch:
+        yield RECORDS, batch
 
-            with FileSystems.open(item["chunk"]) as fh:
-                data = zstandard.ZstdDecompressor().decompress(fh.read())
-            FileSystems.delete([item["chunk"]])  # read once: the folder only ever holds unread parts
-        except Exception as exc:  # noqa: BLE001 - a part that cannot be read is the file's failure
+
+def _read_stride_file(sp: Split, raw, split: int, splits: int, block: int) -> Iterator[tuple[str, Any]]:
+    """One stride item of a compressed JSONL file opened as ``raw`` (as the JSONL reader reads it
+    whole: a stream that cannot be decompressed is one row, the stats cover the file as stored;
+    both are split 0's alone)."""
+    counter = CountingReader(raw, hashing=split == 0)
+    try:
+        stream = decompressed(counter, sp.item["compression"])
+    except Exception as exc:  # noqa: BLE001
+        if split == 0:
             sp.seen = 1
-            sp.quarantine(index, offset, Reason.UNREADABLE_FILE, error_text(exc), None)
-            return
-        counter = CountingReader(io.BytesIO(data), hashing=False)
-        yield from read_jsonl(sp, counter.read, index, offset, counter)
-    elif kind == TOO_LONG:
-        sp.seen = 1
-        sp.too_large(index, offset, item["head"], item["line_size"])
-    elif kind == ERROR:
-        sp.seen = 1
-        sp.quarantine(index, offset, Reason.UNREADABLE_FILE, item["error"], item["excerpt"])
-
-
-def _spill_folder() -> str:
-    """A local folder for the parts of compressed files when no run staging folder is given
-    (tests, tools): removed when the process that built the pipeline exits normally."""
-    import atexit
-    import shutil
-    import tempfile
-
-    path = tempfile.mkdtemp(prefix="curate-parts-")
-    atexit.register(shutil.rmtree, path, True)
-    return path
+            sp.quarantine(0, 0, Reason.UNREADABLE_FILE, error_text(exc), None)
+            yield from sp.flush_side()
+    else:
+        yield from _read_stride(sp, stream.read, _ShareOfBytes(counter, splits), split, splits, block)
+    if split == 0:
+        sp.hash_rest(counter)
 
 
 class _PlanSplits(beam.DoFn):
-    def __init__(self, cfg: RunConfig, workers: int, spill: str | None = None):
+    def __init__(self, cfg: RunConfig, workers: int):
         self._cfg = cfg
         self._workers = workers
-        self._spill = spill
 
     def process(self, f):
-        if self._spill is not None and cuts_stream(f, self._workers):
-            yield from cut_stream(f, self._cfg, self._spill, min(PART_BYTES, self._cfg.split_bytes))
+        if read_by_stride(f, self._workers):
+            yield from stride_items(f, self._workers, min(STRIDE_BLOCK, self._cfg.split_bytes))
         else:
             yield from plan_splits(f, self._cfg, self._workers)
 
@@ -286,15 +279,13 @@ class ReadInputs(beam.PTransform):
     file whole, in order, with no split planning and no reshuffle: splitting a file pays only when
     its ranges are read at the same time, and planning costs a pass over the file. ``workers=N``
     (known, local) sizes splits so each worker gets some; ``workers=0`` (unknown: a distributed
-    runner) splits at ``run.split_bytes``. With N > 1, a compressed JSONL file is cut into parts
-    (:func:`cut_stream`) kept under ``parts_dir`` (the run's staging folder) until read. Outputs are identical either way (``doc_id`` and
+    runner) splits at ``run.split_bytes``. With N > 1, a compressed JSONL file is read by N stride
+    items (:func:`stride_items`). Outputs are identical either way (``doc_id`` and
     ``record_index`` do not depend on splitting).
     """
 
-    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0, fields: dict | None = None,
-                 parts_dir: str | None = None):
+    def __init__(self, files: list[dict], run_config: RunConfig, run_id: str, workers: int = 0, fields: dict | None = None):
         super().__init__()
-        self._parts_dir = parts_dir
         self._files = list(files)
         self._cfg = run_config
         self._run_id = run_id
@@ -305,14 +296,10 @@ class ReadInputs(beam.PTransform):
         read = "read" >> beam.ParDo(_ReadSplit(self._cfg, self._run_id, self._fields)).with_outputs(QUARANTINE, DECISIONS, INPUTS, main=RECORDS)
         if self._workers == 1:
             return pbegin | "files" >> beam.Create([whole_file_item(f) for f in self._files], reshuffle=False) | read
-        streams = sum(cuts_stream(f, self._workers) for f in self._files)
         files = pbegin | "files" >> beam.Create(self._files, reshuffle=False)
-        if streams > 1:  # each compressed file is cut by one worker: spread them first
-            files = files | "spread" >> beam.Reshuffle()
-        spill = (self._parts_dir or _spill_folder()) if streams else None
         return (
             files
-            | "plan" >> beam.ParDo(_PlanSplits(self._cfg, self._workers, spill))
+            | "plan" >> beam.ParDo(_PlanSplits(self._cfg, self._workers))
             | "distribute" >> beam.Reshuffle()
             | read
         )

@@ -1,5 +1,5 @@
 """Two local worker processes reading ONE file each of plain JSONL, .jsonl.gz and .jsonl.zst, cut
-into many splits and parts, write the same documents, decisions and quarantine rows as the
+into many splits and stride items, write the same documents, decisions and quarantine rows as the
 in-process single-worker run, with the same per-file input stats and stage counts."""
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_two_workers_on_single_files_equal_one_worker(tmp_path, offline):  # noq
     (src / "a.jsonl").write_bytes(lines("a", 60))
     (src / "b.jsonl.gz").write_bytes(gzip.compress(lines("b", 60)))
     (src / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(lines("c", 40)))
-    # small splits and parts: every file becomes many work items for the two workers
+    # small splits and stride blocks: every file becomes many work items for the two workers
     cfg = load_config(overrides={"run": {"split_bytes": 3000}})
     one = run(cfg, [str(src)], str(tmp_path / "one"), [])
     two = run(cfg, [str(src)], str(tmp_path / "two"), list(TWO_WORKERS))

@@ -197,7 +197,7 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
     splitter = LineSplitter(read, index, offset, sp.cfg.max_record_bytes, sp.window)
     parse = line_parser(sp)
     batch: list[dict] = []
-    seen = 0
+    seen = sp.seen  # a stride item reads several windows into one split
     in_block = False  # True while the lines of a block are handled (not while reading)
     try:
         for index, offset, lines in splitter.blocks():

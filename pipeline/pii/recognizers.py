@@ -143,18 +143,17 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
     def _find(self, index):
         shared, text = self._shared, self.text
         while self._max_tries > 0:
-            got = shared.get(index, False)
-            if got is False:
-                match = _PATTERN.search(text, index)
-                if match is None:
-                    got = None
-                else:
-                    candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
-                    got = (match.start(), candidate, _Digits(candidate))
-                shared[index] = got
+            got = shared.get(index)
             if got is None:
+                got = shared[index] = self._next_live(index)
+            skipped, start, candidate, digits = got
+            if skipped:  # candidates no region can take, each one try as upstream counts it
+                if self._max_tries <= skipped:
+                    self._max_tries = 0
+                    return None
+                self._max_tries -= skipped
+            if start is None:
                 return None
-            start, candidate, digits = got
             if len(candidate) >= self._min_candidate_length:
                 hopeless = self._hopeless_outcomes.get(candidate)
                 if hopeless is None:
@@ -166,6 +165,26 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                 self._max_tries -= 1
             index = start + len(candidate)
         return None
+
+    def _next_live(self, index: int) -> tuple:
+        """``(skipped, start, candidate, digits)``: the first candidate found searching from
+        ``index`` on (upstream's search, trim and step) that some region may take, after
+        ``skipped`` tries spent on candidates with fewer digits than any valid number and no
+        letter (:meth:`_hopeless` in every region); ``start`` is None when none is left. Depends on
+        the text and the index only: the regions of one text share it."""
+        text, skipped, shortest = self.text, 0, self._min_candidate_length
+        while True:
+            match = _PATTERN.search(text, index)
+            if match is None:
+                return skipped, None, None, None
+            start = match.start()
+            candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
+            digits = _Digits(candidate)
+            if digits.count >= self._min_digits or digits.letter:
+                return skipped, start, candidate, digits
+            if len(candidate) >= shortest:
+                skipped += 1
+            index = start + len(candidate)
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,

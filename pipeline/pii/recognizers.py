@@ -89,6 +89,7 @@ def _isbn_like(text: str) -> bool:
 
 
 _ND = re.compile(r"\d")  # what phonenumbers reads as a digit (Unicode Nd)
+_DIGIT_RUN = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")  # letters: vanity numbers and extensions ("ext", "x") take the slow path
 _PLUS = re.compile(f"[{_PLUS_CHARS}]")
 _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without letters (phonenumbers' _EXTN_PATTERNS)
@@ -97,7 +98,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -105,6 +106,26 @@ class _Digits:
         self.plus = _PLUS.search(candidate) is not None
         self._text = candidate
         self._number = None
+        self._part_starts = None
+
+    def starts_with_at_a_part(self, prefix: re.Pattern) -> bool:
+        """``prefix`` matches the digits of some part of the candidate at their start.
+
+        Every part phonenumbers parses (the candidate, or an inner group of it) begins at the
+        candidate's start or after a separator, so its digits begin where a run of digits of the
+        candidate begins; parsing reads an international prefix only there. Non-ASCII candidates
+        (where phonenumbers' digit normalisation decides the digits) are searched anywhere."""
+        if not self._text.isascii():
+            return prefix.search(self.number) is not None
+        starts = self._part_starts
+        if starts is None:
+            starts, at = [], 0
+            for run in _DIGIT_RUN.findall(self._text):
+                starts.append(at)
+                at += len(run)
+            self._part_starts = starts
+        number = self.number
+        return any(prefix.match(number, at) for at in starts)
 
     @property
     def number(self) -> str:
@@ -188,17 +209,17 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
-        or, when no part of it is international (no '+', no international prefix anywhere in its
-        digits), fewer than any national number of the region or no stretch of its digits that is
+        or, when no part of it is international (no '+', no international prefix at the start of
+        the digits of any of its parts), fewer than any national number of the region or no stretch of its digits that is
         one (:meth:`RegionalPhoneRecognizer.national_numbers`)."""
         if d.letter:
             return False
         if d.count < self._min_digits:
             return True
         if self._country_code is not None and self._national is not None and not d.plus \
-                and self._country_code not in d.number and self._national[2].search(d.number) is None:
+                and self._country_code not in d.number and not d.starts_with_at_a_part(self._national[2]):
             return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or self._national[2].search(d.number) is not None:
+        if self._national is None or d.plus or d.starts_with_at_a_part(self._national[2]):
             return False  # some part may be read as an international number
         if d.count < self._national[0]:
             return True

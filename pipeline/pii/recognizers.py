@@ -112,17 +112,21 @@ class _Digits:
         """``prefix`` matches the digits of some part of the candidate at their start.
 
         Every part phonenumbers parses (the candidate, or an inner group of it) begins at the
-        candidate's start or after a separator, so its digits begin where a run of digits of the
-        candidate begins; parsing reads an international prefix only there. Non-ASCII candidates
+        candidate's start or at or after a separator (slash, bracket, space, full stop, wide
+        hyphen, or a hyphen with a space beside it), so its digits begin where a run of digits of
+        the candidate begins, never after a hyphen joining two digits (``7-0005834`` has one part,
+        starting at ``7``); parsing reads an international prefix only there. Non-ASCII candidates
         (where phonenumbers' digit normalisation decides the digits) are searched anywhere."""
         if not self._text.isascii():
             return prefix.search(self.number) is not None
         starts = self._part_starts
         if starts is None:
-            starts, at = [], 0
-            for run in _DIGIT_RUN.findall(self._text):
-                starts.append(at)
-                at += len(run)
+            starts, at, text = [], 0, self._text
+            for run in _DIGIT_RUN.finditer(text):
+                p = run.start()
+                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
+                    starts.append(at)
+                at += run.end() - p
             self._part_starts = starts
         number = self.number
         return any(prefix.match(number, at) for at in starts)

@@ -145,7 +145,8 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     ``_find`` is upstream's loop with two changes that leave its matches unchanged: the
     candidate found from a search index is looked up in ``shared`` (the same for every region:
-    it depends only on the text and the index), and a candidate none of whose parts can be valid
+    it depends only on the text and the index; the candidates no region can take are stepped
+    over there once, not once per region), and a candidate none of whose parts can be valid
     (:meth:`_hopeless`) is skipped without parsing; ``_parse_and_verify`` rejects the inner parts
     of longer candidates by the same digit counts. A skipped candidate counts as one try, not
     one per inner part, so the 65,535-try limit is reached later than upstream (never on

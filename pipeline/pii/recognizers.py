@@ -167,7 +167,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
 
     def _find(self, index):
-        shared, text = self._shared, self.text
+        shared = self._shared
         while self._max_tries > 0:
             got = shared.get(index)
             if got is None:

@@ -336,6 +336,53 @@ def shortcuts_equal(cfg, n_docs: int) -> bool:
     return same
 
 
+def phone_texts(core, records: list[dict]) -> list[str]:
+    """The texts the stage core hands the phone recognizer for ``records`` (joined windows, CJK
+    boundaries applied), captured from one pass."""
+    from pipeline.pii.recognizers import RegionalPhoneRecognizer
+
+    got: list[str] = []
+    original = RegionalPhoneRecognizer._results
+
+    def capture(self, matches, text, nlp_artifacts):
+        got.append(text)
+        return original(self, matches, text, nlp_artifacts)
+
+    RegionalPhoneRecognizer._results = capture
+    try:
+        stage_cpu(core, records)
+    finally:
+        RegionalPhoneRecognizer._results = original
+    return got
+
+
+def phone_equal(cfg, n_docs: int) -> bool:
+    """The phone recognizer's fast path against the reference (presidio's per-region loop over
+    stock python-phonenumbers matchers) on every text the stage core hands it for both corpora:
+    prints findings, digests and CPU seconds of each; True when identical."""
+    from pipeline.pii.recognizers import RegionalPhoneRecognizer
+    from pipeline.stages.pii import PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    same = True
+    for corpus in ("multilingual", "english"):
+        texts = phone_texts(core, corpus_records(corpus, n_docs))
+        outcome = {}
+        for name in ("analyze_fast", "analyze"):
+            rec = RegionalPhoneRecognizer()  # fresh: no outcomes remembered from the capture
+            run = getattr(rec, name)
+            t0 = time.process_time()
+            found = [key(run(t, ["PHONE_NUMBER"])) for t in texts]
+            spent = time.process_time() - t0
+            digest = hashlib.sha256(json.dumps(found).encode("utf-8")).hexdigest()[:12]
+            outcome[name] = (sum(map(len, found)), digest)
+            print(f"{corpus}: {name} on {len(texts)} texts ({sum(map(len, texts)):,} chars): "
+                  f"{outcome[name][0]} findings, digest {digest}, {spent:.2f} CPU s")
+        same &= outcome["analyze_fast"] == outcome["analyze"]
+    return same
+
+
 def corpora_costs(cfg, n_docs: int, runs: int) -> list[str]:
     """Stage-core CPU seconds per ``n_docs`` documents on the multilingual and English-heavy corpora."""
     from pipeline.stages.pii import PiiScrubber
@@ -420,6 +467,10 @@ def main(argv=None) -> int:
     ap.add_argument("--shortcuts-equal", action="store_true",
                     help="only compare the stage core's output with and without the fast path's short cuts on "
                     "benchmarks/corpus.py's two corpora (--docs of each, default 10000); exit 1 if they differ")
+    ap.add_argument("--phone-equal", action="store_true",
+                    help="only compare the phone recognizer's fast path with the reference (stock phonenumbers per "
+                    "region) on the texts the stage hands it for benchmarks/corpus.py's two corpora (--docs of each, "
+                    "default 10000); exit 1 if they differ")
     ap.add_argument("--no-candidate", action="store_true",
                     help="only the documents-without-candidates section (vs datatrove's PIIFormatter)")
     args = ap.parse_args(argv)
@@ -427,6 +478,10 @@ def main(argv=None) -> int:
         from pipeline.config import load_config
 
         return 0 if shortcuts_equal(load_config(), args.docs if args.docs != 1500 else 10_000) else 1
+    if args.phone_equal:
+        from pipeline.config import load_config
+
+        return 0 if phone_equal(load_config(), args.docs if args.docs != 1500 else 10_000) else 1
     if args.parts:
         from pipeline.config import load_config
 

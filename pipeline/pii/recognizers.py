@@ -89,6 +89,7 @@ def _isbn_like(text: str) -> bool:
 
 
 _ND = re.compile(r"\d")  # what phonenumbers reads as a digit (Unicode Nd)
+_DIGIT_RUN = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")  # letters: vanity numbers and extensions ("ext", "x") take the slow path
 _PLUS = re.compile(f"[{_PLUS_CHARS}]")
 _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without letters (phonenumbers' _EXTN_PATTERNS)
@@ -97,7 +98,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -105,6 +106,30 @@ class _Digits:
         self.plus = _PLUS.search(candidate) is not None
         self._text = candidate
         self._number = None
+        self._part_starts = None
+
+    def starts_with_at_a_part(self, prefix: re.Pattern) -> bool:
+        """``prefix`` matches the digits of some part of the candidate at their start.
+
+        Every part phonenumbers parses (the candidate, or an inner group of it) begins at the
+        candidate's start or at or after a separator (slash, bracket, space, full stop, wide
+        hyphen, or a hyphen with a space beside it), so its digits begin where a run of digits of
+        the candidate begins, never after a hyphen joining two digits (``7-0005834`` has one part,
+        starting at ``7``); parsing reads an international prefix only there. Non-ASCII candidates
+        (where phonenumbers' digit normalisation decides the digits) are searched anywhere."""
+        if not self._text.isascii():
+            return prefix.search(self.number) is not None
+        starts = self._part_starts
+        if starts is None:
+            starts, at, text = [], 0, self._text
+            for run in _DIGIT_RUN.finditer(text):
+                p = run.start()
+                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
+                    starts.append(at)
+                at += run.end() - p
+            self._part_starts = starts
+        number = self.number
+        return any(prefix.match(number, at) for at in starts)
 
     @property
     def number(self) -> str:
@@ -120,7 +145,8 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     ``_find`` is upstream's loop with two changes that leave its matches unchanged: the
     candidate found from a search index is looked up in ``shared`` (the same for every region:
-    it depends only on the text and the index), and a candidate none of whose parts can be valid
+    it depends only on the text and the index; the candidates no region can take are stepped
+    over there once, not once per region), and a candidate none of whose parts can be valid
     (:meth:`_hopeless`) is skipped without parsing; ``_parse_and_verify`` rejects the inner parts
     of longer candidates by the same digit counts. A skipped candidate counts as one try, not
     one per inner part, so the 65,535-try limit is reached later than upstream (never on
@@ -141,20 +167,19 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
 
     def _find(self, index):
-        shared, text = self._shared, self.text
+        shared = self._shared
         while self._max_tries > 0:
-            got = shared.get(index, False)
-            if got is False:
-                match = _PATTERN.search(text, index)
-                if match is None:
-                    got = None
-                else:
-                    candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
-                    got = (match.start(), candidate, _Digits(candidate))
-                shared[index] = got
+            got = shared.get(index)
             if got is None:
+                got = shared[index] = self._next_live(index)
+            skipped, start, candidate, digits = got
+            if skipped:  # candidates no region can take, each one try as upstream counts it
+                if self._max_tries <= skipped:
+                    self._max_tries = 0
+                    return None
+                self._max_tries -= skipped
+            if start is None:
                 return None
-            start, candidate, digits = got
             if len(candidate) >= self._min_candidate_length:
                 hopeless = self._hopeless_outcomes.get(candidate)
                 if hopeless is None:
@@ -167,19 +192,39 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             index = start + len(candidate)
         return None
 
+    def _next_live(self, index: int) -> tuple:
+        """``(skipped, start, candidate, digits)``: the first candidate found searching from
+        ``index`` on (upstream's search, trim and step) that some region may take, after
+        ``skipped`` tries spent on candidates with fewer digits than any valid number and no
+        letter (:meth:`_hopeless` in every region); ``start`` is None when none is left. Depends on
+        the text and the index only: the regions of one text share it."""
+        text, skipped, shortest = self.text, 0, self._min_candidate_length
+        while True:
+            match = _PATTERN.search(text, index)
+            if match is None:
+                return skipped, None, None, None
+            start = match.start()
+            candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
+            digits = _Digits(candidate)
+            if digits.count >= self._min_digits or digits.letter:
+                return skipped, start, candidate, digits
+            if len(candidate) >= shortest:
+                skipped += 1
+            index = start + len(candidate)
+
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
-        or, when no part of it is international (no '+', no international prefix anywhere in its
-        digits), fewer than any national number of the region or no stretch of its digits that is
+        or, when no part of it is international (no '+', no international prefix at the start of
+        the digits of any of its parts), fewer than any national number of the region or no stretch of its digits that is
         one (:meth:`RegionalPhoneRecognizer.national_numbers`)."""
         if d.letter:
             return False
         if d.count < self._min_digits:
             return True
         if self._country_code is not None and self._national is not None and not d.plus \
-                and self._country_code not in d.number and self._national[2].search(d.number) is None:
+                and self._country_code not in d.number and not d.starts_with_at_a_part(self._national[2]):
             return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or self._national[2].search(d.number) is not None:
+        if self._national is None or d.plus or d.starts_with_at_a_part(self._national[2]):
             return False  # some part may be read as an international number
         if d.count < self._national[0]:
             return True

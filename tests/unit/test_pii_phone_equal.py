@@ -145,3 +145,112 @@ def test_typed_patterns_exclude_common_technical_digits():
     for region, digits in itertools.product(("US", "GB"), ("20190521", "1996", "65536")):
         numbers = RegionalPhoneRecognizer.national_numbers(region)
         assert numbers is not None and numbers[0].search(digits) is None, (region, digits)
+
+
+# --- the shared skip of candidates no region can take, and international prefixes at part starts ---
+# Each line is a failure class of those two short cuts: an international prefix ("00", "011", "001")
+# at the start of a part vs. inside a run of digits, India's country code with and without '+',
+# numbers at the very start and end of the text, Unicode and full-width digits, Korean particles
+# glued to the number, numbers split by a line break, and long runs of short candidates between numbers.
+EDGES = [
+    "010-1234-5678",
+    "+44 20 7946 0958",
+    "12001 and 1-2001, 2001-1 and 1 2001; 0011 415 555 0132 vs 120011 415 555 0132.",
+    "Dial 011 44 20 7946 0958 from the US, 00 44 20 7946 0958 from Europe, 001 415 555 0132 from Korea.",
+    "ref 5011442079460958 / 50011442079460958 / 4100822-312-4567 and (0082) 2-312-4567.",
+    "India 91 98765 43210, 091 98765 43210, 4591-98765-43210 and 919876543210 (cc without '+').",
+    "전화 ٠١٠-١٢٣٤-٥٦٧٨ 또는 ０１０－１２３４－５６７８ 또는 ০১০-১২৩৪-৫৬৭৮, 국제 ＋８２ １０ １２３４ ５６７８.",
+    "전화는 010-1234-5678에서 받고, 02-312-4567로 보내고, 031-123-4567으로 문의하세요.",
+    "split 010-1234-\n5678 and +44 20\n7946 0958 and (415)\n555-0132 and 415-555-\r\n0132.",
+    "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 (415) 555-0132 16 17 18 19 20 21 22 23 24 25 26 010-1234-5678",
+    "v1.2.3 2.10 3.4.5-1 (1.2) [3.4] 12/34 2001-02 1:2 12.34.56 +1 00 99 010-1234-5678",
+    "ids b7-0005834, x7-0044207946095, 7-0044 20 7946 0958 and 7-011 44 20 7946 0958 (a hyphen joining digits).",
+    "12 -0044 20 7946 0958, 12- 0044 20 7946 0958, 12 - 011 44 20 7946 0958, 12.0044 20 7946 0958, 12/0044 20 7946 0958.",
+    "ends with a number 020 7946 0958",
+]
+
+
+def _per_region(rec, text, fast: bool) -> dict:
+    """Each region's matches (those :meth:`_written_for` it), from the stock matcher or the fast one."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import _SharedCandidateMatcher
+
+    shared: dict = {}
+    out = {}
+    for region in rec.supported_regions:
+        if fast:
+            matcher = _SharedCandidateMatcher(text, region, Leniency.VALID, shared, rec.min_digits(rec.supported_regions),
+                                              rec.national_bounds(region), rec._cc_only(region))
+        else:
+            matcher = PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
+        out[region] = [(m.start, m.end) for m in matcher if rec._written_for(region, m)]
+    return out
+
+
+@pytest.mark.parametrize("text", EDGES)
+def test_fast_path_equals_reference_at_the_edges(rec, text):
+    assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
+    # region by region too: a region's miss can hide behind another region's find of the same span
+    assert _per_region(rec, text, fast=True) == _per_region(rec, text, fast=False)
+
+
+def test_edge_cases_hold_numbers():
+    """Guards the test above against comparing empty lists: stock python-phonenumbers (the oracle)
+    finds numbers at the text's start and end, after an international prefix and in full-width digits."""
+    from phonenumbers import PhoneNumberMatcher
+
+    def found(text, region):
+        return [m.raw_string for m in PhoneNumberMatcher(text, region, leniency=1)]
+
+    assert found(EDGES[0], "KR") == ["010-1234-5678"]
+    assert found(EDGES[3], "US")[0] == "011 44 20 7946 0958"
+    assert "０１０－１２３４－５６７８" in found(EDGES[6], "KR")
+    assert found(EDGES[-1], "GB") == ["020 7946 0958"]
+
+
+@pytest.mark.parametrize("tries", [3, 4, 5, 6])
+def test_skipped_candidates_spend_tries_as_upstream(tries):
+    """phonenumbers gives up after max_tries failed candidates; the shared skip spends one try per
+    short candidate, as the stock matcher does for a candidate without inner parts. Oracle: the
+    stock PhoneNumberMatcher with the same limit."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import _SharedCandidateMatcher
+
+    text = "12; 34; 56; 78; (415) 555-0132 and 212-555-0147"
+    for region in ("US", "GB", "KR"):
+        stock = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=tries)]
+        fast = _SharedCandidateMatcher(text, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+                                       RegionalPhoneRecognizer.national_bounds(region))
+        fast._max_tries = tries
+        assert [(m.start, m.end) for m in fast] == stock, (region, tries)
+    assert [(m.start, m.end) for m in PhoneNumberMatcher(text, "US", leniency=Leniency.VALID, max_tries=6)]
+
+
+def _presidio_test_strings() -> list[str]:
+    """The string literals with digits in presidio-analyzer's own phone tests (its checkout under
+    CURATE_EVAL_DATA, read in place)."""
+    import ast
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("CURATE_EVAL_DATA", "")) / "presidio" / "presidio-analyzer" / "tests"
+    out = []
+    for path in sorted(root.glob("test_*phone*.py")) + sorted(root.glob("test_analyzer_engine.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(c.isdigit() for c in node.value):
+                out.append(node.value)
+    return out
+
+
+def test_fast_path_equals_reference_on_presidio_test_sentences(rec):
+    strings = _presidio_test_strings()
+    if not strings:
+        pytest.skip("presidio's checkout not found: set CURATE_EVAL_DATA to the directory holding presidio/")
+    with_numbers = 0
+    for text in strings:
+        reference = _key(rec.analyze(text, ["PHONE_NUMBER"]))
+        assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == reference, text
+        with_numbers += bool(reference)
+    assert with_numbers >= 10

@@ -301,6 +301,21 @@ def _posting_rows(slots: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.repeat(lo - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(total)
 
 
+# Thresholds of a rules file whose ``matching`` section leaves a key out: the values shipped in
+# rules/licenses.yaml (a test holds the two equal, so a missing key never means another threshold).
+MATCHING_DEFAULTS = {
+    "ngram": 4,
+    "notice_min_coverage": 0.75,
+    "text_min_coverage": 0.8,
+    "partial_text_min_coverage": 0.3,
+    "partial_text_min_ngrams": 60,
+    "short_ref_ngrams": 12,
+    "removed_edge_share": 0.1,
+    "removed_edge_min_words": 250,
+    "short_text_words": 40,
+}
+
+
 class LicenseMatcher:
     """Fingerprint matcher over the generated reference set (``rules/license_refs.json.zst``).
 
@@ -309,14 +324,15 @@ class LicenseMatcher:
 
     def __init__(self, refs_path: Path, matching: dict, fast: bool | None = None) -> None:
         raw = Path(refs_path).read_bytes()
-        self.n = int(matching.get("ngram", 4))
-        self.notice_cov = float(matching.get("notice_min_coverage", 0.85))
-        self.text_cov = float(matching.get("text_min_coverage", 0.8))
-        self.partial_cov = float(matching.get("partial_text_min_coverage", 0.3))
-        self.partial_min = int(matching.get("partial_text_min_ngrams", 60))
-        self.short = int(matching.get("short_ref_ngrams", 12))
-        self.removed_edge_share = float(matching.get("removed_edge_share", 0.1))
-        self.removed_edge_min_words = int(matching.get("removed_edge_min_words", 250))
+        matching = {**MATCHING_DEFAULTS, **matching}
+        self.n = int(matching["ngram"])
+        self.notice_cov = float(matching["notice_min_coverage"])
+        self.text_cov = float(matching["text_min_coverage"])
+        self.partial_cov = float(matching["partial_text_min_coverage"])
+        self.partial_min = int(matching["partial_text_min_ngrams"])
+        self.short = int(matching["short_ref_ngrams"])
+        self.removed_edge_share = float(matching["removed_edge_share"])
+        self.removed_edge_min_words = int(matching["removed_edge_min_words"])
         cache = _index_cache_path(raw, self.n)
         index = _load_index(cache) if cache is not None else None
         if index is None:
@@ -332,7 +348,7 @@ class LicenseMatcher:
         text_words = arrays["text_words"]
         # full texts of a sentence or two ("this program is distributed in the hope that it will be
         # useful ..."): a fragment of a longer license when anything else is found next to them
-        short_text = int(matching.get("short_text_words", 40))
+        short_text = int(matching["short_text_words"])
         self.kinds = meta["kinds"]
         self.is_text = np.array([k == "text" for k in self.kinds])
         self.kinds_array = np.array([_KIND_CODES.get(k, -1) for k in self.kinds], dtype=np.int8)

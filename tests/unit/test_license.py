@@ -705,3 +705,17 @@ def test_commercial_or_non_commercial_grant_is_not_the_nc_element(core):
     text = ("Licensed under CC BY 3.0 (creativecommons.org/licenses/by/3.0/). You may use the icons for any "
             "purpose, commercial or non-commercial.")
     assert core.analyse(text).expression == "CC-BY-3.0"
+
+
+def test_matching_thresholds_of_a_rules_file_without_them_are_the_shipped_ones():
+    """A rules file whose ``matching`` section leaves keys out gets the shipped thresholds (the docs'
+    figures), not other numbers kept in the code."""
+    from pipeline.compliance.spdx import MATCHING_DEFAULTS, LicenseMatcher
+
+    shipped = yaml.safe_load((REPO / "rules" / "licenses.yaml").read_text(encoding="utf-8"))["matching"]
+    assert MATCHING_DEFAULTS == shipped
+    refs = REPO / "rules" / "license_refs.json.zst"
+    bare, full = LicenseMatcher(refs, {}), LicenseMatcher(refs, shipped)
+    names = ("n", "notice_cov", "text_cov", "partial_cov", "partial_min", "short", "removed_edge_share", "removed_edge_min_words")
+    assert [getattr(bare, k) for k in names] == [getattr(full, k) for k in names]
+    assert bare.notice_cov == 0.75 != LicenseMatcher(refs, {"notice_min_coverage": 0.9}).notice_cov

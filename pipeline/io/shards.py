@@ -118,6 +118,24 @@ def count_rows(table: pa.Table, columns: tuple[str, ...]) -> list[list]:
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 
 
+def take_rows(batches: list[pa.RecordBatch], firsts: np.ndarray, rows: np.ndarray) -> pa.Table:
+    """Rows ``rows`` (row numbers over ``batches`` in turn, in any order; ``firsts[i]`` is batch
+    ``i``'s first row number) as a one-chunk table in that order. Copies only those rows: each
+    batch gives its rows in one take, then one take puts them in order."""
+    rows = np.asarray(rows, dtype=np.int64)
+    which = np.searchsorted(firsts, rows, side="right") - 1  # a row's batch (empty batches skipped)
+    by_batch = np.argsort(which, kind="stable")
+    grouped = which[by_batch]
+    bounds = np.searchsorted(grouped, np.arange(len(batches) + 1))
+    parts = [batches[b].take(pa.array(rows[by_batch[lo:hi]] - firsts[b]))
+             for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
+    gathered = pa.Table.from_batches(parts, schema=batches[0].schema).combine_chunks()
+    del parts
+    position = np.empty(len(rows), dtype=np.int64)  # where each wanted row sits in ``gathered``
+    position[by_batch] = np.arange(len(rows))
+    return gathered.take(pa.array(position))
+
+
 class _ShardWriterFn(beam.DoFn):
     """Buffers a bundle's rows as Arrow record batches; writes a shard whenever it reaches
     ``max_rows`` rows or ``max_bytes`` (the table's large field in bytes + a per-row constant).
@@ -204,14 +222,14 @@ class _ShardWriterFn(beam.DoFn):
         batches, self._batches = self._batches, []
         size, self._rows, self._bytes = self._bytes, 0, 0
         table = pa.Table.from_batches(batches, schema=self._schema)
-        del batches
-        if self._key and table.column(0).num_chunks > 1:
-            # take() over many chunks concatenates the whole column on every call: gather once
-            table = table.combine_chunks()
         n = table.num_rows
         # Sorted by key (stable: equal keys keep their arrival order; a missing key sorts as ""),
-        # gathered and written one row group at a time.
+        # gathered from the buffered batches and written one row group at a time: only a row
+        # group is ever copied, never the whole shard.
         order = pc.sort_indices(table.column(self._key).fill_null("")) if self._key else None
+        if order is not None:
+            order = order.to_numpy()
+            firsts = np.cumsum([0] + [b.num_rows for b in batches], dtype=np.int64)
         per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")
         first = None
@@ -219,7 +237,10 @@ class _ShardWriterFn(beam.DoFn):
             sink = _HashingSink(fh)
             with pq.ParquetWriter(sink, self._schema.with_metadata(self._metadata), compression=PARQUET_COMPRESSION) as writer:
                 for start in range(0, n, per_group):
-                    part = table.slice(start, per_group) if order is None else table.take(order.slice(start, per_group))
+                    if order is None:
+                        part = table.slice(start, per_group)
+                    else:
+                        part = take_rows(batches, firsts, order[start : start + per_group])
                     if start == 0 and self._key:
                         first = part.column(self._key)[0].as_py()
                     writer.write_table(part)

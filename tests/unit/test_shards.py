@@ -248,3 +248,24 @@ def test_shards_are_the_bytes_of_the_whole_shard_sorted_at_once(tmp_path, monkey
         for start in range(0, whole.num_rows, per_group):
             writer.write_table(whole.take(order.slice(start, per_group)))
     assert open(infos[0]["path"], "rb").read() == sink.getvalue()
+
+
+def test_rows_converted_in_parts_give_the_same_shard_bytes(tmp_path, monkeypatch):
+    """Row dicts turned into Arrow every few rows (bounded Python objects) write the same file as
+    all rows converted at once."""
+    import numpy as np
+
+    import pipeline.io.shards as shards
+
+    rng = np.random.default_rng(3)
+    rows = [{"doc_id": f"{rng.integers(1 << 60):016x}", "exact_hash": f"h{i}",
+             "minhash": None if i % 9 == 0 else rng.integers(0, 1 << 32, 128).tolist(),
+             "lang": "en" if i % 2 else None, "run_id": "run-1"} for i in range(60)]
+    elements = [rows[:3], *rows[3:40], rows[40:]]
+    whole = _write(tmp_path / "whole", "signatures", elements, 1000, 1 << 30)
+    monkeypatch.setattr(shards, "_PENDING_ROWS", 4)
+    parts = _write(tmp_path / "parts", "signatures", elements, 1000, 1 << 30)
+    assert len(whole) == len(parts) == 1
+    assert open(whole[0]["path"], "rb").read() == open(parts[0]["path"], "rb").read()
+    got = sorted(_read(parts[0]).to_pylist(), key=lambda r: r["doc_id"])
+    assert got == sorted(rows, key=lambda r: r["doc_id"])

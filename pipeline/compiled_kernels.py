@@ -1,4 +1,4 @@
-"""The numba kernels of langid and quality compiled ahead of time into one extension module.
+"""The numba kernels of langid, quality and the license matcher compiled ahead of time into one extension module.
 
 Why: a worker that JIT-loads the kernels imports numba and starts LLVM (even when the machine code
 comes from numba's on-disk cache), which holds more memory than the kernels' data. The same kernels
@@ -46,8 +46,11 @@ KERNELS = {
     "ngram_first_failures": "pipeline.quality.kernels",
     "stop_word_counts": "pipeline.quality.kernels",
     "fill_set": "pipeline.quality.kernels",
+    "find_slots": "pipeline.compliance.kernels",
+    "count_postings": "pipeline.compliance.kernels",
+    "select_postings": "pipeline.compliance.kernels",
 }
-SOURCES = ("lang/fastpredict.py", "quality/kernels.py", "compiled_kernels.py")
+SOURCES = ("lang/fastpredict.py", "quality/kernels.py", "compliance/kernels.py", "compiled_kernels.py")
 ENV_SWITCH = "CURATE_COMPILED_KERNELS"  # "0": always the JIT kernels
 
 _LOCK = threading.Lock()
@@ -160,6 +163,13 @@ def dispatch(name: str) -> Callable:
     return run
 
 
+def namespace(names: tuple[str, ...]) -> Any:
+    """An object whose attribute ``name`` is :func:`dispatch` (``name``) for each of ``names``."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{name: dispatch(name) for name in names})
+
+
 # -- build --------------------------------------------------------------------------------------
 
 
@@ -201,6 +211,46 @@ def _exercise() -> None:
     quality.process_batch(records)
     for record in records:  # the per-document path too
         quality.process(dict(record))
+    _exercise_license(config, texts)
+
+
+# A license text (MIT) and a notice (Apache-2.0), written out here: documents the matcher finds.
+_LICENSE_TEXTS = (
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this software and "
+    "associated documentation files (the \"Software\"), to deal in the Software without restriction, including "
+    "without limitation the rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell "
+    "copies of the Software, and to permit persons to whom the Software is furnished to do so, subject to the "
+    "following conditions:\n\nThe above copyright notice and this permission notice shall be included in all "
+    "copies or substantial portions of the Software.\n\nTHE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF "
+    "ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A "
+    "PARTICULAR PURPOSE AND NONINFRINGEMENT.",
+    "Licensed under the Apache License, Version 2.0 (the \"License\"); you may not use this file except in "
+    "compliance with the License. You may obtain a copy of the License at "
+    "http://www.apache.org/licenses/LICENSE-2.0 Unless required by applicable law or agreed to in writing, "
+    "software distributed under the License is distributed on an \"AS IS\" BASIS, WITHOUT WARRANTIES OR "
+    "CONDITIONS OF ANY KIND, either express or implied.",
+)
+
+
+def _exercise_license(config, texts: list[str]) -> None:
+    """The license matcher's kernel calls, with its index memory-mapped (read-only arrays, as a
+    worker loads it) and freshly built (writable arrays, the run that builds the index)."""
+    from pipeline.stages.license import LicenseDetector
+
+    detector = LicenseDetector(config)
+    detector.setup()
+    matcher = detector.matcher
+    for fresh in (False, True):
+        if fresh:
+            for name in ("gram_keys", "gram_starts", "post_refs"):
+                setattr(matcher, name, np.array(getattr(matcher, name)))
+            # the matcher's set-up calls (empty arrays), as __init__ makes them
+            none = np.zeros(0, dtype=np.int64)
+            slots = matcher._find(np.zeros(0, dtype=np.uint64), matcher.gram_keys, matcher.bucket_starts)
+            counts = matcher._count(slots, matcher.gram_starts, matcher.post_refs, len(matcher.ref_sizes))
+            matcher._select(none, matcher.gram_starts, matcher.post_refs, counts > 0, counts, none)
+        for text in (*_LICENSE_TEXTS, *texts):
+            matcher.match(text)
 
 
 def build(output_dir: Path = HERE) -> Path:

@@ -5,7 +5,9 @@ can have hundreds of thousands of (4-gram, reference) posting pairs. The NumPy r
 (:func:`pipeline.compliance.spdx.count_postings_numpy` / ``select_postings_numpy``) materialises
 every pair several times over; these walk the posting lists once, counting in place, and keep only
 the pairs of the references that pass. Same counts and the same pairs in the same order — proven
-equal by ``tests/unit/test_license_fast.py``. Compiled on first use and cached on disk.
+equal by ``tests/unit/test_license_fast.py``. Workers run their ahead-of-time compiled build
+(:mod:`pipeline.compiled_kernels`, no numba imported); without it, compiled here on first use and
+cached on disk.
 """
 from __future__ import annotations
 
@@ -77,3 +79,8 @@ def select_postings(slots: np.ndarray, starts: np.ndarray, post_refs: np.ndarray
                 grams[k] = g
                 fill[r] = k + 1
     return refs, grams
+
+
+def jit_kernel(name: str):
+    """The numba dispatcher of a kernel (for :mod:`pipeline.compiled_kernels`)."""
+    return {"find_slots": find_slots, "count_postings": count_postings, "select_postings": select_postings}[name]

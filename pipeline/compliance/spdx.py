@@ -253,7 +253,12 @@ def _renamed(expr: str, renamed: dict[str, str]) -> str:
 
 
 def _kernels():
-    """The compiled posting walks, or ``None`` without numba (the NumPy path then)."""
+    """The compiled posting walks (their ahead-of-time build when there is one: no numba in the
+    worker), or ``None`` without numba (the NumPy path then)."""
+    from pipeline import compiled_kernels
+
+    if compiled_kernels.available():
+        return compiled_kernels.namespace(("find_slots", "count_postings", "select_postings"))
     try:
         from pipeline.compliance import kernels  # noqa: PLC0415 - numba: loaded on first use
     except Exception:  # noqa: BLE001 - no numba, or no writable place for its cache: the NumPy path

@@ -114,8 +114,34 @@ def count_rows(table: pa.Table, columns: tuple[str, ...]) -> list[list]:
     return [[*k, c] for *k, c in zip(*keys, n)]
 
 
+# Row dicts are converted to Arrow every this many rows: as Python objects a row costs several
+# times its Arrow form (a signature row's 128 ints most of all).
+_PENDING_ROWS = 1024
 # A shard is written in row groups of about this many bytes (same accounting as max_bytes).
 ROW_GROUP_BYTES = 32 * 1024 * 1024
+
+
+def take_rows(batches: list[pa.RecordBatch], firsts: np.ndarray, rows: np.ndarray, release: bool = False) -> pa.Table:
+    """Rows ``rows`` (row numbers over ``batches`` in turn, in any order; ``firsts[i]`` is batch
+    ``i``'s first row number) as a one-chunk table in that order. Copies only those rows: each
+    batch gives its rows in one take, then one take puts them in order. ``release``: empties
+    ``batches`` once their rows are taken (the last rows wanted from them), so the buffered batches
+    are freed before the rows are put in order."""
+    rows = np.asarray(rows, dtype=np.int64)
+    which = np.searchsorted(firsts, rows, side="right") - 1  # a row's batch (empty batches skipped)
+    by_batch = np.argsort(which, kind="stable")
+    grouped = which[by_batch]
+    bounds = np.searchsorted(grouped, np.arange(len(batches) + 1))
+    schema = batches[0].schema
+    parts = [batches[b].take(pa.array(rows[by_batch[lo:hi]] - firsts[b]))
+             for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
+    if release:
+        batches.clear()
+    gathered = pa.Table.from_batches(parts, schema=schema).combine_chunks()
+    del parts
+    position = np.empty(len(rows), dtype=np.int64)  # where each wanted row sits in ``gathered``
+    position[by_batch] = np.arange(len(rows))
+    return gathered.take(pa.array(position))
 
 
 class _ShardWriterFn(beam.DoFn):
@@ -159,6 +185,8 @@ class _ShardWriterFn(beam.DoFn):
             self._bytes += _ROW_OVERHEAD + (len(row.get(field) or "") if field else 0)
             if self._rows >= self._max_rows or self._bytes >= self._max_bytes:
                 yield self._flush()
+            elif len(self._pending) >= _PENDING_ROWS:
+                self._convert_pending()
 
     def _convert_pending(self) -> None:
         if self._pending:
@@ -204,14 +232,21 @@ class _ShardWriterFn(beam.DoFn):
         batches, self._batches = self._batches, []
         size, self._rows, self._bytes = self._bytes, 0, 0
         table = pa.Table.from_batches(batches, schema=self._schema)
-        del batches
-        if self._key and table.column(0).num_chunks > 1:
-            # take() over many chunks concatenates the whole column on every call: gather once
-            table = table.combine_chunks()
         n = table.num_rows
+        extra = {}
+        if self._table in _COUNTED:
+            extra["counts"] = count_rows(table, _COUNTED[self._table])
+        if self._table == "documents":  # the summary's per-language docs, bytes and estimated tokens
+            extra["langs"] = language_totals(table)
         # Sorted by key (stable: equal keys keep their arrival order; a missing key sorts as ""),
-        # gathered and written one row group at a time.
-        order = pc.sort_indices(table.column(self._key).fill_null("")) if self._key else None
+        # gathered from the buffered batches and written one row group at a time: only a row
+        # group is ever copied, never the whole shard, and the batches are let go before the
+        # last row group is put in order.
+        order = None
+        if self._key:
+            order = pc.sort_indices(table.column(self._key).fill_null("")).to_numpy()
+            firsts = np.cumsum([0] + [b.num_rows for b in batches], dtype=np.int64)
+            del table  # ``batches`` is then the only holder of the rows (take_rows releases it)
         per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")
         first = None
@@ -219,23 +254,23 @@ class _ShardWriterFn(beam.DoFn):
             sink = _HashingSink(fh)
             with pq.ParquetWriter(sink, self._schema.with_metadata(self._metadata), compression=PARQUET_COMPRESSION) as writer:
                 for start in range(0, n, per_group):
-                    part = table.slice(start, per_group) if order is None else table.take(order.slice(start, per_group))
+                    if order is None:
+                        part = table.slice(start, per_group)
+                    else:
+                        part = take_rows(batches, firsts, order[start : start + per_group], release=start + per_group >= n)
                     if start == 0 and self._key:
                         first = part.column(self._key)[0].as_py()
                     writer.write_table(part)
-        info = {
+                    del part
+        return {
             "table": self._table,
             "path": path,
             "rows": n,
             "bytes": sink.size,
             "sha256": sink.sha256(),
             "first_key": first or "",
+            **extra,
         }
-        if self._table in _COUNTED:
-            info["counts"] = count_rows(table, _COUNTED[self._table])
-        if self._table == "documents":  # the summary's per-language docs, bytes and estimated tokens
-            info["langs"] = language_totals(table)
-        return info
 
 
 class WriteShards(beam.PTransform):

@@ -3,7 +3,8 @@ are built from: every kernel call the langid and quality stages make on real tex
 fixture, three paragraphs a document, and one-paragraph documents) gives bit-equal arrays from
 both; the argument typing that picks a compiled variant agrees with numba's own ``typeof``; a
 stale build or ``CURATE_COMPILED_KERNELS=0`` means the JIT kernels; and a worker with the compiled
-build runs both stages without importing numba.
+build runs both stages and the license matcher without importing numba (the license matcher's
+compiled calls are compared with its NumPy reference in ``tests/unit/test_license_fast.py``).
 
 The module is built by ``make install`` / ``make test`` (``python -m pipeline.compiled_kernels build``);
 without it the comparisons have nothing to compare and skip saying so."""
@@ -119,11 +120,14 @@ def test_a_worker_with_the_compiled_build_does_not_import_numba():
         "c = load_config(None); l = LanguageFilter(c); q = QualityFilter(c); l.setup(); q.setup()\n"
         "recs = [{'id': '1', 'text': 'The river opens a window near the garden.\\nThe teacher reads it.\\n\\nDer Fluss.'}]\n"
         "l.process_batch(recs); q.process_batch(recs)\n"
-        "print(json.dumps({'numba': 'numba' in sys.modules, 'lang': recs[0]['lang']}))\n"
+        "from pipeline.stages.license import LicenseDetector\n"
+        "d = LicenseDetector(c); d.setup()\n"
+        "found = sorted({m.expr for m in d.matcher.match(open('/usr/share/common-licenses/Apache-2.0').read())})\n"
+        "print(json.dumps({'numba': 'numba' in sys.modules, 'lang': recs[0]['lang'], 'license': found}))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en"}
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en", "license": ["Apache-2.0"]}
 
 
 def test_switch_off_or_stale_build_means_the_jit_kernels(monkeypatch, tmp_path):

@@ -32,7 +32,7 @@ RUNS = {
 
 
 # doc_ids derive from the input's absolute path, so every checkout reads the corpus from one place.
-CORPUS = Path(tempfile.gettempdir()) / "curation-pipeline-golden" / "corpus"
+CORPUS = Path("/tmp") / "curation-pipeline-golden" / "corpus"  # not $TMPDIR: it would change them
 
 
 def _corpus() -> Path:

@@ -23,7 +23,6 @@ import io
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from tests.golden.outputs import _plain, emit  # one canonical form of a row for both goldens
@@ -31,7 +30,7 @@ from tests.golden.outputs import _plain, emit  # one canonical form of a row for
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("readers.json")
 # doc_id and source_uri derive from the absolute path, so every checkout writes the corpus to one place.
-CORPUS = Path(tempfile.gettempdir()) / "curation-pipeline-golden" / "readers"
+CORPUS = Path("/tmp") / "curation-pipeline-golden" / "readers"  # not $TMPDIR: it would change them
 LIMITS = {"max_record_bytes": 3000, "quarantine_raw_bytes": 200, "batch_size": 4, "split_bytes": 4096}
 
 

@@ -34,7 +34,9 @@ _URL = r"(?:https?|ftp)://\S+|www\.\S+"
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 _TAG = r"<[^<>\n]{0,300}>"
 _ENTITY = r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});"
-_DIGITS, _MARKUP = r"\d+", r"[_*#|=~^`<>{}\[\]\\/+]+"
+_MARKUP_CHARS = "_*#|=~^`<>{}[]\\/+"  # markup punctuation (Markdown/wiki/table syntax)
+_MARKUP_CLASS = "".join(re.escape(c) for c in _MARKUP_CHARS)
+_DIGITS, _MARKUP = r"\d+", f"[{_MARKUP_CLASS}]+"
 _NOISE = re.compile("|".join((_URL, _EMAIL, _TAG, _ENTITY, _DIGITS, _MARKUP)))
 
 
@@ -54,7 +56,7 @@ def _noise_variants() -> list[re.Pattern]:
         if alts:
             out.append(re.compile("|".join(alts + [_DIGITS, _MARKUP])))
         else:
-            out.append(re.compile(r"[\d_*#|=~^`<>{}\[\]\\/+]+"))
+            out.append(re.compile(rf"[\d{_MARKUP_CLASS}]+"))
     return out
 
 
@@ -62,8 +64,8 @@ _NOISE_BY_FEATURE = _noise_variants()
 # Text with none of the four features: _NOISE is one character class (variant 0), so replacing each
 # noise character by a space, alone, gives the same words after the whitespace collapse — and keeps
 # every offset, so a document is cleaned in one pass and its paragraphs are slices of the result.
-_NOISE_CHAR = re.compile(r"[\d_*#|=~^`<>{}\[\]\\/+]")
-_ASCII_NOISE = str.maketrans({c: " " for c in "0123456789_*#|=~^`<>{}[]\\/+"})  # the same on ASCII text
+_NOISE_CHAR = re.compile(rf"[\d{_MARKUP_CLASS}]")
+_ASCII_NOISE = str.maketrans({c: " " for c in "0123456789" + _MARKUP_CHARS})  # the same on ASCII text
 ONE_PASS_CHARS = 1 << 16  # a document's first this many characters are cleaned in one pass
 
 

@@ -125,6 +125,7 @@ class _StrideStream:
         self.pos = 0  # stream offset of buf[0]
         self.index = 0  # line number of the line starting at pos (between windows)
         self.ended = False  # the stream ended, or failed
+        self._open = False  # a window is open (:meth:`open_window` until its closing newline)
         self._closes_from = 0  # a newline at or after this offset may close the open window
 
     def owned(self, offset: int) -> bool:

@@ -68,6 +68,27 @@ def pyarrow_without_pandas() -> None:
         _settle_pyarrow_probes()
 
 
+# The runners served offline by our local runner: Beam's DirectRunner (and its alias
+# SwitchingDirectRunner) and the FnApiRunner it falls back to. Beam resolves a runner name
+# case-insensitively, with or without its "Runner" suffix, or as a dotted class path; every spelling
+# of these must come here, since Beam's own DirectRunner first tries the Prism runner, which
+# downloads a binary.
+LOCAL_RUNNER_PATHS = (
+    "apache_beam.runners.direct.direct_runner.directrunner",
+    "apache_beam.runners.direct.direct_runner.switchingdirectrunner",
+    "apache_beam.runners.portability.fn_api_runner.fnapirunner",
+)
+LOCAL_RUNNER_NAMES = tuple(path.rsplit(".", 1)[1] for path in LOCAL_RUNNER_PATHS)
+
+
+def is_local_runner(name) -> bool:
+    """Whether ``name`` (a ``--runner`` value, None when not given) selects the offline local runner."""
+    if not name:
+        return True
+    spelled = str(name).strip().lower()
+    return spelled in LOCAL_RUNNER_PATHS or spelled in LOCAL_RUNNER_NAMES or spelled + "runner" in LOCAL_RUNNER_NAMES
+
+
 def mentions_gcs(values) -> bool:
     """Whether any of the strings ``values`` names a gs:// path (conservatively: anywhere in it)."""
     return any("gs://" in str(v).lower() for v in values)

@@ -215,11 +215,11 @@ def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) ->
 def _local_paths_only(args, cfg, beam_args: list[str]) -> bool:
     """True when the run is on the local DirectRunner and no path given, config value or Beam option
     names gs://: Beam's GCP client libraries can then stay unimported (``beam_import.GCP_CLIENTS``)."""
-    from pipeline.beam_import import mentions_gcs
+    from pipeline.beam_import import is_local_runner, mentions_gcs
 
     runners = [a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")]
     runners += [b for a, b in zip(beam_args, beam_args[1:]) if a == "--runner"]
-    if any(r.rsplit(".", 1)[-1].lower() not in ("directrunner", "direct") for r in runners):
+    if not all(is_local_runner(r) for r in runners):
         return False  # another runner (Dataflow above all) may need them on the launcher
     return not mentions_gcs([*args.input, args.output, *(args.dedup_against or []), repr(cfg), *beam_args])
 

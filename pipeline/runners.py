@@ -11,7 +11,7 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-LOCAL_RUNNERS = {None, "", "DirectRunner", "direct", "FnApiRunner"}
+from pipeline.beam_import import is_local_runner
 
 
 class CachedViewOptions(PipelineOptions):
@@ -52,7 +52,7 @@ def make_runner(options: PipelineOptions):
 
     cache_introspection()  # the driver builds and translates the graph: every runner
     name = options.view_as(StandardOptions).runner
-    if name in LOCAL_RUNNERS:
+    if is_local_runner(name):
         from pipeline.beam_memory import bound_worker_memory
 
         bound_worker_memory()  # its in-process workers share this process
@@ -76,7 +76,7 @@ def make_runner(options: PipelineOptions):
 
 def runner_name(options: PipelineOptions) -> str:
     name = options.view_as(StandardOptions).runner
-    return "DirectRunner" if name in LOCAL_RUNNERS else str(name)
+    return "DirectRunner" if is_local_runner(name) else str(name)
 
 
 def local_pipeline(*beam_args: str) -> beam.Pipeline:
@@ -96,7 +96,7 @@ class BeamOptionError(ValueError):
 
 def _register_runner_options(runner: str | None) -> None:
     """Import the runner's module so its own options class (e.g. Dask's) is registered."""
-    if runner in LOCAL_RUNNERS:
+    if is_local_runner(runner):
         return
     from apache_beam.runners.runner import _RUNNER_MAP
     from pipeline.beam_dask import RUNNER_NAMES as DASK_RUNNERS

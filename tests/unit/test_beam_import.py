@@ -130,3 +130,45 @@ def test_gcp_clients_are_kept_whenever_a_run_may_need_them():
     assert not local(against=["gs://bucket/old-release"])
     assert not local(beam_args=["--temp_location=gs://bucket/tmp"])
     assert not local(beam_args=["--runner=DataflowRunner"]) and not local(beam_args=["--runner", "FlinkRunner"])
+
+
+def test_every_spelling_beam_resolves_to_its_direct_or_fnapi_runner_is_the_offline_local_runner():
+    # Oracle: Beam's own runner-name table. A spelling Beam would send to its DirectRunner (which
+    # tries the downloading Prism runner first) must select our offline local runner instead.
+    from apache_beam.runners.runner import _RUNNER_MAP
+
+    from pipeline.beam_import import is_local_runner
+    from pipeline.runners import runner_name
+
+    local_paths = {
+        "apache_beam.runners.direct.direct_runner.DirectRunner",
+        "apache_beam.runners.direct.direct_runner.SwitchingDirectRunner",
+        "apache_beam.runners.portability.fn_api_runner.FnApiRunner",
+    }
+    assert local_paths <= set(_RUNNER_MAP.values())
+    for key, path in _RUNNER_MAP.items():
+        short = key.removesuffix("runner")
+        spellings = [key, key.upper(), short, short.title(), path, path.lower()]
+        for spelled in spellings:
+            assert is_local_runner(spelled) == (path in local_paths), spelled
+        assert (runner_name_of(runner_name, key) == "DirectRunner") == (path in local_paths)
+    assert is_local_runner(None) and is_local_runner("")
+    assert not is_local_runner("mycompany.runners.DirectRunner")  # not Beam's: Beam imports it as given
+
+
+def runner_name_of(runner_name, runner):
+    from pipeline.runners import pipeline_options
+
+    return runner_name(pipeline_options([f"--runner={runner}"]))
+
+
+def test_a_run_named_with_a_lower_case_direct_runner_is_local_and_keeps_gcp_clients_unimported(tmp_path):
+    import argparse
+
+    from pipeline.cli import _local_paths_only
+    from pipeline.config import Config
+
+    args = argparse.Namespace(input=["in.jsonl"], output="out", dedup_against=None)
+    for spelled in ("directrunner", "Direct", "apache_beam.runners.direct.direct_runner.DirectRunner"):
+        assert _local_paths_only(args, Config(), [f"--runner={spelled}"]), spelled
+    assert not _local_paths_only(args, Config(), ["--runner=PrismRunner"])

@@ -114,19 +114,27 @@ def test_a_bundles_input_goes_to_the_worker_in_bounded_messages(monkeypatch):
 
 
 _SEEN: list[list] = []
+_EARLIER: set[int] = set()  # operations alive before the test's pipeline (other tests' leftovers)
+
+
+def _live_output_operations():
+    return [o for o in gc.get_objects() if type(o) is bundle_processor.DataOutputOperation]
 
 
 def _streams_of_finished_bundles(element):
-    """Runs in the last stage: every DataOutputOperation alive then belongs to an earlier,
-    finished bundle whose processor the worker keeps cached."""
+    """Runs in the last stage: every DataOutputOperation alive then that this pipeline created
+    belongs to an earlier, finished bundle whose processor the worker keeps cached."""
     if not _SEEN:
-        ops = [o for o in gc.get_objects() if type(o) is bundle_processor.DataOutputOperation]
+        ops = [o for o in _live_output_operations() if id(o) not in _EARLIER]
         _SEEN.append([o.output_stream for o in ops])
     return element
 
 
 def test_a_finished_bundle_keeps_no_output_buffer():
     _SEEN.clear()
+    gc.collect()
+    _EARLIER.clear()
+    _EARLIER.update(id(o) for o in _live_output_operations())
     with local_pipeline() as p:
         (
             p

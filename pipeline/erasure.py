@@ -348,7 +348,26 @@ def check_reason(reason: str) -> str:
         raise ForgetError("--reason: required (why these documents are erased, e.g. 'GDPR art. 17 request #123')")
     if len(reason) > MAX_REASON_CHARS or any(c in reason for c in "\r\n"):
         raise ForgetError(f"--reason: one line of at most {MAX_REASON_CHARS} characters")
+    found = personal_data_in(reason)
+    if found:
+        # The reason stays in every later manifest version: naming the person there would keep the
+        # very data being erased. The message names the entity types only, never the text.
+        raise ForgetError(f"--reason: looks like it holds personal data ({', '.join(found)}); it is kept in the "
+                          "manifest for good: name the request (e.g. 'GDPR art. 17 request #123'), not the person")
     return reason
+
+
+def personal_data_in(text: str) -> list[str]:
+    """The entity types the default PII stage would replace in ``text``, in every language it serves."""
+    from pipeline.config import load_config
+    from pipeline.pii.engine import PiiEngine
+
+    engine = PiiEngine.from_config(load_config(None))
+    found = set()
+    for lang in engine.languages:
+        for hit in engine.detect_batch([text], [lang])[0]:
+            found.add(hit.entity_type)
+    return sorted(found)
 
 
 def forget(out: str, selector: Selector, reason: str, dry_run: bool = False) -> ForgetResult:

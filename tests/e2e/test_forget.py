@@ -227,6 +227,23 @@ def test_out_without_manifest_and_bad_arguments_are_usage_errors(tmp_path, out, 
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("reason, entity", [
+    ("request from jane.roe@example.org", "EMAIL_ADDRESS"),
+    ("홍길동 님(010-1234-5678)의 삭제 요청", "PHONE_NUMBER"),  # Korean particle right after the number
+    ("주민등록번호 900101-1234567 삭제 요청", "KR_RRN"),
+])
+def test_a_reason_holding_personal_data_is_refused_without_quoting_it(out, capsys, reason, entity):
+    # The reason is kept in every later manifest version: it must not carry the data being erased.
+    doc, _ = grounded_doc(out)
+    before = snapshot(out)
+    for extra in ([], ["--dry-run"]):
+        code, stdout, stderr = curate(capsys, "forget", out, "--doc-id", doc["doc_id"], "--reason", reason, *extra)
+        assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
+        assert entity in stderr and reason not in stderr
+        assert not any(piece in stderr for piece in ("jane.roe", "1234-5678", "900101"))
+    assert snapshot(out) == before
+
+
 def test_erasing_twice_matches_nothing_the_second_time(out, capsys):
     doc, _ = grounded_doc(out)
     assert curate(capsys, "forget", out, "--doc-id", doc["doc_id"], "--reason", "r")[0] == 0

@@ -348,7 +348,10 @@ def check_reason(reason: str) -> str:
         raise ForgetError("--reason: required (why these documents are erased, e.g. 'GDPR art. 17 request #123')")
     if len(reason) > MAX_REASON_CHARS or any(c in reason for c in "\r\n"):
         raise ForgetError(f"--reason: one line of at most {MAX_REASON_CHARS} characters")
-    found = personal_data_in(reason)
+    try:
+        found = personal_data_in(reason)
+    except Exception as exc:  # noqa: BLE001 - a message of the engine could quote the text
+        raise ForgetError(f"--reason: could not be checked for personal data ({type(exc).__name__})") from None
     if found:
         # The reason stays in every later manifest version: naming the person there would keep the
         # very data being erased. The message names the entity types only, never the text.

@@ -383,6 +383,20 @@ def _need_match(key: str, pattern: str) -> None:
         raise ConfigError(f"config key '{key}': no file matches {pattern}")
 
 
+def _need_decontamination_items(key: str, path: str, max_line_bytes: int) -> None:
+    """Every line of a decontamination file indexable, before OUT is touched (workers re-read it)."""
+    from pipeline.trajectories.checks import decontamination_items
+
+    try:
+        for number, _text, problem in decontamination_items(path, max_line_bytes):
+            if problem:
+                raise ConfigError(f"config key '{key}': {path}: line {number}: {problem}")
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unreadable, or a broken compressed stream (zstd's own error type)
+        raise ConfigError(f"config key '{key}': {path}: cannot be read ({type(exc).__name__})") from None
+
+
 def preflight(cfg: ConfigBase) -> None:
     """What the YAML alone cannot show: the files the config names exist, secrets are set, models
     are installed, entity names are known. `curate run` calls this before it touches OUT; each
@@ -405,6 +419,7 @@ def preflight(cfg: ConfigBase) -> None:
                 _need_file(f"trajectories.seeds[{i}]", path)
         for i, path in enumerate(t.decontaminate):
             _need_file(f"trajectories.decontaminate[{i}]", path)
+            _need_decontamination_items(f"trajectories.decontaminate[{i}]", path, int(cfg.run.max_record_bytes))
         if t.tokenizer:
             _need_file("trajectories.tokenizer", t.tokenizer)
     if cfg.pii.enabled:

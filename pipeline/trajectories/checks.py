@@ -147,28 +147,55 @@ class OverlapIndex:
                         return hits
         return hits
 
-    def add_file(self, path: str) -> None:
-        from pipeline.trajectories.seeds import open_text_lines
+    def add_file(self, path: str, max_line_bytes: int = 8 << 20) -> None:
+        for number, text, problem in decontamination_items(path, max_line_bytes):
+            if problem:
+                from pipeline.config import ConfigError
 
-        jsonl = any(path.endswith(ext) for ext in (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst"))
-        for line in open_text_lines(path):
+                raise ConfigError(f"trajectories.decontaminate {path}: line {number}: {problem}")
+            self.add(text)
+
+
+DECONTAMINATE_JSON_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst")
+DECONTAMINATE_JSON_FIELDS = ("question", "problem", "prompt", "input")
+
+
+def decontamination_items(path: str, max_line_bytes: int):
+    """(1-based line number, item text, problem) for each non-blank line of a decontamination file:
+    JSONL lines give ``text`` (or the joined question/problem/prompt/input fields, or the string
+    itself), other files the line. A line over ``max_line_bytes`` is never held whole; it, and a line
+    that is not valid JSON or holds no text, gives a problem (never its content): a benchmark item
+    left out of the index would let its contamination through unseen."""
+    from pipeline.trajectories.seeds import bounded_lines, open_binary
+
+    jsonl = path.lower().endswith(DECONTAMINATE_JSON_SUFFIXES)
+    with open_binary(path) as stream:
+        for index, line in enumerate(bounded_lines(stream, max_line_bytes)):
+            number = index + 1
+            if line is None:
+                yield number, None, f"longer than {max_line_bytes} bytes (run.max_record_bytes)"
+                continue
             if not line.strip():
                 continue
-            if jsonl:
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict):
-                    text = obj.get("text")
-                    if not isinstance(text, str):
-                        text = "\n".join(str(obj[k]) for k in ("question", "problem", "prompt", "input") if isinstance(obj.get(k), str))
-                    if text:
-                        self.add(text)
-                elif isinstance(obj, str):
-                    self.add(obj)
+            if not jsonl:
+                yield number, line, None
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                yield number, None, "not valid JSON"
+                continue
+            text = None
+            if isinstance(obj, str):
+                text = obj
+            elif isinstance(obj, dict):
+                text = obj.get("text")
+                if not isinstance(text, str):
+                    text = "\n".join(obj[k] for k in DECONTAMINATE_JSON_FIELDS if isinstance(obj.get(k), str))
+            if text and text.strip():
+                yield number, text, None
             else:
-                self.add(line)
+                yield number, None, f"no text (a JSON string, or an object with text or one of {', '.join(DECONTAMINATE_JSON_FIELDS)})"
 
 
 def load_checks(path: str | Path) -> dict:
@@ -254,7 +281,7 @@ class Validator:
         )
         if "contamination" in self.order:
             for p in self.config.trajectories.decontaminate:
-                self.index.add_file(p)
+                self.index.add_file(p, int(self.config.run.max_record_bytes))
         self._ready = True
 
     # -- entry point ----------------------------------------------------------------------

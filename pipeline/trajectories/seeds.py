@@ -12,7 +12,6 @@ and becomes a ``line_too_large`` decisions row.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 from typing import Iterator
 
@@ -24,34 +23,43 @@ LINE_TOO_LARGE = "line_too_large"
 _CHUNK_BYTES = 1 << 20
 
 
-def open_text_lines(path: str) -> Iterator[str]:
-    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+class _WholeStream:
+    """A decompressed stream whose truncated or corrupt compressed input is an ``OSError`` (Beam's own
+    decompressors end quietly there, losing the tail; the decoders raise their own error types)."""
 
-    if path.endswith(".zst"):
+    def __init__(self, reader) -> None:
+        self._reader = reader
+
+    def read(self, size: int = -1) -> bytes:
+        import zlib
+
         import zstandard
 
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw)
-            yield from io.TextIOWrapper(reader, encoding="utf-8", errors="replace")
-        return
-    with FileSystems.open(path) as fh:  # AUTO: .gz / .bz2 by extension
-        yield from io.TextIOWrapper(fh, encoding="utf-8", errors="replace")
+        try:
+            return self._reader.read(size)
+        except (EOFError, zlib.error, zstandard.ZstdError) as exc:
+            raise OSError(f"compressed stream cannot be read to its end ({type(exc).__name__})") from None
 
 
 @contextlib.contextmanager
 def open_binary(path: str):
-    """A decompressed byte stream of ``path`` (``.zst`` here; ``.gz``/``.bz2`` by Beam's AUTO)."""
-    from apache_beam.io.filesystems import CompressionTypes, FileSystems
+    """A decompressed byte stream of ``path`` (``.gz``, ``.zst``, ``.bz2`` by extension) through
+    ingest's bounded decoders; a truncated or corrupt compressed file raises ``OSError``."""
+    from pipeline.io.streams import GzipReader, ZstdReader, open_raw
 
-    if path.endswith(".zst"):
-        import zstandard
+    lower = path.lower()
+    with open_raw(path) as raw:
+        if lower.endswith(".gz"):
+            yield _WholeStream(GzipReader(raw))
+        elif lower.endswith(".zst"):
+            yield _WholeStream(ZstdReader(raw))
+        elif lower.endswith(".bz2"):
+            import bz2
 
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
-            with zstandard.ZstdDecompressor().stream_reader(raw) as reader:
-                yield reader
-        return
-    with FileSystems.open(path) as fh:
-        yield fh
+            with bz2.BZ2File(raw, mode="rb") as reader:
+                yield _WholeStream(reader)
+        else:
+            yield raw
 
 
 def bounded_lines(stream, max_bytes: int, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[str | None]:

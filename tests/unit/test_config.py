@@ -170,12 +170,36 @@ def test_files_and_models_the_config_names_must_exist(tmp_path, overrides, key):
 def test_present_files_pass_preflight(tmp_path):
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text("{}\n", encoding="utf-8")
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text('{"question": "What is 2 + 2?"}\n\n"a bare string item"\n', encoding="utf-8")
     (tmp_path / "sigs").mkdir()
     (tmp_path / "sigs" / "part-00000.parquet").write_bytes(b"PAR1")
     preflight(load_config(overrides={
         "dedup": {"against": [str(tmp_path / "sigs")]},
-        "trajectories": {"enabled": True, "teacher": {"backend": "programmatic"}, "seeds": [str(seeds)], "decontaminate": [str(seeds)]},
+        "trajectories": {"enabled": True, "teacher": {"backend": "programmatic"}, "seeds": [str(seeds)], "decontaminate": [str(bench)]},
     }))
+
+
+@pytest.mark.parametrize("name, content, says", [
+    ("bench.jsonl", b'{"question": "ok item"}\n{"question": "secret 010-1234-5678"\n', "line 2: not valid JSON"),
+    ("bench.jsonl", b'{"question": "ok item"}\n\n{"answer": "42"}\n', "line 3: no text"),
+    ("bench.jsonl", b'[1, 2]\n', "line 1: no text"),
+    ("bench.txt", b"short line\n" + b"x" * 5000 + b"\n", "line 2: longer than 4096 bytes"),
+    ("bench.jsonl.gz", __import__("gzip").compress(b'{"question": "ok"}\n' * 50)[:40], "cannot be read"),
+    ("bench.jsonl.bz2", __import__("bz2").compress(b'{"question": "ok"}\n' * 50)[:40], "cannot be read"),
+    ("bench.jsonl.zst", __import__("zstandard").ZstdCompressor().compress(b'{"question": "ok"}\n' * 50)[:30], "cannot be read"),
+])
+def test_a_decontamination_file_that_cannot_be_indexed_whole_is_refused_before_the_run(tmp_path, name, content, says):
+    # A benchmark item left out of the index would let its contamination through unseen, so a bad
+    # line is an error naming the file and line, never quoting it; an oversized line is never held whole.
+    bench = tmp_path / name
+    bench.write_bytes(content)
+    cfg = load_config(overrides={"run": {"max_record_bytes": 4096},
+                                 "trajectories": {"enabled": True, "teacher": {"backend": "programmatic"},
+                                                  "seeds": [str(bench)], "decontaminate": [str(bench)]}})
+    with pytest.raises(ConfigError, match="trajectories.decontaminate\\[0\\]") as error:
+        preflight(cfg)
+    assert says in str(error.value) and "010-1234" not in str(error.value) and "xxxx" not in str(error.value)
 
 
 def test_unknown_pii_entity_is_named_before_the_run():

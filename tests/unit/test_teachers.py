@@ -448,3 +448,29 @@ def test_a_worker_process_teacher_error_is_recovered_as_its_one_line():
     assert TeacherError.from_run_failure(RuntimeError("No space left on device")) is None
     own = TeacherError("in-process")
     assert TeacherError.from_run_failure(own) is own
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
+def test_prompt_and_benchmark_files_read_whole_or_raise_on_a_truncated_compressed_file(tmp_path, suffix):
+    # Beam's own decompressors end a truncated stream quietly: the tail of a seeds or benchmark file
+    # would be lost without a word.
+    import bz2
+    import gzip
+
+    import zstandard
+
+    from pipeline.trajectories.seeds import bounded_lines, open_binary
+
+    lines = [json.dumps({"question": f"문제 {i}: what is {i} + {i}?"}, ensure_ascii=False) for i in range(2_000)]
+    data = ("\n".join(lines) + "\n").encode()
+    compress = {".gz": lambda b: gzip.compress(b[:5_000]) + gzip.compress(b[5_000:]),  # two members
+                ".zst": lambda b: zstandard.ZstdCompressor().compress(b),
+                ".bz2": bz2.compress}[suffix]
+    whole, cut = tmp_path / f"seeds.jsonl{suffix}", tmp_path / f"cut.jsonl{suffix}"
+    whole.write_bytes(compress(data))
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with open_binary(str(whole)) as stream:
+        assert list(bounded_lines(stream, 1 << 20)) == lines
+    with pytest.raises(OSError, match="cannot be read to its end"):
+        with open_binary(str(cut)) as stream:
+            list(bounded_lines(stream, 1 << 20))

@@ -93,8 +93,18 @@ PARAGRAPH_MIN_CHARS = 30  # shorter paragraphs (headings, code lines) are left o
 MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document …
 PARAGRAPH_BUDGET = 4  # … and at most this many times langid.max_chars characters of them
 PARAGRAPH_PREDICT_CHARS = 200  # a paragraph is labelled from its first ~200 prepared characters
-DERIVE_SHARE = 0.95  # paragraphs agreeing on this share of characters give the document's label …
-DERIVE_COVERAGE = 0.8  # … when they hold this share of the document's prepared characters
+# Paragraphs whose main language holds DERIVE_SHARE of their characters give the document's label and
+# score; so do those holding SAME_SCRIPT_SHARE when all of them are written in one script. Below that
+# (the documents the default langid.mixed_share flags as mixed, or a minority in another script) the
+# paragraphs really disagree and the whole text is predicted too: counting characters would label a
+# Korean help page with English code blocks as English, since a Hangul or Han character carries more
+# text than a Latin one.
+DERIVE_SHARE = 0.95
+SAME_SCRIPT_SHARE = 0.9
+SAME_SCRIPT_MIN_SCORE = 0.5  # … and their derived score says the model was sure enough of them
+# Units holding less than this share of the paragraph characters looked at (the rest: headings, short
+# lines) still give the label unless a model-free check says the short lines are in another script.
+DERIVE_COVERAGE = 0.8
 # Predictions of paragraph-sized lines are remembered per identifier: navigation, footers and
 # duplicate documents repeat lines (langid runs before dedup), and fasttext's cost is per character.
 # A remembered line gives exactly the prediction the model would; the table is emptied when full,
@@ -141,6 +151,20 @@ def _predict_line(unit: str, limit: int = PARAGRAPH_PREDICT_CHARS) -> str:
     cut = unit[:limit]
     sp = cut.rfind(" ")
     return cut[:sp] if sp > limit // 2 else cut
+
+
+_SCRIPT_FAMILY = {"hiragana": "han", "katakana": "han"}  # Japanese writes Han and Kana together
+
+
+def _main_script(text: str) -> str | None:
+    """The script holding most letters of ``text`` (Han and Kana count as one); None without letters."""
+    from pipeline.text import script_counts
+
+    families: dict[str, int] = {}
+    for script, n in script_counts(text).items():
+        key = _SCRIPT_FAMILY.get(script, script)
+        families[key] = families.get(key, 0) + n
+    return min(families, key=lambda k: (-families[k], k)) if families else None
 
 
 def _shares(chars: dict[str, int], total: int) -> dict[str, float]:
@@ -435,8 +459,11 @@ class LanguageIdentifier:
             total = sum(chars.values())
             lang = min(chars, key=lambda k: (-chars[k], k))
             found = _shares(chars, total)
-            if chars[lang] >= DERIVE_SHARE * total and total >= DERIVE_COVERAGE * seen:
-                score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
+            score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
+            if (chars[lang] >= DERIVE_SHARE * total or (
+                chars[lang] >= SAME_SCRIPT_SHARE * total and score >= SAME_SCRIPT_MIN_SCORE
+                and len({_main_script(u) for u in units} - {None}) <= 1
+            )) and (total >= DERIVE_COVERAGE * seen or _main_script(doc) == _main_script(" ".join(units))):
                 if min_score is None or score >= min_score(lang):
                     out[i] = DocumentLanguage(lang, score, found, False)
                     continue

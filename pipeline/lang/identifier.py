@@ -167,6 +167,13 @@ def _main_script(text: str) -> str | None:
     return min(families, key=lambda k: (-families[k], k)) if families else None
 
 
+def _one_script(lines: list[str], predictions: list[tuple[str, float]], lang: str) -> bool:
+    """Whether the paragraph lines labelled other than ``lang`` are written in the main script of the
+    first line labelled ``lang`` (lines without letters agree with any script)."""
+    main = _main_script(next(line for line, (label, _) in zip(lines, predictions) if label == lang))
+    return all(_main_script(line) in (main, None) for line, (label, _) in zip(lines, predictions) if label != lang)
+
+
 def _shares(chars: dict[str, int], total: int) -> dict[str, float]:
     """Characters per language → share of ``total``, largest first (ties by code)."""
     if not total:
@@ -462,7 +469,7 @@ class LanguageIdentifier:
             score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
             if (chars[lang] >= DERIVE_SHARE * total or (
                 chars[lang] >= SAME_SCRIPT_SHARE * total and score >= SAME_SCRIPT_MIN_SCORE
-                and len({_main_script(u) for u in units} - {None}) <= 1
+                and _one_script(lines[at : at + len(units)], up, lang)
             )) and (total >= DERIVE_COVERAGE * seen or _main_script(doc) == _main_script(" ".join(units))):
                 if min_score is None or score >= min_score(lang):
                     out[i] = DocumentLanguage(lang, score, found, False)

@@ -309,6 +309,8 @@ class LanguageIdentifier:
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # documents whose whole text was predicted after their paragraphs, by cause (label_documents)
+        self.whole_text_causes: dict[str, int] = {}
         # The batch kernel (pipeline.lang.fastpredict) when it supports this model and is built ahead
         # of time (pipeline.compiled_kernels) or numba is installed: the model's own labels and
         # probabilities, all lines of a call in one native call.
@@ -464,27 +466,42 @@ class LanguageIdentifier:
         """Predict already-prepared lines (one model call for many documents and paragraphs)."""
         return self._predict_prepared(prepared)
 
+    @staticmethod
+    def _whole_text_cause(main: int, total: int, seen: int, score: float, lang: str, lines: list[str],
+                          predictions: list[tuple[str, float]], doc: str, units: list[str]) -> str | None:
+        """Why a document's agreeing-or-not paragraphs cannot label it alone (None: they can).
+
+        ``main`` of the ``total`` paragraph characters are in the main language ``lang``; ``seen``:
+        the prepared characters looked at (short paragraphs too); ``score``: the derived score. The
+        checks need no prediction beyond the paragraphs'.
+        """
+        if main < SAME_SCRIPT_SHARE * total:
+            return "paragraphs disagree"
+        if main < DERIVE_SHARE * total:
+            if score < SAME_SCRIPT_MIN_SCORE:
+                return "paragraphs unsure"
+            if not _one_script(lines, predictions, lang):
+                return "minority in another script"
+        if total < DERIVE_COVERAGE * seen and _main_script(doc) != _main_script(" ".join(units)):
+            return "short lines in another script"
+        return None
+
     def label_documents(
         self,
         texts: list[str],
         shares: bool = True,
         min_score: Callable[[str], float] | None = None,
     ) -> list[DocumentLanguage]:
-        """Language, score and paragraph shares of many documents, each character predicted about once.
+        """Language, score and paragraph shares of many documents: one prediction per document unless
+        its paragraphs really disagree.
 
         * A document with fewer than two paragraph units (or ``shares=False``): its prepared text is
           predicted (≤ ``max_chars`` characters), no shares.
         * Otherwise its units are predicted (each from its first PARAGRAPH_PREDICT_CHARS characters)
-          and give the shares. When one language holds at least DERIVE_SHARE of the unit characters
-          and the units cover at least DERIVE_COVERAGE of the paragraphs' prepared characters, that
-          language is the document's and its score is the character-weighted mean of the paragraph
-          probabilities (paragraphs labelled otherwise count 0) — unless that score is below
-          ``min_score(lang)``. The rest (paragraphs disagree: mixed documents; or a score under the
-          minimum) get the whole-text prediction in a second model call, as before.
-
-        Against whole text + full paragraphs (``benchmarks/compare_langid.py``) the labels agree
-        but for a few charset tables, and the derived score is rarely above the whole-text
-        probability (figures in docs/benchmarks.md).
+          and give the shares, and their main language and score — the character-weighted mean of
+          the paragraph probabilities, paragraphs labelled otherwise counting 0 — label the document.
+          Its whole text is predicted too, in a second model call for the batch, only when
+          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``.
         """
         plan: list[tuple[str, list[str] | None, int, int]] = []
         lines: list[str] = []
@@ -514,13 +531,12 @@ class LanguageIdentifier:
             lang = min(chars, key=lambda k: (-chars[k], k))
             found = _shares(chars, total)
             score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
-            if (chars[lang] >= DERIVE_SHARE * total or (
-                chars[lang] >= SAME_SCRIPT_SHARE * total and score >= SAME_SCRIPT_MIN_SCORE
-                and _one_script(lines[at : at + len(units)], up, lang)
-            )) and (total >= DERIVE_COVERAGE * seen or _main_script(doc) == _main_script(" ".join(units))):
-                if min_score is None or score >= min_score(lang):
-                    out[i] = DocumentLanguage(lang, score, found, False)
-                    continue
+            cause = self._whole_text_cause(chars[lang], total, seen, score, lang, lines[at : at + len(units)], up, doc, units)
+            if cause is None and (min_score is None or score >= min_score(lang)):
+                out[i] = DocumentLanguage(lang, score, found, False)
+                continue
+            causes = self.whole_text_causes
+            causes[cause or "score under the minimum"] = causes.get(cause or "score under the minimum", 0) + 1
             out[i] = found
             again.append(i)
         if again:

@@ -105,6 +105,7 @@ def test_truly_mixed_document_gets_its_paragraphs_and_its_whole_text(stage):
     assert verdicts[0].detail["mixed"] is True
     assert set(verdicts[0].detail["shares"]) == {"en", "ja"}
     assert len(model.lines) == 4 + 1 and model.lines[-1] == prepare(text)  # paragraphs, then the whole text
+    assert core._ident.whole_text_causes == {"paragraphs disagree": 1}
     assert recs[0]["lang"] in ("en", "ja")
 
 
@@ -129,7 +130,7 @@ def test_unsure_paragraphs_in_the_same_script_are_checked_on_the_whole_text(monk
     text = with_minority(by_lang("de")[8:12], by_lang("en")[1], 0.075)
     recs, _ = run(core, text)
     assert model.lines[-1] == prepare(text) and len(model.lines) == 5 + 1
-    assert recs[0]["lang"] == "de"
+    assert recs[0]["lang"] == "de" and core._ident.whole_text_causes == {"paragraphs unsure": 1}
 
 
 @pytest.mark.parametrize("lang", ["ja", "zh", "ko"])
@@ -143,6 +144,7 @@ def test_cjk_document_with_english_code_is_labelled_from_its_whole_text(stage, l
     recs, verdicts = run(core, text)
     assert recs[0]["lang"] == lang and verdicts[0].detail is None
     assert len(model.lines) == 5 + 1 and model.lines[-1] == prepare(text)
+    assert core._ident.whole_text_causes == {"minority in another script": 1}
 
 
 def test_cjk_document_with_much_english_code_is_mixed(stage):
@@ -176,6 +178,7 @@ def test_headings_in_the_paragraphs_script_need_no_second_prediction(stage):
     assert all(len(prepare(s)) < 30 for s in shorts) and short_chars > 0.25 * sum(len(prepare(p)) for p in paras)
     recs, _ = run(core, text)
     assert recs[0]["lang"] == "es" and len(model.lines) == 2 and prepare(text) not in model.lines
+    assert core._ident.whole_text_causes == {}
 
 
 def test_headings_in_another_script_are_checked_on_the_whole_text(stage):
@@ -187,7 +190,7 @@ def test_headings_in_another_script_are_checked_on_the_whole_text(stage):
     text = "\n\n".join(shorts[:60] + by_lang("en")[6:8] + shorts[60:])
     recs, _ = run(core, text)
     assert len(model.lines) == 2 + 1 and model.lines[-1] == prepare(text)
-    assert recs[0]["lang"] == "ja"
+    assert recs[0]["lang"] == "ja" and core._ident.whole_text_causes == {"short lines in another script": 1}
 
 
 def test_a_batch_of_every_class_is_one_native_call_plus_one_for_the_whole_texts(stage):

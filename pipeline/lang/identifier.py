@@ -237,6 +237,7 @@ class DocumentLanguage(NamedTuple):
     whole_text: bool  # lang/score from the whole-text prediction (else from the agreeing paragraphs)
 
 
+_UND = (UNDETERMINED, 0.0)  # the prediction of an empty line
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -341,20 +342,11 @@ class LanguageIdentifier:
 
     def _predict_prepared(self, lines: list[str]) -> list[tuple[str, float]]:
         """One prediction per distinct non-empty line not already remembered; empty lines are ``und``."""
-        out: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(lines)
         memo = self._memo
-        pending: dict[str, list[int]] = {}
-        for i, line in enumerate(lines):
-            if line:
-                hit = memo.get(line)
-                if hit is None:
-                    pending.setdefault(line, []).append(i)
-                else:
-                    out[i] = hit
-        if not pending:
-            return out
-        todo = list(pending)
-        found: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(todo)
+        todo = [line for line in dict.fromkeys(lines) if line and line not in memo]  # first seen order
+        if not todo:
+            return [memo.get(line, _UND) for line in lines]
+        found: list[tuple[str, float]] = [_UND] * len(todo)
         norm = self._normalise
         if self._native is not None:
             label_ids, probs = self._native.predict(todo)
@@ -371,9 +363,10 @@ class LanguageIdentifier:
                 if res:
                     prob, lab = res[0]
                     found[j] = (norm(lab), min(1.0, float(prob)))
-        for line, pred in zip(todo, found):
-            for i in pending[line]:
-                out[i] = pred
+        new = dict(zip(todo, found))
+        in_new, in_memo = new.get, memo.get
+        out = [in_new(line) or in_memo(line, _UND) for line in lines]  # a prediction is a non-empty tuple
+        for line, pred in new.items():
             if len(line) <= PARAGRAPH_PREDICT_CHARS:
                 if len(memo) >= MEMO_ENTRIES:
                     memo.clear()

@@ -92,6 +92,74 @@ def probe_whole_first(docs: list[str], cfg) -> None:
             print(f"| {k} | {rule} | {chars:,} | {chars / now:.2f} | {sum(back)}/{len(docs)} | {same}/{len(docs)} | {lost}/{sum(mixed)} |")
 
 
+def document_set(seed: int = 5) -> list[tuple[str, str, str]]:
+    """(set, true language, text): labelled documents built from bench_langid's real paragraphs (the
+    Debian documentation, 18 languages). ``one language``: 2–6 paragraphs of one language;
+    ``one foreign paragraph``: 3–6 paragraphs of one language and one of another (English, or German
+    in an English document) at a random place; ``one short foreign line``: the same with the start of
+    a foreign paragraph holding about a twelfth of the characters — the document's language is still
+    the first one."""
+    import random  # noqa: PLC0415
+
+    import bench_langid  # noqa: PLC0415
+
+    rows, _ = bench_langid.long_set(150)
+    by_lang: dict[str, list[str]] = {}
+    for r in rows:
+        by_lang.setdefault(r["lang"], []).append(r["text"])
+    rng = random.Random(seed)
+    out = []
+    for lang, paras in sorted(by_lang.items()):
+        pool = paras[:]
+        rng.shuffle(pool)
+        i = 0
+        while i + 6 <= len(pool):
+            k = rng.randint(2, 6)
+            out.append(("one language", lang, "\n\n".join(pool[i : i + k])))
+            i += k
+        foreign = by_lang["de" if lang == "en" else "en"]
+        for j in range(0, len(paras) - 6, 6):
+            part = paras[j : j + rng.randint(3, 6)]
+            part.insert(rng.randint(0, len(part)), rng.choice(foreign))
+            out.append(("one foreign paragraph", lang, "\n\n".join(part)))
+            # a short foreign line (a caption, a quoted command's output): 5–10% of the characters
+            part = paras[j : j + rng.randint(3, 6)]
+            line = rng.choice(foreign)[: max(40, sum(map(len, part)) // 12)]
+            part.insert(rng.randint(0, len(part)), line[: line.rfind(" ")] if " " in line[20:] else line)
+            out.append(("one short foreign line", lang, "\n\n".join(part)))
+    return out
+
+
+def documents_accuracy(rev: str, cfg) -> None:
+    """Per-language accuracy of the old and the new stage core on :func:`document_set`."""
+    from collections import defaultdict  # noqa: PLC0415
+
+    docs = document_set()
+    cores = {"old": old_core_class(rev)(cfg), "new": LanguageFilter(cfg)}
+    hits: dict = defaultdict(lambda: [0, 0, 0])  # (set, lang) → [old right, new right, documents]
+    changed = []
+    for name, core in cores.items():
+        core.setup()
+        recs = [new_record(source_uri="bench", record_index=i, text=t) for i, (_, _, t) in enumerate(docs)]
+        for lo in range(0, len(recs), 512):
+            core.process_batch(recs[lo : lo + 512])
+        for (kind, lang, _), r in zip(docs, recs):
+            hits[kind, lang][0 if name == "old" else 1] += r["lang"] == lang
+            hits[kind, lang][2] += name == "old"
+        cores[name] = recs
+    changed = [i for i, (a, b) in enumerate(zip(cores["old"], cores["new"])) if a["lang"] != b["lang"]]
+    print(f"labelled documents: {len(docs)}; label changed old → new: {len(changed)}")
+    print(f"| set | lang | documents | old ({rev}) | new |")
+    print("|---|---|---:|---:|---:|")
+    for kind in ("one language", "one foreign paragraph", "one short foreign line"):
+        tot = [0, 0, 0]
+        for (k, lang), (o, n, d) in sorted(hits.items()):
+            if k == kind:
+                print(f"| {kind} | {lang} | {d} | {o / d:.3f} | {n / d:.3f} |")
+                tot = [tot[0] + o, tot[1] + n, tot[2] + d]
+        print(f"| {kind} | all | {tot[2]} | {tot[0] / tot[2]:.4f} | {tot[1] / tot[2]:.4f} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--old", default="HEAD")
@@ -101,6 +169,7 @@ def main(argv=None) -> int:
     ap.add_argument("--min-score", type=float, default=None, help="langid.min_score (default: the config's)")
     ap.add_argument("--probe-whole-first", action="store_true", help="measure the whole-text-first alternative instead")
     ap.add_argument("--natural", action="store_true", help="only the natural documents (not the random-paragraph mixes)")
+    ap.add_argument("--documents-accuracy", action="store_true", help="per-language accuracy of old and new on labelled documents")
     ap.add_argument("--corpus", default="multilingual", choices=["multilingual", "english"], help="benchmarks/corpus.py's corpus")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -108,6 +177,9 @@ def main(argv=None) -> int:
 
     import corpus  # noqa: PLC0415
 
+    if args.documents_accuracy:
+        documents_accuracy(args.old, load_config())
+        return 0
     path = corpus.build(args.docs, corpus=args.corpus)
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     docs = [r["text"] for r in rows if not (args.natural and "mixed" in r["source"])]

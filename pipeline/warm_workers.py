@@ -107,7 +107,7 @@ def start(count: int, modules: list[str]) -> WarmWorkers | None:
             os.mkfifo(os.path.join(slot, "env"))
             os.mkfifo(os.path.join(slot, "done"))
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "pipeline.beam_worker", "--warm", slot, ",".join(modules)],
+                [sys.executable, "-m", "pipeline.beam_worker", "--warm", slot, ",".join(modules), str(os.getpid())],
                 stdin=subprocess.DEVNULL))
         except OSError:
             break

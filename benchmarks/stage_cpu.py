@@ -48,6 +48,15 @@ class StageClock(logging.Handler):
             self.rows.append((msg.split("\n")[0][len("Running bundle for stage "):], time.time(), self.snapshot()))
 
 
+CORES = 2
+
+
+def critical_cpu(runner: float, workers: list[float]) -> float:
+    """A phase's wall on CORES idle cores: at least its busiest process's CPU, at least its total
+    CPU spread over the cores (processes run one thread of work each)."""
+    return max(runner, max(workers, default=0.0), (runner + sum(workers)) / CORES)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True)
@@ -84,6 +93,13 @@ def main(argv=None) -> int:
         workers = sorted((v for v in d.values() if v > 0.005), reverse=True)
         stages.append((name, t - t0, t2 - t, runner, workers))
     print(f"{len(stages)} stages; first bundle at {clock.rows[0][1] - t0:.1f} s (launcher: imports, graph)")
+    pre = dict(clock.rows[0][2])
+    pre_runner = pre.pop(me, 0.0)
+    path = critical_cpu(pre_runner, sorted(pre.values(), reverse=True))
+    path_stages = sum(critical_cpu(runner, workers) for _, _, _, runner, workers in stages)
+    print(f"critical path from CPU on {CORES} idle cores: {path + path_stages:.2f} s = before the first bundle {path:.2f} "
+          f"(launcher {pre_runner:.2f}, workers {' '.join(f'{w:.2f}' for w in sorted(pre.values(), reverse=True)) or '-'}) "
+          f"+ stages {path_stages:.2f}")
     print(f"{'stage':60s} {'start':>6s} {'wall':>6s} {'runner':>7s} {'workers':>7s}  busiest share")
     for name, start, wall, runner, workers in sorted(stages, key=lambda s: -(s[3] + sum(s[4])))[: args.top]:
         tot = sum(workers)

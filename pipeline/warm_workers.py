@@ -95,6 +95,9 @@ def start(count: int, modules: list[str]) -> WarmWorkers | None:
     gains nothing from overlapping) or the slots cannot be made."""
     if count < 2:
         return None
+    from pipeline.runtime import limit_malloc_arenas
+
+    limit_malloc_arenas()  # sets MALLOC_ARENA_MAX, which glibc reads only at a process's start
     try:
         folder = tempfile.mkdtemp(prefix="curate-warm-")
     except OSError:

@@ -81,7 +81,7 @@ def main() -> None:
     if _WARM_SLOT is not None:
         env_fd, done_fd = _WARM_SLOT
         _import_all(sys.argv[3])
-        warm_workers.wait_for_environment(env_fd, int(sys.argv[4]))
+        warm_workers.wait_for_environment(sys.argv[2], env_fd, int(sys.argv[4]))
         sys.argv[1:] = []
 
     profile_dir = os.environ.get(PROFILE_ENV)

@@ -180,14 +180,20 @@ def open_slot(slot: str) -> tuple[int, int]:
     return os.open(os.path.join(slot, "env"), os.O_RDWR), os.open(os.path.join(slot, "done"), os.O_RDWR)
 
 
-def wait_for_environment(env_fd: int, launcher: int) -> None:
+def wait_for_environment(slot: str, env_fd: int, launcher: int) -> None:
     """In a warm process, once imported: block until an attacher sends its environment, and make it
-    this process's own. Exits when the launcher (process id ``launcher``) goes away first."""
+    this process's own. Exits when the launcher (process id ``launcher``) goes away first, removing
+    its slot (and the slots' folder once empty: nobody else will)."""
     data = b""
     while not data.endswith(b"\n"):
         ready, _, _ = select.select([env_fd], [], [], _POLL_SECONDS)
         if not ready:
             if os.getppid() != launcher:
+                shutil.rmtree(slot, ignore_errors=True)
+                try:
+                    os.rmdir(os.path.dirname(slot))
+                except OSError:  # another warm process's slot is still there
+                    pass
                 os._exit(0)
             continue
         data += os.read(env_fd, 1 << 16)

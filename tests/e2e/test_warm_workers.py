@@ -1,7 +1,7 @@
 """Local worker processes started warm (pipeline/warm_workers.py): ``curate run`` with two workers
 is served by the processes it started before building the graph, writes what the in-process run
 writes, and leaves no process or slot behind; a warm process that died is replaced by a cold worker;
-warm processes end by themselves when their launcher dies."""
+warm processes end by themselves, and remove their slots, when their launcher dies."""
 from __future__ import annotations
 
 import gzip
@@ -85,17 +85,19 @@ def test_warm_processes_end_when_their_launcher_dies():
          "import os, sys, time\n"
          "from pipeline import warm_workers\n"
          "pool = warm_workers.start(2, [])\n"
-         "print(' '.join(str(p.pid) for p in pool.procs), flush=True)\n"
+         "print(pool.folder, ' '.join(str(p.pid) for p in pool.procs), flush=True)\n"
          "time.sleep(60)\n"],
         stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    pids = [int(p) for p in launcher.stdout.readline().split()]
-    assert len(pids) == 2
+    folder, *pids = launcher.stdout.readline().decode().split()
+    pids = [int(p) for p in pids]
+    assert len(pids) == 2 and os.path.isdir(folder)
     launcher.kill()  # no close(): the warm processes must notice on their own
     launcher.wait()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(_running(pid) for pid in pids):
         time.sleep(0.2)
     assert not any(_running(pid) for pid in pids)
+    assert not os.path.exists(folder)  # the last one out removed the slots
 
 
 def _running(pid: int) -> bool:

@@ -142,18 +142,21 @@ def attach() -> None:
     folder = os.environ.get(SLOTS_ENV)
     if not folder:
         return
+    payload = json.dumps(dict(os.environ)).encode() + b"\n"
     while True:
         slot = _claim(folder)
         if slot is None:
             return
-        try:  # no reader (the warm process died) → ENXIO: try the next slot
+        try:  # no reader (the warm process died) → ENXIO, or EPIPE while writing: try the next slot
             fd = os.open(os.path.join(slot, "env"), os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.set_blocking(fd, True)
+                _write_all(fd, payload)  # a warm process still importing reads it later
+            finally:
+                os.close(fd)
         except OSError:
             continue
         break
-    os.set_blocking(fd, True)
-    _write_all(fd, json.dumps(dict(os.environ)).encode() + b"\n")  # a warm process still importing reads it later
-    os.close(fd)
     done = os.open(os.path.join(slot, "done"), os.O_RDONLY | os.O_NONBLOCK)
     os.set_blocking(done, True)
     status = b""
@@ -204,4 +207,7 @@ def wait_for_environment(slot: str, env_fd: int, launcher: int) -> None:
 
 
 def report_done(done_fd: int) -> None:
-    os.write(done_fd, b"0")
+    try:
+        os.write(done_fd, b"0")
+    except OSError:  # the attacher is gone (the runner ended it): nobody to tell
+        pass

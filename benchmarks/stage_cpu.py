@@ -6,7 +6,8 @@ worker only, and how much the runner process (shuffles) spends between them.
 Runs ``pipeline.run.run`` in this process (the FnApiRunner and its shuffles are this process) with
 ``--direct_running_mode=multi_processing``; Beam logs the start of each stage's bundle, and at each
 start the CPU seconds (user + system) of this process and of every SDK worker are read (psutil).
-The difference between two starts is the previous stage's CPU per process. Stages are listed by
+The difference between two starts is the previous stage's CPU per process. The workers start
+warm, before the graph is built, as ``curate run`` starts them (``--cold``: when the job starts). Stages are listed by
 CPU, with the share done by the busiest worker (1.0 = one worker did all of it).
 """
 from __future__ import annotations
@@ -47,13 +48,27 @@ class StageClock(logging.Handler):
             self.rows.append((msg.split("\n")[0][len("Running bundle for stage "):], time.time(), self.snapshot()))
 
 
+CORES = 2
+
+
+def critical_cpu(runner: float, workers: list[float]) -> float:
+    """A phase's wall on CORES idle cores: at least its busiest process's CPU, at least its total
+    CPU spread over the cores (processes run one thread of work each)."""
+    return max(runner, max(workers, default=0.0), (runner + sum(workers)) / CORES)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--cold", action="store_true", help="workers start when the job starts (not warm, as curate run starts them)")
     args = ap.parse_args(argv)
+    from pipeline import warm_workers
     from pipeline.config import load_config
+
+    cfg = load_config()
+    pool = None if args.cold else warm_workers.start(args.workers, warm_workers.warm_modules(cfg.pii.enabled))
     from pipeline.run import run
 
     clock = StageClock()
@@ -63,8 +78,12 @@ def main(argv=None) -> int:
     log.propagate = False
     out = tempfile.mkdtemp(prefix="stage-cpu-")
     t0 = time.time()
-    run(load_config(), [args.input], out + "/out",
-        ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"])
+    try:
+        run(cfg, [args.input], out + "/out",
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"])
+    finally:
+        if pool is not None:
+            pool.close()
     clock.rows.append(("(end: commit)", time.time(), clock.snapshot()))
     me = os.getpid()
     stages = []
@@ -74,6 +93,13 @@ def main(argv=None) -> int:
         workers = sorted((v for v in d.values() if v > 0.005), reverse=True)
         stages.append((name, t - t0, t2 - t, runner, workers))
     print(f"{len(stages)} stages; first bundle at {clock.rows[0][1] - t0:.1f} s (launcher: imports, graph)")
+    pre = dict(clock.rows[0][2])
+    pre_runner = pre.pop(me, 0.0)
+    path = critical_cpu(pre_runner, sorted(pre.values(), reverse=True))
+    path_stages = sum(critical_cpu(runner, workers) for _, _, _, runner, workers in stages)
+    print(f"critical path from CPU on {CORES} idle cores: {path + path_stages:.2f} s = before the first bundle {path:.2f} "
+          f"(launcher {pre_runner:.2f}, workers {' '.join(f'{w:.2f}' for w in sorted(pre.values(), reverse=True)) or '-'}) "
+          f"+ stages {path_stages:.2f}")
     print(f"{'stage':60s} {'start':>6s} {'wall':>6s} {'runner':>7s} {'workers':>7s}  busiest share")
     for name, start, wall, runner, workers in sorted(stages, key=lambda s: -(s[3] + sum(s[4])))[: args.top]:
         tot = sum(workers)

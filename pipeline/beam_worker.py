@@ -6,7 +6,8 @@ bundle to stderr (the driver reports the same failure, in one line) and a termin
 every worker, each printing a ``KeyboardInterrupt`` traceback. :class:`LocalRunner` starts its workers
 with :func:`main` instead of Beam's own entry point: Ctrl-C ends a worker at once and silently (the
 driver prints the one line and cleans up), and the worker's stderr goes to /dev/null unless
-``$CURATE_WORKER_STDERR`` is set (``--log-level debug`` sets it).
+``$CURATE_WORKER_STDERR`` is set (``--log-level debug`` sets it). ``curate run`` starts the workers'
+processes early, warm (pipeline/warm_workers.py); Beam's worker command then hands over to one.
 """
 from __future__ import annotations
 
@@ -14,13 +15,26 @@ import os
 import signal
 import sys
 
-if __name__ == "__main__":  # a worker process: Beam (and pyarrow's first conversion) without pandas
+_WARM_SLOT = None  # a warm process (pipeline/warm_workers.py): (env FIFO, done FIFO)
+if __name__ == "__main__":  # a worker process
+    signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
+    if sys.argv[1:2] == ["--warm"]:
+        from pipeline.warm_workers import open_slot
+
+        _WARM_SLOT = open_slot(sys.argv[2])  # first: attachers find it listening
+    else:
+        from pipeline.warm_workers import attach
+
+        attach()  # Beam's worker command: a warm process runs the worker if one is free (never returns)
+    # Beam (and pyarrow's first conversion) without pandas
     from pipeline.beam_import import import_beam
 
     import_beam()
 from apache_beam.options.pipeline_options import DirectOptions  # noqa: E402
 from apache_beam.runners.portability.fn_api_runner import fn_runner  # noqa: E402
 from apache_beam.transforms import environments  # noqa: E402
+
+from pipeline import warm_workers  # noqa: E402
 
 KEEP_STDERR_ENV = "CURATE_WORKER_STDERR"
 PROFILE_ENV = "CURATE_WORKER_PROFILE"  # a folder: cProfile each worker into it (benchmarks/profile_scaling.py)
@@ -44,17 +58,31 @@ class LocalRunner(fn_runner.FnApiRunner):
             direct.direct_running_mode = MULTI_PROCESSING
 
 
-def main() -> None:
+def quiet_process() -> None:
+    """Ctrl-C ends this process at once and silently; stderr to /dev/null unless kept."""
     signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
     if not os.environ.get(KEEP_STDERR_ENV):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - the process's stderr until it exits
+
+
+def main() -> None:
+    """A worker: Beam's worker command runs it cold; ``--warm SLOT MODULES LAUNCHER_PID``
+    (pipeline/warm_workers.py) imports MODULES first, then waits for the environment of the worker
+    Beam starts."""
+    quiet_process()
     from apache_beam.runners.worker import sdk_worker_main
 
     from pipeline.beam_inspect import cache_introspection
 
     cache_introspection()  # each bundle processor this worker builds inspects every DoFn again
+    done_fd = None
+    if _WARM_SLOT is not None:
+        env_fd, done_fd = _WARM_SLOT
+        _import_all(sys.argv[3])
+        warm_workers.wait_for_environment(sys.argv[2], env_fd, int(sys.argv[4]))
+        sys.argv[1:] = []
 
     profile_dir = os.environ.get(PROFILE_ENV)
     if profile_dir:
@@ -68,7 +96,20 @@ def main() -> None:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
+    if done_fd is not None:
+        warm_workers.report_done(done_fd)
     os._exit(0)
+
+
+def _import_all(modules: str) -> None:
+    """Import ``modules`` (comma-separated) while the launcher builds the graph."""
+    import importlib
+
+    for name in filter(None, modules.split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the stage that needs it fails with its own error, as cold
+            pass
 
 
 def _profile_to(folder: str, every: float = 0.01) -> None:

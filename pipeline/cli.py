@@ -225,6 +225,15 @@ def _local_paths_only(args, cfg, beam_args: list[str]) -> bool:
 
 
 def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
+    warm: list = []  # the local worker processes started early (pipeline/warm_workers.py)
+    try:
+        return _cmd_run(args, beam_args, ours, warm)
+    finally:
+        for pool in warm:
+            pool.close()
+
+
+def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
     from pipeline.config import load_config
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
@@ -240,6 +249,11 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
 
     local_only = _local_paths_only(args, cfg, beam_args)
     os.environ[LOCAL_ONLY_ENV] = "1" if local_only else "0"  # for local worker processes
+    from pipeline import warm_workers
+
+    pool = warm_workers.start(warm_workers.local_worker_count(beam_args), warm_workers.warm_modules(cfg.pii.enabled))
+    if pool is not None:
+        warm.append(pool)
     import_beam(local_only)  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
 

@@ -1,0 +1,213 @@
+"""Local worker processes started before the launcher imports Beam and builds the graph.
+
+With ``--direct_running_mode=multi_processing`` Beam starts its SDK worker processes only when the
+job starts, after the launcher has imported Beam, built and translated the graph; each worker then
+imports Beam and the stage modules itself, so both phases lie one after the other on the run's
+critical path while a core sits idle. ``curate run`` calls :func:`start` as soon as it knows the
+run is local with N worker processes: N processes ``python -m pipeline.beam_worker --warm SLOT``
+start at once and import what a worker needs (:func:`warm_modules`) while the launcher works.
+
+When Beam later starts a worker (``python -m pipeline.beam_worker`` with the control and logging
+addresses in its environment), that process (the "attacher", no Beam import) claims a free slot
+(``mkdir SLOT/claimed``: atomic), writes its whole environment to the slot's ``env`` FIFO and
+waits on the ``done`` FIFO; the warm process takes that environment as its own and runs Beam's
+worker main exactly as a cold worker would. The attacher exits 0 when the warm process reports
+``0`` on ``done`` and 1 when ``done`` ends without it (the warm process died), so Beam sees the
+worker's end as before. No free slot (more workers than slots, a warm process that failed to
+start) → the attacher runs the worker itself, cold. :meth:`WarmWorkers.close` ends the processes
+no worker claimed and removes the slots.
+
+A warm process whose launcher disappears (its parent process changes) exits on its own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SLOTS_ENV = "CURATE_WARM_SLOTS"  # the folder of slots, for the attachers Beam starts
+_POLL_SECONDS = 1.0
+
+
+def local_worker_count(beam_args: list[str]) -> int:
+    """The number of worker processes the local runner will start for ``beam_args`` (after the
+    profile is applied), or 0 when it starts none (in-process modes, other runners, a value not
+    understood here: the workers then start cold)."""
+    values: dict[str, str] = {}
+    args = list(beam_args or [])
+    for i, arg in enumerate(args):
+        if not arg.startswith("--"):
+            continue
+        name, eq, value = arg[2:].partition("=")
+        if not eq:
+            value = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
+        values[name] = value
+    if values.get("runner", "") not in ("", "DirectRunner", "direct", "FnApiRunner"):
+        return 0
+    if values.get("direct_running_mode") != "multi_processing":
+        return 0
+    try:
+        workers = int(values.get("direct_num_workers") or 0)
+    except ValueError:
+        return 0
+    if workers < 0:
+        return 0
+    return workers or (os.cpu_count() or 1)
+
+
+def warm_modules(pii_enabled: bool) -> list[str]:
+    """What a worker imports before its first record: Beam's worker, the graph's stage modules
+    (unpickling the stages imports them), and the PII engine's analyzer when PII runs."""
+    names = ["pipeline.graph", "pipeline.io.sources", "pipeline.stages.transforms"]
+    if pii_enabled:
+        names.append("presidio_analyzer")
+    return names
+
+
+class WarmWorkers:
+    """The warm processes of one run and their slots (see the module docstring)."""
+
+    def __init__(self, folder: str, procs: list[subprocess.Popen]):
+        self.folder = folder
+        self.procs = procs
+
+    def close(self) -> None:
+        """End the processes no worker claimed (and any left running), remove the slots."""
+        if os.environ.get(SLOTS_ENV) == self.folder:
+            del os.environ[SLOTS_ENV]
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start(count: int, modules: list[str]) -> WarmWorkers | None:
+    """Start ``count`` warm processes importing ``modules``; None when ``count`` < 2 (one worker
+    gains nothing from overlapping) or the slots cannot be made."""
+    if count < 2:
+        return None
+    from pipeline.runtime import limit_malloc_arenas
+
+    limit_malloc_arenas()  # sets MALLOC_ARENA_MAX, which glibc reads only at a process's start
+    try:
+        folder = tempfile.mkdtemp(prefix="curate-warm-")
+    except OSError:
+        return None
+    procs = []
+    for k in range(count):
+        slot = os.path.join(folder, str(k))
+        try:
+            os.mkdir(slot)
+            os.mkfifo(os.path.join(slot, "env"))
+            os.mkfifo(os.path.join(slot, "done"))
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "pipeline.beam_worker", "--warm", slot, ",".join(modules), str(os.getpid())],
+                stdin=subprocess.DEVNULL))
+        except OSError:
+            break
+    os.environ[SLOTS_ENV] = folder
+    return WarmWorkers(folder, procs)
+
+
+# --- the attacher (Beam's worker command) ------------------------------------------------------
+
+def _claim(folder: str) -> str | None:
+    """A slot no other attacher has claimed, now claimed by this one."""
+    try:
+        slots = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    for name in slots:
+        slot = os.path.join(folder, name)
+        try:
+            os.mkdir(os.path.join(slot, "claimed"))
+        except OSError:
+            continue
+        return slot
+    return None
+
+
+def attach() -> None:
+    """In Beam's worker command: hand this environment to a warm process and end as it ends
+    (never returns); returns when there is no warm process to hand it to."""
+    folder = os.environ.get(SLOTS_ENV)
+    if not folder:
+        return
+    payload = json.dumps(dict(os.environ)).encode() + b"\n"
+    while True:
+        slot = _claim(folder)
+        if slot is None:
+            return
+        try:  # no reader (the warm process died) → ENXIO, or EPIPE while writing: try the next slot
+            fd = os.open(os.path.join(slot, "env"), os.O_WRONLY | os.O_NONBLOCK)
+            try:
+                os.set_blocking(fd, True)
+                _write_all(fd, payload)  # a warm process still importing reads it later
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        break
+    done = os.open(os.path.join(slot, "done"), os.O_RDONLY | os.O_NONBLOCK)
+    os.set_blocking(done, True)
+    status = b""
+    while True:
+        chunk = os.read(done, 64)
+        if not chunk:
+            break
+        status += chunk
+    os._exit(0 if status == b"0" else 1)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+# --- the warm process --------------------------------------------------------------------------
+
+def open_slot(slot: str) -> tuple[int, int]:
+    """In a warm process, first thing: the slot's ``env`` and ``done`` FIFOs, both opened read-write
+    (``env`` then never reports EOF while no attacher has written; ``done`` is held until this
+    process ends, which is the attacher's EOF)."""
+    return os.open(os.path.join(slot, "env"), os.O_RDWR), os.open(os.path.join(slot, "done"), os.O_RDWR)
+
+
+def wait_for_environment(slot: str, env_fd: int, launcher: int) -> None:
+    """In a warm process, once imported: block until an attacher sends its environment, and make it
+    this process's own. Exits when the launcher (process id ``launcher``) goes away first, removing
+    its slot (and the slots' folder once empty: nobody else will)."""
+    data = b""
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([env_fd], [], [], _POLL_SECONDS)
+        if not ready:
+            if os.getppid() != launcher:
+                shutil.rmtree(slot, ignore_errors=True)
+                try:
+                    os.rmdir(os.path.dirname(slot))
+                except OSError:  # another warm process's slot is still there
+                    pass
+                os._exit(0)
+            continue
+        data += os.read(env_fd, 1 << 16)
+    os.close(env_fd)
+    env = json.loads(data)
+    os.environ.clear()
+    os.environ.update(env)
+
+
+def report_done(done_fd: int) -> None:
+    try:
+        os.write(done_fd, b"0")
+    except OSError:  # the attacher is gone (the runner ended it): nobody to tell
+        pass

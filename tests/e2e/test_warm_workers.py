@@ -1,0 +1,120 @@
+"""Local worker processes started warm (pipeline/warm_workers.py): ``curate run`` with two workers
+is served by the processes it started before building the graph, writes what the in-process run
+writes, and leaves no process or slot behind; a warm process that died is replaced by a cold worker;
+warm processes end by themselves, and remove their slots, when their launcher dies."""
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from pipeline import cli, warm_workers
+from pipeline.config import load_config
+from pipeline.run import run
+
+from tests.e2e.test_runners import _canon, _rows, offline  # noqa: F401 - offline is a fixture
+from tests.e2e.test_two_workers_one_file import TWO_WORKERS, lines
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ("documents", "decisions", "quarantine")
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jsonl").write_bytes(lines("a", 50))
+    (src / "b.jsonl.gz").write_bytes(gzip.compress(lines("b", 50)))
+    return src
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every pool :func:`warm_workers.start` starts (the real one), to look at its processes."""
+    pools = []
+    real_start = warm_workers.start
+
+    def recording(count, modules):
+        pool = real_start(count, modules)
+        pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(warm_workers, "start", recording)
+    return pools
+
+
+def test_curate_run_two_workers_is_served_warm_and_equals_one_worker(tmp_path, inputs, started, offline, monkeypatch):  # noqa: F811
+    one = run(load_config(), [str(inputs)], str(tmp_path / "one"), [])
+    monkeypatch.setenv("CURATE_WORKERS", "2")
+    rc = cli.main(["run", "--input", str(inputs), "--output", str(tmp_path / "two"), "--profile", "local-mp", "--quiet"])
+    assert rc == 0
+    assert offline == []
+    [pool] = started
+    # both warm processes ran a worker and ended by themselves (close() kills only the unclaimed: -9)
+    assert [p.returncode for p in pool.procs] == [0, 0]
+    assert not os.path.exists(pool.folder) and warm_workers.SLOTS_ENV not in os.environ
+    for table in TABLES:
+        assert _canon(_rows(tmp_path / "two", table)) == _canon(_rows(Path(one.out), table)), table
+
+
+def test_a_dead_warm_process_is_replaced_by_a_cold_worker(tmp_path, inputs, offline):  # noqa: F811
+    cfg = load_config()
+    one = run(cfg, [str(inputs)], str(tmp_path / "one"), [])
+    pool = warm_workers.start(2, warm_workers.warm_modules(cfg.pii.enabled))
+    try:
+        pool.procs[0].kill()
+        pool.procs[0].wait()
+        two = run(cfg, [str(inputs)], str(tmp_path / "two"), list(TWO_WORKERS))
+    finally:
+        pool.close()
+    assert [p.returncode for p in pool.procs] == [-signal.SIGKILL, 0]
+    for table in TABLES:
+        assert _canon(_rows(Path(two.out), table)) == _canon(_rows(Path(one.out), table)), table
+
+
+def test_warm_processes_end_when_their_launcher_dies():
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time\n"
+         "from pipeline import warm_workers\n"
+         "pool = warm_workers.start(2, [])\n"
+         "print(pool.folder, ' '.join(str(p.pid) for p in pool.procs), flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    folder, *pids = launcher.stdout.readline().decode().split()
+    pids = [int(p) for p in pids]
+    assert len(pids) == 2 and os.path.isdir(folder)
+    launcher.kill()  # no close(): the warm processes must notice on their own
+    launcher.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(_running(pid) for pid in pids)
+    assert not os.path.exists(folder)  # the last one out removed the slots
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("beam_args, expected", [
+    (["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=3"], 3),
+    (["--direct_running_mode", "multi_processing", "--direct_num_workers", "2"], 2),
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=0"], os.cpu_count() or 1),
+    (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 0),  # threads: no processes
+    (["--direct_num_workers=2"], 0),  # in-memory mode
+    (["--runner=DataflowRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"], 0),
+    (["--direct_running_mode=multi_processing", "--direct_num_workers=two"], 0),  # Beam's parser reports it
+])
+def test_local_worker_count(beam_args, expected):
+    assert warm_workers.local_worker_count(beam_args) == expected

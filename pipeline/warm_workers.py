@@ -46,7 +46,9 @@ def local_worker_count(beam_args: list[str]) -> int:
         if not eq:
             value = args[i + 1] if i + 1 < len(args) and not args[i + 1].startswith("--") else ""
         values[name] = value
-    if values.get("runner", "") not in ("", "DirectRunner", "direct", "FnApiRunner"):
+    from pipeline.beam_import import is_local_runner
+
+    if not is_local_runner(values.get("runner")):
         return 0
     if values.get("direct_running_mode") != "multi_processing":
         return 0

@@ -14,6 +14,7 @@ into one pattern to skip text where no recognizer could fire.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import List
 
 from phonenumbers import CountryCodeSource, Leniency, NumberParseException, PhoneNumber, PhoneNumberMatch, parse
@@ -67,9 +68,19 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """
 
     PREFILTER = r"@"
+    # Every character of a match is one of these (the pattern's classes, '@' and the domain's
+    # '-' and '.'), and the pattern reads outside its match only through ``\b``: a match lies
+    # inside one maximal run of them, around a PREFILTER hit (see :mod:`pipeline.pii.fast`).
+    MATCH_CHARACTERS = r"[!#$%&'*+\-/=?^_`{|}~\w.@]"
 
     def validate_result(self, pattern_text: str):  # noqa: D102
-        return offline_tldextract()(pattern_text).fqdn != ""
+        return _has_domain(pattern_text)
+
+
+@lru_cache(maxsize=1 << 14)
+def _has_domain(address: str) -> bool:
+    """The e-mail domain check (documents repeat their addresses: outcomes are remembered)."""
+    return offline_tldextract()(address).fqdn != ""
 
 
 def _isbn_like(text: str) -> bool:

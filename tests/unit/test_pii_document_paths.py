@@ -206,3 +206,26 @@ def test_scrub_decision_fields_holds_rows_and_emits_every_one(cfg, monkeypatch):
     with TestPipeline() as p:
         out = p | beam.Create(rows) | beam.ParDo(ScrubDecisionFields(cfg))
         assert_that(out, equal_to(expected))
+
+
+# --- prefilter windows ------------------------------------------------------------------------
+DENSE = [
+    "v1.2 v1.3 (2.10.18-1) 3.0.2 10:20 #123 build 45 67 89 a b c d e f g h 1 2 3 4 5 6 7 8 9 10",
+    "call phone tel 010-1234-5678 the of and a an 02-312-4567 is to be or not 031-123-4567 ok",
+    "전화 010-1234-5678 로 연락, 010-2222-3333 으로 문의, 이메일 kim@example.com으로, 02-312-4567 팩스",
+    "x " * 40 + "1 " * 40 + "mail: a@b.io " * 5 + "the " * 30 + "9" * 20,
+    "line one 12\nline two 34\n\nline three 56 the a of\r\nfour 78\u2028five 90 and 11 then 12",
+]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko", "xx"])
+def test_windows_that_stop_at_the_previous_window_equal_the_full_walk(engine, labelled, lang, monkeypatch):
+    from pipeline.pii.prefilter import Prefilter
+
+    pre = engine.prefilters[lang]
+    texts = DENSE + EMAIL_CASES + [d["text"] for d in labelled] + ["\n".join(DENSE * 3)]
+    fast = [pre.windows(t) for t in texts]
+    monkeypatch.setattr(Prefilter, "stop_at_previous_window", False)
+    full = [pre.windows(t) for t in texts]
+    assert fast == full
+    assert sum(len(w) for w in full) > 100 and any(len(w) > 1 for w in full)

@@ -302,7 +302,7 @@ def reaching_records(corpus: str, n_docs: int) -> tuple[list[dict], list[dict]]:
 
     cfg = load_config()
     path = bc.build(n_docs, corpus=corpus)
-    make = record_factory(str(path))
+    make = record_factory(path.name)  # the same ids (and rows) from any checkout
     with open(path, encoding="utf-8") as fh:
         records = [make(i, d["text"], source_id=d["id"]) for i, d in enumerate(map(_json.loads, fh))]
     rows: list[dict] = []

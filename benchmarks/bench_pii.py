@@ -285,6 +285,98 @@ def corpus_records(corpus: str, n_docs: int) -> list[dict]:
     return [{"text": r["text"], "lang": r["lang"], "source_id": r["source_id"], "url": None} for r in records]
 
 
+def reaching_records(corpus: str, n_docs: int) -> tuple[list[dict], list[dict]]:
+    """The documents of benchmarks/corpus.py that reach the PII stage in a default run, and the
+    decisions rows of those dropped before it: records made as ingest makes them, through the
+    license, langid and quality stage cores (untimed) as the pipeline runs them, 512 a batch."""
+    import json as _json
+
+    import corpus as bc  # benchmarks/corpus.py
+
+    from pipeline.config import load_config
+    from pipeline.io.splits import record_factory
+    from pipeline.stages.langid import LanguageFilter
+    from pipeline.stages.license import LicenseDetector
+    from pipeline.stages.quality import QualityFilter
+    from pipeline.verdicts import run_core_on_batch
+
+    cfg = load_config()
+    path = bc.build(n_docs, corpus=corpus)
+    make = record_factory(path.name)  # the same ids (and rows) from any checkout
+    with open(path, encoding="utf-8") as fh:
+        records = [make(i, d["text"], source_id=d["id"]) for i, d in enumerate(map(_json.loads, fh))]
+    rows: list[dict] = []
+    for core_class in (LicenseDetector, LanguageFilter, QualityFilter):
+        core = core_class(cfg)
+        core.setup()
+        kept = []
+        for k in range(0, len(records), 512):
+            batch_kept, batch_rows = run_core_on_batch(core, records[k : k + 512], "bench")
+            kept += batch_kept
+            rows += batch_rows
+        records = kept
+    return records, rows
+
+
+def decision_rows_cpu(fields, rows: list[dict]) -> float:
+    """CPU seconds of scrubbing ``rows`` as ScrubDecisionFields does: in batches of its ``BATCH``
+    where this checkout has ``scrub_decision_rows``, else one row per call."""
+    import pipeline.stages.pii as stage
+
+    batched = getattr(stage, "scrub_decision_rows", None)
+    t0 = time.process_time()
+    if batched is None:
+        for row in rows:
+            stage.scrub_decision_row(fields, row)
+    else:
+        from pipeline.stages.transforms import ScrubDecisionFields
+
+        for k in range(0, len(rows), ScrubDecisionFields.BATCH):
+            batched(fields, rows[k : k + ScrubDecisionFields.BATCH])
+    return time.process_time() - t0
+
+
+REACHING_SECTION = "## Stage core on the documents that reach it"
+
+
+def reaching_costs(cfg, n_docs: int, runs: int) -> list[str]:
+    """Stage-core CPU seconds on the documents that reach the PII stage in a default run, and the
+    scrubbing of the decisions rows of those dropped before it, on both corpora."""
+    from pipeline.stages.pii import FieldScrubber, PiiScrubber
+
+    core = PiiScrubber(cfg)
+    core.setup()
+    fields = FieldScrubber(core._engine)
+    lines = [
+        REACHING_SECTION,
+        "",
+        f"`bench_pii.py --reaching --docs {n_docs} --runs {runs}`: the documents of the {n_docs:,}-document corpora "
+        "that reach the PII stage in a default run (records made as ingest makes them, then the license, langid and "
+        "quality stage cores, untimed), through `PiiScrubber.process_batch` in batches of 512; and the decisions rows "
+        "of the documents dropped before it, scrubbed as `ScrubDecisionFields` does. CPU seconds in one process, "
+        f"median of {runs} runs and (range); the engine is built before timing. Digest: as in the section above, "
+        "and for the rows sha256 of the scrubbed rows.",
+        "",
+        "| corpus | documents reaching | stage core CPU s | findings | digest | decisions rows | rows CPU s | rows digest |",
+        "|---|---:|---:|---:|---|---:|---:|---|",
+    ]
+    import pipeline.stages.pii as stage
+
+    for corpus in ("multilingual", "english"):
+        records, rows = reaching_records(corpus, n_docs)
+        times = [stage_cpu(core, records) for _ in range(runs)]
+        row_times = [decision_rows_cpu(fields, rows) for _ in range(runs)]
+        n_found, digest = output_digest(core, records)
+        clean = [stage.scrub_decision_row(fields, row) for row in rows]
+        rows_digest = hashlib.sha256(json.dumps(clean, ensure_ascii=False, sort_keys=True, default=str)
+                                     .encode("utf-8")).hexdigest()[:12]
+        med, rmed = statistics.median(times), statistics.median(row_times)
+        lines.append(f"| {corpus} | {len(records):,} | {med:.2f} ({min(times):.2f}–{max(times):.2f}) | {n_found} | "
+                     f"{digest} | {len(rows):,} | {rmed:.2f} ({min(row_times):.2f}–{max(row_times):.2f}) | "
+                     f"{rows_digest} |")
+    return lines + [""]
+
+
 def stage_cpu(core, records: list[dict], batch: int = 512) -> float:
     """CPU seconds of ``PiiScrubber.process_batch`` over fresh copies of ``records`` in batches."""
     copies = [dict(r) for r in records]
@@ -471,6 +563,9 @@ def main(argv=None) -> int:
                     help="only compare the phone recognizer's fast path with the reference (stock phonenumbers per "
                     "region) on the texts the stage hands it for benchmarks/corpus.py's two corpora (--docs of each, "
                     "default 10000); exit 1 if they differ")
+    ap.add_argument("--reaching", action="store_true",
+                    help="only the stage core on the documents of benchmarks/corpus.py's two corpora that reach it in "
+                    "a default run, and the decisions rows of those dropped before it (--docs of each, default 10000)")
     ap.add_argument("--no-candidate", action="store_true",
                     help="only the documents-without-candidates section (vs datatrove's PIIFormatter)")
     args = ap.parse_args(argv)
@@ -492,6 +587,12 @@ def main(argv=None) -> int:
 
         section = corpora_costs(load_config(), args.docs if args.docs != 1500 else 10_000, args.runs)
         write_section(HERE / "results" / "pii.md", section)
+        print("\n".join(section))
+        return 0
+    if args.reaching:
+        from pipeline.config import load_config
+
+        section = reaching_costs(load_config(), args.docs if args.docs != 1500 else 10_000, args.runs)
         print("\n".join(section))
         return 0
     if args.no_candidate:

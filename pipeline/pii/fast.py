@@ -69,6 +69,14 @@ class FastAnalyzer:
         self._remove_low_scores = getattr(analyzer, "_AnalyzerEngine__remove_low_scores")
         self._add_ids = getattr(AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists")
         self._remove_decision = getattr(AnalyzerEngine, "_AnalyzerEngine__remove_decision_process")
+        # recognizer id → (run, run read backwards) of its MATCH_CHARACTERS, compiled as its patterns are
+        self.match_runs = {
+            r.id: (regex.compile(r.MATCH_CHARACTERS + "+", r.global_regex_flags or 0),
+                   regex.compile("(?r)" + r.MATCH_CHARACTERS + "+", r.global_regex_flags or 0))
+            for r in self.recognizers
+            if getattr(r, "MATCH_CHARACTERS", None) and r.id in anchors
+            and [p.regex for p in r.patterns] == [p.regex for p in type(r).PATTERNS]
+        }
 
     @staticmethod
     def supports(analyzer, language: str) -> bool:
@@ -112,6 +120,8 @@ class FastAnalyzer:
                 rec.load()
                 rec.is_loaded = True
             text, back = self._own_windows(rec, joined, windows, starts)
+            if text and rec.id in self.match_runs:
+                text, back = self._match_runs(rec, text, back)
             if not text:
                 continue
             run = getattr(rec, "analyze_fast", rec.analyze)
@@ -175,6 +185,38 @@ class FastAnalyzer:
             shifts.append(w.joined_start - size)
             parts.append(joined[w.joined_start : w.joined_start + w.length])
             size += w.length
+        return "".join(parts), (sub_starts, shifts)
+
+    def _match_runs(self, rec, text: str, back):
+        """``rec``'s text cut down to the maximal runs of its ``MATCH_CHARACTERS`` that hold a hit
+        of its condition, joined by line breaks (in no run). Every match consists of those
+        characters and holds a hit, and the character on each side of a run is in no run (so not
+        a word character: ``\b`` reads the same at a line break), so the matches in the runs are
+        the matches in ``text``. Returns ``(text, back)`` as :meth:`_own_windows` does, ``back``
+        mapping to the joined text."""
+        forward, backward = self.match_runs[rec.id]
+        search = self.anchors[rec.id].search
+        parts, sub_starts, shifts, size, pos = [], [], [], 0, 0
+        while True:
+            m = search(text, pos)
+            if m is None:
+                break
+            hit = m.start()
+            run = forward.match(text, hit)
+            if run is None:  # a hit starting with another character lies in no match
+                pos = hit + 1
+                continue
+            before = backward.match(text, 0, hit)
+            start, end = (before.start() if before else hit), run.end()
+            shift = start - size  # run offset → offset in ``text``
+            if back is not None:
+                shift += back[1][bisect.bisect_right(back[0], start) - 1]
+            parts.append(text[start:end])
+            sub_starts.append(size)
+            shifts.append(shift)
+            parts.append("\n")
+            size += end - start + 1
+            pos = end
         return "".join(parts), (sub_starts, shifts)
 
     def _enhance(self, texts: list[str], doc_index: int, lo: int, shift: int, results: list,

@@ -30,6 +30,7 @@ space or the start of text alike, which is what makes a window start equivalent 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import regex
 
@@ -274,6 +275,9 @@ class Prefilter:
     # it on (identifiers such as ``doc-12`` are too short for any condition: no union scan).
     short_checks: tuple = ()
     short_limit: int = 0
+    # A walk back for context words ends at the previous window (they join wherever it would have
+    # ended); False walks on, the reference the tests compare with.
+    stop_at_previous_window: ClassVar[bool] = True
     # word → sure_keyword(word): documents repeat their words (a plain dict: cleared when full)
     _sure: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -384,9 +388,10 @@ class Prefilter:
                 return True
             return _inert(text[a[0] : a[1]]) and _inert(text[b[0] : b[1]])
 
-        def walk_keywords(w, step, need: int):
-            """From word w, step word by word until ``need`` sure keywords are passed (or the text ends)."""
-            while need > 0:
+        def walk_keywords(w, step, need: int, stop: int = -1):
+            """From word w, step word by word until ``need`` sure keywords are passed (or the text
+            ends, or a word starts at or before ``stop``)."""
+            while need > 0 and w[0] > stop:
                 nxt = step(w)
                 if nxt is None:
                     break
@@ -418,8 +423,10 @@ class Prefilter:
                     break
                 last = w
             seg_end = last[1]
-            # context: enough sure keywords before (and after) the segment
-            start = walk_keywords(first, before, self.words_before)[0]
+            # context: enough sure keywords before (and after) the segment; a walk back that
+            # reaches the previous window joins it, wherever the walk would have ended
+            stop = out[-1][1] if out and self.stop_at_previous_window else -1
+            start = walk_keywords(first, before, self.words_before, stop)[0]
             end = walk_keywords(last, after, self.words_after)[1]
             if out and start <= out[-1][1]:
                 out[-1] = (out[-1][0], max(out[-1][1], end))

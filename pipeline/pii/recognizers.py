@@ -14,6 +14,7 @@ into one pattern to skip text where no recognizer could fire.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import List
 
 from phonenumbers import CountryCodeSource, Leniency, NumberParseException, PhoneNumber, PhoneNumberMatch, parse
@@ -23,6 +24,7 @@ from phonenumbers.phonenumbermatcher import (
     _PATTERN,
     _PUB_PAGES,
     _SECOND_NUMBER_START_PATTERN,
+    _TIME_STAMPS_SUFFIX,
     PhoneNumberMatcher,
     _verify,
 )
@@ -67,9 +69,19 @@ class OfflineEmailRecognizer(EmailRecognizer):
     """
 
     PREFILTER = r"@"
+    # Every character of a match is one of these (the pattern's classes, '@' and the domain's
+    # '-' and '.'), and the pattern reads outside its match only through ``\b``: a match lies
+    # inside one maximal run of them, around a PREFILTER hit (see :mod:`pipeline.pii.fast`).
+    MATCH_CHARACTERS = r"[!#$%&'*+\-/=?^_`{|}~\w.@]"
 
     def validate_result(self, pattern_text: str):  # noqa: D102
-        return offline_tldextract()(pattern_text).fqdn != ""
+        return _has_domain(pattern_text)
+
+
+@lru_cache(maxsize=1 << 14)
+def _has_domain(address: str) -> bool:
+    """The e-mail domain check (documents repeat their addresses: outcomes are remembered)."""
+    return offline_tldextract()(address).fqdn != ""
 
 
 def _isbn_like(text: str) -> bool:
@@ -155,8 +167,9 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
                  country_code: str | None = None, verified: dict | None = None, hopeless: dict | None = None,
-                 cannot: dict | None = None):
+                 cannot: dict | None = None, extracted: dict | None = None):
         super().__init__(text, region, leniency=leniency)
+        self._extracted = {} if extracted is None else extracted  # _extract_match outcomes (this region)
         self._hopeless_outcomes = {} if hopeless is None else hopeless  # candidate → _hopeless (this region)
         self._cannot_outcomes = {} if cannot is None else cannot  # candidate → _cannot_be_valid (this region)
         self._shared = shared
@@ -258,6 +271,42 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         return True
         return False
 
+    def _extract_match(self, candidate, offset):
+        """Upstream's ``_extract_match``, its outcome remembered: besides the candidate it reads
+        only whether the characters just before and after it are ones a number may not touch
+        (the neighbour checks of the whole candidate and of the inner parts at its ends) and
+        whether a time-stamp suffix follows it. A remembered outcome spends the tries the first
+        run spent, and is used only when more tries than that are left (so the limit cannot
+        have cut either run short)."""
+        text, end = self.text, offset + len(candidate)
+        key = (candidate,
+               None if offset == 0 else _touches_badly(text[offset - 1]),
+               None if end >= len(text) else _touches_badly(text[end]),
+               _TIME_STAMPS_SUFFIX.match(text, end) is not None)
+        tries = self._max_tries
+        known = self._extracted.get(key)
+        if known is not None and tries > known[0]:
+            spent, found = known
+            self._max_tries = tries - spent
+            if found is None:
+                return None
+            shift, raw, number = found
+            numobj = PhoneNumber()
+            numobj.merge_from(number)
+            return PhoneNumberMatch(offset + shift, raw, numobj)
+        match = super()._extract_match(candidate, offset)
+        if self._max_tries > 0:
+            if match is None:
+                found = None
+            else:
+                number = PhoneNumber()
+                number.merge_from(match.number)
+                found = (match.start - offset, match.raw_string, number)
+            if len(self._extracted) >= _VERIFIED_CACHE:
+                self._extracted.clear()
+            self._extracted[key] = (tries - self._max_tries, found)
+        return match
+
     def _parse_and_verify(self, candidate, offset):
         cannot = self._cannot_outcomes.get(candidate)
         if cannot is None:
@@ -314,6 +363,21 @@ def _remember(cache: dict, key, value):
         cache.clear()
     cache[key] = value
     return value
+
+
+_TOUCHING: dict[str, bool] = {}
+
+
+def _touches_badly(char: str) -> bool:
+    """A character a number may not touch (upstream's neighbour check: a Latin letter or
+    combining mark, a currency symbol, '%'); remembered per character."""
+    bad = _TOUCHING.get(char)
+    if bad is None:
+        if len(_TOUCHING) >= _OUTCOME_CACHE:
+            _TOUCHING.clear()
+        bad = _TOUCHING[char] = (PhoneNumberMatcher._is_invalid_punctuation_symbol(char)
+                                 or PhoneNumberMatcher._is_latin_letter(char))
+    return bad
 
 
 def _parse_verified(candidate: str, region: str):
@@ -409,10 +473,12 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
             verified = self._verified_outcomes = {}
             self._hopeless_by_region = {region: {} for region in self.supported_regions}
             self._cannot_by_region = {region: {} for region in self.supported_regions}
-        hopeless, cannot = self._hopeless_by_region, self._cannot_by_region
+            self._extracted_by_region = {region: {} for region in self.supported_regions}
+        hopeless, cannot, extracted = self._hopeless_by_region, self._cannot_by_region, self._extracted_by_region
         return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
                                                                self.national_bounds(region), self._cc_only(region),
-                                                               verified, hopeless[region], cannot[region]))
+                                                               verified, hopeless[region], cannot[region],
+                                                               extracted[region]))
                               for region in self.supported_regions), text, nlp_artifacts)
 
     def _cc_only(self, region: str) -> str | None:

@@ -254,3 +254,52 @@ def test_fast_path_equals_reference_on_presidio_test_sentences(rec):
         assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == reference, text
         with_numbers += bool(reference)
     assert with_numbers >= 10
+
+
+# The same candidates with every neighbour the matcher reads: a Latin letter, a combining mark, a
+# currency symbol or '%' touching either end, a time-stamp suffix after, the text's start and end.
+_NEIGHBOURS = ["", " ", "a", "é", "\u0301", "$", "€", "%", "-", "(", "가", ":30", ":99", "\n"]
+_REPEATED = ["212-555-0147", "(415) 555-0132", "010-1234-5678", "2012-01-02 08", "651-234-2345/332-445-1234",
+             "+44 20 7946 0958", "12/31/2019", "03-1234-5678", "1-800-555-0199 x 204"]
+
+
+def test_remembered_extractions_equal_reference_across_texts():
+    """Extraction outcomes are remembered per (candidate, what it reads around it) across the
+    texts of one recognizer: each text here repeats candidates of earlier texts with other
+    neighbours. Reference: stock matchers per region (``analyze``) on each text."""
+    rec = RegionalPhoneRecognizer()
+    texts = [f"{before}{number}{after}" for number in _REPEATED for before in _NEIGHBOURS for after in _NEIGHBOURS]
+    texts += [" and ".join(texts[k : k + 7]) for k in range(0, len(texts), 7)]
+    found = 0
+    for text in texts:
+        reference = _key(rec.analyze(text, ["PHONE_NUMBER"]))
+        assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == reference, text
+        found += len(reference)
+    assert found > 200 and sum(len(d) for d in rec._extracted_by_region.values()) > 100
+
+
+# candidates whose inner parts spend tries (an invalid part after a valid one, parts of several lengths)
+_TRYING = ", ".join(["111-111-1111/222-222-2222", "415-555-0132/415-555-01", "201-555-0123 / 2015550 / 2015",
+                     "(212) 555-01 23 45", "020 7946 0958/020 7946", "+1 415 555 01/+1 415", "010-1234-56/010-1234"])
+_TRYING += " and (415) 555-0132 or 212-555-0147 or 010-1234-5678 or 020 7946 0958"
+
+
+@pytest.mark.parametrize("tries", [2, 5, 9, 14, 20, 26, 32, 40])
+def test_remembered_extractions_spend_tries_as_the_first_run(tries):
+    """A remembered outcome spends the tries its first run spent. Oracle: the same matcher with
+    the same limit and nothing remembered; the outcomes were remembered by one without a limit."""
+    from phonenumbers import Leniency
+
+    from pipeline.pii.recognizers import _SharedCandidateMatcher
+
+    def matcher(region, extracted):
+        return _SharedCandidateMatcher(_TRYING, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+                                       RegionalPhoneRecognizer.national_bounds(region), extracted=extracted)
+
+    for region in ("US", "GB", "KR"):
+        extracted: dict = {}
+        list(matcher(region, extracted))
+        assert any(spent for spent, _ in extracted.values()), region  # parts did spend tries
+        fresh, warm = matcher(region, {}), matcher(region, extracted)
+        fresh._max_tries = warm._max_tries = tries
+        assert [(m.start, m.end) for m in warm] == [(m.start, m.end) for m in fresh], (region, tries)

@@ -12,6 +12,7 @@ from pathlib import Path
 import apache_beam as beam
 import yaml
 
+from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.quality.rules import QualityRules, RulesError
@@ -37,7 +38,7 @@ class LicenseStage(RecordStage):
         for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
             path = config.rule_file(name)
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                data = ruleyaml.safe_load(path.read_text(encoding="utf-8")) or {}
                 if not isinstance(data, dict):
                     raise ValueError("top level must be a mapping")
                 build(data)

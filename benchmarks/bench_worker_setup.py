@@ -1,6 +1,7 @@
 """Per-worker fixed cost: what one local SDK worker spends before its first record, by part.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_worker_setup.py [--base 7c91781] [--runs 3] [--config FILE]
+        [--inputs FILE ...] [--workers 1 2]
 
 The graph of a default run (``--config`` for another) is built once per tree and every ParDo's DoFn
 is pickled with Beam's pickler, as the runner ships it. Then, in a fresh interpreter per run (as a
@@ -10,6 +11,10 @@ that process, ``time.process_time``) of: the worker's own imports (``pipeline.be
 modules their classes live in); and each DoFn's ``setup()`` in graph order, as each bundle processor
 of the worker calls it. Before (``--base``, extracted with ``git archive``) and after (this tree)
 interleaved run by run; median and (range) of ``--runs`` runs. Prints a Markdown table.
+
+With ``--inputs``, also whole runs of each input (``curate run --quiet``, the config, 1 worker in
+process, N > 1 with ``--profile local-mp`` and ``CURATE_WORKERS=N``): wall seconds and CPU seconds
+(user + system of the launcher and its workers, ``getrusage(RUSAGE_CHILDREN)``), before and after.
 """
 from __future__ import annotations
 
@@ -39,9 +44,9 @@ from pipeline import graph
 from pipeline.config import load_config
 
 cfg = load_config(sys.argv[2] or None)
-files = [{"path": os.path.abspath(sys.argv[3]), "size": os.path.getsize(sys.argv[3])}]
+files = [{"path": sys.argv[3], "size": os.path.getsize(sys.argv[3])}]
 p = beam.Pipeline()
-graph.build(p, cfg, files, os.path.abspath(sys.argv[4]), "bench-run", read_workers=2)
+graph.build(p, cfg, files, sys.argv[4], "bench-run", read_workers=2)
 fns = []
 
 class Visitor(beam.pipeline.PipelineVisitor):
@@ -86,6 +91,15 @@ print(json.dumps(parts))
 """
 
 
+def pickle_dofns(tree: Path, blob: Path, config: str | None, docs: Path, tmp: Path) -> Path:
+    """``blob``: the (label, Beam-pickled DoFn) pairs of the graph ``tree`` builds for ``config``
+    (None: the defaults) over the input ``docs``, built in a fresh interpreter."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "CURATE_LOCAL_PATHS_ONLY": "1"}
+    subprocess.run([sys.executable, "-c", PICKLE_DOFNS, str(blob), config or "", str(docs.resolve()), str(tmp / "staging")],
+                   env=env, check=True, cwd=tmp, capture_output=True, timeout=600)
+    return blob
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
 
@@ -95,6 +109,9 @@ def main() -> None:
     ap.add_argument("--base", default="7c91781")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--config", default=None)
+    ap.add_argument("--inputs", nargs="*", default=[])
+    ap.add_argument("--workers", nargs="*", type=int, default=[1, 2])
+    ap.add_argument("--skip-setup", action="store_true", help="only the whole runs of --inputs")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-worker-setup-") as tmp:
         tmp = Path(tmp)
@@ -105,10 +122,11 @@ def main() -> None:
             shutil.copy(kernel, trees["before"] / "pipeline" / kernel.name)
         blobs = {}
         for side, tree in trees.items():
-            env = {**os.environ, "PYTHONPATH": str(tree), "CURATE_LOCAL_PATHS_ONLY": "1"}
-            blobs[side] = tmp / f"{side}.pkl"
-            subprocess.run([sys.executable, "-c", PICKLE_DOFNS, str(blobs[side]), args.config or "", str(docs), str(tmp / "staging")],
-                           env=env, check=True, cwd=tmp)
+            blobs[side] = pickle_dofns(tree, tmp / f"{side}.pkl", args.config, docs, tmp)
+        if args.inputs:
+            whole_runs(trees, args, tmp)
+        if args.skip_setup:
+            return
         got: dict[str, dict[str, list[float]]] = {side: {} for side in trees}
         heavy = {}
         for _ in range(args.runs):
@@ -127,6 +145,33 @@ def main() -> None:
         b, a = got["before"].get(key), got["after"].get(key)
         print(f"| {key} | {summary(b) if b else '—'} | {summary(a) if a else '—'} |")
     print(f"\nheavy modules imported by the worker: before {heavy['before']}, after {heavy['after']}")
+
+
+def whole_runs(trees: dict, args, tmp: Path) -> None:
+    """Wall and CPU of ``curate run`` on each input at each worker count, before and after."""
+    from bench_startup import timed
+
+    print(f"| run (median of {args.runs} and range) | wall s before | wall s after | CPU s before | CPU s after |")
+    print("|---|---:|---:|---:|---:|")
+    for path in args.inputs:
+        for workers in args.workers:
+            got = {side: {"wall": [], "cpu": []} for side in trees}
+            for i in range(args.runs):
+                for side, tree in trees.items():
+                    argv = ["run", "--input", os.path.abspath(path), "--output", str(tmp / f"out-{side}"), "--quiet", "--overwrite"]
+                    if args.config:
+                        argv += ["--config", os.path.abspath(args.config)]
+                    env = None
+                    if workers > 1:
+                        argv += ["--profile", "local-mp"]
+                        env = {"CURATE_WORKERS": str(workers)}
+                    wall, cpu, rc = timed(tree, argv, tmp, env)
+                    if rc != 0:
+                        raise SystemExit(f"{side}: curate run failed ({rc}) on {path}")
+                    got[side]["wall"].append(wall)
+                    got[side]["cpu"].append(cpu)
+            print(f"| {Path(path).name}, {workers} worker(s) | {summary(got['before']['wall'])} | {summary(got['after']['wall'])} | "
+                  f"{summary(got['before']['cpu'])} | {summary(got['after']['cpu'])} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -130,3 +130,17 @@ def test_gcp_clients_are_kept_whenever_a_run_may_need_them():
     assert not local(against=["gs://bucket/old-release"])
     assert not local(beam_args=["--temp_location=gs://bucket/tmp"])
     assert not local(beam_args=["--runner=DataflowRunner"]) and not local(beam_args=["--runner", "FlinkRunner"])
+
+
+def test_beam_imports_without_the_mongodb_driver_silently_and_the_driver_imports_afterwards():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = ("import sys\n"
+            "from pipeline.beam_import import import_beam\n"
+            "import_beam()\n"
+            "print('pymongo' in sys.modules, 'bson' in sys.modules)\n"
+            "import pymongo\n"
+            "print(pymongo.__name__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "False", "pymongo"]
+    assert "bson" not in proc.stderr  # the connector's "Could not find a compatible bson package" warning

@@ -37,9 +37,9 @@ print(json.dumps({"dofns": len(fns), "modules": sorted(sys.modules)}))
 """
 
 # Packages in the environment that no default stage uses: a worker importing one pays for it on
-# every run. (pandas: Beam's optional batch converters; google.api_core: gs:// support, hidden
+# every run. (pandas: Beam's optional batch converters; pymongo: its MongoDB connector; google.api_core: gs:// support, hidden
 # for a run whose paths are all local.)
-NEVER_IMPORTED = ("pandas", "torch", "transformers", "stanza", "scipy", "sklearn", "duckdb", "matplotlib",
+NEVER_IMPORTED = ("pandas", "pymongo", "torch", "transformers", "stanza", "scipy", "sklearn", "duckdb", "matplotlib",
                   "google.api_core", "datatrove")
 # What only the PII stage needs.
 PII_ONLY = ("presidio_analyzer", "presidio_anonymizer", "spacy")

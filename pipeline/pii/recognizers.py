@@ -587,24 +587,12 @@ class PaymentCardRecognizer(CreditCardRecognizer):
                  replacement_pairs=None, name=None):
         super().__init__(patterns=patterns, context=context, supported_language=supported_language,
                          supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
-        self._lengths_by_prefix, self._prefix_sizes = self._issuer_table()
-
-    @classmethod
-    def _issuer_table(cls) -> tuple[dict[str, frozenset[int]], list[int]]:
-        """(valid lengths by IIN prefix, the prefixes' sizes) of :attr:`ISSUERS`, built once per
-        class: the registry makes one instance per language and the table is tens of thousands
-        of prefixes."""
-        table = cls.__dict__.get("_ISSUER_TABLE")
-        if table is None:
-            lengths_by_prefix: dict[str, set[int]] = {}
-            for _issuer, ranges, lengths in cls.ISSUERS:
-                for low, high in ranges:
-                    for n in range(int(low), int(high) + 1):
-                        lengths_by_prefix.setdefault(str(n).zfill(len(low)), set()).update(lengths)
-            frozen = {prefix: frozenset(lengths) for prefix, lengths in lengths_by_prefix.items()}
-            table = (frozen, sorted({len(k) for k in frozen}))
-            cls._ISSUER_TABLE = table
-        return table
+        self._lengths_by_prefix: dict[str, set[int]] = {}
+        for _issuer, ranges, lengths in self.ISSUERS:
+            for low, high in ranges:
+                for n in range(int(low), int(high) + 1):
+                    self._lengths_by_prefix.setdefault(str(n).zfill(len(low)), set()).update(lengths)
+        self._prefix_sizes = sorted({len(k) for k in self._lengths_by_prefix})
 
     @staticmethod
     def luhn(digits: str) -> bool:

@@ -85,8 +85,6 @@ for label, fn in fns:
 for key, cpu in setups.items():
     parts[f"setup: {key}"] = cpu
 parts["total to first record"] = time.process_time()
-heavy = [m for m in ("presidio_analyzer.predefined_recognizers", "presidio_analyzer.nlp_engine.transformers_nlp_engine", "spacy.cli", "pandas") if m in sys.modules]
-parts["heavy modules"] = heavy
 print(json.dumps(parts))
 """
 
@@ -128,14 +126,12 @@ def main() -> None:
         if args.skip_setup:
             return
         got: dict[str, dict[str, list[float]]] = {side: {} for side in trees}
-        heavy = {}
         for _ in range(args.runs):
             for side, tree in trees.items():
                 env = {**os.environ, "PYTHONPATH": str(tree), "CURATE_LOCAL_PATHS_ONLY": "1"}
                 out = subprocess.run([sys.executable, "-c", WORKER, str(blobs[side])], env=env, check=True, cwd=tmp,
                                      capture_output=True, text=True).stdout
                 parts = json.loads(out.strip().splitlines()[-1])
-                heavy[side] = parts.pop("heavy modules")
                 for key, cpu in parts.items():
                     got[side].setdefault(key, []).append(cpu)
     keys = list(dict.fromkeys([*got["before"], *got["after"]]))
@@ -144,7 +140,6 @@ def main() -> None:
     for key in keys:
         b, a = got["before"].get(key), got["after"].get(key)
         print(f"| {key} | {summary(b) if b else '—'} | {summary(a) if a else '—'} |")
-    print(f"\nheavy modules imported by the worker: before {heavy['before']}, after {heavy['after']}")
 
 
 def whole_runs(trees: dict, args, tmp: Path) -> None:

@@ -25,6 +25,11 @@ HIDDEN = ("pandas",)
 # local hides them (its workers too, through LOCAL_ONLY_ENV); Beam's BigQuery module goes with them, as
 # it warns on the root logger when apitools is missing.
 GCP_CLIENTS = ("google.cloud", "google.api_core", "apitools", "apache_beam.io.gcp.bigquery")
+# MongoDB's driver, which ``import apache_beam`` loads (inside ``try: ... except ImportError``) only for
+# its MongoDB connector, in the launcher and in every worker; without it that module logs one warning,
+# silenced here (MONGODB_CONNECTOR's logger).
+MONGODB_CLIENTS = ("pymongo", "bson")
+MONGODB_CONNECTOR = "apache_beam.io.mongodbio"
 LOCAL_ONLY_ENV = "CURATE_LOCAL_PATHS_ONLY"
 
 
@@ -96,15 +101,22 @@ def mentions_gcs(values) -> bool:
 
 def import_beam(local_only: bool | None = None):
     """``apache_beam``, imported (and pyarrow's pandas probes settled) without the modules of
-    :data:`HIDDEN` and, when ``local_only`` (default: ``$CURATE_LOCAL_PATHS_ONLY`` is ``1``), of
+    :data:`HIDDEN` and :data:`MONGODB_CLIENTS` and, when ``local_only`` (default: ``$CURATE_LOCAL_PATHS_ONLY`` is ``1``), of
     :data:`GCP_CLIENTS` (gs:// paths then fail as an unknown scheme); where Beam or one of them is
     already imported, nothing is hidden from it."""
     if "apache_beam" in sys.modules:
         return sys.modules["apache_beam"]
     if local_only is None:
         local_only = os.environ.get(LOCAL_ONLY_ENV) == "1"
-    with _hidden(HIDDEN + GCP_CLIENTS if local_only else HIDDEN):
-        import apache_beam
+    import logging
 
-        _settle_pyarrow_probes()
+    connector_log = logging.getLogger(MONGODB_CONNECTOR)
+    was_disabled, connector_log.disabled = connector_log.disabled, True
+    try:
+        with _hidden(HIDDEN + MONGODB_CLIENTS + (GCP_CLIENTS if local_only else ())):
+            import apache_beam
+
+            _settle_pyarrow_probes()
+    finally:
+        connector_log.disabled = was_disabled
     return apache_beam

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from pipeline import ruleyaml
 
-# libyaml's loader when PyYAML was built with it: the same mapping, read much faster at worker start.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PREFIX = "__label__"
 UNDETERMINED = "und"
 
@@ -27,7 +25,7 @@ class LabelNormalizer:
     @classmethod
     def from_file(cls, path: str | Path) -> "LabelNormalizer":
         with open(path, encoding="utf-8") as fh:
-            return cls(yaml.load(fh, Loader=_YAML_LOADER) or {})
+            return cls(ruleyaml.safe_load(fh) or {})
 
     def __call__(self, label: str) -> str:
         hit = self._cache.get(label)

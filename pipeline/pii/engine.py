@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from pipeline import ruleyaml
 from pipeline.config import ConfigError
 from pipeline.pii.boundaries import use_cjk_boundaries
 from pipeline.saferegex import RuleTimeout, compile_rule
@@ -102,8 +103,8 @@ class PiiEngine:
         registry_file = config.rule_file(RECOGNIZERS_FILE)
         self.rule_files = [analyzer_file, registry_file]
         try:
-            analyzer_conf = yaml.safe_load(analyzer_file.read_text(encoding="utf-8")) or {}
-            registry_conf = yaml.safe_load(registry_file.read_text(encoding="utf-8")) or {}
+            analyzer_conf = ruleyaml.safe_load(analyzer_file.read_text(encoding="utf-8")) or {}
+            registry_conf = ruleyaml.safe_load(registry_file.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
             raise ConfigError(f"rules file {analyzer_file.parent}: invalid YAML") from None
         yaml_langs = list(analyzer_conf.get("supported_languages") or [])

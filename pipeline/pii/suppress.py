@@ -28,6 +28,7 @@ from pathlib import Path
 import regex
 import yaml
 
+from pipeline import ruleyaml
 from pipeline.config import ConfigError
 from pipeline.saferegex import RulePatternError, compile_rule
 
@@ -127,7 +128,7 @@ class Suppressor:
         if not path.exists():
             return None  # (a rules copy made before this file existed: nothing is suppressed)
         try:
-            conf = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            conf = ruleyaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
             raise ConfigError(f"rules file {path}: invalid YAML") from None
         if not isinstance(conf, dict):

@@ -10,6 +10,7 @@ import numpy as np
 import regex
 import yaml
 
+from pipeline import ruleyaml
 from pipeline.quality.measures import MEASURES, NGRAM_MEASURES
 from pipeline.quality.ngrams import dup_ngram_first_failure, top_ngram_first_failure
 from pipeline.quality.stats import DocStats
@@ -23,7 +24,7 @@ class RulesError(ValueError):
 
 def _load_yaml(path: Path) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = ruleyaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RulesError(f"quality rules file {path}: {type(exc).__name__}") from None
     if not isinstance(data, dict):

@@ -33,8 +33,8 @@ from typing import Literal
 
 import numpy as np
 import regex
-import yaml
 
+from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
@@ -843,7 +843,7 @@ class LicenseDetector(StageCore):
 
 def _load_yaml(path) -> dict:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = ruleyaml.safe_load(fh) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: top level must be a mapping")
     return data

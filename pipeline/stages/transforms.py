@@ -15,6 +15,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.quality.rules import QualityRules, RulesError
@@ -40,7 +41,7 @@ class LicenseStage(RecordStage):
         for name, build in (("copyright.yaml", CopyrightExtractor), ("optout.yaml", OptOutChecker)):
             path = config.rule_file(name)
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                data = ruleyaml.safe_load(path.read_text(encoding="utf-8")) or {}
                 if not isinstance(data, dict):
                     raise ValueError("top level must be a mapping")
                 build(data)

@@ -172,3 +172,17 @@ def test_a_run_named_with_a_lower_case_direct_runner_is_local_and_keeps_gcp_clie
     for spelled in ("directrunner", "Direct", "apache_beam.runners.direct.direct_runner.DirectRunner"):
         assert _local_paths_only(args, Config(), [f"--runner={spelled}"]), spelled
     assert not _local_paths_only(args, Config(), ["--runner=PrismRunner"])
+
+
+def test_beam_imports_without_the_mongodb_driver_silently_and_the_driver_imports_afterwards():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = ("import sys\n"
+            "from pipeline.beam_import import import_beam\n"
+            "import_beam()\n"
+            "print('pymongo' in sys.modules, 'bson' in sys.modules)\n"
+            "import pymongo\n"
+            "print(pymongo.__name__)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "False", "pymongo"]
+    assert "bson" not in proc.stderr  # the connector's "Could not find a compatible bson package" warning

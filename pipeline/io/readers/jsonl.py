@@ -326,18 +326,60 @@ def columnar_reader(sp: Split) -> Callable[[int, bytes], pa.RecordBatch | None] 
     return columns
 
 
+class _ColumnBatches:
+    """Ingest-schema record batches cut into the record path's batches: ``size`` rows each (the
+    last one of a read shorter), so each step after ingest sees the same batches either way."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._parts: list[pa.RecordBatch] = []
+        self._rows = 0
+
+    def add(self, part: pa.RecordBatch | list[dict]) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """``part``: a columnar block's records, or records of the record path (dicts)."""
+        if type(part) is list:
+            part = pa.RecordBatch.from_pylist(part, schema=INGEST_SCHEMA)
+        self._parts.append(part)
+        self._rows += part.num_rows
+        while self._rows >= self._size:
+            held = pa.Table.from_batches(self._parts, schema=INGEST_SCHEMA)
+            yield RECORDS, pa.concat_batches(held.slice(0, self._size).to_batches())
+            self._parts = held.slice(self._size).to_batches()
+            self._rows -= self._size
+
+    def rest(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        if self._rows:
+            yield RECORDS, pa.concat_batches(self._parts)
+        self._parts, self._rows = [], 0
+
+
 def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int, counter: CountingReader) -> Iterator[tuple[str, Any]]:
     """Stream JSON lines from ``read`` (decompressed bytes starting at a line start).
 
     ``index``/``offset`` are the line number and byte offset (in the decompressed stream) of the
     first line. A file that fails part-way keeps what was read, then yields one ``unreadable_file``
-    row for the line being read.
+    row for the line being read. Records come in batches of ``run.batch_size`` (the last one
+    shorter): lists of record dicts, or ingest-schema Arrow record batches when the split is read
+    as columns (:func:`columnar_reader`).
     """
     bs = sp.cfg.batch_size
     total = sp.item.get("size") if sp.item.get("end") is None else None
     splitter = LineSplitter(read, index, offset, sp.cfg.max_record_bytes, sp.window)
     parse = line_parser(sp)
     columns = columnar_reader(sp)
+    column_batches = _ColumnBatches(bs) if columns is not None else None
+
+    def out(records: list[dict], last: bool = False) -> Iterator[tuple[str, Any]]:
+        """A batch of records of the record path (``last``: the read's last), as this read yields them."""
+        if column_batches is None:
+            if records:
+                yield RECORDS, records
+            return
+        if records:
+            yield from column_batches.add(records)
+        if last:
+            yield from column_batches.rest()
+
     batch: list[dict] = []
     seen = sp.seen  # a stride item reads several windows into one split
     in_block = False  # True while the lines of a block are handled (not while reading)
@@ -348,11 +390,11 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
                 records = columns(index, lines)
                 if records is not None:
                     if batch:  # arrival order is file order
-                        yield RECORDS, batch
+                        yield from column_batches.add(batch)
                         batch = []
+                    yield from column_batches.add(records)
                     seen += records.num_rows
                     sp.seen = seen
-                    yield RECORDS, records
                     sp.progress(counter.bytes, total)
                     in_block = False
                     continue
@@ -366,7 +408,7 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
                         if record is not None:
                             batch.append(record)
                             if len(batch) >= bs:
-                                yield RECORDS, batch
+                                yield from out(batch)
                                 batch = []
                     offset += n + 1
                 else:
@@ -380,8 +422,7 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
             sp.progress(counter.bytes, total)
             in_block = False
     except Exception as exc:  # noqa: BLE001 - a file that fails mid-way: keep what was read, then one row
-        if batch:
-            yield RECORDS, batch
+        yield from out(batch, last=True)
         if not in_block:
             index, offset = splitter.index, splitter.offset
         sp.seen = seen + 1
@@ -399,7 +440,8 @@ def read_jsonl(sp: Split, read: Callable[[int], bytes], index: int, offset: int,
         if record is not None:
             batch.append(record)
     sp.seen = seen
-    yield from sp.flush(batch)
+    yield from out(batch, last=True)
+    yield from sp.flush_side()
 
 
 @register

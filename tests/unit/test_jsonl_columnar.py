@@ -21,8 +21,8 @@ from pipeline.io.sources import read_split
 from pipeline.io.splits import COLUMNAR, DECISIONS, INPUTS, QUARANTINE, RECORDS, Split, whole_file_item
 from pipeline.records import output_batches, output_batches_of_ingest
 
-DEEP = b"[" * 1030 + b"]" * 1030
-NESTED_OK = b"[" * 900 + b"]" * 900
+DEEP = b"[" * 1024 + b"]" * 1024  # with the object: 1025 levels, one more than orjson reads
+NESTED_OK = b"[" * 1023 + b"]" * 1023  # 1024 levels: the most orjson reads
 LONG_TEXT = "long line " * 500  # over the max_record_bytes set below
 
 # (line, outcome): "kept", "empty" (ingest drop) or the quarantine reason

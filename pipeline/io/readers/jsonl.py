@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -204,12 +205,16 @@ def split_lines(data: bytes) -> list[bytes]:
     return lines
 
 
-# pyarrow's JSON parser (RapidJSON) reads these number literals; orjson, the reference, refuses them.
-_NON_JSON_LITERALS = (b"NaN", b"Inf")
+# pyarrow's JSON parser (RapidJSON) reads NaN, Inf and Infinity (signed too) as numbers; orjson,
+# the reference, refuses them. Such a literal ends where a value ends: at white space, ',', ']' or
+# '}'. (Each pattern starts with a literal, which the regex engine finds fast.)
+_NON_JSON_LITERALS = (re.compile(rb"NaN[\s,\]}]"), re.compile(rb"Inf(?:inity)?[\s,\]}]"))
 _BEFORE_VALUE = (b":", b",", b"[", b"")  # b"": only white space before it in the window looked at
 # orjson refuses nesting deeper than this; a line with more opening brackets (in strings or not)
 # takes the record path.
 _MAX_NESTING = 1024
+# Every byte but newline and the opening brackets: deleted, they leave each line's brackets.
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b"\n{[")))
 # Lead bytes of the UTF-8 encodings of the characters str.isspace() accepts (ASCII and U+0085,
 # U+00A0, U+1680, U+2000-U+205F, U+3000): a text starting with any other byte is not blank.
 _SPACE_LEADS = np.zeros(256, dtype=bool)
@@ -222,8 +227,8 @@ def _non_json_literal(data: bytes) -> bool:
     quotes before it on its line. Exact for a line that is valid JSON apart from such literals;
     pyarrow's parser refuses any other line."""
     for literal in _NON_JSON_LITERALS:
-        at = data.find(literal)
-        while at >= 0:
+        for hit in literal.finditer(data):
+            at = hit.start()
             before = data[max(at - 32, 0) : at].rstrip(b" \t\r")
             if before.endswith(b"-"):
                 before = before[:-1].rstrip(b" \t\r")
@@ -231,18 +236,6 @@ def _non_json_literal(data: bytes) -> bool:
                 line = data[data.rfind(b"\n", 0, at) + 1 : at]
                 if line.replace(b"\\\\", b"").replace(b'\\"', b"").count(b'"') % 2 == 0:
                     return True
-            at = data.find(literal, at + 1)
-    return False
-
-
-def _deep_line(data: bytes, ends: np.ndarray) -> bool:
-    """Whether a line of ``data`` (newlines at ``ends``) has more than ``_MAX_NESTING`` opening
-    brackets; only lines long enough to close that many are counted."""
-    start = 0
-    for end in ends.tolist():
-        if end - start > 2 * _MAX_NESTING and data.count(b"{", start, end) + data.count(b"[", start, end) > _MAX_NESTING:
-            return True
-        start = end + 1
     return False
 
 
@@ -288,13 +281,13 @@ def columnar_reader(sp: Split) -> Callable[[int, bytes], pa.RecordBatch | None] 
     prefix = hashlib.blake2b(f"{uri}\x00".encode("utf-8"), digest_size=16)  # as records.make_doc_id
 
     def columns(index: int, data: bytes) -> pa.RecordBatch | None:
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)  # each line's newline
-        n = len(ends)
-        # every line starts an object: one row per line (blank lines and a leading `null`, which
-        # pyarrow mishandles, never reach it)
-        if data[:1] != b"{" or (n > 1 and not (np.frombuffer(data, dtype=np.uint8)[ends[:-1] + 1] == 123).all()):
-            return None
-        if data.count(b"{") + data.count(b"[") > _MAX_NESTING and _deep_line(data, ends):
+        # Each line's opening brackets. Every line must hold an object, its first bracket a '{'
+        # (blank lines and lines without one never reach pyarrow: it mishandles a leading `null`),
+        # and no line more brackets than orjson nests. With no blank line, pyarrow gives each
+        # line at least one row; a line holding more than one value is caught by the row count.
+        brackets = data.translate(None, _NOT_STRUCTURE).split(b"\n")
+        n = len(brackets) - 1
+        if data[:1] != b"{" or any(line[:1] != b"{" for line in brackets[:n]) or max(map(len, brackets)) > _MAX_NESTING:
             return None
         if _non_json_literal(data):
             return None

@@ -193,3 +193,11 @@ def test_a_run_with_every_stage_off_writes_the_same_bytes_either_way(tmp_path, m
     assert outputs["columnar"][1] == outputs["record"][1]
     assert outputs["record"][1]["summary"]["records_in"] == sum(1 for c in order if CASES[c][1] != "blank")
     assert len(outputs["record"][0]) > 5  # several shards per table
+
+
+def test_every_white_space_character_starts_with_a_byte_the_blank_check_decodes():
+    """A text whose first byte is not in ``_SPACE_LEADS`` is taken as not blank without decoding:
+    every character ``str.isspace`` accepts must start with one of those bytes."""
+    missed = [c for c in range(0x110000)
+              if not 0xD800 <= c <= 0xDFFF and chr(c).isspace() and not jsonl._SPACE_LEADS[chr(c).encode()[0]]]
+    assert missed == []

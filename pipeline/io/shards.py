@@ -121,6 +121,29 @@ _PENDING_ROWS = 1024
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 
 
+def take_rows(batches: list[pa.RecordBatch], firsts: np.ndarray, rows: np.ndarray, release: bool = False) -> pa.Table:
+    """Rows ``rows`` (row numbers over ``batches`` in turn, in any order; ``firsts[i]`` is batch
+    ``i``'s first row number) as a one-chunk table in that order. Copies only those rows: each
+    batch gives its rows in one take, then one take puts them in order. ``release``: empties
+    ``batches`` once their rows are taken (the last rows wanted from them), so the buffered batches
+    are freed before the rows are put in order."""
+    rows = np.asarray(rows, dtype=np.int64)
+    which = np.searchsorted(firsts, rows, side="right") - 1  # a row's batch (empty batches skipped)
+    by_batch = np.argsort(which, kind="stable")
+    grouped = which[by_batch]
+    bounds = np.searchsorted(grouped, np.arange(len(batches) + 1))
+    schema = batches[0].schema
+    parts = [batches[b].take(pa.array(rows[by_batch[lo:hi]] - firsts[b]))
+             for b, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
+    if release:
+        batches.clear()
+    gathered = pa.Table.from_batches(parts, schema=schema).combine_chunks()
+    del parts
+    position = np.empty(len(rows), dtype=np.int64)  # where each wanted row sits in ``gathered``
+    position[by_batch] = np.arange(len(rows))
+    return gathered.take(pa.array(position))
+
+
 class _ShardWriterFn(beam.DoFn):
     """Buffers a bundle's rows as Arrow record batches; writes a shard whenever it reaches
     ``max_rows`` rows or ``max_bytes`` (the table's large field in bytes + a per-row constant).
@@ -216,14 +239,14 @@ class _ShardWriterFn(beam.DoFn):
         if self._table == "documents":  # the summary's per-language docs, bytes and estimated tokens
             extra["langs"] = language_totals(table)
         # Sorted by key (stable: equal keys keep their arrival order; a missing key sorts as ""),
-        # one row group at a time from the shard's rows made one chunk: one take per row group
-        # (a take over many chunks, or over each batch in turn, costs far more). The buffered
-        # batches are let go once combined.
+        # gathered from the buffered batches and written one row group at a time: only a row
+        # group is ever copied, never the whole shard, and the batches are let go before the
+        # last row group is put in order.
         order = None
         if self._key:
             order = pc.sort_indices(table.column(self._key).fill_null("")).to_numpy()
-            table = table.combine_chunks()
-            batches.clear()
+            firsts = np.cumsum([0] + [b.num_rows for b in batches], dtype=np.int64)
+            del table  # ``batches`` is then the only holder of the rows (take_rows releases it)
         per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")
         first = None
@@ -234,7 +257,7 @@ class _ShardWriterFn(beam.DoFn):
                     if order is None:
                         part = table.slice(start, per_group)
                     else:
-                        part = table.take(pa.array(order[start : start + per_group]))
+                        part = take_rows(batches, firsts, order[start : start + per_group], release=start + per_group >= n)
                     if start == 0 and self._key:
                         first = part.column(self._key)[0].as_py()
                     writer.write_table(part)

@@ -201,6 +201,30 @@ def test_decisions_shards_count_their_rows(tmp_path):
     assert "counts" not in _write(tmp_path / "docs", "documents", [output_batches(recs, "run-1")[0]], 100, 1 << 30)[0]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_take_rows_gathers_rows_across_batches_in_the_order_asked(seed):
+    """Against plain list indexing of the rows: any order, rows of many batches (empty ones too)."""
+    import random
+
+    import numpy as np
+
+    from pipeline.io.shards import take_rows
+
+    rng = random.Random(seed)
+    recs = _records(70)
+    sizes = [0, 9, 1, 0, 23, 17, 0, 20]
+    batches, at = [], 0
+    for size in sizes:
+        batches.append(output_batches(recs[at:at + size], "run-1")[0])
+        at += size
+    everything = [row for b in batches for row in b.to_pylist()]
+    firsts = np.cumsum([0] + sizes, dtype=np.int64)
+    for want in (list(range(70)), rng.sample(range(70), 70), rng.sample(range(70), 13), [69, 0, 35], []):
+        got = take_rows(batches, firsts, np.array(want, dtype=np.int64))
+        assert got.to_pylist() == [everything[i] for i in want]
+        assert all(col.num_chunks <= 1 for col in got.columns)
+
+
 def test_shards_are_the_bytes_of_the_whole_shard_sorted_at_once(tmp_path, monkeypatch):
     """Row groups gathered from the buffered batches give the same file as sorting a combined copy
     of the whole shard (the way shards were written before) and writing it in the same row groups."""

@@ -20,13 +20,14 @@ import re
 from dataclasses import dataclass
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.config import Config
 from pipeline.io.shards import WriteShards
-from pipeline.records import output_batches
+from pipeline.records import output_batches, output_batches_of_ingest
 from pipeline.tokens import add_language_totals
 
 from pipeline.stages import registry
@@ -83,10 +84,13 @@ class _DocumentsAndKeepDecisions(beam.DoFn):
         self._run_id = run_id
 
     def process(self, batch):
-        if not batch:
+        if not len(batch):
             return
         progress.add(progress.KEPT, len(batch))
-        docs, decisions = output_batches(batch, self._run_id)
+        if isinstance(batch, pa.RecordBatch):  # read straight into columns (no stage on)
+            docs, decisions = output_batches_of_ingest(batch, self._run_id)
+        else:
+            docs, decisions = output_batches(batch, self._run_id)
         yield docs
         yield pvalue.TaggedOutput("decisions", decisions)
 
@@ -220,6 +224,11 @@ class _WriteMeta(beam.DoFn):
             fh.write(json.dumps(meta, sort_keys=True, default=str).encode("utf-8"))
 
 
+def records_read(cfg: Config) -> bool:
+    """Whether any stage reads the records between ingest and the output step: any stage or plugin on."""
+    return "on" in stage_switches(cfg).values()
+
+
 @dataclass
 class GraphHandles:
     staging: str
@@ -230,8 +239,11 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
     runner's workers: 1 reads each input file whole, unsplit; N > 1 cuts large JSONL files so each
     of N local workers reads some; 0 (unknown) splits at ``run.split_bytes``."""
     from pipeline.io.sources import ReadInputs
+    from pipeline.io.splits import COLUMNAR
 
     run = cfg.run
+    if not records_read(cfg):  # records go from ingest straight to the output step: read as columns
+        files = [{**f, COLUMNAR: True} for f in files]
     ingest = p | "ingest" >> ReadInputs(files, run, run_id, workers=read_workers, fields=cfg.ingest.paths())
     records = ingest.records
     decisions = [ingest.decisions]

@@ -413,6 +413,31 @@ def _final_reason_detail(flags, notes) -> tuple[str, str | None]:
     return reason, _json(detail)
 
 
+# Records as ingest reads them straight into Arrow when no stage reads them (the JSONL columnar
+# path): the input-position columns, url and text.
+INGEST_SCHEMA = _schema(_INPUT_POSITION + (Column("url", _STRING), Column("text", _STRING)))
+
+
+def output_batches_of_ingest(batch: pa.RecordBatch, run_id: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """An :data:`INGEST_SCHEMA` batch of records no stage has touched → what :func:`output_batches`
+    gives for the same records (no language, license, copyright, PII counts, flags or notes)."""
+    n = batch.num_rows
+    arrays = {name: batch.column(name) for name in INGEST_SCHEMA.names}
+    arrays["content_hash"] = pa.array(sha256_hex_of_strings(arrays["text"]), pa.string())
+    arrays["run_id"] = _const(run_id, n)
+    for c in _OUT_RECORD_COLUMNS:
+        if c.name not in arrays:
+            arrays[c.name] = _empty_lists(n, c.type) if pa.types.is_list(c.type) else _const(None, n, c.type)
+    verdict = {"action": _const(KEEP, n), "stage": _const("output", n), "reason": _const(Reason.KEPT, n),
+               "detail": _const(None, n), "dup_of": _const(None, n)}
+    docs = pa.RecordBatch.from_arrays([arrays[c.name] for c in DOCUMENTS_COLUMNS], schema=DOCUMENTS_SCHEMA)
+    decisions = pa.RecordBatch.from_arrays(
+        [verdict[c.name] if c.source == FROM_VERDICT else arrays[c.name] for c in DECISIONS_COLUMNS],
+        schema=DECISIONS_SCHEMA,
+    )
+    return docs, decisions
+
+
 def output_batches(records: list[dict], run_id: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
     """Kept records → (documents batch, final ``keep`` decisions batch), column by column.
 

@@ -33,6 +33,12 @@ EXCERPT_SCRUB_MARGIN = 1024
 RAW_WINDOW = "_raw_window"
 
 
+# Item key: True when no stage reads the records, so JSONL may be read straight into Arrow columns
+# (:func:`pipeline.io.readers.jsonl.columnar_reader`); record batches then reach the output step as
+# ``records.INGEST_SCHEMA`` Arrow record batches.
+COLUMNAR = "columnar"
+
+
 # Where each record's text, id and url are read from (JSONL keys, Parquet columns): the keys of
 # each path, as ``IngestConfig.paths()`` gives them. These defaults are the names read before
 # ``ingest.*_field`` existed.

@@ -114,3 +114,18 @@ def test_word_by_word_cleaning_equals_the_regex_over_the_whole_text():
         words = paragraph.split(" ")
         marked = " ".join(w + rng.choice(["", "", "@x.org", "<i>", "&lt;", " www.a.b", "<a b=c>", "1"]) for w in words)
         assert _clean(marked) == " ".join(_NOISE.sub(" ", marked).split())
+
+
+def test_table_blanking_equals_the_regex_on_real_text_and_lone_surrogates():
+    """The non-ASCII path blanks by a code-point table; the oracle is the regex substitution it
+    replaces (``_NOISE_CHAR.sub``), on the real paragraphs, the adversarial documents and text
+    holding lone surrogates (which JSON input can carry)."""
+    from pipeline.lang.identifier import _noise_blanked_reference
+
+    texts = ROWS + _documents() + ["a\ud800b 12 \udfff٣", "\ud83d\ude00 ۱۲ x_y", "é" * 5 + "\U0001d7ce\U0001d7d8"]
+    non_ascii = [t for t in texts if not t.isascii()]
+    assert len(non_ascii) > 20
+    for text in non_ascii:
+        assert _noise_blanked(text) == _noise_blanked_reference(text), repr(text[:80])
+    # mathematical bold digits are Unicode decimal digits: blanked on both paths
+    assert _noise_blanked("\U0001d7ce\U0001d7d8") == "  "

@@ -167,19 +167,22 @@ def _feature_words(text: str) -> list[tuple[int, int]]:
     return words
 
 
-def _clean(text: str) -> str:
+def _clean(text: str, blanked: str | None = None) -> str:
     """Noise replaced by spaces, whitespace (newlines included) collapsed to single spaces.
 
     Only a tag can span whitespace, so without a spaced tag every match of _NOISE lies inside one
     word, and the regex runs on the words holding a feature mark only (its cost is per character);
     the other words are blanked character by character (:func:`_noise_blanked`), which is the same.
+    ``blanked``: ``_noise_blanked(text)`` when the caller has it already (a slice of a blanked document).
     """
     bits = _features(text)
-    if not bits:
-        return " ".join(_noise_blanked(text).split())
     if bits & 4 and _SPACED_TAG.search(text):
         return _clean_reference(text)
-    blanked, sub = _noise_blanked(text), _NOISE_BY_FEATURE[bits].sub
+    if blanked is None:
+        blanked = _noise_blanked(text)
+    if not bits:
+        return " ".join(blanked.split())
+    sub = _NOISE_BY_FEATURE[bits].sub
     pieces, pos = [], 0
     for start, end in _feature_words(text):
         pieces += (blanked[pos:start], sub(" ", text[start:end]))
@@ -439,7 +442,7 @@ class LanguageIdentifier:
         def clean(start: int, end: int) -> str:
             if end <= len(blanked) and not (has_features and _features_between(text, start, end)):
                 return " ".join(blanked[start:end].split())
-            return _clean(text[start:end])
+            return _clean(text[start:end], blanked[start:end] if end <= len(blanked) else None)
 
         for a, b in paragraph_spans(text):
             cleaned = clean(a, min(b, a + head_end))

@@ -543,7 +543,7 @@ class LicenseMatcher:
                                        pair_gram, bounds, beyond, whole_only)
         for m in kept:
             # every occurrence, not only the first: a repeated 4-gram covers each place it stands
-            m.covered = positions[np.isin(inverse, m.covered)]
+            m.covered = positions[in_subset(inverse, m.covered, len(uniq))]
             if m.kind == "text" and m.coverage < 1.0:
                 m.missing_words = self._longest_missing(m.ref, uniq)
                 m.ref_words = int(self._text_words[m.ref])
@@ -561,7 +561,7 @@ class LicenseMatcher:
         grams = self._text_grams(ref)
         if not len(grams):
             return 0
-        absent = ~np.isin(grams, doc_grams)
+        absent = ~in_sorted(grams, doc_grams)
         edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
         starts, ends = edges[::2], edges[1::2]
         # inside only: a text cut short at either end (a partial copy) lacks no clause of its own; nor
@@ -583,6 +583,24 @@ class LicenseMatcher:
         sizes = np.diff(bounds)
         best = int(np.argmax(sizes))
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def in_subset(values: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:
+    """``np.isin(values, subset)`` for indexes below ``size``: one mask lookup instead of sorting
+    both arrays."""
+    mask = np.zeros(size, dtype=bool)
+    mask[subset] = True
+    return mask[values]
+
+
+def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_unique)`` for a sorted array without repeats (``np.unique``'s):
+    a binary search per value instead of sorting both arrays."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_unique, values)
+    np.minimum(at, len(sorted_unique) - 1, out=at)
+    return sorted_unique[at] == values
 
 
 def _densest_spans(pair_ref: np.ndarray, pair_pos: np.ndarray, seg_start: np.ndarray, ref_sizes: np.ndarray):

@@ -34,3 +34,32 @@ def test_the_folded_threshold_passes_exactly_the_references_the_rule_passes(matc
     assert passed > 0 and (matcher.partial_text.sum() > 0)
     # where the partial threshold is the lower one it is the one used (the fold is not just `need`)
     assert (matcher.match_need < need).any()
+
+
+def _doc_arrays(matcher, text: str):
+    from pipeline.compliance.spdx import tokenize
+
+    ids = np.array([matcher.vocab.get(t, 0) for t in tokenize(text)], dtype=np.uint64)
+    return np.unique(matcher._grams(ids), return_inverse=True)
+
+
+def test_membership_shortcuts_equal_numpy_isin_on_real_license_texts(matcher):
+    from license_support import _common
+
+    from pipeline.compliance.spdx import in_sorted, in_subset
+
+    gpl2, apache = _common("GPL-2"), _common("Apache-2.0")
+    texts = (gpl2, gpl2[: len(gpl2) // 3] + apache[len(apache) // 2 :], apache)
+    refs = {m.ref for text in texts for m in matcher.match(text) if matcher.is_text[m.ref]}
+    checked = 0
+    for text in texts:
+        uniq, inverse = _doc_arrays(matcher, text)
+        for ref in sorted(refs):
+            ref_grams = matcher._text_grams(ref)  # what _longest_missing looks up
+            want = np.isin(ref_grams, uniq)
+            assert np.array_equal(in_sorted(ref_grams, uniq), want)
+            checked += int(want.sum()) > 0 and int((~want).sum()) > 0
+        for subset in (np.arange(0, len(uniq), 3), np.flatnonzero(uniq % np.uint64(5) == 0), np.zeros(0, dtype=np.int64)):
+            assert np.array_equal(in_subset(inverse, subset, len(uniq)), np.isin(inverse, subset))
+    assert checked >= 2  # both answers occurred: the comparison is not of all-true or all-false arrays
+    assert not in_sorted(uniq[:3], uniq[:0]).any()

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.compliance.literals import FOLDS_TO_ASCII, may_match, required_literals
 from pipeline.compliance.spdx import LicenseMatcher
 from pipeline.config import load_config
 from pipeline.stages.license import _load_yaml
+
+from license_support import core  # noqa: F401 - the set-up detector fixture
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +66,82 @@ def test_membership_shortcuts_equal_numpy_isin_on_real_license_texts(matcher):
             assert np.array_equal(in_subset(inverse, subset, len(uniq)), np.isin(inverse, subset))
     assert checked >= 2  # both answers occurred: the comparison is not of all-true or all-false arrays
     assert not in_sorted(uniq[:3], uniq[:0]).any()
+
+
+# -- the literal test before a rule's regex search (pipeline/compliance/literals.py) -------------------
+
+def _rules(core):
+    yield from ((f"restriction {r.id}", r.wording, r.needs) for r in core.restrictions)
+    yield from ((f"declaration {d.id}", d.regex, d.needs) for d in core.declarations)
+    yield from ((f"pointer {i}", p, n) for i, (p, n) in enumerate(zip(core.pointer_notices, core._pointer_needs)))
+
+
+def _real_texts() -> list[str]:
+    import json
+
+    from license_support import COMMON, REPO
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(COMMON.iterdir()) if p.is_file() and not p.is_symlink()]
+    for f in sorted((REPO / "tests" / "data" / "license").glob("*.jsonl")):
+        texts += [json.loads(line)["text"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return texts
+
+
+def test_a_rule_search_skipped_by_the_literal_test_would_have_found_nothing(core):
+    # every place a rule finds something must pass may_match: on whole real texts and on windows of
+    # them (restrictions are searched in windows of a few hundred characters)
+    texts = _real_texts()
+    windows = [t[i : i + 300] for t in texts for i in range(0, len(t), 150)]
+    skipped = found = 0
+    for name, rule, needs in _rules(core):
+        for text in texts + windows:
+            low = text.lower()
+            hit = rule.search(text) is not None if name.startswith(("declaration", "pointer")) else rule.search(low) is not None
+            if hit:
+                found += 1
+                assert may_match(needs, low), (name, needs)
+            skipped += not may_match(needs, low)
+    assert found > 200 and skipped > 1000  # both sides occur: the test is neither empty nor a no-op
+
+
+def test_the_derived_words_are_the_rule_wording_a_reader_sees(core):
+    # read off rules/licenses.yaml by hand
+    needs = {name: n for name, _, n in _rules(core)}
+    assert needs["restriction proprietary"] == ("confidential", "proprietary", "secret", "unpublished")
+    assert needs["declaration cc_url"] == ("creativecommons.org/licenses/",)
+    assert needs["restriction changed_grant"] is None  # "\bonly\b" alone would be a word; "restrict" etc. not
+    assert required_literals(r"(?-i:abc)") is None and required_literals(r"(?a)abc") is None  # flags: not read
+    assert required_literals(r"\w+\s+\d") is None  # nothing fixed in any match
+    assert required_literals(r"foo|\w+") is None  # one branch needs nothing: no test
+    assert required_literals(r"(?:ab)?cd") == ("cd",)
+    assert required_literals(r"x(?:abc|de)+y") == ("abc", "de")
+    assert required_literals("abc", ignore_case=False) is None
+
+
+def test_characters_that_fold_to_an_ascii_letter_are_searched_anyway():
+    import sys
+
+    import regex
+
+    # a case-insensitive search matches these to "s" / "k" although lower() keeps the long s
+    everything = "".join(chr(c) for c in range(128, sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    folding = set(regex.findall(r"(?i)[a-z0-9]", everything))
+    assert folding == set(FOLDS_TO_ASCII)
+    needs = required_literals(r"\blicensed\b")
+    for text in ("Licen\u017fed under the MIT License", "L\u0130CENSED UNDER THE MIT LICENSE"):
+        assert regex.search(r"(?i)\blicensed\b", text) and "licensed" not in text.lower()
+        assert may_match(needs, text.lower())
+    assert "keep" in "\u212aEEP".lower()  # the Kelvin sign lower-cases to a plain "k": no guard needed
+
+
+def test_non_ascii_letters_in_the_derived_words_match_only_themselves(core):
+    import sys
+
+    import regex
+
+    everything = "".join(chr(c) for c in range(128, sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    letters = {ch for _, _, needs in _rules(core) for word in needs or () for ch in word if not ch.isascii()}
+    assert letters  # the CJK and Korean declarations give some
+    for ch in sorted(letters):
+        assert regex.findall("(?i)" + regex.escape(ch), everything) == [ch]
+

@@ -26,6 +26,9 @@ except ImportError:  # pragma: no cover - older Pythons
 FOLDS_TO_ASCII = ("\u0130", "\u017f", "\u212a")
 _LOWER_GUARD = tuple(sorted({ch for c in FOLDS_TO_ASCII for ch in c.lower() if not ch.isascii()}))
 _MIN_LENGTH = 2  # shorter literals are in nearly every text: no use as a test
+# syntax the `regex` module reads differently from the standard parser (POSIX classes "[[:alpha:]]",
+# fuzzy matching "(?:foo){e<=1}", any brace that is not a plain repeat count): no test
+_REGEX_ONLY = re.compile(r"\[:\^?[A-Za-z]+:\]|(?:^|[^\\])(?:\\\\)*\{(?!\d*(?:,\d*)?\})")
 
 
 def _literal_char(code: int) -> str | None:
@@ -84,7 +87,7 @@ def _needs(items) -> frozenset[str] | None:
 
 def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...] | None:
     """Lower-cased strings of which every match of case-insensitive ``pattern`` holds one."""
-    if not ignore_case:
+    if not ignore_case or _REGEX_ONLY.search(pattern):
         return None
     try:
         tree = _p.parse(pattern, re.IGNORECASE)

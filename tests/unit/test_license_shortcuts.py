@@ -116,6 +116,10 @@ def test_the_derived_words_are_the_rule_wording_a_reader_sees(core):
     assert required_literals(r"(?:ab)?cd") == ("cd",)
     assert required_literals(r"x(?:abc|de)+y") == ("abc", "de")
     assert required_literals("abc", ignore_case=False) is None
+    # read differently by the `regex` module than by the standard parser: never a wrong word
+    assert required_literals(r"foo[[:alpha:]]bar") is None  # a POSIX class, not the text "]bar"
+    assert required_literals(r"(?:licensed){e<=1}") is None  # fuzzy: "licenced" matches too
+    assert required_literals(r"(?:ab){2,3}cd") in (("ab",), ("cd",))  # a plain repeat count is read
 
 
 def test_characters_that_fold_to_an_ascii_letter_are_searched_anyway():

@@ -384,6 +384,10 @@ class LicenseMatcher:
         need = np.ceil(sizes * cov).astype(np.int64)
         need = np.where(sizes < self.short, sizes, need)
         self.need = np.maximum(np.maximum(need, 1), np.ceil(sizes * min_cov).astype(np.int64))
+        # the one threshold a count is compared with in match(): whole (need) or, for a text that may
+        # match in part, the partial one if lower; counts are integers, so ">= x" is ">= ceil(x)"
+        partial_need = np.maximum(self.partial_min, np.ceil(sizes * self.partial_cov)).astype(np.int64)
+        self.match_need = np.maximum(1, np.where(self.partial_text, np.minimum(self.need, partial_need), self.need))
         kernels = _kernels() if fast is not False else None
         if fast and kernels is None:
             raise ImportError("the license matcher's fast path needs numba")
@@ -466,6 +470,13 @@ class LicenseMatcher:
         """The 4-grams of full text ``ref``, in text order."""
         return self._grams(self.text_ids[self.text_bounds[ref] : self.text_bounds[ref + 1]].astype(np.uint64))
 
+    def reference_ok(self, counts: np.ndarray) -> np.ndarray:
+        """Which references have enough matched 4-grams: the whole-match threshold, or the partial
+        one for a text that may match in part (the rule :attr:`match_need` folds into one array)."""
+        ok = counts >= self.need
+        ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
+        return ok & (counts > 0)
+
     def match(self, text: str, reference: bool = False) -> list[Match]:
         """The references found in ``text``, by document position. ``reference=True`` resolves
         overlaps with :func:`_resolve` over every candidate (the plain path the tests compare
@@ -489,9 +500,8 @@ class LicenseMatcher:
         first_pos = positions[first]
         slots = self._find(uniq, self.gram_keys, self.bucket_starts)
         counts = self._count(slots, self.gram_starts, self.post_refs, len(self.ref_sizes))
-        ok = counts >= self.need
-        ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
-        ok &= counts > 0
+        # the thresholds of reference_ok() in one comparison (the reference path keeps the rule's own form)
+        ok = self.reference_ok(counts) if reference else counts >= self.match_need
         if self.required:
             joined = None
             for ref in np.flatnonzero(ok).tolist():
@@ -533,7 +543,7 @@ class LicenseMatcher:
                                        pair_gram, bounds, beyond, whole_only)
         for m in kept:
             # every occurrence, not only the first: a repeated 4-gram covers each place it stands
-            m.covered = positions[np.isin(inverse, m.covered)]
+            m.covered = positions[in_subset(inverse, m.covered, len(uniq))]
             if m.kind == "text" and m.coverage < 1.0:
                 m.missing_words = self._longest_missing(m.ref, uniq)
                 m.ref_words = int(self._text_words[m.ref])
@@ -551,7 +561,7 @@ class LicenseMatcher:
         grams = self._text_grams(ref)
         if not len(grams):
             return 0
-        absent = ~np.isin(grams, doc_grams)
+        absent = ~in_sorted(grams, doc_grams)
         edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
         starts, ends = edges[::2], edges[1::2]
         # inside only: a text cut short at either end (a partial copy) lacks no clause of its own; nor
@@ -573,6 +583,24 @@ class LicenseMatcher:
         sizes = np.diff(bounds)
         best = int(np.argmax(sizes))
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def in_subset(values: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:
+    """``np.isin(values, subset)`` for indexes below ``size``: one mask lookup instead of sorting
+    both arrays."""
+    mask = np.zeros(size, dtype=bool)
+    mask[subset] = True
+    return mask[values]
+
+
+def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_unique)`` for a sorted array without repeats (``np.unique``'s):
+    a binary search per value instead of sorting both arrays."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.searchsorted(sorted_unique, values)
+    np.minimum(at, len(sorted_unique) - 1, out=at)
+    return sorted_unique[at] == values
 
 
 def _densest_spans(pair_ref: np.ndarray, pair_pos: np.ndarray, seg_start: np.ndarray, ref_sizes: np.ndarray):

@@ -36,6 +36,7 @@ import regex
 
 from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
+from pipeline.compliance.literals import may_match, required_literals
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
 from pipeline.compliance.spdx import (
@@ -92,6 +93,10 @@ class _Declaration:
     regex: RulePattern
     expr: str | None
     whole_name: bool = False  # the `names` span must be one license name, nothing else
+    needs: tuple[str, ...] | None = None  # words a match holds one of (literals.required_literals)
+
+    def __post_init__(self) -> None:
+        self.needs = _needs(self.regex)
 
 
 @dataclass(slots=True)
@@ -130,9 +135,17 @@ class _Restriction:
     wording: RulePattern
     inside: bool = False  # only words inside a fingerprint match count (a reference's wording changed)
     max_words: int = 0  # with `inside`: only runs this short (0: any)
+    needs: tuple[str, ...] | None = None  # words a match holds one of (literals.required_literals)
+
+    def __post_init__(self) -> None:
+        self.needs = _needs(self.wording)
 
 
 _STATUS_RANK = {ALLOWED: 0, REVIEW: 1, DENIED: 2}
+
+
+def _needs(rule: RulePattern) -> tuple[str, ...] | None:
+    return required_literals(rule.pattern, ignore_case=bool(rule.flags & regex.I))
 
 # variants get ids of their own, on the policy's review list: never the label of the base license
 VARIANT_PREFIX = "LicenseRef-curate-variant-of-"
@@ -302,6 +315,7 @@ class LicenseDetector(StageCore):
         self.pointer_notices = [
             compile_rule(f"licenses.pointer_notices[{i}]", p, regex.I) for i, p in enumerate(rules.get("pointer_notices") or [])
         ]
+        self._pointer_needs = [_needs(rule) for rule in self.pointer_notices]
         self.distinguishing = [
             _Distinguishing(str(d["family"]), compile_rule(f"licenses.distinguishing_words.{d['family']}", d["wording"], regex.I))
             for d in rules.get("distinguishing_words") or []
@@ -386,7 +400,7 @@ class LicenseDetector(StageCore):
                         unknown.extend(bad or [value[:64]])
                         found.append((UNKNOWN_SPDX, "spdx_id"))  # a stated license not understood: review, never ignored
             full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
-            pointer_spans = self._pointer_spans(text) if self.pointer_notices else []
+            pointer_spans = self._pointer_spans(text, low) if self.pointer_notices else []
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             stated: set[str] | None = None  # CC elements the text states, computed on first need
@@ -437,6 +451,8 @@ class LicenseDetector(StageCore):
             variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
             word_at = _WordIndex(text)
             for d in self.declarations:
+                if not may_match(d.needs, low):  # none of the words every match holds: no search
+                    continue
                 # matches first, then the work on them: the rule's time limit is the regex's alone
                 for mm in list(d.regex.finditer(text)):
                     # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
@@ -506,7 +522,8 @@ class LicenseDetector(StageCore):
             for r in self.restrictions:
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
-                if r.id not in hits and region.finds(r.wording, region.text(ia, ib) if r.inside else window):
+                searched = region.text(ia, ib) if r.inside else window  # lower-cased, as may_match wants
+                if r.id not in hits and may_match(r.needs, searched) and region.finds(r.wording, searched):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)
@@ -665,9 +682,10 @@ class LicenseDetector(StageCore):
             self._allowable[expr] = hit
         return hit
 
-    def _pointer_spans(self, text: str) -> list[tuple[int, int]]:
-        """Token spans of pointer notices ("see the file COPYING") in ``text``."""
-        found = [pm for rule in self.pointer_notices for pm in list(rule.finditer(text))]
+    def _pointer_spans(self, text: str, low: str) -> list[tuple[int, int]]:
+        """Token spans of pointer notices ("see the file COPYING") in ``text`` (``low``: lower-cased)."""
+        found = [pm for rule, needs in zip(self.pointer_notices, self._pointer_needs) if may_match(needs, low)
+                 for pm in list(rule.finditer(text))]
         if not found:
             return []
         word_at = _WordIndex(text)

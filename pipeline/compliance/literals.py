@@ -1,0 +1,108 @@
+"""Words a case-insensitive rule pattern cannot match without: a cheap substring test that skips
+the regex search on text that holds none of them (most text near a license holds no restriction
+wording, most documents no pointer notice).
+
+:func:`required_literals` reads the pattern's syntax tree (the standard library's parser, which
+reads the ``regex`` syntax the rules use) and returns strings of which every match contains at
+least one, lower-cased; ``None`` when it cannot tell (a construct it does not know, inline flags,
+a pattern that may match without any fixed text). :func:`may_match` is the test on lower-cased text.
+Skipping is exact: a search that would find something always passes the test
+(``tests/unit/test_license_shortcuts.py`` compares both on real license texts). A skipped search
+cannot hit its time limit either: a pattern that would have timed out on text without its words is
+then not reported (it finds nothing there in any case).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+try:  # Python 3.11+
+    from re import _constants as _c, _parser as _p
+except ImportError:  # pragma: no cover - older Pythons
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _p  # type: ignore[no-redef]
+
+# characters other than an ASCII letter's own two cases that a case-insensitive search matches to
+# it (dotted capital I to "i", long s to "s", Kelvin sign to "k"); lower-cased text still holding
+# what lower() makes of one (the long s, the combining dot of "i\u0307") is searched anyway
+FOLDS_TO_ASCII = ("\u0130", "\u017f", "\u212a")
+_LOWER_GUARD = tuple(sorted({ch for c in FOLDS_TO_ASCII for ch in c.lower() if not ch.isascii()}))
+_MIN_LENGTH = 2  # shorter literals are in nearly every text: no use as a test
+# syntax the `regex` module reads differently from the standard parser (POSIX classes "[[:alpha:]]",
+# fuzzy matching "(?:foo){e<=1}", any brace that is not a plain repeat count): no test
+_REGEX_ONLY = re.compile(r"\[:\^?[A-Za-z]+:\]|(?:^|[^\\])(?:\\\\)*\{(?!\d*(?:,\d*)?\})")
+
+
+def _literal_char(code: int) -> str | None:
+    """The lower-cased character a case-insensitive literal stands for, if matching it means that
+    character in lower-cased text (ASCII, or a letter without case such as CJK); else None."""
+    ch = chr(code)
+    if ch.isascii():
+        return ch.lower()
+    if unicodedata.category(ch) == "Lo" and ch.lower() == ch == ch.upper() == ch.casefold():
+        return ch
+    return None
+
+
+def _needs(items) -> frozenset[str] | None:
+    """Strings of which any match of the sequence ``items`` holds one (None: unknown)."""
+    options: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= _MIN_LENGTH:
+            options.append(frozenset(["".join(run)]))
+        run.clear()
+
+    for op, av in items:
+        if op is _c.LITERAL:
+            ch = _literal_char(av)
+            if ch is None:
+                flush()
+            else:
+                run.append(ch)
+            continue
+        flush()
+        if op is _c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if add_flags or del_flags:
+                return None  # scoped flags: not read here
+            inner = _needs(sub)
+        elif op is _c.ATOMIC_GROUP:
+            inner = _needs(av)
+        elif op is _c.BRANCH:
+            branches = [_needs(b) for b in av[1]]
+            inner = None if any(b is None for b in branches) else frozenset().union(*branches)
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
+            lo, _hi, sub = av
+            inner = _needs(sub) if lo >= 1 else None
+        else:  # classes, anchors, lookarounds, group references: nothing fixed required
+            inner = None
+        if inner:
+            options.append(inner)
+    flush()
+    if not options:
+        return None
+    # the test that rules out most text: the set whose shortest string is longest, then the smallest
+    return max(options, key=lambda s: (min(map(len, s)), -len(s)))
+
+
+def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...] | None:
+    """Lower-cased strings of which every match of case-insensitive ``pattern`` holds one."""
+    if not ignore_case or _REGEX_ONLY.search(pattern):
+        return None
+    try:
+        tree = _p.parse(pattern, re.IGNORECASE)
+    except Exception:  # noqa: BLE001 - syntax only the `regex` module knows: no test, always search
+        return None
+    if tree.state.flags & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE):
+        return None
+    found = _needs(tree.data)
+    return tuple(sorted(found)) if found else None
+
+
+def may_match(literals: tuple[str, ...] | None, low: str) -> bool:
+    """Whether lower-cased ``low`` may hold a match of a pattern needing one of ``literals``."""
+    if literals is None:
+        return True
+    return any(lit in low for lit in literals) or any(ch in low for ch in _LOWER_GUARD)

@@ -267,7 +267,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     # parsed as a national number, its national significant number is a suffix of its digits
-                    if self._national_numbers[1].search(number) is None and not idd.match(number):
+                    if self._national_numbers[2].fullmatch(number) is None and not idd.match(number):
                         return True
         return False
 
@@ -378,6 +378,17 @@ def _touches_badly(char: str) -> bool:
         bad = _TOUCHING[char] = (PhoneNumberMatcher._is_invalid_punctuation_symbol(char)
                                  or PhoneNumberMatcher._is_latin_letter(char))
     return bad
+
+
+def _keeps_digits(md) -> bool:
+    """Stripping the region's national prefix leaves a suffix of the digits, or all of them: no
+    transformation rule, or one that puts back a first group that is the whole number
+    (``(…)$|…`` with rule ``\\1``, as Japan's)."""
+    rule = md.national_prefix_transform_rule
+    if not rule:
+        return True
+    first = re.fullmatch(r"\(([^()]*)\)\$\|(.*)", md.national_prefix_for_parsing or "")
+    return rule == "\\1" and first is not None and re.search(r"\((?!\?:)", first.group(2)) is None
 
 
 def _parse_verified(candidate: str, region: str):
@@ -529,14 +540,18 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     @classmethod
     def national_numbers(cls, region: str):
-        """``(anywhere, at_end)``: regexes that find a part of a digit string that can be the national
-        significant number of a valid number of a region sharing ``region``'s country code (one of
-        their number-type patterns matches it whole): anywhere in it, or ending at its end. None
-        when unsure (a national prefix transformation rule).
+        """``(anywhere, at_end, whole)``: regexes that find a part of a digit string that can be the
+        national significant number of a valid number of a region sharing ``region``'s country code
+        (one of their number-type patterns matches it whole): anywhere in it, or ending at its end;
+        ``whole`` fullmatches the digits when they can be that number after the prefixes parsing
+        strips. None when unsure (a national prefix transformation rule that can change digits).
 
-        Parsed as a national number, a candidate loses at most a leading country code and national
-        prefix, and an extension after it: what is validated is a suffix of its digits (without an
-        extension), and a substring of the digits of any candidate it is a part of."""
+        Parsed as a national number, a candidate loses at most a leading country code and two
+        national prefixes (one after the country code, one more in ``parse``), and an extension
+        after it: what is validated is a suffix of its digits (without an extension) whose start
+        is ``[country code] [national prefix] [national prefix]``, and a substring of the digits of
+        any candidate it is a part of. Japan's rule (``\\1`` of a first alternative ``(…)$``) fires
+        only when that group is the whole number, and then leaves it unchanged."""
         if region in cls._NATIONAL_NUMBERS:
             return cls._NATIONAL_NUMBERS[region]
         from phonenumbers import PhoneMetadata
@@ -544,7 +559,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
         md = PhoneMetadata.metadata_for_region(region)
         found = None
-        if md is not None and not md.national_prefix_transform_rule:
+        if md is not None and _keeps_digits(md):
             patterns = []
             for other in COUNTRY_CODE_TO_REGION_CODE.get(country_code_for_region(region), (region,)):
                 omd = PhoneMetadata.metadata_for_region(other)
@@ -555,7 +570,10 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                 patterns += [f"(?:{desc.national_number_pattern})" for desc in _typed_descs(omd)]
             if patterns:
                 union = f"(?:{'|'.join(patterns)})"
-                found = (re.compile(union), re.compile(union + r"\Z"))
+                prefix = md.national_prefix_for_parsing or md.national_prefix
+                national = f"(?:{prefix})?" if prefix else ""
+                whole = f"(?:{country_code_for_region(region)})?{national}{national}{union}"
+                found = (re.compile(union), re.compile(union + r"\Z"), re.compile(whole))
         cls._NATIONAL_NUMBERS[region] = found
         return found
 

@@ -267,7 +267,11 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     # parsed as a national number, its national significant number is a suffix of its digits
-                    if self._national_numbers[2].fullmatch(number) is None and not idd.match(number):
+                    if idd.match(number):
+                        return False
+                    if self._national_numbers[2].fullmatch(number) is None:
+                        return True
+                    if self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number):
                         return True
         return False
 
@@ -378,6 +382,37 @@ def _touches_badly(char: str) -> bool:
         bad = _TOUCHING[char] = (PhoneNumberMatcher._is_invalid_punctuation_symbol(char)
                                  or PhoneNumberMatcher._is_latin_letter(char))
     return bad
+
+
+@lru_cache(maxsize=None)
+def _prefix_rules(region: str):
+    """``(country code, national prefix regex, metadata of the country code's main region)``."""
+    from phonenumbers import PhoneMetadata, country_code_for_region
+    from phonenumbers.phonenumberutil import region_code_for_country_code
+
+    md = PhoneMetadata.metadata_for_region(region)
+    cc = country_code_for_region(region)
+    prefix = md.national_prefix_for_parsing if md is not None else None
+    return str(cc), re.compile(prefix) if prefix else None, PhoneMetadata.metadata_for_region(region_code_for_country_code(cc))
+
+
+def _national_prefix_missing(region: str, digits: str) -> bool:
+    """Upstream's ``_is_national_prefix_present_if_required`` fails for every parse of ``digits``
+    (a candidate without '+', international prefix, extension or letters) in ``region``.
+
+    Digits that start with neither the country code nor a national prefix are parsed whole as the
+    national significant number, with the country code taken from the region; leniency VALID
+    then wants a national prefix at the start of the raw digits when the number's format rule
+    requires one, and there is none to strip."""
+    from phonenumbers.phonenumberutil import _choose_formatting_pattern_for_number, _formatting_rule_has_first_group_only
+
+    cc, prefix, md = _prefix_rules(region)
+    if md is None or digits.startswith(cc) or (prefix is not None and prefix.match(digits)):
+        return False
+    rule = _choose_formatting_pattern_for_number(md.number_format, digits)
+    return (rule is not None and bool(rule.national_prefix_formatting_rule)
+            and not rule.national_prefix_optional_when_formatting
+            and not _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule))
 
 
 def _keeps_digits(md) -> bool:

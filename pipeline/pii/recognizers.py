@@ -110,7 +110,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_heads")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -119,8 +119,9 @@ class _Digits:
         self._text = candidate
         self._number = None
         self._part_starts = None
+        self._heads = None
 
-    def starts_with_at_a_part(self, prefix: re.Pattern) -> bool:
+    def starts_with_at_a_part(self, prefix: re.Pattern, head: str | None = None) -> bool:
         """``prefix`` matches the digits of some part of the candidate at their start.
 
         Every part phonenumbers parses (the candidate, or an inner group of it) begins at the
@@ -128,9 +129,11 @@ class _Digits:
         hyphen, or a hyphen with a space beside it), so its digits begin where a run of digits of
         the candidate begins, never after a hyphen joining two digits (``7-0005834`` has one part,
         starting at ``7``); parsing reads an international prefix only there. Non-ASCII candidates
-        (where phonenumbers' digit normalisation decides the digits) are searched anywhere."""
+        (where phonenumbers' digit normalisation decides the digits) are searched anywhere.
+        ``head`` is the digit every match of ``prefix`` starts with, if there is one (the regions'
+        international prefixes start with ``0``): parts that start otherwise are not tried."""
         if not self._text.isascii():
-            return prefix.search(self.number) is not None
+            return (head is None or head in self.number) and prefix.search(self.number) is not None
         starts = self._part_starts
         if starts is None:
             starts, at, text = [], 0, self._text
@@ -141,6 +144,12 @@ class _Digits:
                 at += run.end() - p
             self._part_starts = starts
         number = self.number
+        if head is not None:
+            heads = self._heads
+            if heads is None:
+                heads = self._heads = {number[at] for at in starts}
+            if head not in heads:
+                return False
         return any(prefix.match(number, at) for at in starts)
 
     @property
@@ -177,6 +186,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
         self._min_digits = min_digits
         self._national = national  # (fewest, most digits, IDD regex) of a national number of the region
+        self._idd_head = None if national is None else _literal_head(national[2].pattern)
         self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
 
     def _find(self, index):
@@ -234,15 +244,17 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             return False
         if d.count < self._min_digits:
             return True
-        if self._country_code is not None and self._national is not None and not d.plus \
-                and self._country_code not in d.number and not d.starts_with_at_a_part(self._national[2]):
-            return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or d.starts_with_at_a_part(self._national[2]):
+        national = self._national
+        if national is None or d.plus:
             return False  # some part may be read as an international number
-        if d.count < self._national[0]:
-            return True
-        # every part is read as a national number of the region: one must contain a valid one
-        return self._national_numbers is not None and self._national_numbers[0].search(d.number) is None
+        if self._country_code is not None and self._country_code not in d.number \
+                and not d.starts_with_at_a_part(national[2], self._idd_head):
+            return True  # every part would be read as a national number, which this region does not keep
+        if d.count >= national[0] and (self._national_numbers is None
+                                       or self._national_numbers[0].search(d.number) is not None):
+            return False  # a part read as a national number of the region may be a valid one
+        # hopeless unless some part is read as an international number
+        return not d.starts_with_at_a_part(national[2], self._idd_head)
 
     def _cannot_be_valid(self, candidate: str) -> bool:
         """True when ``candidate`` read in this region cannot be a valid number, from its digit
@@ -413,6 +425,19 @@ def _national_prefix_missing(region: str, digits: str) -> bool:
     return (rule is not None and bool(rule.national_prefix_formatting_rule)
             and not rule.national_prefix_optional_when_formatting
             and not _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule))
+
+
+@lru_cache(maxsize=None)
+def _literal_head(pattern: str) -> str | None:
+    """The character every match of ``pattern`` starts with, when the pattern begins with a literal
+    outside any alternation (``0(?:0|1[2-9])`` → ``0``); None otherwise."""
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+
+    parsed = sre_parse.parse(pattern)
+    if len(parsed) and parsed[0][0] is sre_constants.LITERAL:
+        return chr(parsed[0][1])
+    return None
 
 
 def _keeps_digits(md) -> bool:

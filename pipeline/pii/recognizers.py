@@ -110,7 +110,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_heads")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -119,8 +119,9 @@ class _Digits:
         self._text = candidate
         self._number = None
         self._part_starts = None
+        self._heads = None
 
-    def starts_with_at_a_part(self, prefix: re.Pattern) -> bool:
+    def starts_with_at_a_part(self, prefix: re.Pattern, head: str | None = None) -> bool:
         """``prefix`` matches the digits of some part of the candidate at their start.
 
         Every part phonenumbers parses (the candidate, or an inner group of it) begins at the
@@ -128,9 +129,11 @@ class _Digits:
         hyphen, or a hyphen with a space beside it), so its digits begin where a run of digits of
         the candidate begins, never after a hyphen joining two digits (``7-0005834`` has one part,
         starting at ``7``); parsing reads an international prefix only there. Non-ASCII candidates
-        (where phonenumbers' digit normalisation decides the digits) are searched anywhere."""
+        (where phonenumbers' digit normalisation decides the digits) are searched anywhere.
+        ``head`` is the digit every match of ``prefix`` starts with, if there is one (the regions'
+        international prefixes start with ``0``): parts that start otherwise are not tried."""
         if not self._text.isascii():
-            return prefix.search(self.number) is not None
+            return (head is None or head in self.number) and prefix.search(self.number) is not None
         starts = self._part_starts
         if starts is None:
             starts, at, text = [], 0, self._text
@@ -141,6 +144,12 @@ class _Digits:
                 at += run.end() - p
             self._part_starts = starts
         number = self.number
+        if head is not None:
+            heads = self._heads
+            if heads is None:
+                heads = self._heads = {number[at] for at in starts}
+            if head not in heads:
+                return False
         return any(prefix.match(number, at) for at in starts)
 
     @property
@@ -177,6 +186,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
         self._min_digits = min_digits
         self._national = national  # (fewest, most digits, IDD regex) of a national number of the region
+        self._idd_head = None if national is None else _literal_head(national[2].pattern)
         self._country_code = country_code  # set when only numbers written with it are kept (India: "91")
 
     def _find(self, index):
@@ -234,15 +244,17 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             return False
         if d.count < self._min_digits:
             return True
-        if self._country_code is not None and self._national is not None and not d.plus \
-                and self._country_code not in d.number and not d.starts_with_at_a_part(self._national[2]):
-            return True  # every part would be read as a national number, which this region does not keep
-        if self._national is None or d.plus or d.starts_with_at_a_part(self._national[2]):
+        national = self._national
+        if national is None or d.plus:
             return False  # some part may be read as an international number
-        if d.count < self._national[0]:
-            return True
-        # every part is read as a national number of the region: one must contain a valid one
-        return self._national_numbers is not None and self._national_numbers[0].search(d.number) is None
+        if self._country_code is not None and self._country_code not in d.number \
+                and not d.starts_with_at_a_part(national[2], self._idd_head):
+            return True  # every part would be read as a national number, which this region does not keep
+        if d.count >= national[0] and (self._national_numbers is None
+                                       or self._national_numbers[0].search(d.number) is not None):
+            return False  # a part read as a national number of the region may be a valid one
+        # hopeless unless some part is read as an international number
+        return not d.starts_with_at_a_part(national[2], self._idd_head)
 
     def _cannot_be_valid(self, candidate: str) -> bool:
         """True when ``candidate`` read in this region cannot be a valid number, from its digit
@@ -267,7 +279,11 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
                         and not _PLUS.search(candidate):
                     number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
                     # parsed as a national number, its national significant number is a suffix of its digits
-                    if self._national_numbers[1].search(number) is None and not idd.match(number):
+                    if idd.match(number):
+                        return False
+                    if self._national_numbers[2].fullmatch(number) is None:
+                        return True
+                    if self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number):
                         return True
         return False
 
@@ -378,6 +394,61 @@ def _touches_badly(char: str) -> bool:
         bad = _TOUCHING[char] = (PhoneNumberMatcher._is_invalid_punctuation_symbol(char)
                                  or PhoneNumberMatcher._is_latin_letter(char))
     return bad
+
+
+@lru_cache(maxsize=None)
+def _prefix_rules(region: str):
+    """``(country code, national prefix regex, metadata of the country code's main region)``."""
+    from phonenumbers import PhoneMetadata, country_code_for_region
+    from phonenumbers.phonenumberutil import region_code_for_country_code
+
+    md = PhoneMetadata.metadata_for_region(region)
+    cc = country_code_for_region(region)
+    prefix = md.national_prefix_for_parsing if md is not None else None
+    return str(cc), re.compile(prefix) if prefix else None, PhoneMetadata.metadata_for_region(region_code_for_country_code(cc))
+
+
+def _national_prefix_missing(region: str, digits: str) -> bool:
+    """Upstream's ``_is_national_prefix_present_if_required`` fails for every parse of ``digits``
+    (a candidate without '+', international prefix, extension or letters) in ``region``.
+
+    Digits that start with neither the country code nor a national prefix are parsed whole as the
+    national significant number, with the country code taken from the region; leniency VALID
+    then wants a national prefix at the start of the raw digits when the number's format rule
+    requires one, and there is none to strip."""
+    from phonenumbers.phonenumberutil import _choose_formatting_pattern_for_number, _formatting_rule_has_first_group_only
+
+    cc, prefix, md = _prefix_rules(region)
+    if md is None or digits.startswith(cc) or (prefix is not None and prefix.match(digits)):
+        return False
+    rule = _choose_formatting_pattern_for_number(md.number_format, digits)
+    return (rule is not None and bool(rule.national_prefix_formatting_rule)
+            and not rule.national_prefix_optional_when_formatting
+            and not _formatting_rule_has_first_group_only(rule.national_prefix_formatting_rule))
+
+
+@lru_cache(maxsize=None)
+def _literal_head(pattern: str) -> str | None:
+    """The character every match of ``pattern`` starts with, when the pattern begins with a literal
+    outside any alternation (``0(?:0|1[2-9])`` → ``0``); None otherwise."""
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+
+    parsed = sre_parse.parse(pattern)
+    if len(parsed) and parsed[0][0] is sre_constants.LITERAL:
+        return chr(parsed[0][1])
+    return None
+
+
+def _keeps_digits(md) -> bool:
+    """Stripping the region's national prefix leaves a suffix of the digits, or all of them: no
+    transformation rule, or one that puts back a first group that is the whole number
+    (``(…)$|…`` with rule ``\\1``, as Japan's)."""
+    rule = md.national_prefix_transform_rule
+    if not rule:
+        return True
+    first = re.fullmatch(r"\(([^()]*)\)\$\|(.*)", md.national_prefix_for_parsing or "")
+    return rule == "\\1" and first is not None and re.search(r"\((?!\?:)", first.group(2)) is None
 
 
 def _parse_verified(candidate: str, region: str):
@@ -529,14 +600,18 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     @classmethod
     def national_numbers(cls, region: str):
-        """``(anywhere, at_end)``: regexes that find a part of a digit string that can be the national
-        significant number of a valid number of a region sharing ``region``'s country code (one of
-        their number-type patterns matches it whole): anywhere in it, or ending at its end. None
-        when unsure (a national prefix transformation rule).
+        """``(anywhere, at_end, whole)``: regexes that find a part of a digit string that can be the
+        national significant number of a valid number of a region sharing ``region``'s country code
+        (one of their number-type patterns matches it whole): anywhere in it, or ending at its end;
+        ``whole`` fullmatches the digits when they can be that number after the prefixes parsing
+        strips. None when unsure (a national prefix transformation rule that can change digits).
 
-        Parsed as a national number, a candidate loses at most a leading country code and national
-        prefix, and an extension after it: what is validated is a suffix of its digits (without an
-        extension), and a substring of the digits of any candidate it is a part of."""
+        Parsed as a national number, a candidate loses at most a leading country code and two
+        national prefixes (one after the country code, one more in ``parse``), and an extension
+        after it: what is validated is a suffix of its digits (without an extension) whose start
+        is ``[country code] [national prefix] [national prefix]``, and a substring of the digits of
+        any candidate it is a part of. Japan's rule (``\\1`` of a first alternative ``(…)$``) fires
+        only when that group is the whole number, and then leaves it unchanged."""
         if region in cls._NATIONAL_NUMBERS:
             return cls._NATIONAL_NUMBERS[region]
         from phonenumbers import PhoneMetadata
@@ -544,7 +619,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
         md = PhoneMetadata.metadata_for_region(region)
         found = None
-        if md is not None and not md.national_prefix_transform_rule:
+        if md is not None and _keeps_digits(md):
             patterns = []
             for other in COUNTRY_CODE_TO_REGION_CODE.get(country_code_for_region(region), (region,)):
                 omd = PhoneMetadata.metadata_for_region(other)
@@ -555,7 +630,10 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                 patterns += [f"(?:{desc.national_number_pattern})" for desc in _typed_descs(omd)]
             if patterns:
                 union = f"(?:{'|'.join(patterns)})"
-                found = (re.compile(union), re.compile(union + r"\Z"))
+                prefix = md.national_prefix_for_parsing or md.national_prefix
+                national = f"(?:{prefix})?" if prefix else ""
+                whole = f"(?:{country_code_for_region(region)})?{national}{national}{union}"
+                found = (re.compile(union), re.compile(union + r"\Z"), re.compile(whole))
         cls._NATIONAL_NUMBERS[region] = found
         return found
 

@@ -122,7 +122,7 @@ def test_national_number_patterns_never_reject_a_number_phonenumbers_finds():
         bounds = RegionalPhoneRecognizer.national_bounds(region)
         if numbers is None:
             continue
-        anywhere, at_end = numbers
+        anywhere, at_end, _whole = numbers
         for _ in range(600):
             n = rng.randint(5, 14)
             digits = "".join(rng.choice("0123456789") for _ in range(n))
@@ -303,3 +303,104 @@ def test_remembered_extractions_spend_tries_as_the_first_run(tries):
         fresh, warm = matcher(region, {}), matcher(region, extracted)
         fresh._max_tries = warm._max_tries = tries
         assert [(m.start, m.end) for m in warm] == [(m.start, m.end) for m in fresh], (region, tries)
+
+
+# --- rejections before parsing by the whole national form and the national-prefix rule ---
+# Each line is a failure class: dates and versions read as national numbers without their national
+# prefix (Israel, Japan), numbers written with the country code but no '+', with the national
+# prefix, Japan's 000x numbers (its prefix transformation rule), extension marks, full-width digits.
+NATIONAL = [
+    "2017-01-13, 20170113, 2017-0113 and 03-123-4567, 050-123-4567, 972-3-123-4567, 9720501234567.",
+    "2014-06-13, 20140613, 42 2022 -0700, 03-1234-5678, 81-3-1234-5678, 8103-1234-5678, 0120-123-456.",
+    "00021234567, 0002-1234-567, 000212345, 0009 1234 5678 and 00777012345 (Japanese 000x numbers).",
+    "2019-11-14 020 7946 0958 44 20 7946 0958 4402079460958 07700 900123 7700 900123.",
+    "415 555 0132, 1 415 555 0132, 11 415 555 0132, 4155550132 and 14155550132 (US, no '+').",
+    "02-312-4567, 2-312-4567, 82-2-312-4567, 8202-312-4567, 010-1234-5678, 10-1234-5678, 821012345678.",
+    "010-6552-9988, 1065529988, 86-10-6552-9988, 138 0013 8000, 13800138000, 8613800138000.",
+    "953008, #953096, 020 7946 0958 #12, 03-123-4567;4, 415-555-0132,22 and 212.555.0147 ~3.",
+    "２０１７－０１－１３ ０３－１２３－４５６７ ２０１４０６１３ ０３－１２３４－５６７８ ９７２－３－１２３－４５６７.",
+]
+
+
+@pytest.mark.parametrize("text", NATIONAL)
+def test_fast_path_equals_reference_on_national_forms(rec, text):
+    assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
+    assert _per_region(rec, text, fast=True) == _per_region(rec, text, fast=False)
+
+
+def test_national_forms_hold_numbers():
+    """Guards the test above against comparing empty lists. Oracle: stock python-phonenumbers."""
+    from phonenumbers import PhoneNumberMatcher
+
+    def found(text, region):
+        return [m.raw_string for m in PhoneNumberMatcher(text, region, leniency=1)]
+
+    assert "03-123-4567" in found(NATIONAL[0], "IL") and "2017-01-13" not in found(NATIONAL[0], "IL")
+    assert "03-1234-5678" in found(NATIONAL[1], "JP") and "20140613" not in found(NATIONAL[1], "JP")
+    assert "4155550132" in found(NATIONAL[4], "US") and "14155550132" in found(NATIONAL[4], "US")
+    assert "13800138000" in found(NATIONAL[6], "CN")
+
+
+def _digit_strings(region: str, rng: random.Random) -> list[str]:
+    """Plain digit strings for ``region``: random ones, and the region's example numbers as a
+    person dials them (national significant number alone, after the national prefix, after the
+    country code with and without the prefix), some with a digit changed."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+
+    out = ["".join(rng.choice("0123456789") for _ in range(rng.randint(5, 15))) for _ in range(400)]
+    md = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    cc = str(phonenumbers.country_code_for_region(region))
+    for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.TOLL_FREE,
+                 PhoneNumberType.PREMIUM_RATE, PhoneNumberType.VOIP, PhoneNumberType.UAN):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        nsn = phonenumbers.national_significant_number(example)
+        for digits in (nsn, (md.national_prefix or "") + nsn, cc + nsn, cc + (md.national_prefix or "") + nsn):
+            out.append(digits)
+            k = rng.randrange(len(digits))
+            out.append(digits[:k] + rng.choice("0123456789") + digits[k + 1 :])
+    return out
+
+
+def test_whole_national_form_and_prefix_rule_never_reject_a_number_phonenumbers_finds():
+    """Both rejections are necessary conditions: a plain digit string (no '+', no international
+    prefix) that fails the whole national form, or lacks a national prefix its format rule requires,
+    is no number stock phonenumbers finds in that region. Oracle: phonenumbers' own matcher."""
+    from phonenumbers import PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import _national_prefix_missing
+
+    rng = random.Random(5)
+    checked, rejected, kept = 0, {"whole": 0, "prefix": 0}, 0
+    for region in RegionalPhoneRecognizer.REGIONS + RegionalPhoneRecognizer.COUNTRY_CODE_REGIONS:
+        numbers = RegionalPhoneRecognizer.national_numbers(region)
+        idd = RegionalPhoneRecognizer.national_bounds(region)[2]
+        assert numbers is not None, region  # every configured region has its patterns (Japan included)
+        for digits in _digit_strings(region, rng):
+            if idd.match(digits):
+                continue
+            found = [m for m in PhoneNumberMatcher(digits, region, leniency=1)]
+            checked += 1
+            kept += bool(found)
+            if numbers[2].fullmatch(digits) is None:
+                rejected["whole"] += 1
+                assert found == [], (region, digits)
+            elif _national_prefix_missing(region, digits):
+                rejected["prefix"] += 1
+                assert found == [], (region, digits)
+    assert checked > 3000 and kept > 50 and min(rejected.values()) > 50, (checked, kept, rejected)
+
+
+def test_international_prefixes_start_with_their_literal_head():
+    """The IDD shortcut tries only parts starting with the prefix's first digit. Oracle: every
+    four-digit string the region's international-prefix regex matches at its start."""
+    from pipeline.pii.recognizers import _literal_head
+
+    for region in RegionalPhoneRecognizer.REGIONS + RegionalPhoneRecognizer.COUNTRY_CODE_REGIONS:
+        idd = RegionalPhoneRecognizer.national_bounds(region)[2]
+        head = _literal_head(idd.pattern)
+        starts = {s[0] for s in (f"{n:04d}" for n in range(10_000)) if idd.match(s)}
+        assert starts and (head is None or starts == {head}), (region, head, starts)
+    assert _literal_head("00|11") is None and _literal_head("0?11") is None and _literal_head("0(?:0|1)") == "0"

@@ -18,6 +18,7 @@ import json
 import pytest
 
 from pipeline.pii.recognizers import OfflineEmailRecognizer
+from tests.presidio_literals import presidio_test_literals
 from tests.unit.test_pii import _key, cfg, engine, labelled, reference  # noqa: F401 - fixtures
 
 EMAIL_CASES = [
@@ -36,22 +37,6 @@ EMAIL_CASES = [
     "a" * 3000 + "@example.org " + "b@" + "c." * 500 + "org",
     "no at sign here, only words and 010-1234-5678",
 ]
-
-
-def _presidio_email_strings() -> list[str]:
-    """The string literals holding '@' in presidio-analyzer's own e-mail tests (its checkout
-    under CURATE_EVAL_DATA, read in place)."""
-    import ast
-    import os
-    from pathlib import Path
-
-    root = Path(os.environ.get("CURATE_EVAL_DATA", "")) / "presidio" / "presidio-analyzer" / "tests"
-    out = []
-    for path in sorted(root.glob("test_email*.py")) + sorted(root.glob("test_analyzer_engine.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "@" in node.value:
-                out.append(node.value)
-    return out
 
 
 def _email_parts(engine, lang="en"):
@@ -105,9 +90,8 @@ def test_email_on_match_runs_equals_the_whole_text_on_the_labelled_set(engine, l
 
 
 def test_email_on_match_runs_equals_the_whole_text_on_presidio_test_sentences(engine):
-    strings = _presidio_email_strings()
-    if not strings:
-        pytest.skip("presidio's checkout not found: set CURATE_EVAL_DATA to the directory holding presidio/")
+    # presidio-analyzer's own e-mail tests: the literals holding '@'
+    strings = presidio_test_literals(("test_email*.py", "test_analyzer_engine.py"), lambda s: "@" in s)
     fast, rec = _email_parts(engine)
     n = 0
     for text in strings:

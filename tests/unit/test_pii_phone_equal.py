@@ -17,6 +17,7 @@ import random
 import pytest
 
 from pipeline.pii.recognizers import RegionalPhoneRecognizer
+from tests.presidio_literals import presidio_test_literals
 
 # Technical text of the kinds that fill man pages and changelogs: dates, versions, time zones,
 # sizes, ISBNs, addresses, hex — digit runs that look like numbers but are not.
@@ -228,26 +229,9 @@ def test_skipped_candidates_spend_tries_as_upstream(tries):
     assert [(m.start, m.end) for m in PhoneNumberMatcher(text, "US", leniency=Leniency.VALID, max_tries=6)]
 
 
-def _presidio_test_strings() -> list[str]:
-    """The string literals with digits in presidio-analyzer's own phone tests (its checkout under
-    CURATE_EVAL_DATA, read in place)."""
-    import ast
-    import os
-    from pathlib import Path
-
-    root = Path(os.environ.get("CURATE_EVAL_DATA", "")) / "presidio" / "presidio-analyzer" / "tests"
-    out = []
-    for path in sorted(root.glob("test_*phone*.py")) + sorted(root.glob("test_analyzer_engine.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(c.isdigit() for c in node.value):
-                out.append(node.value)
-    return out
-
-
 def test_fast_path_equals_reference_on_presidio_test_sentences(rec):
-    strings = _presidio_test_strings()
-    if not strings:
-        pytest.skip("presidio's checkout not found: set CURATE_EVAL_DATA to the directory holding presidio/")
+    # presidio-analyzer's own phone tests: the literals holding digits
+    strings = presidio_test_literals(("test_*phone*.py", "test_analyzer_engine.py"), lambda s: any(c.isdigit() for c in s))
     with_numbers = 0
     for text in strings:
         reference = _key(rec.analyze(text, ["PHONE_NUMBER"]))

@@ -147,7 +147,7 @@ class OverlapIndex:
                         return hits
         return hits
 
-    def add_file(self, path: str, max_line_bytes: int = 8 << 20) -> None:
+    def add_file(self, path: str, max_line_bytes: int) -> None:
         for number, text, problem in decontamination_items(path, max_line_bytes):
             if problem:
                 from pipeline.config import ConfigError

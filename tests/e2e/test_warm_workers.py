@@ -118,3 +118,8 @@ def _running(pid: int) -> bool:
 ])
 def test_local_worker_count(beam_args, expected):
     assert warm_workers.local_worker_count(beam_args) == expected
+    if expected:  # the pre-Beam parse agrees with the count the run itself takes from Beam's options
+        from pipeline.run import read_workers
+        from pipeline.runners import pipeline_options
+
+        assert read_workers(pipeline_options(beam_args)) == expected

@@ -10,11 +10,20 @@ Skipping is exact: a search that would find something always passes the test
 (``tests/unit/test_license_shortcuts.py`` compares both on real license texts). A skipped search
 cannot hit its time limit either: a pattern that would have timed out on text without its words is
 then not reported (it finds nothing there in any case).
+
+:class:`LiteralScan` answers "which of these strings occur in this text" for many strings in one
+Aho-Corasick pass (``ahocorasick-rs``) instead of one substring scan per string; the same set as
+``{s for s in strings if s in text}`` (``tests/unit/test_license_literal_scan.py``).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+
+try:
+    import ahocorasick_rs
+except ImportError:  # pragma: no cover - a declared dependency; without it, one scan per string
+    ahocorasick_rs = None
 
 try:  # Python 3.11+
     from re import _constants as _c, _parser as _p
@@ -101,8 +110,45 @@ def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...]
     return tuple(sorted(found)) if found else None
 
 
-def may_match(literals: tuple[str, ...] | None, low: str) -> bool:
-    """Whether lower-cased ``low`` may hold a match of a pattern needing one of ``literals``."""
+def has_folds(low: str) -> bool:
+    """Whether lower-cased ``low`` holds a character a case-insensitive search may fold to an ASCII
+    letter (then every rule is searched): asked once per document, its windows inherit the answer."""
+    return any(ch in low for ch in _LOWER_GUARD)
+
+
+def may_match(literals: tuple[str, ...] | None, low: str, folded: bool | None = None) -> bool:
+    """Whether lower-cased ``low`` may hold a match of a pattern needing one of ``literals``;
+    ``folded``: :func:`has_folds` of ``low`` (or of a text ``low`` is part of) when known."""
     if literals is None:
         return True
-    return any(lit in low for lit in literals) or any(ch in low for ch in _LOWER_GUARD)
+    return any(lit in low for lit in literals) or (has_folds(low) if folded is None else folded)
+
+
+def may_match_found(literals: tuple[str, ...] | None, found: set[str] | frozenset[str], folded: bool) -> bool:
+    """:func:`may_match` from the set of strings a :class:`LiteralScan` found in the text (it must
+    scan for every string of ``literals``) and the text's :func:`has_folds`."""
+    return literals is None or folded or not found.isdisjoint(literals)
+
+
+class LiteralScan:
+    """Which of ``strings`` occur in a text, in one pass over it."""
+
+    def __init__(self, strings) -> None:
+        self.strings = tuple(dict.fromkeys(str(s) for s in strings))
+        # an empty string occurs everywhere: the plain scans say so without an automaton
+        usable = ahocorasick_rs is not None and self.strings and "" not in self.strings
+        self._automaton = ahocorasick_rs.AhoCorasick(list(self.strings)) if usable else None
+
+    def any_in(self, text: str) -> bool:
+        """``any(s in text for s in strings)``."""
+        if self._automaton is None:
+            return any(s in text for s in self.strings)
+        return bool(self._automaton.find_matches_as_indexes(text))
+
+    def found_in(self, text: str) -> set[str]:
+        """``{s for s in strings if s in text}``: every occurrence is reported (overlapping), so a
+        string inside another ("copyright" in "spdx-filecopyrighttext") is found too."""
+        if self._automaton is None:
+            return {s for s in self.strings if s in text}
+        strings = self.strings
+        return {strings[i] for i, _, _ in self._automaton.find_matches_as_indexes(text, overlapping=True)}

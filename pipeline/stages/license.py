@@ -36,7 +36,7 @@ import regex
 
 from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
-from pipeline.compliance.literals import may_match, required_literals
+from pipeline.compliance.literals import LiteralScan, has_folds, may_match, may_match_found, required_literals
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
 from pipeline.compliance.spdx import (
@@ -172,12 +172,11 @@ class _Region:
     """The document's matcher words with their character spans and which of them a matched
     reference (any kept match) has: what is left over is wording no reference accounts for."""
 
-    def __init__(self, low: str, matches, n: int) -> None:
+    def __init__(self, low: str, matches, n: int, words: "_WordIndex", folded: bool) -> None:
         self.low = low
-        spans = [(m.start(), m.end()) for m in _WORD.finditer(low)]
-        self.starts = [a for a, _ in spans]
-        self.ends = [b for _, b in spans]
-        self.size = len(spans)
+        self.starts, self.ends = words.spans()
+        self.size = len(self.starts)
+        self.folded = folded  # has_folds(low): the restriction windows are parts of it
         mask = np.zeros(self.size + n, dtype=bool)
         for m in matches:
             if m.covered is not None and len(m.covered):
@@ -244,16 +243,35 @@ class _Region:
 
 
 class _WordIndex:
-    """Character offset -> index of the matcher's word there (built on first use, then bisect)."""
+    """Character offset -> index of the matcher's word there (built on first use, then bisect), for
+    the lower-cased document ``low``."""
 
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._starts: list[int] | None = None
+    def __init__(self, low: str) -> None:
+        self._low = low
+        self._spans: tuple[list[int], list[int]] | None = None
+
+    def spans(self) -> tuple[list[int], list[int]]:
+        """Start and end offsets of every word."""
+        if self._spans is None:
+            self._spans = word_spans(self._low)
+        return self._spans
 
     def __call__(self, offset: int) -> int:
-        if self._starts is None:
-            self._starts = [m.start() for m in _WORD.finditer(self._text.lower())]
-        return bisect.bisect_left(self._starts, offset)
+        return bisect.bisect_left(self.spans()[0], offset)
+
+
+def word_spans(low: str) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the matcher's words (``[a-z0-9]+``, :data:`_WORD`) in ``low``, from
+    one vectorised pass over its code points instead of a match object per word: the same spans as
+    ``_WORD.finditer(low)`` (``tests/unit/test_license_literal_scan.py``)."""
+    if low.isascii():
+        codes = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+    else:  # lone surrogates (from JSON escapes) are code points like any other here
+        codes = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    word = np.zeros(len(codes) + 2, dtype=np.int8)
+    word[1:-1] = ((codes >= 97) & (codes <= 122)) | ((codes >= 48) & (codes <= 57))
+    edges = np.flatnonzero(np.diff(word))
+    return edges[::2].tolist(), edges[1::2].tolist()
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -356,35 +374,32 @@ class LicenseDetector(StageCore):
                                if v.get("ignore_inserted_lines") else None)
         self._allowable: dict[str, bool] = {}
         self._rank_cache: dict[str, tuple[int, ...]] = {}
+        self._names_cache: dict[str, tuple[str, ...]] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
         self.keywords = sorted(self.license_keywords | self.copyright.keywords)
         # the first test needs only the keywords holding no other keyword (the longer one implies the
         # shorter), and for ASCII text (str.isascii() is O(1)) only the ASCII ones
-        minimal = [k for k in self.keywords if not any(o != k and o in k for o in self.keywords)]
-        self._any_ascii_keywords = tuple(k for k in minimal if k.isascii())
-        # the others in one alternation: a regex skips the positions whose character starts no
-        # keyword, cheaper than one substring scan per keyword on non-ASCII text
-        others = [k for k in minimal if not k.isascii()]
-        self._any_other_keyword = re.compile("|".join(re.escape(k) for k in others)) if others else None
+        self._keyword_scan = LiteralScan(self.keywords)  # every keyword in one pass over the text
+        # the words a declaration or pointer notice needs, looked for in one pass per document
+        self._rule_literals = LiteralScan(sorted({lit for needs in [*(d.needs for d in self.declarations), *self._pointer_needs]
+                                                  for lit in needs or ()}))
         self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
     # -- analysis (public: other modules and tests call it) ------------------------------------
     def has_signal(self, low: str) -> bool:
         """Whether the lower-cased text holds any signal keyword (license or copyright wording)."""
-        # plain substring tests for the ASCII keywords: faster than one alternation regex over them
-        return any(k in low for k in self._any_ascii_keywords) or (
-            self._any_other_keyword is not None and not low.isascii() and self._any_other_keyword.search(low) is not None)
+        return self._keyword_scan.any_in(low)
 
     def analyse(self, text: str) -> Findings:
         """License expression and copyright notices found in ``text`` (no policy applied)."""
         if not isinstance(text, str) or not text:
             return _EMPTY
         low = text.lower()
-        if not self.has_signal(low):
+        present = self._keyword_scan.found_in(low)
+        if not present:
             return _EMPTY
-        present = {k for k in self.keywords if k in low}
         found: list[tuple[str, str]] = []  # (expression, via)
         pointers = False
         unknown: list[str] = []
@@ -400,7 +415,10 @@ class LicenseDetector(StageCore):
                         unknown.extend(bad or [value[:64]])
                         found.append((UNKNOWN_SPDX, "spdx_id"))  # a stated license not understood: review, never ignored
             full_texts: list[tuple[int, int]] = []  # token spans of matched full license texts
-            pointer_spans = self._pointer_spans(text, low) if self.pointer_notices else []
+            folded = has_folds(low)
+            literals = self._rule_literals.found_in(low)
+            word_at = _WordIndex(low)
+            pointer_spans = self._pointer_spans(text, literals, folded, word_at) if self.pointer_notices else []
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             stated: set[str] | None = None  # CC elements the text states, computed on first need
@@ -435,7 +453,7 @@ class LicenseDetector(StageCore):
                         window = " ".join(doc_tokens[m.start : m.end])
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
-                region = region or _Region(low, matches, self.matcher.n)
+                region = region or _Region(low, matches, self.matcher.n, word_at, folded)
                 expr = self._restated(m, region) if m.coverage < 1.0 else m.expr
                 prints.append((len(found), m.start, m.end))
                 if m.kind == "reference":
@@ -449,9 +467,8 @@ class LicenseDetector(StageCore):
                         appendices.append((m.end, m.end + self.appendix_words, m.expr))
             self._spread_variants(found, prints, variant_of)
             variant_spans = [(a, b) for i, a, b in prints if is_variant_id(found[i][0])]
-            word_at = _WordIndex(text)
             for d in self.declarations:
-                if not may_match(d.needs, low):  # none of the words every match holds: no search
+                if not may_match_found(d.needs, literals, folded):  # none of the words every match holds: no search
                     continue
                 # matches first, then the work on them: the rule's time limit is the regex's alone
                 for mm in list(d.regex.finditer(text)):
@@ -467,7 +484,7 @@ class LicenseDetector(StageCore):
                     if expr and appendices and self._in_appendix(word_at(mm.start()), expr, appendices):
                         continue
                     if expr:
-                        region = region or _Region(low, matches, self.matcher.n)
+                        region = region or _Region(low, matches, self.matcher.n, word_at, folded)
                         expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
                         if d.id not in self.sentence_declarations:
                             named.append((word_at(mm.start()), len(found)))
@@ -523,7 +540,7 @@ class LicenseDetector(StageCore):
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
                 searched = region.text(ia, ib) if r.inside else window  # lower-cased, as may_match wants
-                if r.id not in hits and may_match(r.needs, searched) and region.finds(r.wording, searched):
+                if r.id not in hits and may_match(r.needs, searched, None if region.folded else False) and region.finds(r.wording, searched):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)
@@ -682,13 +699,13 @@ class LicenseDetector(StageCore):
             self._allowable[expr] = hit
         return hit
 
-    def _pointer_spans(self, text: str, low: str) -> list[tuple[int, int]]:
-        """Token spans of pointer notices ("see the file COPYING") in ``text`` (``low``: lower-cased)."""
-        found = [pm for rule, needs in zip(self.pointer_notices, self._pointer_needs) if may_match(needs, low)
+    def _pointer_spans(self, text: str, literals: set[str], folded: bool, word_at: _WordIndex) -> list[tuple[int, int]]:
+        """Token spans of pointer notices ("see the file COPYING") in ``text`` (``literals``: the rule
+        words it holds, ``folded``: its :func:`has_folds`)."""
+        found = [pm for rule, needs in zip(self.pointer_notices, self._pointer_needs) if may_match_found(needs, literals, folded)
                  for pm in list(rule.finditer(text))]
         if not found:
             return []
-        word_at = _WordIndex(text)
         return [(word_at(pm.start()), word_at(pm.end())) for pm in found]
 
     def _cc_stated(self, text: str) -> set[str]:
@@ -732,7 +749,16 @@ class LicenseDetector(StageCore):
         return self.normalizer.combine(names, op)
 
     def _names_in(self, span: str) -> list[str]:
-        """License names in a declaration span, longest match first, left to right."""
+        """License names in a declaration span, longest match first, left to right (cached: the same
+        spans recur across documents)."""
+        hit = self._names_cache.get(span)
+        if hit is None:
+            if len(self._names_cache) > 4096:  # spans come from documents: keep the cache bounded
+                self._names_cache.clear()
+            hit = self._names_cache[span] = tuple(self._find_names(span))
+        return list(hit)
+
+    def _find_names(self, span: str) -> list[str]:
         toks = alias_tokens(span)[:40]
         out: list[str] = []
         i = 0

@@ -141,14 +141,22 @@ class LiteralScan:
 
     def any_in(self, text: str) -> bool:
         """``any(s in text for s in strings)``."""
-        if self._automaton is None:
-            return any(s in text for s in self.strings)
-        return bool(self._automaton.find_matches_as_indexes(text))
+        if self._automaton is not None:
+            try:
+                return bool(self._automaton.find_matches_as_indexes(text))
+            except UnicodeEncodeError:  # a lone surrogate (a JSON escape) is no UTF-8: the plain scans
+                pass
+        return any(s in text for s in self.strings)
 
     def found_in(self, text: str) -> set[str]:
         """``{s for s in strings if s in text}``: every occurrence is reported (overlapping), so a
         string inside another ("copyright" in "spdx-filecopyrighttext") is found too."""
-        if self._automaton is None:
-            return {s for s in self.strings if s in text}
-        strings = self.strings
-        return {strings[i] for i, _, _ in self._automaton.find_matches_as_indexes(text, overlapping=True)}
+        if self._automaton is not None:
+            try:
+                hits = self._automaton.find_matches_as_indexes(text, overlapping=True)
+            except UnicodeEncodeError:  # a lone surrogate (a JSON escape) is no UTF-8: the plain scans
+                pass
+            else:
+                strings = self.strings
+                return {strings[i] for i, _, _ in hits}
+        return {s for s in self.strings if s in text}

@@ -1,0 +1,101 @@
+"""The license stage's one-pass shortcuts against the plain code each stands for, on real text
+(Debian's license texts, the project's license and langid cases, keywords in several scripts):
+
+* :class:`LiteralScan` (one Aho-Corasick pass) finds exactly ``{s for s in strings if s in text}``;
+* :func:`may_match_found` (from that set and one fold test per document) answers as
+  :func:`may_match` does for every declaration and pointer rule, and a restriction window of a
+  document without folding characters answers the same with ``folded=False``;
+* :func:`word_spans` (one vectorised pass) gives the spans of ``_WORD.finditer``;
+* the cached ``_names_in`` gives what the uncached search gives, and its result is the caller's own.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.compliance import literals as literals_module
+from pipeline.compliance.literals import LiteralScan, has_folds, may_match, may_match_found
+from pipeline.stages.license import _WORD, word_spans
+
+from license_support import COMMON, REPO, core  # noqa: F401 - core is a fixture
+
+
+def _texts(core) -> list[str]:  # noqa: F811
+    texts = [p.read_text(encoding="utf-8") for p in sorted(COMMON.iterdir()) if p.is_file() and not p.is_symlink()]
+    assert len(texts) >= 10, "Debian's /usr/share/common-licenses is expected (package base-files)"
+    for f in [REPO / "tests" / "data" / "langid" / "paragraphs.jsonl", *sorted((REPO / "tests" / "data" / "license").glob("*.jsonl"))]:
+        texts += [json.loads(line)["text"] for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    hosts = ["plain ascii words around ", "texte français autour ", "日本語の文章の中に", "한국어 문장 안에 "]
+    for k in core.keywords:  # each keyword alone, at the start, middle and end, and cut short
+        texts += [k + hosts[0], hosts[1] + k + hosts[2], hosts[3] + k, hosts[0] + k[:-1]]
+    # long s and dotted capital I: lower() keeps or expands them, a case-insensitive search folds them
+    texts += ["", "x", "©", "Licen\u017fed under the MIT License", "L\u0130CENSED UNDER THE MIT LICENSE",
+              "spdx-filecopyrighttext: 2020 x", "a\ud800b licensed under gpl", "x" * 5000 + "許可证licen"]
+    return texts
+
+
+def test_the_one_pass_scan_finds_exactly_the_strings_a_substring_test_finds(core):  # noqa: F811
+    texts = [t.lower() for t in _texts(core)]
+    for scan in (core._keyword_scan, core._rule_literals, LiteralScan(["ab", "b", "abc", "bc", "许可"])):
+        assert scan._automaton is not None  # the dependency is installed: the fast path is what is tested
+        found_any = 0
+        for low in texts:
+            want = {s for s in scan.strings if s in low}
+            assert scan.found_in(low) == want, low[:80]
+            assert scan.any_in(low) == bool(want)
+            found_any += bool(want)
+        assert 0 < found_any < len(texts)
+    # nested strings are all reported, however they overlap
+    assert LiteralScan(["ab", "b", "abc", "bc"]).found_in("xabcx") == {"ab", "b", "abc", "bc"}
+
+
+def test_the_scan_without_the_automaton_is_the_substring_test(monkeypatch):
+    monkeypatch.setattr(literals_module, "ahocorasick_rs", None)
+    scan = LiteralScan(["gpl", "licen"])
+    assert scan._automaton is None
+    assert scan.found_in("the gpl v2") == {"gpl"} and not scan.any_in("nothing")
+    assert LiteralScan(["", "x"]).found_in("abc") == {""}  # an empty string is in every text
+
+
+def test_the_literal_test_from_the_found_set_answers_as_the_substring_test(core):  # noqa: F811
+    rules = [d.needs for d in core.declarations] + list(core._pointer_needs)
+    restrictions = [r.needs for r in core.restrictions]
+    skipped = folded_docs = 0
+    for text in _texts(core):
+        low = text.lower()
+        found, folded = core._rule_literals.found_in(low), has_folds(low)
+        folded_docs += folded
+        for needs in rules:
+            want = may_match(needs, low)
+            assert may_match_found(needs, found, folded) == want, needs
+            skipped += not want
+        if not folded:  # a window of a document without folding characters has none either
+            for i in range(0, len(low), 150):
+                window = low[i : i + 300]
+                for needs in restrictions:
+                    assert may_match(needs, window, False) == may_match(needs, window)
+    assert skipped > 100 and folded_docs >= 1
+
+
+def test_word_spans_are_the_spans_of_the_word_pattern(core):  # noqa: F811
+    texts = [t.lower() for t in _texts(core)] + ["İstanbul 2024 x", "\u017fed ab12 ×9", "\ud800ab\udfffcd", "   ", "a"]
+    words = 0
+    for low in texts:
+        spans = [(m.start(), m.end()) for m in _WORD.finditer(low)]
+        starts, ends = word_spans(low)
+        assert list(zip(starts, ends)) == spans, low[:80]
+        words += len(spans)
+    assert words > 10000
+
+
+@pytest.mark.parametrize("span", ["the MIT License", "GNU General Public License v2 or later and the Apache License 2.0",
+                                  "LGPLv2.1+", "nothing here at all", ""])
+def test_cached_names_equal_the_uncached_search_and_belong_to_the_caller(core, span):  # noqa: F811
+    core._names_cache.clear()
+    want = core._find_names(span)
+    first = core._names_in(span)
+    assert first == want
+    first.append("MUTATED")  # a caller changing its list leaves the cache as it was
+    assert core._names_in(span) == want
+    assert span in core._names_cache

@@ -172,11 +172,13 @@ class _Region:
     """The document's matcher words with their character spans and which of them a matched
     reference (any kept match) has: what is left over is wording no reference accounts for."""
 
-    def __init__(self, low: str, matches, n: int, words: "_WordIndex", folded: bool) -> None:
+    def __init__(self, low: str, matches, n: int, words: "_WordIndex", folded: bool, literals: set[str]) -> None:
         self.low = low
         self.starts, self.ends = words.spans()
         self.size = len(self.starts)
         self.folded = folded  # has_folds(low): the restriction windows are parts of it
+        self.literals = literals  # the rule words (LicenseDetector._rule_literals) the document holds
+        self._needs: dict[str, tuple[str, ...] | None] = {}
         mask = np.zeros(self.size + n, dtype=bool)
         for m in matches:
             if m.covered is not None and len(m.covered):
@@ -186,6 +188,15 @@ class _Region:
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
         self._markup: np.ndarray | None = None
         self._found: dict[tuple[str, str], bool] = {}
+
+    def may_find(self, r: "_Restriction", window: str) -> bool:
+        """:func:`may_match` of restriction ``r`` on ``window``, a part of this document: only the
+        rule's words the whole document holds can be in the window."""
+        if self.folded:
+            return may_match(r.needs, window)
+        if r.id not in self._needs:
+            self._needs[r.id] = None if r.needs is None else tuple(w for w in r.needs if w in self.literals)
+        return may_match(self._needs[r.id], window, False)
 
     def finds(self, rule: RulePattern, text: str) -> bool:
         """Whether ``rule`` finds something in ``text``, searched once per document: the windows
@@ -379,11 +390,10 @@ class LicenseDetector(StageCore):
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
         self.keywords = sorted(self.license_keywords | self.copyright.keywords)
-        # the first test needs only the keywords holding no other keyword (the longer one implies the
-        # shorter), and for ASCII text (str.isascii() is O(1)) only the ASCII ones
         self._keyword_scan = LiteralScan(self.keywords)  # every keyword in one pass over the text
-        # the words a declaration or pointer notice needs, looked for in one pass per document
-        self._rule_literals = LiteralScan(sorted({lit for needs in [*(d.needs for d in self.declarations), *self._pointer_needs]
+        # the words a declaration, pointer notice or restriction needs, looked for in one pass per document
+        self._rule_literals = LiteralScan(sorted({lit for needs in [*(d.needs for d in self.declarations), *self._pointer_needs,
+                                                                    *(r.needs for r in self.restrictions)]
                                                   for lit in needs or ()}))
         self.prefilter = re.compile("|".join(re.escape(k) for k in self.keywords))  # for reports (bench)
 
@@ -453,7 +463,7 @@ class LicenseDetector(StageCore):
                         window = " ".join(doc_tokens[m.start : m.end])
                         if any(m.expr.startswith(d.family) and d.wording.search(window) for d in self.distinguishing):
                             continue
-                region = region or _Region(low, matches, self.matcher.n, word_at, folded)
+                region = region or _Region(low, matches, self.matcher.n, word_at, folded, literals)
                 expr = self._restated(m, region) if m.coverage < 1.0 else m.expr
                 prints.append((len(found), m.start, m.end))
                 if m.kind == "reference":
@@ -484,7 +494,7 @@ class LicenseDetector(StageCore):
                     if expr and appendices and self._in_appendix(word_at(mm.start()), expr, appendices):
                         continue
                     if expr:
-                        region = region or _Region(low, matches, self.matcher.n, word_at, folded)
+                        region = region or _Region(low, matches, self.matcher.n, word_at, folded, literals)
                         expr = self._judge(expr, word_at(mm.start()), word_at(mm.end()), region, variant_of, restrictions)
                         if d.id not in self.sentence_declarations:
                             named.append((word_at(mm.start()), len(found)))
@@ -540,7 +550,7 @@ class LicenseDetector(StageCore):
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
                 searched = region.text(ia, ib) if r.inside else window  # lower-cased, as may_match wants
-                if r.id not in hits and may_match(r.needs, searched, None if region.folded else False) and region.finds(r.wording, searched):
+                if r.id not in hits and region.may_find(r, searched) and region.finds(r.wording, searched):
                     exempt = self.restriction_exempt.get(r.id)
                     if not (exempt and exempt.search(expr)):
                         hits.append(r.id)

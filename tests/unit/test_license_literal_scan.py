@@ -5,6 +5,8 @@
 * :func:`may_match_found` (from that set and one fold test per document) answers as
   :func:`may_match` does for every declaration and pointer rule, and a restriction window of a
   document without folding characters answers the same with ``folded=False``;
+* ``_Region.may_find`` (a restriction's words narrowed to those its document holds) answers as
+  :func:`may_match` on every window;
 * :func:`word_spans` (one vectorised pass) gives the spans of ``_WORD.finditer``;
 * the cached ``_names_in`` gives what the uncached search gives, and its result is the caller's own.
 """
@@ -76,6 +78,23 @@ def test_the_literal_test_from_the_found_set_answers_as_the_substring_test(core)
                 for needs in restrictions:
                     assert may_match(needs, window, False) == may_match(needs, window)
     assert skipped > 100 and folded_docs >= 1
+
+
+def test_a_restriction_window_test_narrowed_to_the_document_words_answers_as_the_full_test(core):  # noqa: F811
+    from pipeline.stages.license import _Region, _WordIndex
+
+    skipped = searched = 0
+    for text in _texts(core):
+        low = text.lower()
+        region = _Region(low, [], core.matcher.n, _WordIndex(low), has_folds(low), core._rule_literals.found_in(low))
+        for i in range(0, len(low), 150):
+            window = low[i : i + 300]
+            for r in core.restrictions:
+                want = may_match(r.needs, window)
+                assert region.may_find(r, window) == want, (r.id, window[:80])
+                skipped += not want
+                searched += want
+    assert skipped > 1000 and searched > 100
 
 
 def test_word_spans_are_the_spans_of_the_word_pattern(core):  # noqa: F811

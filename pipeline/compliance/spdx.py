@@ -91,6 +91,17 @@ class Match:
     ref_words: int = 0  # words of that reference text
 
 
+def _remember(cache: dict, key, value):
+    """``cache[key] = value``, the cache emptied first when it has grown past its bound."""
+    if len(cache) >= _CACHE_BOUND:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+_CACHE_BOUND = 4096
+
+
 class SpdxNormalizer:
     """Expression normalisation over license-expression's ScanCode index plus generated aliases."""
 
@@ -99,9 +110,23 @@ class SpdxNormalizer:
 
         self._licensing = get_spdx_licensing()
         self._aliases = aliases
+        # parsing an expression is the slow part and the same few expressions recur in every
+        # document: each answer is kept (bounded: values come from documents)
+        self._normal: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._keys: dict[str, tuple[str, ...]] = {}
+        self._combined: dict[tuple[tuple[str, ...], str], str | None] = {}
 
     def normalize(self, value: str | None) -> tuple[str | None, list[str]]:
         """(SPDX expression or None, unknown symbols). Never raises on bad input."""
+        if not isinstance(value, str):
+            return self._normalize(value)
+        hit = self._normal.get(value)
+        if hit is None:
+            expr, unknown = self._normalize(value)
+            hit = _remember(self._normal, value, (expr, tuple(unknown)))
+        return hit[0], list(hit[1])
+
+    def _normalize(self, value: str | None) -> tuple[str | None, list[str]]:
         if value is None:
             return None, []
         value = str(value).strip()
@@ -123,12 +148,24 @@ class SpdxNormalizer:
         return expr.render("{symbol.key}"), unknown
 
     def keys(self, expression: str) -> list[str]:
+        hit = self._keys.get(expression)
+        if hit is None:
+            hit = _remember(self._keys, expression, tuple(self._parsed_keys(expression)))
+        return list(hit)
+
+    def _parsed_keys(self, expression: str) -> list[str]:
         try:
             return list(self._licensing.license_keys(self._licensing.parse(expression, validate=False)))
         except Exception:  # noqa: BLE001
             return []
 
     def combine(self, expressions: list[str], op: str) -> str | None:
+        key = (tuple(expressions), op)
+        if key not in self._combined:
+            _remember(self._combined, key, self._combine(expressions, op))
+        return self._combined[key]
+
+    def _combine(self, expressions: list[str], op: str) -> str | None:
         uniq = list(dict.fromkeys(e for e in expressions if e))
         if not uniq:
             return None

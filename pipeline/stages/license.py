@@ -179,6 +179,7 @@ class _Region:
         self.folded = folded  # has_folds(low): the restriction windows are parts of it
         self.literals = literals  # the rule words (LicenseDetector._rule_literals) the document holds
         self._needs: dict[str, tuple[str, ...] | None] = {}
+        self._possible: list[_Restriction] | None = None
         mask = np.zeros(self.size + n, dtype=bool)
         for m in matches:
             if m.covered is not None and len(m.covered):
@@ -188,6 +189,13 @@ class _Region:
         self.cc_stated: set[str] | None = None  # Creative Commons elements the text states (on first need)
         self._markup: np.ndarray | None = None
         self._found: dict[tuple[str, str], bool] = {}
+
+    def possible(self, restrictions: list["_Restriction"]) -> list["_Restriction"]:
+        """The restrictions :meth:`may_find` can pass on some window of this document (the others
+        need words it does not hold)."""
+        if self._possible is None:
+            self._possible = [r for r in restrictions if self.folded or r.needs is None or not self.literals.isdisjoint(r.needs)]
+        return self._possible
 
     def may_find(self, r: "_Restriction", window: str) -> bool:
         """:func:`may_match` of restriction ``r`` on ``window``, a part of this document: only the
@@ -386,6 +394,7 @@ class LicenseDetector(StageCore):
         self._allowable: dict[str, bool] = {}
         self._rank_cache: dict[str, tuple[int, ...]] = {}
         self._names_cache: dict[str, tuple[str, ...]] = {}
+        self._status_cache: dict[tuple[int, str], str] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -546,7 +555,7 @@ class LicenseDetector(StageCore):
             edge = self.matcher.n if match is not None and match.coverage < 1.0 else 0
             ia, ib = max(a, start - edge), min(b, end + edge)
             inside = match is not None and match.kind in ("text", "notice") and ia < ib
-            for r in self.restrictions:
+            for r in region.possible(self.restrictions):
                 if r.inside and not (inside and (not r.max_words or ib - ia <= r.max_words)):
                     continue
                 searched = region.text(ia, ib) if r.inside else window  # lower-cased, as may_match wants
@@ -867,10 +876,7 @@ class LicenseDetector(StageCore):
                 return self._review(detail)
             return keep(detail, flag=Reason.LICENSE_REVIEW)
         if judged:
-            try:
-                status = policy.status(self.normalizer.parse(judged))
-            except Exception:  # noqa: BLE001 - an unparsable expression gets the default status
-                status = policy.default_status
+            status = self._status(policy, judged)
             detail["status"] = status
         if status == DENIED:
             return drop(Reason.LICENSE_DENIED, detail)
@@ -884,6 +890,20 @@ class LicenseDetector(StageCore):
             if action == "review":
                 return self._review(detail)
         return keep(detail or None)
+
+    def _status(self, policy, expr: str) -> str:
+        """``policy``'s status of ``expr``, cached (the same few expressions recur)."""
+        key = (id(policy), expr)  # the policies live as long as this stage
+        hit = self._status_cache.get(key)
+        if hit is None:
+            try:
+                hit = policy.status(self.normalizer.parse(expr))
+            except Exception:  # noqa: BLE001 - an unparsable expression gets the default status
+                hit = policy.default_status
+            if len(self._status_cache) > 4096:  # expressions come from documents: keep the cache bounded
+                self._status_cache.clear()
+            self._status_cache[key] = hit
+        return hit
 
     def _review(self, detail: dict) -> Verdict:
         if self.config.license.review_action == "keep":

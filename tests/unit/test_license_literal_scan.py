@@ -118,3 +118,62 @@ def test_cached_names_equal_the_uncached_search_and_belong_to_the_caller(core, s
     first.append("MUTATED")  # a caller changing its list leaves the cache as it was
     assert core._names_in(span) == want
     assert span in core._names_cache
+
+
+def test_the_restrictions_left_out_for_a_document_pass_no_window_of_it(core):  # noqa: F811
+    from pipeline.stages.license import _Region, _WordIndex
+
+    left_out = 0
+    for text in _texts(core):
+        low = text.lower()
+        region = _Region(low, [], core.matcher.n, _WordIndex(low), has_folds(low), core._rule_literals.found_in(low))
+        possible = region.possible(core.restrictions)
+        for r in core.restrictions:
+            if r in possible:
+                continue
+            left_out += 1
+            assert not any(may_match(r.needs, low[i : i + 300]) for i in range(0, len(low), 150)), r.id
+            assert not may_match(r.needs, low)
+    assert left_out > 100
+
+
+def _expressions(core) -> list[str]:  # noqa: F811
+    # what the stage finds on real texts, with declared-field values as users write them
+    found = [core.analyse(t).expression for t in _texts(core)]
+    return sorted({e for e in found if e}) + ["GPL-2.0+", "MIT/Apache-2.0", "Apache License 2.0", "not a license (x)",
+                                              "MIT AND (", "BSD-3-Clause OR MIT", "gpl-3.0-or-later", "LicenseRef-x"]
+
+
+def test_the_cached_expression_answers_equal_a_fresh_parse(core):  # noqa: F811
+    from pipeline.compliance.spdx import SpdxNormalizer
+
+    fresh = SpdxNormalizer(core.aliases)
+    exprs = _expressions(core)
+    assert len(exprs) > 15
+    for _ in range(2):  # the second round is answered from the caches
+        for e in exprs:
+            assert core.normalizer.normalize(e) == fresh._normalize(e)
+            assert core.normalizer.keys(e) == fresh._parsed_keys(e)
+            for op in ("AND", "OR"):
+                assert core.normalizer.combine([e, "MIT", e], op) == fresh._combine([e, "MIT", e], op)
+        for a, b in zip(exprs, exprs[1:]):
+            assert core.normalizer.combine([a, b], "OR") == fresh._combine([a, b], "OR")
+    keys = core.normalizer.keys("MIT AND Apache-2.0")
+    keys.append("MUTATED")  # callers get their own lists
+    assert core.normalizer.keys("MIT AND Apache-2.0") == fresh._parsed_keys("MIT AND Apache-2.0")
+    assert core.normalizer.normalize(None) == (None, [])
+
+
+def test_the_cached_status_equals_the_policy_on_a_fresh_parse(core):  # noqa: F811
+    policies = [core.policies.base, *(pol for _, _, pol in core.policies.overrides)]
+    statuses = set()
+    for _ in range(2):
+        for e in _expressions(core):
+            for pol in policies:
+                try:
+                    want = pol.status(core.normalizer._licensing.parse(e, validate=False))
+                except Exception:  # noqa: BLE001 - as the stage: the default status
+                    want = pol.default_status
+                assert core._status(pol, e) == want, e
+                statuses.add(want)
+    assert len(statuses) >= 2

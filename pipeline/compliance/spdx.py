@@ -599,7 +599,7 @@ class LicenseMatcher:
         if not len(grams):
             return 0
         absent = ~in_sorted(grams, doc_grams)
-        edges = np.flatnonzero(np.diff(np.r_[0, absent.astype(np.int8), 0]))
+        edges = run_edges(absent)
         starts, ends = edges[::2], edges[1::2]
         # inside only: a text cut short at either end (a partial copy) lacks no clause of its own; nor
         # does a long text whose copy lacks only some of its first or last lines (a title block, an
@@ -620,6 +620,15 @@ class LicenseMatcher:
         sizes = np.diff(bounds)
         best = int(np.argmax(sizes))
         return int(pos[bounds[best]]), int(pos[bounds[best + 1] - 1])
+
+
+def run_edges(mask: np.ndarray) -> np.ndarray:
+    """Start, end, start, end ... of the runs of True in boolean ``mask``: what
+    ``np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))`` gives, without ``np.r_``'s
+    per-call cost (it is called for every finding)."""
+    padded = np.zeros(len(mask) + 2, dtype=np.int8)
+    padded[1:-1] = mask
+    return np.flatnonzero(padded[1:] != padded[:-1])
 
 
 def in_subset(values: np.ndarray, subset: np.ndarray, size: int) -> np.ndarray:

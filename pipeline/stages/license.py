@@ -45,6 +45,7 @@ from pipeline.compliance.spdx import (
     alias_key,
     alias_key_of,
     ALIAS_FILLER,
+    run_edges,
     alias_tokens,
     same_license,
     spdx_identifier_values,
@@ -223,8 +224,8 @@ class _Region:
         free = ~self.covered[start:end]
         if own is not None:
             free[max(0, own[0] - start) : max(0, own[1] - start)] = False
-        edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
-        return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
+        edges = (run_edges(free) + start).tolist()
+        return list(zip(edges[::2], edges[1::2]))
 
     def material_words(self, start: int, end: int, ignore: RulePattern | None) -> int:
         """Words ``[start, end)`` not on a line ``ignore`` finds (a copyright or author line, judged

@@ -177,3 +177,25 @@ def test_the_cached_status_equals_the_policy_on_a_fresh_parse(core):  # noqa: F8
                 assert core._status(pol, e) == want, e
                 statuses.add(want)
     assert len(statuses) >= 2
+
+
+def test_run_edges_equal_the_diff_of_the_padded_mask(core):  # noqa: F811
+    import numpy as np
+
+    from pipeline.compliance.spdx import run_edges
+
+    rng = np.random.default_rng(7)
+    masks = [np.zeros(0, dtype=bool), np.ones(1, dtype=bool), np.zeros(5, dtype=bool), np.ones(9, dtype=bool)]
+    masks += [rng.random(n) < p for n in (1, 2, 17, 300) for p in (0.1, 0.5, 0.9)]
+    # real masks: which words of Debian's GPL text the matcher's kept matches leave uncovered
+    from license_support import _common
+    from pipeline.stages.license import _Region, _WordIndex
+
+    for name in ("GPL-2", "Apache-2.0", "MPL-1.1"):
+        low = (_common(name) + "\nThis program may not be used for commercial purposes.\n").lower()
+        region = _Region(low, core.matcher.match(low), core.matcher.n, _WordIndex(low), False, set())
+        masks.append(~region.covered)
+        assert region.uncovered_runs(0, region.size)  # the added sentence at least
+    for mask in masks:
+        want = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
+        assert np.array_equal(run_edges(mask), want)

@@ -36,7 +36,15 @@ import regex
 
 from pipeline import ruleyaml
 from pipeline.compliance.copyright import CopyrightExtractor, Notice
-from pipeline.compliance.literals import LiteralScan, has_folds, may_match, may_match_found, required_literals
+from pipeline.compliance.literals import (
+    LiteralScan,
+    PrefixSearch,
+    has_folds,
+    may_match,
+    may_match_found,
+    prefix_search,
+    required_literals,
+)
 from pipeline.compliance.optout import OptOutChecker
 from pipeline.compliance.policy import ALLOWED, DENIED, REVIEW, PolicySet
 from pipeline.compliance.spdx import (
@@ -95,9 +103,15 @@ class _Declaration:
     expr: str | None
     whole_name: bool = False  # the `names` span must be one license name, nothing else
     needs: tuple[str, ...] | None = None  # words a match holds one of (literals.required_literals)
+    starts: PrefixSearch | None = None  # tried only where a match can start (literals.prefix_search)
 
     def __post_init__(self) -> None:
         self.needs = _needs(self.regex)
+        self.starts = prefix_search(self.regex)
+
+    def finditer(self, text: str, low: str, folded: bool) -> list:
+        """``regex.finditer(text)``; ``low``: ``text.lower()``, ``folded``: its :func:`has_folds`."""
+        return self.starts.finditer(text, low, folded) if self.starts is not None else list(self.regex.finditer(text))
 
 
 @dataclass(slots=True)
@@ -491,7 +505,7 @@ class LicenseDetector(StageCore):
                 if not may_match_found(d.needs, literals, folded):  # none of the words every match holds: no search
                     continue
                 # matches first, then the work on them: the rule's time limit is the regex's alone
-                for mm in list(d.regex.finditer(text)):
+                for mm in d.finditer(text, low, folded):
                     # a license named inside a matched full text (GFDL 1.3 naming CC BY-SA for
                     # relicensing, Apache 1.1 mentioning the public domain) is part of that text
                     if full_texts and _inside(word_at(mm.start()), full_texts):

@@ -199,3 +199,100 @@ def test_run_edges_equal_the_diff_of_the_padded_mask(core):  # noqa: F811
     for mask in masks:
         want = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
         assert np.array_equal(run_edges(mask), want)
+
+
+# -- rules tried only where a match can start (literals.prefix_literals / PrefixSearch) -----------------
+
+def _all_rules(core):  # noqa: F811
+    yield from ((f"declaration {d.id}", d.regex) for d in core.declarations)
+    yield from ((f"restriction {r.id}", r.wording) for r in core.restrictions)
+    yield from ((f"pointer {i}", p) for i, p in enumerate(core.pointer_notices))
+    yield from ((f"copyright {p.id}", p.regex) for p in core.copyright.patterns)
+
+
+def test_every_match_starts_with_one_of_the_prefixes_read_off_the_pattern(core):  # noqa: F811
+    from pipeline.compliance.literals import prefix_literals
+
+    texts = _texts(core)
+    checked = 0
+    for name, rule in _all_rules(core):
+        prefixes = prefix_literals(rule.pattern)
+        if prefixes is None:
+            continue
+        for text in texts:
+            low = text.lower()
+            if len(low) != len(text):
+                continue
+            for m in rule.finditer(text):
+                assert low.startswith(prefixes, m.start()), (name, m.group(0)[:60])
+                checked += 1
+    assert checked > 100
+
+
+def test_the_prefixes_are_the_rule_wording_a_reader_sees(core):  # noqa: F811
+    from pipeline.compliance.literals import prefix_literals
+
+    starts = {d.id: d.starts for d in core.declarations}
+    # read off rules/licenses.yaml by hand
+    assert starts["licensed_under"].prefixes == ("available", "dedicated", "distributed", "licen", "made available",
+                                                 "modify", "offered", "placed", "provided", "published", "released")
+    assert starts["cc_name"].prefixes == ("cc", "creative")
+    assert starts["short_reference"] is None  # starts with an optional "GNU": no fixed start
+    assert starts["gnu_url"] is None  # one leading literal: the regex module's own scan is fast there
+    assert prefix_literals(r"\b(?:ab|cd)x") == ("ab", "cd")
+    assert prefix_literals(r"(?<=x)(?=a)abc") == ("abc",)
+    assert prefix_literals(r"(?:ab)?cd") is None and prefix_literals(r"a[bc]d") is None  # optional / one char
+    assert prefix_literals(r"a(?:bc)d") == ("abcd",)  # a plain group is part of the run
+    assert prefix_literals(r"(?:ab|c)d") is None and prefix_literals(r"\w+ab") is None
+    assert prefix_literals(r"(?i:ab|cd)e") is None  # scoped flags: not read
+    assert prefix_literals(r"(?:ab){e<=1}") is None  # fuzzy matching (regex only)
+
+
+def _crafted() -> list[str]:
+    return [
+        "unlicensed under MIT; relicensed under the GPL; Licensed under the Apache License 2.0.\n",
+        "Released under the MIT license.Released under the BSD license. made available under CC-BY 4.0",
+        "## License: MIT\n   License: Apache-2.0\nmy license: none here\n* licence : GPL-3.0-or-later\n",
+        "CC BY-SA 4.0 and Creative Commons Attribution 4.0 International, xcc by 3.0, CC-BY-NC 2.0",
+        "LICENSED UNDER THE MIT LICENSE " * 30,
+        "L\u0130CENSED UNDER THE MIT LICENSE, licensed under the GPL",  # lower() is longer: plain search
+        "Licen\u017fed under the MIT License, distributed under the BSD",  # long s: folded, plain search
+        "a\ud800 licensed under the MIT License",  # a lone surrogate: plain search
+        "", "licen", "provided provided provided under",
+    ]
+
+
+def test_a_declaration_tried_only_where_it_can_start_finds_what_its_plain_search_finds(core):  # noqa: F811
+    texts = _texts(core) + _crafted()
+    fast = found = 0
+    for d in core.declarations:
+        if d.starts is None:
+            continue
+        for text in texts:
+            low = text.lower()
+            folded = has_folds(low)
+            got = [(m.span(), m.groupdict()) for m in d.finditer(text, low, folded)]
+            want = [(m.span(), m.groupdict()) for m in d.regex.finditer(text)]
+            assert got == want, (d.id, text[:80])
+            fast += len(low) == len(text) and not folded
+            found += len(want)
+    assert fast > 1000 and found > 50
+
+
+def test_the_time_limit_holds_for_all_the_starts_together():
+    import time
+
+    import regex
+
+    from pipeline.compliance.literals import prefix_search
+    from pipeline.saferegex import RuleTimeout, compile_rule
+
+    rule = compile_rule("test.slow", r"(?:ab|cd)(a|aa)+$", regex.I, timeout=0.2)
+    starts = prefix_search(rule)
+    assert starts is not None
+    text = ("ab" + "a" * 40 + "!") * 60  # every start backtracks long: 60 limits would be 12 s
+    began = time.monotonic()
+    with pytest.raises(RuleTimeout) as err:
+        starts.finditer(text, text.lower(), False)
+    assert err.value.rule == "test.slow"
+    assert time.monotonic() - began < 3  # one limit for the whole search, not one per start

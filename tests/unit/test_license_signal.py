@@ -1,5 +1,5 @@
-"""The license stage's first test, "does the text hold any signal keyword": substring scans for
-the ASCII keywords and one alternation regex for the others must accept exactly the texts in which
+"""The license stage's first test, "does the text hold any signal keyword": one Aho-Corasick pass
+over all keywords (pipeline.compliance.literals.LiteralScan) must accept exactly the texts in which
 some keyword of rules/licenses.yaml and rules/copyright.yaml occurs (oracle: a plain ``in`` per
 keyword, all of them, on the lower-cased text)."""
 from __future__ import annotations

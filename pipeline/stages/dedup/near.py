@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 import numpy as np
+from apache_beam import pvalue
 
 from pipeline.minhash.pairs import earlier_similar, equal_values_needed, similar_rows, stack_signatures
 
@@ -109,18 +110,45 @@ def _split_buckets(kv):
             yield bucket, nodes
 
 
-def _shared_buckets(kv):
-    """(bucket, [node, ...]) → (node, bucket) for every member (``_split_buckets`` only emits
-    buckets with two or more members)."""
-    bucket, nodes = kv
-    for node in nodes:
-        yield node, bucket
+@beam.typehints.with_output_types(beam.typehints.KV[str, tuple])  # main output only; inference would mix in the tagged one
+class _SharedBuckets(beam.DoFn):
+    """(bucket, [node, ...]) → (held file, (doc_id, bucket)) for every member (``_split_buckets`` only
+    emits buckets with two or more members); members of an earlier release, which have no held
+    file, as (node, bucket) on ``prior``."""
+
+    def process(self, kv):
+        bucket, nodes = kv
+        for node in nodes:
+            doc_id, name = node
+            if name:
+                yield name, (doc_id, bucket)
+            else:
+                yield pvalue.TaggedOutput("prior", (node, bucket))
 
 
 def _unverified_edges(kv):
     _, nodes = kv
     nodes = sorted(nodes)
     return [(node, nodes[0]) for node in nodes[1:]]
+
+
+class _SignaturesFromFile(beam.DoFn):
+    """(held file, [(doc_id, bucket), ...]) → (bucket, (node, signature bytes)) for each, the
+    signatures read from the file :class:`~pipeline.stages.dedup.transform._Prepare` wrote next to
+    the held batch: only candidates' signatures are read, none crosses a shuffle before its bucket's."""
+
+    def __init__(self, sig_dir: str) -> None:
+        self._sig_dir = sig_dir
+
+    def process(self, kv):
+        from apache_beam.io.filesystems import FileSystems
+
+        from pipeline.stages.dedup.transform import read_signatures
+
+        name, members = kv
+        sigs = read_signatures(FileSystems.join(self._sig_dir, name))
+        for doc_id, bucket in members:
+            yield bucket, ((doc_id, name), sigs[doc_id])
 
 
 def _signature_into_buckets(kv):
@@ -135,22 +163,29 @@ def _signature_into_buckets(kv):
 
 
 class NearDedup(beam.PTransform):
-    """``{"survivors": (node, band_keys), "signatures": (node, sig_bytes)}`` → ``(node, representative)``
-    labels. ``signatures`` may hold nodes that are not survivors (exact duplicates): nodes without a
-    shared bucket are dropped at the join; it is not read without ``verify``."""
+    """Survivors ``(node, band_keys)`` → ``(node, representative)`` labels, a node being
+    ``(doc_id, held file)``. With ``verify``, candidates' signatures are read from ``sig_dir`` (one
+    file per held batch); nodes of an earlier release (held file ``""``) meet theirs from
+    ``prior_signatures`` ``(node, sig_bytes)`` in a join, which is built only when given."""
 
-    def __init__(self, threshold: float, verify: bool, rounds: int, dtype, one_step_max_nodes: int = 0) -> None:
+    def __init__(
+        self, threshold: float, verify: bool, rounds: int, dtype, one_step_max_nodes: int = 0,
+        sig_dir: str | None = None, prior_signatures=None,
+    ) -> None:
         super().__init__()
         self._one_step_max_nodes = one_step_max_nodes
         self._threshold = threshold
         self._verify = verify
         self._rounds = rounds
         self._dtype = np.dtype(dtype).str
+        self._sig_dir = sig_dir
+        self._prior_signatures = prior_signatures
+        if verify and sig_dir is None:
+            raise ValueError("NearDedup: verify needs sig_dir, the folder of the held batches' signatures")
 
-    def expand(self, inputs):
+    def expand(self, survivors):
         from pipeline.stages.dedup.components import ConnectedComponents, OneStepComponents
 
-        survivors = inputs["survivors"]
         threshold, dtype = self._threshold, np.dtype(self._dtype)
         buckets = (
             survivors
@@ -161,11 +196,21 @@ class NearDedup(beam.PTransform):
         if not self._verify:
             edges = buckets | "edges" >> beam.FlatMap(_unverified_edges)
         else:
-            shared = buckets | "shared" >> beam.FlatMap(_shared_buckets)
+            shared = buckets | "shared" >> beam.ParDo(_SharedBuckets()).with_outputs("prior", main="held")
+            with_sigs = (
+                shared.held
+                | "by-file" >> beam.GroupByKey()
+                | "read-sigs" >> beam.ParDo(_SignaturesFromFile(self._sig_dir))
+            )
+            if self._prior_signatures is not None:
+                prior = (
+                    {"sig": self._prior_signatures, "buckets": shared.prior}
+                    | "meet" >> beam.CoGroupByKey()
+                    | "regroup:key" >> beam.FlatMap(_signature_into_buckets)
+                )
+                with_sigs = [with_sigs, prior] | "with-prior" >> beam.Flatten()
             edges = (
-                {"sig": inputs["signatures"], "buckets": shared}
-                | "meet" >> beam.CoGroupByKey()
-                | "regroup:key" >> beam.FlatMap(_signature_into_buckets)
+                with_sigs
                 | "regroup" >> beam.GroupByKey()
                 | "verify" >> beam.FlatMap(lambda kv: bucket_edges(list(kv[1]), threshold, True, dtype))
             )

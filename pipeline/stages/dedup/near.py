@@ -1,13 +1,14 @@
 """Near duplicates: MinHash LSH buckets grouped with Beam, candidate pairs verified, clusters joined.
 
 Every exact-survivor with at least one shingle is put in ``bands`` buckets keyed
-``(band_index, band_hash)`` (shuffled under 65,536 coarse keys and split by bucket after the
-grouping, see :func:`_memberships`) — (bands, rows) chosen for the threshold as datasketch does
-(:func:`pipeline.minhash.optimal_bands`). Only doc ids are grouped by bucket: almost every bucket
-has one member, and shipping the signature into each of a document's ``bands`` buckets would
-shuffle it ``bands`` times (9 × 512 bytes at the defaults, 2.6x the text of a 1.75 KB document).
-With ``verify_jaccard``, the members of buckets that have a pair meet their signatures in one
-join on doc id (each signature shuffled once), are regrouped by bucket, and a pair is an edge only
+``(band_index, band_hash)`` (one bytes value per membership, packed per bundle and shuffled under
+4,096 coarse keys, split by bucket after the grouping, see :func:`_memberships`) — (bands, rows)
+chosen for the threshold as datasketch does (:func:`pipeline.minhash.optimal_bands`). Only nodes
+(doc id and held file) are grouped by bucket: almost every bucket has one member, and shipping the
+signature into each of a document's ``bands`` buckets would shuffle it ``bands`` times. With
+``verify_jaccard``, the members of buckets that have a pair are grouped by held file, their
+signatures read from the file their batch's signatures were written to (documents of an earlier
+release meet theirs in a join on node), they are regrouped by bucket, and a pair is an edge only
 if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``
 (:mod:`pipeline.minhash.pairs`, the check the trajectory stage uses for near-duplicate prompts);
 without it, every pair sharing a bucket is an edge and signatures are not shuffled at all. A bucket emits a spanning forest of its
@@ -77,37 +78,90 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
 
 
 
-_BUCKET_GROUPS = 1 << 16  # buckets are shuffled under this many coarse keys (see _memberships)
+_BUCKET_GROUPS = 1 << 12  # buckets are shuffled under this many coarse keys (see _memberships)
+_PACK_MAX = 1 << 18  # memberships a bundle holds before it ships its packs (see _PackedMemberships)
 
 
 def _memberships(light):
-    """(node, band keys as bytes) → (coarse key, (band index, band key bytes, node)) per band.
+    """(node, band keys as bytes) → (coarse key, membership) per band, a membership being one bytes
+    value: the bucket (band key's 8 little-endian bytes, band index as 2) then the node
+    (``held file/doc_id`` in UTF-8, see :func:`_node`).
 
     Almost every bucket has one member, so grouping by the bucket itself makes one runner-side
     group per bucket (≈ bands × documents; the local runner keeps each as a dict entry, a key and
-    a list). Buckets are grouped by the low 16 bits of their hash instead and split inside
-    :func:`_split_buckets`: the same values cross the shuffle, in 65,536 groups. At 1e9 documents a
-    group holds ~140k small tuples — still bounded, and plenty of keys to spread over workers.
-    Band keys travel as their 8 little-endian bytes: a uint64 of 2**63 or more is not a varint for
-    Beam's coder and would be pickled."""
+    a list). Buckets are grouped by the low 12 bits of their hash instead and split inside
+    :func:`_split_buckets`, and a bundle's memberships travel packed by coarse key
+    (:class:`_PackedMemberships`): the runner's per-element work is paid per pack, not per band of
+    every document. At 1e9 documents a group holds ~2.2M memberships (~200 MB while it is split) —
+    bounded, and 4,096 keys to spread over workers. Only the members of shared buckets are ever
+    decoded (a uint64 band key of 2**63 or more would not even be a varint for Beam's coder)."""
     node, bands = light
     if bands is None:  # no shingles: nothing to compare
         return
+    doc_id, name = node
+    tail = (name + "/" + doc_id).encode("utf-8")
     for i in range(len(bands) // 8):
         key = bands[8 * i : 8 * i + 8]
-        yield int.from_bytes(key, "little") & (_BUCKET_GROUPS - 1), (i, key, node)
+        yield int.from_bytes(key, "little") & (_BUCKET_GROUPS - 1), key + i.to_bytes(2, "little") + tail
+
+
+_BUCKET_BYTES = 10  # a membership's bucket: band key (8 bytes) and band index (2)
+
+
+def _node(tail: bytes) -> tuple[str, str]:
+    """A membership's node bytes → ``(doc_id, held file)``; a file name never holds ``/``."""
+    name, _, doc_id = tail.decode("utf-8").partition("/")
+    return doc_id, name
+
+
+class _PackedMemberships(beam.DoFn):
+    """Lights → ``(coarse key, [membership, ...])`` (:func:`_memberships`), one pack per coarse key
+    per bundle, or per ``_PACK_MAX`` memberships held: the shuffle carries the same memberships in
+    a few thousand elements instead of one per band of every document."""
+
+    def start_bundle(self) -> None:
+        self._packs: dict[int, list] = {}
+        self._held = 0
+
+    def process(self, light):
+        packs = self._packs
+        for coarse, member in _memberships(light):
+            pack = packs.get(coarse)
+            if pack is None:
+                packs[coarse] = [member]
+            else:
+                pack.append(member)
+            self._held += 1
+        if self._held >= _PACK_MAX:
+            yield from self._ship()
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindows
+
+        for kv in self._ship():
+            yield GlobalWindows.windowed_value(kv)
+
+    def _ship(self):
+        packs, self._packs, self._held = self._packs, {}, 0
+        return list(packs.items())
 
 
 def _split_buckets(kv):
-    """(coarse key, [(band index, band key bytes, node), ...]) → (bucket, [node, ...]) for each bucket
-    with two or more members."""
-    _, members = kv
-    buckets: dict[tuple[int, bytes], list] = {}
-    for i, key, node in members:
-        buckets.setdefault((i, key), []).append(node)
-    for bucket, nodes in buckets.items():
-        if len(nodes) > 1:
-            yield bucket, nodes
+    """(coarse key, [[membership, ...], ...]) — packs of memberships — → (bucket bytes, [node, ...])
+    for each bucket with two or more members."""
+    _, packs = kv
+    buckets: dict[bytes, list] = {}
+    for pack in packs:
+        for member in pack:
+            bucket = member[:_BUCKET_BYTES]
+            found = buckets.get(bucket)
+            if found is None:
+                buckets[bucket] = [member]
+            else:
+                found.append(member)
+    for bucket, found in buckets.items():
+        if len(found) > 1:
+            yield bucket, [_node(m[_BUCKET_BYTES:]) for m in found]
 
 
 @beam.typehints.with_output_types(beam.typehints.KV[str, tuple])  # main output only; inference would mix in the tagged one
@@ -189,7 +243,7 @@ class NearDedup(beam.PTransform):
         threshold, dtype = self._threshold, np.dtype(self._dtype)
         buckets = (
             survivors
-            | "buckets" >> beam.FlatMap(_memberships)
+            | "buckets" >> beam.ParDo(_PackedMemberships())
             | "group" >> beam.GroupByKey()
             | "split" >> beam.FlatMap(_split_buckets)
         )

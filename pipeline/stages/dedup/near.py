@@ -195,12 +195,10 @@ class _SignaturesFromFile(beam.DoFn):
         self._sig_dir = sig_dir
 
     def process(self, kv):
-        from apache_beam.io.filesystems import FileSystems
-
-        from pipeline.stages.dedup.transform import read_signatures
+        from pipeline.stages.dedup.transform import read_signatures, signatures_path
 
         name, members = kv
-        sigs = read_signatures(FileSystems.join(self._sig_dir, name))
+        sigs = read_signatures(signatures_path(self._sig_dir, name))
         for doc_id, bucket in members:
             yield bucket, ((doc_id, name), sigs[doc_id])
 

@@ -60,6 +60,12 @@ def read_held(path: str) -> list[dict]:
     return pickle.loads(zstandard.ZstdDecompressor().decompress(data))
 
 
+def signatures_path(sig_dir: str, name: str) -> str:
+    """Where the signatures of held batch ``name`` are written (a plain pickle: MinHash values do
+    not compress)."""
+    return FileSystems.join(sig_dir, name.split(".", 1)[0] + ".sigs.pkl")
+
+
 def write_signatures(path: str, doc_ids: list[str], sigs: np.ndarray) -> None:
     """A held batch's signatures (one row per doc_id, documents without shingles left out)."""
     with FileSystems.create(path) as fh:
@@ -129,7 +135,7 @@ class _Prepare(beam.DoFn):
         if self._verify and sigs is not None:
             shingled = np.flatnonzero(~empty)
             write_signatures(
-                FileSystems.join(self._sig_dir, name), [batch[i]["doc_id"] for i in shingled.tolist()], sigs[shingled]
+                signatures_path(self._sig_dir, name), [batch[i]["doc_id"] for i in shingled.tolist()], sigs[shingled]
             )
         write_held(FileSystems.join(self._hold_dir, name), batch)
         yield pvalue.TaggedOutput("held", (name, None))

@@ -50,6 +50,20 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _S33)
 
 
+def _fmix64_inplace(h: np.ndarray) -> np.ndarray:
+    """:func:`fmix64` computed in ``h`` itself (uint64, modified and returned): the batch path's
+    arrays hold millions of values, and each temporary is one more pass over memory."""
+    t = h >> _S33
+    h ^= t
+    h *= _M1
+    np.right_shift(h, _S33, out=t)
+    h ^= t
+    h *= _M2
+    np.right_shift(h, _S33, out=t)
+    h ^= t
+    return h
+
+
 def normalize(text: str) -> str:
     """NFKC + casefold: the form both the exact key and the shingles start from."""
     return unicodedata.normalize("NFKC", text).casefold()
@@ -200,16 +214,26 @@ def batch_shingle_hashes(
     prev[1:] = word[:-1]
     first = (word & ~prev)[word]  # True at the first character of each word
     char_tok = np.repeat(mode, doc_len)[word]  # word characters of char-mode documents
-    idx = np.arange(c.size, dtype=np.int32 if c.size < 2**31 else np.int64)
-    pos = idx - np.maximum.accumulate(np.where(first, idx, 0))
-    pos[char_tok] = 0  # a character token hashes as the first character of a word
-    h = fmix64(c.astype(np.uint64) ^ (pos.astype(np.uint64) << _S32) ^ _CHAR_KEY)
+    # position of each character in its word: its index minus its word's first index
+    word_start = np.flatnonzero(first)
+    h = np.arange(c.size, dtype=np.uint64)
+    h -= np.repeat(word_start.astype(np.uint64), np.diff(np.append(word_start, c.size)))
+    h[char_tok] = 0  # a character token hashes as the first character of a word
+    # the character hashes fmix64(c ^ (pos << 32) ^ K), built in place from the positions
+    h <<= _S32
+    np.bitwise_xor(h, c, out=h)
+    h ^= _CHAR_KEY
+    _fmix64_inplace(h)
     # tokens: every word of a word-mode document, every word character of a char-mode document
     tok_start = np.flatnonzero(first | char_tok)
     tok_len = np.diff(np.append(tok_start, c.size))
-    sums = np.add.reduceat(h, tok_start)
+    tokens = np.add.reduceat(h, tok_start)  # a character token's sum is its own hash
     tok_char = char_tok[tok_start]
-    tokens = np.where(tok_char, sums, fmix64(sums + tok_len.astype(np.uint64)))
+    words = ~tok_char
+    if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)
+        summed = tokens[words]
+        summed += tok_len[words].astype(np.uint64)
+        tokens[words] = _fmix64_inplace(summed)
     tok_doc = np.searchsorted(word_end, tok_start, side="right")
     hv_parts, doc_parts, len_parts = [], [], []
     for is_char, n in ((False, word_n), (True, char_n)):
@@ -230,7 +254,9 @@ def batch_shingle_hashes(
                     acc += t[i : i + k]
                 acc += _U64(n)
                 keep = d[:k] == d[n - 1 :]
-                hv_parts.append((fmix64(acc[keep]) >> _S32).astype(np.uint32))
+                kept = _fmix64_inplace(acc[keep])
+                kept >>= _S32
+                hv_parts.append(kept.astype(np.uint32))
                 doc_parts.append(full)
                 len_parts.append(count[full] - n + 1)
         for doc in docs[count[docs] < n].tolist():  # fewer tokens than n: one shingle of all of them

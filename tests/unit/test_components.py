@@ -170,18 +170,24 @@ def test_buckets_sharing_a_coarse_key_are_split_exactly():
     def keys(*values):  # band keys as _Prepare ships them: little-endian uint64 bytes
         return np.array(values, dtype="<u8").tobytes()
 
-    lights = [("d1", keys(key, 11)), ("d2", keys(key, 12)), ("d3", keys(other, 11)), ("d4", keys(12, key))]
+    def node(doc_id):  # (doc_id, held file) as _Prepare ships it; a doc_id may hold "/" too
+        return (doc_id + "/x", "f0.pkl.zst")
+
+    def bucket(band, value):
+        return keys(value) + band.to_bytes(2, "little")
+
+    lights = [(node("d1"), keys(key, 11)), (node("d2"), keys(key, 12)), (node("d3"), keys(other, 11)), (node("d4"), keys(12, key))]
     # buckets: (0, key) = d1, d2; (1, 11) = d1, d3; (0, other) = d3 alone; (1, key) = d4 alone,
     # though it shares coarse key 5 with the band-0 bucket of the same hash
     grouped: dict = {}
     for light in lights:
         for coarse, member in _memberships(light):
-            assert coarse == int(np.frombuffer(member[1], dtype="<u8")[0]) % _BUCKET_GROUPS
-            grouped.setdefault(coarse, []).append(member)
-    assert len(grouped[5]) == 4  # d1, d2, d3 in band 0 and d4 in band 1 all land in coarse key 5
+            assert coarse == int(np.frombuffer(member[:8], dtype="<u8")[0]) % _BUCKET_GROUPS
+            grouped.setdefault(coarse, [[]])[0].append(member)  # one pack per coarse key
+    assert len(grouped[5][0]) == 4  # d1, d2, d3 in band 0 and d4 in band 1 all land in coarse key 5
     buckets = {b: sorted(n) for kv in grouped.items() for b, n in _split_buckets(kv)}
-    assert buckets == {(0, keys(key)): ["d1", "d2"], (1, keys(11)): ["d1", "d3"]}
-    assert list(_memberships(("d5", None))) == []
+    assert buckets == {bucket(0, key): [node("d1"), node("d2")], bucket(1, 11): [node("d1"), node("d3")]}
+    assert list(_memberships((node("d5"), None))) == []
 
 
 def test_auto_components_are_one_step_on_the_local_runner_and_rounds_elsewhere():

@@ -22,13 +22,14 @@ folders or Parquet globs; a new document that duplicates a document of such a re
 with ``dup_of`` = that document's doc_id and ``detail.prior_release = true``.
 
 Records never cross a shuffle here. Each batch is held in a file under the run's staging folder
-(``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed) and only light tuples
-are grouped: (id, band keys) by exact key and by bucket, (id, signature) once, in the join that
-verifies candidate pairs, (doc_id → held file) to route each verdict to its file, and the verdicts
-by file. Each held batch is then read once, its verdicts applied, and its kept records leave as
-one batch. Our DoFns hold one batch plus the light tuples of the keys they group, whatever the
-corpus size; the runner's shuffle carries about 100 bytes per document plus its signature instead
-of the whole record (what the local runner's processes still grow by is in docs/dedup.md).
+(``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed), its signatures in
+another (``_dedup_sigs/``), and only light tuples are grouped: (node, band keys) by exact key and,
+packed per bundle, by bucket — a node being the doc_id and its held file, so every verdict goes
+straight to its file — the signatures of candidate pairs' members, read from their batch's file, by
+bucket, and the verdicts by file. Each held batch is then read once, its verdicts applied, and its
+kept records leave as one batch. Our DoFns hold one batch plus the light tuples of the keys they
+group, whatever the corpus size; the runner's shuffle carries about 1 KB of light tuples per
+document (the signature only for members of shared buckets) instead of the whole record (what the local runner's processes still grow by is in docs/dedup.md).
 """
 from __future__ import annotations
 

@@ -20,9 +20,11 @@ V_NEAR = "n"  # (V_NEAR, representative) for every node of a near-duplicate clus
 
 
 class ExactGroups(beam.DoFn):
-    """(exact_key, [light, ...]) → survivor light on the main output, verdicts on ``exact_verdicts``.
+    """(exact_key, [light, ...]) → survivor light on the main output, verdicts on ``exact_verdicts``
+    as ``(held file, (doc_id, verdict))``.
 
-    ``light`` is ``(node, band_keys)``.
+    ``light`` is ``(node, band_keys)``, a node ``(doc_id, held file)``; nodes of an earlier release
+    have no file (``""``) and get no verdict: nothing to apply.
     """
 
     def process(self, kv):
@@ -35,15 +37,17 @@ class ExactGroups(beam.DoFn):
                 survivor = member
         yield survivor
         if count > 1:
-            sid = survivor[0]
-            yield pvalue.TaggedOutput(EXACT_VERDICTS, (sid, (V_GROUP, sid)))
+            sid, name = survivor[0]
+            if name:
+                yield pvalue.TaggedOutput(EXACT_VERDICTS, (name, (sid, (V_GROUP, sid))))
             for member in members:
-                if member[0] != sid:
-                    yield pvalue.TaggedOutput(EXACT_VERDICTS, (member[0], (V_EXACT_DROP, sid)))
+                doc_id, name = member[0]
+                if doc_id != sid and name:
+                    yield pvalue.TaggedOutput(EXACT_VERDICTS, (name, (doc_id, (V_EXACT_DROP, sid))))
 
 
 class ExactDedup(beam.PTransform):
-    """``(exact_key, light)`` pairs → ``.survivors`` (light) and ``.verdicts`` ((node, verdict))."""
+    """``(exact_key, light)`` pairs → ``.survivors`` (light) and ``.exact_verdicts`` ((held file, (doc_id, verdict)))."""
 
     def expand(self, keyed):
         return (

@@ -1,13 +1,14 @@
 """Near duplicates: MinHash LSH buckets grouped with Beam, candidate pairs verified, clusters joined.
 
 Every exact-survivor with at least one shingle is put in ``bands`` buckets keyed
-``(band_index, band_hash)`` (shuffled under 65,536 coarse keys and split by bucket after the
-grouping, see :func:`_memberships`) — (bands, rows) chosen for the threshold as datasketch does
-(:func:`pipeline.minhash.optimal_bands`). Only doc ids are grouped by bucket: almost every bucket
-has one member, and shipping the signature into each of a document's ``bands`` buckets would
-shuffle it ``bands`` times (9 × 512 bytes at the defaults, 2.6x the text of a 1.75 KB document).
-With ``verify_jaccard``, the members of buckets that have a pair meet their signatures in one
-join on doc id (each signature shuffled once), are regrouped by bucket, and a pair is an edge only
+``(band_index, band_hash)`` (one bytes value per membership, packed per bundle and shuffled under
+4,096 coarse keys, split by bucket after the grouping, see :func:`_memberships`) — (bands, rows)
+chosen for the threshold as datasketch does (:func:`pipeline.minhash.optimal_bands`). Only nodes
+(doc id and held file) are grouped by bucket: almost every bucket has one member, and shipping the
+signature into each of a document's ``bands`` buckets would shuffle it ``bands`` times. With
+``verify_jaccard``, the members of buckets that have a pair are grouped by held file, their
+signatures read from the file their batch's signatures were written to (documents of an earlier
+release meet theirs in a join on node), they are regrouped by bucket, and a pair is an edge only
 if its estimated Jaccard similarity (share of equal signature values) is at least ``threshold``
 (:mod:`pipeline.minhash.pairs`, the check the trajectory stage uses for near-duplicate prompts);
 without it, every pair sharing a bucket is an edge and signatures are not shuffled at all. A bucket emits a spanning forest of its
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 import numpy as np
+from apache_beam import pvalue
 
 from pipeline.minhash.pairs import earlier_similar, equal_values_needed, similar_rows, stack_signatures
 
@@ -76,51 +78,129 @@ def bucket_edges(members: list[tuple], threshold: float, verify: bool, dtype) ->
 
 
 
-_BUCKET_GROUPS = 1 << 16  # buckets are shuffled under this many coarse keys (see _memberships)
+_BUCKET_GROUPS = 1 << 12  # buckets are shuffled under this many coarse keys (see _memberships)
+_PACK_MAX = 1 << 18  # memberships a bundle holds before it ships its packs (see _PackedMemberships)
 
 
 def _memberships(light):
-    """(node, band keys as bytes) → (coarse key, (band index, band key bytes, node)) per band.
+    """(node, band keys as bytes) → (coarse key, membership) per band, a membership being one bytes
+    value: the bucket (band key's 8 little-endian bytes, band index as 2) then the node
+    (``held file/doc_id`` in UTF-8, see :func:`_node`).
 
     Almost every bucket has one member, so grouping by the bucket itself makes one runner-side
     group per bucket (≈ bands × documents; the local runner keeps each as a dict entry, a key and
-    a list). Buckets are grouped by the low 16 bits of their hash instead and split inside
-    :func:`_split_buckets`: the same values cross the shuffle, in 65,536 groups. At 1e9 documents a
-    group holds ~140k small tuples — still bounded, and plenty of keys to spread over workers.
-    Band keys travel as their 8 little-endian bytes: a uint64 of 2**63 or more is not a varint for
-    Beam's coder and would be pickled."""
+    a list). Buckets are grouped by the low 12 bits of their hash instead and split inside
+    :func:`_split_buckets`, and a bundle's memberships travel packed by coarse key
+    (:class:`_PackedMemberships`): the runner's per-element work is paid per pack, not per band of
+    every document. At 1e9 documents a group holds ~2.2M memberships (~200 MB while it is split) —
+    bounded, and 4,096 keys to spread over workers. Only the members of shared buckets are ever
+    decoded (a uint64 band key of 2**63 or more would not even be a varint for Beam's coder)."""
     node, bands = light
     if bands is None:  # no shingles: nothing to compare
         return
+    doc_id, name = node
+    tail = (name + "/" + doc_id).encode("utf-8")
     for i in range(len(bands) // 8):
         key = bands[8 * i : 8 * i + 8]
-        yield int.from_bytes(key, "little") & (_BUCKET_GROUPS - 1), (i, key, node)
+        yield int.from_bytes(key, "little") & (_BUCKET_GROUPS - 1), key + i.to_bytes(2, "little") + tail
+
+
+_BUCKET_BYTES = 10  # a membership's bucket: band key (8 bytes) and band index (2)
+
+
+def _node(tail: bytes) -> tuple[str, str]:
+    """A membership's node bytes → ``(doc_id, held file)``; a file name never holds ``/``."""
+    name, _, doc_id = tail.decode("utf-8").partition("/")
+    return doc_id, name
+
+
+class _PackedMemberships(beam.DoFn):
+    """Lights → ``(coarse key, [membership, ...])`` (:func:`_memberships`), one pack per coarse key
+    per bundle, or per ``_PACK_MAX`` memberships held: the shuffle carries the same memberships in
+    a few thousand elements instead of one per band of every document."""
+
+    def start_bundle(self) -> None:
+        self._packs: dict[int, list] = {}
+        self._held = 0
+
+    def process(self, light):
+        packs = self._packs
+        for coarse, member in _memberships(light):
+            pack = packs.get(coarse)
+            if pack is None:
+                packs[coarse] = [member]
+            else:
+                pack.append(member)
+            self._held += 1
+        if self._held >= _PACK_MAX:
+            yield from self._ship()
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindows
+
+        for kv in self._ship():
+            yield GlobalWindows.windowed_value(kv)
+
+    def _ship(self):
+        packs, self._packs, self._held = self._packs, {}, 0
+        return list(packs.items())
 
 
 def _split_buckets(kv):
-    """(coarse key, [(band index, band key bytes, node), ...]) → (bucket, [node, ...]) for each bucket
-    with two or more members."""
-    _, members = kv
-    buckets: dict[tuple[int, bytes], list] = {}
-    for i, key, node in members:
-        buckets.setdefault((i, key), []).append(node)
-    for bucket, nodes in buckets.items():
-        if len(nodes) > 1:
-            yield bucket, nodes
+    """(coarse key, [[membership, ...], ...]) — packs of memberships — → (bucket bytes, [node, ...])
+    for each bucket with two or more members."""
+    _, packs = kv
+    buckets: dict[bytes, list] = {}
+    for pack in packs:
+        for member in pack:
+            bucket = member[:_BUCKET_BYTES]
+            found = buckets.get(bucket)
+            if found is None:
+                buckets[bucket] = [member]
+            else:
+                found.append(member)
+    for bucket, found in buckets.items():
+        if len(found) > 1:
+            yield bucket, [_node(m[_BUCKET_BYTES:]) for m in found]
 
 
-def _shared_buckets(kv):
-    """(bucket, [node, ...]) → (node, bucket) for every member (``_split_buckets`` only emits
-    buckets with two or more members)."""
-    bucket, nodes = kv
-    for node in nodes:
-        yield node, bucket
+@beam.typehints.with_output_types(beam.typehints.KV[str, tuple])  # main output only; inference would mix in the tagged one
+class _SharedBuckets(beam.DoFn):
+    """(bucket, [node, ...]) → (held file, (doc_id, bucket)) for every member (``_split_buckets`` only
+    emits buckets with two or more members); members of an earlier release, which have no held
+    file, as (node, bucket) on ``prior``."""
+
+    def process(self, kv):
+        bucket, nodes = kv
+        for node in nodes:
+            doc_id, name = node
+            if name:
+                yield name, (doc_id, bucket)
+            else:
+                yield pvalue.TaggedOutput("prior", (node, bucket))
 
 
 def _unverified_edges(kv):
     _, nodes = kv
     nodes = sorted(nodes)
     return [(node, nodes[0]) for node in nodes[1:]]
+
+
+class _SignaturesFromFile(beam.DoFn):
+    """(held file, [(doc_id, bucket), ...]) → (bucket, (node, signature bytes)) for each, the
+    signatures read from the file :class:`~pipeline.stages.dedup.transform._Prepare` wrote next to
+    the held batch: only candidates' signatures are read, none crosses a shuffle before its bucket's."""
+
+    def __init__(self, sig_dir: str) -> None:
+        self._sig_dir = sig_dir
+
+    def process(self, kv):
+        from pipeline.stages.dedup.transform import read_signatures, signatures_path
+
+        name, members = kv
+        sigs = read_signatures(signatures_path(self._sig_dir, name))
+        for doc_id, bucket in members:
+            yield bucket, ((doc_id, name), sigs[doc_id])
 
 
 def _signature_into_buckets(kv):
@@ -135,37 +215,54 @@ def _signature_into_buckets(kv):
 
 
 class NearDedup(beam.PTransform):
-    """``{"survivors": (node, band_keys), "signatures": (node, sig_bytes)}`` → ``(node, representative)``
-    labels. ``signatures`` may hold nodes that are not survivors (exact duplicates): nodes without a
-    shared bucket are dropped at the join; it is not read without ``verify``."""
+    """Survivors ``(node, band_keys)`` → ``(node, representative)`` labels, a node being
+    ``(doc_id, held file)``. With ``verify``, candidates' signatures are read from ``sig_dir`` (one
+    file per held batch); nodes of an earlier release (held file ``""``) meet theirs from
+    ``prior_signatures`` ``(node, sig_bytes)`` in a join, which is built only when given."""
 
-    def __init__(self, threshold: float, verify: bool, rounds: int, dtype, one_step_max_nodes: int = 0) -> None:
+    def __init__(
+        self, threshold: float, verify: bool, rounds: int, dtype, one_step_max_nodes: int = 0,
+        sig_dir: str | None = None, prior_signatures=None,
+    ) -> None:
         super().__init__()
         self._one_step_max_nodes = one_step_max_nodes
         self._threshold = threshold
         self._verify = verify
         self._rounds = rounds
         self._dtype = np.dtype(dtype).str
+        self._sig_dir = sig_dir
+        self._prior_signatures = prior_signatures
+        if verify and sig_dir is None:
+            raise ValueError("NearDedup: verify needs sig_dir, the folder of the held batches' signatures")
 
-    def expand(self, inputs):
+    def expand(self, survivors):
         from pipeline.stages.dedup.components import ConnectedComponents, OneStepComponents
 
-        survivors = inputs["survivors"]
         threshold, dtype = self._threshold, np.dtype(self._dtype)
         buckets = (
             survivors
-            | "buckets" >> beam.FlatMap(_memberships)
+            | "buckets" >> beam.ParDo(_PackedMemberships())
             | "group" >> beam.GroupByKey()
             | "split" >> beam.FlatMap(_split_buckets)
         )
         if not self._verify:
             edges = buckets | "edges" >> beam.FlatMap(_unverified_edges)
         else:
-            shared = buckets | "shared" >> beam.FlatMap(_shared_buckets)
+            shared = buckets | "shared" >> beam.ParDo(_SharedBuckets()).with_outputs("prior", main="held")
+            with_sigs = (
+                shared.held
+                | "by-file" >> beam.GroupByKey()
+                | "read-sigs" >> beam.ParDo(_SignaturesFromFile(self._sig_dir))
+            )
+            if self._prior_signatures is not None:
+                prior = (
+                    {"sig": self._prior_signatures, "buckets": shared.prior}
+                    | "meet" >> beam.CoGroupByKey()
+                    | "regroup:key" >> beam.FlatMap(_signature_into_buckets)
+                )
+                with_sigs = [with_sigs, prior] | "with-prior" >> beam.Flatten()
             edges = (
-                {"sig": inputs["signatures"], "buckets": shared}
-                | "meet" >> beam.CoGroupByKey()
-                | "regroup:key" >> beam.FlatMap(_signature_into_buckets)
+                with_sigs
                 | "regroup" >> beam.GroupByKey()
                 | "verify" >> beam.FlatMap(lambda kv: bucket_edges(list(kv[1]), threshold, True, dtype))
             )

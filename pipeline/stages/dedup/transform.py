@@ -23,6 +23,7 @@ STAGE = "dedup"
 PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
 _K = "_dedup"  # internal record key: (exact_key, signature bytes or None)
 HOLD_DIR = "_dedup"  # under the run's staging folder: the held batches
+SIG_DIR = "_dedup_sigs"  # under the run's staging folder: each held batch's signatures, for near dedup's checks
 _HOLD_LEVEL = 1  # zstd level of held batches: fast; they are read once and deleted with the staging folder
 
 
@@ -58,6 +59,25 @@ def read_held(path: str) -> list[dict]:
         data = fh.read()
     return pickle.loads(zstandard.ZstdDecompressor().decompress(data))
 
+
+def signatures_path(sig_dir: str, name: str) -> str:
+    """Where the signatures of held batch ``name`` are written (a plain pickle: MinHash values do
+    not compress)."""
+    return FileSystems.join(sig_dir, name.split(".", 1)[0] + ".sigs.pkl")
+
+
+def write_signatures(path: str, doc_ids: list[str], sigs: np.ndarray) -> None:
+    """A held batch's signatures (one row per doc_id, documents without shingles left out)."""
+    with FileSystems.create(path) as fh:
+        fh.write(pickle.dumps((doc_ids, np.ascontiguousarray(sigs)), protocol=5))
+
+
+def read_signatures(path: str) -> dict[str, bytes]:
+    """doc_id → signature bytes of one held batch, as :func:`write_signatures` wrote them."""
+    with FileSystems.open(path) as fh:
+        doc_ids, sigs = pickle.loads(fh.read())
+    return {doc_id: sigs[i].tobytes() for i, doc_id in enumerate(doc_ids)}
+
 __all__ = ["DedupStage", "STAGE"]
 
 
@@ -66,17 +86,20 @@ def _dedup_section(config):
 
 
 class _Prepare(beam.DoFn):
-    """Batch → ``(exact_key, (doc_id, band_keys))`` (band keys as little-endian uint64 bytes, see
-    :func:`~pipeline.stages.dedup.near._memberships`) on the main output; the batch is written to a
-    held file, named once on ``held`` and per record on ``located`` as ``(doc_id, file name)``; with
-    near dedup verifying pairs, ``(doc_id, signature bytes)`` on ``sigs`` for documents with shingles.
+    """Batch → ``(exact_key, (node, band_keys))`` (band keys as little-endian uint64 bytes, see
+    :func:`~pipeline.stages.dedup.near._memberships`) on the main output, a node being
+    ``(doc_id, held file name)``; the batch is written to a held file, named once on ``held``; with
+    near dedup verifying pairs, the signatures of its documents with shingles go to a file of the
+    same name under ``sig_dir``.
 
-    The signature goes straight to the one join that needs it (near dedup's ``meet``) instead of
-    riding through the exact-duplicate grouping: 512 of a light tuple's ~650 bytes."""
+    The node carries its held file, so every verdict goes straight to its file (no join of all
+    doc_ids with their files), and near dedup reads the signatures of the few candidate documents
+    from their batch's file instead of shuffling every document's 512 bytes into a join."""
 
-    def __init__(self, dedup_config, hold_dir: str) -> None:
+    def __init__(self, dedup_config, hold_dir: str, sig_dir: str) -> None:
         self._cfg = dedup_config
         self._hold_dir = hold_dir
+        self._sig_dir = sig_dir
         self._hasher = None
         self._bands = None
         self._verify = bool(dedup_config.near and dedup_config.verify_jaccard)
@@ -102,24 +125,26 @@ class _Prepare(beam.DoFn):
         name = hold_name(batch)
         for i, (record, norm) in enumerate(zip(batch, norms)):
             key = exact_key_of_normalized(norm)
-            doc_id = record["doc_id"]
             sig = bands = None
             if sigs is not None:
                 sig = sigs[i].tobytes()
                 if not empty[i]:
                     bands = keys[i].tobytes()
-                    if self._verify:
-                        yield pvalue.TaggedOutput("sigs", (doc_id, sig))
             record[_K] = (key, sig)
-            yield key, (doc_id, bands)
-            yield pvalue.TaggedOutput("located", (doc_id, name))
+            yield key, ((record["doc_id"], name), bands)
+        if self._verify and sigs is not None:
+            shingled = np.flatnonzero(~empty)
+            write_signatures(
+                signatures_path(self._sig_dir, name), [batch[i]["doc_id"] for i in shingled.tolist()], sigs[shingled]
+            )
         write_held(FileSystems.join(self._hold_dir, name), batch)
         yield pvalue.TaggedOutput("held", (name, None))
 
 
 class _PriorSignatures(beam.DoFn):
-    """Rows of an earlier release's signatures → ``(exact_key, (node, band_keys))`` with a ``PRIOR``
-    node id, and ``(node, signature bytes)`` on ``sigs`` as :class:`_Prepare` emits them."""
+    """Rows of an earlier release's signatures → ``(exact_key, (node, band_keys))`` as :class:`_Prepare`
+    emits them, the node ``(PRIOR + doc_id, "")`` (no held file: nothing to apply), and
+    ``(node, signature bytes)`` on ``sigs`` for near dedup's checks."""
 
     def __init__(self, dedup_config) -> None:
         self._cfg = dedup_config
@@ -134,7 +159,7 @@ class _PriorSignatures(beam.DoFn):
         self._bands = optimal_bands(self._cfg.threshold, self._cfg.num_perm) if self._cfg.near else None
 
     def process(self, row):
-        node = PRIOR + row["doc_id"]
+        node = (PRIOR + row["doc_id"], "")
         bands = None
         values = row.get("minhash")
         if self._bands is not None and values is not None:
@@ -151,22 +176,16 @@ class _PriorSignatures(beam.DoFn):
         yield row["exact_hash"], (node, bands)
 
 
-def _route(kv):
-    """(doc_id or file, {at: [file], held: [None] for a file, <verdict kinds>: [...]}) → (file, None)
-    for every held file and (file, (doc_id, verdicts)) for documents with a verdict. Nodes of an
-    earlier release have no file: nothing to apply. Held files are keyed by their name in the same
-    join (a name is never a doc_id), so every file meets ``apply`` without a flatten of its own."""
-    key, grouped = kv
-    if grouped.get("held"):
-        yield key, None
-    verdicts = [v for tag, values in grouped.items() if tag not in ("at", "held") for v in values]
-    if verdicts:
-        for name in grouped["at"]:
-            yield name, (key, verdicts)
+def _near_verdict(label):
+    """(node, representative node) → (held file, (doc_id, (V_NEAR, representative doc_id))); nodes of
+    an earlier release have no file: nothing to apply."""
+    (doc_id, name), (rep, _) = label
+    if name:
+        yield name, (doc_id, (V_NEAR, rep))
 
 
 class _ApplyHeld(beam.DoFn):
-    """(file, [(doc_id, verdicts) | None, ...]) → the held batch's kept records as one batch,
+    """(file, [(doc_id, verdict) | None, ...]) → the held batch's kept records as one batch,
     decisions rows for its dropped ones, signature rows for its kept ones."""
 
     def __init__(self, hold_dir: str, run_id: str, threshold: float, dtype: str) -> None:
@@ -177,7 +196,10 @@ class _ApplyHeld(beam.DoFn):
 
     def process(self, kv):
         name, values = kv
-        verdicts = {v[0]: v[1] for v in values if v is not None}
+        verdicts: dict[str, list] = {}
+        for value in values:
+            if value is not None:
+                verdicts.setdefault(value[0], []).append(value[1])
         kept = []
         dropped = 0
         for record in read_held(FileSystems.join(self._hold_dir, name)):
@@ -249,10 +271,10 @@ class DedupStage(beam.PTransform):
         staging = self._staging or _local_staging()
         hold_dir = FileSystems.join(staging, HOLD_DIR)
 
-        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir)).with_outputs(
-            "located", "held", "sigs", main="light"
-        )
-        light, sigs = prepared.light, prepared.sigs
+        sig_dir = FileSystems.join(staging, SIG_DIR)
+
+        prepared = batches | "prepare" >> beam.ParDo(_Prepare(cfg, hold_dir, sig_dir)).with_outputs("held", main="light")
+        light, prior_sigs = prepared.light, None
         against = list(getattr(cfg, "against", None) or [])
         if against:
             priors = [
@@ -262,25 +284,25 @@ class DedupStage(beam.PTransform):
                 for i, pattern in enumerate(_against_paths(against))
             ]
             light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
-            sigs = [sigs, *(p.sigs for p in priors)] | "against:sigs" >> beam.Flatten()
+            prior_sigs = [p.sigs for p in priors] | "against:sigs" >> beam.Flatten()
 
-        verdicts = {}  # by kind, each its own input of the routing join (no flatten of its own)
+        verdicts = [prepared.held]  # (held file, None) so that every file meets ``apply``
         if cfg.exact:
             exact = light | "exact" >> ExactDedup()
             survivors = exact.survivors
-            verdicts["exact"] = exact[EXACT_VERDICTS]
+            verdicts.append(exact[EXACT_VERDICTS])
         else:
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
-            labels = {"survivors": survivors, "signatures": sigs} | "near" >> NearDedup(
-                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, self._one_step_bound(cfg)
+            labels = survivors | "near" >> NearDedup(
+                cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, self._one_step_bound(cfg),
+                sig_dir=sig_dir, prior_signatures=prior_sigs,
             )
-            verdicts["near"] = labels | "near:verdicts" >> beam.Map(lambda nl: (nl[0], (V_NEAR, nl[1])))
+            verdicts.append(labels | "near:verdicts" >> beam.FlatMap(_near_verdict))
 
         out = (
-            {"at": prepared.located, "held": prepared.held, **verdicts}
-            | "route" >> beam.CoGroupByKey()
-            | "route:by-file" >> beam.FlatMap(_route)
+            verdicts
+            | "route" >> beam.Flatten()
             | "by-file:group" >> beam.GroupByKey()
             | "apply" >> beam.ParDo(_ApplyHeld(hold_dir, self._run_id, cfg.threshold, dtype)).with_outputs(
                 "decisions", "signatures", main="kept"

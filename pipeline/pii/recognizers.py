@@ -161,27 +161,51 @@ class _Digits:
         return self._number
 
 
+class CandidateScan:
+    """The candidate search one text's region matchers (:class:`_SharedCandidateMatcher`) share:
+    ``found`` maps a search index to the next candidate some region may take, ``live`` maps a
+    candidate to the bit mask of the matchers for which it is not hopeless (bit ``i``:
+    ``matchers[i]``). ``live`` depends on the candidate and the regions only: it may be kept
+    across texts whose scans have the same regions in the same order (``live`` passed in)."""
+
+    __slots__ = ("found", "live", "matchers")
+
+    def __init__(self, live: dict | None = None) -> None:
+        self.found: dict[int, tuple] = {}
+        self.live = {} if live is None else live
+        self.matchers: list = []
+
+    def join(self, matcher) -> int:
+        """Add a region's matcher; returns its bit. Every matcher joins before any searches: a
+        candidate's mask is computed once, over the matchers there are then."""
+        if self.found:
+            raise ValueError("a matcher cannot join a candidate scan already under way")
+        self.matchers.append(matcher)
+        return 1 << (len(self.matchers) - 1)
+
+
 class _SharedCandidateMatcher(PhoneNumberMatcher):
     """``PhoneNumberMatcher`` whose candidate search is shared by the regions of one text.
 
     ``_find`` is upstream's loop with two changes that leave its matches unchanged: the
-    candidate found from a search index is looked up in ``shared`` (the same for every region:
-    it depends only on the text and the index; the candidates no region can take are stepped
-    over there once, not once per region), and a candidate none of whose parts can be valid
-    (:meth:`_hopeless`) is skipped without parsing; ``_parse_and_verify`` rejects the inner parts
-    of longer candidates by the same digit counts. A skipped candidate counts as one try, not
-    one per inner part, so the 65,535-try limit is reached later than upstream (never on
-    realistic text).
+    candidate found from a search index is looked up in the ``scan`` (:class:`CandidateScan`,
+    the same for every region of the text: it depends only on the text and the index; the
+    candidates no region of the scan can take are stepped over there once, not once per
+    region), and a candidate none of whose parts can be valid (:meth:`_hopeless`) is skipped
+    without parsing; ``_parse_and_verify`` rejects the inner parts of longer candidates by the
+    same digit counts. A skipped candidate counts as one try, not one per inner part, so the
+    65,535-try limit is reached later than upstream (never on realistic text).
     """
 
-    def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
-                 country_code: str | None = None, verified: dict | None = None, hopeless: dict | None = None,
+    def __init__(self, text, region, leniency, scan: "CandidateScan | None", min_digits: int,
+                 national: tuple | None = None, country_code: str | None = None, verified: dict | None = None,
                  cannot: dict | None = None, extracted: dict | None = None):
         super().__init__(text, region, leniency=leniency)
         self._extracted = {} if extracted is None else extracted  # _extract_match outcomes (this region)
-        self._hopeless_outcomes = {} if hopeless is None else hopeless  # candidate → _hopeless (this region)
         self._cannot_outcomes = {} if cannot is None else cannot  # candidate → _cannot_be_valid (this region)
-        self._shared = shared
+        self._scan = CandidateScan() if scan is None else scan
+        self._shared = self._scan.found
+        self._bit = self._scan.join(self)
         self._verified = {} if verified is None else verified  # (region, candidate) → verified number or None
         self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
         self._min_digits = min_digits
@@ -195,7 +219,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             got = shared.get(index)
             if got is None:
                 got = shared[index] = self._next_live(index)
-            skipped, start, candidate, digits = got
+            skipped, start, candidate, live = got
             if skipped:  # candidates no region can take, each one try as upstream counts it
                 if self._max_tries <= skipped:
                     self._max_tries = 0
@@ -204,10 +228,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             if start is None:
                 return None
             if len(candidate) >= self._min_candidate_length:
-                hopeless = self._hopeless_outcomes.get(candidate)
-                if hopeless is None:
-                    hopeless = _remember(self._hopeless_outcomes, candidate, self._hopeless(digits))
-                if not hopeless:
+                if live & self._bit:  # else hopeless here (:meth:`_hopeless`): no part can be valid
                     found = self._extract_match(candidate, start)
                     if found is not None:
                         return found
@@ -216,24 +237,37 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         return None
 
     def _next_live(self, index: int) -> tuple:
-        """``(skipped, start, candidate, digits)``: the first candidate found searching from
-        ``index`` on (upstream's search, trim and step) that some region may take, after
-        ``skipped`` tries spent on candidates with fewer digits than any valid number and no
-        letter (:meth:`_hopeless` in every region); ``start`` is None when none is left. Depends on
-        the text and the index only: the regions of one text share it."""
+        """``(skipped, start, candidate, live)``: the first candidate found searching from
+        ``index`` on (upstream's search, trim and step) that some region of the group may take
+        (``live``: the mask of those, :meth:`_live_mask`), after ``skipped`` tries spent on
+        candidates :meth:`_hopeless` in every region; ``start`` is None when none is left. Depends
+        on the text and the index only: the regions of one text share it."""
         text, skipped, shortest = self.text, 0, self._min_candidate_length
         while True:
             match = _PATTERN.search(text, index)
             if match is None:
-                return skipped, None, None, None
+                return skipped, None, None, 0
             start = match.start()
             candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
-            digits = _Digits(candidate)
-            if digits.count >= self._min_digits or digits.letter:
-                return skipped, start, candidate, digits
+            live = self._scan.live.get(candidate)
+            if live is None:
+                live = self._live_mask(candidate)
+            if live:
+                return skipped, start, candidate, live
             if len(candidate) >= shortest:
                 skipped += 1
             index = start + len(candidate)
+
+    def _live_mask(self, candidate: str) -> int:
+        """The bit mask of the scan's matchers for which ``candidate`` is not :meth:`_hopeless`
+        (remembered: it depends on the candidate and the scan's regions only)."""
+        digits = _Digits(candidate)
+        live = 0
+        if digits.count >= self._min_digits or digits.letter:  # (else hopeless in every region)
+            for i, matcher in enumerate(self._scan.matchers):
+                if not matcher._hopeless(digits):
+                    live |= 1 << i
+        return _remember(self._scan.live, candidate, live, _LIVE_CACHE)
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
@@ -371,11 +405,12 @@ def _typed_descs(md) -> list:
 _UNSEEN = object()
 _VERIFIED_CACHE = 1 << 14  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
 _OUTCOME_CACHE = 1 << 13  # candidate → digit-count verdicts remembered per region (cleared when full)
+_LIVE_CACHE = 1 << 16  # candidate → mask of the regions that may take it (one small int each)
 
 
-def _remember(cache: dict, key, value):
+def _remember(cache: dict, key, value, limit: int = _OUTCOME_CACHE):
     """Store ``value`` under ``key`` in a bounded outcome cache (emptied when full); returns it."""
-    if len(cache) >= _OUTCOME_CACHE:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
     return value
@@ -535,22 +570,21 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         has (:meth:`min_digits`, no letters) is rejected without parsing — phonenumbers would reject
         it and every part of it, so the matches, and where each next search starts, are unchanged.
         """
-        shared: dict = {}
         min_digits = self._min_digits_cached()
         # (region, candidate) → parse outcome, kept across calls: it depends on neither the text
         # nor the call (documents of a corpus repeat versions, dates, part numbers)
         verified = self.__dict__.get("_verified_outcomes")
         if verified is None:
             verified = self._verified_outcomes = {}
-            self._hopeless_by_region = {region: {} for region in self.supported_regions}
+            self._live_by_regions = {}  # regions of a scan, in order → its candidates' masks
             self._cannot_by_region = {region: {} for region in self.supported_regions}
             self._extracted_by_region = {region: {} for region in self.supported_regions}
-        hopeless, cannot, extracted = self._hopeless_by_region, self._cannot_by_region, self._extracted_by_region
-        return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
-                                                               self.national_bounds(region), self._cc_only(region),
-                                                               verified, hopeless[region], cannot[region],
-                                                               extracted[region]))
-                              for region in self.supported_regions), text, nlp_artifacts)
+        cannot, extracted = self._cannot_by_region, self._extracted_by_region
+        scan = CandidateScan(self._live_by_regions.setdefault(tuple(self.supported_regions), {}))
+        matchers = [_SharedCandidateMatcher(text, region, self.leniency, scan, min_digits, self.national_bounds(region),
+                                            self._cc_only(region), verified, cannot[region], extracted[region])
+                    for region in self.supported_regions]  # all join the scan before any searches
+        return self._results(zip(self.supported_regions, matchers), text, nlp_artifacts)
 
     def _cc_only(self, region: str) -> str | None:
         """The country code of a ``COUNTRY_CODE_REGIONS`` region, else None."""

@@ -175,18 +175,17 @@ def _per_region(rec, text, fast: bool) -> dict:
     """Each region's matches (those :meth:`_written_for` it), from the stock matcher or the fast one."""
     from phonenumbers import Leniency, PhoneNumberMatcher
 
-    from pipeline.pii.recognizers import _SharedCandidateMatcher
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
 
-    shared: dict = {}
-    out = {}
-    for region in rec.supported_regions:
-        if fast:
-            matcher = _SharedCandidateMatcher(text, region, Leniency.VALID, shared, rec.min_digits(rec.supported_regions),
-                                              rec.national_bounds(region), rec._cc_only(region))
-        else:
-            matcher = PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
-        out[region] = [(m.start, m.end) for m in matcher if rec._written_for(region, m)]
-    return out
+    scan = CandidateScan()  # one scan for all regions, as analyze_fast shares it
+    if fast:
+        matchers = [_SharedCandidateMatcher(text, region, Leniency.VALID, scan, rec.min_digits(rec.supported_regions),
+                                            rec.national_bounds(region), rec._cc_only(region))
+                    for region in rec.supported_regions]
+    else:
+        matchers = [PhoneNumberMatcher(text, region, leniency=Leniency.VALID) for region in rec.supported_regions]
+    return {region: [(m.start, m.end) for m in matcher if rec._written_for(region, m)]
+            for region, matcher in zip(rec.supported_regions, matchers)}
 
 
 @pytest.mark.parametrize("text", EDGES)
@@ -222,7 +221,7 @@ def test_skipped_candidates_spend_tries_as_upstream(tries):
     text = "12; 34; 56; 78; (415) 555-0132 and 212-555-0147"
     for region in ("US", "GB", "KR"):
         stock = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=tries)]
-        fast = _SharedCandidateMatcher(text, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+        fast = _SharedCandidateMatcher(text, region, Leniency.VALID, None, RegionalPhoneRecognizer.min_digits(),
                                        RegionalPhoneRecognizer.national_bounds(region))
         fast._max_tries = tries
         assert [(m.start, m.end) for m in fast] == stock, (region, tries)
@@ -277,7 +276,7 @@ def test_remembered_extractions_spend_tries_as_the_first_run(tries):
     from pipeline.pii.recognizers import _SharedCandidateMatcher
 
     def matcher(region, extracted):
-        return _SharedCandidateMatcher(_TRYING, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+        return _SharedCandidateMatcher(_TRYING, region, Leniency.VALID, None, RegionalPhoneRecognizer.min_digits(),
                                        RegionalPhoneRecognizer.national_bounds(region), extracted=extracted)
 
     for region in ("US", "GB", "KR"):
@@ -388,3 +387,61 @@ def test_international_prefixes_start_with_their_literal_head():
         starts = {s[0] for s in (f"{n:04d}" for n in range(10_000)) if idd.match(s)}
         assert starts and (head is None or starts == {head}), (region, head, starts)
     assert _literal_head("00|11") is None and _literal_head("0?11") is None and _literal_head("0(?:0|1)") == "0"
+
+
+# --- one hopelessness mask per candidate for all regions of a scan ---
+# Candidates hopeless in some regions only: dates read as Israeli or Japanese national numbers, a
+# Korean mobile number (too short for Japan), an Indian one without its country code, a US number.
+_MIXED_REGIONS = ["2017-01-13 010-1234-5678 91-98765-43210 9876543210 (415) 555-0132 03-123-4567",
+                  "20170113 02-312-4567 2014-06-13 +44 20 7946 0958 050-123-4567 4155550132",
+                  "2017-01-13 and 010-1234-5678 again, 42 2022 -0700, 972-3-123-4567"]
+
+
+def test_masks_kept_across_texts_find_what_each_region_finds():
+    """The masks of candidates are remembered across texts (candidates repeat, in new
+    surroundings); each region still finds what its stock matcher finds. Oracle: stock
+    PhoneNumberMatcher per region."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
+
+    rec = RegionalPhoneRecognizer()
+    regions = rec.supported_regions
+    live: dict = {}
+    found = 0
+    for text in _MIXED_REGIONS + _MIXED_REGIONS[::-1]:
+        scan = CandidateScan(live)
+        fast = [_SharedCandidateMatcher(text, region, Leniency.VALID, scan, rec.min_digits(regions),
+                                        rec.national_bounds(region), rec._cc_only(region)) for region in regions]
+        for region, matcher in zip(regions, fast):
+            stock = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
+                     if rec._written_for(region, m)]
+            assert [(m.start, m.end) for m in matcher if rec._written_for(region, m)] == stock, (region, text)
+            found += len(stock)
+    assert found > 20 and any(0 < mask < (1 << len(regions)) - 1 for mask in live.values())
+
+
+def test_masks_follow_the_order_of_the_regions():
+    """A recognizer whose regions come in another order gets its own masks (bit i is region i).
+    Oracle: the reference ``analyze`` of the same recognizer."""
+    rec = RegionalPhoneRecognizer()
+    for text in _MIXED_REGIONS:
+        rec.analyze_fast(text, ["PHONE_NUMBER"])
+    rec.supported_regions = list(reversed(rec.supported_regions))
+    for text in _MIXED_REGIONS:
+        assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"])), text
+
+
+def test_a_matcher_cannot_join_a_scan_under_way():
+    from phonenumbers import Leniency
+
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
+
+    text = "Call (415) 555-0132 or 010-1234-5678."
+    scan = CandidateScan()
+    first = _SharedCandidateMatcher(text, "US", Leniency.VALID, scan, RegionalPhoneRecognizer.min_digits(),
+                                    RegionalPhoneRecognizer.national_bounds("US"))
+    assert [m.raw_string for m in first] == ["(415) 555-0132"]
+    with pytest.raises(ValueError):
+        _SharedCandidateMatcher(text, "KR", Leniency.VALID, scan, RegionalPhoneRecognizer.min_digits(),
+                                RegionalPhoneRecognizer.national_bounds("KR"))

@@ -110,7 +110,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_heads")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_part_ends", "_heads")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -119,6 +119,7 @@ class _Digits:
         self._text = candidate
         self._number = None
         self._part_starts = None
+        self._part_ends = None
         self._heads = None
 
     def starts_with_at_a_part(self, prefix: re.Pattern, head: str | None = None) -> bool:
@@ -134,15 +135,7 @@ class _Digits:
         international prefixes start with ``0``): parts that start otherwise are not tried."""
         if not self._text.isascii():
             return (head is None or head in self.number) and prefix.search(self.number) is not None
-        starts = self._part_starts
-        if starts is None:
-            starts, at, text = [], 0, self._text
-            for run in _DIGIT_RUN.finditer(text):
-                p = run.start()
-                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
-                    starts.append(at)
-                at += run.end() - p
-            self._part_starts = starts
+        starts = self.part_starts
         number = self.number
         if head is not None:
             heads = self._heads
@@ -151,6 +144,33 @@ class _Digits:
             if head not in heads:
                 return False
         return any(prefix.match(number, at) for at in starts)
+
+    @property
+    def part_starts(self) -> list[int]:
+        """Where the digits of a part can start, as offsets into :attr:`number` (an ASCII
+        candidate's: see :meth:`starts_with_at_a_part`)."""
+        starts = self._part_starts
+        if starts is None:
+            starts, ends, at, text = [], [], 0, self._text
+            for run in _DIGIT_RUN.finditer(text):
+                p = run.start()
+                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
+                    starts.append(at)
+                at += run.end() - p
+                ends.append(at)
+            self._part_starts, self._part_ends = starts, ends
+        return starts
+
+    @property
+    def part_ends(self) -> list[int]:
+        """Where the digits of a part can end, as offsets into :attr:`number` (an ASCII
+        candidate's): at the end of a run of digits. A part is the candidate or an inner group
+        of it (upstream's ``_INNER_MATCHES``), which ends at the candidate's end or before a
+        separator (slash, bracket, space, full stop, hyphen), then loses trailing characters
+        that are neither letters nor digits: never between two digits."""
+        if self._part_ends is None:
+            self.part_starts  # noqa: B018 - computes both
+        return self._part_ends
 
     @property
     def number(self) -> str:
@@ -286,40 +306,61 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             return True  # every part would be read as a national number, which this region does not keep
         if d.count >= national[0] and (self._national_numbers is None
                                        or self._national_numbers[0].search(d.number) is not None):
-            return False  # a part read as a national number of the region may be a valid one
+            # a part read as a national number of the region may be a valid one, unless every
+            # stretch of digits a part can hold fails :meth:`_cannot_be_valid` (dates read in Israel)
+            return self._every_part_cannot_be_valid(d)
         # hopeless unless some part is read as an international number
         return not d.starts_with_at_a_part(national[2], self._idd_head)
+
+    def _every_part_cannot_be_valid(self, d: "_Digits") -> bool:
+        """True when :meth:`_cannot_be_valid` rejects every part phonenumbers can parse from the
+        candidate (no letter or '+': checked before). The digits of a part run from a part start
+        (:attr:`_Digits.part_starts`) to a later part end (:attr:`_Digits.part_ends`); every such
+        stretch is tried, a superset of the parts, the whole candidate first. Only for ASCII
+        candidates without an extension mark and with few enough digits for the stretches to be
+        cheap to try; otherwise False."""
+        text = d._text
+        if d.count > _MOST_PART_DIGITS or self._national_numbers is None or not text.isascii() \
+                or _EXTENSION_MARK.search(text):
+            return False
+        number, cannot = d.number, self._national_number_cannot_be_valid
+        ends = d.part_ends[::-1]
+        return all(cannot(number[s:e], e - s) for s in d.part_starts for e in ends if e > s)
 
     def _cannot_be_valid(self, candidate: str) -> bool:
         """True when ``candidate`` read in this region cannot be a valid number, from its digit
         counts alone (depends on the candidate and region only: remembered per candidate)."""
-        if not _LETTER.search(candidate):
-            digits = _ND.findall(candidate)
-            n = len(digits)
-            # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
-            if n < self._min_digits:
-                return True
-            # A candidate without '+' or the region's international prefix is parsed as a national
-            # number of the region: its digits are [country code] [national prefix]* national
-            # number [extension], and a valid national number has one of the region's lengths.
-            if self._national is not None:
-                fewest, most, idd = self._national
-                if (n < fewest or (n > most and not _EXTENSION_MARK.search(candidate))) \
-                        and not _PLUS.search(candidate):
-                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
-                    if not idd.match(number):
-                        return True
-                elif self._national_numbers is not None and not _EXTENSION_MARK.search(candidate) \
-                        and not _PLUS.search(candidate):
-                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
-                    # parsed as a national number, its national significant number is a suffix of its digits
-                    if idd.match(number):
-                        return False
-                    if self._national_numbers[2].fullmatch(number) is None:
-                        return True
-                    if self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number):
-                        return True
-        return False
+        if _LETTER.search(candidate):
+            return False
+        digits = _ND.findall(candidate)
+        n = len(digits)
+        # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
+        if n < self._min_digits:
+            return True
+        if self._national is None or _PLUS.search(candidate):
+            return False
+        number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
+        if _EXTENSION_MARK.search(candidate):  # the digits may end in an extension: only too few count
+            return n < self._national[0] and not self._national[2].match(number)
+        return self._national_number_cannot_be_valid(number, n)
+
+    def _national_number_cannot_be_valid(self, number: str, n: int) -> bool:
+        """:meth:`_cannot_be_valid` of a candidate without letters, '+' or extension mark, whose
+        ``n`` digits read ``number`` (phonenumbers' normalisation)."""
+        if n < self._min_digits:
+            return True
+        # A candidate without '+' or the region's international prefix is parsed as a national
+        # number of the region: its digits are [country code] [national prefix]* national
+        # number, and a valid national number has one of the region's lengths.
+        fewest, most, idd = self._national
+        if n < fewest or n > most:
+            return not idd.match(number)
+        if self._national_numbers is None or idd.match(number):
+            return False
+        # parsed as a national number, its national significant number is a suffix of its digits
+        if self._national_numbers[2].fullmatch(number) is None:
+            return True
+        return self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number)
 
     def _extract_match(self, candidate, offset):
         """Upstream's ``_extract_match``, its outcome remembered: besides the candidate it reads
@@ -405,6 +446,7 @@ def _typed_descs(md) -> list:
 _UNSEEN = object()
 _VERIFIED_CACHE = 1 << 14  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
 _OUTCOME_CACHE = 1 << 13  # candidate → digit-count verdicts remembered per region (cleared when full)
+_MOST_PART_DIGITS = 24  # a longer candidate is not checked part by part (most stretches to try)
 _LIVE_CACHE = 1 << 16  # candidate → mask of the regions that may take it (one small int each)
 
 

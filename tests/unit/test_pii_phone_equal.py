@@ -458,6 +458,7 @@ PARTS = [
     "2010-05-12. 03-123-4567, 2010-05-12 0501234567, 20100512 (050) 123-4567 and 2014-06-13/03-1234-5678.",
     "2019-11-14/020 7946 0958, 2019-11-14 (415) 555-0132, 20191114 010-1234-5678, 2019-11-14 - 138 0013 8000.",
     "12345 - 212-555-0147, 2017.03.14. 02-312-4567, 1996-2022/03-1234-5678 and 42 2022 -0700 07700 900123.",
+    "03-123-4567/2010-05-12, 03-123-4567 - 2010-05-12, (03) 123-4567 (2010) and 03-1234-5678/2014-06-13.",
 ]
 
 
@@ -477,6 +478,8 @@ def test_parts_of_dates_hold_numbers_and_hopeless_dates():
     found = {region: [m.raw_string for text in PARTS for m in PhoneNumberMatcher(text, region, leniency=1)]
              for region in ("IL", "JP", "KR", "GB", "US")}
     assert "03-123-4567" in found["IL"] and "(03) 123-4567" in found["IL"]
+    before_a_date = [m.raw_string for m in PhoneNumberMatcher(PARTS[-1], "IL", leniency=1)]
+    assert before_a_date.count("03-123-4567") == 2  # a number as the first part, a date after it
     assert "03-1234-5678" in found["JP"] and "010-1234-5678" in found["KR"] and "020 7946 0958" in found["GB"]
     israel = _SharedCandidateMatcher("", "IL", Leniency.VALID, CandidateScan(), RegionalPhoneRecognizer.min_digits(),
                                      RegionalPhoneRecognizer.national_bounds("IL"))

@@ -439,34 +439,42 @@ class Prefilter:
         ``first`` to ``last``: from ``words_before`` sure keywords before the word at ``first``
         (not before ``lo``, a window start that has them) to ``words_after`` sure keywords after
         the word at ``last`` (or the end of the text). Whole words, so spaCy tokenizes them as in
-        the whole text."""
-        spans: list[tuple[int, int]] = []
-        f = l = -1
-        it = _CHUNK.finditer(text, lo)
-        for m in it:
-            spans.append(m.span())
-            if f < 0 and m.end() > first:
-                f = len(spans) - 1
-            if m.end() > last:
-                l = len(spans) - 1
-                break
-        if f < 0:
+        the whole text. The words of ``text[lo:]`` are found from ``first`` and ``last`` by
+        search, not read one by one from ``lo``."""
+        f = _word_ending_after(text, lo, first)
+        if f is None:
             return lo, len(text)
-        start = lo
-        i, need = f, self.words_before
-        while need > 0 and i > 0:
-            i -= 1
-            if self.sure_keyword(text[spans[i][0] : spans[i][1]]):
-                need -= 1
+        start, need = lo, self.words_before
         if need == 0:
-            start = spans[i][0]
-        if l < 0:
+            start = f[0]
+        elif need > 0:
+            for m in _CHUNK_BEFORE.finditer(text, lo, f[0]):  # the words before it, nearest first
+                if self.sure_keyword(m.group()):
+                    need -= 1
+                    if need == 0:
+                        start = m.start()
+                        break
+        l = f if last < f[1] else _word_ending_after(text, lo, last)
+        if l is None:
             return start, len(text)
-        end, need = spans[l][1], self.words_after
-        for m in it:
-            if need <= 0:
-                break
-            end = m.end()
-            if self.sure_keyword(m.group()):
-                need -= 1
+        end, need = l[1], self.words_after
+        if need > 0:
+            for m in _CHUNK.finditer(text, l[1]):
+                end = m.end()
+                if self.sure_keyword(m.group()):
+                    need -= 1
+                    if need == 0:
+                        break
         return start, (end if need <= 0 else len(text))
+
+
+def _word_ending_after(text: str, lo: int, pos: int) -> tuple[int, int] | None:
+    """The first word of ``text[lo:]`` (a maximal run of non-space characters, cut at ``lo``)
+    that ends after ``pos`` (``lo <= pos``): the word holding ``pos``, else the next one; None
+    when there is none."""
+    if pos < len(text) and not _SPACE.match(text, pos):
+        before = _SPACE_BEFORE.search(text, lo, pos)
+        after = _SPACE.search(text, pos)
+        return (before.end() if before else lo), (after.start() if after else len(text))
+    m = _CHUNK.search(text, pos)
+    return m.span() if m else None

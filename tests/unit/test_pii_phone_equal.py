@@ -305,7 +305,22 @@ NATIONAL = [
 ]
 
 
-@pytest.mark.parametrize("text", NATIONAL)
+# --- candidates rejected when every stretch of digits a part can hold cannot be valid ---
+# A date or a version read as a national number passes the region's number patterns somewhere in
+# its digits (20100512 is an Israeli landline without its prefix) yet no part of it is valid; the
+# same candidates with a valid number as an inner part (after '/', '(', ' - ', a wide hyphen, '. ',
+# a space) must still be found, and a part ending inside a digit group is never one phonenumbers tries.
+PARTS = [
+    "2010-05-12, 20100512, 2010-0512, 2010.05.12 and 12.05.2010 (dates), 2.10.18-1 and 10.0.19045.3693.",
+    "2010-05-12/03-123-4567, 2010-05-12 (03) 123-4567, 2010-05-12 - 050-123-4567, 2010-05-12－03-123-4567.",
+    "2010-05-12. 03-123-4567, 2010-05-12 0501234567, 20100512 (050) 123-4567 and 2014-06-13/03-1234-5678.",
+    "2019-11-14/020 7946 0958, 2019-11-14 (415) 555-0132, 20191114 010-1234-5678, 2019-11-14 - 138 0013 8000.",
+    "12345 - 212-555-0147, 2017.03.14. 02-312-4567, 1996-2022/03-1234-5678 and 42 2022 -0700 07700 900123.",
+    "03-123-4567/2010-05-12, 03-123-4567 - 2010-05-12, (03) 123-4567 (2010) and 03-1234-5678/2014-06-13.",
+]
+
+
+@pytest.mark.parametrize("text", NATIONAL + PARTS)
 def test_fast_path_equals_reference_on_national_forms(rec, text):
     assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
     assert _per_region(rec, text, fast=True) == _per_region(rec, text, fast=False)
@@ -447,30 +462,10 @@ def test_a_matcher_cannot_join_a_scan_under_way():
                                 RegionalPhoneRecognizer.national_bounds("KR"))
 
 
-# --- candidates rejected when every stretch of digits a part can hold cannot be valid ---
-# A date or a version read as a national number passes the region's number patterns somewhere in
-# its digits (20100512 is an Israeli landline without its prefix) yet no part of it is valid; the
-# same candidates with a valid number as an inner part (after '/', '(', ' - ', a wide hyphen, '. ',
-# a space) must still be found, and a part ending inside a digit group is never one phonenumbers tries.
-PARTS = [
-    "2010-05-12, 20100512, 2010-0512, 2010.05.12 and 12.05.2010 (dates), 2.10.18-1 and 10.0.19045.3693.",
-    "2010-05-12/03-123-4567, 2010-05-12 (03) 123-4567, 2010-05-12 - 050-123-4567, 2010-05-12－03-123-4567.",
-    "2010-05-12. 03-123-4567, 2010-05-12 0501234567, 20100512 (050) 123-4567 and 2014-06-13/03-1234-5678.",
-    "2019-11-14/020 7946 0958, 2019-11-14 (415) 555-0132, 20191114 010-1234-5678, 2019-11-14 - 138 0013 8000.",
-    "12345 - 212-555-0147, 2017.03.14. 02-312-4567, 1996-2022/03-1234-5678 and 42 2022 -0700 07700 900123.",
-    "03-123-4567/2010-05-12, 03-123-4567 - 2010-05-12, (03) 123-4567 (2010) and 03-1234-5678/2014-06-13.",
-]
-
-
-@pytest.mark.parametrize("text", PARTS)
-def test_fast_path_equals_reference_on_parts_of_dates(rec, text):
-    assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
-    assert _per_region(rec, text, fast=True) == _per_region(rec, text, fast=False)
-
-
 def test_parts_of_dates_hold_numbers_and_hopeless_dates():
-    """Guards the test above: stock phonenumbers (the oracle) finds numbers written after a date,
-    and the part check does reject dates that pass the region's number patterns."""
+    """Guards the national-form test on PARTS: stock phonenumbers (the oracle) finds numbers
+    written before and after a date, and the part check does reject dates that pass the region's
+    number patterns."""
     from phonenumbers import Leniency, PhoneNumberMatcher
 
     from pipeline.pii.recognizers import CandidateScan, _Digits, _SharedCandidateMatcher

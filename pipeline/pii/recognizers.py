@@ -611,6 +611,8 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         (:class:`_SharedCandidateMatcher`), and a candidate with fewer digits than any valid number
         has (:meth:`min_digits`, no letters) is rejected without parsing — phonenumbers would reject
         it and every part of it, so the matches, and where each next search starts, are unchanged.
+        Whether a candidate is hopeless is decided once for all regions (a bit mask per candidate,
+        :class:`CandidateScan`, remembered across texts).
         """
         min_digits = self._min_digits_cached()
         # (region, candidate) → parse outcome, kept across calls: it depends on neither the text

@@ -8,9 +8,9 @@ parses every digit group again. :class:`FastAnalyzer` runs the same steps, in th
 with presidio's own code for each, except:
 
 * recognizers run as in presidio, but ``RegionalPhoneRecognizer`` runs ``analyze_fast`` (shared
-  candidate scan, no parse of a digit group too short to be a number or holding no stretch that
-  matches a number pattern of the region, parse outcomes of repeated candidates remembered per
-  call: same matches);
+  candidate scan, no parse of a digit group too short to be a number, holding no stretch that
+  matches a number pattern of the region or no part that can be valid there (each candidate
+  judged once for all regions), parse outcomes of repeated candidates remembered: same matches);
 * the NLP artifacts for context enhancement are built per window from a spaCy tokenization of the
   *stretch* the enhancer reads: from ``context_prefix_count + 1`` sure keywords before the first
   match of the window to the word of its last match (plus ``context_suffix_count + 1`` sure

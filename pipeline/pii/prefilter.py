@@ -374,10 +374,6 @@ class Prefilter:
             m = _CHUNK_BEFORE.search(text, 0, pos) or _CHUNK.search(text, pos)
             return m.span() if m else (0, n_text)  # (a text of white space only)
 
-        def before(w):
-            m = _CHUNK_BEFORE.search(text, 0, w[0])
-            return m.span() if m else None
-
         def after(w):
             m = _CHUNK.search(text, w[1])
             return m.span() if m else None
@@ -388,16 +384,20 @@ class Prefilter:
                 return True
             return _inert(text[a[0] : a[1]]) and _inert(text[b[0] : b[1]])
 
-        def walk_keywords(w, step, need: int, stop: int = -1):
-            """From word w, step word by word until ``need`` sure keywords are passed (or the text
+        def walk_keywords(w, words, need: int, stop: int = -1):
+            """From word w, step through ``words`` (the words after it, or before it nearest
+            first, as an iterator of matches) until ``need`` sure keywords are passed (or the text
             ends, or a word starts at or before ``stop``)."""
-            while need > 0 and w[0] > stop:
-                nxt = step(w)
-                if nxt is None:
-                    break
-                w = nxt
-                if self.sure_keyword(text[w[0] : w[1]]):
+            if need <= 0 or w[0] <= stop:
+                return w
+            for m in words:
+                w = m.span()
+                if self.sure_keyword(m.group()):
                     need -= 1
+                    if need == 0:
+                        break
+                if w[0] <= stop:
+                    break
             return w
 
         out: list[tuple[int, int]] = []
@@ -412,22 +412,23 @@ class Prefilter:
             if first[1] <= seg_end:
                 first = after((seg_end, seg_end))  # the previous segment ended at a cut point
             # grow to the segment: back to the previous cut point, forward to the next one
-            while True:
-                w = before(first)
-                if w is None or w[1] <= seg_end or cut(w, first):
+            # (each word search goes on from the last: one iterator per direction)
+            for m in _CHUNK_BEFORE.finditer(text, 0, first[0]):
+                w = m.span()
+                if w[1] <= seg_end or cut(w, first):
                     break
                 first = w
-            while True:
-                w = after(last)
-                if w is None or cut(last, w):
+            for m in _CHUNK.finditer(text, last[1]):
+                w = m.span()
+                if cut(last, w):
                     break
                 last = w
             seg_end = last[1]
             # context: enough sure keywords before (and after) the segment; a walk back that
             # reaches the previous window joins it, wherever the walk would have ended
             stop = out[-1][1] if out and self.stop_at_previous_window else -1
-            start = walk_keywords(first, before, self.words_before, stop)[0]
-            end = walk_keywords(last, after, self.words_after)[1]
+            start = walk_keywords(first, _CHUNK_BEFORE.finditer(text, 0, first[0]), self.words_before, stop)[0]
+            end = walk_keywords(last, _CHUNK.finditer(text, last[1]), self.words_after)[1]
             if out and start <= out[-1][1]:
                 out[-1] = (out[-1][0], max(out[-1][1], end))
             else:
@@ -439,34 +440,42 @@ class Prefilter:
         ``first`` to ``last``: from ``words_before`` sure keywords before the word at ``first``
         (not before ``lo``, a window start that has them) to ``words_after`` sure keywords after
         the word at ``last`` (or the end of the text). Whole words, so spaCy tokenizes them as in
-        the whole text."""
-        spans: list[tuple[int, int]] = []
-        f = l = -1
-        it = _CHUNK.finditer(text, lo)
-        for m in it:
-            spans.append(m.span())
-            if f < 0 and m.end() > first:
-                f = len(spans) - 1
-            if m.end() > last:
-                l = len(spans) - 1
-                break
-        if f < 0:
+        the whole text. The words of ``text[lo:]`` are found from ``first`` and ``last`` by
+        search, not read one by one from ``lo``."""
+        f = _word_ending_after(text, lo, first)
+        if f is None:
             return lo, len(text)
-        start = lo
-        i, need = f, self.words_before
-        while need > 0 and i > 0:
-            i -= 1
-            if self.sure_keyword(text[spans[i][0] : spans[i][1]]):
-                need -= 1
+        start, need = lo, self.words_before
         if need == 0:
-            start = spans[i][0]
-        if l < 0:
+            start = f[0]
+        elif need > 0:
+            for m in _CHUNK_BEFORE.finditer(text, lo, f[0]):  # the words before it, nearest first
+                if self.sure_keyword(m.group()):
+                    need -= 1
+                    if need == 0:
+                        start = m.start()
+                        break
+        l = f if last < f[1] else _word_ending_after(text, lo, last)
+        if l is None:
             return start, len(text)
-        end, need = spans[l][1], self.words_after
-        for m in it:
-            if need <= 0:
-                break
-            end = m.end()
-            if self.sure_keyword(m.group()):
-                need -= 1
+        end, need = l[1], self.words_after
+        if need > 0:
+            for m in _CHUNK.finditer(text, l[1]):
+                end = m.end()
+                if self.sure_keyword(m.group()):
+                    need -= 1
+                    if need == 0:
+                        break
         return start, (end if need <= 0 else len(text))
+
+
+def _word_ending_after(text: str, lo: int, pos: int) -> tuple[int, int] | None:
+    """The first word of ``text[lo:]`` (a maximal run of non-space characters, cut at ``lo``)
+    that ends after ``pos`` (``lo <= pos``): the word holding ``pos``, else the next one; None
+    when there is none."""
+    if pos < len(text) and not _SPACE.match(text, pos):
+        before = _SPACE_BEFORE.search(text, lo, pos)
+        after = _SPACE.search(text, pos)
+        return (before.end() if before else lo), (after.start() if after else len(text))
+    m = _CHUNK.search(text, pos)
+    return m.span() if m else None

@@ -110,7 +110,7 @@ _EXTENSION_MARK = re.compile(r"[;,#＃~～]")  # extensions written without lett
 class _Digits:
     """What the region checks need to know about a candidate, computed once for all regions."""
 
-    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_heads")
+    __slots__ = ("count", "letter", "plus", "_text", "_number", "_part_starts", "_part_ends", "_heads")
 
     def __init__(self, candidate: str):
         self.count = len(_ND.findall(candidate))
@@ -119,6 +119,7 @@ class _Digits:
         self._text = candidate
         self._number = None
         self._part_starts = None
+        self._part_ends = None
         self._heads = None
 
     def starts_with_at_a_part(self, prefix: re.Pattern, head: str | None = None) -> bool:
@@ -134,15 +135,7 @@ class _Digits:
         international prefixes start with ``0``): parts that start otherwise are not tried."""
         if not self._text.isascii():
             return (head is None or head in self.number) and prefix.search(self.number) is not None
-        starts = self._part_starts
-        if starts is None:
-            starts, at, text = [], 0, self._text
-            for run in _DIGIT_RUN.finditer(text):
-                p = run.start()
-                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
-                    starts.append(at)
-                at += run.end() - p
-            self._part_starts = starts
+        starts = self.part_starts
         number = self.number
         if head is not None:
             heads = self._heads
@@ -153,6 +146,33 @@ class _Digits:
         return any(prefix.match(number, at) for at in starts)
 
     @property
+    def part_starts(self) -> list[int]:
+        """Where the digits of a part can start, as offsets into :attr:`number` (an ASCII
+        candidate's: see :meth:`starts_with_at_a_part`)."""
+        starts = self._part_starts
+        if starts is None:
+            starts, ends, at, text = [], [], 0, self._text
+            for run in _DIGIT_RUN.finditer(text):
+                p = run.start()
+                if at == 0 or not (text[p - 1] == "-" and text[p - 2].isdigit()):
+                    starts.append(at)
+                at += run.end() - p
+                ends.append(at)
+            self._part_starts, self._part_ends = starts, ends
+        return starts
+
+    @property
+    def part_ends(self) -> list[int]:
+        """Where the digits of a part can end, as offsets into :attr:`number` (an ASCII
+        candidate's): at the end of a run of digits. A part is the candidate or an inner group
+        of it (upstream's ``_INNER_MATCHES``), which ends at the candidate's end or before a
+        separator (slash, bracket, space, full stop, hyphen), then loses trailing characters
+        that are neither letters nor digits: never between two digits."""
+        if self._part_ends is None:
+            self.part_starts  # noqa: B018 - computes both
+        return self._part_ends
+
+    @property
     def number(self) -> str:
         """The candidate's digits as ASCII (phonenumbers' normalisation)."""
         if self._number is None:
@@ -161,27 +181,51 @@ class _Digits:
         return self._number
 
 
+class CandidateScan:
+    """The candidate search one text's region matchers (:class:`_SharedCandidateMatcher`) share:
+    ``found`` maps a search index to the next candidate some region may take, ``live`` maps a
+    candidate to the bit mask of the matchers for which it is not hopeless (bit ``i``:
+    ``matchers[i]``). ``live`` depends on the candidate and the regions only: it may be kept
+    across texts whose scans have the same regions in the same order (``live`` passed in)."""
+
+    __slots__ = ("found", "live", "matchers")
+
+    def __init__(self, live: dict | None = None) -> None:
+        self.found: dict[int, tuple] = {}
+        self.live = {} if live is None else live
+        self.matchers: list = []
+
+    def join(self, matcher) -> int:
+        """Add a region's matcher; returns its bit. Every matcher joins before any searches: a
+        candidate's mask is computed once, over the matchers there are then."""
+        if self.found:
+            raise ValueError("a matcher cannot join a candidate scan already under way")
+        self.matchers.append(matcher)
+        return 1 << (len(self.matchers) - 1)
+
+
 class _SharedCandidateMatcher(PhoneNumberMatcher):
     """``PhoneNumberMatcher`` whose candidate search is shared by the regions of one text.
 
     ``_find`` is upstream's loop with two changes that leave its matches unchanged: the
-    candidate found from a search index is looked up in ``shared`` (the same for every region:
-    it depends only on the text and the index; the candidates no region can take are stepped
-    over there once, not once per region), and a candidate none of whose parts can be valid
-    (:meth:`_hopeless`) is skipped without parsing; ``_parse_and_verify`` rejects the inner parts
-    of longer candidates by the same digit counts. A skipped candidate counts as one try, not
-    one per inner part, so the 65,535-try limit is reached later than upstream (never on
-    realistic text).
+    candidate found from a search index is looked up in the ``scan`` (:class:`CandidateScan`,
+    the same for every region of the text: it depends only on the text and the index; the
+    candidates no region of the scan can take are stepped over there once, not once per
+    region), and a candidate none of whose parts can be valid (:meth:`_hopeless`) is skipped
+    without parsing; ``_parse_and_verify`` rejects the inner parts of longer candidates by the
+    same digit counts. A skipped candidate counts as one try, not one per inner part, so the
+    65,535-try limit is reached later than upstream (never on realistic text).
     """
 
-    def __init__(self, text, region, leniency, shared: dict, min_digits: int, national: tuple | None = None,
-                 country_code: str | None = None, verified: dict | None = None, hopeless: dict | None = None,
+    def __init__(self, text, region, leniency, scan: "CandidateScan | None", min_digits: int,
+                 national: tuple | None = None, country_code: str | None = None, verified: dict | None = None,
                  cannot: dict | None = None, extracted: dict | None = None):
         super().__init__(text, region, leniency=leniency)
         self._extracted = {} if extracted is None else extracted  # _extract_match outcomes (this region)
-        self._hopeless_outcomes = {} if hopeless is None else hopeless  # candidate → _hopeless (this region)
         self._cannot_outcomes = {} if cannot is None else cannot  # candidate → _cannot_be_valid (this region)
-        self._shared = shared
+        self._scan = CandidateScan() if scan is None else scan
+        self._shared = self._scan.found
+        self._bit = self._scan.join(self)
         self._verified = {} if verified is None else verified  # (region, candidate) → verified number or None
         self._national_numbers = RegionalPhoneRecognizer.national_numbers(region) if national is not None else None
         self._min_digits = min_digits
@@ -195,7 +239,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             got = shared.get(index)
             if got is None:
                 got = shared[index] = self._next_live(index)
-            skipped, start, candidate, digits = got
+            skipped, start, candidate, live = got
             if skipped:  # candidates no region can take, each one try as upstream counts it
                 if self._max_tries <= skipped:
                     self._max_tries = 0
@@ -204,10 +248,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             if start is None:
                 return None
             if len(candidate) >= self._min_candidate_length:
-                hopeless = self._hopeless_outcomes.get(candidate)
-                if hopeless is None:
-                    hopeless = _remember(self._hopeless_outcomes, candidate, self._hopeless(digits))
-                if not hopeless:
+                if live & self._bit:  # else hopeless here (:meth:`_hopeless`): no part can be valid
                     found = self._extract_match(candidate, start)
                     if found is not None:
                         return found
@@ -216,24 +257,37 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         return None
 
     def _next_live(self, index: int) -> tuple:
-        """``(skipped, start, candidate, digits)``: the first candidate found searching from
-        ``index`` on (upstream's search, trim and step) that some region may take, after
-        ``skipped`` tries spent on candidates with fewer digits than any valid number and no
-        letter (:meth:`_hopeless` in every region); ``start`` is None when none is left. Depends on
-        the text and the index only: the regions of one text share it."""
+        """``(skipped, start, candidate, live)``: the first candidate found searching from
+        ``index`` on (upstream's search, trim and step) that some region of the group may take
+        (``live``: the mask of those, :meth:`_live_mask`), after ``skipped`` tries spent on
+        candidates :meth:`_hopeless` in every region; ``start`` is None when none is left. Depends
+        on the text and the index only: the regions of one text share it."""
         text, skipped, shortest = self.text, 0, self._min_candidate_length
         while True:
             match = _PATTERN.search(text, index)
             if match is None:
-                return skipped, None, None, None
+                return skipped, None, None, 0
             start = match.start()
             candidate = self._trim_after_first_match(_SECOND_NUMBER_START_PATTERN, match.group())
-            digits = _Digits(candidate)
-            if digits.count >= self._min_digits or digits.letter:
-                return skipped, start, candidate, digits
+            live = self._scan.live.get(candidate)
+            if live is None:
+                live = self._live_mask(candidate)
+            if live:
+                return skipped, start, candidate, live
             if len(candidate) >= shortest:
                 skipped += 1
             index = start + len(candidate)
+
+    def _live_mask(self, candidate: str) -> int:
+        """The bit mask of the scan's matchers for which ``candidate`` is not :meth:`_hopeless`
+        (remembered: it depends on the candidate and the scan's regions only)."""
+        digits = _Digits(candidate)
+        live = 0
+        if digits.count >= self._min_digits or digits.letter:  # (else hopeless in every region)
+            for i, matcher in enumerate(self._scan.matchers):
+                if not matcher._hopeless(digits):
+                    live |= 1 << i
+        return _remember(self._scan.live, candidate, live, _LIVE_CACHE)
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
@@ -252,40 +306,61 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             return True  # every part would be read as a national number, which this region does not keep
         if d.count >= national[0] and (self._national_numbers is None
                                        or self._national_numbers[0].search(d.number) is not None):
-            return False  # a part read as a national number of the region may be a valid one
+            # a part read as a national number of the region may be a valid one, unless every
+            # stretch of digits a part can hold fails :meth:`_cannot_be_valid` (dates read in Israel)
+            return self._every_part_cannot_be_valid(d)
         # hopeless unless some part is read as an international number
         return not d.starts_with_at_a_part(national[2], self._idd_head)
+
+    def _every_part_cannot_be_valid(self, d: "_Digits") -> bool:
+        """True when :meth:`_cannot_be_valid` rejects every part phonenumbers can parse from the
+        candidate (no letter or '+': checked before). The digits of a part run from a part start
+        (:attr:`_Digits.part_starts`) to a later part end (:attr:`_Digits.part_ends`); every such
+        stretch is tried, a superset of the parts, the whole candidate first. Only for ASCII
+        candidates without an extension mark and with few enough digits for the stretches to be
+        cheap to try; otherwise False."""
+        text = d._text
+        if d.count > _MOST_PART_DIGITS or self._national_numbers is None or not text.isascii() \
+                or _EXTENSION_MARK.search(text):
+            return False
+        number, cannot = d.number, self._national_number_cannot_be_valid
+        ends = d.part_ends[::-1]
+        return all(cannot(number[s:e], e - s) for s in d.part_starts for e in ends if e > s)
 
     def _cannot_be_valid(self, candidate: str) -> bool:
         """True when ``candidate`` read in this region cannot be a valid number, from its digit
         counts alone (depends on the candidate and region only: remembered per candidate)."""
-        if not _LETTER.search(candidate):
-            digits = _ND.findall(candidate)
-            n = len(digits)
-            # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
-            if n < self._min_digits:
-                return True
-            # A candidate without '+' or the region's international prefix is parsed as a national
-            # number of the region: its digits are [country code] [national prefix]* national
-            # number [extension], and a valid national number has one of the region's lengths.
-            if self._national is not None:
-                fewest, most, idd = self._national
-                if (n < fewest or (n > most and not _EXTENSION_MARK.search(candidate))) \
-                        and not _PLUS.search(candidate):
-                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
-                    if not idd.match(number):
-                        return True
-                elif self._national_numbers is not None and not _EXTENSION_MARK.search(candidate) \
-                        and not _PLUS.search(candidate):
-                    number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
-                    # parsed as a national number, its national significant number is a suffix of its digits
-                    if idd.match(number):
-                        return False
-                    if self._national_numbers[2].fullmatch(number) is None:
-                        return True
-                    if self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number):
-                        return True
-        return False
+        if _LETTER.search(candidate):
+            return False
+        digits = _ND.findall(candidate)
+        n = len(digits)
+        # the inner parts of a long candidate ("2.10.18" → "2", "10", "18") are mostly this short
+        if n < self._min_digits:
+            return True
+        if self._national is None or _PLUS.search(candidate):
+            return False
+        number = "".join(digits) if candidate.isascii() else normalize_digits_only(candidate)
+        if _EXTENSION_MARK.search(candidate):  # the digits may end in an extension: only too few count
+            return n < self._national[0] and not self._national[2].match(number)
+        return self._national_number_cannot_be_valid(number, n)
+
+    def _national_number_cannot_be_valid(self, number: str, n: int) -> bool:
+        """:meth:`_cannot_be_valid` of a candidate without letters, '+' or extension mark, whose
+        ``n`` digits read ``number`` (phonenumbers' normalisation)."""
+        if n < self._min_digits:
+            return True
+        # A candidate without '+' or the region's international prefix is parsed as a national
+        # number of the region: its digits are [country code] [national prefix]* national
+        # number, and a valid national number has one of the region's lengths.
+        fewest, most, idd = self._national
+        if n < fewest or n > most:
+            return not idd.match(number)
+        if self._national_numbers is None or idd.match(number):
+            return False
+        # parsed as a national number, its national significant number is a suffix of its digits
+        if self._national_numbers[2].fullmatch(number) is None:
+            return True
+        return self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number)
 
     def _extract_match(self, candidate, offset):
         """Upstream's ``_extract_match``, its outcome remembered: besides the candidate it reads
@@ -371,11 +446,13 @@ def _typed_descs(md) -> list:
 _UNSEEN = object()
 _VERIFIED_CACHE = 1 << 14  # (region, candidate) parse outcomes remembered per recognizer (cleared when full)
 _OUTCOME_CACHE = 1 << 13  # candidate → digit-count verdicts remembered per region (cleared when full)
+_MOST_PART_DIGITS = 24  # a longer candidate is not checked part by part (most stretches to try)
+_LIVE_CACHE = 1 << 16  # candidate → mask of the regions that may take it (one small int each)
 
 
-def _remember(cache: dict, key, value):
+def _remember(cache: dict, key, value, limit: int = _OUTCOME_CACHE):
     """Store ``value`` under ``key`` in a bounded outcome cache (emptied when full); returns it."""
-    if len(cache) >= _OUTCOME_CACHE:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
     return value
@@ -534,23 +611,24 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         (:class:`_SharedCandidateMatcher`), and a candidate with fewer digits than any valid number
         has (:meth:`min_digits`, no letters) is rejected without parsing — phonenumbers would reject
         it and every part of it, so the matches, and where each next search starts, are unchanged.
+        Whether a candidate is hopeless is decided once for all regions (a bit mask per candidate,
+        :class:`CandidateScan`, remembered across texts).
         """
-        shared: dict = {}
         min_digits = self._min_digits_cached()
         # (region, candidate) → parse outcome, kept across calls: it depends on neither the text
         # nor the call (documents of a corpus repeat versions, dates, part numbers)
         verified = self.__dict__.get("_verified_outcomes")
         if verified is None:
             verified = self._verified_outcomes = {}
-            self._hopeless_by_region = {region: {} for region in self.supported_regions}
+            self._live_by_regions = {}  # regions of a scan, in order → its candidates' masks
             self._cannot_by_region = {region: {} for region in self.supported_regions}
             self._extracted_by_region = {region: {} for region in self.supported_regions}
-        hopeless, cannot, extracted = self._hopeless_by_region, self._cannot_by_region, self._extracted_by_region
-        return self._results(((region, _SharedCandidateMatcher(text, region, self.leniency, shared, min_digits,
-                                                               self.national_bounds(region), self._cc_only(region),
-                                                               verified, hopeless[region], cannot[region],
-                                                               extracted[region]))
-                              for region in self.supported_regions), text, nlp_artifacts)
+        cannot, extracted = self._cannot_by_region, self._extracted_by_region
+        scan = CandidateScan(self._live_by_regions.setdefault(tuple(self.supported_regions), {}))
+        matchers = [_SharedCandidateMatcher(text, region, self.leniency, scan, min_digits, self.national_bounds(region),
+                                            self._cc_only(region), verified, cannot[region], extracted[region])
+                    for region in self.supported_regions]  # all join the scan before any searches
+        return self._results(zip(self.supported_regions, matchers), text, nlp_artifacts)
 
     def _cc_only(self, region: str) -> str | None:
         """The country code of a ``COUNTRY_CODE_REGIONS`` region, else None."""

@@ -175,18 +175,17 @@ def _per_region(rec, text, fast: bool) -> dict:
     """Each region's matches (those :meth:`_written_for` it), from the stock matcher or the fast one."""
     from phonenumbers import Leniency, PhoneNumberMatcher
 
-    from pipeline.pii.recognizers import _SharedCandidateMatcher
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
 
-    shared: dict = {}
-    out = {}
-    for region in rec.supported_regions:
-        if fast:
-            matcher = _SharedCandidateMatcher(text, region, Leniency.VALID, shared, rec.min_digits(rec.supported_regions),
-                                              rec.national_bounds(region), rec._cc_only(region))
-        else:
-            matcher = PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
-        out[region] = [(m.start, m.end) for m in matcher if rec._written_for(region, m)]
-    return out
+    scan = CandidateScan()  # one scan for all regions, as analyze_fast shares it
+    if fast:
+        matchers = [_SharedCandidateMatcher(text, region, Leniency.VALID, scan, rec.min_digits(rec.supported_regions),
+                                            rec.national_bounds(region), rec._cc_only(region))
+                    for region in rec.supported_regions]
+    else:
+        matchers = [PhoneNumberMatcher(text, region, leniency=Leniency.VALID) for region in rec.supported_regions]
+    return {region: [(m.start, m.end) for m in matcher if rec._written_for(region, m)]
+            for region, matcher in zip(rec.supported_regions, matchers)}
 
 
 @pytest.mark.parametrize("text", EDGES)
@@ -222,7 +221,7 @@ def test_skipped_candidates_spend_tries_as_upstream(tries):
     text = "12; 34; 56; 78; (415) 555-0132 and 212-555-0147"
     for region in ("US", "GB", "KR"):
         stock = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=tries)]
-        fast = _SharedCandidateMatcher(text, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+        fast = _SharedCandidateMatcher(text, region, Leniency.VALID, None, RegionalPhoneRecognizer.min_digits(),
                                        RegionalPhoneRecognizer.national_bounds(region))
         fast._max_tries = tries
         assert [(m.start, m.end) for m in fast] == stock, (region, tries)
@@ -277,7 +276,7 @@ def test_remembered_extractions_spend_tries_as_the_first_run(tries):
     from pipeline.pii.recognizers import _SharedCandidateMatcher
 
     def matcher(region, extracted):
-        return _SharedCandidateMatcher(_TRYING, region, Leniency.VALID, {}, RegionalPhoneRecognizer.min_digits(),
+        return _SharedCandidateMatcher(_TRYING, region, Leniency.VALID, None, RegionalPhoneRecognizer.min_digits(),
                                        RegionalPhoneRecognizer.national_bounds(region), extracted=extracted)
 
     for region in ("US", "GB", "KR"):
@@ -306,7 +305,22 @@ NATIONAL = [
 ]
 
 
-@pytest.mark.parametrize("text", NATIONAL)
+# --- candidates rejected when every stretch of digits a part can hold cannot be valid ---
+# A date or a version read as a national number passes the region's number patterns somewhere in
+# its digits (20100512 is an Israeli landline without its prefix) yet no part of it is valid; the
+# same candidates with a valid number as an inner part (after '/', '(', ' - ', a wide hyphen, '. ',
+# a space) must still be found, and a part ending inside a digit group is never one phonenumbers tries.
+PARTS = [
+    "2010-05-12, 20100512, 2010-0512, 2010.05.12 and 12.05.2010 (dates), 2.10.18-1 and 10.0.19045.3693.",
+    "2010-05-12/03-123-4567, 2010-05-12 (03) 123-4567, 2010-05-12 - 050-123-4567, 2010-05-12－03-123-4567.",
+    "2010-05-12. 03-123-4567, 2010-05-12 0501234567, 20100512 (050) 123-4567 and 2014-06-13/03-1234-5678.",
+    "2019-11-14/020 7946 0958, 2019-11-14 (415) 555-0132, 20191114 010-1234-5678, 2019-11-14 - 138 0013 8000.",
+    "12345 - 212-555-0147, 2017.03.14. 02-312-4567, 1996-2022/03-1234-5678 and 42 2022 -0700 07700 900123.",
+    "03-123-4567/2010-05-12, 03-123-4567 - 2010-05-12, (03) 123-4567 (2010) and 03-1234-5678/2014-06-13.",
+]
+
+
+@pytest.mark.parametrize("text", NATIONAL + PARTS)
 def test_fast_path_equals_reference_on_national_forms(rec, text):
     assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"]))
     assert _per_region(rec, text, fast=True) == _per_region(rec, text, fast=False)
@@ -388,3 +402,82 @@ def test_international_prefixes_start_with_their_literal_head():
         starts = {s[0] for s in (f"{n:04d}" for n in range(10_000)) if idd.match(s)}
         assert starts and (head is None or starts == {head}), (region, head, starts)
     assert _literal_head("00|11") is None and _literal_head("0?11") is None and _literal_head("0(?:0|1)") == "0"
+
+
+# --- one hopelessness mask per candidate for all regions of a scan ---
+# Candidates hopeless in some regions only: dates read as Israeli or Japanese national numbers, a
+# Korean mobile number (too short for Japan), an Indian one without its country code, a US number.
+_MIXED_REGIONS = ["2017-01-13 010-1234-5678 91-98765-43210 9876543210 (415) 555-0132 03-123-4567",
+                  "20170113 02-312-4567 2014-06-13 +44 20 7946 0958 050-123-4567 4155550132",
+                  "2017-01-13 and 010-1234-5678 again, 42 2022 -0700, 972-3-123-4567"]
+
+
+def test_masks_kept_across_texts_find_what_each_region_finds():
+    """The masks of candidates are remembered across texts (candidates repeat, in new
+    surroundings); each region still finds what its stock matcher finds. Oracle: stock
+    PhoneNumberMatcher per region."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
+
+    rec = RegionalPhoneRecognizer()
+    regions = rec.supported_regions
+    live: dict = {}
+    found = 0
+    for text in _MIXED_REGIONS + _MIXED_REGIONS[::-1]:
+        scan = CandidateScan(live)
+        fast = [_SharedCandidateMatcher(text, region, Leniency.VALID, scan, rec.min_digits(regions),
+                                        rec.national_bounds(region), rec._cc_only(region)) for region in regions]
+        for region, matcher in zip(regions, fast):
+            stock = [(m.start, m.end) for m in PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
+                     if rec._written_for(region, m)]
+            assert [(m.start, m.end) for m in matcher if rec._written_for(region, m)] == stock, (region, text)
+            found += len(stock)
+    assert found > 20 and any(0 < mask < (1 << len(regions)) - 1 for mask in live.values())
+
+
+def test_masks_follow_the_order_of_the_regions():
+    """A recognizer whose regions come in another order gets its own masks (bit i is region i).
+    Oracle: the reference ``analyze`` of the same recognizer."""
+    rec = RegionalPhoneRecognizer()
+    for text in _MIXED_REGIONS:
+        rec.analyze_fast(text, ["PHONE_NUMBER"])
+    rec.supported_regions = list(reversed(rec.supported_regions))
+    for text in _MIXED_REGIONS:
+        assert _key(rec.analyze_fast(text, ["PHONE_NUMBER"])) == _key(rec.analyze(text, ["PHONE_NUMBER"])), text
+
+
+def test_a_matcher_cannot_join_a_scan_under_way():
+    from phonenumbers import Leniency
+
+    from pipeline.pii.recognizers import CandidateScan, _SharedCandidateMatcher
+
+    text = "Call (415) 555-0132 or 010-1234-5678."
+    scan = CandidateScan()
+    first = _SharedCandidateMatcher(text, "US", Leniency.VALID, scan, RegionalPhoneRecognizer.min_digits(),
+                                    RegionalPhoneRecognizer.national_bounds("US"))
+    assert [m.raw_string for m in first] == ["(415) 555-0132"]
+    with pytest.raises(ValueError):
+        _SharedCandidateMatcher(text, "KR", Leniency.VALID, scan, RegionalPhoneRecognizer.min_digits(),
+                                RegionalPhoneRecognizer.national_bounds("KR"))
+
+
+def test_parts_of_dates_hold_numbers_and_hopeless_dates():
+    """Guards the national-form test on PARTS: stock phonenumbers (the oracle) finds numbers
+    written before and after a date, and the part check does reject dates that pass the region's
+    number patterns."""
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    from pipeline.pii.recognizers import CandidateScan, _Digits, _SharedCandidateMatcher
+
+    found = {region: [m.raw_string for text in PARTS for m in PhoneNumberMatcher(text, region, leniency=1)]
+             for region in ("IL", "JP", "KR", "GB", "US")}
+    assert "03-123-4567" in found["IL"] and "(03) 123-4567" in found["IL"]
+    before_a_date = [m.raw_string for m in PhoneNumberMatcher(PARTS[-1], "IL", leniency=1)]
+    assert before_a_date.count("03-123-4567") == 2  # a number as the first part, a date after it
+    assert "03-1234-5678" in found["JP"] and "010-1234-5678" in found["KR"] and "020 7946 0958" in found["GB"]
+    israel = _SharedCandidateMatcher("", "IL", Leniency.VALID, CandidateScan(), RegionalPhoneRecognizer.min_digits(),
+                                     RegionalPhoneRecognizer.national_bounds("IL"))
+    assert israel._national_numbers[0].search("20100512")  # the patterns alone would keep it
+    assert israel._hopeless(_Digits("2010-05-12")) and israel._hopeless(_Digits("20100512"))
+    assert not israel._hopeless(_Digits("2010-05-12/03-123-4567"))

@@ -16,6 +16,9 @@ the multi-language ``xx`` pipeline.
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -72,6 +75,65 @@ def blank_pipeline(lang: str, lemmas: bool = True) -> Language:
     return nlp
 
 
+def blank_defaults(lang: str) -> tuple[frozenset, frozenset]:
+    """``(stop words, tokenizer exception strings)`` of ``blank_pipeline(lang)`` without building
+    it: both come from the language's ``Defaults`` (what the prefilter reads)."""
+    import spacy
+
+    try:
+        defaults = spacy.util.get_lang_class(lang).Defaults
+    except Exception:  # noqa: BLE001 - as blank_pipeline: unknown code → the xx pipeline's
+        defaults = spacy.util.get_lang_class("xx").Defaults
+    return frozenset(defaults.stop_words), frozenset(defaults.tokenizer_exceptions or ())
+
+
+class LazyPipelines(Mapping):
+    """language → spaCy pipeline, each blank pipeline built on first use (most runs never need
+    most languages; a pipeline costs a tokenizer with thousands of special cases). ``built`` are
+    pipelines made elsewhere (an NER model)."""
+
+    def __init__(self, languages, lemmas: bool, built: dict[str, Language] | None = None) -> None:
+        self._languages = tuple(dict.fromkeys(list(languages) + list(built or ())))
+        self._lemmas = lemmas
+        self._built: dict[str, Language] = dict(built or {})
+        self._lock = threading.Lock()
+
+    def __getitem__(self, lang: str) -> Language:
+        nlp = self._built.get(lang)
+        if nlp is not None:
+            return nlp
+        if lang not in self._languages:
+            raise KeyError(lang)
+        with self._lock:
+            nlp = self._built.get(lang)
+            if nlp is None:
+                nlp = self._built[lang] = blank_pipeline(lang, lemmas=self._lemmas)
+        return nlp
+
+    def __contains__(self, lang) -> bool:
+        return lang in self._languages
+
+    def __iter__(self):
+        return iter(self._languages)
+
+    def __len__(self) -> int:
+        return len(self._languages)
+
+    def pipe_names(self, lang: str) -> list[str]:
+        """``self[lang].pipe_names``, without building a blank pipeline not built yet."""
+        if lang in self._built or lang not in self._languages:
+            return list(self[lang].pipe_names)
+        return [LEMMA_COMPONENT] if self._lemmas else []
+
+    def defaults(self, lang: str) -> tuple[frozenset, frozenset]:
+        """``(stop words, tokenizer exception strings)`` of ``self[lang]``, without building a
+        blank pipeline not built yet."""
+        if lang in self._built or lang not in self._languages:
+            nlp = self[lang]
+            return frozenset(nlp.Defaults.stop_words), frozenset(nlp.tokenizer.rules or ())
+        return blank_defaults(lang)
+
+
 def load_ner_model(name: str) -> Language:
     """An installed spaCy model (package or folder). Never downloads: raises LookupError instead."""
     import spacy
@@ -85,18 +147,18 @@ def load_ner_model(name: str) -> Language:
 class PreloadedSpacyNlpEngine(SpacyNlpEngine):
     """presidio's SpacyNlpEngine over pipelines we built ourselves (its ``load`` would download)."""
 
-    def __init__(self, pipelines: dict[str, Language], ner_model_configuration: NerModelConfiguration | None = None,
+    def __init__(self, pipelines: Mapping[str, Language], ner_model_configuration: NerModelConfiguration | None = None,
                  fast_artifacts: bool = True):
         super().__init__(
             models=[{"lang_code": lang, "model_name": f"curate-blank-{lang}"} for lang in pipelines],
             ner_model_configuration=ner_model_configuration,
         )
-        self._pipelines = dict(pipelines)
+        self._pipelines = pipelines if isinstance(pipelines, LazyPipelines) else dict(pipelines)
         self.fast_artifacts = fast_artifacts
         self.load()
 
     def load(self) -> None:
-        self.nlp = dict(self._pipelines)
+        self.nlp = self._pipelines if isinstance(self._pipelines, LazyPipelines) else dict(self._pipelines)
         self._stop: dict[tuple[str, str], bool] = {}
         self._punct: dict[tuple[str, str], bool] = {}
 
@@ -136,4 +198,11 @@ class PreloadedSpacyNlpEngine(SpacyNlpEngine):
 
     def _lemmas_differ(self, language: str) -> bool:
         """True unless the pipeline's lemmas are our lower-cased text (then we skip the Doc walk)."""
-        return self.nlp[language].pipe_names not in ([], [LEMMA_COMPONENT])
+        return pipe_names(self.nlp, language) not in ([], [LEMMA_COMPONENT])
+
+
+def pipe_names(pipelines: Mapping[str, Language], lang: str) -> list[str]:
+    """The component names of ``pipelines[lang]``, not building a lazy pipeline to learn them."""
+    if isinstance(pipelines, LazyPipelines):
+        return pipelines.pipe_names(lang)
+    return list(pipelines[lang].pipe_names)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from functools import lru_cache
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -56,23 +57,34 @@ def blank_pipeline(lang: str, lemmas: bool = True) -> Language:
     import spacy
 
     if lang in CJK_LANGS:
-        nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
+        nlp = _with_cjk_splits(lang).from_config({"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
     else:
         try:
-            nlp = spacy.blank(lang)
+            multi = spacy.util.get_lang_class(lang).lang == "xx"
+            nlp = _with_cjk_splits(lang).from_config({}) if multi else spacy.blank(lang)
         except Exception:  # noqa: BLE001 - unknown code or a tokenizer needing extra packages
-            nlp = spacy.blank("xx")
-    if nlp.lang in CJK_LANGS or nlp.lang == "xx":
-        # the fallback pipeline (xx) sees Korean/Japanese/Chinese too
-        infixes = list(nlp.Defaults.infixes or []) + _CJK_INFIXES
-        nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
-        suffixes = list(nlp.Defaults.suffixes or []) + [rf"[{_CJK_PUNCT}]"]
-        nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
-        prefixes = list(nlp.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]
-        nlp.tokenizer.prefix_search = spacy.util.compile_prefix_regex(prefixes).search
+            nlp = _with_cjk_splits("xx").from_config({})
     if lemmas:
         nlp.add_pipe(LEMMA_COMPONENT)
     return nlp
+
+
+@lru_cache(maxsize=None)
+def _with_cjk_splits(lang: str) -> type[Language]:
+    """spaCy's language class for ``lang`` whose tokenizer also splits at CJK punctuation and
+    script changes (the fallback pipeline, xx, sees Korean/Japanese/Chinese too). The rules go in
+    through ``Defaults``, so the tokenizer is built once with them: setting them on a built
+    tokenizer reloads all its special cases, once per rule set."""
+    import spacy
+
+    base = spacy.util.get_lang_class(lang)
+
+    class Defaults(base.Defaults):
+        infixes = list(base.Defaults.infixes or []) + _CJK_INFIXES
+        suffixes = list(base.Defaults.suffixes or []) + [rf"[{_CJK_PUNCT}]"]
+        prefixes = list(base.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]
+
+    return type(base.__name__, (base,), {"Defaults": Defaults, "lang": base.lang})
 
 
 def blank_defaults(lang: str) -> tuple[frozenset, frozenset]:

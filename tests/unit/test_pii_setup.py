@@ -102,3 +102,39 @@ def test_card_issuer_table_is_the_issuer_ranges():
     agree = [card.issued(d) == _issued_by_ranges(d) for d in candidates]
     assert all(agree)
     assert 0 < sum(map(_issued_by_ranges, candidates)) < len(candidates)  # both answers occur
+
+
+def _blank_pipeline_as_set_after(lang: str):
+    """The reference: spaCy's blank pipeline with the CJK split rules set on its built tokenizer
+    (how pipeline.pii.nlp built it before the rules went in through the language's Defaults)."""
+    import spacy
+
+    from pipeline.pii.nlp import _CJK_INFIXES, _CJK_PUNCT, CJK_LANGS
+
+    if lang in CJK_LANGS:
+        nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
+    else:
+        try:
+            nlp = spacy.blank(lang)
+        except Exception:  # noqa: BLE001 - as the code under test: unknown code → xx
+            nlp = spacy.blank("xx")
+    if nlp.lang in CJK_LANGS or nlp.lang == "xx":
+        nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(list(nlp.Defaults.infixes or []) + _CJK_INFIXES).finditer
+        nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(list(nlp.Defaults.suffixes or []) + [rf"[{_CJK_PUNCT}]"]).search
+        nlp.tokenizer.prefix_search = spacy.util.compile_prefix_regex(list(nlp.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]).search
+    return nlp
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_blank_pipeline_tokenizes_as_the_rules_set_on_a_built_tokenizer(lang):
+    """Same language, rules, special cases and tokens on the labelled texts and CJK cases."""
+    got, want = blank_pipeline(lang, lemmas=False), _blank_pipeline_as_set_after(lang)
+    assert got.lang == want.lang
+    for attr in ("prefix_search", "suffix_search", "infix_finditer", "token_match", "url_match"):
+        a, b = getattr(got.tokenizer, attr), getattr(want.tokenizer, attr)
+        assert (a.__self__.pattern if a else None) == (b.__self__.pattern if b else None), attr
+    assert got.tokenizer.rules == want.tokenizer.rules
+    texts = [json.loads(line)["text"] for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+    texts += [t for t, _ in _CJK_TEXTS] + ["연락처는 010-1234-5678이고, 電話番号は「03-1234」です。「邮箱：li@example.cn」"]
+    for text in texts:
+        assert [t.text for t in got(text)] == [t.text for t in want(text)]

@@ -63,10 +63,12 @@ def local_worker_count(beam_args: list[str]) -> int:
 
 def warm_modules(pii_enabled: bool) -> list[str]:
     """What a worker imports before its first record: Beam's worker, the graph's stage modules
-    (unpickling the stages imports them), and the PII engine's analyzer when PII runs."""
+    (unpickling the stages imports them), and the PII engine's modules when PII runs (the
+    engine itself needs the run's config, which the worker learns only when it is claimed)."""
     names = ["pipeline.graph", "pipeline.io.sources", "pipeline.stages.transforms"]
     if pii_enabled:
-        names.append("presidio_analyzer")
+        names += ["presidio_analyzer", "presidio_anonymizer", "pipeline.pii.engine", "pipeline.pii.recognizers",
+                  "pipeline.pii.fast", "pipeline.pii.prefilter", "pipeline.pii.suppress", "pipeline.pii.nlp"]
     return names
 
 

@@ -93,7 +93,7 @@ class PiiEngine:
         from presidio_anonymizer import AnonymizerEngine
 
         from pipeline.pii import recognizers as custom  # noqa: F401 - registers our recognizer classes
-        from pipeline.pii.nlp import PreloadedSpacyNlpEngine, blank_pipeline, load_ner_model
+        from pipeline.pii.nlp import LazyPipelines, PreloadedSpacyNlpEngine, load_ner_model
         from pipeline.pii.prefilter import BARRIER_WORD, Prefilter
 
         pii = config.pii
@@ -112,8 +112,9 @@ class PiiEngine:
         languages = [l for l in yaml_langs if l in wanted and l != FALLBACK_LANG] + [FALLBACK_LANG]
         self.languages = tuple(languages)
 
-        # NLP: blank pipelines, or an installed NER model for its language
-        pipelines = {lang: blank_pipeline(lang, lemmas=not fast_nlp) for lang in languages}
+        # NLP: blank pipelines (each built when a language first needs it), or an installed NER
+        # model for its language
+        ner_pipelines = {}
         ner_langs: set[str] = set()
         if pii.spacy_model:
             try:
@@ -127,8 +128,10 @@ class PiiEngine:
                 from pipeline.pii.nlp import LEMMA_COMPONENT
 
                 ner.add_pipe(LEMMA_COMPONENT)
-            pipelines[ner.lang if ner.lang in pipelines else FALLBACK_LANG] = ner
-            ner_langs.add(ner.lang if ner.lang in pipelines else FALLBACK_LANG)
+            ner_lang = ner.lang if ner.lang in languages else FALLBACK_LANG
+            ner_pipelines[ner_lang] = ner
+            ner_langs.add(ner_lang)
+        pipelines = LazyPipelines(languages, lemmas=not fast_nlp, built=ner_pipelines)
         nlp_engine = PreloadedSpacyNlpEngine(pipelines, fast_artifacts=fast_nlp)
 
         registry_conf = dict(registry_conf, supported_languages=languages)
@@ -213,11 +216,9 @@ class PiiEngine:
             if not use_prefilter or not known or lang in ner_langs:
                 self.prefilters[lang] = None
             else:
-                nlp = pipelines[lang]
+                stop_words, special_cases = pipelines.defaults(lang)
                 self.prefilters[lang] = Prefilter.build(
-                    conditions, flags, before, after,
-                    nlp.Defaults.stop_words, nlp.tokenizer.rules.keys() if nlp.tokenizer.rules else (),
-                    user_rules=user_rules,
+                    conditions, flags, before, after, stop_words, special_cases, user_rules=user_rules,
                 )
                 anchors[lang] = {}
                 for r in rs:

@@ -32,6 +32,7 @@ recognizer class of unknown behaviour, another enhancer) keeps presidio's ``anal
 from __future__ import annotations
 
 import bisect
+from functools import cached_property
 
 import regex
 from spacy.attrs import IDX, LENGTH
@@ -56,7 +57,6 @@ class FastAnalyzer:
         self.entities = analyzer.get_supported_entities(language=language)
         self.enhancer = analyzer.context_aware_enhancer
         self.nlp_engine = analyzer.nlp_engine
-        self.tokenizer = analyzer.nlp_engine.nlp[language].tokenizer
         self._chunk_parts: dict[str, list[str]] = {}  # colon chunk → its keyword parts (documents repeat them)
         self.with_context = {r.id for r in self.recognizers if r.context}
         # presidio compares ``word.lower() in keyword.lower()`` (substring; whole_word mode is stricter)
@@ -78,6 +78,11 @@ class FastAnalyzer:
             and [p.regex for p in r.patterns] == [p.regex for p in type(r).PATTERNS]
         }
 
+    @cached_property
+    def tokenizer(self):
+        """The language's spaCy tokenizer; its pipeline is built on first use."""
+        return self.nlp_engine.nlp[self.language].tokenizer
+
     @staticmethod
     def supports(analyzer, language: str) -> bool:
         """True when every step of ``analyze`` for ``language`` is one this class reproduces: the
@@ -86,14 +91,14 @@ class FastAnalyzer:
         from presidio_analyzer import EntityRecognizer
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-        from pipeline.pii.nlp import LEMMA_COMPONENT, PreloadedSpacyNlpEngine
+        from pipeline.pii.nlp import LEMMA_COMPONENT, PreloadedSpacyNlpEngine, pipe_names
 
         engine = analyzer.nlp_engine
         if type(analyzer.context_aware_enhancer) is not LemmaContextAwareEnhancer:
             return False
         if not isinstance(engine, PreloadedSpacyNlpEngine) or language not in engine.nlp:
             return False
-        if engine.nlp[language].pipe_names not in ([], [LEMMA_COMPONENT]):
+        if pipe_names(engine.nlp, language) not in ([], [LEMMA_COMPONENT]):
             return False  # lemmas other than the lower-cased words
         safe = _analyze_ignores_nlp()
         for rec in analyzer.registry.get_recognizers(language=language, all_fields=True):

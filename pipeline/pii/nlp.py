@@ -16,6 +16,10 @@ the multi-language ``xx`` pipeline.
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
+from functools import lru_cache
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -53,23 +57,93 @@ def blank_pipeline(lang: str, lemmas: bool = True) -> Language:
     import spacy
 
     if lang in CJK_LANGS:
-        nlp = spacy.blank(lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
+        nlp = _with_cjk_splits(lang).from_config({"nlp": {"tokenizer": {"@tokenizers": "spacy.Tokenizer.v1"}}})
     else:
         try:
-            nlp = spacy.blank(lang)
+            multi = spacy.util.get_lang_class(lang).lang == "xx"
+            nlp = _with_cjk_splits(lang).from_config({}) if multi else spacy.blank(lang)
         except Exception:  # noqa: BLE001 - unknown code or a tokenizer needing extra packages
-            nlp = spacy.blank("xx")
-    if nlp.lang in CJK_LANGS or nlp.lang == "xx":
-        # the fallback pipeline (xx) sees Korean/Japanese/Chinese too
-        infixes = list(nlp.Defaults.infixes or []) + _CJK_INFIXES
-        nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
-        suffixes = list(nlp.Defaults.suffixes or []) + [rf"[{_CJK_PUNCT}]"]
-        nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
-        prefixes = list(nlp.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]
-        nlp.tokenizer.prefix_search = spacy.util.compile_prefix_regex(prefixes).search
+            nlp = _with_cjk_splits("xx").from_config({})
     if lemmas:
         nlp.add_pipe(LEMMA_COMPONENT)
     return nlp
+
+
+@lru_cache(maxsize=None)
+def _with_cjk_splits(lang: str) -> type[Language]:
+    """spaCy's language class for ``lang`` whose tokenizer also splits at CJK punctuation and
+    script changes (the fallback pipeline, xx, sees Korean/Japanese/Chinese too). The rules go in
+    through ``Defaults``, so the tokenizer is built once with them: setting them on a built
+    tokenizer reloads all its special cases, once per rule set."""
+    import spacy
+
+    base = spacy.util.get_lang_class(lang)
+
+    class Defaults(base.Defaults):
+        infixes = list(base.Defaults.infixes or []) + _CJK_INFIXES
+        suffixes = list(base.Defaults.suffixes or []) + [rf"[{_CJK_PUNCT}]"]
+        prefixes = list(base.Defaults.prefixes or []) + [rf"[{_CJK_PUNCT}]"]
+
+    return type(base.__name__, (base,), {"Defaults": Defaults, "lang": base.lang})
+
+
+def blank_defaults(lang: str) -> tuple[frozenset, frozenset]:
+    """``(stop words, tokenizer exception strings)`` of ``blank_pipeline(lang)`` without building
+    it: both come from the language's ``Defaults`` (what the prefilter reads)."""
+    import spacy
+
+    try:
+        defaults = spacy.util.get_lang_class(lang).Defaults
+    except Exception:  # noqa: BLE001 - as blank_pipeline: unknown code → the xx pipeline's
+        defaults = spacy.util.get_lang_class("xx").Defaults
+    return frozenset(defaults.stop_words), frozenset(defaults.tokenizer_exceptions or ())
+
+
+class LazyPipelines(Mapping):
+    """language → spaCy pipeline, each blank pipeline built on first use (most runs never need
+    most languages; a pipeline costs a tokenizer with thousands of special cases). ``built`` are
+    pipelines made elsewhere (an NER model)."""
+
+    def __init__(self, languages, lemmas: bool, built: dict[str, Language] | None = None) -> None:
+        self._languages = tuple(dict.fromkeys(list(languages) + list(built or ())))
+        self._lemmas = lemmas
+        self._built: dict[str, Language] = dict(built or {})
+        self._lock = threading.Lock()
+
+    def __getitem__(self, lang: str) -> Language:
+        nlp = self._built.get(lang)
+        if nlp is not None:
+            return nlp
+        if lang not in self._languages:
+            raise KeyError(lang)
+        with self._lock:
+            nlp = self._built.get(lang)
+            if nlp is None:
+                nlp = self._built[lang] = blank_pipeline(lang, lemmas=self._lemmas)
+        return nlp
+
+    def __contains__(self, lang) -> bool:
+        return lang in self._languages
+
+    def __iter__(self):
+        return iter(self._languages)
+
+    def __len__(self) -> int:
+        return len(self._languages)
+
+    def pipe_names(self, lang: str) -> list[str]:
+        """``self[lang].pipe_names``, without building a blank pipeline not built yet."""
+        if lang in self._built or lang not in self._languages:
+            return list(self[lang].pipe_names)
+        return [LEMMA_COMPONENT] if self._lemmas else []
+
+    def defaults(self, lang: str) -> tuple[frozenset, frozenset]:
+        """``(stop words, tokenizer exception strings)`` of ``self[lang]``, without building a
+        blank pipeline not built yet."""
+        if lang in self._built or lang not in self._languages:
+            nlp = self[lang]
+            return frozenset(nlp.Defaults.stop_words), frozenset(nlp.tokenizer.rules or ())
+        return blank_defaults(lang)
 
 
 def load_ner_model(name: str) -> Language:
@@ -85,18 +159,18 @@ def load_ner_model(name: str) -> Language:
 class PreloadedSpacyNlpEngine(SpacyNlpEngine):
     """presidio's SpacyNlpEngine over pipelines we built ourselves (its ``load`` would download)."""
 
-    def __init__(self, pipelines: dict[str, Language], ner_model_configuration: NerModelConfiguration | None = None,
+    def __init__(self, pipelines: Mapping[str, Language], ner_model_configuration: NerModelConfiguration | None = None,
                  fast_artifacts: bool = True):
         super().__init__(
             models=[{"lang_code": lang, "model_name": f"curate-blank-{lang}"} for lang in pipelines],
             ner_model_configuration=ner_model_configuration,
         )
-        self._pipelines = dict(pipelines)
+        self._pipelines = pipelines if isinstance(pipelines, LazyPipelines) else dict(pipelines)
         self.fast_artifacts = fast_artifacts
         self.load()
 
     def load(self) -> None:
-        self.nlp = dict(self._pipelines)
+        self.nlp = self._pipelines if isinstance(self._pipelines, LazyPipelines) else dict(self._pipelines)
         self._stop: dict[tuple[str, str], bool] = {}
         self._punct: dict[tuple[str, str], bool] = {}
 
@@ -136,4 +210,11 @@ class PreloadedSpacyNlpEngine(SpacyNlpEngine):
 
     def _lemmas_differ(self, language: str) -> bool:
         """True unless the pipeline's lemmas are our lower-cased text (then we skip the Doc walk)."""
-        return self.nlp[language].pipe_names not in ([], [LEMMA_COMPONENT])
+        return pipe_names(self.nlp, language) not in ([], [LEMMA_COMPONENT])
+
+
+def pipe_names(pipelines: Mapping[str, Language], lang: str) -> list[str]:
+    """The component names of ``pipelines[lang]``, not building a lazy pipeline to learn them."""
+    if isinstance(pipelines, LazyPipelines):
+        return pipelines.pipe_names(lang)
+    return list(pipelines[lang].pipe_names)

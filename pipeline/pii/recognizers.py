@@ -809,12 +809,22 @@ class PaymentCardRecognizer(CreditCardRecognizer):
                  replacement_pairs=None, name=None):
         super().__init__(patterns=patterns, context=context, supported_language=supported_language,
                          supported_entity=supported_entity, replacement_pairs=replacement_pairs, name=name)
-        self._lengths_by_prefix: dict[str, set[int]] = {}
-        for _issuer, ranges, lengths in self.ISSUERS:
+        self._lengths_by_prefix, self._prefix_sizes = self._issuer_table(type(self))
+
+    @staticmethod
+    @lru_cache(maxsize=None)
+    def _issuer_table(klass) -> tuple[dict[str, frozenset[int]], list[int]]:
+        """{prefix: card lengths} and the prefix sizes of ``klass.ISSUERS``, built once per process
+        (one recognizer per language shares it; the ranges expand to tens of thousands of prefixes)."""
+        table: dict[str, frozenset[int]] = {}
+        for _issuer, ranges, lengths in klass.ISSUERS:
+            lengths = frozenset(lengths)
             for low, high in ranges:
                 for n in range(int(low), int(high) + 1):
-                    self._lengths_by_prefix.setdefault(str(n).zfill(len(low)), set()).update(lengths)
-        self._prefix_sizes = sorted({len(k) for k in self._lengths_by_prefix})
+                    key = str(n).zfill(len(low))
+                    known = table.get(key)
+                    table[key] = lengths if known is None else known | lengths
+        return table, sorted({len(k) for k in table})
 
     @staticmethod
     def luhn(digits: str) -> bool:

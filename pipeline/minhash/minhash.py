@@ -46,7 +46,7 @@ _MAX32 = np.uint64((1 << 32) - 1)
 _CHUNK_SHINGLES = 4096
 # Documents shingled together, up to this many code points: the batch's per-code-point arrays
 # stay a few MiB whatever the batch size.
-_GROUP_CODEPOINTS = 1 << 18
+_GROUP_CODEPOINTS = 1 << 16
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:

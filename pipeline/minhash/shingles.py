@@ -210,7 +210,9 @@ def batch_shingle_hashes(
     # a token starts at a word's first character (its code point does not follow the previous
     # word character's) and at every word character of a char-mode document
     char_tok = np.repeat(mode, word_count)
-    tok_first = np.diff(word_at, prepend=-2) != 1
+    tok_first = np.empty(c.size, dtype=bool)
+    tok_first[0] = True
+    np.not_equal(word_at[1:] - word_at[:-1], 1, out=tok_first[1:])
     tok_first |= char_tok
     tok_start = np.flatnonzero(tok_first)
     tok_len = np.diff(np.append(tok_start, c.size))
@@ -226,7 +228,12 @@ def batch_shingle_hashes(
     h ^= _CHAR_KEY
     _fmix64_inplace(h)
     # tokens: every word of a word-mode document, every word character of a char-mode document
-    tokens = np.add.reduceat(h, tok_start)  # a character token's sum is its own hash
+    # each token's sum of character hashes (a character token's is its own hash), as differences
+    # of a running sum (uint64 wraparound is exact): cheaper than np.add.reduceat's segments
+    np.cumsum(h, out=h)
+    tok_last = tok_start + (tok_len - 1)
+    tokens = h[tok_last]
+    tokens[1:] -= h[tok_last[:-1]]
     tok_char = char_tok[tok_start]
     words = ~tok_char
     if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)

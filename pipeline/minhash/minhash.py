@@ -151,26 +151,30 @@ class MinHasher:
             x = _fmix32(hv.astype(np.uint32))
         else:
             x = hv.astype(np.uint64)
-        phv = self._buffer(x.size)
+        phv, b_rows = self._buffers(x.size)
         np.multiply.outer(a, x, out=phv)
-        phv += b[:, None]
+        phv += b_rows  # same-shape add: NumPy's broadcast of b[:, None] is several times slower
         if self.scheme == "legacy":  # exactly datasketch's uint64 arithmetic, including the wraparound of a * h
             phv %= _MERSENNE
             phv &= _MAX32
         return np.minimum.reduceat(phv, starts, axis=1).T
 
-    def _buffer(self, size: int) -> np.ndarray:
-        """A (num_perm, size) view of a buffer reused across calls (no fresh pages per block)."""
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(num_perm, size) views of a buffer reused across calls (no fresh pages per block) and of
+        ``b`` repeated along each row."""
         buf = self.__dict__.get("_buf")
         if buf is None or buf.shape[1] < size:
-            buf = np.empty((self.num_perm, max(size, _CHUNK_SHINGLES)), dtype=self.dtype)
+            width = max(size, _CHUNK_SHINGLES)
+            buf = np.empty((self.num_perm, width), dtype=self.dtype)
             self._buf = buf
-        return buf[:, :size]
+            self._b_rows = np.repeat(self._params()[1][:, None], width, axis=1)
+        return buf[:, :size], self._b_rows[:, :size]
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_ab"] = None
         state.pop("_buf", None)
+        state.pop("_b_rows", None)
         return state
 
     def signature_from_hashes(self, hv: np.ndarray) -> np.ndarray:

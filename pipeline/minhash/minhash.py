@@ -207,15 +207,21 @@ class MinHasher:
         for lang in langs:
             code = base_lang(lang)
             modes.append(None if code is None else code in self.char_shingle_langs)
-        out = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
+        # character-shingle documents first, then the rest: a group of one mode skips the other's steps
+        order = sorted(range(len(norms)), key=lambda i: modes[i] is not True)
+        norms = [norms[i] for i in order]
+        modes = [modes[i] for i in order]
+        ordered = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
         lo = 0
         while lo < len(norms):  # groups of documents of at most _GROUP_CODEPOINTS (or one document)
             hi, size = lo + 1, len(norms[lo])
             while hi < len(norms) and size + len(norms[hi]) <= _GROUP_CODEPOINTS:
                 size += len(norms[hi])
                 hi += 1
-            self._fill(out[lo:hi], norms[lo:hi], modes[lo:hi])
+            self._fill(ordered[lo:hi], norms[lo:hi], modes[lo:hi])
             lo = hi
+        out = np.empty_like(ordered)
+        out[order] = ordered
         return out
 
     def _fill(self, out: np.ndarray, norms: list[str], modes: list[bool | None]) -> None:

@@ -175,6 +175,49 @@ def ngram_hashes(tokens: np.ndarray, n: int) -> np.ndarray:
     return (fmix64(acc) >> _S32).astype(np.uint32)
 
 
+def _batch_tokens(
+    c: np.ndarray, word_at: np.ndarray, word_end: np.ndarray, char_tok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token hashes of a batch's word characters ``c`` (at code-point positions ``word_at``; ``word_end``
+    of them before each document's end; ``char_tok`` True in char-mode documents): returns
+    ``(tokens, tok_char, tok_count)`` — each token's hash, whether it is a character token, and the
+    number of tokens per document."""
+    # a token starts at a word's first character (its code point does not follow the previous
+    # word character's) and at every word character of a char-mode document
+    tok_first = np.empty(c.size, dtype=bool)
+    tok_first[0] = True
+    np.not_equal(word_at[1:] - word_at[:-1], 1, out=tok_first[1:])
+    tok_first |= char_tok
+    tok_start = np.flatnonzero(tok_first)
+    tok_len = np.diff(np.append(tok_start, c.size))
+    # position of each character in its token (a character token's is 0): a running sum of 1s
+    # that each token start brings back to 0 (uint64 wraparound is exact)
+    h = np.ones(c.size, dtype=np.uint64)
+    h[tok_start[1:]] = (1 - tok_len[:-1]).astype(np.uint64)
+    h[0] = 0
+    np.cumsum(h, out=h)
+    # the character hashes fmix64(c ^ (pos << 32) ^ K), built in place from the positions
+    h <<= _S32
+    np.bitwise_xor(h, c, out=h)
+    h ^= _CHAR_KEY
+    _fmix64_inplace(h)
+    # tokens: every word of a word-mode document, every word character of a char-mode document;
+    # each token's sum of character hashes (a character token's is its own hash), as differences
+    # of a running sum (uint64 wraparound is exact): cheaper than np.add.reduceat's segments
+    np.cumsum(h, out=h)
+    tok_last = tok_start + (tok_len - 1)
+    tokens = h[tok_last]
+    tokens[1:] -= h[tok_last[:-1]]
+    tok_char = char_tok[tok_start]
+    words = ~tok_char
+    if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)
+        summed = tokens[words]
+        summed += tok_len[words].astype(np.uint64)
+        tokens[words] = _fmix64_inplace(summed)
+    tok_count = np.diff(np.searchsorted(tok_start, word_end), prepend=0)  # tokens per document
+    return tokens, tok_char, tok_count
+
+
 def batch_shingle_hashes(
     norms: list[str], char_mode: list[bool | None], word_n: int, char_n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,41 +250,14 @@ def batch_shingle_hashes(
         mode[undecided] = ((word_count > 0) & (unspaced >= 0.3 * word_count))[undecided]
     if c.size == 0:
         return empty
-    # a token starts at a word's first character (its code point does not follow the previous
-    # word character's) and at every word character of a char-mode document
-    char_tok = np.repeat(mode, word_count)
-    tok_first = np.empty(c.size, dtype=bool)
-    tok_first[0] = True
-    np.not_equal(word_at[1:] - word_at[:-1], 1, out=tok_first[1:])
-    tok_first |= char_tok
-    tok_start = np.flatnonzero(tok_first)
-    tok_len = np.diff(np.append(tok_start, c.size))
-    # position of each character in its token (a character token's is 0): a running sum of 1s
-    # that each token start brings back to 0 (uint64 wraparound is exact)
-    h = np.ones(c.size, dtype=np.uint64)
-    h[tok_start[1:]] = (1 - tok_len[:-1]).astype(np.uint64)
-    h[0] = 0
-    np.cumsum(h, out=h)
-    # the character hashes fmix64(c ^ (pos << 32) ^ K), built in place from the positions
-    h <<= _S32
-    np.bitwise_xor(h, c, out=h)
-    h ^= _CHAR_KEY
-    _fmix64_inplace(h)
-    # tokens: every word of a word-mode document, every word character of a char-mode document
-    # each token's sum of character hashes (a character token's is its own hash), as differences
-    # of a running sum (uint64 wraparound is exact): cheaper than np.add.reduceat's segments
-    np.cumsum(h, out=h)
-    tok_last = tok_start + (tok_len - 1)
-    tokens = h[tok_last]
-    tokens[1:] -= h[tok_last[:-1]]
-    tok_char = char_tok[tok_start]
-    words = ~tok_char
-    if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)
-        summed = tokens[words]
-        summed += tok_len[words].astype(np.uint64)
-        tokens[words] = _fmix64_inplace(summed)
-    tok_count = np.diff(np.searchsorted(tok_start, word_end), prepend=0)  # tokens per document
-    both_modes = bool(words.any() and tok_char.any())
+    if mode.all():  # character shingles only: every word character is a token at position 0
+        tokens = c.astype(np.uint64)
+        tokens ^= _CHAR_KEY
+        _fmix64_inplace(tokens)
+        tok_char, tok_count, both_modes = None, word_count, False
+    else:
+        tokens, tok_char, tok_count = _batch_tokens(c, word_at, word_end, np.repeat(mode, word_count))
+        both_modes = bool(tok_char.any() and not tok_char.all())
     hv_parts, doc_parts, len_parts = [], [], []
     for is_char, n in ((False, word_n), (True, char_n)):
         docs = np.flatnonzero((mode == is_char) & (tok_count > 0))

@@ -45,8 +45,9 @@ _MAX32 = np.uint64((1 << 32) - 1)
 # (4096 x 128 x 4 B = 2 MiB) to stay in the CPU cache between the multiply and the segmented min.
 _CHUNK_SHINGLES = 4096
 # Documents shingled together, up to this many code points: the batch's per-code-point arrays
-# stay a few MiB whatever the batch size.
-_GROUP_CODEPOINTS = 1 << 18
+# (at most 512 KiB each) stay in the CPU cache and in reused heap memory; larger ones cost more in
+# fresh pages and cache misses than in arithmetic.
+_GROUP_CODEPOINTS = 1 << 16
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -151,26 +152,30 @@ class MinHasher:
             x = _fmix32(hv.astype(np.uint32))
         else:
             x = hv.astype(np.uint64)
-        phv = self._buffer(x.size)
+        phv, b_rows = self._buffers(x.size)
         np.multiply.outer(a, x, out=phv)
-        phv += b[:, None]
+        phv += b_rows  # same-shape add: NumPy's broadcast of b[:, None] is several times slower
         if self.scheme == "legacy":  # exactly datasketch's uint64 arithmetic, including the wraparound of a * h
             phv %= _MERSENNE
             phv &= _MAX32
         return np.minimum.reduceat(phv, starts, axis=1).T
 
-    def _buffer(self, size: int) -> np.ndarray:
-        """A (num_perm, size) view of a buffer reused across calls (no fresh pages per block)."""
+    def _buffers(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(num_perm, size) views of a buffer reused across calls (no fresh pages per block) and of
+        ``b`` repeated along each row."""
         buf = self.__dict__.get("_buf")
         if buf is None or buf.shape[1] < size:
-            buf = np.empty((self.num_perm, max(size, _CHUNK_SHINGLES)), dtype=self.dtype)
+            width = max(size, _CHUNK_SHINGLES)
+            buf = np.empty((self.num_perm, width), dtype=self.dtype)
             self._buf = buf
-        return buf[:, :size]
+            self._b_rows = np.repeat(self._params()[1][:, None], width, axis=1)
+        return buf[:, :size], self._b_rows[:, :size]
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_ab"] = None
         state.pop("_buf", None)
+        state.pop("_b_rows", None)
         return state
 
     def signature_from_hashes(self, hv: np.ndarray) -> np.ndarray:
@@ -203,15 +208,21 @@ class MinHasher:
         for lang in langs:
             code = base_lang(lang)
             modes.append(None if code is None else code in self.char_shingle_langs)
-        out = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
+        # character-shingle documents first, then the rest: a group of one mode skips the other's steps
+        order = sorted(range(len(norms)), key=lambda i: modes[i] is not True)
+        norms = [norms[i] for i in order]
+        modes = [modes[i] for i in order]
+        ordered = np.full((len(norms), self.num_perm), self.empty_value, dtype=self.dtype)
         lo = 0
         while lo < len(norms):  # groups of documents of at most _GROUP_CODEPOINTS (or one document)
             hi, size = lo + 1, len(norms[lo])
             while hi < len(norms) and size + len(norms[hi]) <= _GROUP_CODEPOINTS:
                 size += len(norms[hi])
                 hi += 1
-            self._fill(out[lo:hi], norms[lo:hi], modes[lo:hi])
+            self._fill(ordered[lo:hi], norms[lo:hi], modes[lo:hi])
             lo = hi
+        out = np.empty_like(ordered)
+        out[order] = ordered
         return out
 
     def _fill(self, out: np.ndarray, norms: list[str], modes: list[bool | None]) -> None:

@@ -175,6 +175,49 @@ def ngram_hashes(tokens: np.ndarray, n: int) -> np.ndarray:
     return (fmix64(acc) >> _S32).astype(np.uint32)
 
 
+def _batch_tokens(
+    c: np.ndarray, word_at: np.ndarray, word_end: np.ndarray, char_tok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token hashes of a batch's word characters ``c`` (at code-point positions ``word_at``; ``word_end``
+    of them before each document's end; ``char_tok`` True in char-mode documents): returns
+    ``(tokens, tok_char, tok_count)`` — each token's hash, whether it is a character token, and the
+    number of tokens per document."""
+    # a token starts at a word's first character (its code point does not follow the previous
+    # word character's) and at every word character of a char-mode document
+    tok_first = np.empty(c.size, dtype=bool)
+    tok_first[0] = True
+    np.not_equal(word_at[1:] - word_at[:-1], 1, out=tok_first[1:])
+    tok_first |= char_tok
+    tok_start = np.flatnonzero(tok_first)
+    tok_len = np.diff(np.append(tok_start, c.size))
+    # position of each character in its token (a character token's is 0): a running sum of 1s
+    # that each token start brings back to 0 (uint64 wraparound is exact)
+    h = np.ones(c.size, dtype=np.uint64)
+    h[tok_start[1:]] = (1 - tok_len[:-1]).astype(np.uint64)
+    h[0] = 0
+    np.cumsum(h, out=h)
+    # the character hashes fmix64(c ^ (pos << 32) ^ K), built in place from the positions
+    h <<= _S32
+    np.bitwise_xor(h, c, out=h)
+    h ^= _CHAR_KEY
+    _fmix64_inplace(h)
+    # tokens: every word of a word-mode document, every word character of a char-mode document;
+    # each token's sum of character hashes (a character token's is its own hash), as differences
+    # of a running sum (uint64 wraparound is exact): cheaper than np.add.reduceat's segments
+    np.cumsum(h, out=h)
+    tok_last = tok_start + (tok_len - 1)
+    tokens = h[tok_last]
+    tokens[1:] -= h[tok_last[:-1]]
+    tok_char = char_tok[tok_start]
+    words = ~tok_char
+    if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)
+        summed = tokens[words]
+        summed += tok_len[words].astype(np.uint64)
+        tokens[words] = _fmix64_inplace(summed)
+    tok_count = np.diff(np.searchsorted(tok_start, word_end), prepend=0)  # tokens per document
+    return tokens, tok_char, tok_count
+
+
 def batch_shingle_hashes(
     norms: list[str], char_mode: list[bool | None], word_n: int, char_n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -193,74 +236,55 @@ def batch_shingle_hashes(
     # one encode for the batch; a separator (not a word character) after each document keeps
     # words inside documents and gives every document a non-empty stretch of code points
     cps = codepoints("\x00".join(norms) + "\x00")
-    doc_len = np.fromiter((len(t) + 1 for t in norms), dtype=np.intp, count=n_docs)
-    doc_start = np.zeros(n_docs, dtype=np.intp)
-    np.cumsum(doc_len[:-1], out=doc_start[1:])
-    word = word_char_table()[cps]
-    c = cps[word]
-    # word characters before the end of each document: maps word-character positions to documents
-    word_end = np.cumsum(np.add.reduceat(word, doc_start, dtype=np.intp))
+    doc_end = np.cumsum(np.fromiter((len(t) + 1 for t in norms), dtype=np.intp, count=n_docs))
+    # the word characters, compressed once: their positions, code points and documents
+    word_at = np.flatnonzero(word_char_table()[cps])
+    c = cps[word_at]
+    word_end = np.searchsorted(word_at, doc_end)  # word characters before the end of each document
+    word_count = np.diff(word_end, prepend=0)
     mode = np.array([bool(m) for m in char_mode], dtype=bool)
     undecided = np.array([m is None for m in char_mode], dtype=bool)
     if undecided.any():
-        wdoc = np.repeat(np.arange(n_docs, dtype=np.intp), np.diff(word_end, prepend=0))
-        letters = np.bincount(wdoc, minlength=n_docs)
+        wdoc = np.repeat(np.arange(n_docs, dtype=np.intp), word_count)
         unspaced = np.bincount(wdoc[_unspaced_script(c)], minlength=n_docs)
-        mode[undecided] = ((letters > 0) & (unspaced >= 0.3 * letters))[undecided]
+        mode[undecided] = ((word_count > 0) & (unspaced >= 0.3 * word_count))[undecided]
     if c.size == 0:
         return empty
-    prev = np.empty_like(word)
-    prev[0] = False
-    prev[1:] = word[:-1]
-    first = (word & ~prev)[word]  # True at the first character of each word
-    char_tok = np.repeat(mode, doc_len)[word]  # word characters of char-mode documents
-    # position of each character in its word: its index minus its word's first index
-    word_start = np.flatnonzero(first)
-    h = np.arange(c.size, dtype=np.uint64)
-    h -= np.repeat(word_start.astype(np.uint64), np.diff(np.append(word_start, c.size)))
-    h[char_tok] = 0  # a character token hashes as the first character of a word
-    # the character hashes fmix64(c ^ (pos << 32) ^ K), built in place from the positions
-    h <<= _S32
-    np.bitwise_xor(h, c, out=h)
-    h ^= _CHAR_KEY
-    _fmix64_inplace(h)
-    # tokens: every word of a word-mode document, every word character of a char-mode document
-    tok_start = np.flatnonzero(first | char_tok)
-    tok_len = np.diff(np.append(tok_start, c.size))
-    tokens = np.add.reduceat(h, tok_start)  # a character token's sum is its own hash
-    tok_char = char_tok[tok_start]
-    words = ~tok_char
-    if words.any():  # a word's hash: fmix64(sum of its characters' hashes + length)
-        summed = tokens[words]
-        summed += tok_len[words].astype(np.uint64)
-        tokens[words] = _fmix64_inplace(summed)
-    tok_doc = np.searchsorted(word_end, tok_start, side="right")
+    if mode.all():  # character shingles only: every word character is a token at position 0
+        tokens = c.astype(np.uint64)
+        tokens ^= _CHAR_KEY
+        _fmix64_inplace(tokens)
+        tok_char, tok_count, both_modes = None, word_count, False
+    else:
+        tokens, tok_char, tok_count = _batch_tokens(c, word_at, word_end, np.repeat(mode, word_count))
+        both_modes = bool(tok_char.any() and not tok_char.all())
     hv_parts, doc_parts, len_parts = [], [], []
     for is_char, n in ((False, word_n), (True, char_n)):
-        sel = tok_char == is_char
-        if not sel.any():
+        docs = np.flatnonzero((mode == is_char) & (tok_count > 0))
+        if not docs.size:
             continue
-        t, d = tokens[sel], tok_doc[sel]
-        count = np.bincount(d, minlength=n_docs)
-        docs = np.flatnonzero(count)
-        full = docs[count[docs] >= n]
-        if full.size:
+        t = tokens[tok_char == is_char] if both_modes else tokens
+        count = tok_count[docs]
+        full = count >= n
+        if full.any():
             # n-grams over the concatenated tokens, then keep those that start and end in one document
+            d = np.repeat(docs, count)
             k = t.size - n + 1
-            if k > 0:
-                acc = t[:k].copy()
-                for i in range(1, n):
-                    acc *= _NGRAM_MUL
-                    acc += t[i : i + k]
-                acc += _U64(n)
-                keep = d[:k] == d[n - 1 :]
-                kept = _fmix64_inplace(acc[keep])
-                kept >>= _S32
-                hv_parts.append(kept.astype(np.uint32))
-                doc_parts.append(full)
-                len_parts.append(count[full] - n + 1)
-        for doc in docs[count[docs] < n].tolist():  # fewer tokens than n: one shingle of all of them
-            hv_parts.append(ngram_hashes(t[d == doc], n))
+            acc = t[:k].copy()
+            for i in range(1, n):
+                acc *= _NGRAM_MUL
+                acc += t[i : i + k]
+            acc += _U64(n)
+            keep = d[:k] == d[n - 1 :]
+            kept = _fmix64_inplace(acc[keep])
+            kept >>= _S32
+            hv_parts.append(kept.astype(np.uint32))
+            doc_parts.append(docs[full])
+            len_parts.append(count[full] - n + 1)
+        first_tok = np.cumsum(count) - count  # each document's first token in t
+        for doc, lo, m in zip(docs[~full].tolist(), first_tok[~full].tolist(), count[~full].tolist()):
+            # fewer tokens than n: one shingle of all of them
+            hv_parts.append(ngram_hashes(t[lo : lo + m], n))
             doc_parts.append(np.array([doc], dtype=np.intp))
             len_parts.append(np.array([1], dtype=np.intp))
     if not hv_parts:

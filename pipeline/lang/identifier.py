@@ -191,6 +191,31 @@ def _clean(text: str, blanked: str | None = None) -> str:
     return " ".join("".join(pieces).split())
 
 
+def _noise_cleared(text: str) -> str | None:
+    """``text`` with every _NOISE match blanked, same length: a slice of it made of whole words
+    (cut at whitespace), whitespace collapsed, is exactly :func:`_clean` of that slice of ``text``.
+    None when a tag may span whitespace (then slices are cleaned one by one).
+
+    No match spans whitespace without a spaced tag, so a feature word's regex result, padded with
+    spaces to the word's length, stands in for it; a variant that drops alternatives which cannot
+    match the document cannot match any of its words, so the document's variant serves every slice.
+    """
+    bits = _features(text)
+    if bits & 4 and _SPACED_TAG.search(text):
+        return None
+    blanked = _noise_blanked(text)
+    if not bits:
+        return blanked
+    sub = _NOISE_BY_FEATURE[bits].sub
+    pieces, pos = [], 0
+    for start, end in _feature_words(text):
+        word = sub(" ", text[start:end])
+        pieces += (blanked[pos:start], word, " " * (end - start - len(word)))
+        pos = end
+    pieces.append(blanked[pos:])
+    return "".join(pieces)
+
+
 def _clean_reference(text: str) -> str:
     """:func:`_clean` with the regex over the whole text (the reference the tests compare with)."""
     return " ".join(_NOISE_BY_FEATURE[_features(text)].sub(" ", text).split())
@@ -434,15 +459,35 @@ class LanguageIdentifier:
         doc_done = units_done = False
         units: list[str] = []
         seen = 0
-        # the noise characters blanked in one pass over the document's head: a paragraph within it
-        # that has none of the four features is cleaned by collapsing the whitespace of its slice
-        blanked = _noise_blanked(text[:ONE_PASS_CHARS]) if one_pass else ""
-        has_features = bool(_features(text[:ONE_PASS_CHARS])) if one_pass else True
+        # the noise blanked in one pass over the document's head: a paragraph within it is cleaned by
+        # collapsing the whitespace of its slice, when the slice ends at whitespace (whole words)
+        cleared = _noise_cleared(text[:ONE_PASS_CHARS]) if one_pass else None
+        cleared_end = len(cleared) if cleared is not None else -1
+        text_end = len(text)
 
         def clean(start: int, end: int) -> str:
-            if end <= len(blanked) and not (has_features and _features_between(text, start, end)):
-                return " ".join(blanked[start:end].split())
-            return _clean(text[start:end], blanked[start:end] if end <= len(blanked) else None)
+            if end <= cleared_end and (end == text_end or text[end].isspace()):
+                return " ".join(cleared[start:end].split())
+            return _clean(text[start:end])
+
+        if cleared is not None and 0 < mc and text_end <= min(head_end, cleared_end):
+            # the whole text within the head and cleaned in one pass: no paragraph is cut, the
+            # document's preparation is its cleaned text, and the units are taken in one go unless
+            # the budget or the paragraph cap stops them partway
+            doc = " ".join(cleared.split())
+            cut = [" ".join(cleared[a:b].split())[:mc].rstrip() for a, b in paragraph_spans(text)]
+            units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
+            if len(units) < MAX_PARAGRAPHS and sum(map(len, units)) < budget:
+                return doc[:mc].rstrip(), units, sum(map(len, cut))
+            units, seen = [], 0
+            for unit in cut:
+                seen += len(unit)
+                if len(unit) >= PARAGRAPH_MIN_CHARS:
+                    units.append(unit)
+                    budget -= len(unit)
+                    if budget <= 0 or len(units) >= MAX_PARAGRAPHS:
+                        break
+            return doc[:mc].rstrip(), units, seen
 
         for a, b in paragraph_spans(text):
             cleaned = clean(a, min(b, a + head_end))

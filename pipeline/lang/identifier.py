@@ -474,8 +474,9 @@ class LanguageIdentifier:
             # the whole text within the head and cleaned in one pass: no paragraph is cut, the
             # document's preparation is its cleaned text, and the units are taken in one go unless
             # the budget or the paragraph cap stops them partway
-            doc = " ".join(cleared.split())
-            cut = [" ".join(cleared[a:b].split())[:mc].rstrip() for a, b in paragraph_spans(text)]
+            whole = [" ".join(cleared[a:b].split()) for a, b in paragraph_spans(text)]
+            doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
+            cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
             units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
             if len(units) < MAX_PARAGRAPHS and sum(map(len, units)) < budget:
                 return doc[:mc].rstrip(), units, sum(map(len, cut))

@@ -408,8 +408,10 @@ class LanguageIdentifier:
         if self._native is not None:
             label_ids, probs = self._native.predict(todo)
             names = self._native_labels
-            found = [(names[lab], min(1.0, float(prob))) if lab >= 0 else (UNDETERMINED, 0.0)
-                     for lab, prob in zip(label_ids.tolist(), probs.tolist())]
+            import numpy as np  # loaded with the kernel already
+
+            found = [(names[lab], prob) if lab >= 0 else _UND  # fmin: capped at 1.0, as min(1.0, p) would
+                     for lab, prob in zip(label_ids.tolist(), np.fmin(probs, 1.0).tolist())]
         elif self._batch:
             labels, probs = self._model.predict(todo, k=1, on_unicode_error="replace")
             found = [(norm(lab[0]), min(1.0, float(prob[0]))) for lab, prob in zip(labels, probs)]
@@ -581,7 +583,7 @@ class LanguageIdentifier:
             doc, units, seen = self.prepare_parts(text, paragraphs=shares and "\n" in text)
             if len(units) >= 2:
                 plan.append((doc, units, seen, len(lines)))
-                lines.extend(_predict_line(u) for u in units)
+                lines += [u if len(u) <= PARAGRAPH_PREDICT_CHARS else _predict_line(u) for u in units]
             else:
                 plan.append((doc, None, 0, len(lines)))
                 lines.append(doc)

@@ -472,25 +472,23 @@ class LanguageIdentifier:
                 return " ".join(cleared[start:end].split())
             return _clean(text[start:end])
 
-        if cleared is not None and 0 < mc and text_end <= min(head_end, cleared_end):
+        if cleared is not None and 0 < mc and text_end <= min(head_end, cleared_end) and text_end < budget:
             # the whole text within the head and cleaned in one pass: no paragraph is cut, the
-            # document's preparation is its cleaned text, and the units are taken in one go unless
-            # the budget or the paragraph cap stops them partway
+            # document's preparation is its cleaned paragraphs joined, and the units are the long
+            # enough ones up to the paragraph cap (the budget cannot run out: fewer characters)
             whole = [" ".join(cleared[a:b].split()) for a, b in paragraph_spans(text)]
             doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
             cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
             units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
-            if len(units) < MAX_PARAGRAPHS and sum(map(len, units)) < budget:
+            if len(units) < MAX_PARAGRAPHS:
                 return doc[:mc].rstrip(), units, sum(map(len, cut))
-            units, seen = [], 0
-            for unit in cut:
+            seen = taken = 0
+            for unit in cut:  # characters seen up to the last unit taken
                 seen += len(unit)
-                if len(unit) >= PARAGRAPH_MIN_CHARS:
-                    units.append(unit)
-                    budget -= len(unit)
-                    if budget <= 0 or len(units) >= MAX_PARAGRAPHS:
-                        break
-            return doc[:mc].rstrip(), units, seen
+                taken += len(unit) >= PARAGRAPH_MIN_CHARS
+                if taken == MAX_PARAGRAPHS:
+                    break
+            return doc[:mc].rstrip(), units[:MAX_PARAGRAPHS], seen
 
         for a, b in paragraph_spans(text):
             cleaned = clean(a, min(b, a + head_end))

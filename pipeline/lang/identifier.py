@@ -139,6 +139,9 @@ DERIVE_COVERAGE = 0.8
 # A remembered line gives exactly the prediction the model would; the table is emptied when full,
 # which bounds it to about MEMO_ENTRIES x PARAGRAPH_PREDICT_CHARS characters.
 MEMO_ENTRIES = 16384
+# Whole documents repeat too (exact duplicates, before dedup): their labels are remembered by text, for
+# the same ``shares`` / ``min_score`` arguments; emptied past this many remembered characters.
+DOC_MEMO_CHARS = 1 << 22
 
 
 # A possible tag that spans whitespace: a "<" whose _TAG match would hold a space before its ">".
@@ -367,6 +370,11 @@ class LanguageIdentifier:
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # label_documents: text → (label, whole-text cause), for the arguments in _doc_memo_args
+        self.doc_memo_chars = DOC_MEMO_CHARS  # 0: every document labelled anew
+        self._doc_memo: dict[str, tuple[DocumentLanguage, str | None]] = {}
+        self._doc_memo_args: tuple | None = None
+        self._doc_memo_size = 0
         # documents whose whole text was predicted after their paragraphs, by cause (label_documents)
         self.whole_text_causes: dict[str, int] = {}
         # The batch kernel (pipeline.lang.fastpredict) when it supports this model and is built ahead
@@ -572,12 +580,43 @@ class LanguageIdentifier:
           and give the shares, and their main language and score — the character-weighted mean of
           the paragraph probabilities, paragraphs labelled otherwise counting 0 — label the document.
           Its whole text is predicted too, in a second model call for the batch, only when
-          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``.
+          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``
+          (per document: a repeated document counts its cause again).
+
+        A document seen before (in this call or an earlier one with the same ``shares`` and
+        ``min_score``) gets the label it got then, which is what labelling it again would give.
         """
+        if (shares, min_score) != self._doc_memo_args:
+            self._doc_memo.clear()
+            self._doc_memo_args, self._doc_memo_size = (shares, min_score), 0
+        memo = self._doc_memo
+        found = {text: memo.get(text) for text in (t if isinstance(t, str) else "" for t in texts)}
+        new = [text for text, hit in found.items() if hit is None]
+        if new:
+            labelled = self._label_new_documents(new, shares, min_score)
+            found.update(zip(new, labelled))
+            size = sum(map(len, new))
+            if self._doc_memo_size + size > self.doc_memo_chars:
+                memo.clear()
+                self._doc_memo_size = 0
+            if size <= self.doc_memo_chars:
+                memo.update(zip(new, labelled))
+                self._doc_memo_size += size
+        out = []
+        causes = self.whole_text_causes
+        for text in texts:
+            label, cause = found[text if isinstance(text, str) else ""]
+            if cause is not None:
+                causes[cause] = causes.get(cause, 0) + 1
+            out.append(label)
+        return out
+
+    def _label_new_documents(self, texts: list[str], shares: bool, min_score: Callable[[str], float] | None
+                             ) -> list[tuple[DocumentLanguage, str | None]]:
+        """(label, cause of a whole-text prediction or None) of each document (see :meth:`label_documents`)."""
         plan: list[tuple[str, list[str] | None, int, int]] = []
         lines: list[str] = []
         for text in texts:
-            text = text if isinstance(text, str) else ""
             doc, units, seen = self.prepare_parts(text, paragraphs=shares and "\n" in text)
             if len(units) >= 2:
                 plan.append((doc, units, seen, len(lines)))
@@ -588,11 +627,11 @@ class LanguageIdentifier:
         preds = self.predict_many(lines)
 
         out: list[Any] = [None] * len(plan)
-        again: list[int] = []
+        again: dict[int, tuple[dict[str, float], str]] = {}  # document → (its shares, why its whole text)
         for i, (doc, units, seen, at) in enumerate(plan):
             if units is None:
                 lang, score = preds[at]
-                out[i] = DocumentLanguage(lang, score, None, True)
+                out[i] = (DocumentLanguage(lang, score, None, True), None)
                 continue
             up = preds[at : at + len(units)]
             chars: dict[str, int] = {}
@@ -604,13 +643,10 @@ class LanguageIdentifier:
             score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
             cause = self._whole_text_cause(chars[lang], total, seen, score, lang, lines[at : at + len(units)], up, doc, units)
             if cause is None and (min_score is None or score >= min_score(lang)):
-                out[i] = DocumentLanguage(lang, score, found, False)
+                out[i] = (DocumentLanguage(lang, score, found, False), None)
                 continue
-            causes = self.whole_text_causes
-            causes[cause or "score under the minimum"] = causes.get(cause or "score under the minimum", 0) + 1
-            out[i] = found
-            again.append(i)
+            again[i] = (found, cause or "score under the minimum")
         if again:
-            for i, (lang, score) in zip(again, self.predict_many([plan[i][0] for i in again])):
-                out[i] = DocumentLanguage(lang, score, out[i], True)
+            for (i, (found, cause)), (lang, score) in zip(again.items(), self.predict_many([plan[i][0] for i in again])):
+                out[i] = (DocumentLanguage(lang, score, found, True), cause)
         return out

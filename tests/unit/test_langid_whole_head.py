@@ -1,10 +1,11 @@
-"""Language ID preparation, whole-head path: a document's head is cleaned once (every noise match
+"""Language ID, whole-head path and remembered documents: a document's head is cleaned once (every noise match
 blanked to the same length, :func:`_noise_cleared`) and its paragraphs are whitespace-collapsed
-slices of it; a document within the head takes its units in one go.
+slices of it; a document within the head takes its units in one go; a document seen before gets
+the label it got then.
 
 Oracles: the full noise regex over each slice (``" ".join(_NOISE.sub(" ", s).split())``), and
 ``prepare_parts(..., one_pass=False)`` / ``label_documents`` with it, which clean every paragraph on
-its own. Cases: one per way the shortcut could differ — feature words (URLs, e-mails, tags,
+its own, one document per call with nothing remembered. Cases: one per way the shortcut could differ — feature words (URLs, e-mails, tags,
 entities) next to noise, a tag spanning whitespace, noise-only lines that become blank, the unit
 budget reached exactly / overrun / not reached, the paragraph cap, line-separated documents — and the
 real paragraphs of tests/data/langid/paragraphs.jsonl."""
@@ -107,12 +108,17 @@ def test_paragraph_cap_reached_exactly_stops_counting_seen_characters(extra):
     assert got[2] == taken * len(long_one) + (taken - (extra >= 0)) * len("short")
 
 
-def test_document_labels_equal_the_per_paragraph_reference_on_real_paragraphs():
+@pytest.mark.parametrize("doc_memo_chars", [identifier.DOC_MEMO_CHARS, 3000])  # 3000: emptied on the way
+def test_document_labels_equal_the_per_paragraph_reference_on_real_paragraphs(doc_memo_chars):
     fast, reference = make_ident(), make_ident()
+    fast.doc_memo_chars = doc_memo_chars
+    reference.doc_memo_chars = 0  # every document labelled anew, one call each
     reference.prepare_parts = lambda text, paragraphs=True: LanguageIdentifier.prepare_parts(
         reference, text, paragraphs=paragraphs, one_pass=False)
     docs = marked_documents() + marked_documents(seed=7) + ADVERSARIAL
-    got = fast.label_documents(docs)
-    want = reference.label_documents(docs)
+    docs += docs[::5]  # exact repeats, in the same call and (below) in a later one
+    got = fast.label_documents(docs[:60]) + fast.label_documents(docs[60:])
+    want = [reference.label_documents([doc])[0] for doc in docs]
     assert got == want
+    assert fast.whole_text_causes == reference.whole_text_causes != {}  # counted per document
     assert len({d.lang for d in got}) >= 10 and any(d.shares for d in got)  # real languages, shares measured

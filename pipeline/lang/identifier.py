@@ -117,6 +117,10 @@ def _noise_blank_table():
 
 
 _PARAGRAPHS = re.compile(r"\n[ \t\r\f\v]*\n")
+# A paragraph break marked for cutting a cleaned text: neither whitespace nor noise, and kept apart
+# from the words around it by the line breaks (texts holding the mark are cut by their spans).
+_SEP_MARK = "\x00"
+_MARKED_BREAK = f"\n{_SEP_MARK}\n"
 
 PARAGRAPH_MIN_CHARS = 30  # shorter paragraphs (headings, code lines) are left out of paragraph shares
 MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document …
@@ -469,34 +473,38 @@ class LanguageIdentifier:
         doc_done = units_done = False
         units: list[str] = []
         seen = 0
+        text_end = len(text)
+        if one_pass and 0 < mc and text_end <= min(head_end, ONE_PASS_CHARS) and text_end < budget and _SEP_MARK not in text:
+            # the whole text within the head: no paragraph is cut, and the budget cannot run out
+            # (fewer characters). Each paragraph break becomes a marked one, the text is cleaned in
+            # one pass and cut at the marks (at the line breaks when it has no blank line): the
+            # paragraphs of paragraph_spans, cleaned, whitespace-only ones empty.
+            marked, breaks = _PARAGRAPHS.subn(_MARKED_BREAK, text)
+            cleared = _noise_cleared(marked)
+            if cleared is not None:
+                whole = [" ".join(p.split()) for p in cleared.split(_SEP_MARK if breaks else "\n")]
+                doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
+                cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
+                units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
+                if len(units) < MAX_PARAGRAPHS:
+                    return doc[:mc].rstrip(), units, sum(map(len, cut))
+                seen = taken = 0
+                for unit in cut:  # characters seen up to the last unit taken
+                    seen += len(unit)
+                    taken += len(unit) >= PARAGRAPH_MIN_CHARS
+                    if taken == MAX_PARAGRAPHS:
+                        break
+                return doc[:mc].rstrip(), units[:MAX_PARAGRAPHS], seen
+
         # the noise blanked in one pass over the document's head: a paragraph within it is cleaned by
         # collapsing the whitespace of its slice, when the slice ends at whitespace (whole words)
         cleared = _noise_cleared(text[:ONE_PASS_CHARS]) if one_pass else None
         cleared_end = len(cleared) if cleared is not None else -1
-        text_end = len(text)
 
         def clean(start: int, end: int) -> str:
             if end <= cleared_end and (end == text_end or text[end].isspace()):
                 return " ".join(cleared[start:end].split())
             return _clean(text[start:end])
-
-        if cleared is not None and 0 < mc and text_end <= min(head_end, cleared_end) and text_end < budget:
-            # the whole text within the head and cleaned in one pass: no paragraph is cut, the
-            # document's preparation is its cleaned paragraphs joined, and the units are the long
-            # enough ones up to the paragraph cap (the budget cannot run out: fewer characters)
-            whole = [" ".join(cleared[a:b].split()) for a, b in paragraph_spans(text)]
-            doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
-            cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
-            units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
-            if len(units) < MAX_PARAGRAPHS:
-                return doc[:mc].rstrip(), units, sum(map(len, cut))
-            seen = taken = 0
-            for unit in cut:  # characters seen up to the last unit taken
-                seen += len(unit)
-                taken += len(unit) >= PARAGRAPH_MIN_CHARS
-                if taken == MAX_PARAGRAPHS:
-                    break
-            return doc[:mc].rstrip(), units[:MAX_PARAGRAPHS], seen
 
         for a, b in paragraph_spans(text):
             cleaned = clean(a, min(b, a + head_end))

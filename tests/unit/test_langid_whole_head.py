@@ -58,6 +58,8 @@ ADVERSARIAL = [
     "a <b\nc> tag across a line\n\nand a paragraph after it with plenty of words",
     "####\n\n1234 5678\n\nonly this paragraph has words, the others are all noise",
     "mail me@x.org\n***\nline two has words and <i>tags</i> &amp; more\n12:30\nthe end of it all, really",
+    "a NUL \x00 in the text, which marks paragraph breaks\n\nso this document is cut by its spans \x00",
+    "no blank line here\n  \t\nbut a line of spaces\n\x0b\nand a vertical tab line, \u2028 then more words",
     "www.a.b\n\n&#x20AC;\n\n日本語の文章です。数字は１２３です。メール a@b.jp\n\n한국어 문단입니다 <br> 123",
 ]
 

@@ -154,6 +154,7 @@ with open(path, encoding="utf-8") as fh:
 cpu, digest = [], None
 for _ in range(runs):
     core._ident._memo.clear()
+    getattr(core._ident, "_doc_memo", {}).clear()  # remembered documents (checkouts that have them)
     if core._ident._native is not None:
         core._ident._native.forget()
     recs = [new_record(source_uri="bench", record_index=i, text=x) for i, x in enumerate(texts)]
@@ -240,6 +241,7 @@ def main(argv=None) -> int:
     def forget():
         for x in idents:
             x._memo.clear()
+            x._doc_memo.clear()
             if x._native is not None:
                 x._native.forget()
 

@@ -117,6 +117,10 @@ def _noise_blank_table():
 
 
 _PARAGRAPHS = re.compile(r"\n[ \t\r\f\v]*\n")
+# A paragraph break marked for cutting a cleaned text: neither whitespace nor noise, and kept apart
+# from the words around it by the line breaks (texts holding the mark are cut by their spans).
+_SEP_MARK = "\x00"
+_MARKED_BREAK = f"\n{_SEP_MARK}\n"
 
 PARAGRAPH_MIN_CHARS = 30  # shorter paragraphs (headings, code lines) are left out of paragraph shares
 MAX_PARAGRAPHS = 256  # paragraph shares look at most this many paragraphs of a document …
@@ -139,6 +143,9 @@ DERIVE_COVERAGE = 0.8
 # A remembered line gives exactly the prediction the model would; the table is emptied when full,
 # which bounds it to about MEMO_ENTRIES x PARAGRAPH_PREDICT_CHARS characters.
 MEMO_ENTRIES = 16384
+# Whole documents repeat too (exact duplicates, before dedup): their labels are remembered by text, for
+# the same ``shares`` / ``min_score`` arguments; emptied past this many remembered characters.
+DOC_MEMO_CHARS = 1 << 22
 
 
 # A possible tag that spans whitespace: a "<" whose _TAG match would hold a space before its ">".
@@ -189,6 +196,31 @@ def _clean(text: str, blanked: str | None = None) -> str:
         pos = end
     pieces.append(blanked[pos:])
     return " ".join("".join(pieces).split())
+
+
+def _noise_cleared(text: str) -> str | None:
+    """``text`` with every _NOISE match blanked, same length: a slice of it made of whole words
+    (cut at whitespace), whitespace collapsed, is exactly :func:`_clean` of that slice of ``text``.
+    None when a tag may span whitespace (then slices are cleaned one by one).
+
+    No match spans whitespace without a spaced tag, so a feature word's regex result, padded with
+    spaces to the word's length, stands in for it; a variant that drops alternatives which cannot
+    match the document cannot match any of its words, so the document's variant serves every slice.
+    """
+    bits = _features(text)
+    if bits & 4 and _SPACED_TAG.search(text):
+        return None
+    blanked = _noise_blanked(text)
+    if not bits:
+        return blanked
+    sub = _NOISE_BY_FEATURE[bits].sub
+    pieces, pos = [], 0
+    for start, end in _feature_words(text):
+        word = sub(" ", text[start:end])
+        pieces += (blanked[pos:start], word, " " * (end - start - len(word)))
+        pos = end
+    pieces.append(blanked[pos:])
+    return "".join(pieces)
 
 
 def _clean_reference(text: str) -> str:
@@ -342,6 +374,11 @@ class LanguageIdentifier:
         self._model = _load_model(self.model_path)
         self._batch = _list_predict_works(self._model)
         self._memo: dict[str, tuple[str, float]] = {}
+        # label_documents: text → (label, whole-text cause), for the arguments in _doc_memo_args
+        self.doc_memo_chars = DOC_MEMO_CHARS  # 0: every document labelled anew
+        self._doc_memo: dict[str, tuple[DocumentLanguage, str | None]] = {}
+        self._doc_memo_args: tuple | None = None
+        self._doc_memo_size = 0
         # documents whose whole text was predicted after their paragraphs, by cause (label_documents)
         self.whole_text_causes: dict[str, int] = {}
         # The batch kernel (pipeline.lang.fastpredict) when it supports this model and is built ahead
@@ -383,8 +420,10 @@ class LanguageIdentifier:
         if self._native is not None:
             label_ids, probs = self._native.predict(todo)
             names = self._native_labels
-            found = [(names[lab], min(1.0, float(prob))) if lab >= 0 else (UNDETERMINED, 0.0)
-                     for lab, prob in zip(label_ids.tolist(), probs.tolist())]
+            import numpy as np  # loaded with the kernel already
+
+            found = [(names[lab], prob) if lab >= 0 else _UND  # fmin: capped at 1.0, as min(1.0, p) would
+                     for lab, prob in zip(label_ids.tolist(), np.fmin(probs, 1.0).tolist())]
         elif self._batch:
             labels, probs = self._model.predict(todo, k=1, on_unicode_error="replace")
             found = [(norm(lab[0]), min(1.0, float(prob[0]))) for lab, prob in zip(labels, probs)]
@@ -434,15 +473,38 @@ class LanguageIdentifier:
         doc_done = units_done = False
         units: list[str] = []
         seen = 0
-        # the noise characters blanked in one pass over the document's head: a paragraph within it
-        # that has none of the four features is cleaned by collapsing the whitespace of its slice
-        blanked = _noise_blanked(text[:ONE_PASS_CHARS]) if one_pass else ""
-        has_features = bool(_features(text[:ONE_PASS_CHARS])) if one_pass else True
+        text_end = len(text)
+        if one_pass and 0 < mc and text_end <= min(head_end, ONE_PASS_CHARS) and text_end < budget and _SEP_MARK not in text:
+            # the whole text within the head: no paragraph is cut, and the budget cannot run out
+            # (fewer characters). Each paragraph break becomes a marked one, the text is cleaned in
+            # one pass and cut at the marks (at the line breaks when it has no blank line): the
+            # paragraphs of paragraph_spans, cleaned, whitespace-only ones empty.
+            marked, breaks = _PARAGRAPHS.subn(_MARKED_BREAK, text)
+            cleared = _noise_cleared(marked)
+            if cleared is not None:
+                whole = [" ".join(p.split()) for p in cleared.split(_SEP_MARK if breaks else "\n")]
+                doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
+                cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
+                units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
+                if len(units) < MAX_PARAGRAPHS:
+                    return doc[:mc].rstrip(), units, sum(map(len, cut))
+                seen = taken = 0
+                for unit in cut:  # characters seen up to the last unit taken
+                    seen += len(unit)
+                    taken += len(unit) >= PARAGRAPH_MIN_CHARS
+                    if taken == MAX_PARAGRAPHS:
+                        break
+                return doc[:mc].rstrip(), units[:MAX_PARAGRAPHS], seen
+
+        # the noise blanked in one pass over the document's head: a paragraph within it is cleaned by
+        # collapsing the whitespace of its slice, when the slice ends at whitespace (whole words)
+        cleared = _noise_cleared(text[:ONE_PASS_CHARS]) if one_pass else None
+        cleared_end = len(cleared) if cleared is not None else -1
 
         def clean(start: int, end: int) -> str:
-            if end <= len(blanked) and not (has_features and _features_between(text, start, end)):
-                return " ".join(blanked[start:end].split())
-            return _clean(text[start:end], blanked[start:end] if end <= len(blanked) else None)
+            if end <= cleared_end and (end == text_end or text[end].isspace()):
+                return " ".join(cleared[start:end].split())
+            return _clean(text[start:end])
 
         for a, b in paragraph_spans(text):
             cleaned = clean(a, min(b, a + head_end))
@@ -526,27 +588,58 @@ class LanguageIdentifier:
           and give the shares, and their main language and score — the character-weighted mean of
           the paragraph probabilities, paragraphs labelled otherwise counting 0 — label the document.
           Its whole text is predicted too, in a second model call for the batch, only when
-          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``.
+          :meth:`_whole_text_cause` names a cause; the causes are counted in ``whole_text_causes``
+          (per document: a repeated document counts its cause again).
+
+        A document seen before (in this call or an earlier one with the same ``shares`` and
+        ``min_score``) gets the label it got then, which is what labelling it again would give.
         """
+        if (shares, min_score) != self._doc_memo_args:
+            self._doc_memo.clear()
+            self._doc_memo_args, self._doc_memo_size = (shares, min_score), 0
+        memo = self._doc_memo
+        found = {text: memo.get(text) for text in (t if isinstance(t, str) else "" for t in texts)}
+        new = [text for text, hit in found.items() if hit is None]
+        if new:
+            labelled = self._label_new_documents(new, shares, min_score)
+            found.update(zip(new, labelled))
+            size = sum(map(len, new))
+            if self._doc_memo_size + size > self.doc_memo_chars:
+                memo.clear()
+                self._doc_memo_size = 0
+            if size <= self.doc_memo_chars:
+                memo.update(zip(new, labelled))
+                self._doc_memo_size += size
+        out = []
+        causes = self.whole_text_causes
+        for text in texts:
+            label, cause = found[text if isinstance(text, str) else ""]
+            if cause is not None:
+                causes[cause] = causes.get(cause, 0) + 1
+            out.append(label)
+        return out
+
+    def _label_new_documents(self, texts: list[str], shares: bool, min_score: Callable[[str], float] | None
+                             ) -> list[tuple[DocumentLanguage, str | None]]:
+        """(label, cause of a whole-text prediction or None) of each document (see :meth:`label_documents`)."""
         plan: list[tuple[str, list[str] | None, int, int]] = []
         lines: list[str] = []
         for text in texts:
-            text = text if isinstance(text, str) else ""
             doc, units, seen = self.prepare_parts(text, paragraphs=shares and "\n" in text)
             if len(units) >= 2:
                 plan.append((doc, units, seen, len(lines)))
-                lines.extend(_predict_line(u) for u in units)
+                lines += [u if len(u) <= PARAGRAPH_PREDICT_CHARS else _predict_line(u) for u in units]
             else:
                 plan.append((doc, None, 0, len(lines)))
                 lines.append(doc)
         preds = self.predict_many(lines)
 
         out: list[Any] = [None] * len(plan)
-        again: list[int] = []
+        again: dict[int, tuple[dict[str, float], str]] = {}  # document → (its shares, why its whole text)
         for i, (doc, units, seen, at) in enumerate(plan):
             if units is None:
                 lang, score = preds[at]
-                out[i] = DocumentLanguage(lang, score, None, True)
+                out[i] = (DocumentLanguage(lang, score, None, True), None)
                 continue
             up = preds[at : at + len(units)]
             chars: dict[str, int] = {}
@@ -558,13 +651,10 @@ class LanguageIdentifier:
             score = min(1.0, sum(len(u) * p for u, (l, p) in zip(units, up) if l == lang) / total)
             cause = self._whole_text_cause(chars[lang], total, seen, score, lang, lines[at : at + len(units)], up, doc, units)
             if cause is None and (min_score is None or score >= min_score(lang)):
-                out[i] = DocumentLanguage(lang, score, found, False)
+                out[i] = (DocumentLanguage(lang, score, found, False), None)
                 continue
-            causes = self.whole_text_causes
-            causes[cause or "score under the minimum"] = causes.get(cause or "score under the minimum", 0) + 1
-            out[i] = found
-            again.append(i)
+            again[i] = (found, cause or "score under the minimum")
         if again:
-            for i, (lang, score) in zip(again, self.predict_many([plan[i][0] for i in again])):
-                out[i] = DocumentLanguage(lang, score, out[i], True)
+            for (i, (found, cause)), (lang, score) in zip(again.items(), self.predict_many([plan[i][0] for i in again])):
+                out[i] = (DocumentLanguage(lang, score, found, True), cause)
         return out

@@ -32,8 +32,8 @@ and, when needed, one more for the whole text of its mixed documents
 batch kernel (:mod:`pipeline.lang.fastpredict`: fastText's arithmetic, bit-identical labels and
 scores; another kind of model, or a machine without numba, uses the binding). fasttext's cost is per
 character read, so each distinct line is predicted once and paragraph lines already predicted in the
-worker (duplicates and boilerplate reach langid before dedup) are not predicted again — the same
-verdicts, fewer characters read.
+worker (duplicates and boilerplate reach langid before dedup) are not predicted again, and an exact
+repeat of a document gets the label remembered for it — the same verdicts, fewer characters read.
 """
 from __future__ import annotations
 

@@ -430,9 +430,15 @@ def test_stage_core_calls_predict_once_per_batch(monkeypatch):
     documents' paragraphs disagree), never one call per document."""
     c = core()
     calls = _counting(monkeypatch, c)
-    recs = [record("\n\n".join(by_lang(l)[19:21]), i) for i, l in enumerate(["en", "de", "ko", "zh", "ru", "it"] * 5)]
+    langs = ["en", "de", "ko", "zh", "ru", "it"] * 5
+    # distinct documents: the record number is a last paragraph of digits, left out by preparation
+    recs = [record("\n\n".join(by_lang(l)[19:21]) + f"\n\n{i}", i) for i, l in enumerate(langs)]
     c.process_batch(recs)
     assert len(calls) == 1 and len(calls[0]) == 60
+    # documents seen before (exact repeats) are not predicted again, and get the same labels
+    again = [record(r["text"], 100 + i) for i, r in enumerate(recs)]
+    c.process_batch(again)
+    assert len(calls) == 1 and [(r["lang"], r["lang_score"]) for r in again] == [(r["lang"], r["lang_score"]) for r in recs]
 
 
 def test_label_table_read_with_libyaml_equals_the_pure_python_reader():

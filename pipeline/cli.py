@@ -16,6 +16,7 @@ import sys
 from pipeline.config import ConfigError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+THREAD_ERROR_GRACE_SECONDS = 1.0  # how long a failing thread waits to learn whether Ctrl-C caused it
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -271,25 +272,32 @@ def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
 
     # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    interrupted = []
+    interrupted = threading.Event()
+    thread_hook = threading.excepthook
 
     def on_interrupt(*_):
         # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
         # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
-        # A terminal's Ctrl-C also stops local worker processes, and Beam's threads watching them
-        # raise in turn: consequences of the interrupt, not news.
-        interrupted.append(True)
+        interrupted.set()
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
-        threading.excepthook = lambda _args: None
         raise KeyboardInterrupt
 
+    def on_thread_exception(hook_args):
+        # A terminal's Ctrl-C also stops local worker processes, and Beam's threads watching them
+        # raise in turn — sometimes before this process's own handler has run. Such a thread waits
+        # a moment for the interrupt to register: consequences of the interrupt are not news.
+        if interrupted.wait(THREAD_ERROR_GRACE_SECONDS):
+            return
+        thread_hook(hook_args)
+
+    threading.excepthook = on_thread_exception
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         result = run(cfg, args.input, args.output, beam_args, overwrite=args.overwrite)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of the run itself is exit 1
-        if interrupted:
+        if interrupted.is_set():
             raise KeyboardInterrupt from None
         logging.getLogger("pipeline.run").debug("run failed", exc_info=True)
         from pipeline.trajectories.teachers import TeacherError
@@ -299,6 +307,8 @@ def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
         return EXIT_FAILURE
     finally:
         signal.signal(signal.SIGINT, previous)  # main() may be called in-process (tests, orchestrators)
+        if not interrupted.is_set():  # after an interrupt, Beam's threads may still be unwinding
+            threading.excepthook = thread_hook
     _print_stdout(format_summary(result))
     warning = empty_run_warning(result.summary)
     if warning:

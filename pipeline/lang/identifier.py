@@ -21,6 +21,7 @@ per-line C call in one Python loop; if the installed binding's list predict retu
 """
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from pathlib import Path
@@ -434,14 +435,16 @@ class LanguageIdentifier:
                 if res:
                     prob, lab = res[0]
                     found[j] = (norm(lab), min(1.0, float(prob)))
-        new = dict(zip(todo, found))
-        in_new, in_memo = new.get, memo.get
-        out = [in_new(line) or in_memo(line, _UND) for line in lines]  # a prediction is a non-empty tuple
-        for line, pred in new.items():
-            if len(line) <= PARAGRAPH_PREDICT_CHARS:
-                if len(memo) >= MEMO_ENTRIES:
-                    memo.clear()
-                memo[line] = pred
+        memo.update(zip(todo, found))
+        get = memo.get
+        out = [get(line, _UND) for line in lines]
+        # only paragraph-sized lines stay remembered, at most MEMO_ENTRIES of them (emptied when
+        # more): which lines are remembered changes no prediction, only what is predicted again
+        if max(map(len, todo)) > PARAGRAPH_PREDICT_CHARS:
+            for line in [line for line in todo if len(line) > PARAGRAPH_PREDICT_CHARS]:
+                del memo[line]
+        if len(memo) > MEMO_ENTRIES:
+            memo.clear()
         return out
 
     def predict(self, text: str) -> tuple[str, float]:
@@ -483,7 +486,7 @@ class LanguageIdentifier:
             cleared = _noise_cleared(marked)
             if cleared is not None:
                 whole = [" ".join(p.split()) for p in cleared.split(_SEP_MARK if breaks else "\n")]
-                doc = " ".join([w for w in whole if w])  # the separators between paragraphs are whitespace
+                doc = " ".join(filter(None, whole))  # the separators between paragraphs are whitespace
                 cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
                 units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]
                 if len(units) < MAX_PARAGRAPHS:
@@ -601,7 +604,16 @@ class LanguageIdentifier:
         found = {text: memo.get(text) for text in (t if isinstance(t, str) else "" for t in texts)}
         new = [text for text, hit in found.items() if hit is None]
         if new:
-            labelled = self._label_new_documents(new, shares, min_score)
+            # Labelling allocates many short-lived lists and tuples and no reference cycles: the
+            # cyclic collector, triggered by allocation counts, would only walk the heap in between.
+            collecting = gc.isenabled()
+            if collecting:
+                gc.disable()
+            try:
+                labelled = self._label_new_documents(new, shares, min_score)
+            finally:
+                if collecting:
+                    gc.enable()
             found.update(zip(new, labelled))
             size = sum(map(len, new))
             if self._doc_memo_size + size > self.doc_memo_chars:

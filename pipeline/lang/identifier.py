@@ -67,6 +67,8 @@ _NOISE_BY_FEATURE = _noise_variants()
 # every offset, so a document is cleaned in one pass and its paragraphs are slices of the result.
 _NOISE_CHAR = re.compile(rf"[\d{_MARKUP_CLASS}]")
 _ASCII_NOISE = str.maketrans({c: " " for c in "0123456789" + _MARKUP_CHARS})  # the same on ASCII text
+# … and with every whitespace character but the newline as a space too (str.split's ASCII whitespace)
+_ASCII_NOISE_SPACES = str.maketrans({c: " " for c in "0123456789" + _MARKUP_CHARS + "\t\x0b\x0c\r\x1c\x1d\x1e\x1f"})
 ONE_PASS_CHARS = 1 << 16  # a document's first this many characters are cleaned in one pass
 
 
@@ -82,16 +84,28 @@ def _features_between(text: str, start: int, end: int) -> bool:
             or find("://", start, end) >= 0 or find("www.", start, end) >= 0)
 
 
-def _noise_blanked(text: str) -> str:
+def _noise_blanked(text: str, spaces: bool = False) -> str:
     """``text`` with each noise character of _NOISE's variant 0 replaced by a space (same length):
-    a slice holding none of the four features, whitespace collapsed, is exactly its :func:`_clean`."""
+    a slice holding none of the four features, whitespace collapsed, is exactly its :func:`_clean`.
+    ``spaces``: every whitespace character but the newline becomes a space too (the same words)."""
     if text.isascii():
-        return text.translate(_ASCII_NOISE)
+        return text.translate(_ASCII_NOISE_SPACES if spaces else _ASCII_NOISE)
     # one table lookup per code point instead of a regex match attempt at each of them
     import numpy as np
 
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return _noise_blank_table()[points].tobytes().decode("utf-32-le", "surrogatepass")
+    return _noise_blank_table(spaces)[points].tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _collapsed(piece: str) -> str:
+    """``" ".join(piece.split())`` for a piece whose only whitespace is spaces and newlines (a piece
+    of :func:`_noise_cleared`'s result): most pieces have no run of spaces, and then replacing the
+    newlines and stripping the ends is the same, without a string per word."""
+    if "\n" in piece:
+        piece = piece.replace("\n", " ")
+    if "  " in piece:
+        return " ".join(piece.split())
+    return piece.strip(" ")
 
 
 def _noise_blanked_reference(text: str) -> str:
@@ -99,22 +113,23 @@ def _noise_blanked_reference(text: str) -> str:
     return _NOISE_CHAR.sub(" ", text)
 
 
-_NOISE_BLANK_TABLE = None
+_NOISE_BLANK_TABLES: dict[bool, Any] = {}
 
 
-def _noise_blank_table():
+def _noise_blank_table(spaces: bool = False):
     """uint32 per code point: the code point itself, or a space for a _NOISE_CHAR character (\\d is
-    every Unicode decimal digit). Built once per process from the regex itself, so both agree."""
-    global _NOISE_BLANK_TABLE
-    if _NOISE_BLANK_TABLE is None:
+    every Unicode decimal digit) and, with ``spaces``, for a whitespace character other than the
+    newline (\\s: str.split's whitespace). Built once per process from the regex itself, so both agree."""
+    if spaces not in _NOISE_BLANK_TABLES:
         import numpy as np
 
         table = np.arange(0x110000, dtype=np.uint32)
         every = table.tobytes().decode("utf-32-le", "surrogatepass")
-        for run in re.finditer(_NOISE_CHAR.pattern + "+", every):
+        pattern = rf"(?:{_NOISE_CHAR.pattern}|[^\S\n])+" if spaces else _NOISE_CHAR.pattern + "+"
+        for run in re.finditer(pattern, every):
             table[run.start() : run.end()] = ord(" ")
-        _NOISE_BLANK_TABLE = table
-    return _NOISE_BLANK_TABLE
+        _NOISE_BLANK_TABLES[spaces] = table
+    return _NOISE_BLANK_TABLES[spaces]
 
 
 _PARAGRAPHS = re.compile(r"\n[ \t\r\f\v]*\n")
@@ -190,19 +205,14 @@ def _clean(text: str, blanked: str | None = None) -> str:
         blanked = _noise_blanked(text)
     if not bits:
         return " ".join(blanked.split())
-    sub = _NOISE_BY_FEATURE[bits].sub
-    pieces, pos = [], 0
-    for start, end in _feature_words(text):
-        pieces += (blanked[pos:start], sub(" ", text[start:end]))
-        pos = end
-    pieces.append(blanked[pos:])
-    return " ".join("".join(pieces).split())
+    return " ".join(_with_feature_words_cleaned(text, blanked, bits).split())
 
 
 def _noise_cleared(text: str) -> str | None:
     """``text`` with every _NOISE match blanked, same length: a slice of it made of whole words
     (cut at whitespace), whitespace collapsed, is exactly :func:`_clean` of that slice of ``text``.
-    None when a tag may span whitespace (then slices are cleaned one by one).
+    None when a tag may span whitespace (then slices are cleaned one by one). Its only whitespace
+    characters are spaces and newlines (see :func:`_collapsed`).
 
     No match spans whitespace without a spaced tag, so a feature word's regex result, padded with
     spaces to the word's length, stands in for it; a variant that drops alternatives which cannot
@@ -211,14 +221,26 @@ def _noise_cleared(text: str) -> str | None:
     bits = _features(text)
     if bits & 4 and _SPACED_TAG.search(text):
         return None
-    blanked = _noise_blanked(text)
+    blanked = _noise_blanked(text, spaces=True)
     if not bits:
         return blanked
-    sub = _NOISE_BY_FEATURE[bits].sub
+    return _with_feature_words_cleaned(text, blanked, bits)
+
+
+def _with_feature_words_cleaned(text: str, blanked: str, bits: int) -> str:
+    """``blanked`` (``text`` with noise characters blanked) with each word of ``text`` holding a
+    feature mark replaced by its _NOISE variant result, padded with spaces to the word's length.
+
+    The feature words go through the regex in one call, joined by newlines: no _NOISE match holds
+    or starts at a newline and a word holds none, so each word's matches are those it has alone.
+    """
+    spans = _feature_words(text)
+    if not spans:
+        return blanked
+    cleaned = _NOISE_BY_FEATURE[bits].sub(" ", "\n".join([text[start:end] for start, end in spans])).split("\n")
     pieces, pos = [], 0
-    for start, end in _feature_words(text):
-        word = sub(" ", text[start:end])
-        pieces += (blanked[pos:start], word, " " * (end - start - len(word)))
+    for (start, end), word in zip(spans, cleaned):
+        pieces += (blanked[pos:start], word.ljust(end - start))
         pos = end
     pieces.append(blanked[pos:])
     return "".join(pieces)
@@ -485,7 +507,7 @@ class LanguageIdentifier:
             marked, breaks = _PARAGRAPHS.subn(_MARKED_BREAK, text)
             cleared = _noise_cleared(marked)
             if cleared is not None:
-                whole = [" ".join(p.split()) for p in cleared.split(_SEP_MARK if breaks else "\n")]
+                whole = [_collapsed(p) for p in cleared.split(_SEP_MARK if breaks else "\n")]
                 doc = " ".join(filter(None, whole))  # the separators between paragraphs are whitespace
                 cut = [w[:mc].rstrip() if len(w) > mc else w for w in whole]
                 units = [u for u in cut if len(u) >= PARAGRAPH_MIN_CHARS]

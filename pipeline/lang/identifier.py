@@ -120,15 +120,17 @@ def _noise_blank_table(spaces: bool = False):
     """uint32 per code point: the code point itself, or a space for a _NOISE_CHAR character (\\d is
     every Unicode decimal digit) and, with ``spaces``, for a whitespace character other than the
     newline (\\s: str.split's whitespace). Built once per process from the regex itself, so both agree."""
-    if spaces not in _NOISE_BLANK_TABLES:
+    if not _NOISE_BLANK_TABLES:
         import numpy as np
 
         table = np.arange(0x110000, dtype=np.uint32)
         every = table.tobytes().decode("utf-32-le", "surrogatepass")
-        pattern = rf"(?:{_NOISE_CHAR.pattern}|[^\S\n])+" if spaces else _NOISE_CHAR.pattern + "+"
-        for run in re.finditer(pattern, every):
+        for run in re.finditer(_NOISE_CHAR.pattern + "+", every):
             table[run.start() : run.end()] = ord(" ")
-        _NOISE_BLANK_TABLES[spaces] = table
+        with_spaces = table.copy()
+        for run in re.finditer(r"[^\S\n]+", every):
+            with_spaces[run.start() : run.end()] = ord(" ")
+        _NOISE_BLANK_TABLES.update({False: table, True: with_spaces})
     return _NOISE_BLANK_TABLES[spaces]
 
 

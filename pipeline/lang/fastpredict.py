@@ -428,10 +428,18 @@ class FastPredictor:
         """(label index, probability) per line; index -1 for a line with no token (probability 0).
         A line must not contain a newline (as with fasttext's predict)."""
         t = self.t
-        encoded = [line.encode("utf-8", "surrogatepass") for line in lines]
-        starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(e) for e in encoded], out=starts[1:])
-        text = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
+        # all lines encoded at once, each followed by a newline: a line's range then ends with its
+        # newline, which fastText reads (it predicts line + "\n") as the whitespace before the line's end
+        text = np.frombuffer("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n", dtype=np.uint8)
+        ends = np.flatnonzero(text == 10)
+        if len(ends) == len(lines):
+            starts = np.zeros(len(lines) + 1, dtype=np.int64)
+            starts[1:] = ends + 1
+        else:  # a line holding a newline itself (not a line fastText would predict as one): one by one
+            encoded = [line.encode("utf-8", "surrogatepass") for line in lines]
+            starts = np.zeros(len(encoded) + 1, dtype=np.int64)
+            np.cumsum([len(e) for e in encoded], out=starts[1:])
+            text = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8)
         out_label = np.empty(len(lines), dtype=np.int32)
         out_prob = np.empty(len(lines), dtype=np.float32)
         with self._lock:

@@ -158,8 +158,9 @@ SAME_SCRIPT_MIN_SCORE = 0.5  # … and their derived score says the model was su
 DERIVE_COVERAGE = 0.8
 # Predictions of paragraph-sized lines are remembered per identifier: navigation, footers and
 # duplicate documents repeat lines (langid runs before dedup), and fasttext's cost is per character.
-# A remembered line gives exactly the prediction the model would; the table is emptied when full,
-# which bounds it to about MEMO_ENTRIES x PARAGRAPH_PREDICT_CHARS characters.
+# A remembered line gives exactly the prediction the model would; the table is emptied after a call
+# takes it past MEMO_ENTRIES, which bounds it to about MEMO_ENTRIES x PARAGRAPH_PREDICT_CHARS characters
+# between calls.
 MEMO_ENTRIES = 16384
 # Whole documents repeat too (exact duplicates, before dedup): their labels are remembered by text, for
 # the same ``shares`` / ``min_score`` arguments; emptied past this many remembered characters.

@@ -1,5 +1,6 @@
 """Language ID preparation, round three: whitespace turned into spaces while noise is blanked, the
-cheaper collapse it allows, and the collector paused while a batch is labelled.
+cheaper collapse it allows, the collector paused while a batch is labelled, and the batch kernel's
+lines encoded in one piece.
 
 Oracles: ``str.isspace`` and the noise regex (``_noise_blanked_reference``) for the blanking table;
 ``" ".join(piece.split())`` for :func:`_collapsed`; ``prepare_parts(..., one_pass=False)`` (every
@@ -114,3 +115,21 @@ def test_remembered_lines_stay_bounded_and_paragraph_sized(ident, monkeypatch):
     assert ident.predict_many(lines[:5]) == first[:5]
     assert set(ident._memo) == set(lines[:5])  # under the bound: every paragraph line remembered
     assert ident.predict_many(lines[:5] + [""]) == first[:5] + [(identifier.UNDETERMINED, 0.0)]
+
+
+def test_kernel_call_encoded_in_one_piece_matches_the_binding_line_by_line(ident):
+    """The kernel's lines are encoded joined by newlines; a line holding a newline itself makes the
+    call encode line by line. Oracle: the binding's per-line C predict (the newline as a space,
+    which fastText reads the same)."""
+    if ident._native is None:
+        pytest.skip("the batch kernel cannot run on this machine (no numba, no prebuilt kernels)")
+    lines = [r[:180] for r in ROWS[:40:4]] + ["", "   ", "é", "日本語の文"]
+    with_newline = ["hello world\nthis is english", lines[1]]
+
+    def binding(line):
+        prob, label = ident._model.f.predict(line.replace("\n", " ") + "\n", 1, 0.0, "replace")[0]
+        return label, prob
+
+    for batch in (lines, with_newline):
+        label_ids, probs = ident._native.predict(batch)
+        assert [(ident._native.labels[i], p) for i, p in zip(label_ids.tolist(), probs.tolist())] == list(map(binding, batch))

@@ -154,9 +154,10 @@ class _ShardWriterFn(beam.DoFn):
     the output step emits); arrival order is kept up to the final stable sort by ``key``.
 
     A full shard is sorted, encoded and written on a helper thread (Arrow's sort, take, zstd and
-    Parquet encoding release the GIL) while the next one fills; one shard is written at a time, so
-    at most one full shard is held beside the one filling. A shard's info is emitted once it is
-    written: at the next shard's flush or at the bundle's end."""
+    Parquet encoding release the GIL) while the next one fills; the helper writes one shard at a
+    time, so at most one full shard is held beside the one filling. The bundle's last shard is
+    written by the bundle's own thread while the helper finishes the one before. A shard's info is
+    emitted once it is written: at the next shard's flush or at the bundle's end."""
 
     def __init__(self, table: str, staging: str, max_rows: int, max_bytes: int, run_id: str, key: str | None):
         self._table = table
@@ -237,7 +238,12 @@ class _ShardWriterFn(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        written = list(self._flush()) if self._rows else []
+        written = []
+        if self._rows:  # the last shard: written here, beside the helper's write of the one before
+            self._convert_pending()
+            batches, self._batches = self._batches, []
+            size, self._rows, self._bytes = self._bytes, 0, 0
+            written.append(self._write_shard(batches, size))
         if self._writing is not None:
             written.append(self._writing.result())
             self._writing = None

@@ -272,31 +272,34 @@ def test_rows_converted_in_parts_give_the_same_shard_bytes(tmp_path, monkeypatch
 
 
 def test_shards_written_on_the_helper_thread_come_out_in_order_one_at_a_time(tmp_path, monkeypatch):
-    """Each full shard is written beside the next one filling: every shard's info comes out (the
-    earlier ones at the next flush, the last at the bundle's end), and a shard is never started
-    before the one before it has been written."""
+    """Each full shard is written on one helper thread beside the next one filling, never two at
+    once there; the bundle's last shard on the bundle's own thread; every shard's info comes out."""
     import threading
 
     import pipeline.io.shards as shards
 
-    writing, overlaps, threads = [], [], set()
+    helper_busy, calls = [], []  # calls: (thread, helper writes already running)
     real = shards._ShardWriterFn._write_shard
+    main = threading.get_ident()
 
     def watched(self, batches, size):
-        overlaps.append(len(writing))
-        writing.append(1)
-        threads.add(threading.get_ident())
+        me = threading.get_ident()
+        calls.append((me, len(helper_busy)))
+        if me != main:
+            helper_busy.append(1)
         try:
             return real(self, batches, size)
         finally:
-            writing.pop()
+            if me != main:
+                helper_busy.pop()
 
     monkeypatch.setattr(shards._ShardWriterFn, "_write_shard", watched)
     recs = _records(40)
     batches = [output_batches(recs[i:i + 4], "run-1")[0] for i in range(0, 40, 4)]
     infos = _write(tmp_path, "documents", batches, 6, 1 << 30)
-    assert [i["rows"] for i in infos] == [6] * 6 + [4]
-    assert overlaps == [0] * 7 and threading.get_ident() not in threads
+    assert sorted(i["rows"] for i in infos) == [4] + [6] * 6
+    on_helper = [busy for t, busy in calls if t != main]
+    assert len(calls) == 7 and len({t for t, _ in calls if t != main}) == 1 and on_helper == [0] * 6
     got = sorted(r["doc_id"] for info in infos for r in _read(info).to_pylist())
     assert got == sorted(r["doc_id"] for r in recs)
 

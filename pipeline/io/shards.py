@@ -240,10 +240,7 @@ class _ShardWriterFn(beam.DoFn):
     def finish_bundle(self):
         written = []
         if self._rows:  # the last shard: written here, beside the helper's write of the one before
-            self._convert_pending()
-            batches, self._batches = self._batches, []
-            size, self._rows, self._bytes = self._bytes, 0, 0
-            written.append(self._write_shard(batches, size))
+            written.append(self._write_shard(*self._take_buffered()))
         if self._writing is not None:
             written.append(self._writing.result())
             self._writing = None
@@ -253,13 +250,18 @@ class _ShardWriterFn(beam.DoFn):
     def _flush(self) -> Iterator[dict]:
         """Hand the buffered rows to the writer thread as one shard, after the info of the shard
         written before it (waiting for that write to end: one shard written at a time)."""
-        self._convert_pending()
-        batches, self._batches = self._batches, []
-        size, self._rows, self._bytes = self._bytes, 0, 0
+        shard = self._take_buffered()
         previous, self._writing = self._writing, None
         if previous is not None:
             yield previous.result()
-        self._writing = self._writer.submit(self._write_shard, batches, size)
+        self._writing = self._writer.submit(self._write_shard, *shard)
+
+    def _take_buffered(self) -> tuple[list[pa.RecordBatch], int]:
+        """The buffered rows as batches, and their accounted bytes; the buffer starts over."""
+        self._convert_pending()
+        batches, self._batches = self._batches, []
+        size, self._rows, self._bytes = self._bytes, 0, 0
+        return batches, size
 
     def _write_shard(self, batches: list[pa.RecordBatch], size: int) -> dict:
         """Write ``batches`` (``size``: their accounted bytes) as one shard; its info."""

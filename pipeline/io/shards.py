@@ -18,6 +18,8 @@ import io
 import operator
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
 
 import apache_beam as beam
 import numpy as np
@@ -149,7 +151,13 @@ class _ShardWriterFn(beam.DoFn):
     ``max_rows`` rows or ``max_bytes`` (the table's large field in bytes + a per-row constant).
 
     Elements are row dicts, lists of row dicts, or ``pa.RecordBatch``es of the table's schema (what
-    the output step emits); arrival order is kept up to the final stable sort by ``key``."""
+    the output step emits); arrival order is kept up to the final stable sort by ``key``.
+
+    A full shard is sorted, encoded and written on a helper thread (Arrow's sort, take, zstd and
+    Parquet encoding release the GIL) while the next one fills; the helper writes one shard at a
+    time, so at most one full shard is held beside the one filling. The bundle's last shard is
+    written by the bundle's own thread while the helper finishes the one before. A shard's info is
+    emitted once it is written: at the next shard's flush or at the bundle's end."""
 
     def __init__(self, table: str, staging: str, max_rows: int, max_bytes: int, run_id: str, key: str | None):
         self._table = table
@@ -166,8 +174,15 @@ class _ShardWriterFn(beam.DoFn):
         self._size_field = _SIZE_FIELD.get(self._table)
         self._schema = TABLE_SCHEMAS[self._table]
         self._metadata = {"run_id": self._run_id, "table": self._table}
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"shard-writer-{self._table}")
+
+    def teardown(self):
+        writer = getattr(self, "_writer", None)
+        if writer is not None:
+            writer.shutdown(wait=True)
 
     def start_bundle(self):
+        self._writing = None  # the Future of the shard being written (its info)
         self._pending: list[dict] = []  # row dicts not yet converted, after every batch
         self._batches: list[pa.RecordBatch] = []
         self._rows = 0
@@ -184,7 +199,7 @@ class _ShardWriterFn(beam.DoFn):
             self._rows += 1
             self._bytes += _ROW_OVERHEAD + (len(row.get(field) or "") if field else 0)
             if self._rows >= self._max_rows or self._bytes >= self._max_bytes:
-                yield self._flush()
+                yield from self._flush()
             elif len(self._pending) >= _PENDING_ROWS:
                 self._convert_pending()
 
@@ -220,17 +235,36 @@ class _ShardWriterFn(beam.DoFn):
             self._batches.append(rb.slice(pos, cut + 1))
             self._rows += cut + 1
             pos += cut + 1
-            yield self._flush()
+            yield from self._flush()
 
     def finish_bundle(self):
-        if self._rows:
-            yield WindowedValue(self._flush(), MIN_TIMESTAMP, [GlobalWindow()])
+        written = []
+        if self._rows:  # the last shard: written here, beside the helper's write of the one before
+            written.append(self._write_shard(*self._take_buffered()))
+        if self._writing is not None:
+            written.append(self._writing.result())
+            self._writing = None
+        for info in written:
+            yield WindowedValue(info, MIN_TIMESTAMP, [GlobalWindow()])
 
-    def _flush(self) -> dict:
-        """Write the buffered rows as one shard; its info."""
+    def _flush(self) -> Iterator[dict]:
+        """Hand the buffered rows to the writer thread as one shard, after the info of the shard
+        written before it (waiting for that write to end: one shard written at a time)."""
+        shard = self._take_buffered()
+        previous, self._writing = self._writing, None
+        if previous is not None:
+            yield previous.result()
+        self._writing = self._writer.submit(self._write_shard, *shard)
+
+    def _take_buffered(self) -> tuple[list[pa.RecordBatch], int]:
+        """The buffered rows as batches, and their accounted bytes; the buffer starts over."""
         self._convert_pending()
         batches, self._batches = self._batches, []
         size, self._rows, self._bytes = self._bytes, 0, 0
+        return batches, size
+
+    def _write_shard(self, batches: list[pa.RecordBatch], size: int) -> dict:
+        """Write ``batches`` (``size``: their accounted bytes) as one shard; its info."""
         table = pa.Table.from_batches(batches, schema=self._schema)
         n = table.num_rows
         extra = {}

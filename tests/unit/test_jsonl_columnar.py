@@ -32,6 +32,8 @@ CASES: list[tuple[bytes, str]] = [
     ('{"text": "日本語のテキスト、全角\u3000空白", "meta": {"k": [1, {"z": null}], "s": "ü"}}'.encode(), "kept"),
     ('{"text": "\u3000先頭が全角空白", "id": "lead-ideographic-space"}'.encode(), "kept"),
     (b'{"text": "  leading spaces, then words"}', "kept"),
+    (b' \t{"text": "object after white space", "meta": {"a": [{"b": 1}]}}', "kept"),
+    (b'{"text": "Information, NaNa, Infinite and Inf-ish words: not literals", "meta": "NaN}"}', "kept"),
     (b'{"text": "NaN inside a string, and [NaN] and :Infinity too", "meta": "x, NaN"}', "kept"),
     (b'{"text": "with license", "license": "MIT", "source": "web", "id": null, "url": null}', "kept"),
     (b'{"text": "nested ok", "meta": ' + NESTED_OK + b"}", "kept"),
@@ -59,6 +61,8 @@ CASES: list[tuple[bytes, str]] = [
     (b'{"text": "bad ignored utf8", "meta": "\xed\xa0\x80"}', "invalid_utf8"),
     (b'{"text": "nan literal", "meta": NaN}', "parse_error"),
     (b'{"text": "inf literal", "meta": [1, -Infinity]}', "parse_error"),
+    (b'{"text": "inf literal last", "meta": Inf}', "parse_error"),
+    (b'{"text": "nan literal, tab", "meta": [NaN\t]}', "parse_error"),
     (b'{"text": "deep", "meta": ' + DEEP + b"}", "parse_error"),
     (b'{"text": "two"} {"text": "objects"}', "parse_error"),
     (b'{"text": "then null"} null', "parse_error"),
@@ -140,7 +144,8 @@ def test_every_line_the_record_path_does_not_keep_alike_is_refused_on_its_own():
     item = {**whole_file_item({"uri": "mem://x.jsonl", "format": "jsonl", "compression": None, "size": 0}), COLUMNAR: True}
     columns = jsonl.columnar_reader(Split(item, RunConfig(), "run-1"))
     plain = {b'{"text": "text twice", "text": "the second wins"}', b'{"text": "id via escaped key", "id": "x", "\\u0069d": "y"}',
-             b'{"text": "int id", "id": 17}', b'{"text": "float id", "id": 1e5}', b'{"text": "object id", "id": {"x": [1, 2]}, "url": true}'}
+             b'{"text": "int id", "id": 17}', b'{"text": "float id", "id": 1e5}', b'{"text": "object id", "id": {"x": [1, 2]}, "url": true}',
+             b' \t{"text": "object after white space", "meta": {"a": [{"b": 1}]}}'}  # a block's first byte must be its '{'
     for line, outcome in CASES:
         if outcome in ("blank", "record_too_large"):  # the line splitter's: never in a whole block
             continue
@@ -201,3 +206,20 @@ def test_every_white_space_character_starts_with_a_byte_the_blank_check_decodes(
     missed = [c for c in range(0x110000)
               if not 0xD800 <= c <= 0xDFFF and chr(c).isspace() and not jsonl._SPACE_LEADS[chr(c).encode()[0]]]
     assert missed == []
+
+
+@pytest.mark.parametrize("after", [b" ", b"\t", b"\n", b"\r", b"\f", b"\v", b",", b"]", b"}", b"x", b"", b"\xc2\xa0"])
+@pytest.mark.parametrize("literal", [b"NaN", b"Inf", b"Infinity", b"-Infinity", b"- NaN", b"Na", b"nan", b"Infinit"])
+@pytest.mark.parametrize("before", [b'{"a": ', b'{"a": [1,', b'{"a": "str ', b'{"a": "q\\" ', b'{"a": "e\\\\", "b": '])
+def test_the_re2_pass_rules_out_only_blocks_without_a_literal(before, literal, after):
+    """The one-pass RE2 check (``whole`` given) against the exact check alone (the reference):
+    literals in and out of strings, each character that may or may not end one."""
+    data = b'{"text": "a first line"}\n' + before + literal + after + b"\n"
+    whole = jsonl._as_binary(jsonl.pa.py_buffer(data))
+    assert jsonl._non_json_literal(data, whole) == jsonl._non_json_literal(data)
+    # the oracle for the cases it is plain about: a bare literal as a value, followed by what ends one
+    bare = not before.endswith((b'"str ', b'" ')) and literal.lstrip(b"- ") in (b"NaN", b"Inf", b"Infinity")
+    if bare and after in (b" ", b"\t", b"\n", b"\r", b"\f", b"\v", b",", b"]", b"}"):
+        assert jsonl._non_json_literal(data, whole)
+    if literal in (b"Na", b"nan", b"Infinit") or after in (b"x", b"\xc2\xa0"):
+        assert not jsonl._non_json_literal(data, whole)

@@ -269,3 +269,50 @@ def test_rows_converted_in_parts_give_the_same_shard_bytes(tmp_path, monkeypatch
     assert open(whole[0]["path"], "rb").read() == open(parts[0]["path"], "rb").read()
     got = sorted(_read(parts[0]).to_pylist(), key=lambda r: r["doc_id"])
     assert got == sorted(rows, key=lambda r: r["doc_id"])
+
+
+def test_shards_written_on_the_helper_thread_come_out_in_order_one_at_a_time(tmp_path, monkeypatch):
+    """Each full shard is written on one helper thread beside the next one filling, never two at
+    once there; the bundle's last shard on the bundle's own thread; every shard's info comes out."""
+    import threading
+
+    import pipeline.io.shards as shards
+
+    helper_busy, calls = [], []  # calls: (thread, helper writes already running)
+    real = shards._ShardWriterFn._write_shard
+    main = threading.get_ident()
+
+    def watched(self, batches, size):
+        me = threading.get_ident()
+        calls.append((me, len(helper_busy)))
+        if me != main:
+            helper_busy.append(1)
+        try:
+            return real(self, batches, size)
+        finally:
+            if me != main:
+                helper_busy.pop()
+
+    monkeypatch.setattr(shards._ShardWriterFn, "_write_shard", watched)
+    recs = _records(40)
+    batches = [output_batches(recs[i:i + 4], "run-1")[0] for i in range(0, 40, 4)]
+    infos = _write(tmp_path, "documents", batches, 6, 1 << 30)
+    assert sorted(i["rows"] for i in infos) == [4] + [6] * 6
+    on_helper = [busy for t, busy in calls if t != main]
+    assert len(calls) == 7 and len({t for t, _ in calls if t != main}) == 1 and on_helper == [0] * 6
+    got = sorted(r["doc_id"] for info in infos for r in _read(info).to_pylist())
+    assert got == sorted(r["doc_id"] for r in recs)
+
+
+def test_a_shard_that_fails_to_write_fails_the_bundle(tmp_path):
+    """An error on the writer thread reaches the runner (here: the staging folder is a file)."""
+    blocker = tmp_path / "staging"
+    blocker.write_text("not a folder")
+    fn = _ShardWriterFn("documents", str(blocker), 5, 1 << 30, "run-1", "doc_id")
+    fn.setup()
+    fn.start_bundle()
+    recs = _records(8)
+    with pytest.raises(Exception):
+        list(fn.process(output_batches(recs, "run-1")[0]))
+        list(fn.finish_bundle())
+    fn.teardown()

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from pipeline.io.readers.base import Reader, descend, field_label, register, stringify
@@ -221,11 +222,19 @@ _SPACE_LEADS = np.zeros(256, dtype=bool)
 _SPACE_LEADS[[0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0xC2, 0xE1, 0xE2, 0xE3]] = True
 
 
-def _non_json_literal(data: bytes) -> bool:
+# The same patterns for RE2 (pyarrow.compute), which finds that a block holds none of them in one
+# fast pass; Python's bytes ``\s`` is ASCII white space, spelled out here.
+_NON_JSON_LITERALS_RE2 = (r"NaN[ \t\n\r\f\v,\]}]", r"Inf(?:inity)?[ \t\n\r\f\v,\]}]")
+
+
+def _non_json_literal(data: bytes, whole: pa.BinaryArray | None = None) -> bool:
     """Whether ``data`` (lines of JSON) may hold a NaN or Infinity literal where a value goes:
     after ``:``, ``,`` or ``[`` (white space and a sign between) with an even number of unescaped
     quotes before it on its line. Exact for a line that is valid JSON apart from such literals;
-    pyarrow's parser refuses any other line."""
+    pyarrow's parser refuses any other line. ``whole``: ``data`` as a one-value binary array
+    (:func:`_as_binary`), to rule out every literal at once before the exact check."""
+    if whole is not None and not any(pc.match_substring_regex(whole, pattern)[0].as_py() for pattern in _NON_JSON_LITERALS_RE2):
+        return False
     for literal in _NON_JSON_LITERALS:
         for hit in literal.finditer(data):
             at = hit.start()
@@ -237,6 +246,11 @@ def _non_json_literal(data: bytes) -> bool:
                 if line.replace(b"\\\\", b"").replace(b'\\"', b"").count(b'"') % 2 == 0:
                     return True
     return False
+
+
+def _as_binary(buffer: pa.Buffer) -> pa.BinaryArray:
+    """``buffer`` as a one-value binary array (no copy)."""
+    return pa.Array.from_buffers(pa.binary(), 1, [None, pa.py_buffer(np.array([0, buffer.size], dtype=np.int32)), buffer])
 
 
 def _utf8_valid(buffer: pa.Buffer) -> bool:
@@ -285,14 +299,18 @@ def columnar_reader(sp: Split) -> Callable[[int, bytes], pa.RecordBatch | None] 
         # (blank lines and lines without one never reach pyarrow: it mishandles a leading `null`),
         # and no line more brackets than orjson nests. With no blank line, pyarrow gives each
         # line at least one row; a line holding more than one value is caught by the row count.
-        brackets = data.translate(None, _NOT_STRUCTURE).split(b"\n")
-        n = len(brackets) - 1
-        if data[:1] != b"{" or any(line[:1] != b"{" for line in brackets[:n]) or max(map(len, brackets)) > _MAX_NESTING:
+        # (``data`` ends with a newline: a line without a bracket leaves "\n\n", one whose first
+        # bracket is a '[' leaves "\n[", and the first line must start with its '{'.)
+        structure = data.translate(None, _NOT_STRUCTURE)
+        n = structure.count(b"\n")
+        if data[:1] != b"{" or b"\n\n" in structure or b"\n[" in structure:
             return None
-        if _non_json_literal(data):
+        if len(structure) - n > _MAX_NESTING and max(map(len, structure.split(b"\n"))) > _MAX_NESTING:
             return None
         buffer = pa.py_buffer(data)
         if not _utf8_valid(buffer):
+            return None
+        if _non_json_literal(data, _as_binary(buffer)):
             return None
         try:
             table = pj.read_json(pa.BufferReader(buffer), parse_options=parse_options,

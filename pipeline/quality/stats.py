@@ -232,6 +232,7 @@ class TextBatch:
         self.n_tokens, self.n_letter_tokens, self.n_cjk, self.n_digit_words = n_tokens, n_letter_tokens, n_cjk, n_digit_words
         self.texts, self.langs, self.lows, self._flags = texts, langs, lows, flags
         self._docs: dict[int, DocStats] = {}
+        self._counts: dict[tuple, np.ndarray] = {}
 
     def doc(self, i: int) -> DocStats:
         """The :class:`DocStats` of text ``i``, made on first use, holding views of the batch's arrays."""
@@ -256,9 +257,30 @@ class TextBatch:
             )
         return s
 
+    def lower_chars_in(self, chars: tuple[str, ...]) -> np.ndarray:
+        """Per text: occurrences of the single characters ``chars`` in its lower-cased text
+        (``sum(low.count(c) for c in chars)`` for distinct characters)."""
+        key = ("chars", chars)
+        hit = self._counts.get(key)
+        if hit is None:
+            at = _positions_of(self.lower_cps, chars)
+            hit = self._counts[key] = np.searchsorted(at, self.lower_end) - np.searchsorted(at, self.lower_start)
+        return hit
+
     @property
     def docs(self) -> list[DocStats]:
         return [self.doc(i) for i in range(len(self.texts))]
+
+
+def _positions_of(cps: np.ndarray, chars: tuple[str, ...]) -> np.ndarray:
+    """Ascending indexes of ``cps`` holding one of the single characters ``chars``."""
+    if any(len(c) != 1 for c in chars):
+        raise ValueError(f"single characters expected, got {chars!r}")
+    codes = [ord(c) for c in dict.fromkeys(chars)]
+    hit = cps == codes[0]
+    for code in codes[1:]:
+        hit |= cps == code
+    return np.flatnonzero(hit)
 
 
 class BatchLines:
@@ -282,6 +304,19 @@ class BatchLines:
             offs = np.zeros(len(affixes) + 1, dtype=np.int64)
             np.cumsum([len(a) for a in affixes], out=offs[1:])
             hit = self._counts[key] = count_affixed(self.cps, self.starts, self.ends, self.bounds, pat, offs, at_end)
+        return hit
+
+    def holding(self, chars: tuple[str, ...]) -> np.ndarray:
+        """Per text: its lines holding one of the single characters ``chars``."""
+        key = ("holding", chars)
+        hit = self._counts.get(key)
+        if hit is None:
+            at = _positions_of(self.cps, chars)
+            line = np.searchsorted(self.starts, at, "right") - 1  # the last line starting at or before
+            inside = line >= 0
+            inside[inside] = at[inside] < self.ends[line[inside]]  # not in the stripped part or between lines
+            lines = np.unique(line[inside])
+            hit = self._counts[key] = np.searchsorted(lines, self.bounds[1:]) - np.searchsorted(lines, self.bounds[:-1])
         return hit
 
     def short(self, chars: int) -> np.ndarray:

@@ -38,6 +38,95 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+# a word of at most _PACKED_CHARS characters of [a-z0-9] as one integer: base 37, a-z = 1…26,
+# 0-9 = 27…36 (0: not a word character), so two such words get the same number only if they are equal
+_PACKED_CHARS = 12  # 37**12 < 2**64
+_PACK_CODE = np.zeros(129, dtype=np.uint64)  # code point (128: any larger one) -> digit
+_PACK_CODE[ord("a") : ord("z") + 1] = np.arange(1, 27, dtype=np.uint64)
+_PACK_CODE[ord("0") : ord("9") + 1] = np.arange(27, 37, dtype=np.uint64)
+_INVERSE_37 = pow(37, -1, 1 << 64)  # 37 is odd: invertible modulo 2**64
+_BATCH_CHARS = 1 << 21
+
+
+def packed_word(word: str) -> int:
+    return sum(int(_PACK_CODE[ord(c)]) * 37**k for k, c in enumerate(word))
+
+
+class WordIds:
+    """``[vocab.get(w, 0) for w in tokenize(text)]`` from the lower-cased text's code points, with no
+    Python step per word: words are the runs of [a-z0-9] (``_TOKEN``). A word's packed number
+    (:func:`packed_word`) is a difference of prefix sums of digit × 37**position, shifted back by the
+    inverse power of its start (all modulo 2**64, exact below 2**64), looked up in the sorted packed
+    vocabulary; the rare longer word is a dict lookup."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.vocab = vocab
+        short = {w: i for w, i in vocab.items() if len(w) <= _PACKED_CHARS and _TOKEN.fullmatch(w)}
+        packed = np.array([packed_word(w) for w in short], dtype=np.uint64)
+        order = np.argsort(packed)
+        self.keys = packed[order]
+        self.ids = np.array(list(short.values()), dtype=np.uint64)[order]
+        self._powers = self._inverse_powers = np.ones(1, dtype=np.uint64)
+
+    def _grow(self, n: int) -> None:
+        """37**k and 37**-k modulo 2**64 for k < n (at least; doubled as texts get longer)."""
+        size = max(n, 2 * len(self._powers))
+        self._powers = _power_table(37, size)
+        self._inverse_powers = _power_table(_INVERSE_37, size)
+
+    def __call__(self, low: str) -> np.ndarray:
+        """The vocabulary id (0: none) of each word of lower-cased ``low``, in text order."""
+        return self._ids(low)[0]
+
+    def batch(self, lows: list[str]) -> list[np.ndarray]:
+        """:meth:`__call__` of each lower-cased text, computed together (joined by a newline, which no
+        word crosses) in runs of up to ``_BATCH_CHARS`` characters (the arrays take ~40 bytes a character)."""
+        out: list[np.ndarray] = []
+        lo = 0
+        while lo < len(lows):
+            hi, chars = lo + 1, len(lows[lo])
+            while hi < len(lows) and chars + len(lows[hi]) <= _BATCH_CHARS:
+                chars += len(lows[hi])
+                hi += 1
+            run = lows[lo:hi]
+            ids, starts = self._ids("\n".join(run))
+            offsets = np.zeros(len(run) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, run), dtype=np.int64, count=len(run)) + 1, out=offsets[1:])
+            bounds = np.searchsorted(starts, offsets).tolist()
+            out += [ids[a:b] for a, b in zip(bounds, bounds[1:])]
+            lo = hi
+        return out
+
+    def _ids(self, low: str) -> tuple[np.ndarray, np.ndarray]:
+        """(id of each word, its first character's index) of ``low``."""
+        cps = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        code = _PACK_CODE[np.minimum(cps, 128)]
+        edges = run_edges(code != 0)
+        starts, ends = edges[::2], edges[1::2]
+        if not len(starts):
+            return np.zeros(0, dtype=np.uint64), starts
+        if len(cps) >= len(self._powers):
+            self._grow(len(cps) + 1)
+        prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
+        np.cumsum(code * self._powers[: len(cps)], out=prefix[1:])
+        packed = (prefix[ends] - prefix[starts]) * self._inverse_powers[starts]
+        long = (ends - starts) > _PACKED_CHARS
+        at = np.searchsorted(self.keys, packed)
+        np.minimum(at, len(self.keys) - 1, out=at)
+        ids = np.where((self.keys[at] == packed) & ~long, self.ids[at], np.uint64(0))
+        get = self.vocab.get
+        for j in np.flatnonzero(long).tolist():
+            ids[j] = get(low[starts[j] : ends[j]], 0)
+        return ids, starts
+
+
+def _power_table(base: int, n: int) -> np.ndarray:
+    """base**k modulo 2**64 for k < n."""
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    return np.cumprod(out, out=out)
+
+
 _ALIAS_TOKEN = re.compile(r"[a-z]+|[0-9]+|\+")
 ALIAS_FILLER = frozenset(
     "the a an license licence licensed version ver v international unported generic public only".split()
@@ -411,6 +500,7 @@ class LicenseMatcher:
         self.required = {int(i): v for i, v in meta["required"].items()}
         min_cov = np.array(meta["min_coverage"], dtype=np.float64)
         self.vocab: dict[str, int] = dict(zip(meta["words"], range(1, len(meta["words"]) + 1)))
+        self.word_ids = WordIds(self.vocab)
         self.gram_keys = arrays["gram_keys"]  # every distinct reference 4-gram, sorted
         self.gram_starts = arrays["gram_starts"]  # its references: post_refs[gram_starts[i]:gram_starts[i + 1]]
         self.post_refs = arrays["post_refs"]
@@ -514,15 +604,20 @@ class LicenseMatcher:
         ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
         return ok & (counts > 0)
 
-    def match(self, text: str, reference: bool = False) -> list[Match]:
-        """The references found in ``text``, by document position. ``reference=True`` resolves
-        overlaps with :func:`_resolve` over every candidate (the plain path the tests compare
-        :func:`_resolve_candidates` with)."""
-        toks = tokenize(text)
-        if len(toks) < self.n:
+    def match(self, text: str, reference: bool = False, low: str | None = None, ids: np.ndarray | None = None) -> list[Match]:
+        """The references found in ``text``, by document position; ``low``: ``text.lower()``, ``ids``:
+        ``word_ids(low)`` if the caller has them. ``reference=True`` resolves overlaps with :func:`_resolve` over every
+        candidate and looks words up one by one (the plain path the tests compare
+        :func:`_resolve_candidates` and :class:`WordIds` with)."""
+        if reference:
+            toks = tokenize(text)
+            ids = np.fromiter(map(self.vocab.get, toks, repeat(0)), dtype=np.uint64, count=len(toks))
+        else:
+            toks = None
+            if ids is None:
+                ids = self.word_ids(text.lower() if low is None else low)
+        if len(ids) < self.n:
             return []
-        get = self.vocab.get
-        ids = np.fromiter(map(get, toks, repeat(0)), dtype=np.uint64, count=len(toks))
         grams = self._grams(ids)
         zero = ids == 0
         if zero.any():  # a 4-gram containing a word no reference has matches nothing
@@ -543,6 +638,7 @@ class LicenseMatcher:
             joined = None
             for ref in np.flatnonzero(ok).tolist():
                 if ref in self.required:
+                    toks = tokenize(text) if toks is None else toks
                     joined = joined or " " + " ".join(toks) + " "
                     ok[ref] = all(f" {phrase} " in joined for phrase in self.required[ref])
         if not ok.any():

@@ -75,15 +75,24 @@ def b_stop_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     spec = p["_stopwords"].get(langs.pop() or "")
     if spec is None:  # no list for this language: not judged
         return np.full(len(texts), np.nan)
-    if spec["mode"] == "chars":  # occurrences of the listed characters in the lower-cased text
-        return batch.lower_chars_in(spec["_chars"])[texts].astype(np.float64)
+    if spec["mode"] == "chars":  # occurrences of the listed characters (C scans, no per-document pass)
+        chars, lows = spec["_chars"], batch.lows
+        return np.array([sum(lows[t].count(c) for c in chars) for t in texts.tolist()], dtype=np.float64)
     table = spec.get("_hash_table")
     if table is None:  # the list as the kernel's hash set, built once per rule set
         table = spec["_hash_table"] = compiled.hash_set(spec["_hashes"])
     words = batch.words
-    by_suffix = spec["mode"] == "suffix"
-    last_cps = batch.lower_cps[words.ends - 1] if by_suffix and len(words.ends) else np.zeros(0, dtype=np.uint32)
-    return compiled.stop_word_counts(words.hashes, words.text_bounds, texts, *table, last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
+    if spec["mode"] != "suffix":
+        return compiled.stop_word_counts(words.hashes, words.text_bounds, texts, *table, np.zeros(0, dtype=np.uint32),
+                                         spec["_suffix_cps"], False).astype(np.float64)
+    # by suffix: the last characters of these texts' words only (not of the whole batch's)
+    first, end = words.text_bounds[texts], words.text_bounds[texts + 1]
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(end - first, out=bounds[1:])
+    at = np.repeat(first - bounds[:-1], end - first) + np.arange(bounds[-1], dtype=np.int64)
+    last_cps = batch.lower_cps[words.ends[at] - 1]
+    return compiled.stop_word_counts(words.hashes[at], bounds, np.arange(len(texts), dtype=np.int64), *table, last_cps,
+                                     spec["_suffix_cps"], True).astype(np.float64)
 
 
 def b_line_pattern(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
@@ -91,15 +100,16 @@ def b_line_pattern(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     counted over the batch's lines at once; for any other pattern, the texts its first tests
     (needed characters, lower-case literal) rule out measure 0.0 without a per-document pass."""
     needles, run = p.get("_needles"), p.get("_lowercase_run")
-    if needles is not None and needles[1]:
-        return _line_share(batch, texts, batch.lines.holding(needles[0]))
     out = np.zeros(len(texts), dtype=np.float64)
     all_texts, lows = batch.texts, batch.lows
     chars = needles[0] if needles is not None else ()
-    maybe = [j for j, t in enumerate(texts.tolist())
-             if (not chars or any(c in all_texts[t] for c in chars)) and (run is None or run in lows[t])]
-    if maybe:
-        out[maybe] = _per_document(batch, texts[maybe], p)
+    maybe = np.array([j for j, t in enumerate(texts.tolist())
+                      if (not chars or any(c in all_texts[t] for c in chars)) and (run is None or run in lows[t])], dtype=np.int64)
+    if len(maybe):
+        if needles is not None and needles[1]:  # a line matches exactly when it holds one of the characters
+            out[maybe] = _line_share(batch, texts[maybe], batch.lines.holding(chars))
+        else:
+            out[maybe] = _per_document(batch, texts[maybe], p)
     return out
 
 

@@ -12,6 +12,7 @@ it, so the fixed cost of an array operation is paid per batch, not per document.
 """
 from __future__ import annotations
 
+import functools
 import re
 from itertools import repeat
 from typing import Any, Callable
@@ -257,16 +258,6 @@ class TextBatch:
             )
         return s
 
-    def lower_chars_in(self, chars: tuple[str, ...]) -> np.ndarray:
-        """Per text: occurrences of the single characters ``chars`` in its lower-cased text
-        (``sum(low.count(c) for c in chars)`` for distinct characters)."""
-        key = ("chars", chars)
-        hit = self._counts.get(key)
-        if hit is None:
-            at = _positions_of(self.lower_cps, chars)
-            hit = self._counts[key] = np.searchsorted(at, self.lower_end) - np.searchsorted(at, self.lower_start)
-        return hit
-
     @property
     def docs(self) -> list[DocStats]:
         return [self.doc(i) for i in range(len(self.texts))]
@@ -274,13 +265,17 @@ class TextBatch:
 
 def _positions_of(cps: np.ndarray, chars: tuple[str, ...]) -> np.ndarray:
     """Ascending indexes of ``cps`` holding one of the single characters ``chars``."""
+    return np.flatnonzero(_char_table(chars)[cps])
+
+
+@functools.lru_cache(maxsize=64)
+def _char_table(chars: tuple[str, ...]) -> np.ndarray:
+    """Per code point (all of Unicode): whether it is one of the single characters ``chars``."""
     if any(len(c) != 1 for c in chars):
         raise ValueError(f"single characters expected, got {chars!r}")
-    codes = [ord(c) for c in dict.fromkeys(chars)]
-    hit = cps == codes[0]
-    for code in codes[1:]:
-        hit |= cps == code
-    return np.flatnonzero(hit)
+    table = np.zeros(0x110000, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    return table
 
 
 class BatchLines:

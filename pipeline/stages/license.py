@@ -426,12 +426,12 @@ class LicenseDetector(StageCore):
         """Whether the lower-cased text holds any signal keyword (license or copyright wording)."""
         return self._keyword_scan.any_in(low)
 
-    def analyse(self, text: str) -> Findings:
-        """License expression and copyright notices found in ``text`` (no policy applied)."""
+    def analyse(self, text: str, prepared: tuple | None = None) -> Findings:
+        """License expression and copyright notices found in ``text`` (no policy applied);
+        ``prepared``: what :meth:`_prepare` gave for it."""
         if not isinstance(text, str) or not text:
             return _EMPTY
-        low = text.lower()
-        present = self._keyword_scan.found_in(low)
+        low, present, word_ids = prepared or self._prepare([text])[0]
         if not present:
             return _EMPTY
         found: list[tuple[str, str]] = []  # (expression, via)
@@ -456,7 +456,7 @@ class LicenseDetector(StageCore):
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             stated: set[str] | None = None  # CC elements the text states, computed on first need
-            matches = self.matcher.match(text)
+            matches = self.matcher.match(text, low=low, ids=word_ids)
             region: _Region | None = None
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
             named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
@@ -833,8 +833,20 @@ class LicenseDetector(StageCore):
         op = "OR" if self.dual is not None and self.dual.search(text) else "AND"
         return self.normalizer.combine(uniq, op)
 
+    def _prepare(self, texts: list[str]) -> list[tuple[str, set[str], np.ndarray | None]]:
+        """Per text: its lower-cased form, the signal keywords in it and, when a license keyword is
+        there (the matcher runs), its matcher word ids — those computed for all the texts at once."""
+        lows = [t.lower() for t in texts]
+        found_in, license_keywords = self._keyword_scan.found_in, self.license_keywords
+        present = [found_in(low) if low else set() for low in lows]
+        matched = [i for i, keys in enumerate(present) if not license_keywords.isdisjoint(keys)]
+        word_ids: list[np.ndarray | None] = [None] * len(texts)
+        for i, ids in zip(matched, self.matcher.word_ids.batch([lows[i] for i in matched])):
+            word_ids[i] = ids
+        return list(zip(lows, present, word_ids))
+
     # -- decision --------------------------------------------------------------------------------
-    def process(self, record: dict) -> Verdict:
+    def process(self, record: dict, prepared: tuple | None = None) -> Verdict:
         cfg = self.config.license
         if not cfg.enabled:
             return keep()
@@ -843,7 +855,7 @@ class LicenseDetector(StageCore):
             if signal:
                 return drop(Reason.OPT_OUT, signal)
         text = record.get("text")
-        findings = self.analyse(text if isinstance(text, str) else "")
+        findings = self.analyse(text if isinstance(text, str) else "", prepared)
         found = findings.expression
         record["copyright"] = self.copyright.strings(findings.notices)
 
@@ -926,8 +938,11 @@ class LicenseDetector(StageCore):
         return quarantine(Reason.LICENSE_REVIEW, detail)
 
     def process_batch(self, records: list[dict]) -> list[Verdict]:
+        if not self.config.license.enabled:
+            return [keep() for _ in records]
+        texts = [t if isinstance(t := r.get("text"), str) else "" for r in records]
         process = self.process
-        return [process(r) for r in records]
+        return [process(r, p) for r, p in zip(records, self._prepare(texts))]
 
 
 def _load_yaml(path) -> dict:

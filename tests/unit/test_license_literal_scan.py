@@ -296,3 +296,47 @@ def test_the_time_limit_holds_for_all_the_starts_together():
         starts.finditer(text, text.lower(), False)
     assert err.value.rule == "test.slow"
     assert time.monotonic() - began < 3  # one limit for the whole search, not one per start
+
+
+def test_word_ids_are_the_vocabulary_ids_of_the_tokenised_words(core, monkeypatch):  # noqa: F811
+    """:class:`WordIds` (packed words looked up in one vectorised pass, alone or for many texts
+    at once) gives ``vocab.get(word, 0)`` for every word ``tokenize`` finds, on real texts and
+    on words at and past the packed length, digits, folding characters and a lone surrogate."""
+    from itertools import repeat
+
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    word_ids = core.matcher.word_ids
+    vocab = core.matcher.vocab
+    long_words = sorted((w for w in vocab if len(w) > spdx._PACKED_CHARS), key=len)[:5]
+    edge_words = [w for w in vocab if len(w) == spdx._PACKED_CHARS][:5] + long_words + [w[:-1] for w in long_words]
+    texts = [t.lower() for t in _texts(core)] + [
+        " ".join(edge_words), "-".join(edge_words) + "zz", "gpl2 v2.0 \u212aelvin licen\u017fe x\ud800y 0000000000000 zzzzzzzzzzzzz",
+        "aaaaaaaaaaaa aaaaaaaaaaaaa 999999999999 9999999999999 a0 0a", "\n\n", ""]
+
+    def plain(low: str) -> np.ndarray:
+        return np.fromiter(map(vocab.get, spdx.tokenize(low), repeat(0)), dtype=np.uint64)
+
+    expected = [plain(low) for low in texts]
+    assert sum(int((ids > 0).sum()) for ids in expected) > 10000 and any((ids == 0).any() for ids in expected)
+    assert all(np.array_equal(word_ids(low), want) for low, want in zip(texts, expected))
+    assert all(np.array_equal(got, want) for got, want in zip(word_ids.batch(texts), expected))
+    monkeypatch.setattr(spdx, "_BATCH_CHARS", 3000)  # runs of a few texts, a longer text alone
+    assert all(np.array_equal(got, want) for got, want in zip(word_ids.batch(texts), expected))
+
+
+def test_a_batch_is_judged_as_its_records_one_by_one(core):  # noqa: F811
+    """``process_batch`` (words of all texts looked up together) gives the records and verdicts
+    ``process`` gives record by record."""
+    from pipeline.records import new_record
+
+    texts = _texts(core)
+    one = [new_record(source_uri="t", record_index=i, text=t) for i, t in enumerate(texts)]
+    many = [dict(r) for r in one]
+    single = [core.process(r) for r in one]
+    batched = core.process_batch(many)
+    assert [(v.action, v.reason, v.detail) for v in batched] == [(v.action, v.reason, v.detail) for v in single]
+    assert many == one
+    assert sum(v.detail is not None and "found" in v.detail for v in single) > 10

@@ -299,17 +299,3 @@ def test_line_pattern_over_the_batch_equals_the_regex_per_line(documents, patter
     assert _fast(rules, docs, True) == expected
     assert any(f[0][1]["value"] > 0 for f in expected), "the pattern matches no line: the comparison would be weak"
 
-
-def test_stop_word_characters_counted_over_the_batch_equal_str_count(documents):
-    """Counting listed characters (``mode: chars``) over the batch equals ``str.count`` per text."""
-    from pipeline.quality.stats import TextBatch
-
-    stopwords = yaml.safe_load((RULES_FILE.parent / "stopwords.yaml").read_text(encoding="utf-8"))["languages"]
-    char_lists = [tuple(dict.fromkeys(str(s["chars"]))) for s in stopwords.values() if s.get("mode") == "chars"]
-    assert char_lists, "no character list in stopwords.yaml"
-    texts = [t for t, _ in documents] + ["的的是 ΣΊΣΥΦΟΣ 𠀀 İ\n的"]
-    batch = TextBatch(texts, [None] * len(texts))
-    for chars in [*char_lists, ("Σ", "𠀀", "i", "\u0307")]:
-        counted = batch.lower_chars_in(chars).tolist()
-        assert counted == [sum(t.lower().count(c) for c in chars) for t in texts]
-        assert any(counted)

@@ -66,13 +66,16 @@ class WordIds:
         order = np.argsort(packed)
         self.keys = packed[order]
         self.ids = np.array(list(short.values()), dtype=np.uint64)[order]
-        self._powers = self._inverse_powers = np.ones(1, dtype=np.uint64)
+        self._powers = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
-    def _grow(self, n: int) -> None:
-        """37**k and 37**-k modulo 2**64 for k < n (at least; doubled as texts get longer)."""
-        size = max(n, 2 * len(self._powers))
-        self._powers = _power_table(37, size)
-        self._inverse_powers = _power_table(_INVERSE_37, size)
+    def _powers_for(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """37**k and 37**-k modulo 2**64 for k < n at least (grown by doubling; one tuple, so a
+        thread never reads a new table with an old one)."""
+        powers = self._powers
+        if len(powers[0]) < n:
+            size = max(n, 2 * len(powers[0]))
+            powers = self._powers = (_power_table(37, size), _power_table(_INVERSE_37, size))
+        return powers
 
     def __call__(self, low: str) -> np.ndarray:
         """The vocabulary id (0: none) of each word of lower-cased ``low``, in text order."""
@@ -99,17 +102,13 @@ class WordIds:
 
     def _ids(self, low: str) -> tuple[np.ndarray, np.ndarray]:
         """(id of each word, its first character's index) of ``low``."""
-        cps = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        code = _PACK_CODE[np.minimum(cps, 128)]
-        edges = run_edges(code != 0)
-        starts, ends = edges[::2], edges[1::2]
+        cps, starts, ends = word_bounds(low)
         if not len(starts):
             return np.zeros(0, dtype=np.uint64), starts
-        if len(cps) >= len(self._powers):
-            self._grow(len(cps) + 1)
+        powers, inverse_powers = self._powers_for(len(cps))
         prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
-        np.cumsum(code * self._powers[: len(cps)], out=prefix[1:])
-        packed = (prefix[ends] - prefix[starts]) * self._inverse_powers[starts]
+        np.cumsum(_PACK_CODE[np.minimum(cps, 128)] * powers[: len(cps)], out=prefix[1:])
+        packed = (prefix[ends] - prefix[starts]) * inverse_powers[starts]
         long = (ends - starts) > _PACKED_CHARS
         at = np.searchsorted(self.keys, packed)
         np.minimum(at, len(self.keys) - 1, out=at)
@@ -118,6 +117,17 @@ class WordIds:
         for j in np.flatnonzero(long).tolist():
             ids[j] = get(low[starts[j] : ends[j]], 0)
         return ids, starts
+
+
+def word_bounds(low: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points, word starts, word ends) of lower-cased ``low``: the words of :func:`tokenize`
+    (``[a-z0-9]+``) from one vectorised pass instead of a match object per word."""
+    if low.isascii():
+        cps = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+    else:  # lone surrogates (from JSON escapes) are code points like any other here
+        cps = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    edges = run_edges(((cps >= 97) & (cps <= 122)) | ((cps >= 48) & (cps <= 57)))
+    return cps, edges[::2], edges[1::2]
 
 
 def _power_table(base: int, n: int) -> np.ndarray:
@@ -180,8 +190,9 @@ class Match:
     ref_words: int = 0  # words of that reference text
 
 
-def _remember(cache: dict, key, value):
-    """``cache[key] = value``, the cache emptied first when it has grown past its bound."""
+def remember(cache: dict, key, value):
+    """``cache[key] = value``, the cache emptied first when it has grown to its bound (keys come
+    from documents: an unbounded cache would grow with the corpus); returns ``value``."""
     if len(cache) >= _CACHE_BOUND:
         cache.clear()
     cache[key] = value
@@ -212,7 +223,7 @@ class SpdxNormalizer:
         hit = self._normal.get(value)
         if hit is None:
             expr, unknown = self._normalize(value)
-            hit = _remember(self._normal, value, (expr, tuple(unknown)))
+            hit = remember(self._normal, value, (expr, tuple(unknown)))
         return hit[0], list(hit[1])
 
     def _normalize(self, value: str | None) -> tuple[str | None, list[str]]:
@@ -239,7 +250,7 @@ class SpdxNormalizer:
     def keys(self, expression: str) -> list[str]:
         hit = self._keys.get(expression)
         if hit is None:
-            hit = _remember(self._keys, expression, tuple(self._parsed_keys(expression)))
+            hit = remember(self._keys, expression, tuple(self._parsed_keys(expression)))
         return list(hit)
 
     def _parsed_keys(self, expression: str) -> list[str]:
@@ -251,7 +262,7 @@ class SpdxNormalizer:
     def combine(self, expressions: list[str], op: str) -> str | None:
         key = (tuple(expressions), op)
         if key not in self._combined:
-            _remember(self._combined, key, self._combine(expressions, op))
+            remember(self._combined, key, self._combine(expressions, op))
         return self._combined[key]
 
     def _combine(self, expressions: list[str], op: str) -> str | None:

@@ -53,11 +53,13 @@ from pipeline.compliance.spdx import (
     alias_key,
     alias_key_of,
     ALIAS_FILLER,
+    remember,
     run_edges,
     alias_tokens,
     same_license,
     spdx_identifier_values,
     tokenize,
+    word_bounds,
 )
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
@@ -295,17 +297,10 @@ class _WordIndex:
 
 
 def word_spans(low: str) -> tuple[list[int], list[int]]:
-    """Start and end offsets of the matcher's words (``[a-z0-9]+``, :data:`_WORD`) in ``low``, from
-    one vectorised pass over its code points instead of a match object per word: the same spans as
-    ``_WORD.finditer(low)`` (``tests/unit/test_license_literal_scan.py``)."""
-    if low.isascii():
-        codes = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
-    else:  # lone surrogates (from JSON escapes) are code points like any other here
-        codes = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    word = np.zeros(len(codes) + 2, dtype=np.int8)
-    word[1:-1] = ((codes >= 97) & (codes <= 122)) | ((codes >= 48) & (codes <= 57))
-    edges = np.flatnonzero(np.diff(word))
-    return edges[::2].tolist(), edges[1::2].tolist()
+    """Start and end offsets of the matcher's words (``[a-z0-9]+``, :data:`_WORD`) in ``low``: the
+    same spans as ``_WORD.finditer(low)`` (``tests/unit/test_license_literal_scan.py``)."""
+    _, starts, ends = word_bounds(low)
+    return starts.tolist(), ends.tolist()
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -712,9 +707,7 @@ class LicenseDetector(StageCore):
                 hit = tuple(_STATUS_RANK[pol.status(parsed)] for pol in policies)
             except Exception:  # noqa: BLE001 - an unparsable expression is held back
                 hit = tuple(_STATUS_RANK[REVIEW] for _ in policies)
-            if len(self._rank_cache) > 4096:  # expressions come from documents: keep the cache bounded
-                self._rank_cache.clear()
-            self._rank_cache[expr] = hit
+            remember(self._rank_cache, expr, hit)
         return hit
 
     def _allowable_somewhere(self, expr: str) -> bool:
@@ -728,9 +721,7 @@ class LicenseDetector(StageCore):
                 hit = any(pol.status(parsed) == ALLOWED for pol in policies)
             except Exception:  # noqa: BLE001 - an unparsable expression is checked
                 hit = True
-            if len(self._allowable) > 4096:  # expressions come from documents: keep the cache bounded
-                self._allowable.clear()
-            self._allowable[expr] = hit
+            remember(self._allowable, expr, hit)
         return hit
 
     def _pointer_spans(self, text: str, literals: set[str], folded: bool, word_at: _WordIndex) -> list[tuple[int, int]]:
@@ -787,9 +778,7 @@ class LicenseDetector(StageCore):
         spans recur across documents)."""
         hit = self._names_cache.get(span)
         if hit is None:
-            if len(self._names_cache) > 4096:  # spans come from documents: keep the cache bounded
-                self._names_cache.clear()
-            hit = self._names_cache[span] = tuple(self._find_names(span))
+            hit = remember(self._names_cache, span, tuple(self._find_names(span)))
         return list(hit)
 
     def _find_names(self, span: str) -> list[str]:
@@ -927,9 +916,7 @@ class LicenseDetector(StageCore):
                 hit = policy.status(self.normalizer.parse(expr))
             except Exception:  # noqa: BLE001 - an unparsable expression gets the default status
                 hit = policy.default_status
-            if len(self._status_cache) > 4096:  # expressions come from documents: keep the cache bounded
-                self._status_cache.clear()
-            self._status_cache[key] = hit
+            remember(self._status_cache, key, hit)
         return hit
 
     def _review(self, detail: dict) -> Verdict:

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
+from pipeline.batching import char_runs
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SPDX_ID_LINE = re.compile(r"SPDX-License-Identifier\s*:\s*([^\n\r*#;\"'<>]+?)\s*(?:\*/|-->|$)", re.I | re.M)
 _LATER_VERSION = re.compile(r"\b(?:later|newer|greater|subsequent)\b")
@@ -85,19 +87,13 @@ class WordIds:
         """:meth:`__call__` of each lower-cased text, computed together (joined by a newline, which no
         word crosses) in runs of up to ``_BATCH_CHARS`` characters (the arrays take ~40 bytes a character)."""
         out: list[np.ndarray] = []
-        lo = 0
-        while lo < len(lows):
-            hi, chars = lo + 1, len(lows[lo])
-            while hi < len(lows) and chars + len(lows[hi]) <= _BATCH_CHARS:
-                chars += len(lows[hi])
-                hi += 1
+        for lo, hi in char_runs(lows, _BATCH_CHARS):
             run = lows[lo:hi]
             ids, starts = self._ids("\n".join(run))
             offsets = np.zeros(len(run) + 1, dtype=np.int64)
             np.cumsum(np.fromiter(map(len, run), dtype=np.int64, count=len(run)) + 1, out=offsets[1:])
             bounds = np.searchsorted(starts, offsets).tolist()
             out += [ids[a:b] for a, b in zip(bounds, bounds[1:])]
-            lo = hi
         return out
 
     def _ids(self, low: str) -> tuple[np.ndarray, np.ndarray]:

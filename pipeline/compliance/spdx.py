@@ -71,12 +71,15 @@ class WordIds:
         self._powers = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
     def _powers_for(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """37**k and 37**-k modulo 2**64 for k < n at least (grown by doubling; one tuple, so a
-        thread never reads a new table with an old one)."""
+        """37**k and 37**-k modulo 2**64 for k < n at least: kept up to a run's size (grown by
+        doubling; one tuple, so a thread never reads a new table with an old one), made for the
+        call only for a longer text."""
         powers = self._powers
         if len(powers[0]) < n:
-            size = max(n, 2 * len(powers[0]))
-            powers = self._powers = (_power_table(37, size), _power_table(_INVERSE_37, size))
+            size = max(n, min(2 * len(powers[0]), _BATCH_CHARS + 1))
+            powers = (_power_table(37, size), _power_table(_INVERSE_37, size))
+            if size <= _BATCH_CHARS + 1:
+                self._powers = powers
         return powers
 
     def __call__(self, low: str) -> np.ndarray:

@@ -338,3 +338,19 @@ def test_a_batch_is_judged_as_its_records_one_by_one(core):  # noqa: F811
     assert [(v.action, v.reason, v.detail) for v in batched] == [(v.action, v.reason, v.detail) for v in single]
     assert many == one
     assert sum(v.detail is not None and "found" in v.detail for v in single) > 10
+
+
+def test_word_ids_of_a_text_longer_than_a_run_keep_no_table_of_its_size(core, monkeypatch):  # noqa: F811
+    from itertools import repeat
+
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    monkeypatch.setattr(spdx, "_BATCH_CHARS", 64)
+    word_ids = spdx.WordIds(core.matcher.vocab)
+    text = " ".join(["the gnu general public license version 2 or any later version"] * 40)
+    want = np.fromiter(map(core.matcher.vocab.get, spdx.tokenize(text), repeat(0)), dtype=np.uint64)
+    assert np.array_equal(word_ids(text), want) and (want > 0).all()
+    assert len(word_ids._powers[0]) <= 65
+    assert np.array_equal(word_ids("short text gpl"), np.fromiter(map(core.matcher.vocab.get, ["short", "text", "gpl"], repeat(0)), dtype=np.uint64))

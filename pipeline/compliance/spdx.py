@@ -50,25 +50,21 @@ _INVERSE_37 = pow(37, -1, 1 << 64)  # 37 is odd: invertible modulo 2**64
 _BATCH_CHARS = 1 << 21
 
 
-def packed_word(word: str) -> int:
-    return sum(int(_PACK_CODE[ord(c)]) * 37**k for k, c in enumerate(word))
-
-
 class WordIds:
     """``[vocab.get(w, 0) for w in tokenize(text)]`` from the lower-cased text's code points, with no
     Python step per word: words are the runs of [a-z0-9] (``_TOKEN``). A word's packed number
-    (:func:`packed_word`) is a difference of prefix sums of digit × 37**position, shifted back by the
+    (sum of digit × 37**offset) is a difference of prefix sums of digit × 37**position, shifted back by the
     inverse power of its start (all modulo 2**64, exact below 2**64), looked up in the sorted packed
     vocabulary; the rare longer word is a dict lookup."""
 
     def __init__(self, vocab: dict[str, int]) -> None:
         self.vocab = vocab
+        self._powers = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
         short = {w: i for w, i in vocab.items() if len(w) <= _PACKED_CHARS and _TOKEN.fullmatch(w)}
-        packed = np.array([packed_word(w) for w in short], dtype=np.uint64)
+        packed = self._packed(*word_bounds("\n".join(short)))  # one word per line: each one run
         order = np.argsort(packed)
         self.keys = packed[order]
         self.ids = np.array(list(short.values()), dtype=np.uint64)[order]
-        self._powers = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
 
     def _powers_for(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """37**k and 37**-k modulo 2**64 for k < n at least: kept up to a run's size (grown by
@@ -99,15 +95,19 @@ class WordIds:
             out += [ids[a:b] for a, b in zip(bounds, bounds[1:])]
         return out
 
+    def _packed(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The packed number of each word ``cps[starts[i]:ends[i]]`` (exact for the short ones)."""
+        powers, inverse_powers = self._powers_for(len(cps))
+        prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
+        np.cumsum(_PACK_CODE[np.minimum(cps, 128)] * powers[: len(cps)], out=prefix[1:])
+        return (prefix[ends] - prefix[starts]) * inverse_powers[starts]
+
     def _ids(self, low: str) -> tuple[np.ndarray, np.ndarray]:
         """(id of each word, its first character's index) of ``low``."""
         cps, starts, ends = word_bounds(low)
         if not len(starts):
             return np.zeros(0, dtype=np.uint64), starts
-        powers, inverse_powers = self._powers_for(len(cps))
-        prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
-        np.cumsum(_PACK_CODE[np.minimum(cps, 128)] * powers[: len(cps)], out=prefix[1:])
-        packed = (prefix[ends] - prefix[starts]) * inverse_powers[starts]
+        packed = self._packed(cps, starts, ends)
         long = (ends - starts) > _PACKED_CHARS
         at = np.searchsorted(self.keys, packed)
         np.minimum(at, len(self.keys) - 1, out=at)

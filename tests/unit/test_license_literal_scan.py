@@ -354,3 +354,20 @@ def test_word_ids_of_a_text_longer_than_a_run_keep_no_table_of_its_size(core, mo
     assert np.array_equal(word_ids(text), want) and (want > 0).all()
     assert len(word_ids._powers[0]) <= 65
     assert np.array_equal(word_ids("short text gpl"), np.fromiter(map(core.matcher.vocab.get, ["short", "text", "gpl"], repeat(0)), dtype=np.uint64))
+
+
+def test_packed_words_are_the_base_37_numbers_of_their_characters(core):  # noqa: F811
+    """The oracle: Python integers, digit × 37**offset with a-z = 1…26, 0-9 = 27…36."""
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    digit = {c: i + 1 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}
+    words = ["a", "z9", "gpl", "zzzzzzzzzzzz", "999999999999", "license", "a0b1c2d3e4f5"]
+    want = [sum(digit[c] * 37**k for k, c in enumerate(w)) for w in words]
+    assert max(want) < 2**64
+    word_ids = core.matcher.word_ids
+    cps, starts, ends = spdx.word_bounds(" ".join(words))
+    assert word_ids._packed(cps, starts, ends).tolist() == want
+    vocab_short = sorted(i for w, i in core.matcher.vocab.items() if len(w) <= spdx._PACKED_CHARS and w.isalnum() and w.isascii())
+    assert sorted(word_ids.ids.tolist()) == vocab_short and np.all(np.diff(word_ids.keys.astype(object)) > 0)

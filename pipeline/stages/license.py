@@ -405,6 +405,7 @@ class LicenseDetector(StageCore):
         self._rank_cache: dict[str, tuple[int, ...]] = {}
         self._names_cache: dict[str, tuple[str, ...]] = {}
         self._status_cache: dict[tuple[int, str], str] = {}
+        self._refines_cache: dict[tuple[int, str], bool] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -533,8 +534,8 @@ class LicenseDetector(StageCore):
         if found and self.cc_elements:
             found = self._restrict_cc(found, text)
         # a full license text carries its own "how to apply" example wording: only notices are refined
-        for r in self.refinements if found else ():
-            if any(r.ids.search(e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
+        for k, r in enumerate(self.refinements if found else ()):
+            if any(self._refines(k, e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
                 found = [(e if via == "text" and not r.texts else self._refined(r, e), via) for e, via in found]
         if not found and pointers:
             found = [(SEE_OTHER_FILE, "pointer")]
@@ -591,6 +592,13 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _refines(self, k: int, expr: str) -> bool:
+        """Whether refinement ``k``'s ids pattern finds ``expr`` (cached: the same few ids recur)."""
+        hit = self._refines_cache.get((k, expr))
+        if hit is None:
+            hit = remember(self._refines_cache, (k, expr), self.refinements[k].ids.search(expr) is not None)
+        return hit
 
     def _refined(self, r: _Refinement, expr: str) -> str:
         """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""

@@ -371,3 +371,16 @@ def test_packed_words_are_the_base_37_numbers_of_their_characters(core):  # noqa
     assert word_ids._packed(cps, starts, ends).tolist() == want
     vocab_short = sorted(i for w, i in core.matcher.vocab.items() if len(w) <= spdx._PACKED_CHARS and w.isalnum() and w.isascii())
     assert sorted(word_ids.ids.tolist()) == vocab_short and np.all(np.diff(word_ids.keys.astype(object)) > 0)
+
+
+def test_the_cached_refinement_test_equals_its_search(core):  # noqa: F811
+    exprs = _expressions(core) + ["GFDL-1.3-or-later", "GFDL-1.2-only", "CC-BY-4.0", "GPL-2.0-only"]
+    assert core.refinements
+    hits = 0
+    for _ in range(2):  # the second round is answered from the cache
+        for k, r in enumerate(core.refinements):
+            for e in exprs:
+                want = r.ids.search(e) is not None
+                assert core._refines(k, e) == want, (r.id, e)
+                hits += want
+    assert hits > 0

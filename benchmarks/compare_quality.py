@@ -3,7 +3,8 @@ benchmark corpora, and identical verdicts checked document by document.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/compare_quality.py [--old 508d19f] [--docs 10000] [--runs 3]
 
-The revision's tree is extracted (``git archive``) into a temporary directory. For each corpus of
+The revision's tree is extracted (``git archive``) into a temporary directory, with this checkout's
+built kernel module (used there when the kernel sources are the same). For each corpus of
 benchmarks/corpus.py (multilingual, english) the documents get their languages from the langid
 stage once; then each run times ``QualityFilter.process_batch`` over the corpus in batches of
 ``run.batch_size`` in a fresh process per tree (old and new alternating, so load from other
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import pickle
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,6 +98,10 @@ def main(argv=None) -> int:
         old_tree.mkdir()
         archive = subprocess.run(["git", "archive", args.old], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(old_tree)], input=archive, check=True)
+        # the built kernel module is not in git: the revision uses this one when its kernel sources
+        # are the same (the module's digest says so), as a checkout after `make install` would
+        for built in (ROOT / "pipeline").glob("_compiled_kernels*"):
+            shutil.copy2(built, old_tree / "pipeline" / built.name)
         for name in CORPORA:
             data, file_name, n, mb = corpus_data(name, args.docs, work)
             cpu = {"old": [], "new": []}

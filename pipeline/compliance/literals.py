@@ -26,17 +26,9 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from re import _constants as _c, _parser as _p  # the standard parser (Python 3.11+, as pyproject.toml requires)
 
-try:
-    import ahocorasick_rs
-except ImportError:  # pragma: no cover - a declared dependency; without it, one scan per string
-    ahocorasick_rs = None
-
-try:  # Python 3.11+
-    from re import _constants as _c, _parser as _p
-except ImportError:  # pragma: no cover - older Pythons
-    import sre_constants as _c  # type: ignore[no-redef]
-    import sre_parse as _p  # type: ignore[no-redef]
+import ahocorasick_rs
 
 # characters other than an ASCII letter's own two cases that a case-insensitive search matches to
 # it (dotted capital I to "i", long s to "s", Kelvin sign to "k"); lower-cased text still holding
@@ -103,9 +95,10 @@ def _needs(items) -> frozenset[str] | None:
     return max(options, key=lambda s: (min(map(len, s)), -len(s)))
 
 
-def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...] | None:
-    """Lower-cased strings of which every match of case-insensitive ``pattern`` holds one."""
-    if not ignore_case or _REGEX_ONLY.search(pattern):
+def _syntax(pattern: str):
+    """The standard parser's tree of case-insensitive ``pattern``, or None when it may read the
+    pattern otherwise than the `regex` module (syntax only that module knows, inline flags)."""
+    if _REGEX_ONLY.search(pattern):
         return None
     try:
         tree = _p.parse(pattern, re.IGNORECASE)
@@ -113,7 +106,13 @@ def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...]
         return None
     if tree.state.flags & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE):
         return None
-    found = _needs(tree.data)
+    return tree.data
+
+
+def required_literals(pattern: str, ignore_case: bool = True) -> tuple[str, ...] | None:
+    """Lower-cased strings of which every match of case-insensitive ``pattern`` holds one."""
+    tree = _syntax(pattern) if ignore_case else None
+    found = _needs(tree) if tree is not None else None
     return tuple(sorted(found)) if found else None
 
 
@@ -148,15 +147,8 @@ def _prefixes(items) -> frozenset[str] | None:
 def prefix_literals(pattern: str) -> tuple[str, ...] | None:
     """Lower-cased strings one of which every match of ``pattern`` (case-insensitive or not) starts
     with; ``None`` when that cannot be told or one would be shorter than two characters."""
-    if _REGEX_ONLY.search(pattern):
-        return None
-    try:
-        tree = _p.parse(pattern, re.IGNORECASE)
-    except Exception:  # noqa: BLE001 - syntax only the `regex` module knows
-        return None
-    if tree.state.flags & ~(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.UNICODE | re.VERBOSE):
-        return None
-    found = _prefixes(tree.data)
+    tree = _syntax(pattern)
+    found = _prefixes(tree) if tree is not None else None
     return tuple(sorted(found)) if found and all(len(p) >= _MIN_LENGTH for p in found) else None
 
 
@@ -164,7 +156,7 @@ def prefix_search(rule) -> "PrefixSearch | None":
     """A :class:`PrefixSearch` for ``rule`` (a :class:`pipeline.saferegex.RulePattern` with no flag
     but IGNORECASE) when its matches start with one of several strings: the `regex` module finds a
     single leading literal fast itself, but tries an alternation at every position."""
-    if ahocorasick_rs is None or rule.flags & ~re.IGNORECASE:
+    if rule.flags & ~re.IGNORECASE:
         return None
     prefixes = prefix_literals(rule.pattern)
     return PrefixSearch(rule, prefixes) if prefixes and len(prefixes) > 1 else None
@@ -179,11 +171,11 @@ class PrefixSearch:
         self.prefixes = prefixes
         self._automaton = ahocorasick_rs.AhoCorasick(list(prefixes))
 
-    def finditer(self, text: str, low: str | None, folded: bool | None) -> list:
+    def finditer(self, text: str, low: str, folded: bool) -> list:
         """The matches of ``rule.finditer(text)``; ``low``: ``text.lower()``, ``folded``: its
         :func:`has_folds`. The plain search when positions in ``low`` are not those of ``text``
         (a character whose lower case is longer) or a folding character could start a match."""
-        if low is None or folded or len(low) != len(text):
+        if folded or len(low) != len(text):
             return list(self.rule.finditer(text))
         try:
             hits = self._automaton.find_matches_as_indexes(low, overlapping=True)
@@ -243,8 +235,8 @@ class LiteralScan:
 
     def __init__(self, strings) -> None:
         self.strings = tuple(dict.fromkeys(str(s) for s in strings))
-        # an empty string occurs everywhere: the plain scans say so without an automaton
-        usable = ahocorasick_rs is not None and self.strings and "" not in self.strings
+        # an empty string occurs everywhere (and no strings, nowhere): the plain scans say so without an automaton
+        usable = self.strings and "" not in self.strings
         self._automaton = ahocorasick_rs.AhoCorasick(list(self.strings)) if usable else None
 
     def any_in(self, text: str) -> bool:

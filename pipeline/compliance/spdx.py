@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import zstandard
 
+from pipeline.batching import char_runs
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SPDX_ID_LINE = re.compile(r"SPDX-License-Identifier\s*:\s*([^\n\r*#;\"'<>]+?)\s*(?:\*/|-->|$)", re.I | re.M)
 _LATER_VERSION = re.compile(r"\b(?:later|newer|greater|subsequent)\b")
@@ -36,6 +38,102 @@ _KIND_CODES = {"text": 0, "notice": _NOTICE, "reference": 2, "pointer": 3}
 
 def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
+
+
+# a word of at most _PACKED_CHARS characters of [a-z0-9] as one integer: base 37, a-z = 1…26,
+# 0-9 = 27…36 (0: not a word character), so two such words get the same number only if they are equal
+_PACKED_CHARS = 12  # 37**12 < 2**64
+_PACK_CODE = np.zeros(129, dtype=np.uint64)  # code point (128: any larger one) -> digit
+_PACK_CODE[ord("a") : ord("z") + 1] = np.arange(1, 27, dtype=np.uint64)
+_PACK_CODE[ord("0") : ord("9") + 1] = np.arange(27, 37, dtype=np.uint64)
+_INVERSE_37 = pow(37, -1, 1 << 64)  # 37 is odd: invertible modulo 2**64
+_BATCH_CHARS = 1 << 21
+
+
+class WordIds:
+    """``[vocab.get(w, 0) for w in tokenize(text)]`` from the lower-cased text's code points, with no
+    Python step per word: words are the runs of [a-z0-9] (``_TOKEN``). A word's packed number
+    (sum of digit × 37**offset) is a difference of prefix sums of digit × 37**position, shifted back by the
+    inverse power of its start (all modulo 2**64, exact below 2**64), looked up in the sorted packed
+    vocabulary; the rare longer word is a dict lookup."""
+
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.vocab = vocab
+        self._powers = (np.ones(1, dtype=np.uint64), np.ones(1, dtype=np.uint64))
+        short = {w: i for w, i in vocab.items() if len(w) <= _PACKED_CHARS and _TOKEN.fullmatch(w)}
+        packed = self._packed(*word_bounds("\n".join(short)))  # one word per line: each one run
+        order = np.argsort(packed)
+        self.keys = packed[order]
+        self.ids = np.array(list(short.values()), dtype=np.uint64)[order]
+
+    def _powers_for(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """37**k and 37**-k modulo 2**64 for k < n at least: kept up to a run's size (grown by
+        doubling; one tuple, so a thread never reads a new table with an old one), made for the
+        call only for a longer text."""
+        powers = self._powers
+        if len(powers[0]) < n:
+            size = max(n, min(2 * len(powers[0]), _BATCH_CHARS + 1))
+            powers = (_power_table(37, size), _power_table(_INVERSE_37, size))
+            if size <= _BATCH_CHARS + 1:
+                self._powers = powers
+        return powers
+
+    def __call__(self, low: str) -> np.ndarray:
+        """The vocabulary id (0: none) of each word of lower-cased ``low``, in text order."""
+        return self._ids(low)[0]
+
+    def batch(self, lows: list[str]) -> list[np.ndarray]:
+        """:meth:`__call__` of each lower-cased text, computed together (joined by a newline, which no
+        word crosses) in runs of up to ``_BATCH_CHARS`` characters (the arrays take ~40 bytes a character)."""
+        out: list[np.ndarray] = []
+        for lo, hi in char_runs(lows, _BATCH_CHARS):
+            run = lows[lo:hi]
+            ids, starts = self._ids("\n".join(run))
+            offsets = np.zeros(len(run) + 1, dtype=np.int64)
+            np.cumsum(np.fromiter(map(len, run), dtype=np.int64, count=len(run)) + 1, out=offsets[1:])
+            bounds = np.searchsorted(starts, offsets).tolist()
+            out += [ids[a:b] for a, b in zip(bounds, bounds[1:])]
+        return out
+
+    def _packed(self, cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The packed number of each word ``cps[starts[i]:ends[i]]`` (exact for the short ones)."""
+        powers, inverse_powers = self._powers_for(len(cps))
+        prefix = np.zeros(len(cps) + 1, dtype=np.uint64)
+        np.cumsum(_PACK_CODE[np.minimum(cps, 128)] * powers[: len(cps)], out=prefix[1:])
+        return (prefix[ends] - prefix[starts]) * inverse_powers[starts]
+
+    def _ids(self, low: str) -> tuple[np.ndarray, np.ndarray]:
+        """(id of each word, its first character's index) of ``low``."""
+        cps, starts, ends = word_bounds(low)
+        if not len(starts):
+            return np.zeros(0, dtype=np.uint64), starts
+        packed = self._packed(cps, starts, ends)
+        long = (ends - starts) > _PACKED_CHARS
+        at = np.searchsorted(self.keys, packed)
+        np.minimum(at, len(self.keys) - 1, out=at)
+        ids = np.where((self.keys[at] == packed) & ~long, self.ids[at], np.uint64(0))
+        get = self.vocab.get
+        for j in np.flatnonzero(long).tolist():
+            ids[j] = get(low[starts[j] : ends[j]], 0)
+        return ids, starts
+
+
+def word_bounds(low: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points, word starts, word ends) of lower-cased ``low``: the words of :func:`tokenize`
+    (``[a-z0-9]+``) from one vectorised pass instead of a match object per word."""
+    if low.isascii():
+        cps = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
+    else:  # lone surrogates (from JSON escapes) are code points like any other here
+        cps = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    edges = run_edges(((cps >= 97) & (cps <= 122)) | ((cps >= 48) & (cps <= 57)))
+    return cps, edges[::2], edges[1::2]
+
+
+def _power_table(base: int, n: int) -> np.ndarray:
+    """base**k modulo 2**64 for k < n."""
+    out = np.full(n, base, dtype=np.uint64)
+    out[0] = 1
+    return np.cumprod(out, out=out)
 
 
 _ALIAS_TOKEN = re.compile(r"[a-z]+|[0-9]+|\+")
@@ -91,8 +189,9 @@ class Match:
     ref_words: int = 0  # words of that reference text
 
 
-def _remember(cache: dict, key, value):
-    """``cache[key] = value``, the cache emptied first when it has grown past its bound."""
+def remember(cache: dict, key, value):
+    """``cache[key] = value``, the cache emptied first when it has grown to its bound (keys come
+    from documents: an unbounded cache would grow with the corpus); returns ``value``."""
     if len(cache) >= _CACHE_BOUND:
         cache.clear()
     cache[key] = value
@@ -123,7 +222,7 @@ class SpdxNormalizer:
         hit = self._normal.get(value)
         if hit is None:
             expr, unknown = self._normalize(value)
-            hit = _remember(self._normal, value, (expr, tuple(unknown)))
+            hit = remember(self._normal, value, (expr, tuple(unknown)))
         return hit[0], list(hit[1])
 
     def _normalize(self, value: str | None) -> tuple[str | None, list[str]]:
@@ -150,7 +249,7 @@ class SpdxNormalizer:
     def keys(self, expression: str) -> list[str]:
         hit = self._keys.get(expression)
         if hit is None:
-            hit = _remember(self._keys, expression, tuple(self._parsed_keys(expression)))
+            hit = remember(self._keys, expression, tuple(self._parsed_keys(expression)))
         return list(hit)
 
     def _parsed_keys(self, expression: str) -> list[str]:
@@ -162,7 +261,7 @@ class SpdxNormalizer:
     def combine(self, expressions: list[str], op: str) -> str | None:
         key = (tuple(expressions), op)
         if key not in self._combined:
-            _remember(self._combined, key, self._combine(expressions, op))
+            remember(self._combined, key, self._combine(expressions, op))
         return self._combined[key]
 
     def _combine(self, expressions: list[str], op: str) -> str | None:
@@ -411,6 +510,7 @@ class LicenseMatcher:
         self.required = {int(i): v for i, v in meta["required"].items()}
         min_cov = np.array(meta["min_coverage"], dtype=np.float64)
         self.vocab: dict[str, int] = dict(zip(meta["words"], range(1, len(meta["words"]) + 1)))
+        self.word_ids = WordIds(self.vocab)
         self.gram_keys = arrays["gram_keys"]  # every distinct reference 4-gram, sorted
         self.gram_starts = arrays["gram_starts"]  # its references: post_refs[gram_starts[i]:gram_starts[i + 1]]
         self.post_refs = arrays["post_refs"]
@@ -514,15 +614,20 @@ class LicenseMatcher:
         ok |= self.partial_text & (counts >= self.partial_min) & (counts >= self.ref_sizes * self.partial_cov)
         return ok & (counts > 0)
 
-    def match(self, text: str, reference: bool = False) -> list[Match]:
-        """The references found in ``text``, by document position. ``reference=True`` resolves
-        overlaps with :func:`_resolve` over every candidate (the plain path the tests compare
-        :func:`_resolve_candidates` with)."""
-        toks = tokenize(text)
-        if len(toks) < self.n:
+    def match(self, text: str, reference: bool = False, low: str | None = None, ids: np.ndarray | None = None) -> list[Match]:
+        """The references found in ``text``, by document position; ``low``: ``text.lower()``, ``ids``:
+        ``word_ids(low)`` if the caller has them. ``reference=True`` resolves overlaps with :func:`_resolve` over every
+        candidate and looks words up one by one (the plain path the tests compare
+        :func:`_resolve_candidates` and :class:`WordIds` with)."""
+        if reference:
+            toks = tokenize(text)
+            ids = np.fromiter(map(self.vocab.get, toks, repeat(0)), dtype=np.uint64, count=len(toks))
+        else:
+            toks = None
+            if ids is None:
+                ids = self.word_ids(text.lower() if low is None else low)
+        if len(ids) < self.n:
             return []
-        get = self.vocab.get
-        ids = np.fromiter(map(get, toks, repeat(0)), dtype=np.uint64, count=len(toks))
         grams = self._grams(ids)
         zero = ids == 0
         if zero.any():  # a 4-gram containing a word no reference has matches nothing
@@ -543,6 +648,7 @@ class LicenseMatcher:
             joined = None
             for ref in np.flatnonzero(ok).tolist():
                 if ref in self.required:
+                    toks = tokenize(text) if toks is None else toks
                     joined = joined or " " + " ".join(toks) + " "
                     ok[ref] = all(f" {phrase} " in joined for phrase in self.required[ref])
         if not ok.any():

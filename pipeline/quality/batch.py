@@ -4,9 +4,8 @@ work is only building the detail of the documents that fail.
 
 It gives exactly what :meth:`QualityRules.check_stats` gives document by document (the reference:
 same rule order, same values to the last bit, same details) — ``tests/unit/test_quality_kernels.py``
-compares the two on real documents of every script. Measures without a vectorised form here
-(``line_pattern``, ``stop_words`` by characters) run the per-document measure on the texts still
-being checked; substring counts stay ``str.count`` calls (C speed) in a loop over the texts.
+compares the two on real documents of every script. A ``line_pattern`` that needs more than one
+of a few characters runs the per-document measure on the texts that may match; substring counts stay ``str.count`` calls (C speed) in a loop over the texts.
 """
 from __future__ import annotations
 
@@ -71,16 +70,47 @@ def b_alpha_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
 
 def b_stop_words(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
     langs = {batch.langs[t] for t in texts.tolist()}
-    spec = p["_stopwords"].get(langs.pop() or "") if len(langs) == 1 else None
-    if spec is None or spec["mode"] == "chars":  # no list (not judged), or by characters
+    if len(langs) != 1:
         return _per_document(batch, texts, p)
+    spec = p["_stopwords"].get(langs.pop() or "")
+    if spec is None:  # no list for this language: not judged
+        return np.full(len(texts), np.nan)
+    if spec["mode"] == "chars":  # occurrences of the listed characters (C scans, no per-document pass)
+        chars, lows = spec["_chars"], batch.lows
+        return np.array([sum(lows[t].count(c) for c in chars) for t in texts.tolist()], dtype=np.float64)
     table = spec.get("_hash_table")
     if table is None:  # the list as the kernel's hash set, built once per rule set
         table = spec["_hash_table"] = compiled.hash_set(spec["_hashes"])
     words = batch.words
-    by_suffix = spec["mode"] == "suffix"
-    last_cps = batch.lower_cps[words.ends - 1] if by_suffix and len(words.ends) else np.zeros(0, dtype=np.uint32)
-    return compiled.stop_word_counts(words.hashes, words.text_bounds, texts, *table, last_cps, spec["_suffix_cps"], by_suffix).astype(np.float64)
+    if spec["mode"] != "suffix":
+        return compiled.stop_word_counts(words.hashes, words.text_bounds, texts, *table, np.zeros(0, dtype=np.uint32),
+                                         spec["_suffix_cps"], False).astype(np.float64)
+    # by suffix: the last characters of these texts' words only (not of the whole batch's)
+    first, end = words.text_bounds[texts], words.text_bounds[texts + 1]
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(end - first, out=bounds[1:])
+    at = np.repeat(first - bounds[:-1], end - first) + np.arange(bounds[-1], dtype=np.int64)
+    last_cps = batch.lower_cps[words.ends[at] - 1]
+    return compiled.stop_word_counts(words.hashes[at], bounds, np.arange(len(texts), dtype=np.int64), *table, last_cps,
+                                     spec["_suffix_cps"], True).astype(np.float64)
+
+
+def b_line_pattern(batch: TextBatch, texts: np.ndarray, p: dict) -> np.ndarray:
+    """``measures.m_line_pattern``: a pattern that one of a few characters matches (``[{}]``)
+    counted over the batch's lines at once; for any other pattern, the texts its first tests
+    (needed characters, lower-case literal) rule out measure 0.0 without a per-document pass."""
+    needles, run = p.get("_needles"), p.get("_lowercase_run")
+    out = np.zeros(len(texts), dtype=np.float64)
+    all_texts, lows = batch.texts, batch.lows
+    chars = needles[0] if needles is not None else ()
+    maybe = np.array([j for j, t in enumerate(texts.tolist())
+                      if (not chars or any(c in all_texts[t] for c in chars)) and (run is None or run in lows[t])], dtype=np.int64)
+    if len(maybe):
+        if needles is not None and needles[1]:  # a line matches exactly when it holds one of the characters
+            out[maybe] = _line_share(batch, texts[maybe], batch.lines.holding(chars))
+        else:
+            out[maybe] = _per_document(batch, texts[maybe], p)
+    return out
 
 
 def _line_share(batch: TextBatch, texts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -121,6 +151,7 @@ BATCH_MEASURES: dict[str, Callable[[TextBatch, np.ndarray, dict], np.ndarray]] =
     "ellipsis_lines": b_line_endings,
     "line_punct": b_line_endings,
     "short_lines": b_short_lines,
+    "line_pattern": b_line_pattern,
     "contains": b_contains,
     "dup_lines": _dup(0, False),
     "dup_line_chars": _dup(0, True),

@@ -11,6 +11,7 @@ import regex
 import yaml
 
 from pipeline import ruleyaml
+from pipeline.batching import char_runs
 from pipeline.quality.measures import MEASURES, NGRAM_MEASURES
 from pipeline.quality.ngrams import dup_ngram_first_failure, top_ngram_first_failure
 from pipeline.quality.stats import DocStats
@@ -225,14 +226,8 @@ class QualityRules:
         from pipeline.quality.batch import check_batch  # noqa: PLC0415 - kernels: loaded on first use
 
         out: list[list[tuple[str, dict]]] = []
-        lo = 0
-        while lo < len(texts):
-            hi, chars = lo + 1, len(texts[lo])
-            while hi < len(texts) and chars + len(texts[hi]) <= BATCH_CHARS:
-                chars += len(texts[hi])
-                hi += 1
+        for lo, hi in char_runs(texts, BATCH_CHARS):
             out += check_batch(self.for_lang, texts[lo:hi], langs[lo:hi], all_failures)
-            lo = hi
         return out
 
     def check_stats(self, stats: DocStats, all_failures: bool = False) -> list[tuple[str, dict]]:

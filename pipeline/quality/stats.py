@@ -12,6 +12,7 @@ it, so the fixed cost of an array operation is paid per batch, not per document.
 """
 from __future__ import annotations
 
+import functools
 import re
 from itertools import repeat
 from typing import Any, Callable
@@ -232,6 +233,7 @@ class TextBatch:
         self.n_tokens, self.n_letter_tokens, self.n_cjk, self.n_digit_words = n_tokens, n_letter_tokens, n_cjk, n_digit_words
         self.texts, self.langs, self.lows, self._flags = texts, langs, lows, flags
         self._docs: dict[int, DocStats] = {}
+        self._counts: dict[tuple, np.ndarray] = {}
 
     def doc(self, i: int) -> DocStats:
         """The :class:`DocStats` of text ``i``, made on first use, holding views of the batch's arrays."""
@@ -261,6 +263,21 @@ class TextBatch:
         return [self.doc(i) for i in range(len(self.texts))]
 
 
+def _positions_of(cps: np.ndarray, chars: tuple[str, ...]) -> np.ndarray:
+    """Ascending indexes of ``cps`` holding one of the single characters ``chars``."""
+    return np.flatnonzero(_char_table(chars)[cps])
+
+
+@functools.lru_cache(maxsize=64)
+def _char_table(chars: tuple[str, ...]) -> np.ndarray:
+    """Per code point (all of Unicode): whether it is one of the single characters ``chars``."""
+    if any(len(c) != 1 for c in chars):
+        raise ValueError(f"single characters expected, got {chars!r}")
+    table = np.zeros(0x110000, dtype=bool)
+    table[[ord(c) for c in chars]] = True
+    return table
+
+
 class BatchLines:
     """The lines of a batch of texts (:meth:`DocStats.batch`) as spans of the original texts' code
     points, and per-text counts over them, computed for the whole batch on first use."""
@@ -282,6 +299,19 @@ class BatchLines:
             offs = np.zeros(len(affixes) + 1, dtype=np.int64)
             np.cumsum([len(a) for a in affixes], out=offs[1:])
             hit = self._counts[key] = count_affixed(self.cps, self.starts, self.ends, self.bounds, pat, offs, at_end)
+        return hit
+
+    def holding(self, chars: tuple[str, ...]) -> np.ndarray:
+        """Per text: its lines holding one of the single characters ``chars``."""
+        key = ("holding", chars)
+        hit = self._counts.get(key)
+        if hit is None:
+            at = _positions_of(self.cps, chars)
+            line = np.searchsorted(self.starts, at, "right") - 1  # the last line starting at or before
+            inside = line >= 0
+            inside[inside] = at[inside] < self.ends[line[inside]]  # not in the stripped part or between lines
+            lines = np.unique(line[inside])
+            hit = self._counts[key] = np.searchsorted(lines, self.bounds[1:]) - np.searchsorted(lines, self.bounds[:-1])
         return hit
 
     def short(self, chars: int) -> np.ndarray:

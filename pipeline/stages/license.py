@@ -53,11 +53,13 @@ from pipeline.compliance.spdx import (
     alias_key,
     alias_key_of,
     ALIAS_FILLER,
+    remember,
     run_edges,
     alias_tokens,
     same_license,
     spdx_identifier_values,
     tokenize,
+    word_bounds,
 )
 from pipeline.records import K_DECLARED_LICENSE, Reason
 from pipeline.saferegex import RulePattern, compile_rule
@@ -295,17 +297,10 @@ class _WordIndex:
 
 
 def word_spans(low: str) -> tuple[list[int], list[int]]:
-    """Start and end offsets of the matcher's words (``[a-z0-9]+``, :data:`_WORD`) in ``low``, from
-    one vectorised pass over its code points instead of a match object per word: the same spans as
-    ``_WORD.finditer(low)`` (``tests/unit/test_license_literal_scan.py``)."""
-    if low.isascii():
-        codes = np.frombuffer(low.encode("ascii"), dtype=np.uint8)
-    else:  # lone surrogates (from JSON escapes) are code points like any other here
-        codes = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    word = np.zeros(len(codes) + 2, dtype=np.int8)
-    word[1:-1] = ((codes >= 97) & (codes <= 122)) | ((codes >= 48) & (codes <= 57))
-    edges = np.flatnonzero(np.diff(word))
-    return edges[::2].tolist(), edges[1::2].tolist()
+    """Start and end offsets of the matcher's words (``[a-z0-9]+``, :data:`_WORD`) in ``low``: the
+    same spans as ``_WORD.finditer(low)`` (``tests/unit/test_license_literal_scan.py``)."""
+    _, starts, ends = word_bounds(low)
+    return starts.tolist(), ends.tolist()
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
@@ -410,6 +405,7 @@ class LicenseDetector(StageCore):
         self._rank_cache: dict[str, tuple[int, ...]] = {}
         self._names_cache: dict[str, tuple[str, ...]] = {}
         self._status_cache: dict[tuple[int, str], str] = {}
+        self._refines_cache: dict[tuple[int, str], bool] = {}
         self.copyright = CopyrightExtractor(_load_yaml(cfg.rule_file("copyright.yaml")))
         self.optout = OptOutChecker(_load_yaml(cfg.rule_file("optout.yaml")))
         self.license_keywords = frozenset(str(k).lower() for k in rules.get("signal_keywords") or [])
@@ -426,12 +422,12 @@ class LicenseDetector(StageCore):
         """Whether the lower-cased text holds any signal keyword (license or copyright wording)."""
         return self._keyword_scan.any_in(low)
 
-    def analyse(self, text: str) -> Findings:
-        """License expression and copyright notices found in ``text`` (no policy applied)."""
+    def analyse(self, text: str, prepared: tuple | None = None) -> Findings:
+        """License expression and copyright notices found in ``text`` (no policy applied);
+        ``prepared``: what :meth:`_prepare` gave for it."""
         if not isinstance(text, str) or not text:
             return _EMPTY
-        low = text.lower()
-        present = self._keyword_scan.found_in(low)
+        low, present, word_ids = prepared or self._prepare([text])[0]
         if not present:
             return _EMPTY
         found: list[tuple[str, str]] = []  # (expression, via)
@@ -456,7 +452,7 @@ class LicenseDetector(StageCore):
             pointers = bool(pointer_spans)
             doc_tokens: list[str] | None = None
             stated: set[str] | None = None  # CC elements the text states, computed on first need
-            matches = self.matcher.match(text)
+            matches = self.matcher.match(text, low=low, ids=word_ids)
             region: _Region | None = None
             prints: list[tuple[int, int, int]] = []  # (index in found, first word, end) of fingerprint findings
             named: list[tuple[int, int]] = []  # (first word, index in found) of bare license names
@@ -538,8 +534,8 @@ class LicenseDetector(StageCore):
         if found and self.cc_elements:
             found = self._restrict_cc(found, text)
         # a full license text carries its own "how to apply" example wording: only notices are refined
-        for r in self.refinements if found else ():
-            if any(r.ids.search(e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
+        for k, r in enumerate(self.refinements if found else ()):
+            if any(self._refines(k, e) for e, via in found if r.texts or via != "text") and bool(r.wording.search(text)) != r.absent:
                 found = [(e if via == "text" and not r.texts else self._refined(r, e), via) for e, via in found]
         if not found and pointers:
             found = [(SEE_OTHER_FILE, "pointer")]
@@ -596,6 +592,13 @@ class LicenseDetector(StageCore):
             variant_of.append(expr)
             return variant_id(expr, restricted=False)
         return expr
+
+    def _refines(self, k: int, expr: str) -> bool:
+        """Whether refinement ``k``'s ids pattern finds ``expr`` (cached: the same few ids recur)."""
+        hit = self._refines_cache.get((k, expr))
+        if hit is None:
+            hit = remember(self._refines_cache, (k, expr), self.refinements[k].ids.search(expr) is not None)
+        return hit
 
     def _refined(self, r: _Refinement, expr: str) -> str:
         """``expr`` rewritten by refinement ``r``; never to an id the policy allows from one it does not."""
@@ -712,9 +715,7 @@ class LicenseDetector(StageCore):
                 hit = tuple(_STATUS_RANK[pol.status(parsed)] for pol in policies)
             except Exception:  # noqa: BLE001 - an unparsable expression is held back
                 hit = tuple(_STATUS_RANK[REVIEW] for _ in policies)
-            if len(self._rank_cache) > 4096:  # expressions come from documents: keep the cache bounded
-                self._rank_cache.clear()
-            self._rank_cache[expr] = hit
+            remember(self._rank_cache, expr, hit)
         return hit
 
     def _allowable_somewhere(self, expr: str) -> bool:
@@ -728,9 +729,7 @@ class LicenseDetector(StageCore):
                 hit = any(pol.status(parsed) == ALLOWED for pol in policies)
             except Exception:  # noqa: BLE001 - an unparsable expression is checked
                 hit = True
-            if len(self._allowable) > 4096:  # expressions come from documents: keep the cache bounded
-                self._allowable.clear()
-            self._allowable[expr] = hit
+            remember(self._allowable, expr, hit)
         return hit
 
     def _pointer_spans(self, text: str, literals: set[str], folded: bool, word_at: _WordIndex) -> list[tuple[int, int]]:
@@ -787,9 +786,7 @@ class LicenseDetector(StageCore):
         spans recur across documents)."""
         hit = self._names_cache.get(span)
         if hit is None:
-            if len(self._names_cache) > 4096:  # spans come from documents: keep the cache bounded
-                self._names_cache.clear()
-            hit = self._names_cache[span] = tuple(self._find_names(span))
+            hit = remember(self._names_cache, span, tuple(self._find_names(span)))
         return list(hit)
 
     def _find_names(self, span: str) -> list[str]:
@@ -833,8 +830,20 @@ class LicenseDetector(StageCore):
         op = "OR" if self.dual is not None and self.dual.search(text) else "AND"
         return self.normalizer.combine(uniq, op)
 
+    def _prepare(self, texts: list[str]) -> list[tuple[str, set[str], np.ndarray | None]]:
+        """Per text: its lower-cased form, the signal keywords in it and, when a license keyword is
+        there (the matcher runs), its matcher word ids — those computed for all the texts at once."""
+        lows = [t.lower() for t in texts]
+        found_in, license_keywords = self._keyword_scan.found_in, self.license_keywords
+        present = [found_in(low) if low else set() for low in lows]
+        matched = [i for i, keys in enumerate(present) if not license_keywords.isdisjoint(keys)]
+        word_ids: list[np.ndarray | None] = [None] * len(texts)
+        for i, ids in zip(matched, self.matcher.word_ids.batch([lows[i] for i in matched])):
+            word_ids[i] = ids
+        return list(zip(lows, present, word_ids))
+
     # -- decision --------------------------------------------------------------------------------
-    def process(self, record: dict) -> Verdict:
+    def process(self, record: dict, prepared: tuple | None = None) -> Verdict:
         cfg = self.config.license
         if not cfg.enabled:
             return keep()
@@ -843,7 +852,7 @@ class LicenseDetector(StageCore):
             if signal:
                 return drop(Reason.OPT_OUT, signal)
         text = record.get("text")
-        findings = self.analyse(text if isinstance(text, str) else "")
+        findings = self.analyse(text if isinstance(text, str) else "", prepared)
         found = findings.expression
         record["copyright"] = self.copyright.strings(findings.notices)
 
@@ -915,9 +924,7 @@ class LicenseDetector(StageCore):
                 hit = policy.status(self.normalizer.parse(expr))
             except Exception:  # noqa: BLE001 - an unparsable expression gets the default status
                 hit = policy.default_status
-            if len(self._status_cache) > 4096:  # expressions come from documents: keep the cache bounded
-                self._status_cache.clear()
-            self._status_cache[key] = hit
+            remember(self._status_cache, key, hit)
         return hit
 
     def _review(self, detail: dict) -> Verdict:
@@ -926,8 +933,11 @@ class LicenseDetector(StageCore):
         return quarantine(Reason.LICENSE_REVIEW, detail)
 
     def process_batch(self, records: list[dict]) -> list[Verdict]:
+        if not self.config.license.enabled:
+            return [keep() for _ in records]
+        texts = [t if isinstance(t := r.get("text"), str) else "" for r in records]
         process = self.process
-        return [process(r) for r in records]
+        return [process(r, p) for r, p in zip(records, self._prepare(texts))]
 
 
 def _load_yaml(path) -> dict:

@@ -16,7 +16,6 @@ import json
 
 import pytest
 
-from pipeline.compliance import literals as literals_module
 from pipeline.compliance.literals import LiteralScan, has_folds, may_match, may_match_found
 from pipeline.stages.license import _WORD, word_spans
 
@@ -52,12 +51,11 @@ def test_the_one_pass_scan_finds_exactly_the_strings_a_substring_test_finds(core
     assert LiteralScan(["ab", "b", "abc", "bc"]).found_in("xabcx") == {"ab", "b", "abc", "bc"}
 
 
-def test_the_scan_without_the_automaton_is_the_substring_test(monkeypatch):
-    monkeypatch.setattr(literals_module, "ahocorasick_rs", None)
-    scan = LiteralScan(["gpl", "licen"])
-    assert scan._automaton is None
-    assert scan.found_in("the gpl v2") == {"gpl"} and not scan.any_in("nothing")
-    assert LiteralScan(["", "x"]).found_in("abc") == {""}  # an empty string is in every text
+def test_a_scan_for_the_empty_string_or_for_nothing_is_the_substring_test():
+    for strings, text, want in ((["", "x"], "abc", {""}), (["", "x"], "", {""}), ([], "abc", set())):
+        scan = LiteralScan(strings)
+        assert scan._automaton is None
+        assert scan.found_in(text) == want and scan.any_in(text) == bool(want)
 
 
 def test_the_literal_test_from_the_found_set_answers_as_the_substring_test(core):  # noqa: F811
@@ -296,3 +294,93 @@ def test_the_time_limit_holds_for_all_the_starts_together():
         starts.finditer(text, text.lower(), False)
     assert err.value.rule == "test.slow"
     assert time.monotonic() - began < 3  # one limit for the whole search, not one per start
+
+
+def test_word_ids_are_the_vocabulary_ids_of_the_tokenised_words(core, monkeypatch):  # noqa: F811
+    """:class:`WordIds` (packed words looked up in one vectorised pass, alone or for many texts
+    at once) gives ``vocab.get(word, 0)`` for every word ``tokenize`` finds, on real texts and
+    on words at and past the packed length, digits, folding characters and a lone surrogate."""
+    from itertools import repeat
+
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    word_ids = core.matcher.word_ids
+    vocab = core.matcher.vocab
+    long_words = sorted((w for w in vocab if len(w) > spdx._PACKED_CHARS), key=len)[:5]
+    edge_words = [w for w in vocab if len(w) == spdx._PACKED_CHARS][:5] + long_words + [w[:-1] for w in long_words]
+    texts = [t.lower() for t in _texts(core)] + [
+        " ".join(edge_words), "-".join(edge_words) + "zz", "gpl2 v2.0 \u212aelvin licen\u017fe x\ud800y 0000000000000 zzzzzzzzzzzzz",
+        "aaaaaaaaaaaa aaaaaaaaaaaaa 999999999999 9999999999999 a0 0a", "\n\n", ""]
+
+    def plain(low: str) -> np.ndarray:
+        return np.fromiter(map(vocab.get, spdx.tokenize(low), repeat(0)), dtype=np.uint64)
+
+    expected = [plain(low) for low in texts]
+    assert sum(int((ids > 0).sum()) for ids in expected) > 10000 and any((ids == 0).any() for ids in expected)
+    assert all(np.array_equal(word_ids(low), want) for low, want in zip(texts, expected))
+    assert all(np.array_equal(got, want) for got, want in zip(word_ids.batch(texts), expected))
+    monkeypatch.setattr(spdx, "_BATCH_CHARS", 3000)  # runs of a few texts, a longer text alone
+    assert all(np.array_equal(got, want) for got, want in zip(word_ids.batch(texts), expected))
+
+
+def test_a_batch_is_judged_as_its_records_one_by_one(core):  # noqa: F811
+    """``process_batch`` (words of all texts looked up together) gives the records and verdicts
+    ``process`` gives record by record."""
+    from pipeline.records import new_record
+
+    texts = _texts(core)
+    one = [new_record(source_uri="t", record_index=i, text=t) for i, t in enumerate(texts)]
+    many = [dict(r) for r in one]
+    single = [core.process(r) for r in one]
+    batched = core.process_batch(many)
+    assert [(v.action, v.reason, v.detail) for v in batched] == [(v.action, v.reason, v.detail) for v in single]
+    assert many == one
+    assert sum(v.detail is not None and "found" in v.detail for v in single) > 10
+
+
+def test_word_ids_of_a_text_longer_than_a_run_keep_no_table_of_its_size(core, monkeypatch):  # noqa: F811
+    from itertools import repeat
+
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    monkeypatch.setattr(spdx, "_BATCH_CHARS", 64)
+    word_ids = spdx.WordIds(core.matcher.vocab)
+    text = " ".join(["the gnu general public license version 2 or any later version"] * 40)
+    want = np.fromiter(map(core.matcher.vocab.get, spdx.tokenize(text), repeat(0)), dtype=np.uint64)
+    assert np.array_equal(word_ids(text), want) and (want > 0).all()
+    assert len(word_ids._powers[0]) <= 65
+    assert np.array_equal(word_ids("short text gpl"), np.fromiter(map(core.matcher.vocab.get, ["short", "text", "gpl"], repeat(0)), dtype=np.uint64))
+
+
+def test_packed_words_are_the_base_37_numbers_of_their_characters(core):  # noqa: F811
+    """The oracle: Python integers, digit × 37**offset with a-z = 1…26, 0-9 = 27…36."""
+    import numpy as np
+
+    from pipeline.compliance import spdx
+
+    digit = {c: i + 1 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}
+    words = ["a", "z9", "gpl", "zzzzzzzzzzzz", "999999999999", "license", "a0b1c2d3e4f5"]
+    want = [sum(digit[c] * 37**k for k, c in enumerate(w)) for w in words]
+    assert max(want) < 2**64
+    word_ids = core.matcher.word_ids
+    cps, starts, ends = spdx.word_bounds(" ".join(words))
+    assert word_ids._packed(cps, starts, ends).tolist() == want
+    vocab_short = sorted(i for w, i in core.matcher.vocab.items() if len(w) <= spdx._PACKED_CHARS and w.isalnum() and w.isascii())
+    assert sorted(word_ids.ids.tolist()) == vocab_short and np.all(np.diff(word_ids.keys.astype(object)) > 0)
+
+
+def test_the_cached_refinement_test_equals_its_search(core):  # noqa: F811
+    exprs = _expressions(core) + ["GFDL-1.3-or-later", "GFDL-1.2-only", "CC-BY-4.0", "GPL-2.0-only"]
+    assert core.refinements
+    hits = 0
+    for _ in range(2):  # the second round is answered from the cache
+        for k, r in enumerate(core.refinements):
+            for e in exprs:
+                want = r.ids.search(e) is not None
+                assert core._refines(k, e) == want, (r.id, e)
+                hits += want
+    assert hits > 0

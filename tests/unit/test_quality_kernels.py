@@ -276,3 +276,26 @@ def test_numba_is_loaded_only_by_checking():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=True)
     aot = compiled_kernels.available()
     assert out.stdout.split() == ["False", str(not aot), str(aot)]
+
+
+@pytest.mark.parametrize("pattern", ["[{}]", "[ \u3000]", "[kK]", "k", "ſ", "javascript", "func(tion)?", "[<>]=?"])
+def test_line_pattern_over_the_batch_equals_the_regex_per_line(documents, pattern):
+    """The batch form of ``line_pattern`` (characters counted over all lines at once, or texts
+    ruled out by their needed characters / lower-case literal) gives the share of lines the regex
+    module itself finds the pattern in (the oracle), for every document; ``k`` and ``[kK]`` also
+    match the Kelvin sign, ``ſ`` a long s only; a space is never in a line's stripped edges."""
+    import regex
+
+    from pipeline.saferegex import compile_rule
+
+    data = {"version": 1, "rules": [{"name": "p", "check": "line_pattern", "pattern": pattern, "max": -1.0}]}
+    rules = QualityRules(data, {}, source="test")
+    docs = documents + [("\u212a and k\n{ x }\n\n ſ \n", "en"), ("no lines match here", "de")]
+    rx = compile_rule("quality.yaml:test", pattern, regex.IGNORECASE)
+    expected = []
+    for text, _ in docs:
+        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+        expected.append([("p", {"value": round(sum(1 for ln in lines if rx.search(ln)) / len(lines) if lines else 0.0, 4), "max": -1.0})])
+    assert _fast(rules, docs, True) == expected
+    assert any(f[0][1]["value"] > 0 for f in expected), "the pattern matches no line: the comparison would be weak"
+

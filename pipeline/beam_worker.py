@@ -102,6 +102,7 @@ def main() -> None:
     sys.stderr.flush()
     if done_fd is not None:
         warm_workers.report_done(done_fd)
+        warm_workers.wait_for_copies()
     os._exit(0)
 
 

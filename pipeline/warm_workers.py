@@ -36,6 +36,8 @@ import tempfile
 
 SLOTS_ENV = "CURATE_WARM_SLOTS"  # the folder of slots, for the attachers Beam starts
 PID_FILE = "pid"  # in a slot: the process id of the warm process serving it
+CLAIMED_EXIT_SECONDS = 10.0  # how long close() lets a warm process that served a worker end by itself
+_REAPER = None  # in the warm process that forked the others: the thread collecting them
 
 
 def local_worker_count(beam_args: list[str]) -> int:
@@ -105,7 +107,12 @@ class WarmWorkers:
         if self.alive_fd is not None:
             os.close(self.alive_fd)  # unclaimed warm processes see the pipe end and leave
             self.alive_fd = None
-        for proc in self.procs:
+        for k, proc in enumerate(self.procs):
+            if proc.poll() is None and os.path.isdir(os.path.join(self.folder, str(k), "claimed")):
+                try:  # it served a worker and is collecting its forked copies: let it end
+                    proc.wait(timeout=CLAIMED_EXIT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass
             if proc.poll() is None:
                 proc.kill()
         for proc in self.procs:
@@ -263,6 +270,8 @@ def _reap(pids: list[int]) -> None:
     """Collect the forked copies as they end (no zombies while this process serves its worker)."""
     import threading
 
+    global _REAPER
+
     def wait_all():
         for pid in pids:
             try:
@@ -270,7 +279,16 @@ def _reap(pids: list[int]) -> None:
             except OSError:
                 pass
 
-    threading.Thread(target=wait_all, daemon=True, name="warm-reaper").start()
+    _REAPER = threading.Thread(target=wait_all, daemon=True, name="warm-reaper")
+    _REAPER.start()
+
+
+def wait_for_copies() -> None:
+    """In the warm process that forked the others, once its own worker is done: wait until they
+    have ended too, so the CPU time of every worker reaches the launcher's accounts of its
+    children (``getrusage``, ``time``) through this process."""
+    if _REAPER is not None:
+        _REAPER.join()
 
 
 def wait_for_environment(slot: str, env_fd: int, alive_fd: int) -> None:
@@ -298,7 +316,10 @@ def wait_for_environment(slot: str, env_fd: int, alive_fd: int) -> None:
 
 
 def report_done(done_fd: int) -> None:
+    """Tell the attacher its worker ended well, and close ``done``: the attacher exits now, even
+    while this process still waits for its copies (:func:`wait_for_copies`)."""
     try:
         os.write(done_fd, b"0")
     except OSError:  # the attacher is gone (the runner ended it): nobody to tell
         pass
+    os.close(done_fd)

@@ -36,7 +36,7 @@ import tempfile
 
 SLOTS_ENV = "CURATE_WARM_SLOTS"  # the folder of slots, for the attachers Beam starts
 PID_FILE = "pid"  # in a slot: the process id of the warm process serving it
-CLAIMED_EXIT_SECONDS = 10.0  # how long close() lets a warm process that served a worker end by itself
+CLAIMED_EXIT_SECONDS = 5.0  # how long close() lets a warm process that served a worker end by itself
 _REAPER = None  # in the warm process that forked the others: the thread collecting them
 
 

@@ -246,9 +246,6 @@ def fork_per_slot(slots: list[tuple[str, int, int]]) -> tuple[str, int, int] | N
             mine, children = k, []
             break
         children.append(pid)
-    served = {mine} if mine is not None else set()
-    if mine == 0:
-        served |= set(range(1, len(children) + 1))
     for k, (_slot, env_fd, done_fd) in enumerate(slots):
         if k != mine:
             os.close(env_fd)

@@ -82,11 +82,14 @@ def sample_run(cmd: list[str], env: dict, every: float) -> dict:
             root = psutil.Process(proc.pid)
         except psutil.NoSuchProcess:
             return
+        seen: dict[int, psutil.Process] = {}  # a forked warm worker outlives (and leaves) its parent's tree
         while not stop.is_set():
             try:
-                tree = [root, *root.children(recursive=True)]
+                for p in (root, *root.children(recursive=True)):
+                    seen.setdefault(p.pid, p)
             except psutil.NoSuchProcess:
                 break
+            tree = list(seen.values())
             deltas: dict[int, float] = {}
             for p in tree:
                 try:

@@ -15,13 +15,13 @@ import os
 import signal
 import sys
 
-_WARM_SLOT = None  # a warm process (pipeline/warm_workers.py): (env FIFO, done FIFO)
+_WARM_SLOTS = None  # the warm process (pipeline/warm_workers.py): [(slot, env FIFO, done FIFO)]
 if __name__ == "__main__":  # a worker process
     signal.signal(signal.SIGINT, lambda *_: os._exit(128 + signal.SIGINT))
     if sys.argv[1:2] == ["--warm"]:
-        from pipeline.warm_workers import open_slot
+        from pipeline.warm_workers import open_slots
 
-        _WARM_SLOT = open_slot(sys.argv[2])  # first: attachers find it listening
+        _WARM_SLOTS = open_slots(sys.argv[2], int(sys.argv[3]))  # first: attachers find them listening
     else:
         from pipeline.warm_workers import attach
 
@@ -68,9 +68,9 @@ def quiet_process() -> None:
 
 
 def main() -> None:
-    """A worker: Beam's worker command runs it cold; ``--warm SLOT MODULES LAUNCHER_PID``
-    (pipeline/warm_workers.py) imports MODULES first, then waits for the environment of the worker
-    Beam starts."""
+    """A worker: Beam's worker command runs it cold; ``--warm FOLDER N MODULES ALIVE_FD``
+    (pipeline/warm_workers.py) imports MODULES first, forks a copy per slot after the first, then
+    each waits for the environment of the worker Beam starts."""
     quiet_process()
     from apache_beam.runners.worker import sdk_worker_main
 
@@ -78,10 +78,14 @@ def main() -> None:
 
     cache_introspection()  # each bundle processor this worker builds inspects every DoFn again
     done_fd = None
-    if _WARM_SLOT is not None:
-        env_fd, done_fd = _WARM_SLOT
-        _import_all(sys.argv[3])
-        warm_workers.wait_for_environment(sys.argv[2], env_fd, int(sys.argv[4]))
+    if _WARM_SLOTS is not None:
+        _import_all(sys.argv[4])
+        alive_fd = int(sys.argv[5])
+        mine = warm_workers.fork_per_slot(_WARM_SLOTS)
+        if mine is None:
+            os._exit(0)
+        slot, env_fd, done_fd = mine
+        warm_workers.wait_for_environment(slot, env_fd, alive_fd)
         sys.argv[1:] = []
 
     profile_dir = os.environ.get(PROFILE_ENV)
@@ -98,6 +102,7 @@ def main() -> None:
     sys.stderr.flush()
     if done_fd is not None:
         warm_workers.report_done(done_fd)
+        warm_workers.wait_for_copies()
     os._exit(0)
 
 

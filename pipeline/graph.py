@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 import pyarrow as pa
-from apache_beam import pvalue
+from apache_beam import pvalue, typehints
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
@@ -266,7 +266,10 @@ def build(p: beam.Pipeline, cfg: Config, files: list[dict], staging: str, run_id
         # stream is scrubbed where it is made (fused with its producer, no Flatten).
         from pipeline.stages.pii import ScrubDecisionFields
 
-        decisions = [rows | f"decisions:pii:{i}" >> beam.ParDo(ScrubDecisionFields(cfg)) for i, rows in enumerate(decisions)]
+        # Declared Any (what Beam infers anyway): Beam's inference would disassemble the whole
+        # scrubbing code behind ``process`` for each of these, the larger part of building the graph.
+        decisions = [rows | f"decisions:pii:{i}" >> beam.ParDo(ScrubDecisionFields(cfg)).with_output_types(typehints.Any)
+                     for i, rows in enumerate(decisions)]
 
     signatures = None
     dedup = registry.get("dedup")

@@ -4,8 +4,11 @@ With ``--direct_running_mode=multi_processing`` Beam starts its SDK worker proce
 job starts, after the launcher has imported Beam, built and translated the graph; each worker then
 imports Beam and the stage modules itself, so both phases lie one after the other on the run's
 critical path while a core sits idle. ``curate run`` calls :func:`start` as soon as it knows the
-run is local with N worker processes: N processes ``python -m pipeline.beam_worker --warm SLOT``
-start at once and import what a worker needs (:func:`warm_modules`) while the launcher works.
+run is local with N worker processes: ONE process ``python -m pipeline.beam_worker --warm FOLDER N
+...`` starts, listens on all N slots, imports what a worker needs (:func:`warm_modules`) while the
+launcher works, and then forks N - 1 copies of itself (:func:`fork_per_slot`), one per remaining
+slot: the imports are paid once, not once per worker, and the copies share their pages until
+written.
 
 When Beam later starts a worker (``python -m pipeline.beam_worker`` with the control and logging
 addresses in its environment), that process (the "attacher", no Beam import) claims a free slot
@@ -14,10 +17,12 @@ waits on the ``done`` FIFO; the warm process takes that environment as its own a
 worker main exactly as a cold worker would. The attacher exits 0 when the warm process reports
 ``0`` on ``done`` and 1 when ``done`` ends without it (the warm process died), so Beam sees the
 worker's end as before. No free slot (more workers than slots, a warm process that failed to
-start) → the attacher runs the worker itself, cold. :meth:`WarmWorkers.close` ends the processes
-no worker claimed and removes the slots.
+start or died) → the attacher runs the worker itself, cold. :meth:`WarmWorkers.close` ends the
+processes no worker claimed and removes the slots.
 
-A warm process whose launcher disappears (its parent process changes) exits on its own.
+Every warm process holds the read end of a pipe whose write end only the launcher holds: when the
+launcher closes it (:meth:`WarmWorkers.close`) or dies, a warm process no worker claimed removes its
+slot and exits on its own.
 """
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ import sys
 import tempfile
 
 SLOTS_ENV = "CURATE_WARM_SLOTS"  # the folder of slots, for the attachers Beam starts
-_POLL_SECONDS = 1.0
+PID_FILE = "pid"  # in a slot: the process id of the warm process serving it
+CLAIMED_EXIT_SECONDS = 5.0  # how long close() lets a warm process that served a worker end by itself
+_REAPER = None  # in the warm process that forked the others: the thread collecting them
 
 
 def local_worker_count(beam_args: list[str]) -> int:
@@ -75,15 +82,37 @@ def warm_modules(pii_enabled: bool) -> list[str]:
 class WarmWorkers:
     """The warm processes of one run and their slots (see the module docstring)."""
 
-    def __init__(self, folder: str, procs: list[subprocess.Popen]):
+    def __init__(self, folder: str, procs: list[subprocess.Popen], count: int = 0, alive_fd: int | None = None):
         self.folder = folder
-        self.procs = procs
+        self.procs = procs  # the one process started (it forks the others)
+        self.count = count  # slots
+        self.alive_fd = alive_fd  # write end of the launcher-alive pipe
+
+    def pids(self) -> dict[int, int]:
+        """Slot number → process id of the warm process listening on it, for those that have
+        written theirs (tests, benchmarks)."""
+        found = {}
+        for k in range(self.count):
+            try:
+                with open(os.path.join(self.folder, str(k), PID_FILE), encoding="ascii") as fh:
+                    found[k] = int(fh.read())
+            except (OSError, ValueError):
+                continue
+        return found
 
     def close(self) -> None:
         """End the processes no worker claimed (and any left running), remove the slots."""
         if os.environ.get(SLOTS_ENV) == self.folder:
             del os.environ[SLOTS_ENV]
-        for proc in self.procs:
+        if self.alive_fd is not None:
+            os.close(self.alive_fd)  # unclaimed warm processes see the pipe end and leave
+            self.alive_fd = None
+        for k, proc in enumerate(self.procs):
+            if proc.poll() is None and os.path.isdir(os.path.join(self.folder, str(k), "claimed")):
+                try:  # it served a worker and is collecting its forked copies: let it end
+                    proc.wait(timeout=CLAIMED_EXIT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    pass
             if proc.poll() is None:
                 proc.kill()
         for proc in self.procs:
@@ -95,8 +124,9 @@ class WarmWorkers:
 
 
 def start(count: int, modules: list[str]) -> WarmWorkers | None:
-    """Start ``count`` warm processes importing ``modules``; None when ``count`` < 2 (one worker
-    gains nothing from overlapping) or the slots cannot be made."""
+    """Start the warm processes of ``count`` slots importing ``modules`` (one process, which forks
+    the others once imported); None when ``count`` < 2 (one worker gains nothing from overlapping)
+    or the slots cannot be made."""
     if count < 2:
         return None
     from pipeline.runtime import limit_malloc_arenas
@@ -106,20 +136,27 @@ def start(count: int, modules: list[str]) -> WarmWorkers | None:
         folder = tempfile.mkdtemp(prefix="curate-warm-")
     except OSError:
         return None
-    procs = []
-    for k in range(count):
-        slot = os.path.join(folder, str(k))
-        try:
+    try:
+        for k in range(count):
+            slot = os.path.join(folder, str(k))
             os.mkdir(slot)
             os.mkfifo(os.path.join(slot, "env"))
             os.mkfifo(os.path.join(slot, "done"))
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "pipeline.beam_worker", "--warm", slot, ",".join(modules), str(os.getpid())],
-                stdin=subprocess.DEVNULL))
-        except OSError:
-            break
+        alive_r, alive_w = os.pipe()
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "pipeline.beam_worker", "--warm", folder, str(count), ",".join(modules), str(alive_r)],
+            stdin=subprocess.DEVNULL, pass_fds=(alive_r,)))
+    except OSError:
+        pass
+    finally:
+        os.close(alive_r)
     os.environ[SLOTS_ENV] = folder
-    return WarmWorkers(folder, procs)
+    return WarmWorkers(folder, procs, count, alive_w)
 
 
 # --- the attacher (Beam's worker command) ------------------------------------------------------
@@ -180,38 +217,106 @@ def _write_all(fd: int, data: bytes) -> None:
 
 # --- the warm process --------------------------------------------------------------------------
 
-def open_slot(slot: str) -> tuple[int, int]:
-    """In a warm process, first thing: the slot's ``env`` and ``done`` FIFOs, both opened read-write
-    (``env`` then never reports EOF while no attacher has written; ``done`` is held until this
-    process ends, which is the attacher's EOF)."""
-    return os.open(os.path.join(slot, "env"), os.O_RDWR), os.open(os.path.join(slot, "done"), os.O_RDWR)
+def open_slots(folder: str, count: int) -> list[tuple[str, int, int]]:
+    """In the warm process, first thing: ``(slot, env, done)`` of every slot, both FIFOs opened
+    read-write (``env`` then never reports EOF while no attacher has written; ``done`` is held
+    until the process serving the slot ends, which is the attacher's EOF)."""
+    slots = []
+    for k in range(count):
+        slot = os.path.join(folder, str(k))
+        try:
+            slots.append((slot, os.open(os.path.join(slot, "env"), os.O_RDWR), os.open(os.path.join(slot, "done"), os.O_RDWR)))
+        except OSError:  # no such slot: its attacher finds no reader and runs cold
+            break
+    return slots
 
 
-def wait_for_environment(slot: str, env_fd: int, launcher: int) -> None:
-    """In a warm process, once imported: block until an attacher sends its environment, and make it
-    this process's own. Exits when the launcher (process id ``launcher``) goes away first, removing
-    its slot (and the slots' folder once empty: nobody else will)."""
+def fork_per_slot(slots: list[tuple[str, int, int]]) -> tuple[str, int, int] | None:
+    """In the warm process, once imported: fork one copy per slot after the first; each process
+    (this one serves the first slot) keeps its own slot's FIFOs and closes the others', so an
+    attacher of a slot nobody serves finds no reader. Returns this process's slot (None: none)."""
+    mine = 0 if slots else None
+    children = []
+    for k in range(1, len(slots)):
+        try:
+            pid = os.fork()
+        except OSError:  # the slots left have no reader: their attachers run cold
+            break
+        if pid == 0:
+            mine, children = k, []
+            break
+        children.append(pid)
+    for k, (_slot, env_fd, done_fd) in enumerate(slots):
+        if k != mine:
+            os.close(env_fd)
+            os.close(done_fd)
+    if children:
+        _reap(children)
+    if mine is None:
+        return None
+    slot = slots[mine]
+    try:
+        with open(os.path.join(slot[0], PID_FILE), "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
+    except OSError:
+        pass
+    return slot
+
+
+def _reap(pids: list[int]) -> None:
+    """Collect the forked copies as they end (no zombies while this process serves its worker)."""
+    import threading
+
+    global _REAPER
+
+    def wait_all():
+        for pid in pids:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+    _REAPER = threading.Thread(target=wait_all, daemon=True, name="warm-reaper")
+    _REAPER.start()
+
+
+def wait_for_copies() -> None:
+    """In the warm process that forked the others, once its own worker is done: wait until they
+    have ended too, so the CPU time of every worker reaches the launcher's accounts of its
+    children (``getrusage``, ``time``) through this process."""
+    if _REAPER is not None:
+        _REAPER.join()
+
+
+def wait_for_environment(slot: str, env_fd: int, alive_fd: int) -> None:
+    """In a warm process, once forked: block until an attacher sends its environment, and make it
+    this process's own. Exits when the launcher closes (or, dying, drops) its end of the alive
+    pipe first, removing its slot (and the slots' folder once empty: nobody else will)."""
     data = b""
     while not data.endswith(b"\n"):
-        ready, _, _ = select.select([env_fd], [], [], _POLL_SECONDS)
-        if not ready:
-            if os.getppid() != launcher:
-                shutil.rmtree(slot, ignore_errors=True)
-                try:
-                    os.rmdir(os.path.dirname(slot))
-                except OSError:  # another warm process's slot is still there
-                    pass
-                os._exit(0)
+        ready, _, _ = select.select([env_fd, alive_fd], [], [])
+        if env_fd in ready:
+            data += os.read(env_fd, 1 << 16)
             continue
-        data += os.read(env_fd, 1 << 16)
+        if alive_fd in ready:
+            shutil.rmtree(slot, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(slot))
+            except OSError:  # another warm process's slot is still there
+                pass
+            os._exit(0)
     os.close(env_fd)
+    os.close(alive_fd)
     env = json.loads(data)
     os.environ.clear()
     os.environ.update(env)
 
 
 def report_done(done_fd: int) -> None:
+    """Tell the attacher its worker ended well, and close ``done``: the attacher exits now, even
+    while this process still waits for its copies (:func:`wait_for_copies`)."""
     try:
         os.write(done_fd, b"0")
     except OSError:  # the attacher is gone (the runner ended it): nobody to tell
         pass
+    os.close(done_fd)

@@ -37,12 +37,23 @@ def inputs(tmp_path):
 
 @pytest.fixture
 def started(monkeypatch):
-    """Every pool :func:`warm_workers.start` starts (the real one), to look at its processes."""
+    """Every pool :func:`warm_workers.start` starts (the real one), to look at its processes: what
+    served each slot, seen just before the pool is closed."""
     pools = []
     real_start = warm_workers.start
 
     def recording(count, modules):
         pool = real_start(count, modules)
+        pool.seen_at_close = None
+        real_close = pool.close
+
+        def close():
+            pids = pool.pids()
+            claimed = [os.path.isdir(os.path.join(pool.folder, str(k), "claimed")) for k in range(pool.count)]
+            pool.seen_at_close = (pids, claimed, [_running(pid) for pid in pids.values()])
+            real_close()
+
+        pool.close = close
         pools.append(pool)
         return pool
 
@@ -57,11 +68,26 @@ def test_curate_run_two_workers_is_served_warm_and_equals_one_worker(tmp_path, i
     assert rc == 0
     assert offline == []
     [pool] = started
-    # both warm processes ran a worker and ended by themselves (close() kills only the unclaimed: -9)
-    assert [p.returncode for p in pool.procs] == [0, 0]
+    pids, claimed, running = pool.seen_at_close
+    # one process started, a second forked from it: each served a slot (claimed) and ended by
+    # itself before the pool was closed (close() kills only the unclaimed: -9)
+    assert len(pool.procs) == 1 and [p.returncode for p in pool.procs] == [0]
+    assert sorted(pids) == [0, 1] and pids[0] == pool.procs[0].pid and pids[1] != pids[0]
+    assert claimed == [True, True] and running == [False, False]
     assert not os.path.exists(pool.folder) and warm_workers.SLOTS_ENV not in os.environ
     for table in TABLES:
         assert _canon(_rows(tmp_path / "two", table)) == _canon(_rows(Path(one.out), table)), table
+
+
+def _forked(pool, timeout: float = 60.0) -> dict[int, int]:
+    """The pool's slot → pid once every slot has its warm process (imports done, copies forked)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = pool.pids()
+        if len(pids) == pool.count:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError(f"warm processes not ready: {pool.pids()}")
 
 
 def test_a_dead_warm_process_is_replaced_by_a_cold_worker(tmp_path, inputs, offline):  # noqa: F811
@@ -69,12 +95,17 @@ def test_a_dead_warm_process_is_replaced_by_a_cold_worker(tmp_path, inputs, offl
     one = run(cfg, [str(inputs)], str(tmp_path / "one"), [])
     pool = warm_workers.start(2, warm_workers.warm_modules(cfg.pii.enabled))
     try:
+        pids = _forked(pool)
+        # the process that forked the other dies: its copy still serves, the other worker runs cold
         pool.procs[0].kill()
         pool.procs[0].wait()
+        assert _running(pids[1])
         two = run(cfg, [str(inputs)], str(tmp_path / "two"), list(TWO_WORKERS))
+        assert not _running(pids[1])  # it served a worker and ended with it
+        assert os.path.isdir(os.path.join(pool.folder, "1", "claimed"))
     finally:
         pool.close()
-    assert [p.returncode for p in pool.procs] == [-signal.SIGKILL, 0]
+    assert [p.returncode for p in pool.procs] == [-signal.SIGKILL]
     for table in TABLES:
         assert _canon(_rows(Path(two.out), table)) == _canon(_rows(Path(one.out), table)), table
 
@@ -85,7 +116,10 @@ def test_warm_processes_end_when_their_launcher_dies():
          "import os, sys, time\n"
          "from pipeline import warm_workers\n"
          "pool = warm_workers.start(2, [])\n"
-         "print(pool.folder, ' '.join(str(p.pid) for p in pool.procs), flush=True)\n"
+         "deadline = time.monotonic() + 60\n"
+         "while len(pool.pids()) < 2 and time.monotonic() < deadline:\n"
+         "    time.sleep(0.05)\n"
+         "print(pool.folder, ' '.join(str(p) for p in pool.pids().values()), flush=True)\n"
          "time.sleep(60)\n"],
         stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     folder, *pids = launcher.stdout.readline().decode().split()
@@ -98,6 +132,18 @@ def test_warm_processes_end_when_their_launcher_dies():
         time.sleep(0.2)
     assert not any(_running(pid) for pid in pids)
     assert not os.path.exists(folder)  # the last one out removed the slots
+
+
+def test_close_ends_unclaimed_warm_processes_and_removes_the_slots():
+    pool = warm_workers.start(3, [])
+    pids = _forked(pool)
+    assert len(set(pids.values())) == 3
+    pool.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_running(pid) for pid in pids.values()):
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids.values())
+    assert not os.path.exists(pool.folder)
 
 
 def _running(pid: int) -> bool:

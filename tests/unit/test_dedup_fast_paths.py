@@ -1,0 +1,76 @@
+"""Fast paths of the dedup stage equal their references on real text: the whitespace collapse of the
+exact key (``" ".join(text.split())``) and the signature rows built as one Arrow batch (one dict per
+kept record, its signature a list of ints, converted by the shard writer's ``rows_to_batch``)."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from pipeline.io.shards import rows_to_batch
+from pipeline.minhash import MinHasher, normalize
+from pipeline.minhash.shingles import collapse_whitespace, exact_key_of_normalized
+from pipeline.stages.dedup.transform import signature_batch
+from tests.unit import test_minhash, test_minhash_batch  # real documents (module imports: their tests are not collected twice)
+
+EVERY_SPACE = [ch for ch in map(chr, range(0x110000)) if ch.isspace()]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[tuple[str, str | None]]:
+    """Real English, Korean, Japanese and Chinese documents, with whitespace of every kind planted."""
+    items: list[tuple[str, str | None]] = [(d, "en") for d in test_minhash._real_docs(40)]
+    for lang, code in (("ko", "ko"), ("ja", "ja"), ("zh_CN", "zh")):
+        items += [(d, code) for d in test_minhash_batch._catalog_paragraphs(lang, 20)]
+    rng = random.Random(5)
+    planted = []
+    for text, lang in items[::3]:  # runs of mixed whitespace, at the ends and inside
+        cuts = sorted(rng.randrange(len(text) + 1) for _ in range(6))
+        parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+        spaces = ["".join(rng.choice(EVERY_SPACE) for _ in range(rng.randrange(1, 9))) for _ in parts]
+        planted.append(("".join(s + p for s, p in zip(spaces, parts)) + spaces[0], lang))
+    edge = ["", " ", "   ", "\u3000x\u3000\u3000y\u3000", "a  b", "\x1c\x1d\x1e\x1fz", "\x85\xa0\u2028\u2029", "x" + " " * 33 + "y"]
+    return items + planted + [(e, None) for e in edge]
+
+
+def test_every_whitespace_character_is_at_most_u3000():
+    assert max(map(ord, EVERY_SPACE)) == 0x3000  # what _OTHER_SPACES relies on
+
+
+def test_collapse_whitespace_equals_split_and_join(texts):
+    for text, _ in texts:
+        for form in (text, normalize(text)):
+            assert collapse_whitespace(form) == " ".join(form.split())
+    for ch in EVERY_SPACE:
+        assert collapse_whitespace(f"{ch}a{ch}{ch}b{ch}") == "a b"
+
+
+def test_exact_key_is_blake2b_of_the_collapsed_text(texts):
+    import hashlib
+
+    for text, _ in texts:
+        norm = normalize(text)
+        assert exact_key_of_normalized(norm) == hashlib.blake2b(" ".join(norm.split()).encode("utf-8"), digest_size=16).hexdigest()
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+def test_signature_batch_equals_the_row_dicts(texts, scheme):
+    hasher = MinHasher(scheme=scheme)
+    sigs = hasher.signatures([t for t, _ in texts], [lang for _, lang in texts])
+    signed, rows = [], []
+    for i, (text, lang) in enumerate(texts):
+        sig = None if i % 5 == 0 else sigs[i].tobytes()  # dedup.near off: no signature
+        key = exact_key_of_normalized(normalize(text))
+        signed.append((f"doc{i:04d}", key, sig, lang))
+        rows.append({
+            "doc_id": f"doc{i:04d}", "exact_hash": key, "lang": lang, "run_id": "run-1",
+            "minhash": None if sig is None else np.frombuffer(sig, dtype=hasher.dtype).tolist(),
+        })
+    got = signature_batch(signed, "run-1", np.dtype(hasher.dtype).str)
+    want = rows_to_batch("signatures", rows)
+    assert got.schema == want.schema
+    assert got.to_pylist() == want.to_pylist()
+    assert got.equals(want)
+    every_null = signature_batch([(d, k, None, lang) for d, k, _, lang in signed[:3]], "run-1", "<u4")
+    assert every_null.equals(rows_to_batch("signatures", [{**r, "minhash": None} for r in rows[:3]]))

@@ -74,3 +74,46 @@ def test_signature_batch_equals_the_row_dicts(texts, scheme):
     assert got.equals(want)
     every_null = signature_batch([(d, k, None, lang) for d, k, _, lang in signed[:3]], "run-1", "<u4")
     assert every_null.equals(rows_to_batch("signatures", [{**r, "minhash": None} for r in rows[:3]]))
+
+
+def test_exact_groups_join_a_key_split_over_packs_and_bundles():
+    from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, ExactGroups, _PackedLights
+
+    def light(doc_id, name):
+        return ((doc_id, name), b"bands-" + doc_id.encode())
+
+    # key "k1": c (file f2) and a (f1) in one bundle, b (f1) and a prior release's doc in another
+    bundle1 = [("k1", light("c", "f2")), ("k2", light("d", "f1")), ("k1", light("a", "f1"))]
+    bundle2 = [("k1", light("b", "f1")), ("k1", light("!p", ""))]
+    packs = []
+    for bundle in (bundle1, bundle2):
+        fn = _PackedLights()
+        fn.start_bundle()
+        for keyed in bundle:
+            assert list(fn.process(keyed)) == []
+        packs += [wv.value for wv in fn.finish_bundle()]
+    by_coarse: dict[int, list] = {}
+    for coarse, pack in packs:
+        by_coarse.setdefault(coarse, []).append(pack)
+    survivors, verdicts = [], []
+    for coarse, grouped in by_coarse.items():
+        for out in ExactGroups().process((coarse, grouped)):
+            if getattr(out, "tag", None) == EXACT_VERDICTS:
+                verdicts.append(out.value)
+            else:
+                survivors.append(out)
+    # the prior release's "!p" sorts first: it survives and no file gets a verdict for it
+    assert sorted(survivors) == [light("!p", ""), light("d", "f1")]
+    assert sorted(verdicts) == [
+        ("f1", ("a", (V_EXACT_DROP, "!p"))), ("f1", ("b", (V_EXACT_DROP, "!p"))), ("f2", ("c", (V_EXACT_DROP, "!p"))),
+    ]
+    # without the prior document, a (the smallest) survives and is marked as its group's survivor
+    fn = _PackedLights()
+    fn.start_bundle()
+    for keyed in bundle1 + bundle2[:1]:
+        list(fn.process(keyed))
+    outs = [o for coarse, pack in (wv.value for wv in fn.finish_bundle()) for o in ExactGroups().process((coarse, [pack]))]
+    assert sorted(o for o in outs if getattr(o, "tag", None) is None) == [light("a", "f1"), light("d", "f1")]
+    assert sorted(o.value for o in outs if getattr(o, "tag", None) == EXACT_VERDICTS) == [
+        ("f1", ("a", (V_GROUP, "a"))), ("f1", ("b", (V_EXACT_DROP, "a"))), ("f2", ("c", (V_EXACT_DROP, "a"))),
+    ]

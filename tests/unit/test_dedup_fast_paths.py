@@ -77,7 +77,8 @@ def test_signature_batch_equals_the_row_dicts(texts, scheme):
 
 
 def test_exact_groups_join_a_key_split_over_packs_and_bundles():
-    from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, ExactGroups, _PackedLights
+    from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, ExactGroups, coarse_key
+    from pipeline.stages.dedup.packing import PackPerBundle
 
     def light(doc_id, name):
         return ((doc_id, name), b"bands-" + doc_id.encode())
@@ -87,7 +88,7 @@ def test_exact_groups_join_a_key_split_over_packs_and_bundles():
     bundle2 = [("k1", light("b", "f1")), ("k1", light("!p", ""))]
     packs = []
     for bundle in (bundle1, bundle2):
-        fn = _PackedLights()
+        fn = PackPerBundle(coarse_key)
         fn.start_bundle()
         for keyed in bundle:
             assert list(fn.process(keyed)) == []
@@ -108,7 +109,7 @@ def test_exact_groups_join_a_key_split_over_packs_and_bundles():
         ("f1", ("a", (V_EXACT_DROP, "!p"))), ("f1", ("b", (V_EXACT_DROP, "!p"))), ("f2", ("c", (V_EXACT_DROP, "!p"))),
     ]
     # without the prior document, a (the smallest) survives and is marked as its group's survivor
-    fn = _PackedLights()
+    fn = PackPerBundle(coarse_key)
     fn.start_bundle()
     for keyed in bundle1 + bundle2[:1]:
         list(fn.process(keyed))

@@ -13,6 +13,8 @@ import zlib
 import apache_beam as beam
 from apache_beam import pvalue
 
+from pipeline.stages.dedup.packing import PackPerBundle, unpacked
+
 EXACT_VERDICTS = "exact_verdicts"
 
 # verdict kinds carried to the held batches
@@ -21,47 +23,14 @@ V_GROUP = "g"  # survivor of an exact group of size > 1: (V_GROUP, itself)
 V_NEAR = "n"  # (V_NEAR, representative) for every node of a near-duplicate cluster
 
 
-_EXACT_GROUPS = 1 << 10  # exact keys are shuffled under this many coarse keys (see _PackedLights)
-_PACK_MAX = 1 << 16  # lights a bundle holds before it ships its packs
+_EXACT_GROUPS = 1 << 10  # exact keys are shuffled under this many coarse keys (packed per bundle)
 
 
 def coarse_key(exact_key: str) -> int:
     """The coarse key an exact key is shuffled under: deterministic on every worker (crc32, not
-    Python's salted ``hash``), whatever the key's text."""
+    Python's salted ``hash``), whatever the key's text. At 1e9 documents a coarse group holds ~1M
+    lights: bounded, and 1,024 keys to spread over workers."""
     return zlib.crc32(exact_key.encode("utf-8")) & (_EXACT_GROUPS - 1)
-
-
-class _PackedLights(beam.DoFn):
-    """``(exact_key, light)`` → ``(coarse key, [(exact_key, light), ...])``, one pack per coarse key
-    per bundle (or per ``_PACK_MAX`` lights held): the shuffle carries the same lights in about
-    ``_EXACT_GROUPS`` elements per bundle instead of one per document, and the runner's
-    per-element work (encode, group, decode, at two workers through the launcher too) is paid per
-    pack. At 1e9 documents a coarse group holds ~1M lights: bounded, and 1,024 keys to spread."""
-
-    def start_bundle(self) -> None:
-        self._packs: dict[int, list] = {}
-        self._held = 0
-
-    def process(self, keyed):
-        coarse = coarse_key(keyed[0])
-        pack = self._packs.get(coarse)
-        if pack is None:
-            self._packs[coarse] = [keyed]
-        else:
-            pack.append(keyed)
-        self._held += 1
-        if self._held >= _PACK_MAX:
-            yield from self._ship()
-
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindows
-
-        for kv in self._ship():
-            yield GlobalWindows.windowed_value(kv)
-
-    def _ship(self):
-        packs, self._packs, self._held = self._packs, {}, 0
-        return list(packs.items())
 
 
 class ExactGroups(beam.DoFn):
@@ -75,13 +44,12 @@ class ExactGroups(beam.DoFn):
     def process(self, kv):
         _, packs = kv
         groups: dict[str, list] = {}
-        for pack in packs:
-            for key, light in pack:
-                members = groups.get(key)
-                if members is None:
-                    groups[key] = [light]
-                else:
-                    members.append(light)
+        for key, light in unpacked(packs):
+            members = groups.get(key)
+            if members is None:
+                groups[key] = [light]
+            else:
+                members.append(light)
         for members in groups.values():
             yield from self._decide(members)
 
@@ -105,7 +73,7 @@ class ExactDedup(beam.PTransform):
     def expand(self, keyed):
         return (
             keyed
-            | "pack" >> beam.ParDo(_PackedLights())
+            | "pack" >> beam.ParDo(PackPerBundle(coarse_key))
             | "group" >> beam.GroupByKey()
             | "survivors" >> beam.ParDo(ExactGroups()).with_outputs(EXACT_VERDICTS, main="survivors")
         )

@@ -19,6 +19,7 @@ from pipeline.records import DROP, SIGNATURES_SCHEMA, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
 from pipeline.stages.dedup import _against_paths
 from pipeline.stages.dedup.near import NearDedup
+from pipeline.stages.dedup.packing import PackPerBundle
 
 STAGE = "dedup"
 PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
@@ -206,7 +207,7 @@ def _near_verdict(label):
 
 
 class _ApplyHeld(beam.DoFn):
-    """(file, [(doc_id, verdict) | None, ...]) → the held batch's kept records as one batch,
+    """(file, [[(doc_id, verdict), ...] | None, ...]) → the held batch's kept records as one batch,
     decisions rows for its dropped ones, one Arrow batch of signature rows for its kept ones."""
 
     def __init__(self, hold_dir: str, run_id: str, threshold: float, dtype: str) -> None:
@@ -218,9 +219,10 @@ class _ApplyHeld(beam.DoFn):
     def process(self, kv):
         name, values = kv
         verdicts: dict[str, list] = {}
-        for value in values:
-            if value is not None:
-                verdicts.setdefault(value[0], []).append(value[1])
+        for pack in values:
+            if pack is not None:
+                for doc_id, verdict in pack:
+                    verdicts.setdefault(doc_id, []).append(verdict)
         kept = []
         dropped = 0
         signed: list[tuple] = []  # (doc_id, exact key, signature bytes or None, lang) of kept records
@@ -302,11 +304,12 @@ class DedupStage(beam.PTransform):
             light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
             prior_sigs = [p.sigs for p in priors] | "against:sigs" >> beam.Flatten()
 
-        verdicts = [prepared.held]  # (held file, None) so that every file meets ``apply``
+        # (held file, None) so that every file meets ``apply``; verdicts as (held file, [(doc_id, verdict), ...])
+        verdicts = [prepared.held]
         if cfg.exact:
             exact = light | "exact" >> ExactDedup()
             survivors = exact.survivors
-            verdicts.append(exact[EXACT_VERDICTS])
+            verdicts.append(exact[EXACT_VERDICTS] | "exact:verdicts:pack" >> beam.ParDo(PackPerBundle()))
         else:
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
@@ -314,7 +317,9 @@ class DedupStage(beam.PTransform):
                 cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, self._one_step_bound(cfg),
                 sig_dir=sig_dir, prior_signatures=prior_sigs,
             )
-            verdicts.append(labels | "near:verdicts" >> beam.FlatMap(_near_verdict))
+            verdicts.append(
+                labels | "near:verdicts" >> beam.FlatMap(_near_verdict) | "near:verdicts:pack" >> beam.ParDo(PackPerBundle())
+            )
 
         out = (
             verdicts

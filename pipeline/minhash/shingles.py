@@ -66,7 +66,17 @@ def _fmix64_inplace(h: np.ndarray) -> np.ndarray:
 
 def normalize(text: str) -> str:
     """NFKC + casefold: the form both the exact key and the shingles start from."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    return nfkc(text).casefold()
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)`` (tested equal). A text that is not in NFKC as a
+    whole is normalised line by line, each line only if it needs it: "\n" neither decomposes nor
+    composes with a neighbour nor moves in reordering, so NFKC of the lines joined is NFKC of the
+    text, and most lines of such a text are already normalised."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join([unicodedata.normalize("NFKC", line) for line in text.split("\n")])
 
 
 def exact_key(text: str) -> str:

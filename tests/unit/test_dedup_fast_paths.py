@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.io.shards import rows_to_batch
 from pipeline.minhash import MinHasher, normalize
-from pipeline.minhash.shingles import collapse_whitespace, exact_key_of_normalized
+from pipeline.minhash.shingles import collapse_whitespace, exact_key_of_normalized, nfkc
 from pipeline.stages.dedup.transform import signature_batch
 from tests.unit import test_minhash, test_minhash_batch  # real documents (module imports: their tests are not collected twice)
 
@@ -44,6 +44,17 @@ def test_collapse_whitespace_equals_split_and_join(texts):
             assert collapse_whitespace(form) == " ".join(form.split())
     for ch in EVERY_SPACE:
         assert collapse_whitespace(f"{ch}a{ch}{ch}b{ch}") == "a b"
+
+
+def test_nfkc_line_by_line_equals_nfkc_of_the_whole_text(texts):
+    import unicodedata
+
+    # combining marks, jamo, compatibility forms and Hangul around line breaks, where a wrong
+    # split would compose or reorder differently
+    tricky = ["e\n\u0301x", "\u1100\n\u1161", "\u1100\u1161\n\uff21\ufb01", "a\u0323\u0307\nb\u0307\u0323", "\n\u0301", "\u2460\n\n\u3000"]
+    for text in [t for t, _ in texts] + tricky + [t.replace(" ", "\n\u0301", 3) for t, _ in texts[::4]]:
+        assert nfkc(text) == unicodedata.normalize("NFKC", text)
+    assert normalize("ＡＢ\nＣ") == unicodedata.normalize("NFKC", "ＡＢ\nＣ").casefold() == "ab\nc"
 
 
 def test_exact_key_is_blake2b_of_the_collapsed_text(texts):

@@ -13,7 +13,7 @@ import zlib
 import apache_beam as beam
 from apache_beam import pvalue
 
-from pipeline.stages.dedup.packing import PackPerBundle, unpacked
+from pipeline.stages.dedup.packing import PackPerBundle, grouped, unpacked
 
 EXACT_VERDICTS = "exact_verdicts"
 
@@ -43,14 +43,7 @@ class ExactGroups(beam.DoFn):
 
     def process(self, kv):
         _, packs = kv
-        groups: dict[str, list] = {}
-        for key, light in unpacked(packs):
-            members = groups.get(key)
-            if members is None:
-                groups[key] = [light]
-            else:
-                members.append(light)
-        for members in groups.values():
+        for members in grouped(unpacked(packs)).values():
             yield from self._decide(members)
 
     @staticmethod

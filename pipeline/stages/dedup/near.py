@@ -29,7 +29,7 @@ import numpy as np
 from apache_beam import pvalue
 
 from pipeline.minhash.pairs import earlier_similar, equal_values_needed, similar_rows, stack_signatures
-from pipeline.stages.dedup.packing import PackPerBundle, unpacked
+from pipeline.stages.dedup.packing import PackPerBundle, grouped, unpacked
 
 _ALL_PAIRS_MAX = 2000
 
@@ -115,52 +115,25 @@ def _node(tail: bytes) -> tuple[str, str]:
     return doc_id, name
 
 
-class _PackedMemberships(beam.DoFn):
+class _PackedMemberships(PackPerBundle):
     """Lights → ``(coarse key, [membership, ...])`` (:func:`_memberships`), one pack per coarse key
     per bundle, or per ``_PACK_MAX`` memberships held: the shuffle carries the same memberships in
     a few thousand elements instead of one per band of every document."""
 
-    def start_bundle(self) -> None:
-        self._packs: dict[int, list] = {}
-        self._held = 0
+    limit = _PACK_MAX
 
     def process(self, light):
-        packs = self._packs
         for coarse, member in _memberships(light):
-            pack = packs.get(coarse)
-            if pack is None:
-                packs[coarse] = [member]
-            else:
-                pack.append(member)
-            self._held += 1
-        if self._held >= _PACK_MAX:
+            self._add(coarse, member)
+        if self._held >= self.limit:
             yield from self._ship()
-
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindows
-
-        for kv in self._ship():
-            yield GlobalWindows.windowed_value(kv)
-
-    def _ship(self):
-        packs, self._packs, self._held = self._packs, {}, 0
-        return list(packs.items())
 
 
 def _split_buckets(kv):
     """(coarse key, [[membership, ...], ...]) — packs of memberships — → (bucket bytes, [node, ...])
     for each bucket with two or more members."""
     _, packs = kv
-    buckets: dict[bytes, list] = {}
-    for pack in packs:
-        for member in pack:
-            bucket = member[:_BUCKET_BYTES]
-            found = buckets.get(bucket)
-            if found is None:
-                buckets[bucket] = [member]
-            else:
-                found.append(member)
-    for bucket, found in buckets.items():
+    for bucket, found in grouped((member[:_BUCKET_BYTES], member) for member in unpacked(packs)).items():
         if len(found) > 1:
             yield bucket, [_node(m[_BUCKET_BYTES:]) for m in found]
 
@@ -226,14 +199,7 @@ def _regroup_key(bucket: bytes) -> int:
 def _verified_edges(kv, threshold: float, dtype):
     """(coarse key, packs of (bucket, (node, sig_bytes))) → the verified edges of each bucket."""
     _, packs = kv
-    buckets: dict[bytes, list] = {}
-    for bucket, member in unpacked(packs):
-        found = buckets.get(bucket)
-        if found is None:
-            buckets[bucket] = [member]
-        else:
-            found.append(member)
-    for members in buckets.values():
+    for members in grouped(unpacked(packs)).values():
         yield from bucket_edges(members, threshold, True, dtype)
 
 

@@ -11,9 +11,11 @@ PACK_MAX = 1 << 16  # values a bundle holds before it ships its packs
 
 
 class PackPerBundle(beam.DoFn):
-    """``(key, value)`` → ``(key, [value, ...])``, one pack per key per bundle (or per ``PACK_MAX``
+    """``(key, value)`` → ``(key, [value, ...])``, one pack per key per bundle (or per ``limit``
     values held). With ``coarse``, packs are made per ``coarse(key)`` and hold the ``(key, value)``
     pairs, for keys too many to group one by one (the consumer splits a pack by key)."""
+
+    limit = PACK_MAX
 
     def __init__(self, coarse: Callable | None = None) -> None:
         self._coarse = coarse
@@ -24,17 +26,19 @@ class PackPerBundle(beam.DoFn):
 
     def process(self, kv):
         if self._coarse is None:
-            key, item = kv
+            self._add(*kv)
         else:
-            key, item = self._coarse(kv[0]), kv
+            self._add(self._coarse(kv[0]), kv)
+        if self._held >= self.limit:
+            yield from self._ship()
+
+    def _add(self, key, item) -> None:
         pack = self._packs.get(key)
         if pack is None:
             self._packs[key] = [item]
         else:
             pack.append(item)
         self._held += 1
-        if self._held >= PACK_MAX:
-            yield from self._ship()
 
     def finish_bundle(self):
         from apache_beam.transforms.window import GlobalWindows
@@ -51,3 +55,15 @@ def unpacked(packs):
     """The values of grouped packs, in order."""
     for pack in packs:
         yield from pack
+
+
+def grouped(pairs) -> dict:
+    """``(key, value)`` pairs → ``{key: [value, ...]}``, values in arrival order."""
+    groups: dict = {}
+    for key, value in pairs:
+        found = groups.get(key)
+        if found is None:
+            groups[key] = [value]
+        else:
+            found.append(value)
+    return groups

@@ -66,7 +66,17 @@ def _fmix64_inplace(h: np.ndarray) -> np.ndarray:
 
 def normalize(text: str) -> str:
     """NFKC + casefold: the form both the exact key and the shingles start from."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    return nfkc(text).casefold()
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)`` (tested equal). A text that is not in NFKC as a
+    whole is normalised line by line, each line only if it needs it: "\n" neither decomposes nor
+    composes with a neighbour nor moves in reordering, so NFKC of the lines joined is NFKC of the
+    text, and most lines of such a text are already normalised."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return "\n".join([unicodedata.normalize("NFKC", line) for line in text.split("\n")])
 
 
 def exact_key(text: str) -> str:
@@ -77,8 +87,22 @@ def exact_key(text: str) -> str:
 def exact_key_of_normalized(norm: str) -> str:
     """:func:`exact_key` of a text already through :func:`normalize` (the batch path normalises once
     for both the exact key and the shingles)."""
-    collapsed = " ".join(norm.split())
-    return hashlib.blake2b(collapsed.encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(collapse_whitespace(norm).encode("utf-8"), digest_size=16).hexdigest()
+
+
+# Every whitespace character but " " (what str.split() splits on: str.isspace(); none above U+3000).
+_OTHER_SPACES = tuple(ch for ch in map(chr, range(0x3001)) if ch.isspace() and ch != " ")
+
+
+def collapse_whitespace(text: str) -> str:
+    """``" ".join(text.split())``: runs of whitespace become one space, none at either end (tested
+    equal). By C-level scans and replaces instead of one string object per word."""
+    for ch in _OTHER_SPACES:
+        if ch in text:
+            text = text.replace(ch, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 _WORD_TABLE: np.ndarray | None = None

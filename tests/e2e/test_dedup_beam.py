@@ -55,7 +55,7 @@ def run_dedup(tmp: Path, records, cfg, *beam_args, seed=None, staging=None):
             | "kept:write" >> beam.io.WriteToText(str(tmp / "kept"))
         )
         out.decisions | "dec:json" >> beam.Map(json.dumps, sort_keys=True) | "dec:write" >> beam.io.WriteToText(str(tmp / "decisions"))
-        out.signatures | "sig:json" >> beam.Map(json.dumps, sort_keys=True) | "sig:write" >> beam.io.WriteToText(str(tmp / "signatures"))
+        out.signatures | "sig:rows" >> beam.FlatMap(lambda rb: rb.to_pylist()) | "sig:json" >> beam.Map(json.dumps, sort_keys=True) | "sig:write" >> beam.io.WriteToText(str(tmp / "signatures"))
 
     def read(name):
         rows = []

@@ -16,15 +16,15 @@ whatever the arrival order):
 
 Kept documents in a cluster of size > 1 (exact or near) get ``dup_cluster`` = the representative's
 doc_id (the representative included); others get ``None``. The signatures and exact hashes of kept
-documents come out on ``.signatures`` (rows of :data:`pipeline.records.SIGNATURES_SCHEMA`), so a
+documents come out on ``.signatures`` (Arrow batches of :data:`pipeline.records.SIGNATURES_SCHEMA`), so a
 later run can dedup against this release: ``dedup.against`` lists earlier ``OUT/signatures``
 folders or Parquet globs; a new document that duplicates a document of such a release is dropped
 with ``dup_of`` = that document's doc_id and ``detail.prior_release = true``.
 
 Records never cross a shuffle here. Each batch is held in a file under the run's staging folder
 (``_dedup/<hash of its doc_ids>.pkl.zst``; its text is already PII-scrubbed), its signatures in
-another (``_dedup_sigs/``), and only light tuples are grouped: (node, band keys) by exact key and,
-packed per bundle, by bucket — a node being the doc_id and its held file, so every verdict goes
+another (``_dedup_sigs/``), and only light tuples are grouped, packed per bundle: (node, band keys) by exact key and
+by bucket — a node being the doc_id and its held file, so every verdict goes
 straight to its file — the signatures of candidate pairs' members, read from their batch's file, by
 bucket, and the verdicts by file. Each held batch is then read once, its verdicts applied, and its
 kept records leave as one batch. Our DoFns hold one batch plus the light tuples of the keys they

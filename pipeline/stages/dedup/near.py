@@ -29,6 +29,7 @@ import numpy as np
 from apache_beam import pvalue
 
 from pipeline.minhash.pairs import earlier_similar, equal_values_needed, similar_rows, stack_signatures
+from pipeline.stages.dedup.packing import PackPerBundle, grouped, unpacked
 
 _ALL_PAIRS_MAX = 2000
 
@@ -114,52 +115,25 @@ def _node(tail: bytes) -> tuple[str, str]:
     return doc_id, name
 
 
-class _PackedMemberships(beam.DoFn):
+class _PackedMemberships(PackPerBundle):
     """Lights → ``(coarse key, [membership, ...])`` (:func:`_memberships`), one pack per coarse key
     per bundle, or per ``_PACK_MAX`` memberships held: the shuffle carries the same memberships in
     a few thousand elements instead of one per band of every document."""
 
-    def start_bundle(self) -> None:
-        self._packs: dict[int, list] = {}
-        self._held = 0
+    limit = _PACK_MAX
 
     def process(self, light):
-        packs = self._packs
         for coarse, member in _memberships(light):
-            pack = packs.get(coarse)
-            if pack is None:
-                packs[coarse] = [member]
-            else:
-                pack.append(member)
-            self._held += 1
-        if self._held >= _PACK_MAX:
+            self._add(coarse, member)
+        if self._held >= self.limit:
             yield from self._ship()
-
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindows
-
-        for kv in self._ship():
-            yield GlobalWindows.windowed_value(kv)
-
-    def _ship(self):
-        packs, self._packs, self._held = self._packs, {}, 0
-        return list(packs.items())
 
 
 def _split_buckets(kv):
     """(coarse key, [[membership, ...], ...]) — packs of memberships — → (bucket bytes, [node, ...])
     for each bucket with two or more members."""
     _, packs = kv
-    buckets: dict[bytes, list] = {}
-    for pack in packs:
-        for member in pack:
-            bucket = member[:_BUCKET_BYTES]
-            found = buckets.get(bucket)
-            if found is None:
-                buckets[bucket] = [member]
-            else:
-                found.append(member)
-    for bucket, found in buckets.items():
+    for bucket, found in grouped((member[:_BUCKET_BYTES], member) for member in unpacked(packs)).items():
         if len(found) > 1:
             yield bucket, [_node(m[_BUCKET_BYTES:]) for m in found]
 
@@ -187,7 +161,7 @@ def _unverified_edges(kv):
 
 
 class _SignaturesFromFile(beam.DoFn):
-    """(held file, [(doc_id, bucket), ...]) → (bucket, (node, signature bytes)) for each, the
+    """(held file, [[(doc_id, bucket), ...], ...]) — packs — → (bucket, (node, signature bytes)) for each, the
     signatures read from the file :class:`~pipeline.stages.dedup.transform._Prepare` wrote next to
     the held batch: only candidates' signatures are read, none crosses a shuffle before its bucket's."""
 
@@ -197,9 +171,9 @@ class _SignaturesFromFile(beam.DoFn):
     def process(self, kv):
         from pipeline.stages.dedup.transform import read_signatures, signatures_path
 
-        name, members = kv
+        name, packs = kv
         sigs = read_signatures(signatures_path(self._sig_dir, name))
-        for doc_id, bucket in members:
+        for doc_id, bucket in unpacked(packs):
             yield bucket, ((doc_id, name), sigs[doc_id])
 
 
@@ -212,6 +186,21 @@ def _signature_into_buckets(kv):
     for sig in grouped["sig"]:
         for bucket in set(buckets):
             yield bucket, (node, sig)
+
+
+_REGROUP_GROUPS = 1 << 10  # candidates' signatures are regrouped under this many coarse keys
+
+
+def _regroup_key(bucket: bytes) -> int:
+    """The coarse key a shared bucket's members (with their signatures) are regrouped under."""
+    return int.from_bytes(bucket[:8], "little") & (_REGROUP_GROUPS - 1)
+
+
+def _verified_edges(kv, threshold: float, dtype):
+    """(coarse key, packs of (bucket, (node, sig_bytes))) → the verified edges of each bucket."""
+    _, packs = kv
+    for members in grouped(unpacked(packs)).values():
+        yield from bucket_edges(members, threshold, True, dtype)
 
 
 class NearDedup(beam.PTransform):
@@ -251,6 +240,7 @@ class NearDedup(beam.PTransform):
             shared = buckets | "shared" >> beam.ParDo(_SharedBuckets()).with_outputs("prior", main="held")
             with_sigs = (
                 shared.held
+                | "shared:pack" >> beam.ParDo(PackPerBundle())
                 | "by-file" >> beam.GroupByKey()
                 | "read-sigs" >> beam.ParDo(_SignaturesFromFile(self._sig_dir))
             )
@@ -263,8 +253,9 @@ class NearDedup(beam.PTransform):
                 with_sigs = [with_sigs, prior] | "with-prior" >> beam.Flatten()
             edges = (
                 with_sigs
+                | "regroup:pack" >> beam.ParDo(PackPerBundle(_regroup_key))
                 | "regroup" >> beam.GroupByKey()
-                | "verify" >> beam.FlatMap(lambda kv: bucket_edges(list(kv[1]), threshold, True, dtype))
+                | "verify" >> beam.FlatMap(_verified_edges, threshold, dtype)
             )
         if self._one_step_max_nodes:
             return edges | "components" >> OneStepComponents(self._one_step_max_nodes)

@@ -8,16 +8,18 @@ import tempfile
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
 from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import progress
 from pipeline.beam_outputs import StageOutputs
 from pipeline.minhash import MinHasher, band_keys, exact_key_of_normalized, normalize, optimal_bands
-from pipeline.records import DROP, Reason, decision_row
+from pipeline.records import DROP, SIGNATURES_SCHEMA, Reason, decision_row
 from pipeline.stages.dedup.exact import EXACT_VERDICTS, V_EXACT_DROP, V_GROUP, V_NEAR, ExactDedup
 from pipeline.stages.dedup import _against_paths
 from pipeline.stages.dedup.near import NearDedup
+from pipeline.stages.dedup.packing import PackPerBundle
 
 STAGE = "dedup"
 PRIOR = "!"  # node-id prefix of documents from an earlier release: sorts before every hex doc_id
@@ -77,6 +79,26 @@ def read_signatures(path: str) -> dict[str, bytes]:
     with FileSystems.open(path) as fh:
         doc_ids, sigs = pickle.loads(fh.read())
     return {doc_id: sigs[i].tobytes() for i, doc_id in enumerate(doc_ids)}
+
+def signature_batch(signed: list[tuple], run_id: str, dtype) -> pa.RecordBatch:
+    """Rows of :data:`~pipeline.records.SIGNATURES_SCHEMA` for kept records ``(doc_id, exact key,
+    signature bytes or None, lang)``, built as one Arrow batch from the signatures' bytes: the
+    same rows as one dict per record with its signature as a list of ints (tested), without a
+    Python int per signature value."""
+    n = len(signed)
+    doc_ids, keys, sigs, langs = zip(*signed)
+    present = [sig is not None for sig in sigs]
+    values = np.frombuffer(b"".join(sig for sig in sigs if sig is not None), dtype=dtype).astype(np.uint32, copy=False)
+    width = values.size // max(1, sum(present))
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.asarray(present, dtype=np.int32) * width, out=offsets[1:])
+    minhash = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values, type=pa.uint32()), mask=None if all(present) else pa.array([not p for p in present])
+    )
+    string = pa.string()
+    columns = [pa.array(doc_ids, string), pa.array(keys, string), minhash, pa.array(langs, string), pa.array([run_id] * n, string)]
+    return pa.RecordBatch.from_arrays(columns, schema=SIGNATURES_SCHEMA)
+
 
 __all__ = ["DedupStage", "STAGE"]
 
@@ -185,8 +207,8 @@ def _near_verdict(label):
 
 
 class _ApplyHeld(beam.DoFn):
-    """(file, [(doc_id, verdict) | None, ...]) → the held batch's kept records as one batch,
-    decisions rows for its dropped ones, signature rows for its kept ones."""
+    """(file, [[(doc_id, verdict), ...] | None, ...]) → the held batch's kept records as one batch,
+    decisions rows for its dropped ones, one Arrow batch of signature rows for its kept ones."""
 
     def __init__(self, hold_dir: str, run_id: str, threshold: float, dtype: str) -> None:
         self._hold_dir = hold_dir
@@ -197,11 +219,13 @@ class _ApplyHeld(beam.DoFn):
     def process(self, kv):
         name, values = kv
         verdicts: dict[str, list] = {}
-        for value in values:
-            if value is not None:
-                verdicts.setdefault(value[0], []).append(value[1])
+        for pack in values:
+            if pack is not None:
+                for doc_id, verdict in pack:
+                    verdicts.setdefault(doc_id, []).append(verdict)
         kept = []
         dropped = 0
+        signed: list[tuple] = []  # (doc_id, exact key, signature bytes or None, lang) of kept records
         for record in read_held(FileSystems.join(self._hold_dir, name)):
             doc_id = record["doc_id"]
             exact_drop = near = None
@@ -225,16 +249,9 @@ class _ApplyHeld(beam.DoFn):
             else:
                 record["dup_cluster"] = near if near is not None else (doc_id if group else None)
                 kept.append(record)
-                yield pvalue.TaggedOutput(
-                    "signatures",
-                    {
-                        "doc_id": doc_id,
-                        "exact_hash": key,
-                        "minhash": None if sig is None else np.frombuffer(sig, dtype=self._dtype).tolist(),
-                        "lang": record.get("lang"),
-                        "run_id": self._run_id,
-                    },
-                )
+                signed.append((doc_id, key, sig, record.get("lang")))
+        if signed:
+            yield pvalue.TaggedOutput("signatures", signature_batch(signed, self._run_id, self._dtype))
         if dropped:
             progress.add(progress.DROPPED, dropped)
         if kept:
@@ -251,7 +268,8 @@ class _ApplyHeld(beam.DoFn):
 
 
 class DedupStage(beam.PTransform):
-    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` rows out.
+    """Batches of records in; ``.kept`` batches, ``.decisions`` rows and ``.signatures`` out (Arrow
+    record batches of :data:`~pipeline.records.SIGNATURES_SCHEMA`, one per held batch).
 
     ``staging`` is a folder every worker can read and write (the run's staging folder); batches are
     held under ``staging/_dedup`` until their verdicts are known. Without it (tests, one machine)
@@ -286,11 +304,12 @@ class DedupStage(beam.PTransform):
             light = [light, *(p.light for p in priors)] | "against:flatten" >> beam.Flatten()
             prior_sigs = [p.sigs for p in priors] | "against:sigs" >> beam.Flatten()
 
-        verdicts = [prepared.held]  # (held file, None) so that every file meets ``apply``
+        # (held file, None) so that every file meets ``apply``; verdicts as (held file, [(doc_id, verdict), ...])
+        verdicts = [prepared.held]
         if cfg.exact:
             exact = light | "exact" >> ExactDedup()
             survivors = exact.survivors
-            verdicts.append(exact[EXACT_VERDICTS])
+            verdicts.append(exact[EXACT_VERDICTS] | "exact:verdicts:pack" >> beam.ParDo(PackPerBundle()))
         else:
             survivors = light | "no-exact" >> beam.Values()
         if cfg.near:
@@ -298,7 +317,9 @@ class DedupStage(beam.PTransform):
                 cfg.threshold, cfg.verify_jaccard, cfg.max_iterations, dtype, self._one_step_bound(cfg),
                 sig_dir=sig_dir, prior_signatures=prior_sigs,
             )
-            verdicts.append(labels | "near:verdicts" >> beam.FlatMap(_near_verdict))
+            verdicts.append(
+                labels | "near:verdicts" >> beam.FlatMap(_near_verdict) | "near:verdicts:pack" >> beam.ParDo(PackPerBundle())
+            )
 
         out = (
             verdicts

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import apache_beam as beam
 
+from pipeline.beam_memory import DISABLE_ENV, ENABLE_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -39,7 +41,11 @@ class DaskCluster:
         self.address = ""
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        # A cluster starts from its own shell, not from a process that ran the local runner: an
+        # earlier in-process local run of this test session leaves the local runner's switches
+        # (CURATE_BEAM_PATCHES) in os.environ, and they must not reach the Dask workers.
+        env = {k: v for k, v in os.environ.items() if k not in (ENABLE_ENV, DISABLE_ENV)}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         with open(self.workdir / log, "wb") as fh:
             return subprocess.Popen(args, cwd=self.workdir, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -358,7 +358,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         if self._national_numbers is None or idd.match(number):
             return False
         # parsed as a national number, its national significant number is a suffix of its digits
-        if self._national_numbers[2].fullmatch(number) is None:
+        if self._national_numbers[1].fullmatch(number) is None:
             return True
         return self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number)
 
@@ -678,11 +678,10 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     @classmethod
     def national_numbers(cls, region: str):
-        """``(anywhere, at_end, whole)``: regexes that find a part of a digit string that can be the
+        """``(anywhere, whole)``: regexes that find a part of a digit string that can be the
         national significant number of a valid number of a region sharing ``region``'s country code
-        (one of their number-type patterns matches it whole): anywhere in it, or ending at its end;
-        ``whole`` fullmatches the digits when they can be that number after the prefixes parsing
-        strips. None when unsure (a national prefix transformation rule that can change digits).
+        (one of their number-type patterns matches it whole) anywhere in it, and that fullmatch
+        the digits when they can be that number after the prefixes parsing strips. None when unsure (a national prefix transformation rule that can change digits).
 
         Parsed as a national number, a candidate loses at most a leading country code and two
         national prefixes (one after the country code, one more in ``parse``), and an extension
@@ -711,7 +710,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                 prefix = md.national_prefix_for_parsing or md.national_prefix
                 national = f"(?:{prefix})?" if prefix else ""
                 whole = f"(?:{country_code_for_region(region)})?{national}{national}{union}"
-                found = (re.compile(union), re.compile(union + r"\Z"), re.compile(whole))
+                found = (re.compile(union), re.compile(whole))  # (each compile costs: only what is used)
         cls._NATIONAL_NUMBERS[region] = found
         return found
 

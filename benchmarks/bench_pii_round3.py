@@ -62,6 +62,7 @@ from pipeline.config import load_config
 config = load_config(None)
 t0 = time.process_time()
 from pipeline.stages.pii import PiiScrubber, scrub_decision_rows
+import pipeline.pii.engine  # what PiiScrubber.setup imports first
 import presidio_analyzer, presidio_anonymizer
 t1 = time.process_time()
 scrubber = PiiScrubber(config)

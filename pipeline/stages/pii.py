@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 from urllib.parse import quote, unquote, unquote_plus
 
-import pipeline.pii  # noqa: F401 - before spaCy is imported: defers its CLI modules (pipeline.pii.deferred_imports)
 from pipeline.config import ConfigError, unit_interval
 from pipeline.records import K_DECLARED_LICENSE, K_HTML_META, K_HTTP_HEADERS, K_META, K_NOTES, K_SOURCE
 from pipeline.stages.base import StageCore, Verdict, keep

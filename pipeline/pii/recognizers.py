@@ -302,16 +302,6 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
             live = self._live_regions(d)
         return _remember(scan.live, candidate, live, _LIVE_CACHE)
 
-    def _live_mask_reference(self, candidate: str) -> int:
-        """:meth:`_live_mask` region by region with :meth:`_hopeless` (what the tests compare with)."""
-        digits = _Digits(candidate)
-        live = 0
-        if digits.count >= self._min_digits or digits.letter:  # (else hopeless in every region)
-            for i, matcher in enumerate(self._scan.matchers):
-                if not matcher._hopeless(digits):
-                    live |= 1 << i
-        return live
-
     def _live_regions(self, d: "_Digits") -> int:
         """:meth:`_hopeless` of every matcher of the scan, as a mask of those it is False for, for a
         candidate without a letter (the matchers' bounds are read once per scan)."""

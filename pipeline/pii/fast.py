@@ -167,6 +167,7 @@ class FastAnalyzer:
             return joined, None  # (the phone condition holds in most windows: the scan would not pay)
         hit: list[int] = []
         pos, search = 0, anchor.search
+        covered, most = 0, 0.6 * len(joined)
         while True:  # the windows holding a hit: one search per such window
             m = search(joined, pos)
             if m is None:
@@ -176,11 +177,12 @@ class FastAnalyzer:
                 pos = max(m.end(), m.start() + 1)
                 continue
             hit.append(k)
+            covered += windows[k].length
+            if covered > most:  # the windows with a hit are most of the text: all of it, at once
+                return joined, None
             pos = max(m.end(), starts[k] + windows[k].length)
         if not hit:
             return "", None
-        if sum(windows[k].length for k in hit) > 0.6 * len(joined):
-            return joined, None
         parts, sub_starts, shifts, size = [], [], [], 0
         for k in hit:
             w = windows[k]

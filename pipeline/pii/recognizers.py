@@ -137,13 +137,19 @@ class _Digits:
             return (head is None or head in self.number) and prefix.search(self.number) is not None
         starts = self.part_starts
         number = self.number
-        if head is not None:
-            heads = self._heads
-            if heads is None:
-                heads = self._heads = {number[at] for at in starts}
-            if head not in heads:
-                return False
+        if head is not None and head not in self.heads:
+            return False
         return any(prefix.match(number, at) for at in starts)
+
+    @property
+    def heads(self) -> set[str] | None:
+        """The digits the parts start with (an ASCII candidate's, see :meth:`starts_with_at_a_part`);
+        None for a non-ASCII one."""
+        heads = self._heads
+        if heads is None and self._text.isascii():
+            number = self.number
+            heads = self._heads = {number[at] for at in self.part_starts}
+        return heads
 
     @property
     def part_starts(self) -> list[int]:
@@ -188,12 +194,13 @@ class CandidateScan:
     ``matchers[i]``). ``live`` depends on the candidate and the regions only: it may be kept
     across texts whose scans have the same regions in the same order (``live`` passed in)."""
 
-    __slots__ = ("found", "live", "matchers")
+    __slots__ = ("found", "live", "matchers", "checks")
 
     def __init__(self, live: dict | None = None) -> None:
         self.found: dict[int, tuple] = {}
         self.live = {} if live is None else live
         self.matchers: list = []
+        self.checks: list | None = None  # the matchers' region bounds, read at the first candidate
 
     def join(self, matcher) -> int:
         """Add a region's matcher; returns its bit. Every matcher joins before any searches: a
@@ -219,10 +226,12 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def __init__(self, text, region, leniency, scan: "CandidateScan | None", min_digits: int,
                  national: tuple | None = None, country_code: str | None = None, verified: dict | None = None,
-                 cannot: dict | None = None, extracted: dict | None = None):
+                 cannot: dict | None = None, extracted: dict | None = None, stretches: dict | None = None):
         super().__init__(text, region, leniency=leniency)
         self._extracted = {} if extracted is None else extracted  # _extract_match outcomes (this region)
         self._cannot_outcomes = {} if cannot is None else cannot  # candidate → _cannot_be_valid (this region)
+        # digits of a part → _national_number_cannot_be_valid (this region): parts repeat across candidates
+        self._stretch_outcomes = {} if stretches is None else stretches
         self._scan = CandidateScan() if scan is None else scan
         self._shared = self._scan.found
         self._bit = self._scan.join(self)
@@ -280,14 +289,47 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
 
     def _live_mask(self, candidate: str) -> int:
         """The bit mask of the scan's matchers for which ``candidate`` is not :meth:`_hopeless`
-        (remembered: it depends on the candidate and the scan's regions only)."""
-        digits = _Digits(candidate)
-        live = 0
-        if digits.count >= self._min_digits or digits.letter:  # (else hopeless in every region)
-            for i, matcher in enumerate(self._scan.matchers):
-                if not matcher._hopeless(digits):
-                    live |= 1 << i
-        return _remember(self._scan.live, candidate, live, _LIVE_CACHE)
+        (remembered: it depends on the candidate and the scan's regions only). The region checks
+        :meth:`_hopeless` makes run here for all regions in one loop (:meth:`_live_regions`); a
+        candidate with a letter is live, one with too few digits hopeless, in every region."""
+        d = _Digits(candidate)
+        scan = self._scan
+        if d.letter:
+            live = (1 << len(scan.matchers)) - 1
+        elif d.count < self._min_digits:
+            live = 0
+        else:
+            live = self._live_regions(d)
+        return _remember(scan.live, candidate, live, _LIVE_CACHE)
+
+    def _live_regions(self, d: "_Digits") -> int:
+        """:meth:`_hopeless` of every matcher of the scan, as a mask of those it is False for, for a
+        candidate without a letter (the matchers' bounds are read once per scan)."""
+        checks = self._scan.checks
+        if checks is None:
+            checks = self._scan.checks = [
+                (1 << i, m._min_digits, m._national, m._national_numbers[0].search if m._national_numbers else None,
+                 m._country_code, m._idd_head, m)
+                for i, m in enumerate(self._scan.matchers)
+            ]
+        live, count, number, plus = 0, d.count, d.number, d.plus
+        heads = d.heads  # (an international prefix starting with a digit no part starts with is not there)
+        for bit, min_digits, national, anywhere, country_code, head, matcher in checks:
+            if count < min_digits:
+                continue
+            if national is None or plus:
+                live |= bit
+                continue
+            no_idd = heads is not None and head is not None and head not in heads
+            if country_code is not None and country_code not in number \
+                    and (no_idd or not d.starts_with_at_a_part(national[2], head)):
+                continue
+            if count >= national[0] and (anywhere is None or anywhere(number) is not None):
+                if not matcher._every_part_cannot_be_valid(d):
+                    live |= bit
+            elif not no_idd and d.starts_with_at_a_part(national[2], head):
+                live |= bit
+        return live
 
     def _hopeless(self, d: "_Digits") -> bool:
         """No part of the candidate can be a valid number here: fewer digits than any valid number,
@@ -323,9 +365,18 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         if d.count > _MOST_PART_DIGITS or self._national_numbers is None or not text.isascii() \
                 or _EXTENSION_MARK.search(text):
             return False
-        number, cannot = d.number, self._national_number_cannot_be_valid
-        ends = d.part_ends[::-1]
-        return all(cannot(number[s:e], e - s) for s in d.part_starts for e in ends if e > s)
+        number, known, ends = d.number, self._stretch_outcomes, d.part_ends[::-1]
+        for s in d.part_starts:
+            for e in ends:
+                if e <= s:
+                    continue
+                stretch = number[s:e]
+                cannot = known.get(stretch)
+                if cannot is None:
+                    cannot = _remember(known, stretch, self._national_number_cannot_be_valid(stretch, e - s))
+                if not cannot:
+                    return False
+        return True
 
     def _cannot_be_valid(self, candidate: str) -> bool:
         """True when ``candidate`` read in this region cannot be a valid number, from its digit
@@ -358,7 +409,7 @@ class _SharedCandidateMatcher(PhoneNumberMatcher):
         if self._national_numbers is None or idd.match(number):
             return False
         # parsed as a national number, its national significant number is a suffix of its digits
-        if self._national_numbers[2].fullmatch(number) is None:
+        if self._national_numbers[1].fullmatch(number) is None:
             return True
         return self.leniency != Leniency.POSSIBLE and _national_prefix_missing(self.preferred_region, number)
 
@@ -623,10 +674,12 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
             self._live_by_regions = {}  # regions of a scan, in order → its candidates' masks
             self._cannot_by_region = {region: {} for region in self.supported_regions}
             self._extracted_by_region = {region: {} for region in self.supported_regions}
-        cannot, extracted = self._cannot_by_region, self._extracted_by_region
+            self._stretches_by_region = {region: {} for region in self.supported_regions}
+        cannot, extracted, stretches = self._cannot_by_region, self._extracted_by_region, self._stretches_by_region
         scan = CandidateScan(self._live_by_regions.setdefault(tuple(self.supported_regions), {}))
         matchers = [_SharedCandidateMatcher(text, region, self.leniency, scan, min_digits, self.national_bounds(region),
-                                            self._cc_only(region), verified, cannot[region], extracted[region])
+                                            self._cc_only(region), verified, cannot[region], extracted[region],
+                                            stretches[region])
                     for region in self.supported_regions]  # all join the scan before any searches
         return self._results(zip(self.supported_regions, matchers), text, nlp_artifacts)
 
@@ -678,11 +731,10 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
 
     @classmethod
     def national_numbers(cls, region: str):
-        """``(anywhere, at_end, whole)``: regexes that find a part of a digit string that can be the
+        """``(anywhere, whole)``: regexes that find a part of a digit string that can be the
         national significant number of a valid number of a region sharing ``region``'s country code
-        (one of their number-type patterns matches it whole): anywhere in it, or ending at its end;
-        ``whole`` fullmatches the digits when they can be that number after the prefixes parsing
-        strips. None when unsure (a national prefix transformation rule that can change digits).
+        (one of their number-type patterns matches it whole) anywhere in it, and that fullmatch
+        the digits when they can be that number after the prefixes parsing strips. None when unsure (a national prefix transformation rule that can change digits).
 
         Parsed as a national number, a candidate loses at most a leading country code and two
         national prefixes (one after the country code, one more in ``parse``), and an extension
@@ -711,7 +763,7 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
                 prefix = md.national_prefix_for_parsing or md.national_prefix
                 national = f"(?:{prefix})?" if prefix else ""
                 whole = f"(?:{country_code_for_region(region)})?{national}{national}{union}"
-                found = (re.compile(union), re.compile(union + r"\Z"), re.compile(whole))
+                found = (re.compile(union), re.compile(whole))  # (each compile costs: only what is used)
         cls._NATIONAL_NUMBERS[region] = found
         return found
 

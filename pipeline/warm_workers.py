@@ -74,8 +74,10 @@ def warm_modules(pii_enabled: bool) -> list[str]:
     engine itself needs the run's config, which the worker learns only when it is claimed)."""
     names = ["pipeline.graph", "pipeline.io.sources", "pipeline.stages.transforms"]
     if pii_enabled:
-        names += ["pipeline.pii", "presidio_analyzer", "presidio_anonymizer",  # (pipeline.pii first: see its __init__) "pipeline.pii.engine", "pipeline.pii.recognizers",
-                  "pipeline.pii.fast", "pipeline.pii.prefilter", "pipeline.pii.suppress", "pipeline.pii.nlp"]
+        # pipeline.pii first: importing it defers spaCy's command-line modules (see its __init__)
+        names += ["pipeline.pii", "presidio_analyzer", "presidio_anonymizer", "pipeline.pii.engine",
+                  "pipeline.pii.recognizers", "pipeline.pii.fast", "pipeline.pii.prefilter", "pipeline.pii.suppress",
+                  "pipeline.pii.nlp"]
     return names
 
 

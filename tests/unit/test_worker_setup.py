@@ -91,3 +91,28 @@ def test_the_rules_loader_refuses_what_safe_load_refuses():
         ruleyaml.safe_load("!!python/object/apply:os.system ['true']\n")
     with pytest.raises(yaml.YAMLError):
         ruleyaml.safe_load("a: [1, 2\nb: 3\n")
+
+
+WARM_IMPORTS = r"""
+import json, sys
+from pipeline.beam_import import import_beam
+import_beam()
+from pipeline.warm_workers import warm_modules
+import importlib
+for name in warm_modules(pii_enabled=True):
+    importlib.import_module(name)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_warm_process_imports_every_pii_module_a_default_worker_sets_up_with(tmp_path):
+    # What a warm process imported before it is claimed is what the worker it becomes needs no more:
+    # a module of ours missing from warm_modules is imported after the claim, on the run's time.
+    _dofns, needed = modules_of_a_worker(tmp_path, None)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", WARM_IMPORTS], env=env, check=True, capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path).stdout
+    warm = set(json.loads(out.strip().splitlines()[-1]))
+    # (spaCy's language modules are the run's languages, known only after the claim)
+    ours = {m for m in needed if m.startswith(("pipeline.pii", "presidio_analyzer", "presidio_anonymizer"))}
+    assert "pipeline.pii.engine" in ours and sorted(ours - warm) == []

@@ -24,6 +24,7 @@ from pathlib import Path
 import apache_beam as beam
 import pytest
 import yaml
+from tqdm import tqdm
 
 from pipeline import progress
 from pipeline.io.manifest import read_manifest
@@ -33,7 +34,8 @@ from tests.local_http import JsonHandler, LocalServer
 
 STAGES_OFF = "".join(f"{s}: {{enabled: false}}\n" for s in ("license", "langid", "quality", "pii", "dedup"))
 # The runs over the corpus keep the quality stage on: it runs fused with reading, so reading lasts
-# long enough (seconds, even on an idle machine) for lines to be seen while it is under way. Its
+# long enough (seconds, even on an idle machine: several of a worker's 0.5 s flushes) for lines to
+# be seen while it is under way. Its
 # word-count floor is lowered so that the short records are kept (a run keeping nothing warns).
 READING_PACED = "".join(f"{s}: {{enabled: false}}\n" for s in ("license", "langid", "pii", "dedup"))
 
@@ -72,18 +74,19 @@ def progress_lines(stderr: str) -> list[re.Match]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """(input file, config, records written): 60,000 records, one of them not JSON (a quarantine),
-    ~7 MB: read for long enough to be seen while reading."""
+    """(input file, config, records written): 180,000 records, one of them not JSON (a quarantine),
+    ~21 MB: read for long enough to be seen while reading (60,000 were read within one flush once
+    the quality stage got faster)."""
     root = tmp_path_factory.mktemp("progress")
     src = root / "in.jsonl"
     with src.open("w", encoding="utf-8") as fh:
-        for i in range(60_000):
+        for i in range(180_000):
             fh.write(json.dumps({"id": f"p{i}", "text": f"{NOTE} Entry {i}."}) + "\n")
         fh.write("{not json\n")
     config = root / "paced.yaml"
     rules = lenient_quality_rules(root / "quality.yaml")
     config.write_text(READING_PACED + f"quality: {{rules: {json.dumps(str(rules))}}}\n", encoding="utf-8")
-    return src, config, 60_001
+    return src, config, 180_001
 
 
 # --- the pieces, with hand-computed expectations ----------------------------------------------
@@ -277,7 +280,8 @@ def test_a_terminal_gets_a_progress_bar_and_quiet_silences_it(corpus, tmp_path, 
     assert code == 0, terminal
     nbytes = src.stat().st_size
     assert "\r" in terminal and "read:" in terminal and "%|" in terminal, terminal  # a redrawn bar
-    assert re.search(r"read: 100%\|[^\n]*\| " + re.escape(f"{nbytes / 1e6:.2f}M/{nbytes / 1e6:.2f}M"), terminal), terminal
+    total = tqdm.format_sizeof(nbytes)  # tqdm's own rendering of the byte count (3 significant digits)
+    assert re.search(r"read: 100%\|[^\n]*\| " + re.escape(f"{total}/{total}"), terminal), terminal
     assert f"{written:,} records" in terminal and "B/s" in terminal
     assert "pipeline.progress" not in terminal  # bars instead of lines
     assert f"{written} records in" in stdout

@@ -240,15 +240,20 @@ def _exercise_license(config, texts: list[str]) -> None:
     detector = LicenseDetector(config)
     detector.setup()
     matcher = detector.matcher
-    for fresh in (False, True):
-        if fresh:
-            for name in ("gram_keys", "gram_starts", "post_refs"):
-                setattr(matcher, name, np.array(getattr(matcher, name)))
-            # the matcher's set-up calls (empty arrays), as __init__ makes them
-            none = np.zeros(0, dtype=np.int64)
-            slots = matcher._find(np.zeros(0, dtype=np.uint64), matcher.gram_keys, matcher.bucket_starts)
-            counts = matcher._count(slots, matcher.gram_starts, matcher.post_refs, len(matcher.ref_sizes))
-            matcher._select(none, matcher.gram_starts, matcher.post_refs, counts > 0, counts, none)
+    # Both kinds of index arrays are made here whatever the set-up above found: it maps the index
+    # from the user's cache folder when an earlier process saved it there and builds it otherwise,
+    # so a build on a machine without that cache (a fresh clone's first `make install`) would
+    # otherwise miss the read-only variants every later worker needs.
+    for writable in (False, True):
+        for name in ("gram_keys", "gram_starts", "post_refs"):
+            array = np.array(getattr(matcher, name))
+            array.flags.writeable = writable
+            setattr(matcher, name, array)
+        # the matcher's set-up calls (empty arrays), as __init__ makes them
+        none = np.zeros(0, dtype=np.int64)
+        slots = matcher._find(np.zeros(0, dtype=np.uint64), matcher.gram_keys, matcher.bucket_starts)
+        counts = matcher._count(slots, matcher.gram_starts, matcher.post_refs, len(matcher.ref_sizes))
+        matcher._select(none, matcher.gram_starts, matcher.post_refs, counts > 0, counts, none)
         for text in (*_LICENSE_TEXTS, *texts):
             matcher.match(text)
 

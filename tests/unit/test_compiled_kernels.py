@@ -111,7 +111,7 @@ def test_every_stage_kernel_call_equals_the_jit_kernel(monkeypatch):
 
 
 @needs_build
-def test_a_worker_with_the_compiled_build_does_not_import_numba():
+def test_a_worker_with_the_compiled_build_does_not_import_numba(tmp_path):
     code = (
         "import sys, json\n"
         "from pipeline.config import load_config\n"
@@ -125,9 +125,14 @@ def test_a_worker_with_the_compiled_build_does_not_import_numba():
         "found = sorted({m.expr for m in d.matcher.match(open('/usr/share/common-licenses/Apache-2.0').read())})\n"
         "print(json.dumps({'numba': 'numba' in sys.modules, 'lang': recs[0]['lang'], 'license': found}))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en", "license": ["Apache-2.0"]}
+    # An empty cache folder: the first worker builds the license index (writable arrays) and saves
+    # it, the second maps the saved one (read-only arrays); both kinds need their compiled variants,
+    # whatever the cache held when the module was built.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    for worker in ("builds the index", "maps the saved index"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120)
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en", "license": ["Apache-2.0"]}, worker
+    assert list((tmp_path / "cache").rglob("*")), "the first worker saved no index: the second did not map one"
 
 
 def test_switch_off_or_stale_build_means_the_jit_kernels(monkeypatch, tmp_path):

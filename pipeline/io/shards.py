@@ -18,7 +18,7 @@ import io
 import operator
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator
 
 import apache_beam as beam
@@ -153,11 +153,12 @@ class _ShardWriterFn(beam.DoFn):
     Elements are row dicts, lists of row dicts, or ``pa.RecordBatch``es of the table's schema (what
     the output step emits); arrival order is kept up to the final stable sort by ``key``.
 
-    A full shard is sorted, encoded and written on a helper thread (Arrow's sort, take, zstd and
-    Parquet encoding release the GIL) while the next one fills; the helper writes one shard at a
-    time, so at most one full shard is held beside the one filling. The bundle's last shard is
-    written by the bundle's own thread while the helper finishes the one before. A shard's info is
-    emitted once it is written: at the next shard's flush or at the bundle's end."""
+    A full shard is put in order here, one row group at a time; each row group is encoded,
+    compressed and written on a helper thread (Parquet encoding, zstd and the file write release the
+    GIL) while the next one is gathered, and the shard's last row groups are written while the next
+    shard fills. At most two row groups are in flight (the one being written, the one gathered), so
+    a worker holds one shard and a row group more, never two shards. A shard's info is emitted once
+    it is written: at the next shard's flush or at the bundle's end."""
 
     def __init__(self, table: str, staging: str, max_rows: int, max_bytes: int, run_id: str, key: str | None):
         self._table = table
@@ -238,23 +239,21 @@ class _ShardWriterFn(beam.DoFn):
             yield from self._flush()
 
     def finish_bundle(self):
-        written = []
-        if self._rows:  # the last shard: written here, beside the helper's write of the one before
-            written.append(self._write_shard(*self._take_buffered()))
+        infos = list(self._flush()) if self._rows else []
         if self._writing is not None:
-            written.append(self._writing.result())
+            infos.append(self._writing.result())
             self._writing = None
-        for info in written:
+        for info in infos:
             yield WindowedValue(info, MIN_TIMESTAMP, [GlobalWindow()])
 
     def _flush(self) -> Iterator[dict]:
-        """Hand the buffered rows to the writer thread as one shard, after the info of the shard
-        written before it (waiting for that write to end: one shard written at a time)."""
+        """Write the buffered rows as one shard (its last row groups still being written when this
+        returns), after the info of the shard written before it."""
         shard = self._take_buffered()
         previous, self._writing = self._writing, None
         if previous is not None:
-            yield previous.result()
-        self._writing = self._writer.submit(self._write_shard, *shard)
+            yield previous.result()  # its last row groups were written while this shard filled
+        self._writing = self._write_shard(*shard)
 
     def _take_buffered(self) -> tuple[list[pa.RecordBatch], int]:
         """The buffered rows as batches, and their accounted bytes; the buffer starts over."""
@@ -263,8 +262,10 @@ class _ShardWriterFn(beam.DoFn):
         size, self._rows, self._bytes = self._bytes, 0, 0
         return batches, size
 
-    def _write_shard(self, batches: list[pa.RecordBatch], size: int) -> dict:
-        """Write ``batches`` (``size``: their accounted bytes) as one shard; its info."""
+    def _write_shard(self, batches: list[pa.RecordBatch], size: int) -> Future:
+        """Write ``batches`` (``size``: their accounted bytes) as one shard: its rows put in order
+        here, row group by row group, each row group written on the helper thread while the next is
+        gathered. The Future of the shard's info, done once the helper has closed the file."""
         table = pa.Table.from_batches(batches, schema=self._schema)
         n = table.num_rows
         extra = {}
@@ -284,27 +285,51 @@ class _ShardWriterFn(beam.DoFn):
         per_group = n if size <= ROW_GROUP_BYTES else max(1, n * ROW_GROUP_BYTES // size)
         path = FileSystems.join(self._staging, self._table, f"{uuid.uuid4().hex}.parquet")
         first = None
-        with FileSystems.create(path) as fh:
-            sink = _HashingSink(fh)
-            with pq.ParquetWriter(sink, self._schema.with_metadata(self._metadata), compression=PARQUET_COMPRESSION) as writer:
-                for start in range(0, n, per_group):
-                    if order is None:
-                        part = table.slice(start, per_group)
-                    else:
-                        part = take_rows(batches, firsts, order[start : start + per_group], release=start + per_group >= n)
-                    if start == 0 and self._key:
-                        first = part.column(self._key)[0].as_py()
-                    writer.write_table(part)
-                    del part
-        return {
-            "table": self._table,
-            "path": path,
-            "rows": n,
-            "bytes": sink.size,
-            "sha256": sink.sha256(),
-            "first_key": first or "",
-            **extra,
-        }
+        fh = FileSystems.create(path)
+        sink = _HashingSink(fh)
+        writer = pq.ParquetWriter(sink, self._schema.with_metadata(self._metadata), compression=PARQUET_COMPRESSION)
+
+        def close() -> None:
+            writer.close()
+            fh.close()
+
+        written = None  # the Future of the row group being written
+        try:
+            for start in range(0, n, per_group):
+                if order is None:
+                    part = table.slice(start, per_group)
+                else:
+                    part = take_rows(batches, firsts, order[start : start + per_group], release=start + per_group >= n)
+                if start == 0 and self._key:
+                    first = part.column(self._key)[0].as_py()
+                if written is not None:
+                    written.result()  # one row group written at a time, one gathered beside it
+                written = self._writer.submit(writer.write_table, part)
+                del part
+        except BaseException:
+            if written is not None:
+                written.exception()  # wait for the helper before the file is closed under it
+            close()
+            raise
+
+        def finish() -> dict:
+            # runs on the helper after the shard's last row group (a failed write fails the shard)
+            try:
+                if written is not None:
+                    written.result()
+            finally:
+                close()
+            return {
+                "table": self._table,
+                "path": path,
+                "rows": n,
+                "bytes": sink.size,
+                "sha256": sink.sha256(),
+                "first_key": first or "",
+                **extra,
+            }
+
+        return self._writer.submit(finish)
 
 
 class WriteShards(beam.PTransform):

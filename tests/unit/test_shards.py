@@ -271,35 +271,56 @@ def test_rows_converted_in_parts_give_the_same_shard_bytes(tmp_path, monkeypatch
     assert got == sorted(rows, key=lambda r: r["doc_id"])
 
 
-def test_shards_written_on_the_helper_thread_come_out_in_order_one_at_a_time(tmp_path, monkeypatch):
-    """Each full shard is written on one helper thread beside the next one filling, never two at
-    once there; the bundle's last shard on the bundle's own thread; every shard's info comes out."""
+def test_row_groups_are_written_on_one_helper_thread_with_at_most_two_in_flight(tmp_path, monkeypatch):
+    """A shard's rows are put in order on the bundle's thread and written row group by row group on
+    one helper thread: never on the bundle's thread, never two writes at once, never more than two
+    row groups gathered and not yet written (a worker holds one shard and a row group more, not two
+    shards); every shard's info comes out, with all its rows in key order."""
     import threading
+    import time
 
     import pipeline.io.shards as shards
 
-    helper_busy, calls = [], []  # calls: (thread, helper writes already running)
-    real = shards._ShardWriterFn._write_shard
+    monkeypatch.setattr(shards, "ROW_GROUP_BYTES", 1)  # one row per row group
     main = threading.get_ident()
+    lock = threading.Lock()
+    state = {"in_flight": 0, "most_in_flight": 0, "writing": 0, "most_writing": 0}
+    writers = set()
+    real_take, real_write = shards.take_rows, pq.ParquetWriter.write_table
 
-    def watched(self, batches, size):
-        me = threading.get_ident()
-        calls.append((me, len(helper_busy)))
-        if me != main:
-            helper_busy.append(1)
+    def take(*args, **kwargs):
+        part = real_take(*args, **kwargs)
+        with lock:
+            state["in_flight"] += 1
+            state["most_in_flight"] = max(state["most_in_flight"], state["in_flight"])
+        return part
+
+    def write(self, table, *args, **kwargs):
+        writers.add(threading.get_ident())
+        with lock:
+            state["writing"] += 1
+            state["most_writing"] = max(state["most_writing"], state["writing"])
         try:
-            return real(self, batches, size)
+            time.sleep(0.003)  # slower than gathering: the bundle's thread would run ahead if it could
+            return real_write(self, table, *args, **kwargs)
         finally:
-            if me != main:
-                helper_busy.pop()
+            with lock:
+                state["writing"] -= 1
+                state["in_flight"] -= 1
 
-    monkeypatch.setattr(shards._ShardWriterFn, "_write_shard", watched)
+    monkeypatch.setattr(shards, "take_rows", take)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write)
     recs = _records(40)
     batches = [output_batches(recs[i:i + 4], "run-1")[0] for i in range(0, 40, 4)]
     infos = _write(tmp_path, "documents", batches, 6, 1 << 30)
     assert sorted(i["rows"] for i in infos) == [4] + [6] * 6
-    on_helper = [busy for t, busy in calls if t != main]
-    assert len(calls) == 7 and len({t for t, _ in calls if t != main}) == 1 and on_helper == [0] * 6
+    assert len(writers) == 1 and main not in writers
+    assert state["most_writing"] == 1 and state["most_in_flight"] == 2 and state["in_flight"] == 0
+    for info in infos:
+        shard = pq.ParquetFile(info["path"])
+        assert shard.metadata.num_row_groups == info["rows"]
+        ids = shard.read().column("doc_id").to_pylist()
+        assert ids == sorted(ids) and hashlib.sha256(open(info["path"], "rb").read()).hexdigest() == info["sha256"]
     got = sorted(r["doc_id"] for info in infos for r in _read(info).to_pylist())
     assert got == sorted(r["doc_id"] for r in recs)
 

@@ -215,7 +215,7 @@ def test_the_re2_pass_rules_out_only_blocks_without_a_literal(before, literal, a
     """The one-pass RE2 check (``whole`` given) against the exact check alone (the reference):
     literals in and out of strings, each character that may or may not end one."""
     data = b'{"text": "a first line"}\n' + before + literal + after + b"\n"
-    whole = jsonl._as_binary(jsonl.pa.py_buffer(data))
+    whole = jsonl._one_value(jsonl.pa.py_buffer(data))
     assert jsonl._non_json_literal(data, whole) == jsonl._non_json_literal(data)
     # the oracle for the cases it is plain about: a bare literal as a value, followed by what ends one
     bare = not before.endswith((b'"str ', b'" ')) and literal.lstrip(b"- ") in (b"NaN", b"Inf", b"Infinity")

@@ -232,7 +232,7 @@ def _non_json_literal(data: bytes, whole: pa.BinaryArray | None = None) -> bool:
     after ``:``, ``,`` or ``[`` (white space and a sign between) with an even number of unescaped
     quotes before it on its line. Exact for a line that is valid JSON apart from such literals;
     pyarrow's parser refuses any other line. ``whole``: ``data`` as a one-value binary array
-    (:func:`_as_binary`), to rule out every literal at once before the exact check."""
+    (:func:`_one_value`), to rule out every literal at once before the exact check."""
     if whole is not None and not any(pc.match_substring_regex(whole, pattern)[0].as_py() for pattern in _NON_JSON_LITERALS_RE2):
         return False
     for literal in _NON_JSON_LITERALS:
@@ -248,13 +248,13 @@ def _non_json_literal(data: bytes, whole: pa.BinaryArray | None = None) -> bool:
     return False
 
 
-def _as_binary(buffer: pa.Buffer) -> pa.BinaryArray:
-    """``buffer`` as a one-value binary array (no copy)."""
-    return pa.Array.from_buffers(pa.binary(), 1, [None, pa.py_buffer(np.array([0, buffer.size], dtype=np.int32)), buffer])
+def _one_value(buffer: pa.Buffer, kind: pa.DataType = pa.binary()) -> pa.Array:
+    """``buffer`` as a one-value binary (or string) array (no copy)."""
+    return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(np.array([0, buffer.size], dtype=np.int32)), buffer])
 
 
 def _utf8_valid(buffer: pa.Buffer) -> bool:
-    whole = pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(np.array([0, buffer.size], dtype=np.int32)), buffer])
+    whole = _one_value(buffer, pa.string())
     try:
         whole.validate(full=True)
     except pa.ArrowInvalid:
@@ -310,7 +310,7 @@ def columnar_reader(sp: Split) -> Callable[[int, bytes], pa.RecordBatch | None] 
         buffer = pa.py_buffer(data)
         if not _utf8_valid(buffer):
             return None
-        if _non_json_literal(data, _as_binary(buffer)):
+        if _non_json_literal(data, _one_value(buffer)):
             return None
         try:
             table = pj.read_json(pa.BufferReader(buffer), parse_options=parse_options,

@@ -734,7 +734,8 @@ class RegionalPhoneRecognizer(PhoneRecognizer):
         """``(anywhere, whole)``: regexes that find a part of a digit string that can be the
         national significant number of a valid number of a region sharing ``region``'s country code
         (one of their number-type patterns matches it whole) anywhere in it, and that fullmatch
-        the digits when they can be that number after the prefixes parsing strips. None when unsure (a national prefix transformation rule that can change digits).
+        the digits when they can be that number after the prefixes parsing strips. None when unsure
+        (a national prefix transformation rule that can change digits).
 
         Parsed as a national number, a candidate loses at most a leading country code and two
         national prefixes (one after the country code, one more in ``parse``), and an extension

@@ -5,7 +5,8 @@ work is only building the detail of the documents that fail.
 It gives exactly what :meth:`QualityRules.check_stats` gives document by document (the reference:
 same rule order, same values to the last bit, same details) — ``tests/unit/test_quality_kernels.py``
 compares the two on real documents of every script. A ``line_pattern`` that needs more than one
-of a few characters runs the per-document measure on the texts that may match; substring counts stay ``str.count`` calls (C speed) in a loop over the texts.
+of a few characters runs the per-document measure on the texts that may match; substring counts
+stay ``str.count`` calls (C speed) in a loop over the texts.
 """
 from __future__ import annotations
 

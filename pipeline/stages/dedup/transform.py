@@ -80,6 +80,7 @@ def read_signatures(path: str) -> dict[str, bytes]:
         doc_ids, sigs = pickle.loads(fh.read())
     return {doc_id: sigs[i].tobytes() for i, doc_id in enumerate(doc_ids)}
 
+
 def signature_batch(signed: list[tuple], run_id: str, dtype) -> pa.RecordBatch:
     """Rows of :data:`~pipeline.records.SIGNATURES_SCHEMA` for kept records ``(doc_id, exact key,
     signature bytes or None, lang)``, built as one Arrow batch from the signatures' bytes: the

@@ -84,11 +84,11 @@ def warm_modules(pii_enabled: bool) -> list[str]:
 class WarmWorkers:
     """The warm processes of one run and their slots (see the module docstring)."""
 
-    def __init__(self, folder: str, procs: list[subprocess.Popen], count: int = 0, alive_fd: int | None = None):
+    def __init__(self, folder: str, procs: list[subprocess.Popen], count: int, alive_fd: int):
         self.folder = folder
         self.procs = procs  # the one process started (it forks the others)
         self.count = count  # slots
-        self.alive_fd = alive_fd  # write end of the launcher-alive pipe
+        self.alive_fd: int | None = alive_fd  # write end of the launcher-alive pipe (None once closed)
 
     def pids(self) -> dict[int, int]:
         """Slot number → process id of the warm process listening on it, for those that have

@@ -2,6 +2,7 @@
 worker only, and how much the runner process (shuffles) spends between them.
 
     .venv/bin/python benchmarks/stage_cpu.py --input F.jsonl[.gz] --workers 2 [--top 25]
+    .venv/bin/python benchmarks/stage_cpu.py --project 1,2,4 --runs 3 --input F.jsonl [--input G.jsonl]   # → results/projection.md
 
 Runs ``pipeline.run.run`` in this process (the FnApiRunner and its shuffles are this process) with
 ``--direct_running_mode=multi_processing``; Beam logs the start of each stage's bundle, and at each
@@ -9,11 +10,21 @@ start the CPU seconds (user + system) of this process and of every SDK worker ar
 The difference between two starts is the previous stage's CPU per process. The workers start
 warm, before the graph is built, as ``curate run`` starts them (``--cold``: when the job starts). Stages are listed by
 CPU, with the share done by the busiest worker (1.0 = one worker did all of it).
+
+``--project``: the speed-up at more workers than this machine has cores, from per-stage CPU. Each
+worker count runs ``--runs`` times (a fresh process each, interleaved); a run's critical path on N
+idle cores is the sum over stages (the runner runs one stage at a time) of the stage's busiest
+process's CPU, or its total CPU over N cores if larger, plus the same before the first bundle. At
+N = 2 the critical path is checked against the run's own wall time on this 2-core machine; at
+N = 4 the workers share 2 cores, so their CPU seconds (not their wall) carry the projection.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import statistics
+import subprocess
 import os
 import sys
 import tempfile
@@ -49,21 +60,29 @@ class StageClock(logging.Handler):
 
 
 CORES = 2
+PROJECTION_MD = ROOT / "benchmarks" / "results" / "projection.md"
 
 
-def critical_cpu(runner: float, workers: list[float]) -> float:
-    """A phase's wall on CORES idle cores: at least its busiest process's CPU, at least its total
-    CPU spread over the cores (processes run one thread of work each)."""
-    return max(runner, max(workers, default=0.0), (runner + sum(workers)) / CORES)
+def critical_cpu(runner: float, workers: list[float], cores: int = CORES) -> float:
+    """A phase's wall on ``cores`` idle cores: at least its busiest process's CPU, at least its
+    total CPU spread over the cores (processes run one thread of work each)."""
+    return max(runner, max(workers, default=0.0), (runner + sum(workers)) / cores)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", required=True)
+    ap.add_argument("--input", required=True, action="append")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--cold", action="store_true", help="workers start when the job starts (not warm, as curate run starts them)")
+    ap.add_argument("--json", help="also write the run's phases to this file")
+    ap.add_argument("--project", help="comma-separated worker counts: run each --runs times, write results/projection.md")
+    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args(argv)
+    if args.project:
+        return project(args.input, [int(x) for x in args.project.split(",")], args.runs, args.cold)
+    if len(args.input) != 1:
+        ap.error("one --input without --project")
     from pipeline import warm_workers
     from pipeline.config import load_config
 
@@ -79,7 +98,7 @@ def main(argv=None) -> int:
     out = tempfile.mkdtemp(prefix="stage-cpu-")
     t0 = time.time()
     try:
-        run(cfg, [args.input], out + "/out",
+        run(cfg, args.input, out + "/out",
             ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"])
     finally:
         if pool is not None:
@@ -92,6 +111,13 @@ def main(argv=None) -> int:
         runner = d.pop(me, 0.0)
         workers = sorted((v for v in d.values() if v > 0.005), reverse=True)
         stages.append((name, t - t0, t2 - t, runner, workers))
+    wall = clock.rows[-1][1] - t0
+    if args.json:
+        pre_all = dict(clock.rows[0][2])
+        phases = [{"name": "(before the first bundle)", "runner": pre_all.pop(me, 0.0),
+                   "workers": sorted(pre_all.values(), reverse=True)}]
+        phases += [{"name": name, "runner": runner, "workers": workers} for name, _, _, runner, workers in stages]
+        Path(args.json).write_text(json.dumps({"workers": args.workers, "wall": wall, "phases": phases}), encoding="utf-8")
     print(f"{len(stages)} stages; first bundle at {clock.rows[0][1] - t0:.1f} s (launcher: imports, graph)")
     pre = dict(clock.rows[0][2])
     pre_runner = pre.pop(me, 0.0)
@@ -105,6 +131,65 @@ def main(argv=None) -> int:
         tot = sum(workers)
         share = workers[0] / tot if tot else 0.0
         print(f"{name[:60]:60s} {start:6.1f} {wall:6.1f} {runner:7.2f} {tot:7.2f}  {share:.2f} {' '.join(f'{w:.2f}' for w in workers)}")
+    return 0
+
+
+def critical_path(phases: list[dict], cores: int) -> float:
+    return sum(critical_cpu(p["runner"], p["workers"], cores) for p in phases)
+
+
+def project(inputs: list[str], counts: list[int], runs: int, cold: bool) -> int:
+    """Each worker count ``runs`` times, interleaved, a fresh process each; → PROJECTION_MD."""
+    import platform
+
+    got: dict[tuple[str, int], list[dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="projection-") as tmp:
+        for rep in range(runs):
+            for path in inputs:
+                order = counts[rep % len(counts):] + counts[: rep % len(counts)]
+                for n in order:
+                    out = os.path.join(tmp, f"{n}.json")
+                    cmd = [sys.executable, __file__, "--input", path, "--workers", str(n), "--json", out, "--top", "0"]
+                    subprocess.run(cmd + (["--cold"] if cold else []), check=True, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                    r = json.loads(Path(out).read_text(encoding="utf-8"))
+                    got.setdefault((path, n), []).append(r)
+                    print(f"{Path(path).name} workers={n} run {rep + 1}: wall {r['wall']:.1f} s, critical path on {n} "
+                          f"cores {critical_path(r['phases'], n):.1f} s", flush=True)
+
+    def med(values: list[float]) -> str:
+        return f"{statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+
+    L = ["# Speed-up at more workers, projected from per-stage CPU", "",
+         f"`.venv/bin/python benchmarks/stage_cpu.py --project {','.join(map(str, counts))} --runs {runs} "
+         + " ".join(f"--input {Path(p).relative_to(ROOT) if Path(p).is_absolute() and ROOT in Path(p).parents else p}" for p in inputs) + "`",
+         "", f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+         "One in-process `pipeline.run.run` per measurement (a fresh process, workers started warm as `curate run` "
+         "starts them), the worker counts interleaved. Medians (min–max) of the runs, seconds.", "",
+         "*critical path on N cores*: per fused stage (the runner runs one at a time), the busiest process's CPU or the "
+         "stage's total CPU over N cores, whichever is larger, plus the same before the first bundle. It is the "
+         "run's wall on N idle cores if nothing but CPU limits it; where N ≤ the cores here, the measured wall is "
+         "beside it as the check of that model. *speed-up*: the one-worker run's measured wall over the N-worker "
+         "critical path (projected) and over its measured wall (where N ≤ the cores here).", "",
+         "| input | workers | measured wall (cores here) | critical path on N cores | worker CPU total | runner CPU "
+         "| projected speed-up | measured speed-up |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for path in inputs:
+        base = [r["wall"] for r in got.get((path, 1), [])]
+        for n in counts:
+            rs = got[(path, n)]
+            crit = [critical_path(r["phases"], n) for r in rs]
+            here = n <= (os.cpu_count() or 1)
+            speed = f"{statistics.median(base) / statistics.median(crit):.2f}x" if base and n > 1 else "–"
+            measured = f"{statistics.median(base) / statistics.median([r['wall'] for r in rs]):.2f}x" if base and here and n > 1 else "–"
+            wall = med([r["wall"] for r in rs]) + ("" if here else " (shared)")
+            L.append(f"| {Path(path).name} | {n} | {wall} | {med(crit)} | "
+                     f"{med([sum(sum(p['workers']) for p in r['phases']) for r in rs])} | "
+                     f"{med([sum(p['runner'] for p in r['phases']) for r in rs])} | {speed} | {measured} |")
+    L += ["", "Not in these figures: the interpreter's start and imports before the launcher runs the job, and the "
+          "manifest written after it (the same at every worker count; `results/startup.md`)."]
+    PROJECTION_MD.write_text("\n".join(L) + "\n", encoding="utf-8")
+    print(f"wrote {PROJECTION_MD}")
     return 0
 
 

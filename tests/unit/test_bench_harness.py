@@ -89,6 +89,20 @@ def test_projection_is_amdahl_over_per_stage_cpu():
     assert side_by_side.projection(cells, "other", 1000) is None
 
 
+def test_critical_path_takes_each_stage_at_its_busiest_process_or_its_cpu_over_the_cores():
+    import stage_cpu
+
+    phases = [
+        {"runner": 1.0, "workers": [0.5]},  # start-up: the runner alone → 1.0 on any number of cores
+        {"runner": 0.2, "workers": [10.0, 2.0]},  # one worker did most: 10.0 however many cores
+        {"runner": 0.4, "workers": [5.0, 5.0, 5.0, 5.0]},  # even: 20.4 / cores, at least 5.0
+    ]
+    assert stage_cpu.critical_path(phases, 1) == pytest.approx(1.5 + 12.2 + 20.4)
+    assert stage_cpu.critical_path(phases, 2) == pytest.approx(1.0 + 10.0 + 10.2)
+    assert stage_cpu.critical_path(phases, 4) == pytest.approx(1.0 + 10.0 + 5.1)
+    assert stage_cpu.critical_path(phases, 8) == pytest.approx(1.0 + 10.0 + 5.0)
+
+
 def test_splice_puts_the_headline_on_top_and_keeps_the_rest(tmp_path, monkeypatch):
     results_md = tmp_path / "RESULTS.md"
     results_md.write_text("# Benchmarks\n\n## Profile\n\nkept text\n", encoding="utf-8")

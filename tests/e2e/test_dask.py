@@ -143,6 +143,37 @@ def test_run_on_a_dask_cluster_equals_the_local_runner_row_for_row(cluster, inpu
     assert all(w.poll() is None for w in cluster.workers)
 
 
+def test_dedup_against_an_earlier_release_on_a_dask_cluster_equals_the_local_runner(cluster, inputs, local_out, tmp_path):
+    """`--dedup-against` on the cluster: the earlier release's signatures reach the workers and
+    drop the same documents, naming the same earlier ones, as the local runner does."""
+    from pipeline.io.manifest import checked_release_signatures
+
+    corpus, _ = inputs
+    second = tmp_path / "second"
+    second.mkdir()
+    shutil.copy(corpus / "variants.jsonl", second / "variants.jsonl")  # copies and edits of the release's web.jsonl
+    cfg = load_config()
+    cfg.dedup.against = [checked_release_signatures(str(local_out))]
+    base = run(cfg, [str(second)], str(tmp_path / "local"), []).out
+    out = tmp_path / "dask"
+    proc = curate("--input", str(second), "--output", str(out), "--dedup-against", str(local_out), "--quiet",
+                  "--runner", "DaskRunner", f"--dask_client_address={cluster.address}")
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert verify(str(out)) == []
+    for table in ("documents", "decisions", "quarantine", "signatures"):
+        assert table_rows(out, table) == table_rows(Path(base), table), table
+    assert read_manifest(str(out))["stage_counts"] == read_manifest(base)["stage_counts"]
+    # the earlier release did its part: copies dropped as duplicates of documents it kept
+    released = {r["doc_id"] for f in (local_out / "documents").glob("*.parquet") for r in pq.read_table(f, columns=["doc_id"]).to_pylist()}
+    dups = [r for f in (out / "decisions").glob("*.parquet") for r in pq.read_table(f).to_pylist()
+            if r["reason"] == "exact_duplicate"]
+    here = {r["doc_id"] for f in (out / "decisions").glob("*.parquet") for r in pq.read_table(f, columns=["doc_id"]).to_pylist()}
+    # (web.jsonl repeats a few texts itself: their copies here are duplicates of each other too)
+    assert all(r["dup_of"] in released or r["dup_of"] in here for r in dups)
+    assert sum(r["dup_of"] in released for r in dups) >= 10
+
+
 def _first_staged_file(out: Path) -> bool:
     staging = out / "_staging"
     return staging.is_dir() and any(p.is_file() for p in staging.rglob("*") if "_meta" not in p.parts)

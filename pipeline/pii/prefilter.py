@@ -29,8 +29,9 @@ space or the start of text alike, which is what makes a window start equivalent 
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 import regex
 
@@ -251,6 +252,84 @@ def short_text_checks(conditions, flags: int) -> tuple[tuple[tuple["regex.Patter
     return tuple(checks), max((n for _, n in checks), default=0)
 
 
+_SPACE_BIT, _DIGIT_BIT, _CJK_BIT, _LINEBREAK_BIT = 1, 2, 4, 8
+_CLASSES = None  # code point (Basic Multilingual Plane) → the bits above (built on first use)
+_ASTRAL: dict[int, int] = {}  # the same for code points above it, as met
+
+
+def _matching(text: str) -> "Iterator[tuple[int, list[int]]]":
+    """``(bit, positions)``: where in ``text`` ``_SPACE``, ``_DIGIT``, ``_CJK`` and ``_LINEBREAK``
+    match, one character each."""
+    for pattern, bit in ((_SPACE, _SPACE_BIT), (_DIGIT, _DIGIT_BIT), (_CJK, _CJK_BIT), (_LINEBREAK, _LINEBREAK_BIT)):
+        yield bit, [m.start() for m in pattern.finditer(text)]
+
+
+def _only_spaces_break(bits):
+    """Keep the line-break bit on spaces only: a gap between words holds spaces only, and a
+    ``_LINEBREAK`` character that is not a space (\\x1c-\\x1e) is part of a word, never a cut."""
+    return bits & (0xFF ^ _LINEBREAK_BIT) | (bits & _LINEBREAK_BIT) * (bits & _SPACE_BIT)
+
+
+def _character_classes():
+    """One byte per code point of the Basic Multilingual Plane: which of the regexes above match
+    it (``_matching``, ``_only_spaces_break``), read from those compiled regexes over every code
+    point (lone surrogates too), so the table says what they say."""
+    global _CLASSES
+    if _CLASSES is None:
+        import numpy as np
+
+        table = np.zeros(0x10000, dtype=np.uint8)
+        for bit, where in _matching("".join(map(chr, range(0x10000)))):
+            table[where] |= bit
+        table = _only_spaces_break(table)
+        if ((table & (_DIGIT_BIT | _CJK_BIT)) != 0)[(table & _SPACE_BIT) != 0].any():
+            raise AssertionError("a space that is a digit or CJK character: _words counts them per word and gap")
+        _CLASSES = table
+    return _CLASSES
+
+
+def _astral_bits(codes: list[int]) -> list[int]:
+    """The bits of code points above the Basic Multilingual Plane (emoji, rare CJK), remembered."""
+    todo = list(dict.fromkeys(c for c in codes if c not in _ASTRAL))
+    if todo:
+        if len(_ASTRAL) + len(todo) > 1 << 16:
+            _ASTRAL.clear()
+            todo = list(dict.fromkeys(codes))
+        found = [0] * len(todo)
+        for bit, where in _matching("".join(map(chr, todo))):
+            for i in where:
+                found[i] |= bit
+        _ASTRAL.update(zip(todo, map(_only_spaces_break, found)))
+    return [_ASTRAL[c] for c in codes]
+
+
+def _words(text: str):
+    """``(starts, ends, cuts)`` of ``text``'s words (maximal runs of non-``_SPACE`` characters, as
+    ``_CHUNK`` finds them), and the gaps that are cut points (gap i lies between words i and i + 1:
+    it holds a line break, or both words are inert — ``_inert``), as lists; None without words."""
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    classes = _character_classes().take(codes, mode="clip")
+    if len(codes) and codes.max() > 0xFFFF:
+        astral = np.flatnonzero(codes > 0xFFFF)
+        classes[astral] = _astral_bits(codes[astral].tolist())
+    padded = np.zeros(len(classes) + 2, dtype=np.uint8)
+    np.bitwise_and(classes, _SPACE_BIT, out=padded[1:-1])
+    padded[0] = padded[-1] = _SPACE_BIT
+    step = padded[:-1] - padded[1:]  # _SPACE_BIT where a word starts, 0 - _SPACE_BIT (wraps) where one ended
+    starts = np.flatnonzero(step == _SPACE_BIT)
+    if not len(starts):
+        return None
+    ends = np.flatnonzero(step == np.uint8(256 - _SPACE_BIT))
+    # a word and the gap after it, as one: a gap holds only spaces (never a digit or CJK), and only
+    # spaces carry the line-break bit
+    bits = np.bitwise_or.reduceat(classes, starts)
+    inert = ((bits & _DIGIT_BIT) == 0) & ((ends - starts >= 5) | ((bits & _CJK_BIT) != 0))
+    cut = ((bits[:-1] & _LINEBREAK_BIT) != 0) | (inert[:-1] & inert[1:])
+    return starts.tolist(), ends.tolist(), np.flatnonzero(cut).tolist()
+
+
 def _inert(chunk: str) -> bool:
     """A word no recognizer match spans a space next to: no digit, and long or CJK."""
     return not _DIGIT.search(chunk) and (len(chunk) >= 5 or bool(_CJK.search(chunk)))
@@ -278,6 +357,9 @@ class Prefilter:
     # A walk back for context words ends at the previous window (they join wherever it would have
     # ended); False walks on, the reference the tests compare with.
     stop_at_previous_window: ClassVar[bool] = True
+    # From this many hits on, :meth:`windows` finds every word of the document once (both ways
+    # give the same windows; tests set it to 0 to compare the two on every text)
+    index_from_hits: ClassVar[int] = 4
     # word → sure_keyword(word): documents repeat their words (a plain dict: cleared when full)
     _sure: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -359,6 +441,65 @@ class Prefilter:
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         hits = self.hits(text)
+        if not hits:
+            return []
+        # Few hits: a few searches around them cost less than finding every word of the document.
+        words = _words(text) if len(hits) >= self.index_from_hits else None
+        if words is None:
+            return self.windows_reference(text, hits)
+        starts, ends, cuts = words
+        nw = len(starts)
+        sure, text_of = self.sure_keyword, text.__getitem__
+        # Word index k of a position: the word holding it, else the last word before it, else the
+        # first word (:meth:`windows_reference`'s word_at_or_before).
+        out: list[tuple[int, int]] = []
+        seg_end = -1  # end of the last word of the previous active segment
+        for hs, he in hits:
+            if he <= seg_end:
+                continue
+            li = max(bisect_right(starts, max(hs, he - 1)) - 1, 0)
+            if ends[li] <= seg_end:
+                continue
+            fi = max(bisect_right(starts, hs) - 1, 0)
+            if ends[fi] <= seg_end:
+                fi = bisect_left(starts, seg_end)  # the first word after the previous segment
+            # back to the previous cut point (or the previous segment's words), forward to the next
+            c = bisect_left(cuts, fi) - 1  # the last cut gap before word fi (gap c lies between c and c + 1)
+            fi = max(cuts[c] + 1 if c >= 0 else 0, bisect_right(ends, seg_end))
+            c = bisect_left(cuts, li)
+            li = cuts[c] if c < len(cuts) else nw - 1
+            seg_end = ends[li]
+            stop = out[-1][1] if out and self.stop_at_previous_window else -1
+            start = starts[fi]
+            need = self.words_before
+            if need > 0 and start > stop:
+                for k in range(fi - 1, -1, -1):
+                    start = starts[k]
+                    if sure(text_of(slice(start, ends[k]))):
+                        need -= 1
+                        if need == 0:
+                            break
+                    if start <= stop:
+                        break
+            end = seg_end
+            need = self.words_after
+            if need > 0:
+                for k in range(li + 1, nw):
+                    end = ends[k]
+                    if sure(text_of(slice(starts[k], end))):
+                        need -= 1
+                        if need == 0:
+                            break
+            if out and start <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], end))
+            else:
+                out.append((start, end))
+        return out
+
+    def windows_reference(self, text: str, hits: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+        """What :meth:`windows` returns, found by regex searches around each hit (the
+        definition the index-based :meth:`windows` is tested equal to)."""
+        hits = self.hits(text) if hits is None else hits
         if not hits:
             return []
         # Words are found around the hits only (a document is mostly far from any hit):

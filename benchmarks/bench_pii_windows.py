@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     from pipeline.pii.prefilter import Prefilter, _character_classes
 
     engine = PiiEngine.from_config(load_config())
+    default_from = Prefilter.index_from_hits
     _character_classes()  # built once per worker (a fraction of a second): not a per-document cost
     rows = []
     for path in args.corpora:
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
                 continue
             Prefilter.index_from_hits = 0
             differ = sum(pre.windows(t) != pre.windows_reference(t) for t in texts)
-            Prefilter.index_from_hits = type(pre).__dict__.get("index_from_hits", 4)
+            Prefilter.index_from_hits = default_from
             with_hits = sum(bool(pre.hits(t)) for t in texts)
             row = {"corpus": Path(path).name, "lang": lang, "docs": len(texts), "with_hits": with_hits, "differ": differ}
             if lang == "en":

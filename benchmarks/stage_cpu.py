@@ -111,20 +111,17 @@ def main(argv=None) -> int:
         runner = d.pop(me, 0.0)
         workers = sorted((v for v in d.values() if v > 0.005), reverse=True)
         stages.append((name, t - t0, t2 - t, runner, workers))
-    wall = clock.rows[-1][1] - t0
-    if args.json:
-        pre_all = dict(clock.rows[0][2])
-        phases = [{"name": "(before the first bundle)", "runner": pre_all.pop(me, 0.0),
-                   "workers": sorted(pre_all.values(), reverse=True)}]
-        phases += [{"name": name, "runner": runner, "workers": workers} for name, _, _, runner, workers in stages]
-        Path(args.json).write_text(json.dumps({"workers": args.workers, "wall": wall, "phases": phases}), encoding="utf-8")
-    print(f"{len(stages)} stages; first bundle at {clock.rows[0][1] - t0:.1f} s (launcher: imports, graph)")
     pre = dict(clock.rows[0][2])
-    pre_runner = pre.pop(me, 0.0)
-    path = critical_cpu(pre_runner, sorted(pre.values(), reverse=True))
-    path_stages = sum(critical_cpu(runner, workers) for _, _, _, runner, workers in stages)
+    before = {"name": "(before the first bundle)", "runner": pre.pop(me, 0.0), "workers": sorted(pre.values(), reverse=True)}
+    phases = [before] + [{"name": name, "runner": runner, "workers": workers} for name, _, _, runner, workers in stages]
+    if args.json:
+        Path(args.json).write_text(json.dumps({"workers": args.workers, "wall": clock.rows[-1][1] - t0, "phases": phases}),
+                                   encoding="utf-8")
+    print(f"{len(stages)} stages; first bundle at {clock.rows[0][1] - t0:.1f} s (launcher: imports, graph)")
+    path = critical_path(phases[:1], CORES)
+    path_stages = critical_path(phases[1:], CORES)
     print(f"critical path from CPU on {CORES} idle cores: {path + path_stages:.2f} s = before the first bundle {path:.2f} "
-          f"(launcher {pre_runner:.2f}, workers {' '.join(f'{w:.2f}' for w in sorted(pre.values(), reverse=True)) or '-'}) "
+          f"(launcher {before['runner']:.2f}, workers {' '.join(f'{w:.2f}' for w in before['workers']) or '-'}) "
           f"+ stages {path_stages:.2f}")
     print(f"{'stage':60s} {'start':>6s} {'wall':>6s} {'runner':>7s} {'workers':>7s}  busiest share")
     for name, start, wall, runner, workers in sorted(stages, key=lambda s: -(s[3] + sum(s[4])))[: args.top]:
@@ -162,7 +159,7 @@ def project(inputs: list[str], counts: list[int], runs: int, cold: bool) -> int:
 
     L = ["# Speed-up at more workers, projected from per-stage CPU", "",
          f"`.venv/bin/python benchmarks/stage_cpu.py --project {','.join(map(str, counts))} --runs {runs} "
-         + " ".join(f"--input {Path(p).relative_to(ROOT) if Path(p).is_absolute() and ROOT in Path(p).parents else p}" for p in inputs) + "`",
+         + " ".join(f"--input {os.path.relpath(p, ROOT)}" for p in inputs) + "`",
          "", f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
          "One in-process `pipeline.run.run` per measurement (a fresh process, workers started warm as `curate run` "
          "starts them), the worker counts interleaved. Medians (min–max) of the runs, seconds.", "",

@@ -450,13 +450,13 @@ class Prefilter:
         starts, ends, cuts = words
         nw = len(starts)
         sure, text_of = self.sure_keyword, text.__getitem__
-        # Word index k of a position: the word holding it, else the last word before it, else the
-        # first word (:meth:`windows_reference`'s word_at_or_before).
         out: list[tuple[int, int]] = []
         seg_end = -1  # end of the last word of the previous active segment
         for hs, he in hits:
             if he <= seg_end:
                 continue
+            # the word at a position: the word holding it, else the last word before it, else the
+            # first word (:meth:`windows_reference`'s word_at_or_before)
             li = max(bisect_right(starts, max(hs, he - 1)) - 1, 0)
             if ends[li] <= seg_end:
                 continue

@@ -22,7 +22,15 @@ KERNELS_BUILD := pipeline/_compiled_kernels.json
 $(KERNELS_BUILD): $(STAMP) pipeline/compiled_kernels.py pipeline/lang/fastpredict.py pipeline/quality/kernels.py pipeline/compliance/kernels.py
 	$(BIN)/python -m pipeline.compiled_kernels build || echo "make: compiled kernels not built; the numba JIT kernels run"
 
-install: $(STAMP) $(KERNELS_BUILD)
+## The package's bytecode, compiled ahead: an editable install writes none, and where
+## PYTHONDONTWRITEBYTECODE is set no run writes it either, so every process (the command, each
+## local worker) would compile each module it imports. Python ignores a .pyc older than its source.
+BYTECODE := $(VENV)/.bytecode
+$(BYTECODE): $(STAMP) $(shell find pipeline -name '*.py')
+	$(BIN)/python -m compileall -q pipeline
+	touch $(BYTECODE)
+
+install: $(STAMP) $(KERNELS_BUILD) $(BYTECODE)
 
 $(AIRFLOW_STAMP): dags/requirements-airflow.txt
 	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
@@ -33,7 +41,7 @@ $(AIRFLOW_STAMP): dags/requirements-airflow.txt
 airflow: $(AIRFLOW_STAMP)
 
 ## Curate the sample corpus with the embedded defaults and print the run summary.
-demo: $(STAMP)
+demo: $(STAMP) $(BYTECODE)
 	$(BIN)/curate run --input examples/corpus --output out/demo --overwrite
 	$(BIN)/curate verify out/demo
 	$(BIN)/curate audit out/demo --query drop_reasons
@@ -44,7 +52,7 @@ demo: $(STAMP)
 
 ## The whole test suite (unit, end-to-end on real runners, DAGs). tests/e2e/test_report.py renders the
 ## data card in headless Chromium: installed here (Debian package chromium) when missing and we are root.
-test: $(STAMP) $(AIRFLOW_STAMP) $(KERNELS_BUILD)
+test: $(STAMP) $(AIRFLOW_STAMP) $(KERNELS_BUILD) $(BYTECODE)
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get install -y -q chromium >/dev/null || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 		|| echo "make test: could not install chromium; the Chromium report test will skip"; fi
@@ -55,7 +63,7 @@ bench-setup:
 	PYTHON=$(PYTHON) sh benchmarks/setup_bench.sh
 
 ## Ours vs datatrove side by side (benchmarks/side_by_side.py; subset: BENCH_SIZES=10000 BENCH_CORPORA=english …).
-bench: $(STAMP) bench-setup
+bench: $(STAMP) $(BYTECODE) bench-setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/side_by_side.py
 

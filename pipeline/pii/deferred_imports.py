@@ -1,4 +1,5 @@
-"""Import spaCy without its command-line modules until something uses them.
+"""Import spaCy without its command-line modules until something uses them, and presidio without
+compiling its built-in patterns twice.
 
 ``import spacy`` runs ``from .cli.info import info``, which imports all of ``spacy.cli`` (typer,
 weasel, the download, train and project commands) — a good part of presidio's import cost, paid
@@ -7,10 +8,21 @@ spaCy is first imported, puts stand-ins for ``spacy.cli`` and ``spacy.cli.info``
 ``sys.modules``: the first attribute read of ``spacy.cli`` (``spacy.cli.download``,
 ``from spacy.cli import setup_cli``) or a call of ``spacy.info`` imports the real modules, which
 then replace the stand-ins. Submodules (``import spacy.cli.download``) import as before.
+
+``presidio_analyzer.Pattern(...)`` compiles its regex to validate it, and presidio's recognizer
+modules build their patterns at class definition: importing ``presidio_analyzer`` compiles every
+built-in pattern (the URL recognizer's top-level-domain alternations above all) once without the
+flags it is matched with, then again with them on first use. :func:`trust_presidio_patterns`,
+called before presidio is first imported, skips that validation while the ``presidio_analyzer``
+package itself imports, and puts it back when the import ends: patterns built afterwards (rules
+files, user recognizers) are validated as before. The built-in patterns' validity is a test
+(tests/unit/test_pii_deferred_imports.py compiles every one).
 """
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -67,4 +79,69 @@ def defer_spacy_cli() -> bool:
         info.__package__ = _CLI
         info.info = _info
         sys.modules[_CLI], sys.modules[_INFO] = cli, info
+        return True
+
+
+_PRESIDIO, _PATTERN = "presidio_analyzer", "presidio_analyzer.pattern"
+_VALIDATOR = "_Pattern__validate_regex"  # Pattern.__validate_regex, name-mangled
+skipped_validations = 0  # patterns built without validation (read by tests)
+
+
+def _skip_validation(pattern: str) -> None:
+    global skipped_validations
+    skipped_validations += 1
+
+
+class _TrustPresidioPatterns(importlib.abc.MetaPathFinder):
+    """Finds ``presidio_analyzer`` and its ``pattern`` module as the path finder would, and runs
+    them with Pattern's validation off from the moment ``pattern`` is executed until the package's
+    own ``__init__`` has finished (or failed); then leaves ``sys.meta_path``."""
+
+    def __init__(self) -> None:
+        self.original = None  # Pattern's validator while it is replaced
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in (_PRESIDIO, _PATTERN):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            self.leave()
+            return spec
+        run = loader.exec_module
+        if fullname == _PATTERN:
+            def exec_module(module):
+                run(module)
+                cls = getattr(module, "Pattern", None)
+                original = getattr(cls, "__dict__", {}).get(_VALIDATOR)
+                if isinstance(original, staticmethod):
+                    self.original = (cls, original)
+                    setattr(cls, _VALIDATOR, staticmethod(_skip_validation))
+        else:
+            def exec_module(module):
+                try:
+                    run(module)
+                finally:
+                    self.leave()
+        loader.exec_module = exec_module
+        return spec
+
+    def leave(self) -> None:
+        if self.original is not None:
+            cls, original = self.original
+            setattr(cls, _VALIDATOR, original)
+            self.original = None
+        with _LOCK:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+
+def trust_presidio_patterns() -> bool:
+    """Install the finder when presidio is not imported yet; True when installed."""
+    if _PRESIDIO in sys.modules:
+        return False
+    with _LOCK:
+        if any(isinstance(f, _TrustPresidioPatterns) for f in sys.meta_path):
+            return False
+        sys.meta_path.insert(0, _TrustPresidioPatterns())
         return True

@@ -1,4 +1,5 @@
-"""spaCy's command-line modules are imported only when used (pipeline.pii.deferred_imports).
+"""spaCy's command-line modules are imported only when used, and presidio's built-in patterns are
+not compiled for validation while presidio imports (pipeline.pii.deferred_imports).
 
 Each check runs in a fresh interpreter: the test process has imported spaCy already. Oracles:
 ``sys.modules`` (what was imported), the module files on disk, and the PII engine's output on a
@@ -78,3 +79,70 @@ from pipeline.pii.deferred_imports import defer_spacy_cli
 print(json.dumps({"installed": defer_spacy_cli(), "kind": type(sys.modules["spacy.cli"]).__name__}))
 """)
     assert got == {"installed": False, "kind": "module"}
+
+
+_UNTRUSTED = "import sys\nimport pipeline.pii\nsys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_TrustPresidioPatterns']\n"
+
+
+def test_presidios_own_patterns_skip_validation_only_while_presidio_imports():
+    got = _run("""
+import json, sys
+import pipeline.pii
+import presidio_analyzer
+from pipeline.pii import deferred_imports
+skipped = deferred_imports.skipped_validations
+try:
+    presidio_analyzer.Pattern("unbalanced", "(ab", 0.5)
+    raised = None
+except ValueError as exc:
+    raised = str(exc)
+print(json.dumps({"skipped": skipped, "after": deferred_imports.skipped_validations, "raised": raised,
+                  "finders": [type(f).__name__ for f in sys.meta_path]}))
+""")
+    assert got["skipped"] > 100  # presidio's recognizer modules build their patterns as they import
+    assert got["after"] == got["skipped"]  # the Pattern built afterwards was validated ...
+    assert got["raised"] and "Invalid regex" in got["raised"]  # ... and rejected, as presidio does
+    assert "_TrustPresidioPatterns" not in got["finders"]
+
+
+def test_every_pattern_presidio_builds_at_import_is_a_valid_regex():
+    # What the skipped validation checked: each built-in pattern compiles (the `regex` module,
+    # as presidio's Pattern uses). Patterns are collected as presidio's own Pattern builds them.
+    got = _run(_UNTRUSTED + """
+import json
+import presidio_analyzer.pattern as pattern_module
+seen = []
+init = pattern_module.Pattern.__init__
+def recording(self, name, regex, score):
+    seen.append(regex)
+    init(self, name, regex, score)
+pattern_module.Pattern.__init__ = recording
+import importlib, pkgutil
+import presidio_analyzer.predefined_recognizers as pre
+for info in pkgutil.walk_packages(pre.__path__, pre.__name__ + "."):
+    module = importlib.import_module(info.name)
+    for value in vars(module).values():
+        if isinstance(value, type):
+            for p in getattr(value, "PATTERNS", None) or ():
+                seen.append(p.regex)
+import regex
+bad = []
+for r in set(seen):
+    try:
+        regex.compile(r)
+    except regex.error as exc:
+        bad.append((r[:80], str(exc)))
+print(json.dumps({"count": len(set(seen)), "bad": bad}))
+""")
+    assert got["count"] > 100 and got["bad"] == []
+
+
+def test_engine_output_is_the_same_with_presidios_patterns_validated():
+    trusted = _run("import json\nimport pipeline.stages.pii\n" + _SCRUB + "print(json.dumps(scrubbed))")
+    validated = _run(_UNTRUSTED + "import json\nimport pipeline.stages.pii\n" + _SCRUB + """
+from pipeline.pii import deferred_imports
+assert deferred_imports.skipped_validations == 0
+print(json.dumps(scrubbed))
+""")
+    assert trusted == validated
+    assert [c for _, c in trusted] == [{"EMAIL_ADDRESS": 1, "PHONE_NUMBER": 2}, {"CREDIT_CARD": 1, "US_SSN": 1}, {"KR_BRN": 1}]

@@ -195,12 +195,12 @@ def check_beam_args(beam_args: list[str], ours: list[str]) -> None:
 
 def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) -> None:
     """The log is appended to: never inside OUT (the release holds only curate's files) nor an input."""
-    import os
-
-    from pipeline.io.outdir import _root_of, _within, is_remote
-
     if not log_file:
         return
+    import os
+
+    from pipeline.io.outdir import _root_of, _within, is_remote  # pyarrow: not before the local workers start
+
     path = os.path.realpath(log_file)
     if os.path.isdir(path):
         raise ConfigError(f"--log-file {log_file}: is a folder")

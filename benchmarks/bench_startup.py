@@ -35,6 +35,10 @@ def checkout(rev: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "pipeline", "rules", "manifests", "examples"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    # the compiled kernels are built files (make), not in git: the base runs this tree's build, which
+    # it loads only where its kernel sources are the same (pipeline/compiled_kernels.py checks)
+    for built in (ROOT / "pipeline").glob("_compiled_kernels*"):
+        shutil.copy2(built, into / "pipeline" / built.name)
     return into
 
 
@@ -150,7 +154,9 @@ def main() -> None:
         f"`python benchmarks/bench_startup.py --base {args.base} --runs {args.runs}` — {platform.machine()}, Python {platform.python_version()}; "
         f"each command in a fresh interpreter, before ({args.base}) and after (this tree) interleaved run by run; "
         f"median of {args.runs} runs and (range). CPU = user + system seconds of the child process and of the processes it waited for (the local workers). "
-        f"Load average at the end: {load:.1f} on {os.cpu_count()} cores (the machine is shared; CPU seconds are the steadier figure).",
+        f"Load average at the end: {load:.1f} on {os.cpu_count()} cores (the machine is shared; CPU seconds are the steadier figure). "
+        f"The base is extracted as git holds it (no bytecode; the compiled kernels of this tree's build copied in); this tree "
+        f"runs as `make install` leaves it{' (PYTHONDONTWRITEBYTECODE is set here: no run writes bytecode of its own)' if os.environ.get('PYTHONDONTWRITEBYTECODE') else ''}.",
         "",
         "| command | wall s before | wall s after | CPU s before | CPU s after | imports Beam before → after | imports pandas before → after | imports, s (one `-X importtime` run, wall: noisy under load) before → after |",
         "|---|---:|---:|---:|---:|:---:|:---:|---:|",
@@ -163,7 +169,9 @@ def main() -> None:
             f"{beam['before'][1]:.2f} → {beam['after'][1]:.2f} |"
         )
     lines += ["", "Exit codes seen: " + "; ".join(f"{label}: {', '.join(f'{s} {c}' for s, c in codes)}" for label, _, _, codes in rows), ""]
-    OUT.write_text("\n".join(lines), encoding="utf-8")
+    # sections written by hand below the generated table stay
+    kept = OUT.read_text(encoding="utf-8").split("\n## ", 1) if OUT.exists() else []
+    OUT.write_text("\n".join(lines) + ("\n## " + kept[1] if len(kept) == 2 else ""), encoding="utf-8")
     print(f"wrote {OUT}")
 
 

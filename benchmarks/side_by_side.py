@@ -345,7 +345,7 @@ def report(results: dict) -> str:
     L: list[str] = []
     w = L.append
     w("# Side by side: ours vs datatrove (`make bench`, benchmarks/side_by_side.py)\n")
-    w(f"Measured {results.get('first', '?')} – {results.get('last', '?')} UTC on commit `{results.get('commit', '?')}`; "
+    w(f"Measured {results.get('first', '?')} – {results.get('last', '?')} UTC on {_commits_text(results)}; "
       f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gib', '?')} GiB. Raw figures: `benchmarks/work/side_by_side*.json` (not committed).\n")
     w("**The machine was shared** with other engineers' test runs while this was measured: the 1-minute load average during "
       "each run is recorded (it includes the measured run itself, about 1 per busy worker). Wall times are therefore noisy; "
@@ -488,6 +488,13 @@ def splice(text_md: str) -> None:
     RESULTS_MD.write_text(text, encoding="utf-8")
 
 
+def _commits_text(results: dict) -> str:
+    commits = results.get("commits") or [results.get("commit", "?")]
+    if len(commits) == 1:
+        return f"commit `{commits[0]}`"
+    return "commits " + ", ".join(f"`{c}`" for c in commits) + " (streams of different commits: see each round's findings for which rows)"
+
+
 def merged(results: dict) -> dict:
     """These results plus those of every other benchmarks/work/side_by_side*.json (measurement streams
     run with their own BENCH_RESULTS_JSON, e.g. one per corpus), cells joined."""
@@ -504,8 +511,12 @@ def merged(results: dict) -> dict:
         for k, pick in (("first", min), ("last", max)):
             if other.get(k):
                 out[k] = pick(x for x in (out.get(k), other[k]) if x)
-        for k in ("machine", "commit"):
-            out.setdefault(k, other.get(k))
+        out.setdefault("machine", other.get("machine"))
+        out.setdefault("commit", other.get("commit"))
+        if other.get("commit"):
+            commits = out.setdefault("commits", [out["commit"]] if out.get("commit") else [])
+            if other["commit"] not in commits:
+                commits.append(other["commit"])
     for key, runs in out.get("cells", {}).items():
         if key.split("|")[2] not in DT_MODE:
             continue

@@ -2,6 +2,7 @@
 what it measures of a real process, how it counts documents per stage, projects, and splices."""
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -116,3 +117,14 @@ def test_splice_puts_the_headline_on_top_and_keeps_the_rest(tmp_path, monkeypatc
     assert "| b |" in text and "| a |" not in text and "| t |" in text
     assert "not in the headline" not in text
     assert text.index(side_by_side.END) < text.index("## Profile") and "kept text" in text
+
+
+def test_merged_streams_name_every_commit_they_were_measured_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(side_by_side, "WORK", tmp_path)
+    monkeypatch.setattr(side_by_side, "RESULTS_JSON", tmp_path / "side_by_side.json")
+    for name, commit, first in (("side_by_side_a.json", "aaa1111", "2026-12-06 10:00"), ("side_by_side_b.json", "bbb2222", "2026-12-06 12:00")):
+        (tmp_path / name).write_text(json.dumps({"commit": commit, "first": first, "last": first, "cells": {}}))
+    out = side_by_side.merged({})
+    assert out["commits"] == ["aaa1111", "bbb2222"] and out["first"] == "2026-12-06 10:00" and out["last"] == "2026-12-06 12:00"
+    assert "`aaa1111`, `bbb2222`" in side_by_side._commits_text(out)
+    assert side_by_side._commits_text({"commit": "ccc3333"}) == "commit `ccc3333`"

@@ -31,4 +31,3 @@ def test_a_changed_module_is_compiled_before_the_target_runs(target):
     if target in ("demo", "test"):  # compiled before the first command that imports the package
         first_use = out.index("curate run" if target == "demo" else "-m pytest")
         assert out.index("-m compileall") < first_use
-

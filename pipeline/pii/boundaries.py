@@ -14,17 +14,20 @@ the fast phone path) with it; the context enhancer still reads the original text
 """
 from __future__ import annotations
 
-import regex
+import re
 
 # Hangul jamo and syllables, kana, CJK ideographs and their compatibility/half-width forms.
 CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
 SEPARATOR = "\n"
-_GLUED = regex.compile(f"(?<=[0-9A-Za-z])[{CJK}]|[{CJK}](?=[0-9A-Za-z])")
+# (``re``, not ``regex``: these are plain character classes, and ``re`` scans them several times faster)
+_GLUED = re.compile(f"(?<=[0-9A-Za-z])[{CJK}]|[{CJK}](?=[0-9A-Za-z])")
+_CJK_CHARACTER = re.compile(f"[{CJK}]")
 
 
 def separated(text: str) -> str:
     """``text`` with every CJK character adjacent to an ASCII letter or digit replaced by a line break."""
-    if text.isascii():
+    # most non-ASCII text (accents, dashes, quotes) has no CJK character: one class scan rejects it
+    if text.isascii() or _CJK_CHARACTER.search(text) is None:
         return text
     return _GLUED.sub(SEPARATOR, text)
 

@@ -30,6 +30,13 @@ from phonenumbers.phonenumbermatcher import (
 )
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
 from phonenumbers.re_util import fullmatch
+import phonenumbers.re_util as phonenumbers_re_util
+
+# phonenumbers compiles its metadata's patterns with re.compile on every parse, validation and
+# format call (a lookup in re's small cache each time, a recompile once evicted); its own pattern
+# cache, off by default, keeps each one compiled once (the patterns are fixed metadata: bounded).
+if hasattr(phonenumbers_re_util, "enable_pattern_cache"):  # (phonenumbers releases before it lack it)
+    phonenumbers_re_util.enable_pattern_cache()
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (

@@ -5,6 +5,7 @@ text, and user patterns under a time limit."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -66,6 +67,19 @@ def test_cjk_separation_keeps_offsets_and_context_words():
     assert out == "연락\n010-1234-5678\n서 kim@example.com\n로"
     assert separated("plain ascii 010-1234-5678") == "plain ascii 010-1234-5678"
     assert separated("한국어 문장 그대로") == "한국어 문장 그대로"  # no Latin letter or digit touching
+
+
+def test_cjk_separation_of_non_ascii_text_without_cjk_characters():
+    from pipeline.pii import boundaries
+
+    text = "Café résumé — 010-1234-5678 «naïve» 2016‐09‐19"
+    assert boundaries.separated(text) is text
+    # every range of the class: its first and last character glued to a digit or letter are cut,
+    # whichever side the digit is on (the scan must know every character the rewrite does)
+    for low, high in re.findall(r"(.)-(.)", boundaries.CJK):
+        for char in (low, high):
+            for glued, want in ((f"é 7{char}", "é 7\n"), (f"é {char}x", "é \nx")):
+                assert boundaries.separated(glued) == want, hex(ord(char))
 
 
 def test_context_still_read_from_the_original_text(engine):

@@ -483,3 +483,15 @@ def test_parts_of_dates_hold_numbers_and_hopeless_dates():
     assert israel._national_numbers[0].search("20100512")  # the patterns alone would keep it
     assert israel._hopeless(_Digits("2010-05-12")) and israel._hopeless(_Digits("20100512"))
     assert not israel._hopeless(_Digits("2010-05-12/03-123-4567"))
+
+
+def test_phonenumbers_keeps_its_metadata_patterns_compiled():
+    """Importing the recognizers turns on phonenumbers' own pattern cache (each metadata regex
+    compiled once, not looked up in re's small cache on every parse); the cache fills with the
+    patterns a validation uses and they are the ones ``re.compile`` gives."""
+    import phonenumbers.re_util as re_util
+
+    assert re_util._COMPILED_PATTERNS is not None
+    RegionalPhoneRecognizer().analyze("call 020 7946 0958 or 010-1234-5678", ["PHONE_NUMBER"])
+    assert re_util._COMPILED_PATTERNS
+    assert all(p is re_util.re_compile(s) and p.pattern == s for s, p in re_util._COMPILED_PATTERNS.items())

@@ -443,6 +443,9 @@ class Prefilter:
         hits = self.hits(text)
         if not hits:
             return []
+        if _SPACE.search(text) is None:
+            # one word (an identifier, a URL piece): its segment and context are the whole text
+            return [(0, len(text))]
         # Few hits: a few searches around them cost less than finding every word of the document.
         words = _words(text) if len(hits) >= self.index_from_hits else None
         if words is None:

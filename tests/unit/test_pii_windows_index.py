@@ -84,6 +84,25 @@ def test_windows_equal_the_reference_on_labelled_and_real_documents(engine):
     assert with_windows > 50  # the documents do exercise the window rules
 
 
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_one_word_texts_are_one_window_as_in_the_reference(engine, lang, monkeypatch):
+    # identifiers and URL pieces (the fields the PII stage scrubs) take a short path: one window
+    monkeypatch.setattr(Prefilter, "index_from_hits", 10**9)  # the few-hits path, as in a run
+    pre = engine.prefilters[lang]
+    words = ["d7-0009127", "jane.doe@example.com", "+1(415)555-0132", "٣٤٥٦٧٨٩٠١٢٣", "id\u200b078-05-1120",
+             "a\x1c555-123-4567", "문의010-1234-5678에서", "55512345678901234567890", "@@@", "x:y:z:w:v:u:t:s"]
+    for text in words:
+        assert pre.windows(text) == pre.windows_reference(text), repr(text)
+    assert pre.windows("d7-0009127") == [(0, 10)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.lists(st.sampled_from([p for p in PIECES if not p.isspace() and " " not in p]), max_size=30).map("".join))
+def test_windows_of_texts_without_spaces_equal_the_reference(engine, text):
+    for lang in ("en", "ko"):
+        assert_same(engine.prefilters[lang], text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(text=TEXT)
 def test_words_and_cut_points_are_the_regex_words_and_the_inert_rule(text):

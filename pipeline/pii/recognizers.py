@@ -29,14 +29,8 @@ from phonenumbers.phonenumbermatcher import (
     _verify,
 )
 from phonenumbers.phonenumberutil import _PLUS_CHARS, normalize_digits_only
-from phonenumbers.re_util import fullmatch
 import phonenumbers.re_util as phonenumbers_re_util
-
-# phonenumbers compiles its metadata's patterns with re.compile on every parse, validation and
-# format call (a lookup in re's small cache each time, a recompile once evicted); its own pattern
-# cache, off by default, keeps each one compiled once (the patterns are fixed metadata: bounded).
-if hasattr(phonenumbers_re_util, "enable_pattern_cache"):  # (phonenumbers releases before it lack it)
-    phonenumbers_re_util.enable_pattern_cache()
+from phonenumbers.re_util import fullmatch
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
@@ -54,6 +48,12 @@ from pipeline.pii.korean_ids import (  # noqa: E402,F401
     KrRrnChecksumRecognizer,
     _KrRegistrationMixin,
 )
+
+# phonenumbers compiles its metadata's patterns with re.compile on every parse, validation and
+# format call (a lookup in re's small cache each time, a recompile once evicted); its own pattern
+# cache, off by default, keeps each one compiled once (the patterns are fixed metadata: bounded).
+if hasattr(phonenumbers_re_util, "enable_pattern_cache"):  # (phonenumbers releases before it lack it)
+    phonenumbers_re_util.enable_pattern_cache()
 
 _TLD = None
 

@@ -68,9 +68,10 @@ def quiet_process() -> None:
 
 
 def main() -> None:
-    """A worker: Beam's worker command runs it cold; ``--warm FOLDER N MODULES ALIVE_FD``
-    (pipeline/warm_workers.py) imports MODULES first, forks a copy per slot after the first, then
-    each waits for the environment of the worker Beam starts."""
+    """A worker: Beam's worker command runs it cold; ``--warm FOLDER N MODULES ALIVE_FD [more]``
+    (pipeline/warm_workers.py) imports MODULES first (and, with ``more``, the modules the launcher
+    then sends on the alive pipe), forks a copy per slot after the first, then each waits for the
+    environment of the worker Beam starts."""
     quiet_process()
     from apache_beam.runners.worker import sdk_worker_main
 
@@ -79,8 +80,13 @@ def main() -> None:
     cache_introspection()  # each bundle processor this worker builds inspects every DoFn again
     done_fd = None
     if _WARM_SLOTS is not None:
-        _import_all(sys.argv[4])
+        _import_all(sys.argv[4].split(","))
         alive_fd = int(sys.argv[5])
+        if sys.argv[6:7] == [warm_workers.MORE_TO_COME]:
+            more = warm_workers.read_more_modules(alive_fd)
+            if more is None:
+                warm_workers.leave(_WARM_SLOTS)
+            _import_all(more)
         mine = warm_workers.fork_per_slot(_WARM_SLOTS)
         if mine is None:
             os._exit(0)
@@ -106,11 +112,11 @@ def main() -> None:
     os._exit(0)
 
 
-def _import_all(modules: str) -> None:
-    """Import ``modules`` (comma-separated) while the launcher builds the graph."""
+def _import_all(modules: list[str]) -> None:
+    """Import ``modules`` while the launcher builds the graph."""
     import importlib
 
-    for name in filter(None, modules.split(",")):
+    for name in filter(None, modules):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the stage that needs it fails with its own error, as cold

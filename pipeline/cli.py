@@ -215,7 +215,8 @@ def _check_log_file(log_file: str | None, out: str | None, inputs: list[str]) ->
 
 def _local_paths_only(args, cfg, beam_args: list[str]) -> bool:
     """True when the run is on the local DirectRunner and no path given, config value or Beam option
-    names gs://: Beam's GCP client libraries can then stay unimported (``beam_import.GCP_CLIENTS``)."""
+    names gs://: Beam's GCP client libraries can then stay unimported (``beam_import.GCP_CLIENTS``).
+    ``cfg`` None: the paths and options only (before the config is loaded)."""
     from pipeline.beam_import import is_local_runner, mentions_gcs
 
     runners = [a.split("=", 1)[1] for a in beam_args if a.startswith("--runner=")]
@@ -237,7 +238,6 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
 def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
     from pipeline.config import load_config
 
-    cfg = load_config(args.config, parse_overrides(args.overrides))
     if args.runner:
         beam_args = [f"--runner={args.runner}", *beam_args]
     if args.profile:
@@ -246,15 +246,26 @@ def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
         beam_args = profiles.apply(args.profile, beam_args)
     import os
 
+    from pipeline import warm_workers
     from pipeline.beam_import import LOCAL_ONLY_ENV, import_beam
 
-    local_only = _local_paths_only(args, cfg, beam_args)
+    # The local workers' processes start first, so that their imports overlap with loading the
+    # config (which imports the stages' declarations); what depends on the config follows them.
+    local_only = _local_paths_only(args, None, beam_args)
     os.environ[LOCAL_ONLY_ENV] = "1" if local_only else "0"  # for local worker processes
-    from pipeline import warm_workers
-
-    pool = warm_workers.start(warm_workers.local_worker_count(beam_args), warm_workers.warm_modules(cfg.pii.enabled))
+    pool = warm_workers.start(warm_workers.local_worker_count(beam_args), warm_workers.warm_modules(), more_to_come=True)
     if pool is not None:
         warm.append(pool)
+    cfg = load_config(args.config, parse_overrides(args.overrides))
+    if local_only and not _local_paths_only(args, cfg, beam_args):
+        # the config names gs://: workers need Beam's GCP clients, which the warm ones left out
+        local_only = False
+        os.environ[LOCAL_ONLY_ENV] = "0"
+        for started in warm:
+            started.close()
+        warm.clear()
+    for started in warm:
+        started.import_also(warm_workers.pii_modules() if cfg.pii.enabled else [])
     import_beam(local_only)  # before pipeline.run's Beam imports: the lighter import
     from pipeline.run import empty_run_warning, format_summary, run  # Beam: only once the config is valid
 

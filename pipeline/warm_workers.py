@@ -4,8 +4,9 @@ With ``--direct_running_mode=multi_processing`` Beam starts its SDK worker proce
 job starts, after the launcher has imported Beam, built and translated the graph; each worker then
 imports Beam and the stage modules itself, so both phases lie one after the other on the run's
 critical path while a core sits idle. ``curate run`` calls :func:`start` as soon as it knows the
-run is local with N worker processes: ONE process ``python -m pipeline.beam_worker --warm FOLDER N
-...`` starts, listens on all N slots, imports what a worker needs (:func:`warm_modules`) while the
+run is local with N worker processes, before it loads the config (which then tells, through
+:meth:`WarmWorkers.import_also`, whether the PII engine's modules are wanted too): ONE process
+``python -m pipeline.beam_worker --warm FOLDER N ...`` starts, listens on all N slots, imports what a worker needs (:func:`warm_modules`) while the
 launcher works, and then forks N - 1 copies of itself (:func:`fork_per_slot`), one per remaining
 slot: the imports are paid once, not once per worker, and the copies share their pages until
 written.
@@ -36,6 +37,7 @@ import tempfile
 
 SLOTS_ENV = "CURATE_WARM_SLOTS"  # the folder of slots, for the attachers Beam starts
 PID_FILE = "pid"  # in a slot: the process id of the warm process serving it
+MORE_TO_COME = "more"  # the warm process's last argument when the launcher sends more modules (import_also)
 CLAIMED_EXIT_SECONDS = 5.0  # how long close() lets a warm process that served a worker end by itself
 _REAPER = None  # in the warm process that forked the others: the thread collecting them
 
@@ -68,17 +70,20 @@ def local_worker_count(beam_args: list[str]) -> int:
     return workers or (os.cpu_count() or 1)
 
 
-def warm_modules(pii_enabled: bool) -> list[str]:
+def warm_modules(pii_enabled: bool = False) -> list[str]:
     """What a worker imports before its first record: Beam's worker, the graph's stage modules
     (unpickling the stages imports them), and the PII engine's modules when PII runs (the
     engine itself needs the run's config, which the worker learns only when it is claimed)."""
     names = ["pipeline.graph", "pipeline.io.sources", "pipeline.stages.transforms"]
-    if pii_enabled:
-        # pipeline.pii first: importing it defers spaCy's command-line modules (see its __init__)
-        names += ["pipeline.pii", "presidio_analyzer", "presidio_anonymizer", "pipeline.pii.engine",
-                  "pipeline.pii.recognizers", "pipeline.pii.fast", "pipeline.pii.prefilter", "pipeline.pii.suppress",
-                  "pipeline.pii.nlp"]
-    return names
+    return names + pii_modules() if pii_enabled else names
+
+
+def pii_modules() -> list[str]:
+    """The PII engine's modules, which a worker imports only when the PII stage runs."""
+    # pipeline.pii first: importing it defers spaCy's command-line modules (see its __init__)
+    return ["pipeline.pii", "presidio_analyzer", "presidio_anonymizer", "pipeline.pii.engine",
+            "pipeline.pii.recognizers", "pipeline.pii.fast", "pipeline.pii.prefilter", "pipeline.pii.suppress",
+            "pipeline.pii.nlp"]
 
 
 class WarmWorkers:
@@ -101,6 +106,16 @@ class WarmWorkers:
             except (OSError, ValueError):
                 continue
         return found
+
+    def import_also(self, modules: list[str]) -> None:
+        """For a pool started with ``more_to_come``: the rest of what its workers import, once the
+        launcher knows it; the warm process forks its copies after importing these too. Sent as one
+        line on the launcher-alive pipe (a pipe's buffer holds it: this never blocks)."""
+        if self.alive_fd is not None:
+            try:
+                _write_all(self.alive_fd, (",".join(modules) + "\n").encode())
+            except OSError:  # the warm process is gone: its slots have no reader, workers run cold
+                pass
 
     def close(self) -> None:
         """End the processes no worker claimed (and any left running), remove the slots."""
@@ -125,10 +140,12 @@ class WarmWorkers:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start(count: int, modules: list[str]) -> WarmWorkers | None:
+def start(count: int, modules: list[str], more_to_come: bool = False) -> WarmWorkers | None:
     """Start the warm processes of ``count`` slots importing ``modules`` (one process, which forks
     the others once imported); None when ``count`` < 2 (one worker gains nothing from overlapping)
-    or the slots cannot be made."""
+    or the slots cannot be made. ``more_to_come``: the launcher does not know yet all a worker
+    will import (its config is still loading); the warm process imports ``modules``, then waits for
+    :meth:`WarmWorkers.import_also` before it forks."""
     if count < 2:
         return None
     from pipeline.runtime import limit_malloc_arenas
@@ -151,7 +168,8 @@ def start(count: int, modules: list[str]) -> WarmWorkers | None:
     procs = []
     try:
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "pipeline.beam_worker", "--warm", folder, str(count), ",".join(modules), str(alive_r)],
+            [sys.executable, "-m", "pipeline.beam_worker", "--warm", folder, str(count), ",".join(modules), str(alive_r),
+             *([MORE_TO_COME] if more_to_come else [])],
             stdin=subprocess.DEVNULL, pass_fds=(alive_r,)))
     except OSError:
         pass
@@ -231,6 +249,32 @@ def open_slots(folder: str, count: int) -> list[tuple[str, int, int]]:
         except OSError:  # no such slot: its attacher finds no reader and runs cold
             break
     return slots
+
+
+def read_more_modules(alive_fd: int) -> list[str] | None:
+    """In a warm process started with ``more_to_come``: the modules the launcher sends with
+    :meth:`WarmWorkers.import_also` (one line on the alive pipe); None when the launcher closed the
+    pipe (or died) first."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(alive_fd, 1 << 16)
+        if not chunk:
+            return None
+        data += chunk
+    return [name for name in data.decode().strip().split(",") if name]
+
+
+def leave(slots: list[tuple[str, int, int]]) -> None:
+    """In the warm process, before it forked: the launcher no longer wants it — remove the slots
+    (attachers then find none and run cold) and exit."""
+    for slot, _env, _done in slots:
+        shutil.rmtree(slot, ignore_errors=True)
+    if slots:
+        try:
+            os.rmdir(os.path.dirname(slots[0][0]))
+        except OSError:
+            pass
+    os._exit(0)
 
 
 def fork_per_slot(slots: list[tuple[str, int, int]]) -> tuple[str, int, int] | None:

@@ -42,8 +42,10 @@ def started(monkeypatch):
     pools = []
     real_start = warm_workers.start
 
-    def recording(count, modules):
-        pool = real_start(count, modules)
+    def recording(count, modules, more_to_come=False):
+        pool = real_start(count, modules, more_to_come)
+        if pool is None:
+            return None
         pool.seen_at_close = None
         real_close = pool.close
 
@@ -132,6 +134,64 @@ def test_warm_processes_end_when_their_launcher_dies():
         time.sleep(0.2)
     assert not any(_running(pid) for pid in pids)
     assert not os.path.exists(folder)  # the last one out removed the slots
+
+
+def test_a_warm_process_waiting_for_more_modules_forks_only_once_it_has_them():
+    pool = warm_workers.start(2, ["json"], more_to_come=True)
+    try:
+        time.sleep(3)  # ample for importing json: it waits for the launcher, not for an import
+        assert pool.pids() == {} and pool.procs[0].poll() is None
+        pool.import_also(["pipeline.pii.fast", "colorsys"])
+        pids = _forked(pool)
+        assert len(set(pids.values())) == 2
+        # what it was sent, it imported before forking: the copy has the modules too
+        copy = psutil.Process(pids[1])
+        assert copy.ppid() == pids[0]
+    finally:
+        pool.close()
+    assert not os.path.exists(pool.folder)
+
+
+def test_a_warm_process_whose_launcher_dies_before_sending_more_modules_removes_its_slots():
+    launcher = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\n"
+         "from pipeline import warm_workers\n"
+         "pool = warm_workers.start(2, [], more_to_come=True)\n"
+         "print(pool.folder, pool.procs[0].pid, flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    folder, pid = launcher.stdout.readline().decode().split()
+    time.sleep(1)
+    assert _running(int(pid)) and os.path.isdir(folder)
+    launcher.kill()  # never sends the modules, never closes the pool
+    launcher.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (_running(int(pid)) or os.path.exists(folder)):
+        time.sleep(0.2)
+    assert not _running(int(pid))
+    assert not os.path.exists(folder)
+
+
+def test_a_config_naming_gcs_closes_the_warm_workers_started_without_beams_gcp_clients(tmp_path, inputs, started, offline, monkeypatch):  # noqa: F811
+    # The warm processes start before the config is read, importing Beam as a run on local paths
+    # does (without the GCP clients); a config that names gs:// needs them: the workers start cold.
+    from pipeline.beam_import import LOCAL_ONLY_ENV
+
+    monkeypatch.setenv("CURATE_WORKERS", "2")
+    monkeypatch.delenv(LOCAL_ONLY_ENV, raising=False)
+    config = tmp_path / "gcs.yaml"
+    config.write_text("langid:\n  allowed: ['*', 'gs://not-a-language']\n")
+    rc = cli.main(["run", "--input", str(inputs), "--output", str(tmp_path / "out"), "--config", str(config),
+                   "--profile", "local-mp", "--quiet"])
+    assert rc == 0
+    [pool] = started
+    pids, claimed, _running_at_close = pool.seen_at_close
+    assert claimed == [False, False]  # closed before Beam started any worker
+    assert os.environ[LOCAL_ONLY_ENV] == "0"
+    assert [p.returncode for p in pool.procs] != [None]
+    assert not os.path.exists(pool.folder)
+    assert _rows(tmp_path / "out", "documents")
 
 
 def test_close_ends_unclaimed_warm_processes_and_removes_the_slots():

@@ -49,9 +49,11 @@ class RunConfig:
     shard_max_bytes: int = 128 * 1024 * 1024  # uncompressed Arrow bytes buffered per shard
     split_bytes: int = 64 * 1024 * 1024  # uncompressed JSONL files larger than this are read in parallel chunks
     progress_seconds: float = 5.0  # log reading progress at most this often
+    max_parquet_page_bytes: int = 128 * 1024 * 1024  # a Parquet row group with a larger page is not decoded
 
     RANGES: ClassVar[list[tuple]] = [
-        *at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes"),
+        *at_least(1, "batch_size", "shard_max_rows", "shard_max_bytes", "max_record_bytes", "split_bytes",
+                  "max_parquet_page_bytes"),
         *at_least(0, "quarantine_raw_bytes"),
         *at_least(0, "progress_seconds", strict=True),
     ]

@@ -176,6 +176,74 @@ def test_over_long_parquet_cell_among_good_rows(tmp_path, binary):
     assert q["raw"] == big.encode()[:64]
 
 
+def _three_row_groups(path, middle: list[str]) -> None:
+    texts = ["group zero a", "group zero b", *middle, "group two a", "group two b"]
+    writer = pq.ParquetWriter(path, pa.schema([("text", pa.string())]), compression="zstd")
+    for rows in (texts[:2], middle, texts[-2:]):
+        writer.write_table(pa.table({"text": rows}))
+    writer.close()
+
+
+def test_a_parquet_page_over_the_bound_leaves_its_row_group_undecoded(tmp_path):
+    """A page declaring more than run.max_parquet_page_bytes: its row group is not decoded, each of
+    its rows is one record_too_large row numbered in place; the other row groups are read."""
+    path = tmp_path / "groups.parquet"
+    _three_row_groups(path, ["small one", "b" * (3 << 20), "small two"])
+    res = read(path, RunConfig(max_parquet_page_bytes=1 << 20))  # max_record_bytes (8 MiB) would keep the cell
+    assert [r["text"] for r in res["records"]] == ["group zero a", "group zero b", "group two a", "group two b"]
+    assert [r["record_index"] for r in res["records"]] == [0, 1, 5, 6]
+    assert [(q["reason"], q["record_index"], q["raw"]) for q in res["quarantine"]] == [
+        ("record_too_large", i, b"") for i in (2, 3, 4)]
+    assert all("row group 1 (3 rows) not decoded" in q["error"] and "'text'" in q["error"]
+               and "run.max_parquet_page_bytes=1048576" in q["error"] for q in res["quarantine"])
+    # under the bound, the same file reads as before: the cell alone is not too large
+    assert len(read(path, RunConfig(max_parquet_page_bytes=4 << 20))["records"]) == 7
+
+
+def test_a_damaged_parquet_page_header_costs_its_row_group_only(tmp_path):
+    from pipeline.io.parquet_pages import chunk_span
+
+    path = tmp_path / "groups.parquet"
+    _three_row_groups(path, ["middle a", "middle b"])
+    start, _ = chunk_span(pq.ParquetFile(path).metadata.row_group(1).column(0))
+    data = bytearray(path.read_bytes())
+    data[start : start + 12] = b"\xff" * 12
+    path.write_bytes(bytes(data))
+    res = read(path)
+    assert [r["record_index"] for r in res["records"]] == [0, 1, 4, 5]
+    assert [(q["reason"], q["record_index"]) for q in res["quarantine"]] == [("unreadable_record", 2), ("unreadable_record", 3)]
+    assert all(f"unreadable page header at byte {start}" in q["error"] for q in res["quarantine"])
+
+
+def test_parquet_batches_shrink_with_large_pages_and_read_the_same_records(tmp_path):
+    """DuckDB writes pages of tens of MB: batches get fewer rows (the bound on what a batch's pages
+    hold), the records are the same as in batches of run.batch_size."""
+    import duckdb
+
+    path = tmp_path / "duck.parquet"
+    duckdb.connect().execute(f"COPY (SELECT repeat('word ', i % 1500) || i AS text, 'id' || i AS id FROM range(12000) t(i)) "
+                             f"TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 6000)")
+    whole = read(path, RunConfig(max_parquet_page_bytes=1 << 40))
+    small = read(path, RunConfig(max_parquet_page_bytes=32 << 20))
+    assert len(whole["records"]) == 12000 and not whole["quarantine"] and not small["quarantine"]
+    assert [(r["record_index"], r["text"], r["source_id"]) for r in small["records"]] == \
+        [(r["record_index"], r["text"], r["source_id"]) for r in whole["records"]]
+
+
+def test_parquet_page_bomb_is_not_decoded(tmp_path):
+    """A few KB of Parquet holding one 200 MiB cell: Arrow would decode the page whole (about
+    800 MB); over the default run.max_parquet_page_bytes it is not decoded at all."""
+    path = tmp_path / "bomb.parquet"
+    pq.write_table(pa.table({"text": ["a" * BOMB_BYTES]}), path, compression="zstd")
+    assert path.stat().st_size < 200_000
+    warmup = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"text": ["a small document"]}), warmup, compression="zstd")
+    result = read_in_subprocess(path, warmup)
+    assert result["records"] == 0
+    assert result["rows"] == [["record_too_large", 0, 0]]
+    assert result["growth_mb"] < 100, result
+
+
 # --- quarantine excerpts ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def engine():

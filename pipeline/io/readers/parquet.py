@@ -15,6 +15,9 @@ from pipeline.io.streams import CountingReader, decompressed, error_text, hash_f
 from pipeline.records import Reason
 
 FIXED_COLUMNS = ("source", "license", "meta")  # read by these names whatever ingest.* says
+# A batch's rows may take their values from pages holding up to this many times
+# run.max_parquet_page_bytes in all (a file of ordinary 1 MiB pages keeps batches of run.batch_size)
+BATCH_PAGES = 16
 
 
 def _path_type(schema, path: tuple[str, ...]):
@@ -72,6 +75,54 @@ def _split_oversized(column, maxb: int, window: int):
     return pc.if_else(too_big, pa.scalar(None, t), column), oversized
 
 
+def _bounded_batches(sp: Split, pf, source, cols: list[str], text_column: str, text_label: str):
+    """``pf``'s record batches of columns ``cols``, row group by row group, in memory bounded by
+    the page sizes the file declares (:mod:`pipeline.io.parquet_pages`): a row group with a page
+    over ``run.max_parquet_page_bytes`` in a column read is not decoded — each of its rows gets a
+    ``record_too_large`` quarantine row (``unreadable_record`` when a page header cannot be read),
+    and its row count is yielded (an int) in place of batches;
+    the others are read in batches of at most ``run.batch_size`` rows and few enough that the
+    pages their values come from hold at most ``BATCH_PAGES × max_parquet_page_bytes`` bytes (k
+    rows take their values from at most k pages of each column)."""
+    from pipeline.io.parquet_pages import PageHeaderError, largest_pages
+
+    cfg = sp.cfg
+    bound = cfg.max_parquet_page_bytes
+    md = pf.metadata
+    paths = [md.schema.column(i).path for i in range(md.num_columns)]
+
+    def leaves_of(name: str) -> list[int]:  # (a name with a dot may take more leaves: a stricter check)
+        return [i for i, path in enumerate(paths) if path == name or path.startswith(name + ".")]
+
+    leaves = sorted({i for name in cols for i in leaves_of(name)})
+    text_leaves = set(leaves_of(text_column))
+    for g in range(md.num_row_groups):
+        rows = md.row_group(g).num_rows
+        reason = Reason.RECORD_TOO_LARGE
+        try:
+            largest = largest_pages(source, md, g, leaves)
+        except PageHeaderError as exc:  # Arrow would fail on it too: the next row group may still read
+            reason, problem = Reason.UNREADABLE_RECORD, str(exc)
+        else:
+            over = [c for c in leaves if largest[c] > bound]
+            if not over:
+                per_row = sum(largest.values())
+                size = max(1, min(cfg.batch_size, (BATCH_PAGES * bound) // per_row if per_row else cfg.batch_size))
+                yield from pf.iter_batches(batch_size=size, row_groups=[g], columns=cols)
+                continue
+            # column names are the user's data: only the configured text field is named
+            c = over[0]
+            where = f"'{text_label}'" if c in text_leaves else "another column"
+            problem = (f"a page of {largest[c]} bytes in {where} exceeds run.max_parquet_page_bytes={bound}")
+        first = sp.seen
+        for i in range(rows):
+            sp.seen += 1
+            sp.quarantine(first + i, None, reason, f"row group {g} ({rows} rows) not decoded: {problem}", None)
+            if len(sp.side) >= 2 * cfg.batch_size:
+                yield 0
+        yield rows
+
+
 def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -105,7 +156,11 @@ def _read_parquet(sp: Split, source) -> Iterator[tuple[str, Any]]:
         cols = [c for c in dict.fromkeys(wanted) if c in names]
         text_is_binary = pa.types.is_binary(text_type) or pa.types.is_large_binary(text_type)
         decoded = 0  # Arrow bytes decoded so far (progress)
-        for rb in pf.iter_batches(batch_size=cfg.batch_size, columns=cols):
+        for rb in _bounded_batches(sp, pf, source, cols, text_path[0], text_label):
+            if type(rb) is int:  # a row group left undecoded: its rows are quarantined, numbered on
+                index += rb
+                yield from sp.flush_side()
+                continue
             n = rb.num_rows
             text_column, oversized = _split_oversized(_path_column(rb, text_path), maxb, sp.window)
             texts = text_column.to_pylist()

@@ -6,7 +6,10 @@
 Inputs (built under benchmarks/work/bombs/, gitignored; reused when present):
 
 * a ``.jsonl.zst`` and a ``.jsonl.gz`` whose one JSON line inflates to 2 GiB (a few KB / ~2 MB on disk);
-* a plain ``.jsonl`` holding one 1 GiB line.
+* a plain ``.jsonl`` holding one 1 GiB line;
+* a ``.parquet`` (zstd) whose one cell is 1 GiB of one letter (a few MB on disk): its page
+  declares the whole cell, over ``run.max_parquet_page_bytes``, so its row group is not decoded
+  (one ``record_too_large`` row, ``raw_bytes`` 0).
 
 Each is read by ``plan_splits`` + ``read_split`` with the default ``RunConfig`` (8 MiB
 ``max_record_bytes``) in a fresh subprocess, three times; the child reports its peak RSS
@@ -79,12 +82,17 @@ def _line_blocks(size: int):
 
 def build(kind: str, size: int) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
-    name = {"zst": "bomb.jsonl.zst", "gz": "bomb.jsonl.gz", "line": "long-line.jsonl"}[kind]
+    name = {"zst": "bomb.jsonl.zst", "gz": "bomb.jsonl.gz", "line": "long-line.jsonl", "parquet": "cell.parquet"}[kind]
     path = WORK / f"{size >> 20}MiB-{name}"
     if path.exists():
         return path
     tmp = path.with_suffix(path.suffix + ".part")
-    if kind == "zst":
+    if kind == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"text": pa.array(["a" * size], type=pa.large_string())}), tmp, compression="zstd")
+    elif kind == "zst":
         import zstandard
 
         with open(tmp, "wb") as raw, zstandard.ZstdCompressor(level=19).stream_writer(raw) as fh:
@@ -118,12 +126,12 @@ def main() -> None:
     line = 200 << 20 if args.quick else 1 << 30
     runs = 1 if args.quick else 3
     cases = [("zst", bomb, ".jsonl.zst, one line inflating to"), ("gz", bomb, ".jsonl.gz, one line inflating to"),
-             ("line", line, "plain .jsonl, one line of")]
+             ("line", line, "plain .jsonl, one line of"), ("parquet", line, ".parquet, one cell of")]
     rows = []
     for kind, size, label in cases:
         path = build(kind, size)
         results = [measure(path) for _ in range(runs)]
-        expected = size + len(HEAD) + len(TAIL) - 1  # the line without its newline
+        expected = 0 if kind == "parquet" else size + len(HEAD) + len(TAIL) - 1  # the line without its newline
         outcome_ok = all(r["records"] == 0 and r["quarantine"] == [{"reason": "record_too_large", "raw_bytes": expected}] for r in results)
         peaks = [r["peak_mb"] for r in results]
         growth = [r["peak_mb"] - r["base_mb"] for r in results]
@@ -146,14 +154,17 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for label, disk, peaks, growth, secs, ok, n in rows:
-        outcome = f"{n}/{n} runs: one `record_too_large` row, real size" if ok else "WRONG outcome"
+        what = "row group not decoded" if label.startswith(".parquet") else "real size"
+        outcome = f"{n}/{n} runs: one `record_too_large` row, {what}" if ok else "WRONG outcome"
         lines.append(f"| {label} | {disk:,} B | {med(peaks, '{:.0f}')} | {med(growth, '{:.0f}')} | {med(secs, '{:.1f}')} | {outcome} |")
     lines += [
         "",
         "Why bounded: the inflaters decode in steps of at most ~4 MiB of output (zlib `max_length`; zstd "
         "fed 128 compressed bytes at a time, and one zstd block of at most 128 KiB takes at least 4 bytes), "
         "and the JSONL reader stops keeping a line once it passes `max_record_bytes`, counting the rest "
-        "as it streams past.",
+        "as it streams past. Parquet: the page headers of the columns read are parsed before Arrow "
+        "decodes a row group, and a row group with a page over `run.max_parquet_page_bytes` (128 MiB) "
+        "is not decoded.",
         "",
     ]
     if not args.quick:

@@ -282,7 +282,10 @@ def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
     import threading
 
     # A terminated run cleans up its staging and lock like a failed one (SIGKILL leaves them to the next run).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    from pipeline.runtime import clear_terminated, terminate
+
+    clear_terminated()
+    signal.signal(signal.SIGTERM, lambda *_: terminate(signal.SIGTERM))
     interrupted = threading.Event()
     thread_hook = threading.excepthook
 

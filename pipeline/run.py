@@ -40,7 +40,7 @@ from pipeline.io.manifest import (
 from pipeline.io.shards import commit_shards
 from pipeline.resources import langid_model_path, rules_hashes, sha256_file
 from pipeline.runners import make_runner, pipeline_options, runner_name
-from pipeline.runtime import tune_process
+from pipeline.runtime import check_terminated, tune_process
 from pipeline.tokens import languages_summary
 
 _LOG = logging.getLogger("pipeline.run")
@@ -196,6 +196,7 @@ def run(
                 if monitor is not None:
                     monitor.result = result  # runners that return before the end report live metrics
                 result.wait_until_finish()
+            check_terminated()  # a terminating signal whose SystemExit was lost (raised in a __del__)
             previous = versions.read_bytes(FileSystems.join(out, MANIFEST)) if replaced else None
             committed = _commit(cfg, out, staging, run_id, files, options, set(replaced), started, releases, previous)
             failed = False

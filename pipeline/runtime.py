@@ -95,3 +95,27 @@ def exit_now(code: int):
                 pass
     finally:
         os._exit(code)
+
+
+# The terminating signal `curate run` received, if any (see terminate()).
+_TERMINATED: list[int] = []
+
+
+def terminate(signum: int) -> None:
+    """A terminating signal's handler: record it, then end the run as a failure (SystemExit).
+    Python ignores an exception raised while an object is being finalised (a ``__del__``), so the
+    raise alone can be lost and the run go on to commit; :func:`check_terminated` raises again
+    from the points where a run must not go on."""
+    _TERMINATED.append(signum)
+    raise SystemExit(128 + signum)
+
+
+def check_terminated() -> None:
+    """Raise the SystemExit of a terminating signal recorded by :func:`terminate`, if any."""
+    if _TERMINATED:
+        raise SystemExit(128 + _TERMINATED[0])
+
+
+def clear_terminated() -> None:
+    """Forget a recorded signal (a new run in the same process: tests, orchestrators)."""
+    _TERMINATED.clear()

@@ -277,6 +277,24 @@ def test_terminated_run_cleans_up_and_keeps_the_previous_release(published, tmp_
     assert tree(out) == before  # staging and lock removed, release untouched
 
 
+def test_a_termination_whose_exit_was_lost_still_stops_the_run_before_its_commit(published, tmp_path, config, monkeypatch):
+    # Python ignores an exception raised inside a finaliser (__del__): a SIGTERM handled there only
+    # records itself. The run must still fail before its commit point and clean up.
+    from pipeline import runtime
+    from pipeline.config import load_config
+    from pipeline.run import run
+
+    inp, out = published
+    before = tree(out)
+    monkeypatch.setattr(runtime, "_TERMINATED", [signal.SIGTERM])  # as the handler leaves it
+    with pytest.raises(SystemExit) as stopped:
+        run(load_config(config), [str(inp)], str(out), [], overwrite=True)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert tree(out) == before  # no new release, staging and lock removed
+    monkeypatch.setattr(runtime, "_TERMINATED", [])
+    assert run(load_config(config), [str(inp)], str(out), [], overwrite=True).summary["records_in"] == 6
+
+
 def test_second_run_into_the_same_output_is_refused(published, tmp_path, slow_config, config):
     inp, out = published
     first = _start(_big_input(tmp_path / "big"), out, slow_config, "--overwrite")

@@ -85,7 +85,7 @@ def main() -> None:
         if sys.argv[6:7] == [warm_workers.MORE_TO_COME]:
             more = warm_workers.read_more_modules(alive_fd)
             if more is None:
-                warm_workers.leave(_WARM_SLOTS)
+                warm_workers.leave([slot for slot, _env, _done in _WARM_SLOTS])
             _import_all(more)
         mine = warm_workers.fork_per_slot(_WARM_SLOTS)
         if mine is None:

@@ -264,15 +264,16 @@ def read_more_modules(alive_fd: int) -> list[str] | None:
     return [name for name in data.decode().strip().split(",") if name]
 
 
-def leave(slots: list[tuple[str, int, int]]) -> None:
-    """In the warm process, before it forked: the launcher no longer wants it — remove the slots
-    (attachers then find none and run cold) and exit."""
-    for slot, _env, _done in slots:
+def leave(slots: list[str]) -> None:
+    """In a warm process the launcher no longer wants (it closed the alive pipe, or died): remove
+    the slots it serves (attachers then find none and run cold) — and the slots' folder once
+    empty: nobody else will — and exit."""
+    for slot in slots:
         shutil.rmtree(slot, ignore_errors=True)
     if slots:
         try:
-            os.rmdir(os.path.dirname(slots[0][0]))
-        except OSError:
+            os.rmdir(os.path.dirname(slots[0]))
+        except OSError:  # another warm process's slot is still there
             pass
     os._exit(0)
 
@@ -345,12 +346,7 @@ def wait_for_environment(slot: str, env_fd: int, alive_fd: int) -> None:
             data += os.read(env_fd, 1 << 16)
             continue
         if alive_fd in ready:
-            shutil.rmtree(slot, ignore_errors=True)
-            try:
-                os.rmdir(os.path.dirname(slot))
-            except OSError:  # another warm process's slot is still there
-                pass
-            os._exit(0)
+            leave([slot])
     os.close(env_fd)
     os.close(alive_fd)
     env = json.loads(data)

@@ -96,6 +96,7 @@ def _bounded_batches(sp: Split, pf, source, cols: list[str], text_column: str, t
 
     leaves = sorted({i for name in cols for i in leaves_of(name)})
     text_leaves = set(leaves_of(text_column))
+    first = 0  # the row number (record_index) of the row group's first row
     for g in range(md.num_row_groups):
         rows = md.row_group(g).num_rows
         reason = Reason.RECORD_TOO_LARGE
@@ -109,17 +110,18 @@ def _bounded_batches(sp: Split, pf, source, cols: list[str], text_column: str, t
                 per_row = sum(largest.values())
                 size = max(1, min(cfg.batch_size, (BATCH_PAGES * bound) // per_row if per_row else cfg.batch_size))
                 yield from pf.iter_batches(batch_size=size, row_groups=[g], columns=cols)
+                first += rows
                 continue
             # column names are the user's data: only the configured text field is named
             c = over[0]
             where = f"'{text_label}'" if c in text_leaves else "another column"
             problem = (f"a page of {largest[c]} bytes in {where} exceeds run.max_parquet_page_bytes={bound}")
-        first = sp.seen
         for i in range(rows):
             sp.seen += 1
             sp.quarantine(first + i, None, reason, f"row group {g} ({rows} rows) not decoded: {problem}", None)
             if len(sp.side) >= 2 * cfg.batch_size:
                 yield 0
+        first += rows
         yield rows
 
 

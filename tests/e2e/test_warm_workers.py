@@ -139,14 +139,16 @@ def test_warm_processes_end_when_their_launcher_dies():
 def test_a_warm_process_waiting_for_more_modules_forks_only_once_it_has_them():
     pool = warm_workers.start(2, ["json"], more_to_come=True)
     try:
-        time.sleep(3)  # ample for importing json: it waits for the launcher, not for an import
+        time.sleep(3)
+        assert "_sqlite3" not in Path(f"/proc/{pool.procs[0].pid}/maps").read_text()  # ample for importing json: it waits for the launcher, not for an import
         assert pool.pids() == {} and pool.procs[0].poll() is None
-        pool.import_also(["pipeline.pii.fast", "colorsys"])
+        pool.import_also(["_sqlite3"])  # a C extension: its library shows in a process's memory map
         pids = _forked(pool)
         assert len(set(pids.values())) == 2
-        # what it was sent, it imported before forking: the copy has the modules too
+        # what it was sent, it imported before forking: the copy, forked from it, has it mapped too
         copy = psutil.Process(pids[1])
         assert copy.ppid() == pids[0]
+        assert all("_sqlite3" in Path(f"/proc/{pid}/maps").read_text() for pid in pids.values())
     finally:
         pool.close()
     assert not os.path.exists(pool.folder)

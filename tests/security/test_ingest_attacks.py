@@ -228,6 +228,10 @@ def test_parquet_batches_shrink_with_large_pages_and_read_the_same_records(tmp_p
     assert len(whole["records"]) == 12000 and not whole["quarantine"] and not small["quarantine"]
     assert [(r["record_index"], r["text"], r["source_id"]) for r in small["records"]] == \
         [(r["record_index"], r["text"], r["source_id"]) for r in whole["records"]]
+    # and both are what DuckDB itself reads from the file, row by row
+    rows = duckdb.connect().execute(
+        f"SELECT file_row_number, text, id FROM read_parquet('{path}', file_row_number = true) ORDER BY 1").fetchall()
+    assert [(r["record_index"], r["text"], r["source_id"]) for r in small["records"]] == [tuple(r) for r in rows]
 
 
 def test_parquet_page_bomb_is_not_decoded(tmp_path):

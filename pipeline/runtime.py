@@ -1,9 +1,11 @@
 """Process-level tuning applied once per worker process."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
+import threading
 
 _TUNED = False
 _ARROW_POOL_ENV = "ARROW_DEFAULT_MEMORY_POOL"
@@ -99,6 +101,8 @@ def exit_now(code: int):
 
 # The terminating signal `curate run` received, if any (see terminate()).
 _TERMINATED: list[int] = []
+# How deep the main thread is in sections a terminating signal must not cut (see termination_held()).
+_HELD: list[int] = []  # per section: how many signals were recorded when it began
 
 
 def terminate(signum: int) -> None:
@@ -107,6 +111,8 @@ def terminate(signum: int) -> None:
     raise alone can be lost and the run go on to commit; :func:`check_terminated` raises again
     from the points where a run must not go on."""
     _TERMINATED.append(signum)
+    if _HELD:
+        return  # raised when the held section ends (see termination_held)
     raise SystemExit(128 + signum)
 
 
@@ -114,6 +120,24 @@ def check_terminated() -> None:
     """Raise the SystemExit of a terminating signal recorded by :func:`terminate`, if any."""
     if _TERMINATED:
         raise SystemExit(128 + _TERMINATED[0])
+
+
+@contextlib.contextmanager
+def termination_held():
+    """A section of the main thread a terminating signal must not cut in two: its SystemExit is
+    raised when the section ends. For hand-offs to a helper thread — an exception between
+    ``executor.submit`` queueing a task and the caller holding its Future would let the caller
+    clean up (close a file, a Parquet writer) under a task it does not know is queued."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Python runs signal handlers on the main thread only
+        return
+    _HELD.append(len(_TERMINATED))
+    try:
+        yield
+    finally:
+        signals_before = _HELD.pop()
+    if not _HELD and len(_TERMINATED) > signals_before:
+        check_terminated()
 
 
 def clear_terminated() -> None:

@@ -235,6 +235,21 @@ def cmd_run(args, beam_args: list[str], ours: list[str]) -> int:
             pool.close()
 
 
+def interrupt_handler(interrupted):
+    """Ctrl-C's handler for a run: sets ``interrupted`` and raises KeyboardInterrupt (held while the
+    main thread hands work to a helper thread: :func:`pipeline.runtime.interrupts_held`)."""
+    from pipeline.runtime import interrupt
+
+    def on_interrupt(*_):
+        # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
+        # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
+        interrupted.set()
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
+        interrupt(KeyboardInterrupt())
+
+    return on_interrupt
+
+
 def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
     from pipeline.config import load_config
 
@@ -289,12 +304,7 @@ def _cmd_run(args, beam_args: list[str], ours: list[str], warm: list) -> int:
     interrupted = threading.Event()
     thread_hook = threading.excepthook
 
-    def on_interrupt(*_):
-        # Beam wraps whatever a bundle raises (KeyboardInterrupt too) and logs it with its traceback:
-        # remember the interrupt and silence Beam, so the run ends with one line however it unwinds.
-        interrupted.set()
-        logging.getLogger("apache_beam").setLevel(logging.CRITICAL + 1)
-        raise KeyboardInterrupt
+    on_interrupt = interrupt_handler(interrupted)
 
     def on_thread_exception(hook_args):
         # A terminal's Ctrl-C also stops local worker processes, and Beam's threads watching them

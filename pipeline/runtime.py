@@ -101,8 +101,19 @@ def exit_now(code: int):
 
 # The terminating signal `curate run` received, if any (see terminate()).
 _TERMINATED: list[int] = []
-# How deep the main thread is in sections a terminating signal must not cut (see termination_held()).
-_HELD: list[int] = []  # per section: how many signals were recorded when it began
+# How deep the main thread is in sections a signal's exception must not cut (see interrupts_held()),
+# and the exceptions held back meanwhile.
+_HELD: list[None] = []
+_DEFERRED: list[BaseException] = []
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` from a signal handler: now, or when the :func:`interrupts_held` section the main
+    thread is in ends."""
+    if _HELD:
+        _DEFERRED.append(exc)
+        return
+    raise exc
 
 
 def terminate(signum: int) -> None:
@@ -111,9 +122,7 @@ def terminate(signum: int) -> None:
     raise alone can be lost and the run go on to commit; :func:`check_terminated` raises again
     from the points where a run must not go on."""
     _TERMINATED.append(signum)
-    if _HELD:
-        return  # raised when the held section ends (see termination_held)
-    raise SystemExit(128 + signum)
+    interrupt(SystemExit(128 + signum))
 
 
 def check_terminated() -> None:
@@ -123,23 +132,28 @@ def check_terminated() -> None:
 
 
 @contextlib.contextmanager
-def termination_held():
-    """A section of the main thread a terminating signal must not cut in two: its SystemExit is
-    raised when the section ends. For hand-offs to a helper thread — an exception between
-    ``executor.submit`` queueing a task and the caller holding its Future would let the caller
-    clean up (close a file, a Parquet writer) under a task it does not know is queued."""
+def interrupts_held():
+    """A section of the main thread a signal's exception (SIGTERM's SystemExit, Ctrl-C's
+    KeyboardInterrupt) must not cut in two: it is raised when the section ends. For hand-offs to a
+    helper thread — an exception between ``executor.submit`` queueing a task and the caller holding
+    its Future would let the caller clean up (close a file, a Parquet writer) under a task it does
+    not know is queued."""
     if threading.current_thread() is not threading.main_thread():
         yield  # Python runs signal handlers on the main thread only
         return
-    _HELD.append(len(_TERMINATED))
+    _HELD.append(None)
+    deferred: list[BaseException] = []
     try:
         yield
     finally:
-        signals_before = _HELD.pop()
-    if not _HELD and len(_TERMINATED) > signals_before:
-        check_terminated()
+        _HELD.pop()
+        if not _HELD:  # an exception of the section itself wins (a SIGTERM stays recorded)
+            deferred[:], _DEFERRED[:] = _DEFERRED, []
+    if deferred:
+        raise deferred[0]
 
 
 def clear_terminated() -> None:
     """Forget a recorded signal (a new run in the same process: tests, orchestrators)."""
     _TERMINATED.clear()
+    _DEFERRED.clear()

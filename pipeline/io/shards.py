@@ -32,7 +32,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline.records import TABLE_SCHEMAS
-from pipeline.runtime import termination_held
+from pipeline.runtime import interrupts_held
 from pipeline.tokens import language_totals
 
 PARQUET_COMPRESSION = "zstd"
@@ -305,7 +305,7 @@ class _ShardWriterFn(beam.DoFn):
                     first = part.column(self._key)[0].as_py()
                 if written is not None:
                     written.result()  # one row group written at a time, one gathered beside it
-                with termination_held():  # the Future is ours before a SIGTERM can unwind to close()
+                with interrupts_held():  # the Future is ours before a signal's exception can unwind to close()
                     written = self._writer.submit(writer.write_table, part)
                 del part
         except BaseException:

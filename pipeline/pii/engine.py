@@ -30,7 +30,7 @@ import yaml
 
 from pipeline import ruleyaml
 from pipeline.config import ConfigError
-from pipeline.pii.boundaries import use_cjk_boundaries
+from pipeline.pii.boundaries import narrowed, use_cjk_boundaries
 from pipeline.saferegex import RuleTimeout, compile_rule
 
 ANALYZER_FILE = "pii/analyzer.yaml"
@@ -305,8 +305,8 @@ class PiiEngine:
                     return
                 joined = "".join(parts)
                 starts = [w.joined_start for w in windows]
-                if fast is not None:
-                    found = fast.analyze(joined, windows, texts)
+                if fast is not None:  # its own per-recognizer conditions read the windows as the recognizers do
+                    found = fast.analyze(narrowed(joined), windows, texts)
                 else:
                     found = self.analyzer.analyze(text=joined, language=lang)
                 for r in found:
@@ -320,7 +320,9 @@ class PiiEngine:
 
             for i in idxs:
                 text = texts[i]
-                for s, e in pre.windows(text):
+                # cut on the text as the recognizers read it (full-width forms as ASCII: the
+                # conditions are written for '@', '.', '-'); same offsets, windows of the text itself
+                for s, e in pre.windows(narrowed(text)):
                     parts.append(self._barrier)
                     size += len(self._barrier)
                     windows.append(_Window(i, s, size, e - s))
@@ -388,8 +390,8 @@ class PiiEngine:
         found = self.analyze_batch(texts, langs)
         if self.suppressor is None:
             return found
-        try:
-            return [self.suppressor.apply(t, r) for t, r in zip(texts, found)]
+        try:  # the rules read a finding's full-width digits and signs as the recognizers did (ASCII)
+            return [self.suppressor.apply(narrowed(t) if r else t, r) for t, r in zip(texts, found)]
         except RuleTimeout:
             raise
         except Exception as exc:  # noqa: BLE001 - never let a message quoting the text escape

@@ -1,0 +1,91 @@
+"""Chinese and Japanese national identity numbers, validated by python-stdnum.
+
+presidio ships recognizers for Korean registration numbers (and ours in
+:mod:`pipeline.pii.korean_ids` sharpen them) but none for China's resident identity card number or
+Japan's Individual Number. Referenced by class name from ``rules/pii/recognizers.yaml``;
+:mod:`pipeline.pii.recognizers` imports them so presidio's class-name lookup sees them.
+
+The digits may be full-width (``１１０１…``), as Chinese and Japanese text often writes them: the
+patterns' ``\\d`` matches any decimal digit, and a value is NFKC-normalised before validation.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import unicodedata
+from typing import Optional
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+
+# A number is not part of a longer number, code or word: no digit, Latin letter or '-' touches it.
+# CJK characters may (身份证号110105…的, 個人番号は1234…です): ``\w`` would count them as word
+# characters and miss every number written without a space, as Chinese and Japanese text writes it.
+_NOT_BEFORE = r"[\dA-Za-zＡ-Ｚａ-ｚ-]"
+_NOT_AFTER = _NOT_BEFORE
+# Any 18 characters of the right kinds: the date and the check character are validated on the
+# digits' ASCII form (a range such as [1-9] would not match full-width digits).
+_CN_ID = r"\d{17}[\dXxＸｘ]"
+
+
+def _ascii(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).upper()
+
+
+class CnResidentIdRecognizer(PatternRecognizer):
+    """China's resident identity card number (公民身份号码, GB 11643-1999): 18 characters — a
+    6-digit address code, the birth date YYYYMMDD, a 3-digit order code and a check character
+    (ISO 7064 MOD 11-2; ``X`` stands for 10).
+
+    A value with a real birth date (1900 to today) and a right check character scores 1.0 and is
+    replaced in any language without a context word: one 18-digit run in about ten thousand passes
+    both by chance. Anything else is rejected. The address code is not looked up (stdnum's table
+    of counties would reject numbers of counties it does not list). The 15-digit cards issued before
+    1999 (no check character) are not recognised.
+    """
+
+    ENTITY = "CN_RESIDENT_ID"
+    PATTERNS = [Pattern("CN resident id", rf"(?<!{_NOT_BEFORE}){_CN_ID}(?!{_NOT_AFTER})", 0.5)]
+    PREFILTER = r"\d{17}"
+
+    def __init__(self, patterns=None, context=None, supported_language="zh", supported_entity=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity or self.ENTITY, name=name)
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        from stdnum.cn import ric
+        from stdnum.exceptions import ValidationError
+
+        number = _ascii(pattern_text)
+        try:
+            if len(number) != 18 or number[0] == "0" or ric.calc_check_digit(number) != number[-1]:
+                return False
+            born = ric.get_birth_date(number)
+        except (ValidationError, ValueError):
+            return False
+        return 1900 <= born.year and born <= _dt.date.today()
+
+
+class JpMyNumberRecognizer(PatternRecognizer):
+    """Japan's Individual Number (個人番号, "My Number"): 12 digits, the last a check digit
+    (python-stdnum ``jp.in_``), written bare or in groups of four (``1234 5678 9012``).
+
+    One 12-digit number in ten passes the check by chance — order, account and tracking numbers
+    among them — so a value is reported only next to a context word (マイナンバー, 個人番号 …):
+    the pattern scores 0.05, a context word adds 0.35, and the YAML's threshold is 0.4. A wrong
+    check digit rejects.
+    """
+
+    ENTITY = "JP_MY_NUMBER"
+    # not the first or last 12 digits of a longer grouped number (a card: 4313 5287 6128 3153)
+    PATTERNS = [Pattern("JP my number", rf"(?<!{_NOT_BEFORE})(?<!\d[- ])\d{{4}}([- ]?)\d{{4}}\1\d{{4}}(?!{_NOT_AFTER})(?![- ]\d)",
+                        0.05)]
+    PREFILTER = r"\d{4}[- ]?\d{4}[- ]?\d{4}"
+
+    def __init__(self, patterns=None, context=None, supported_language="ja", supported_entity=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity or self.ENTITY, name=name)
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        from stdnum.jp import in_
+
+        return None if in_.is_valid(_ascii(pattern_text)) else False

@@ -30,6 +30,10 @@ _CJK_CHARACTER = re.compile(f"[{CJK}]")
 # every value a recognizer finds holds); full-width punctuation alone (（）：？, in most Japanese
 # and Chinese text) changes no finding and is left as it is.
 _WIDE = re.compile("[\uff10-\uff19\uff20-\uff3a\uff41-\uff5a]")
+# What opens a prefilter window for a full-width value: a full-width digit or '@' (every value a
+# recognizer finds holds one or the other; letters alone never make one). Without letters the
+# condition has no case, so the prefilter's one-pass guard stays an uncased character class.
+WIDE_CHARACTER = "[\uff10-\uff19\uff20]"
 _WIDE_OFFSET = 0xFF01 - 0x21
 
 

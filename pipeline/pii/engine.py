@@ -30,7 +30,7 @@ import yaml
 
 from pipeline import ruleyaml
 from pipeline.config import ConfigError
-from pipeline.pii.boundaries import narrowed, use_cjk_boundaries
+from pipeline.pii.boundaries import WIDE_CHARACTER, narrowed, use_cjk_boundaries
 from pipeline.saferegex import RuleTimeout, compile_rule
 
 ANALYZER_FILE = "pii/analyzer.yaml"
@@ -204,6 +204,10 @@ class PiiEngine:
                 p = custom.prefilter_for(r)
                 if p is not None:
                     own[r.id] = p
+                    implied = getattr(type(r), "PREFILTER_IMPLIED_BY", None)
+                    if implied:  # the union gets a weaker condition it already has; the recognizer keeps its own
+                        conditions.append(implied)
+                        continue
                 elif r.name in yaml_prefilters and yaml_prefilters[r.name]:
                     own[r.id] = [yaml_prefilters[r.name]]  # declared in the YAML
                     user_rules.append(compile_rule(f"{r.name} (prefilter)", yaml_prefilters[r.name], flags))
@@ -217,8 +221,11 @@ class PiiEngine:
                 self.prefilters[lang] = None
             else:
                 stop_words, special_cases = pipelines.defaults(lang)
+                # The conditions are written for ASCII ('@', '.', [0-9]) while the recognizers read
+                # full-width forms as ASCII (boundaries.narrowed): a full-width digit, letter or '@'
+                # opens a window too, and the window is read narrowed.
                 self.prefilters[lang] = Prefilter.build(
-                    conditions, flags, before, after, stop_words, special_cases, user_rules=user_rules,
+                    [*conditions, WIDE_CHARACTER], flags, before, after, stop_words, special_cases, user_rules=user_rules,
                 )
                 anchors[lang] = {}
                 for r in rs:
@@ -320,9 +327,7 @@ class PiiEngine:
 
             for i in idxs:
                 text = texts[i]
-                # cut on the text as the recognizers read it (full-width forms as ASCII: the
-                # conditions are written for '@', '.', '-'); same offsets, windows of the text itself
-                for s, e in pre.windows(narrowed(text)):
+                for s, e in pre.windows(text):
                     parts.append(self._barrier)
                     size += len(self._barrier)
                     windows.append(_Window(i, s, size, e - s))

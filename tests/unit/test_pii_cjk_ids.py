@@ -112,3 +112,31 @@ def test_full_width_values_are_found_and_replaced_in_place(engine, text, lang, e
 
 def test_a_full_width_version_number_is_still_not_an_address(engine):
     assert engine.scrub("バージョン１．２．３．４をリリース", "ja") == ("バージョン１．２．３．４をリリース", {})
+
+
+@pytest.mark.parametrize("cls_name", ["CnResidentIdRecognizer", "JpMyNumberRecognizer"])
+def test_every_match_holds_the_recognizers_condition_and_the_one_the_union_gets(cls_name):
+    """The prefilter's union gets ``PREFILTER_IMPLIED_BY`` for these recognizers: sound only if
+    every match holds a hit of it (and of the recognizer's own ``PREFILTER``)."""
+    import regex
+    from hypothesis import given, settings, strategies as st
+
+    from pipeline.pii import cjk_ids
+
+    cls = getattr(cjk_ids, cls_name)
+    pattern = regex.compile(cls.PATTERNS[0].regex, regex.IGNORECASE)
+    own, implied = regex.compile(cls.PREFILTER), regex.compile(cls.PREFILTER_IMPLIED_BY)
+    digits = st.text(alphabet="0123456789０１２３４５６７８９", min_size=18, max_size=18)
+    matched = []
+
+    @settings(max_examples=400, deadline=None)
+    @given(digits, st.sampled_from(["", " ", "-", "－", "　"]), st.sampled_from(["", "号", "a", "1", " "]),
+           st.sampled_from(["X", "ｘ", "7", "号", ""]))
+    def check(run, sep, around, last):
+        text = f"{around}{run[:4]}{sep}{run[4:8]}{sep}{run[8:12]}{around}" + f" {around}{run[:17]}{last}{around}"
+        for m in pattern.finditer(text):
+            matched.append(m.group())
+            assert own.search(m.group()) and implied.search(m.group()), (text, m.group())
+
+    check()
+    assert len(matched) > 50  # the property was checked on many matches, not vacuously

@@ -14,7 +14,9 @@ the fast phone path) with it; the context enhancer still reads the original text
 """
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 
 # Hangul jamo and syllables, kana, CJK ideographs and their compatibility/half-width forms.
 CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
@@ -57,12 +59,27 @@ def narrowed(text: str) -> str:
     return points.tobytes().decode("utf-32-le")
 
 
+_CALLER = threading.local()  # .narrowed: the caller gives recognizers text it has narrowed already
+
+
+@contextlib.contextmanager
+def given_narrowed():
+    """Recognizers called inside read text the caller has :func:`narrowed` (the fast path narrows
+    its windows once for all of them): :func:`separated` does not scan it again."""
+    _CALLER.narrowed = True
+    try:
+        yield
+    finally:
+        _CALLER.narrowed = False
+
+
 def separated(text: str) -> str:
     """``text`` :func:`narrowed`, with every CJK character adjacent to an ASCII letter or digit
     replaced by a line break."""
     if text.isascii():
         return text
-    text = narrowed(text)
+    if not getattr(_CALLER, "narrowed", False):
+        text = narrowed(text)
     # most non-ASCII text (accents, dashes, quotes) has no CJK character: one class scan rejects it
     if _CJK_CHARACTER.search(text) is None:
         return text

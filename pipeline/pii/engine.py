@@ -30,7 +30,7 @@ import yaml
 
 from pipeline import ruleyaml
 from pipeline.config import ConfigError
-from pipeline.pii.boundaries import WIDE_CHARACTER, narrowed, use_cjk_boundaries
+from pipeline.pii.boundaries import WIDE_CHARACTER, given_narrowed, narrowed, use_cjk_boundaries
 from pipeline.saferegex import RuleTimeout, compile_rule
 
 ANALYZER_FILE = "pii/analyzer.yaml"
@@ -313,7 +313,8 @@ class PiiEngine:
                 joined = "".join(parts)
                 starts = [w.joined_start for w in windows]
                 if fast is not None:  # its own per-recognizer conditions read the windows as the recognizers do
-                    found = fast.analyze(narrowed(joined), windows, texts)
+                    with given_narrowed():
+                        found = fast.analyze(narrowed(joined), windows, texts)
                 else:
                     found = self.analyzer.analyze(text=joined, language=lang)
                 for r in found:

@@ -120,11 +120,19 @@ class FastAnalyzer:
 
         starts = [w.joined_start for w in windows]
         results = []
+        own: dict = {}  # anchor pattern → its windows: recognizers with one condition share one scan
         for rec in self.recognizers:
             if not rec.is_loaded:
                 rec.load()
                 rec.is_loaded = True
-            text, back = self._own_windows(rec, joined, windows, starts)
+            anchor = self.anchors.get(rec.id)
+            key = (anchor.pattern, anchor.flags) if anchor is not None and not hasattr(rec, "analyze_fast") else None
+            if key is not None and key in own:
+                text, back = own[key]
+            else:
+                text, back = self._own_windows(rec, joined, windows, starts)
+                if key is not None:
+                    own[key] = (text, back)
             if text and rec.id in self.match_runs:
                 text, back = self._match_runs(rec, text, back)
             if not text:

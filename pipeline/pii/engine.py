@@ -53,6 +53,14 @@ def _silence_presidio() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def pseudonym_token(key: bytes, entity: str, value: str) -> str:
+    """``<ENTITY:xxxxxxxx>``: the first 8 hex digits of HMAC-SHA256(key, ``ENTITY \0 value``), the
+    value read as the recognizers read it (full-width forms as ASCII: ``ＡＢＣ`` and ``ABC`` are one
+    value, one token)."""
+    digest = hmac.new(key, f"{entity}\x00{narrowed(value)}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"<{entity}:{digest[:8]}>"
+
+
 def pseudonym_key(config) -> bytes | None:
     """The HMAC key for ``pii.operator: pseudonym`` (ConfigError naming the variable if unset)."""
     pii = config.pii
@@ -362,8 +370,7 @@ class PiiEngine:
                 key = self._key
 
                 def pseudonym(value: str, _entity=entity) -> str:
-                    digest = hmac.new(key, f"{_entity}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()
-                    return f"<{_entity}:{digest[:8]}>"
+                    return pseudonym_token(key, _entity, value)
 
                 op = OperatorConfig("custom", {"lambda": pseudonym})
             self._operators[entity] = op

@@ -37,8 +37,6 @@ on the whole text.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -170,8 +168,9 @@ class FieldScrubber:
         ``pii.operator: pseudonym`` the keyed token the engine gives (``<ENTITY:hmac8>``)."""
         if self._key is None:
             return f"<{entity}>"
-        digest = hmac.new(self._key, f"{entity}\x00{value}".encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"<{entity}:{digest[:8]}>"
+        from pipeline.pii.engine import pseudonym_token
+
+        return pseudonym_token(self._key, entity, value)
 
     def scrub_values(self, values: list) -> list[tuple[object, dict[str, int]]]:
         """``(value, counts)`` per value: a URL piece by piece (percent-decoded; a replaced piece is

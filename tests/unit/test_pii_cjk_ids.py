@@ -140,3 +140,19 @@ def test_every_match_holds_the_recognizers_condition_and_the_one_the_union_gets(
 
     check()
     assert len(matched) > 50  # the property was checked on many matches, not vacuously
+
+
+def test_a_full_width_value_gets_the_pseudonym_of_its_ascii_twin(monkeypatch, make_config):
+    from pipeline.pii.engine import PiiEngine
+    from pipeline.stages.pii import FieldScrubber
+
+    monkeypatch.setenv("CJK_TEST_KEY", "a test secret")
+    eng = PiiEngine(make_config({"pii": {"operator": "pseudonym", "secret_env": "CJK_TEST_KEY"}}))
+    wide, _ = eng.scrub("メール：ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "ja")
+    ascii_, _ = eng.scrub("メール：taro@example.jp", "ja")
+    assert wide == ascii_ and wide.startswith("メール：<EMAIL_ADDRESS:")
+    other, _ = eng.scrub("メール：jiro@example.jp", "ja")
+    assert other != ascii_
+    # a URL parameter replaced whole gets the same token as the value found in text
+    url = FieldScrubber(eng).scrub_values(["https://a.example/u?email=ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ"])[0][0]
+    assert url.endswith("email=" + wide.split("：", 1)[1])

@@ -42,8 +42,7 @@ _WIDE_OFFSET = 0xFF01 - 0x21
 def narrowed(text: str) -> str:
     """``text`` with every full-width ASCII form (U+FF01–FF5E) replaced by its ASCII twin and every
     ideographic space (U+3000) by a space, when it holds a full-width digit, letter or '@': the
-    same length, the same offsets. Recognizers written
-    for ASCII (``[0-9]``, ``@``, ``-``) then find ``９２０７０４－１１２３４５７`` and
+    same length, the same offsets. Recognizers written for ASCII (``[0-9]``, ``@``, ``-``) then find ``９２０７０４－１１２３４５７`` and
     ``ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ`` as they find the ASCII forms; replacements are made in the
     original text at the same offsets, and context words are read there (``マイナンバー：…``: the
     full-width colon separates the word from the number, an ASCII one glued to it would not)."""

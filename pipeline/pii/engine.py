@@ -230,8 +230,8 @@ class PiiEngine:
             else:
                 stop_words, special_cases = pipelines.defaults(lang)
                 # The conditions are written for ASCII ('@', '.', [0-9]) while the recognizers read
-                # full-width forms as ASCII (boundaries.narrowed): a full-width digit, letter or '@'
-                # opens a window too, and the window is read narrowed.
+                # full-width forms as ASCII (boundaries.narrowed): a full-width digit or '@' opens a
+                # window too, and the window is read narrowed.
                 self.prefilters[lang] = Prefilter.build(
                     [*conditions, WIDE_CHARACTER], flags, before, after, stop_words, special_cases, user_rules=user_rules,
                 )

@@ -120,19 +120,12 @@ class FastAnalyzer:
 
         starts = [w.joined_start for w in windows]
         results = []
-        own: dict = {}  # anchor pattern → its windows: recognizers with one condition share one scan
+        own: dict = {}  # a condition → the windows it holds in (see _own_windows)
         for rec in self.recognizers:
             if not rec.is_loaded:
                 rec.load()
                 rec.is_loaded = True
-            anchor = self.anchors.get(rec.id)
-            key = (anchor.pattern, anchor.flags) if anchor is not None and not hasattr(rec, "analyze_fast") else None
-            if key is not None and key in own:
-                text, back = own[key]
-            else:
-                text, back = self._own_windows(rec, joined, windows, starts)
-                if key is not None:
-                    own[key] = (text, back)
+            text, back = self._own_windows(rec, joined, windows, starts, own)
             if text and rec.id in self.match_runs:
                 text, back = self._match_runs(rec, text, back)
             if not text:
@@ -166,13 +159,22 @@ class FastAnalyzer:
         results = EntityRecognizer.remove_duplicates(results)
         return self._remove_decision(results)
 
-    def _own_windows(self, rec, joined: str, windows: list, starts: list[int]):
+    def _own_windows(self, rec, joined: str, windows: list, starts: list[int], done: dict):
         """The text to run ``rec`` on: the joined windows, or only those where its own condition
         matched (joined again with barriers) when they are a small part. Returns ``(text, back)``,
-        ``back`` mapping offsets in a sub-text to the joined text (None: the joined text itself)."""
+        ``back`` mapping offsets in a sub-text to the joined text (None: the joined text itself).
+        ``done`` keeps the outcome per condition for the call: recognizers with one condition
+        share one scan."""
         anchor = self.anchors.get(rec.id)
         if anchor is None or hasattr(rec, "analyze_fast"):
             return joined, None  # (the phone condition holds in most windows: the scan would not pay)
+        key = (anchor.pattern, anchor.flags)
+        if key not in done:
+            done[key] = self._windows_holding(anchor, joined, windows, starts)
+        return done[key]
+
+    def _windows_holding(self, anchor, joined: str, windows: list, starts: list[int]):
+        """:meth:`_own_windows` for a recognizer whose condition is ``anchor``."""
         hit: list[int] = []
         pos, search = 0, anchor.search
         covered, most = 0, 0.6 * len(joined)

@@ -78,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the run's phases to this file")
     ap.add_argument("--project", help="comma-separated worker counts: run each --runs times, write results/projection.md")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cores", action="store_true",
+                    help="also the CPU of each stage core (license, langid, …) per process (CURATE_STAGE_CPU)")
     args = ap.parse_args(argv)
     if args.project:
         return project(args.input, [int(x) for x in args.project.split(",")], args.runs, args.cold)
@@ -87,6 +89,12 @@ def main(argv=None) -> int:
     from pipeline.config import load_config
 
     cfg = load_config()
+    out = tempfile.mkdtemp(prefix="stage-cpu-")
+    if args.cores:  # before the workers start: they read it from their environment
+        from pipeline.verdicts import STAGE_CPU_ENV
+
+        os.environ[STAGE_CPU_ENV] = os.path.join(out, "cores")
+        os.makedirs(os.environ[STAGE_CPU_ENV])
     pool = None if args.cold else warm_workers.start(args.workers, warm_workers.warm_modules(cfg.pii.enabled))
     from pipeline.run import run
 
@@ -95,7 +103,6 @@ def main(argv=None) -> int:
     log.setLevel(logging.DEBUG)
     log.addHandler(clock)
     log.propagate = False
-    out = tempfile.mkdtemp(prefix="stage-cpu-")
     t0 = time.time()
     try:
         run(cfg, args.input, out + "/out",
@@ -128,7 +135,21 @@ def main(argv=None) -> int:
         tot = sum(workers)
         share = workers[0] / tot if tot else 0.0
         print(f"{name[:60]:60s} {start:6.1f} {wall:6.1f} {runner:7.2f} {tot:7.2f}  {share:.2f} {' '.join(f'{w:.2f}' for w in workers)}")
+    if args.cores:
+        print_core_cpu(Path(os.environ["CURATE_STAGE_CPU"]))
     return 0
+
+
+def print_core_cpu(folder: Path) -> None:
+    """Each stage core's CPU seconds (its batch calls, on the bundle's thread) per process, and in all."""
+    per_process = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("stage-cpu-*.json"))]
+    names = list(dict.fromkeys(k for d in per_process for k in d))
+    print(f"\n{'stage core':12s} {'CPU s':>8s} {'records':>9s} {'µs/record':>10s}  per process (CPU s)")
+    for name in names:
+        cpu = [d[name]["cpu_s"] for d in per_process if name in d]
+        records = sum(d[name]["records"] for d in per_process if name in d)
+        print(f"{name:12s} {sum(cpu):8.2f} {records:9d} {1e6 * sum(cpu) / max(records, 1):10.0f}  "
+              + " ".join(f"{c:.2f}" for c in cpu))
 
 
 def critical_path(phases: list[dict], cores: int) -> float:

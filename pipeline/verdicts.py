@@ -9,7 +9,10 @@ counts are derived from the decisions themselves, so every number traces back to
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import os
+import time
 from typing import Callable
 
 import apache_beam as beam
@@ -29,6 +32,22 @@ KEPT = "kept"
 METRICS_NAMESPACE = "curation_pipeline"
 
 _LOG = logging.getLogger(__name__)
+
+# A folder: every process running stage cores keeps their CPU seconds there (stage-cpu-<pid>.json,
+# rewritten after each batch; a worker ends without a chance to write on exit). For
+# benchmarks/stage_cpu.py --cores: which stage a multi-worker run spends its extra CPU in.
+STAGE_CPU_ENV = "CURATE_STAGE_CPU"
+_stage_cpu: dict[str, list] = {}  # stage → [CPU seconds of its batch calls, records]
+
+
+def _count_stage_cpu(folder: str, stage: str, seconds: float, records: int) -> None:
+    entry = _stage_cpu.setdefault(stage, [0.0, 0])
+    entry[0] += seconds
+    entry[1] += records
+    path = os.path.join(folder, f"stage-cpu-{os.getpid()}.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump({k: {"cpu_s": round(v[0], 4), "records": v[1]} for k, v in _stage_cpu.items()}, fh)
+    os.replace(path + ".tmp", path)
 
 
 def apply_verdicts(
@@ -90,6 +109,8 @@ def _checked(core: StageCore, record: dict, verdict) -> Verdict:
 def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tuple[list[dict], list[dict]]:
     """Run a core on a batch; if the batch call fails (or returns a verdict count other than one
     per record), isolate the failing record(s)."""
+    cpu_folder = os.environ.get(STAGE_CPU_ENV)
+    started = time.thread_time() if cpu_folder else 0.0  # the bundle's thread: a worker runs several
     try:
         verdicts = list(core.process_batch(records))
         if len(verdicts) != len(records):
@@ -103,7 +124,10 @@ def run_core_on_batch(core: StageCore, records: list[dict], run_id: str) -> tupl
                 # Only the exception type: messages may quote the text (and so raw PII).
                 verdicts.append(stage_error_verdict(core.name, record, exc))
     verdicts = [_checked(core, record, verdict) for record, verdict in zip(records, verdicts)]
-    return apply_verdicts(core.name, records, verdicts, run_id)
+    out = apply_verdicts(core.name, records, verdicts, run_id)
+    if cpu_folder:
+        _count_stage_cpu(cpu_folder, core.name, time.thread_time() - started, len(records))
+    return out
 
 
 def metric_name(stage: str, action: str, reason: str | None) -> str:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
+import time
 
 import apache_beam as beam
 import pytest
@@ -150,6 +153,37 @@ def test_a_core_raising_on_one_record_quarantines_only_that_record():
     assert "alice@example.com" not in repr(by_doc["d1"])  # only the exception type is kept
     assert "ValueError" in repr(by_doc["d1"])
     assert by_doc["d2"]["action"] == "drop" and by_doc["d2"]["reason"] == "short"
+
+
+class _Busy(StageCore):
+    """Spends CPU on each record (about 20 ms), so its stage-core CPU is well above zero."""
+
+    name = "busy"
+
+    def process(self, record):
+        started = time.thread_time()
+        while time.thread_time() - started < 0.02:
+            pass
+        return keep()
+
+
+def test_stage_core_cpu_is_kept_per_process_when_asked(tmp_path, monkeypatch):
+    from pipeline import verdicts
+
+    monkeypatch.setattr(verdicts, "_stage_cpu", {})
+    records = [_record(i, "text") for i in range(5)]
+    run_core_on_batch(_Busy(None), records, "run-1")  # not asked: nothing written
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv(verdicts.STAGE_CPU_ENV, str(tmp_path))
+    run_core_on_batch(_Busy(None), records, "run-1")
+    run_core_on_batch(_Fragile(None), [_record(0, "fine text"), _record(1, "boom")], "run-1")
+    run_core_on_batch(_Busy(None), records[:2], "run-1")
+    (path,) = tmp_path.iterdir()
+    assert path.name == f"stage-cpu-{os.getpid()}.json"
+    got = json.loads(path.read_text(encoding="utf-8"))
+    assert set(got) == {"busy", "fragile"}
+    assert got["busy"]["records"] == 7 and got["fragile"]["records"] == 2
+    assert 0.12 <= got["busy"]["cpu_s"] < 2.0  # seven records of 20 ms each
 
 
 def test_a_failing_batch_call_falls_back_to_one_record_at_a_time():

@@ -347,10 +347,12 @@ def report(results: dict) -> str:
     w("# Side by side: ours vs datatrove (`make bench`, benchmarks/side_by_side.py)\n")
     w(f"Measured {results.get('first', '?')} – {results.get('last', '?')} UTC on {_commits_text(results)}; "
       f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gib', '?')} GiB. Raw figures: `benchmarks/work/side_by_side*.json` (not committed).\n")
-    w("**The machine was shared** with other engineers' test runs while this was measured: the 1-minute load average during "
-      "each run is recorded (it includes the measured run itself, about 1 per busy worker). Wall times are therefore noisy; "
-      "CPU seconds (user + system of the whole process tree) are given beside them and are disturbed less. Medians of n runs, "
-      "range (min–max) in brackets; systems run interleaved in an order rotated each repetition.\n")
+    w("**The host's speed drifts**, and not alike for both systems: other tenants of the host, invisible in this machine's "
+      "load average, slowed datatrove's runs by up to 30 % and ours by about 10 % in earlier rounds (see the findings). "
+      "Ratios are therefore taken within one interleaved stream only. The 1-minute load average during each run is recorded "
+      "(it includes the measured run itself, about 1 per busy worker); CPU seconds (user + system of the whole process tree) "
+      "are given beside wall times. Medians of n runs, range (min–max) in brackets; systems run interleaved in an order "
+      "rotated each repetition.\n")
     w("## Headline\n")
     L += headline(results)
     w("\n*ours full default* = license, langid, quality, PII, dedup; *like-for-like* = ours with datatrove's stage set "

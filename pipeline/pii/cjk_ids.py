@@ -47,8 +47,8 @@ class CnResidentIdRecognizer(PatternRecognizer):
     A value with a real birth date (1900 to today) and a right check character scores 1.0 and is
     replaced in any language without a context word: one 18-digit run in about ten thousand passes
     both by chance. Anything else is rejected. The address code is not looked up (stdnum's table
-    of counties would reject numbers of counties it does not list). The 15-digit cards issued before
-    1999 (no check character) are not recognised.
+    of counties would reject numbers of counties it does not list). The 15-digit numbers of the
+    first-generation cards: :class:`CnFirstGenerationIdRecognizer`.
     """
 
     ENTITY = "CN_RESIDENT_ID"
@@ -72,6 +72,44 @@ class CnResidentIdRecognizer(PatternRecognizer):
         except (ValidationError, ValueError):
             return False
         return 1900 <= born.year and born <= _dt.date.today()
+
+
+# The province-level address codes (GB/T 2260) a mainland card's number starts with: 11–15 north,
+# 21–23 north-east, 31–37 east, 41–46 south-central, 50–54 south-west, 61–65 north-west.
+_MAINLAND_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split())
+
+
+class CnFirstGenerationIdRecognizer(PatternRecognizer):
+    """The 15-digit number of China's first-generation resident identity card (issued until 2004,
+    still on file in old records and scans): the 6-digit address code, the birth date YYMMDD of a
+    year 19YY and a 3-digit order code — no check character. GB 11643-1999 turns it into the
+    18-digit number by inserting ``19`` before the year and appending the check character.
+
+    Without a check character about one 15-digit run in a hundred has a real date and a province
+    code by chance (serial, account and order numbers), so a value is reported only next to a
+    Chinese context word (身份证 …): the pattern scores 0.05, the context word adds 0.35, the YAML's
+    threshold is 0.4. A date that does not exist or a code of no mainland province rejects.
+    """
+
+    ENTITY = "CN_RESIDENT_ID"
+    PATTERNS = [Pattern("CN first-generation resident id", rf"(?<!{_NOT_BEFORE})\d{{15}}(?!{_NOT_AFTER})", 0.05)]
+    PREFILTER = _TWELVE_DIGITS  # (its first twelve digits)
+    PREFILTER_IMPLIED_BY = _SEVEN_DIGITS
+
+    def __init__(self, patterns=None, context=None, supported_language="zh", supported_entity=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
+                         supported_entity=supported_entity or self.ENTITY, name=name)
+
+    def validate_result(self, pattern_text: str) -> Optional[bool]:
+        number = _ascii(pattern_text)
+        if len(number) != 15 or not number.isascii() or not number.isdigit() or number[:2] not in _MAINLAND_PROVINCES:
+            return False
+        try:
+            _dt.date(1900 + int(number[6:8]), int(number[8:10]), int(number[10:12]))
+        except ValueError:
+            return False
+        return None  # the pattern's score: a context word decides
 
 
 class JpMyNumberRecognizer(PatternRecognizer):

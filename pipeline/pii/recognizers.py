@@ -41,7 +41,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 # Imported for presidio's class-name lookup (and for the fast path's type checks).
-from pipeline.pii.cjk_ids import CnResidentIdRecognizer, JpMyNumberRecognizer  # noqa: E402,F401
+from pipeline.pii.cjk_ids import CnFirstGenerationIdRecognizer, CnResidentIdRecognizer, JpMyNumberRecognizer  # noqa: E402,F401
 from pipeline.pii.korean_ids import (  # noqa: E402,F401
     KrBrnChecksumRecognizer,
     KrDriverLicenseContextRecognizer,

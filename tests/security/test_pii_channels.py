@@ -27,7 +27,7 @@ from tests.security.conftest import run_cli, scan_outputs, scan_text
 
 # --- planted values, by the channel they are planted in -------------------------------------
 TEXT = ["mina.text@example.com", "010-2345-6789", "4111 1111 1111 1111", "920704-1123457", "jiwoo.ko@example.kr", "010-8765-4321",
-        "11010519491231002X", "6214 9832 0257"]
+        "11010519491231002X", "6214 9832 0257", "110105491231002"]
 NOTICE = ["notice.holder@example.org", "010-3456-7890", "minsu.kim@example.kr"]
 SOURCE_ID = ["id.owner@example.net", "850315-2345615"]
 URL = ["url.query@example.com", "010-4567-8901", "5555555555554444", "770102-2456787", "url.encoded@example.com", "url.pq@example.com",
@@ -84,7 +84,8 @@ def _jsonl_records() -> list[dict]:
         f"{EN_BODY}\n"
         f"Write to mina.text@example.com or call 010-2345-6789 for a tour. Deposits were paid with the "
         f"card 4111 1111 1111 1111 and the registration number 920704-1123457 is on file. A visitor from "
-        f"Beijing showed the card 11010519491231002X, one from Osaka her 個人番号 6214 9832 0257.\n"
+        f"Beijing showed the card 11010519491231002X, one from Osaka her 個人番号 6214 9832 0257, and an "
+        f"old record keeps her father's first card (旧身份证 110105491231002).\n"
         f"Copyright (c) 2023 Jane Roe, notice.holder@example.org, tel 010-3456-7890\n"
     )
     url = (

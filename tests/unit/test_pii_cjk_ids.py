@@ -5,7 +5,9 @@ Ground truth: the numbers python-stdnum's own tests and docs give as valid or in
 (tests/test_cn_ric.doctest: 360426199101010071, 44011320141005001x valid; 360426199113010079 a
 13th month; 36042619910102009X a wrong check character; stdnum.jp.in_: 621498320257 valid,
 621498320258 a wrong check digit) and the example number of the standard itself, GB 11643-1999
-(11010519491231002X). What is tested here is ours: finding them in Chinese, Japanese and English
+(11010519491231002X). A first-generation (15-digit) number is the 18-digit one without the
+century "19" and the check character, GB 11643-1999's own conversion rule run backwards:
+110105491231002 is the standard's example person's old card. What is tested here is ours: finding them in Chinese, Japanese and English
 text as it is written — no space before a particle, full-width digits, grouped digits — and the
 context rule for the Japanese number.
 """
@@ -48,6 +50,49 @@ def test_a_chinese_id_in_full_width_digits_is_found(engine):
 ])
 def test_what_is_not_a_chinese_id(engine, text):
     assert not any(entity == "CN_RESIDENT_ID" for entity, _ in _found(engine, text, "zh"))
+
+
+def _first_generation(number: str) -> str:
+    """The 15-digit number of the card an 18-digit number replaced (GB 11643-1999's conversion
+    inserts "19" before the year and appends the check character)."""
+    assert number[6:8] == "19"
+    return number[:6] + number[8:17]
+
+
+CN_FIRST_GENERATION = [_first_generation(n) for n in CN_VALID if n[6:8] == "19"]
+
+
+def test_the_first_generation_oracle():
+    assert CN_FIRST_GENERATION == ["360426910101007", "110105491231002"]
+
+
+@pytest.mark.parametrize("number", CN_FIRST_GENERATION)
+@pytest.mark.parametrize("template, lang", [
+    ("身份证号码：{}", "zh"),
+    ("旧身份证号是{}，已换领新证。", "zh"),  # CJK characters touch the number on both sides
+    ("身分證號碼 {}", "zh"),
+    ("Old card (身份证): {}", "en"),
+])
+def test_a_first_generation_chinese_id_is_found_next_to_a_context_word(engine, template, lang, number):
+    assert ("CN_RESIDENT_ID", number) in _found(engine, template.format(number), lang)
+
+
+def test_a_first_generation_id_in_full_width_digits_is_replaced(engine):
+    wide = "１１０１０５４９１２３１００２"
+    assert engine.scrub(f"身份证号{wide}。", "zh") == ("身份证号<CN_RESIDENT_ID>。", {"CN_RESIDENT_ID": 1})
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("订单号 110105491231002 已发货", "zh"),  # a real date and province, no context word: one run in a hundred
+    ("user id 110105491231002 created", "en"),  # English context words do not count for the old card
+    ("身份证号码：110105491331002", "zh"),  # month 13
+    ("身份证号码：110105490230002", "zh"),  # 30 February 1949
+    ("身份证号码：910105491231002", "zh"),  # 91 is no province
+    ("身份证号码：1101054912310021", "zh"),  # 16 digits
+    ("身份证号码：a110105491231002", "zh"),
+])
+def test_what_is_not_a_first_generation_chinese_id(engine, text, lang):
+    assert not any(entity == "CN_RESIDENT_ID" for entity, _ in _found(engine, text, lang))
 
 
 @pytest.mark.parametrize("text, lang, value", [
@@ -114,7 +159,7 @@ def test_a_full_width_version_number_is_still_not_an_address(engine):
     assert engine.scrub("バージョン１．２．３．４をリリース", "ja") == ("バージョン１．２．３．４をリリース", {})
 
 
-@pytest.mark.parametrize("cls_name", ["CnResidentIdRecognizer", "JpMyNumberRecognizer"])
+@pytest.mark.parametrize("cls_name", ["CnResidentIdRecognizer", "CnFirstGenerationIdRecognizer", "JpMyNumberRecognizer"])
 def test_every_match_holds_the_recognizers_condition_and_the_one_the_union_gets(cls_name):
     """The prefilter's union gets ``PREFILTER_IMPLIED_BY`` for these recognizers: sound only if
     every match holds a hit of it (and of the recognizer's own ``PREFILTER``)."""
@@ -133,7 +178,8 @@ def test_every_match_holds_the_recognizers_condition_and_the_one_the_union_gets(
     @given(digits, st.sampled_from(["", " ", "-", "－", "　"]), st.sampled_from(["", "号", "a", "1", " "]),
            st.sampled_from(["X", "ｘ", "7", "号", ""]))
     def check(run, sep, around, last):
-        text = f"{around}{run[:4]}{sep}{run[4:8]}{sep}{run[8:12]}{around}" + f" {around}{run[:17]}{last}{around}"
+        text = (f"{around}{run[:4]}{sep}{run[4:8]}{sep}{run[8:12]}{around}" + f" {around}{run[:17]}{last}{around}"
+                + f" {around}{run[:15]}{around}")
         for m in pattern.finditer(text):
             matched.append(m.group())
             assert own.search(m.group()) and implied.search(m.group()), (text, m.group())

@@ -39,7 +39,21 @@ def _ascii(value: str) -> str:
     return unicodedata.normalize("NFKC", value).upper()
 
 
-class CnResidentIdRecognizer(PatternRecognizer):
+class _NumberRecognizer(PatternRecognizer):
+    """A recognizer of one entity whose patterns and language are class attributes (the YAML
+    entry gives the context words per language)."""
+
+    ENTITY: str
+    PATTERNS: list
+    LANGUAGE = "zh"
+
+    def __init__(self, patterns=None, context=None, supported_language=None, supported_entity=None, name=None):
+        super().__init__(patterns=patterns or self.PATTERNS, context=context,
+                         supported_language=supported_language or self.LANGUAGE,
+                         supported_entity=supported_entity or self.ENTITY, name=name)
+
+
+class CnResidentIdRecognizer(_NumberRecognizer):
     """China's resident identity card number (公民身份号码, GB 11643-1999): 18 characters — a
     6-digit address code, the birth date YYYYMMDD, a 3-digit order code and a check character
     (ISO 7064 MOD 11-2; ``X`` stands for 10).
@@ -55,10 +69,6 @@ class CnResidentIdRecognizer(PatternRecognizer):
     PATTERNS = [Pattern("CN resident id", rf"(?<!{_NOT_BEFORE}){_CN_ID}(?!{_NOT_AFTER})", 0.5)]
     PREFILTER = _TWELVE_DIGITS  # (its first twelve digits): the Japanese recognizer's, one scan for both
     PREFILTER_IMPLIED_BY = _SEVEN_DIGITS
-
-    def __init__(self, patterns=None, context=None, supported_language="zh", supported_entity=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity or self.ENTITY, name=name)
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         from stdnum.cn import ric
@@ -80,7 +90,7 @@ _MAINLAND_PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split())
 
 
-class CnFirstGenerationIdRecognizer(PatternRecognizer):
+class CnFirstGenerationIdRecognizer(_NumberRecognizer):
     """The 15-digit number of China's first-generation resident identity card (issued until 2004,
     still on file in old records and scans): the 6-digit address code, the birth date YYMMDD of a
     year 19YY and a 3-digit order code — no check character. GB 11643-1999 turns it into the
@@ -97,10 +107,6 @@ class CnFirstGenerationIdRecognizer(PatternRecognizer):
     PREFILTER = _TWELVE_DIGITS  # (its first twelve digits)
     PREFILTER_IMPLIED_BY = _SEVEN_DIGITS
 
-    def __init__(self, patterns=None, context=None, supported_language="zh", supported_entity=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity or self.ENTITY, name=name)
-
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         number = _ascii(pattern_text)
         if len(number) != 15 or not number.isascii() or not number.isdigit() or number[:2] not in _MAINLAND_PROVINCES:
@@ -112,7 +118,7 @@ class CnFirstGenerationIdRecognizer(PatternRecognizer):
         return None  # the pattern's score: a context word decides
 
 
-class JpMyNumberRecognizer(PatternRecognizer):
+class JpMyNumberRecognizer(_NumberRecognizer):
     """Japan's Individual Number (個人番号, "My Number"): 12 digits, the last a check digit
     (python-stdnum ``jp.in_``), written bare or in groups of four (``1234 5678 9012``).
 
@@ -123,15 +129,12 @@ class JpMyNumberRecognizer(PatternRecognizer):
     """
 
     ENTITY = "JP_MY_NUMBER"
+    LANGUAGE = "ja"
     # not the first or last 12 digits of a longer grouped number (a card: 4313 5287 6128 3153)
     PATTERNS = [Pattern("JP my number", rf"(?<!{_NOT_BEFORE})(?<!\d[- ])\d{{4}}([- ]?)\d{{4}}\1\d{{4}}(?!{_NOT_AFTER})(?![- ]\d)",
                         0.05)]
     PREFILTER = _TWELVE_DIGITS
     PREFILTER_IMPLIED_BY = _SEVEN_DIGITS
-
-    def __init__(self, patterns=None, context=None, supported_language="ja", supported_entity=None, name=None):
-        super().__init__(patterns=patterns or self.PATTERNS, context=context, supported_language=supported_language,
-                         supported_entity=supported_entity or self.ENTITY, name=name)
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:
         from stdnum.jp import in_

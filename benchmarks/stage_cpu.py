@@ -90,11 +90,12 @@ def main(argv=None) -> int:
 
     cfg = load_config()
     out = tempfile.mkdtemp(prefix="stage-cpu-")
+    cores = Path(out, "cores")
     if args.cores:  # before the workers start: they read it from their environment
         from pipeline.verdicts import STAGE_CPU_ENV
 
-        os.environ[STAGE_CPU_ENV] = os.path.join(out, "cores")
-        os.makedirs(os.environ[STAGE_CPU_ENV])
+        cores.mkdir()
+        os.environ[STAGE_CPU_ENV] = str(cores)
     pool = None if args.cold else warm_workers.start(args.workers, warm_workers.warm_modules(cfg.pii.enabled))
     from pipeline.run import run
 
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
         share = workers[0] / tot if tot else 0.0
         print(f"{name[:60]:60s} {start:6.1f} {wall:6.1f} {runner:7.2f} {tot:7.2f}  {share:.2f} {' '.join(f'{w:.2f}' for w in workers)}")
     if args.cores:
-        print_core_cpu(Path(os.environ["CURATE_STAGE_CPU"]))
+        print_core_cpu(cores)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Chinese and Japanese national identity numbers, validated by python-stdnum.
+"""Chinese and Japanese national identity numbers (the 18-digit Chinese one and the Japanese one
+validated by python-stdnum, the 15-digit Chinese one by its birth date and province code).
 
 presidio ships recognizers for Korean registration numbers (and ours in
 :mod:`pipeline.pii.korean_ids` sharpen them) but none for China's resident identity card number or
@@ -22,13 +23,13 @@ from presidio_analyzer import Pattern, PatternRecognizer
 # characters and miss every number written without a space, as Chinese and Japanese text writes it.
 _NOT_BEFORE = r"[\dA-Za-zＡ-Ｚａ-ｚ-]"
 _NOT_AFTER = _NOT_BEFORE
-# Every match of either recognizer holds seven digits in a row (or four and three around a dash or
+# Every match of these recognizers holds seven digits in a row (or four and three around a dash or
 # space): the card recognizer's condition. The prefilter's union, run over every text, gets that
 # one (it has it already) instead of a longer alternative; each recognizer still runs only where
 # its own condition (PREFILTER) matches.
 _SEVEN_DIGITS = r"\d{4}[- ]?\d{3}"
 # Each recognizer's own condition: twelve digits (in groups of four) from the start of a run of
-# digits — where every match of both starts. One condition for both: the fast path scans for it once.
+# digits — where every match of each of them starts. One condition for all: the fast path scans for it once.
 _TWELVE_DIGITS = r"(?<!\d)\d{4}[- ]?\d{4}[- ]?\d{4}"
 # Any 18 characters of the right kinds: the date and the check character are validated on the
 # digits' ASCII form (a range such as [1-9] would not match full-width digits).
@@ -36,6 +37,8 @@ _CN_ID = r"\d{17}[\dXxＸｘ]"
 
 
 def _ascii(value: str) -> str:
+    # NFKC, not boundaries.narrowed: ``\d`` also matches digits such as U+1D7CE (mathematical bold
+    # zero) whose ASCII twin only NFKC gives.
     return unicodedata.normalize("NFKC", value).upper()
 
 
@@ -67,7 +70,7 @@ class CnResidentIdRecognizer(_NumberRecognizer):
 
     ENTITY = "CN_RESIDENT_ID"
     PATTERNS = [Pattern("CN resident id", rf"(?<!{_NOT_BEFORE}){_CN_ID}(?!{_NOT_AFTER})", 0.5)]
-    PREFILTER = _TWELVE_DIGITS  # (its first twelve digits): the Japanese recognizer's, one scan for both
+    PREFILTER = _TWELVE_DIGITS  # (its first twelve digits): the other two recognizers' too, one scan for all
     PREFILTER_IMPLIED_BY = _SEVEN_DIGITS
 
     def validate_result(self, pattern_text: str) -> Optional[bool]:

@@ -42,6 +42,12 @@ _COLON_CHUNK = regex.compile(r"(?<!\S)\S*:\S*")  # from a chunk start only: line
 _CHUNK_CACHE = 4096  # colon chunks remembered per language (cleared when full)
 
 
+# _windows_holding gives up cutting the text down when the windows with a hit hold more than
+# this share of it (judged once this many windows with a hit were seen)
+_MOST_OF_THE_TEXT = 0.6
+_SEEN_BEFORE_JUDGING = 16
+
+
 class FastAnalyzer:
     """The analysis of one language's joined windows, identical to ``AnalyzerEngine.analyze``."""
 
@@ -176,8 +182,8 @@ class FastAnalyzer:
     def _windows_holding(self, anchor, joined: str, windows: list, starts: list[int]):
         """:meth:`_own_windows` for a recognizer whose condition is ``anchor``."""
         hit: list[int] = []
-        pos, search = 0, anchor.search
-        covered, most = 0, 0.6 * len(joined)
+        pos, search, barrier = 0, anchor.search, len(self.barrier)
+        covered, most = 0, _MOST_OF_THE_TEXT * len(joined)
         while True:  # the windows holding a hit: one search per such window
             m = search(joined, pos)
             if m is None:
@@ -187,10 +193,13 @@ class FastAnalyzer:
                 pos = max(m.end(), m.start() + 1)
                 continue
             hit.append(k)
-            covered += windows[k].length
-            if covered > most:  # the windows with a hit are most of the text: all of it, at once
-                return joined, None
             pos = max(m.end(), starts[k] + windows[k].length)
+            covered += windows[k].length + barrier  # what the cut-down text would hold of it
+            # The windows with a hit are most of the text, or most of it so far (many short
+            # windows, e.g. identifiers, each with a hit): the joined text, at once. Either text
+            # gives the same findings; this only spares a search per window.
+            if covered > most or (len(hit) >= _SEEN_BEFORE_JUDGING and covered > _MOST_OF_THE_TEXT * pos):
+                return joined, None
         if not hit:
             return "", None
         parts, sub_starts, shifts, size = [], [], [], 0

@@ -161,12 +161,15 @@ def describe(holder: dict) -> str:
 class RunLock:
     """``OUT/_curate.lock``: who runs into OUT (pid, host, start). A lock whose pid is dead on this
     host is stale and taken over. Locally the file is also held with ``flock``, so the kernel frees
-    it when its holder dies however it dies; on object stores it is create-if-absent, best effort."""
+    it when its holder dies however it dies. On object stores, which have no exclusive create
+    through Beam's filesystems, each run writes a claim of its own and then lists the claims
+    (:meth:`_acquire_remote`)."""
 
     out: str
     run_id: str
     took_over: dict | None = None
     _fd: int | None = None
+    _claim: str | None = None  # this run's claim object (object stores)
 
     @property
     def path(self) -> str:
@@ -187,11 +190,11 @@ class RunLock:
             return False  # another machine's run: cannot tell, so it is not ours to take
         return not _pid_alive(holder["pid"], holder.get("process_start"))
 
-    def _busy(self, holder: dict | None) -> OutputBusy:
+    def _busy(self, holder: dict | None, path: str | None = None) -> OutputBusy:
         who = describe(holder) if holder else "unknown holder"
         return OutputBusy(
             f"output folder {self.out} is in use by another curate run ({who}); "
-            f"wait for it, or delete {self.path} if that run is gone"
+            f"wait for it, or delete {path or self.path} if that run is gone"
         )
 
     def acquire(self) -> "RunLock":
@@ -259,22 +262,59 @@ class RunLock:
         return True
 
     def _acquire_remote(self) -> "RunLock":
-        if FileSystems.exists(self.path):
-            with FileSystems.open(self.path) as fh:
-                holder = _parse(fh.read(4096))
-            if not self._stale(holder):
-                raise self._busy(holder)
-            self.took_over = holder or {}
-        with FileSystems.create(self.path) as fh:
+        """Claim, then look: this run writes its own claim object ``OUT/_curate.lock.<run id>.<random>``
+        (no two runs write the same name), then lists every ``OUT/_curate.lock*``. Another claim
+        whose holder is not known dead (or the lock file of an older curate) means OUT is busy: this
+        run deletes its claim and is refused. Two runs cannot both go on when listing shows every
+        object whose write has finished (GCS and S3 list that way): the later of the two lists
+        sees the other's claim. Both may withdraw, when each lists after the other's claim
+        appeared; then both are refused and OUT is free again."""
+        self._claim_remote()
+        try:
+            return self._check_claims()
+        except BaseException:
+            self._withdraw()
+            raise
+
+    def _claim_remote(self) -> None:
+        self._claim = FileSystems.join(self.out, f"{LOCK}.{self.run_id}.{secrets.token_hex(8)}")
+        with FileSystems.create(self._claim) as fh:
             fh.write(self._info())
+
+    def _check_claims(self) -> "RunLock":
+        mine = self._claim.rstrip("/")
+        found = FileSystems.match([FileSystems.join(self.out, LOCK) + "*"])
+        others = sorted({m.path for r in found for m in r.metadata_list} - {mine})
+        for path in others:
+            try:
+                with FileSystems.open(path) as fh:
+                    holder = _parse(fh.read(4096))
+            except Exception:  # noqa: BLE001 - withdrawn meanwhile (or unreadable: see below)
+                if not FileSystems.exists(path):
+                    continue
+                holder = None
+            # An unreadable claim is not known dead: it may be another run's (no flock to ask here).
+            if holder is None or not self._stale(holder):
+                raise self._busy(holder, path)
+            try:  # a dead run's claim: gone for every later run too
+                FileSystems.delete([path])
+            except Exception:  # noqa: BLE001 - another taker deleted it first
+                pass
+            self.took_over = holder
         return self
+
+    def _withdraw(self) -> None:
+        if self._claim is None:
+            return
+        try:
+            FileSystems.delete([self._claim])
+        except Exception:  # noqa: BLE001 - best effort: a dead run's claim is taken over later
+            pass
+        self._claim = None
 
     def release(self) -> None:
         if is_remote(self.out):
-            try:
-                FileSystems.delete([self.path])
-            except OSError:
-                pass
+            self._withdraw()
             return
         if self._fd is None:
             return

@@ -70,8 +70,15 @@ def test_hits_equal_the_full_union_scan_on_random_text(engine, text, lang):
     assert pre.hits(text) == full_scan(pre, text)
 
 
+# A digit is what the guard's ``\d`` matches: the regex module's Unicode tables are newer than
+# Python 3.11's unicodedata (Unicode 14): 110 code points unassigned there, such as U+11BF0 (a
+# digit since Unicode 16), are digits to the guard and the conditions alike.
+_DIGIT = regex.compile(r"\d")
+
+
 @settings(max_examples=300, deadline=None)
-@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Nd")).filter(lambda c: c not in "@:"), max_size=400))
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Nd"))
+                    .filter(lambda c: c not in "@:" and not _DIGIT.match(c)), max_size=400))
 def test_text_without_a_guard_character_has_no_hit_in_the_full_scan(engine, text):
     # The rejection's premise, checked against the union: no digit, '@' or ':' → no hit at all.
     pre = engine.prefilters["en"]

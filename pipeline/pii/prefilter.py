@@ -50,6 +50,7 @@ _CJK = regex.compile(f"[{CJK}]")
 _ALNUM = regex.compile(r"[^\W_]+")
 
 BARRIER_WORD = "qqqqq"
+_START_SCANS: dict = {}  # (union pattern, flags) → its compiled_scan.StartScan, or None (none)
 _SURE_CACHE = 1 << 17  # words whose sure_keyword answer is remembered
 
 # re's parser gives the syntax tree first characters are read from; the conditions run in `regex`,
@@ -360,6 +361,8 @@ class Prefilter:
     # From this many hits on, :meth:`windows` finds every word of the document once (both ways
     # give the same windows; tests set it to 0 to compare the two on every text)
     index_from_hits: ClassVar[int] = 4
+    # False: always the regex scan (tests compare the two ways)
+    compiled_starts: ClassVar[bool] = True
     # word → sure_keyword(word): documents repeat their words (a plain dict: cleared when full)
     _sure: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -420,15 +423,32 @@ class Prefilter:
             pos = first.start()
             if len(text) - pos < self.short_limit and not self._long_enough(text, pos):
                 return []
-        if not self.user_rules:
-            return [m.span() for m in self.pattern.finditer(text, pos)]
+        scan = self._start_scan()
         try:
+            found = None if scan is None else scan.hits(text, pos, saferegex.DEFAULT_TIMEOUT if self.user_rules else None)
+            if found is not None:
+                return found
+            if not self.user_rules:
+                return [m.span() for m in self.pattern.finditer(text, pos)]
             return [m.span() for m in self.pattern.finditer(text, pos, timeout=saferegex.DEFAULT_TIMEOUT)]
         except TimeoutError:
             for rule in self.user_rules:  # raises RuleTimeout naming the slow one
                 for _ in rule.finditer(text):
                     pass
             raise RuleTimeout("pii prefilter", saferegex.DEFAULT_TIMEOUT) from None
+
+    def _start_scan(self):
+        """The union's compiled start scan (:mod:`pipeline.pii.compiled_scan`), built on first use
+        and shared by the prefilters with the same union; None where there is none."""
+        if not self.compiled_starts:
+            return None
+        key = (self.pattern.pattern, self.pattern.flags)
+        scan = _START_SCANS.get(key, False)
+        if scan is False:
+            from pipeline.pii.compiled_scan import StartScan
+
+            scan = _START_SCANS[key] = StartScan.build(self.pattern)
+        return scan
 
     def _long_enough(self, text: str, pos: int) -> bool:
         """Could a hit start at or after ``pos``: a start character of some alternative with

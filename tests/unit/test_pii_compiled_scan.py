@@ -1,0 +1,111 @@
+"""The prefilter's union scan with hyperscan finding where matches can start
+(pipeline/pii/compiled_scan.py) gives exactly the hits of ``regex``'s own scan.
+
+Oracle: ``union.finditer`` (the ``regex`` module), the definition of the hits; the compiled path
+is switched off with ``Prefilter.compiled_starts = False`` for it.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import sys
+
+import pytest
+import regex
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.pii.compiled_scan import StartScan
+from pipeline.pii.prefilter import Prefilter
+from tests.unit.test_pii import cfg, engine  # noqa: F401 - fixtures
+from tests.unit.test_pii_prefilter_reject import LABELLED
+
+HYPERSCAN_HERE = platform.machine() == "x86_64" and sys.platform == "linux"
+
+
+def regex_hits(pre: Prefilter, text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in pre.pattern.finditer(text)]
+
+
+def compiled_hits(pre: Prefilter, text: str) -> list[tuple[int, int]]:
+    scan = pre._start_scan()
+    assert scan is not None
+    return scan.hits(text, 0, None)
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+def test_every_language_prefilter_gets_the_compiled_scan(engine):
+    for lang, pre in engine.prefilters.items():
+        assert pre is not None and pre._start_scan() is not None, lang
+
+
+# Characters the union's classes treat differently: ASCII digits, letters and separators, digits of
+# other scripts (one a digit only in Unicode tables newer than Python's), full-width forms, letters
+# that fold to ASCII ones ('ſ' → s, Kelvin sign → k), the phone separators beyond ASCII, CJK, an
+# astral character and a combining mark.
+_ALPHABET = st.sampled_from(list("0123456789 -.:@/()xX+abcdefghklmnopqrsz\n")
+                            + ["٣", "४", "\U00011bf0", "５", "０", "＠", "：", "ſ", "\u212a", "İ", "–", "‐", "\u3000",
+                               "\u00a0", "（", "한", "中", "\U0001f600", "\u0301", "é"])
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=_ALPHABET, max_size=200), lang=st.sampled_from(["en", "ko"]))
+def test_compiled_hits_equal_the_regex_scan_on_mixed_text(engine, text, lang):
+    pre = engine.prefilters[lang]
+    assert compiled_hits(pre, text) == regex_hits(pre, text)
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+def test_compiled_hits_equal_the_regex_scan_on_the_labelled_documents(engine):
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+    found = 0
+    for row in rows:
+        for pre in (engine.prefilters["en"], engine.prefilters["ko"]):
+            want = regex_hits(pre, row["text"])
+            assert compiled_hits(pre, row["text"]) == want
+            found += len(want)
+    assert found > len(rows), "the documents hold candidates"
+
+
+def test_hits_take_either_path_and_agree(engine):
+    text = "Call ２１２-５５５-０１２３ or (212) 555-0123, write to a@b.example, id 900101-1234567."
+    pre = engine.prefilters["en"]
+    try:
+        Prefilter.compiled_starts = False
+        want = pre.hits(text)
+    finally:
+        Prefilter.compiled_starts = True
+    assert pre.hits(text) == want and len(want) >= 4
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+@pytest.mark.parametrize("pattern", [r"(a)\1\d{3}", r"(x)?(?(1)a|b)\d", r"\d*"])
+def test_a_union_the_reversal_does_not_take_keeps_the_regex_scan(pattern):
+    # a back-reference, a conditional, an empty match
+    assert StartScan.build(regex.compile(pattern)) is None
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+def test_lookarounds_and_case_folding_are_read_as_regex_reads_them():
+    union = regex.compile(r"(?<=[a-z]{2})\d{2}[a-z]{3}(?!\d)|(?-i:K)\d{3}", regex.IGNORECASE)
+    scan = StartScan.build(union)
+    assert scan is not None
+    for text in ["ab12XYZ", "ab12ſ\u212aZ", "1212xyz1", "ab12xyz1 k123 K123", "\u212a123", "zz99abc"]:
+        assert scan.hits(text, 0, None) == [m.span() for m in union.finditer(text)], text
+
+
+@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+def test_more_signatures_than_bytes_hand_the_text_back_to_the_regex_scan(monkeypatch):
+    from pipeline.pii import compiled_scan
+
+    monkeypatch.setattr(compiled_scan, "_MOST_SIGNATURES", 1)
+    union = regex.compile(r"\d{3}|[０-９＠]{2}", regex.IGNORECASE)
+    scan = StartScan.build(union)
+    assert scan.hits("٣٤٥ and 123", 0, None) == [(0, 3), (8, 11)]  # one signature: Arabic-Indic digits
+    assert scan.hits("５５ ٣٤٥", 0, None) is None and scan.exhausted  # a second one: no byte left
+    pre = Prefilter.build([r"\d{3}", r"[０-９＠]{2}"], regex.IGNORECASE, 0, 0, (), ())
+    from pipeline.pii import prefilter
+
+    monkeypatch.setitem(prefilter._START_SCANS, (pre.pattern.pattern, pre.pattern.flags), scan)
+    assert pre.hits("５５ ٣٤５") == regex_hits(pre, "５５ ٣٤５")

@@ -282,9 +282,8 @@ class RunLock:
             fh.write(self._info())
 
     def _check_claims(self) -> "RunLock":
-        mine = self._claim.rstrip("/")
         found = FileSystems.match([FileSystems.join(self.out, LOCK) + "*"])
-        others = sorted({m.path for r in found for m in r.metadata_list} - {mine})
+        others = sorted({m.path for r in found for m in r.metadata_list} - {self._claim})
         for path in others:
             try:
                 with FileSystems.open(path) as fh:

@@ -31,9 +31,9 @@ from typing import Callable
 
 import regex
 
+from pipeline.pii.prefilter import _CATEGORIES, _parse
+
 _ASCII = [chr(c) for c in range(128)]
-_CATEGORIES = {"CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D", "CATEGORY_SPACE": r"\s",
-               "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W"}
 # regex flags that change what a class matches (the rest: syntax or search direction, refused by
 # prefilter._parse, or no effect on single characters)
 _CHARACTER_FLAGS = regex.IGNORECASE | regex.ASCII | regex.LOCALE | regex.UNICODE | regex.DOTALL | regex.FULLCASE
@@ -105,8 +105,6 @@ def reversed_pattern(pattern: str, flags: int) -> tuple[str, list[tuple[str, int
     """:func:`_reverse` of a whole ``regex`` pattern: a template with a placeholder per character
     class, and the classes as ``(regex source, flags)`` in placeholder order. Raises Unsupported
     for syntax Python's parser reads otherwise than ``regex`` or this does not reverse."""
-    from pipeline.pii.prefilter import _parse
-
     parsed = _parse(pattern, flags)
     if parsed is None:
         raise Unsupported("syntax")
@@ -120,7 +118,10 @@ def reversed_pattern(pattern: str, flags: int) -> tuple[str, list[tuple[str, int
 
 _PLACEHOLDER = regex.compile("\x01(\\d+)\x02")
 _MOST_SIGNATURES = 126  # bytes 0x81–0xfe; 0x80 is "in no class"
-_UNKNOWN, _IN_NO_CLASS, _NEVER_GIVEN = 0, 0x80, 0xFF
+# A code point not asked yet; no character is handed over with it, so it also stands for a class
+# without members (ASCII characters, NUL included, have their own byte from the start).
+_UNKNOWN = 0xFF
+_IN_NO_CLASS = 0x80
 
 
 class StartScan:
@@ -134,7 +135,7 @@ class StartScan:
         self._classes = [regex.compile(source, flags) for source, flags in classes]
         self._ascii = [[ch for ch in _ASCII if cls.fullmatch(ch)] for cls in self._classes]
         self._signatures: dict[tuple[int, ...], int] = {}  # classes a character is in → its byte
-        self._byte_of = np.zeros(0x110000, dtype=np.uint8)  # code point → its byte (0: not asked yet)
+        self._byte_of = np.full(0x110000, _UNKNOWN, dtype=np.uint8)  # code point → its byte
         self._byte_of[:128] = np.arange(128, dtype=np.uint8)
         self._lock = threading.Lock()
         self._local = threading.local()  # hyperscan scratch space is one thread's at a time
@@ -161,8 +162,8 @@ class StartScan:
         for signature, byte in self._signatures.items():
             for number in signature:
                 members[number].append(f"\\x{byte:02x}")
-        # a class with no member yet: the byte no character is given
-        return _PLACEHOLDER.sub(lambda m: "[" + "".join(members[int(m.group(1))] or [f"\\x{_NEVER_GIVEN:02x}"]) + "]",
+        # a class with no member yet: the byte no character is handed over with
+        return _PLACEHOLDER.sub(lambda m: "[" + "".join(members[int(m.group(1))] or [f"\\x{_UNKNOWN:02x}"]) + "]",
                                 self._template)
 
     def _compile(self) -> None:
@@ -203,8 +204,9 @@ class StartScan:
 
         codes = np.frombuffer(text[::-1].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         out = self._byte_of[codes]
-        if not out.all():
-            self._learn(np.unique(codes[out == _UNKNOWN]))
+        unknown = out == _UNKNOWN
+        if unknown.any():
+            self._learn(np.unique(codes[unknown]))
             out = self._byte_of[codes]
         return out.tobytes()
 

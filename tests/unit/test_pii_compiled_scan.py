@@ -20,7 +20,9 @@ from pipeline.pii.prefilter import Prefilter
 from tests.unit.test_pii import cfg, engine  # noqa: F401 - fixtures
 from tests.unit.test_pii_prefilter_reject import LABELLED
 
-HYPERSCAN_HERE = platform.machine() == "x86_64" and sys.platform == "linux"
+# hyperscan is installed with the project where it has wheels; elsewhere the regex scan runs
+needs_hyperscan = pytest.mark.skipif(not (platform.machine() == "x86_64" and sys.platform == "linux"),
+                                     reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
 
 
 def regex_hits(pre: Prefilter, text: str) -> list[tuple[int, int]]:
@@ -33,7 +35,7 @@ def compiled_hits(pre: Prefilter, text: str) -> list[tuple[int, int]]:
     return scan.hits(text, 0, None)
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+@needs_hyperscan
 def test_every_language_prefilter_gets_the_compiled_scan(engine):
     for lang, pre in engine.prefilters.items():
         assert pre is not None and pre._start_scan() is not None, lang
@@ -42,13 +44,13 @@ def test_every_language_prefilter_gets_the_compiled_scan(engine):
 # Characters the union's classes treat differently: ASCII digits, letters and separators, digits of
 # other scripts (one a digit only in Unicode tables newer than Python's), full-width forms, letters
 # that fold to ASCII ones ('ſ' → s, Kelvin sign → k), the phone separators beyond ASCII, CJK, an
-# astral character and a combining mark.
-_ALPHABET = st.sampled_from(list("0123456789 -.:@/()xX+abcdefghklmnopqrsz\n")
+# astral character, a combining mark and NUL.
+_ALPHABET = st.sampled_from(list("0123456789 -.:@/()xX+abcdefghklmnopqrsz\n\x00")
                             + ["٣", "४", "\U00011bf0", "５", "０", "＠", "：", "ſ", "\u212a", "İ", "–", "‐", "\u3000",
                                "\u00a0", "（", "한", "中", "\U0001f600", "\u0301", "é"])
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+@needs_hyperscan
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(alphabet=_ALPHABET, max_size=200), lang=st.sampled_from(["en", "ko"]))
 def test_compiled_hits_equal_the_regex_scan_on_mixed_text(engine, text, lang):
@@ -56,7 +58,7 @@ def test_compiled_hits_equal_the_regex_scan_on_mixed_text(engine, text, lang):
     assert compiled_hits(pre, text) == regex_hits(pre, text)
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only: the regex scan runs here")
+@needs_hyperscan
 def test_compiled_hits_equal_the_regex_scan_on_the_labelled_documents(engine):
     rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     found = 0
@@ -79,14 +81,14 @@ def test_hits_take_either_path_and_agree(engine):
     assert pre.hits(text) == want and len(want) >= 4
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+@needs_hyperscan
 @pytest.mark.parametrize("pattern", [r"(a)\1\d{3}", r"(x)?(?(1)a|b)\d", r"\d*"])
 def test_a_union_the_reversal_does_not_take_keeps_the_regex_scan(pattern):
     # a back-reference, a conditional, an empty match
     assert StartScan.build(regex.compile(pattern)) is None
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+@needs_hyperscan
 def test_lookarounds_and_case_folding_are_read_as_regex_reads_them():
     union = regex.compile(r"(?<=[a-z]{2})\d{2}[a-z]{3}(?!\d)|(?-i:K)\d{3}", regex.IGNORECASE)
     scan = StartScan.build(union)
@@ -95,7 +97,7 @@ def test_lookarounds_and_case_folding_are_read_as_regex_reads_them():
         assert scan.hits(text, 0, None) == [m.span() for m in union.finditer(text)], text
 
 
-@pytest.mark.skipif(not HYPERSCAN_HERE, reason="hyperscan has wheels for x86-64 Linux only")
+@needs_hyperscan
 def test_more_signatures_than_bytes_hand_the_text_back_to_the_regex_scan(monkeypatch):
     from pipeline.pii import compiled_scan
 
@@ -109,3 +111,12 @@ def test_more_signatures_than_bytes_hand_the_text_back_to_the_regex_scan(monkeyp
 
     monkeypatch.setitem(prefilter._START_SCANS, (pre.pattern.pattern, pre.pattern.flags), scan)
     assert pre.hits("５５ ٣٤５") == regex_hits(pre, "５５ ٣٤５")
+
+
+@needs_hyperscan
+def test_a_nul_character_in_non_ascii_text_keeps_its_own_byte():
+    union = regex.compile(r"\x00\d{2}|[^\x00-\x7f]\d")
+    scan = StartScan.build(union)
+    for text in ["é\x0012", "\x0012 é1", "ü\x00\x0099é7"]:
+        assert scan.hits(text, 0, None) == [m.span() for m in union.finditer(text)], repr(text)
+    assert scan.hits("é\x0012", 0, None) == [(1, 4)]

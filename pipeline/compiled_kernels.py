@@ -133,6 +133,18 @@ def numba_type_name(value: Any) -> str:
     return f"unsupported {type(value).__name__}"
 
 
+_CHOSEN_ENTRIES = 256  # argument kinds remembered per kernel (a handful occur)
+
+
+def argument_kind_key(value: Any) -> Any:
+    """A key that is equal for two values exactly when :func:`numba_type_name` is: cheap to make
+    (no dtype name formatting), so a kernel's variant is looked up once per kind of arguments."""
+    if isinstance(value, np.ndarray):
+        flags = value.flags
+        return (value.dtype, value.ndim, flags.c_contiguous, flags.f_contiguous, flags.aligned, flags.writeable)
+    return type(value)
+
+
 def _jit(name: str) -> Callable:
     return importlib.import_module(KERNELS[name]).jit_kernel(name)
 
@@ -152,11 +164,18 @@ def dispatch(name: str) -> Callable:
             state["variants"] = out
         return state["variants"]
 
+    chosen: dict[tuple, Callable | None] = {}  # argument_kind_key → compiled variant (None: the JIT kernel)
+
     def run(*args):
-        types = tuple(numba_type_name(a) for a in args)
-        for want, fn in variants():
-            if want == types:
-                return fn(*args)
+        key = tuple(map(argument_kind_key, args))
+        fn = chosen.get(key, False)
+        if fn is False:
+            types = tuple(numba_type_name(a) for a in args)
+            fn = next((f for want, f in variants() if want == types), None)
+            if len(chosen) < _CHOSEN_ENTRIES:
+                chosen[key] = fn
+        if fn is not None:
+            return fn(*args)
         return _jit(name)(*args)
 
     run.__name__ = name

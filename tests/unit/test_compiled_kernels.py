@@ -174,3 +174,53 @@ def test_arguments_of_other_types_go_to_the_jit_kernel_not_the_compiled_one(monk
     got = compiled_kernels.dispatch("count_affixed")(cps, starts, ends, bounds, pat, offs, False)
     want = [sum(x.startswith(("-", "*")) for x in lines[:2]), sum(x.startswith(("-", "*")) for x in lines[2:])]
     assert got.tolist() == want
+
+
+def _kinds_of_values() -> list:
+    base = np.zeros((3, 2), np.float32)
+    readonly = np.zeros(4, np.uint32)
+    readonly.flags.writeable = False
+    unaligned = np.frombuffer(b"\0" * 17, dtype=np.uint8)[1:].view(np.uint64)
+    big_endian = np.zeros(2, dtype=">u8")
+    return [np.zeros(3, np.uint8), np.frombuffer(b"abc", dtype=np.uint8), base, base[:, 0], base.T,
+            np.asfortranarray(np.zeros((2, 3))), np.zeros(4, np.int64)[::2], np.zeros(0, np.uint64), readonly,
+            unaligned, big_endian, np.zeros(1, np.uint32), np.zeros((1, 1), np.uint32), np.zeros(2, np.bool_),
+            7, True, 1.5, np.float32(0.5), np.uint64(3), np.int64(2), "text"]
+
+
+def test_equal_argument_kind_keys_mean_equal_numba_type_names():
+    """The dispatcher remembers its choice per argument_kind_key: two values with one key must
+    have one numba type name (else a remembered compiled variant would read the wrong memory)."""
+    values = _kinds_of_values()
+    names_by_key: dict = {}
+    for value in values:
+        names_by_key.setdefault(compiled_kernels.argument_kind_key(value), set()).add(numba_type_name(value))
+    assert all(len(names) == 1 for names in names_by_key.values()), names_by_key
+    assert len(names_by_key) >= 15  # the kinds above are told apart, not lumped together
+
+
+@needs_build
+def test_the_remembered_choice_follows_the_argument_kinds(monkeypatch):
+    """A kernel called with read-only, then writable, then read-only text arrays runs the compiled
+    variant, the JIT kernel, and the compiled variant again: the remembered choice is per kind of
+    arguments, and the types are worked out once per kind, not once per call."""
+    module, _info = compiled_kernels._module()
+    compiled_calls, named = [], []
+    real = getattr(module, "count_affixed__0")
+    monkeypatch.setattr(module, "count_affixed__0", lambda *a: compiled_calls.append(1) or real(*a))
+    real_name = compiled_kernels.numba_type_name
+    monkeypatch.setattr(compiled_kernels, "numba_type_name", lambda v: named.append(1) or real_name(v))
+    run = compiled_kernels.dispatch("count_affixed")
+    lines = ["- one", "two", "- three", "* four"]
+    writable = np.array([ord(c) for c in "".join(lines)], dtype=np.uint32)
+    readonly = writable.copy()
+    readonly.flags.writeable = False
+    ends = np.cumsum([len(x) for x in lines]).astype(np.int64)
+    starts = (ends - [len(x) for x in lines]).astype(np.int64)
+    affixes = np.array([ord("-"), ord("*")], dtype=np.uint32)
+    affixes.flags.writeable = False  # as the stage passes them
+    rest = (starts, ends, np.array([0, 2, 4], dtype=np.int64), affixes, np.array([0, 1, 2], dtype=np.int64), False)
+    for cps, compiled in ((readonly, 1), (writable, 1), (readonly, 2), (readonly, 3)):
+        assert run(cps, *rest).tolist() == [1, 2]
+        assert len(compiled_calls) == compiled
+    assert len(named) == 2 * 7  # two kinds of arguments, seven arguments each

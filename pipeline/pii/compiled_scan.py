@@ -122,6 +122,7 @@ _MOST_SIGNATURES = 126  # bytes 0x81–0xfe; 0x80 is "in no class"
 # without members (ASCII characters, NUL included, have their own byte from the start).
 _UNKNOWN = 0xFF
 _IN_NO_CLASS = 0x80
+_BASIC_PLANE_END = 0x10000  # code points below this are given their byte when the scan is built
 
 
 class StartScan:
@@ -141,6 +142,7 @@ class StartScan:
         self._local = threading.local()  # hyperscan scratch space is one thread's at a time
         self._database = None
         self.exhausted = False  # more signatures met than there are bytes for: the regex scan
+        self._learn_basic_plane()
         self._compile()
 
     @classmethod
@@ -195,6 +197,44 @@ class StartScan:
                 self._byte_of[code] = byte
             if new:
                 self._compile()
+
+    def _learn_basic_plane(self) -> None:
+        """Give every code point of the Basic Multilingual Plane its byte before the first compile,
+        so that texts in other scripts do not compile the pattern again one new signature at a time.
+        Each class is scanned over all those characters at once: it matches one character at a
+        time, so its runs of matches are its members (what ``fullmatch`` says of each). When the
+        plane holds more signatures than there are bytes, or a class may match two characters as
+        one (full case folding, which the prefilter's parser refuses anyway), they are learned as
+        they are met."""
+        import numpy as np
+
+        if len(self._classes) > 64:
+            return  # (kinds below are 64-bit words) learned as met
+        if any(map(_folds_to_many, self._classes)):
+            return  # a class may match two characters as one ('ß' as "ss"): learned one by one, as met
+        every = _basic_plane_text()
+        member = np.zeros((len(self._classes), _BASIC_PLANE_END), dtype=bool)
+        for number, cls in enumerate(self._classes):  # one character at a time: runs of matches are runs of members
+            row = member[number]
+            for m in regex.finditer(f"(?:{cls.pattern})+", every, cls.flags):
+                row[128 + m.start() : 128 + m.end()] = True
+        # a code point's kind: the bits of the classes it is in (one 64-bit word holds them)
+        kind_key = np.zeros(_BASIC_PLANE_END - 128, dtype=np.uint64)
+        for number in range(len(self._classes)):
+            kind_key |= member[number, 128:].astype(np.uint64) << np.uint64(number)
+        kinds, kind_of_code = np.unique(kind_key, return_inverse=True)
+        signatures: dict[tuple[int, ...], int] = {}
+        byte_of_kind = np.empty(len(kinds), dtype=np.uint8)
+        for kind, bits in enumerate(kinds.tolist()):
+            signature = tuple(number for number in range(len(self._classes)) if bits >> number & 1)
+            if not signature:
+                byte_of_kind[kind] = _IN_NO_CLASS
+                continue
+            if len(signatures) >= _MOST_SIGNATURES:
+                return  # learned as met (and the scan gives up when they run out)
+            byte_of_kind[kind] = signatures[signature] = _IN_NO_CLASS + 1 + len(signatures)
+        self._signatures = signatures
+        self._byte_of[128:_BASIC_PLANE_END] = byte_of_kind[kind_of_code.reshape(-1)]
 
     def _bytes(self, text: str) -> bytes:
         """``text`` reversed, one byte per character."""
@@ -257,6 +297,22 @@ class StartScan:
                 out.append(m.span())
                 cursor = m.end()
         return out
+
+
+_PLANE_TEXT: list[str] = []
+
+
+def _basic_plane_text() -> str:
+    """Every code point from 128 up to the end of the Basic Multilingual Plane, in order."""
+    if not _PLANE_TEXT:
+        _PLANE_TEXT.append("".join(map(chr, range(128, _BASIC_PLANE_END))))
+    return _PLANE_TEXT[0]
+
+
+def _folds_to_many(cls: "regex.Pattern") -> bool:
+    """Whether ``cls`` may match several characters as one (full case folding: 'ß' and "ss")."""
+    flags = cls.flags
+    return bool(flags & regex.IGNORECASE and flags & (regex.FULLCASE | regex.VERSION1))
 
 
 def _collect(ends: list[int]) -> Callable:

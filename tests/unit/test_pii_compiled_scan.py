@@ -120,3 +120,57 @@ def test_a_nul_character_in_non_ascii_text_keeps_its_own_byte():
     for text in ["é\x0012", "\x0012 é1", "ü\x00\x0099é7"]:
         assert scan.hits(text, 0, None) == [m.span() for m in union.finditer(text)], repr(text)
     assert scan.hits("é\x0012", 0, None) == [(1, 4)]
+
+
+def _signature_by_fullmatch(scan: StartScan, code: int) -> tuple[int, ...]:
+    ch = chr(code)
+    return tuple(i for i, cls in enumerate(scan._classes) if cls.fullmatch(ch))
+
+
+@needs_hyperscan
+@pytest.mark.parametrize("pattern, flags", [
+    (r"\d(?:[-‐-―−ー－ ]{0,4}\d){4}|[a-z]{2}\d|[０-９＠]", regex.IGNORECASE),
+    (r"ss\d|[^\W\d]k\d|\w@\d|[^a-zß]\s", regex.IGNORECASE),  # 'ſ', the Kelvin sign, 'ß' alone
+    (r"[^\x00-\x7f]\d|\s\d{2}|.[.]", 0),
+])
+def test_the_basic_plane_is_learned_up_front_as_fullmatch_reads_each_character(pattern, flags):
+    """Every code point from 128 to U+FFFF gets, before any text is scanned, the byte of exactly
+    the classes ``fullmatch`` puts it in (the definition the lazy learning uses)."""
+    scan = StartScan.build(regex.compile(pattern, flags))
+    assert scan is not None
+    by_byte = {byte: signature for signature, byte in scan._signatures.items()}
+    by_byte[0x80] = ()
+    for code in range(128, 0x10000):
+        assert by_byte[int(scan._byte_of[code])] == _signature_by_fullmatch(scan, code), hex(code)
+
+
+@needs_hyperscan
+def test_text_in_other_scripts_does_not_compile_the_pattern_again(engine, monkeypatch):
+    """Korean, Chinese, Cyrillic, Arabic-Indic digits, full-width forms and the letters that fold to
+    ASCII ones are known from the start: scanning them compiles nothing. An astral digit is learned
+    when met, and every hit stays regex's own."""
+    pre = engine.prefilters["en"]
+    scan = StartScan.build(pre.pattern)
+    compiles = []
+    real = StartScan._compile
+    monkeypatch.setattr(StartScan, "_compile", lambda self: compiles.append(1) or real(self))
+    texts = ["전화 ０１０-１２３４-５６７８ 입니다", "电话：010‐1234‐5678，邮箱 a@例子.中国", "тел. ٠١٢٣٤٥٦٧٨٩ и 555 0100",
+             "ſk 12 Kelvin 3456 ＠ 7", "日本語のテキスト、数字なし"]
+    for text in texts:
+        assert scan.hits(text, 0, None) == regex_hits(pre, text), text
+    assert compiles == []
+    astral = "𝟎𝟏𝟐𝟑𝟒 and 98765"  # mathematical bold digits: \d to regex
+    assert scan.hits(astral, 0, None) == regex_hits(pre, astral)
+
+
+@needs_hyperscan
+def test_a_class_that_may_match_two_characters_as_one_is_learned_character_by_character():
+    """Full case folding ('ß' as "ss") would make a run of matches more than its members: such a
+    scan learns each character as it meets it (the prefilter's parser refuses these flags, so this
+    builds the scan by hand)."""
+    folding = regex.IGNORECASE | regex.FULLCASE
+    union = regex.compile(r"[s]1", folding)
+    scan = StartScan(union, "1\x010\x02", [("[s]", folding)])  # reversed: the 1, then the class
+    assert scan._signatures == {}
+    for text in ["ſ1 s1 ß1 é1 S1", "ẞ1"]:
+        assert scan.hits(text, 0, None) == [m.span() for m in union.finditer(text)], text

@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 ## The langid, quality and license-matcher kernels compiled ahead of time (pipeline/compiled_kernels.py): workers then
 ## run them without numba/LLVM. Rebuilt when a kernel changes; without it the JIT kernels run.
 KERNELS_BUILD := pipeline/_compiled_kernels.json
-$(KERNELS_BUILD): $(STAMP) pipeline/compiled_kernels.py pipeline/lang/fastpredict.py pipeline/quality/kernels.py pipeline/compliance/kernels.py
+$(KERNELS_BUILD): $(STAMP) pipeline/compiled_kernels.py pipeline/lang/fastpredict.py pipeline/quality/kernels.py pipeline/compliance/kernels.py pipeline/minhash/kernels.py
 	$(BIN)/python -m pipeline.compiled_kernels build || echo "make: compiled kernels not built; the numba JIT kernels run"
 
 ## The package's bytecode, compiled ahead: an editable install writes none, and where

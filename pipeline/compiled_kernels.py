@@ -1,4 +1,4 @@
-"""The numba kernels of langid, quality and the license matcher compiled ahead of time into one extension module.
+"""The numba kernels of langid, quality, the license matcher and MinHash compiled ahead of time into one extension module.
 
 Why: a worker that JIT-loads the kernels imports numba and starts LLVM (even when the machine code
 comes from numba's on-disk cache), which holds more memory than the kernels' data. The same kernels
@@ -49,8 +49,9 @@ KERNELS = {
     "find_slots": "pipeline.compliance.kernels",
     "count_postings": "pipeline.compliance.kernels",
     "select_postings": "pipeline.compliance.kernels",
+    "permute_min_affine32": "pipeline.minhash.kernels",
 }
-SOURCES = ("lang/fastpredict.py", "quality/kernels.py", "compliance/kernels.py", "compiled_kernels.py")
+SOURCES = ("lang/fastpredict.py", "quality/kernels.py", "compliance/kernels.py", "minhash/kernels.py", "compiled_kernels.py")
 ENV_SWITCH = "CURATE_COMPILED_KERNELS"  # "0": always the JIT kernels
 
 _LOCK = threading.Lock()
@@ -231,6 +232,16 @@ def _exercise() -> None:
     for record in records:  # the per-document path too
         quality.process(dict(record))
     _exercise_license(config, texts)
+    _exercise_minhash(config, texts)
+
+
+def _exercise_minhash(config, texts: list[str]) -> None:
+    """MinHash signatures of a batch (word and character shingles) and of one long document."""
+    from pipeline.minhash.minhash import MinHasher
+
+    hasher = MinHasher.from_config(config.dedup)
+    hasher.signatures(texts, ["en", "de", "ja", "zh", "ko", "en", "en", "en", "en", "fr"] + ["en"] * (len(texts) - 10))
+    hasher.signature(" ".join(texts) * 20, "en")
 
 
 # A license text (MIT) and a notice (Apache-2.0), written out here: documents the matcher finds.

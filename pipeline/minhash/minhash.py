@@ -16,8 +16,9 @@ values ``hv``, ``MinHasher(...).signature_from_hashes(hv)`` equals
 :mod:`pipeline.minhash.shingles` (words hashed once, n-grams combined in NumPy) instead of
 datasketch's per-shingle ``sha1_hash32``; that is where the speed comes from.
 
-``signatures`` computes a whole batch at once: all shingles of all documents are permuted in one
-(shingles × num_perm) array per chunk and reduced per document with ``np.minimum.reduceat``.
+``signatures`` computes a whole batch at once: all shingles of all documents are permuted and
+reduced per document in one compiled pass per chunk (:mod:`pipeline.minhash.kernels`; for the
+legacy scheme, one (shingles × num_perm) NumPy array per chunk reduced with ``np.minimum.reduceat``).
 """
 from __future__ import annotations
 
@@ -56,6 +57,27 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint32(13))
     h = h * np.uint32(0xC2B2AE35)
     return h ^ (h >> np.uint32(16))
+
+
+_KERNEL: list = []
+
+
+def _permute_min_affine32():
+    """The affine32 permute-and-min kernel: its compiled build, else numba's JIT (on first use)."""
+    if not _KERNEL:
+        from pipeline.compiled_kernels import dispatch
+
+        _KERNEL.append(dispatch("permute_min_affine32"))
+    return _KERNEL[0]
+
+
+def _writable_contiguous(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` as a writable C-contiguous array of ``dtype`` (integers cast as ``astype`` does),
+    copied only when it is not one: the kernel's compiled variants take these."""
+    out = np.asarray(values).astype(dtype, copy=False)
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        out = out.copy()
+    return out
 
 
 def permutations(num_perm: int, seed: int, scheme: str = SCHEME) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +164,19 @@ class MinHasher:
 
     # -- signatures -----------------------------------------------------------------------
     def _permute_min(self, hv: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """Min over each segment [starts[i], starts[i+1]) of the permuted hashes → (len(starts), P).
+        """Min over each segment [starts[i], starts[i+1]) of the permuted hashes → (len(starts), P):
+        for affine32 the compiled kernel (:mod:`pipeline.minhash.kernels`), else NumPy."""
+        if self.scheme != "affine32" or len(starts) == 0:
+            return self._permute_min_numpy(hv, starts)
+        a, b = self._params()
+        x = _writable_contiguous(hv, np.uint32)
+        out = np.empty((len(starts), self.num_perm), dtype=np.uint32)
+        _permute_min_affine32()(x, _writable_contiguous(starts, np.int64), a, b, out)
+        return out
+
+    def _permute_min_numpy(self, hv: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """:meth:`_permute_min` in NumPy (the reference the kernel is tested equal to, and the
+        legacy scheme's path).
 
         Laid out (num_perm, shingles) so that both the outer product and the segmented min run
         along contiguous memory (faster than reducing over axis 0).

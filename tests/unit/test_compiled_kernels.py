@@ -123,7 +123,9 @@ def test_a_worker_with_the_compiled_build_does_not_import_numba(tmp_path):
         "from pipeline.stages.license import LicenseDetector\n"
         "d = LicenseDetector(c); d.setup()\n"
         "found = sorted({m.expr for m in d.matcher.match(open('/usr/share/common-licenses/Apache-2.0').read())})\n"
-        "print(json.dumps({'numba': 'numba' in sys.modules, 'lang': recs[0]['lang'], 'license': found}))\n"
+        "from pipeline.minhash.minhash import MinHasher\n"
+        "sig = MinHasher.from_config(c.dedup).signatures([recs[0]['text'], '今日はいい天気ですね'], ['en', 'ja'])\n"
+        "print(json.dumps({'numba': 'numba' in sys.modules, 'lang': recs[0]['lang'], 'license': found, 'sig': list(sig.shape)}))\n"
     )
     # An empty cache folder: the first worker builds the license index (writable arrays) and saves
     # it, the second maps the saved one (read-only arrays); both kinds need their compiled variants,
@@ -131,7 +133,7 @@ def test_a_worker_with_the_compiled_build_does_not_import_numba(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"))
     for worker in ("builds the index", "maps the saved index"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, timeout=120)
-        assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en", "license": ["Apache-2.0"]}, worker
+        assert json.loads(out.stdout.strip().splitlines()[-1]) == {"numba": False, "lang": "en", "license": ["Apache-2.0"], "sig": [2, 128]}, worker
     assert list((tmp_path / "cache").rglob("*")), "the first worker saved no index: the second did not map one"
 
 

@@ -240,7 +240,8 @@ def _exercise_minhash(config, texts: list[str]) -> None:
     from pipeline.minhash.minhash import MinHasher
 
     hasher = MinHasher.from_config(config.dedup)
-    hasher.signatures(texts, ["en", "de", "ja", "zh", "ko", "en", "en", "en", "en", "fr"] + ["en"] * (len(texts) - 10))
+    langs = ("en", "ja", "zh", "ko", "de")  # word shingles and character shingles
+    hasher.signatures(texts, [langs[i % len(langs)] for i in range(len(texts))])
     hasher.signature(" ".join(texts) * 20, "en")
 
 

@@ -26,6 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from pipeline.compiled_kernels import dispatch
 from pipeline.minhash.shingles import (
     base_lang,
     batch_shingle_hashes,
@@ -59,16 +60,8 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(16))
 
 
-_KERNEL: list = []
-
-
-def _permute_min_affine32():
-    """The affine32 permute-and-min kernel: its compiled build, else numba's JIT (on first use)."""
-    if not _KERNEL:
-        from pipeline.compiled_kernels import dispatch
-
-        _KERNEL.append(dispatch("permute_min_affine32"))
-    return _KERNEL[0]
+# the affine32 permute-and-min kernel: its compiled build, else numba's JIT (compiled on first use)
+_permute_min_affine32 = dispatch("permute_min_affine32")
 
 
 def _writable_contiguous(values: np.ndarray, dtype) -> np.ndarray:
@@ -171,7 +164,7 @@ class MinHasher:
         a, b = self._params()
         x = _writable_contiguous(hv, np.uint32)
         out = np.empty((len(starts), self.num_perm), dtype=np.uint32)
-        _permute_min_affine32()(x, _writable_contiguous(starts, np.int64), a, b, out)
+        _permute_min_affine32(x, _writable_contiguous(starts, np.int64), a, b, out)
         return out
 
     def _permute_min_numpy(self, hv: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ with syntax this does not reverse, or no hyperscan (it has wheels for x86-64 Lin
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Callable
@@ -184,19 +185,23 @@ class StartScan:
                 if self._byte_of[code] != _UNKNOWN:
                     continue
                 ch = chr(code)
-                signature = tuple(i for i, cls in enumerate(self._classes) if cls.fullmatch(ch))
-                if not signature:
-                    self._byte_of[code] = _IN_NO_CLASS
-                    continue
-                byte = self._signatures.get(signature)
-                if byte is None:
-                    if len(self._signatures) >= _MOST_SIGNATURES:
-                        raise Unsupported("too many signatures")
-                    byte = self._signatures[signature] = _IN_NO_CLASS + 1 + len(self._signatures)
-                    new = True
-                self._byte_of[code] = byte
+                known = len(self._signatures)
+                self._byte_of[code] = self._byte_for(tuple(i for i, cls in enumerate(self._classes) if cls.fullmatch(ch)))
+                new = new or len(self._signatures) > known
             if new:
                 self._compile()
+
+    def _byte_for(self, signature: tuple[int, ...]) -> int:
+        """The byte of the characters in exactly the classes ``signature``; a new signature takes
+        the next free byte (Unsupported when none is left)."""
+        if not signature:
+            return _IN_NO_CLASS
+        byte = self._signatures.get(signature)
+        if byte is None:
+            if len(self._signatures) >= _MOST_SIGNATURES:
+                raise Unsupported("too many signatures")
+            byte = self._signatures[signature] = _IN_NO_CLASS + 1 + len(self._signatures)
+        return byte
 
     def _learn_basic_plane(self) -> None:
         """Give every code point of the Basic Multilingual Plane its byte before the first compile,
@@ -212,28 +217,19 @@ class StartScan:
             return  # (kinds below are 64-bit words) learned as met
         if any(map(_folds_to_many, self._classes)):
             return  # a class may match two characters as one ('ß' as "ss"): learned one by one, as met
-        every = _basic_plane_text()
-        member = np.zeros((len(self._classes), _BASIC_PLANE_END), dtype=bool)
-        for number, cls in enumerate(self._classes):  # one character at a time: runs of matches are runs of members
-            row = member[number]
-            for m in regex.finditer(f"(?:{cls.pattern})+", every, cls.flags):
-                row[128 + m.start() : 128 + m.end()] = True
         # a code point's kind: the bits of the classes it is in (one 64-bit word holds them)
         kind_key = np.zeros(_BASIC_PLANE_END - 128, dtype=np.uint64)
-        for number in range(len(self._classes)):
-            kind_key |= member[number, 128:].astype(np.uint64) << np.uint64(number)
+        for number, cls in enumerate(self._classes):  # one character at a time: runs of matches are runs of members
+            bit = np.uint64(1) << np.uint64(number)
+            for m in regex.finditer(f"(?:{cls.pattern})+", _basic_plane_text(), cls.flags):
+                kind_key[m.start() : m.end()] |= bit
         kinds, kind_of_code = np.unique(kind_key, return_inverse=True)
-        signatures: dict[tuple[int, ...], int] = {}
-        byte_of_kind = np.empty(len(kinds), dtype=np.uint8)
-        for kind, bits in enumerate(kinds.tolist()):
-            signature = tuple(number for number in range(len(self._classes)) if bits >> number & 1)
-            if not signature:
-                byte_of_kind[kind] = _IN_NO_CLASS
-                continue
-            if len(signatures) >= _MOST_SIGNATURES:
-                return  # learned as met (and the scan gives up when they run out)
-            byte_of_kind[kind] = signatures[signature] = _IN_NO_CLASS + 1 + len(signatures)
-        self._signatures = signatures
+        try:
+            byte_of_kind = np.array([self._byte_for(tuple(n for n in range(len(self._classes)) if bits >> n & 1))
+                                     for bits in kinds.tolist()], dtype=np.uint8)
+        except Unsupported:
+            self._signatures = {}  # learned as met (and the scan gives up when they run out)
+            return
         self._byte_of[128:_BASIC_PLANE_END] = byte_of_kind[kind_of_code.reshape(-1)]
 
     def _bytes(self, text: str) -> bytes:
@@ -299,14 +295,10 @@ class StartScan:
         return out
 
 
-_PLANE_TEXT: list[str] = []
-
-
+@functools.lru_cache(maxsize=1)
 def _basic_plane_text() -> str:
     """Every code point from 128 up to the end of the Basic Multilingual Plane, in order."""
-    if not _PLANE_TEXT:
-        _PLANE_TEXT.append("".join(map(chr, range(128, _BASIC_PLANE_END))))
-    return _PLANE_TEXT[0]
+    return "".join(map(chr, range(128, _BASIC_PLANE_END)))
 
 
 def _folds_to_many(cls: "regex.Pattern") -> bool:

@@ -1,6 +1,7 @@
 """The compiled affine32 permute-and-min kernel (pipeline/minhash/kernels.py) against the NumPy path
-it replaces (``MinHasher._permute_min_numpy``: the outer product and ``np.minimum.reduceat``), which
-``tests/unit/test_minhash.py`` holds equal to datasketch's own ``MinHash``: the same uint32 values
+it replaces (``MinHasher._permute_min_numpy``: the outer product and ``np.minimum.reduceat``) and
+datasketch's own ``MinHash`` (on random hashes; ``tests/unit/test_minhash.py`` holds the NumPy path
+equal to it on real text): the same uint32 values
 bit for bit, on random hashes with the extreme values, on segments that do not go forward (where
 ``reduceat`` takes the first value alone), on other input dtypes and read-only arrays, and on the
 signatures of real documents in word and character shingles."""
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasketch import MinHash
 
 from pipeline.minhash.minhash import MinHasher
 
@@ -31,6 +33,12 @@ def test_random_hashes_and_segments_equal_the_numpy_path(num_perm, seed):
         got = hasher._permute_min(hv, starts)
         assert got.dtype == want.dtype == np.uint32
         assert np.array_equal(got, want), (size, segments)
+        # and datasketch's own MinHash, segment by segment (the first few)
+        ends = [*starts[1:].tolist(), size]
+        for k, (lo, hi) in enumerate(list(zip(starts.tolist(), ends))[:3]):
+            ref = MinHash(num_perm=num_perm, seed=seed, hashfunc=lambda x: x, scheme="affine32")
+            ref.update_batch([int(x) for x in hv[lo:hi]])
+            assert np.array_equal(got[k], ref.hashvalues), (size, segments, k)
 
 
 def test_segments_that_do_not_go_forward_take_their_first_value_as_reduceat_does():
